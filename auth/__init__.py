@@ -1,0 +1,1 @@
+"""Sign-in, the active account and the request guard."""

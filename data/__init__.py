@@ -1,0 +1,1 @@
+"""Models, the database engine and every query Polaris Express runs."""

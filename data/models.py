@@ -1,0 +1,243 @@
+"""The typed ORM model: who signs in, what they charge with, and what happened.
+
+Ids that appear in the data-exchange format (plan_id, account_id, charger_id, session_id,
+reservation_id) are strings so that an import round-trips exactly. Timestamps are stored in UTC
+and always come back timezone-aware (see ``UTCDateTime``).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+ID_LENGTH = 64
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored in UTC.
+
+    PostgreSQL keeps it as ``timestamptz``; SQLite has no time zones, so the value is stored as
+    naive UTC text, which still sorts and compares correctly in SQL.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: every timestamp needs a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Role(enum.StrEnum):
+    customer = "customer"
+    admin = "admin"
+
+
+class Visibility(enum.StrEnum):
+    public = "public"
+    restricted = "restricted"
+
+
+class ConnectorType(enum.StrEnum):
+    ccs = "CCS"
+    j1772 = "J1772"
+    nacs = "NACS"
+    chademo = "CHAdeMO"
+    type2 = "Type 2"
+
+
+class ReservationStatus(enum.StrEnum):
+    pending = "pending"
+    confirmed = "confirmed"
+    active = "active"
+    cancelled = "cancelled"
+    completed = "completed"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored by value ("Type 2", not "type2") so the database reads like the exchange format.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Operator(Base):
+    """The one operator this site belongs to (a single row, id 1)."""
+
+    __tablename__ = "operator"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    name: Mapped[str] = mapped_column(String(200))
+    support_email: Mapped[str | None] = mapped_column(String(254))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+    __table_args__ = (CheckConstraint("allowance_kwh >= 0", name="allowance_non_negative"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    allowance_kwh: Mapped[Decimal] = mapped_column(Numeric(12, 3))
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class User(Base):
+    """A person who signs in. One user may hold several accounts."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Bumped on logout, password change and account switch: older cookies stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    default_account_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+    accounts: Mapped[list[Account]] = relationship(
+        back_populates="user", order_by="Account.id", foreign_keys="Account.user_id"
+    )
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "account_role"))
+    plan_id: Mapped[str | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))
+    label: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship(back_populates="accounts", foreign_keys=[user_id])
+    plan: Mapped[Plan | None] = relationship()
+
+
+class Charger(Base):
+    __tablename__ = "chargers"
+    __table_args__ = (CheckConstraint("max_power_kw > 0", name="max_power_positive"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    friendly_name: Mapped[str] = mapped_column(String(200))
+    connector_type: Mapped[ConnectorType] = mapped_column(_enum(ConnectorType, "connector_type"))
+    max_power_kw: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    visibility: Mapped[Visibility] = mapped_column(_enum(Visibility, "charger_visibility"))
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChargerAccess(Base):
+    """Grants a restricted charger to a customer account."""
+
+    __tablename__ = "charger_access"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    charger_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class IdTag(Base):
+    """An RFID card or app token that identifies an account at a charger."""
+
+    __tablename__ = "id_tags"
+
+    id_tag: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+
+
+class ChargingSession(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint("energy_kwh >= 0", name="energy_non_negative"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
+        # Recent activity and usage per period: one index range scan per account.
+        Index("ix_sessions_account_started", "account_id", "started_at"),
+        Index("ix_sessions_charger_started", "charger_id", "started_at"),
+        Index("ix_sessions_started", "started_at"),
+        # "In use" and the active-session banner look only at sessions in progress.
+        Index(
+            "ix_sessions_in_progress_charger",
+            "charger_id",
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+        Index(
+            "ix_sessions_in_progress_account",
+            "account_id",
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    charger_id: Mapped[str] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    energy_kwh: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("0"))
+    finalized: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Reservation(Base):
+    __tablename__ = "reservations"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_reservations_account_ends", "account_id", "ends_at"),
+        Index("ix_reservations_charger_starts", "charger_id", "starts_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    charger_id: Mapped[str] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[ReservationStatus] = mapped_column(
+        _enum(ReservationStatus, "reservation_status")
+    )
+
+    charger: Mapped[Charger] = relationship()
