@@ -1,0 +1,106 @@
+"""Polaris Express: ``create_app()`` builds the Flask server with sign-in and CLI commands, then
+the one Dash app. ``server`` is what gunicorn runs (``gunicorn app:server``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+import dash
+from data.cli import register_cli
+from data.demo import DemoLogin, has_demo, load_demo
+from flask import Flask
+
+from auth import install_auth
+from config import ROOT, load_config
+from data.db import Database, upgrade
+from pages import _shell
+
+log = logging.getLogger("polaris")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    settings = load_config(config)
+    server = Flask(__name__, static_folder=None, instance_path=str(ROOT / "instance"))
+    server.config.update(settings)
+    server.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["HTTPS"],
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings["HTTPS"],
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the signed-in session
+        RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+
+    db = Database(
+        settings["DATABASE_URL"],
+        statement_timeout_ms=settings["STATEMENT_TIMEOUT_MS"],
+        pool_timeout_s=settings["POOL_TIMEOUT_S"],
+    )
+    upgrade(db.engine)
+    server.extensions["polaris_db"] = db
+    if settings["DEMO"] and _serving():
+        _load_demo_if_empty(db)
+
+    dash_app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder=str(ROOT / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        title="Polaris Express",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        on_error=_shell.callback_error,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    dash_app.layout = _shell.layout
+    _shell.register_callbacks(dash_app)
+    server.extensions["polaris_dash"] = dash_app
+
+    install_auth(server, dash_app)
+    register_cli(server)
+    return server
+
+
+def _serving() -> bool:
+    """True when the app starts to serve requests, not for maintenance commands like import-data
+    (an import into an empty database must load only the imported rows)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is None or ctx.info_name == "run"
+
+
+def _load_demo_if_empty(db: Database) -> None:
+    from sqlalchemy import select
+
+    from data.models import Operator
+
+    with db.session() as s:
+        if s.scalar(select(Operator.id)) is None:
+            logins = load_demo(s, datetime.now(UTC))
+            _print_logins(logins)
+        elif has_demo(s):
+            _print_logins(None)
+
+
+def _print_logins(logins: list[DemoLogin] | None) -> None:
+    from data.demo import DEMO_LOGINS
+
+    lines = ["", "Polaris Express demo logins (password: demo-password):"]
+    for login in logins or DEMO_LOGINS:
+        lines.append(f"  {login.email:<28} {login.description}")
+    click.echo("\n".join(lines) + "\n", err=True)
+
+
+def __getattr__(name: str) -> Flask:
+    # ``server`` is built on first use, so importing create_app (tests, CLI) builds nothing.
+    if name == "server":
+        globals()["server"] = create_app()
+        return globals()["server"]
+    raise AttributeError(name)

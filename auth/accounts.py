@@ -1,0 +1,114 @@
+"""Who is signed in and which of their accounts is active.
+
+The Flask-Login id is ``"<user id>:<session version>"``: bumping the version in the database
+(logout, password change, account switch) makes every older cookie load no user at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import g, session
+from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from data.db import session_scope
+from data.models import Role, User
+
+ACCOUNT_KEY = "account_id"
+
+login_manager = LoginManager()
+login_manager.session_protection = "basic"
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    id: str
+    role: Role
+    label: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+    @property
+    def title(self) -> str:
+        return self.label or ("Operations" if self.is_admin else "Driver")
+
+
+@dataclass
+class SignedInUser(UserMixin):
+    user_id: int
+    email: str
+    display_name: str
+    session_version: int
+    default_account_id: str | None
+    accounts: dict[str, AccountInfo] = field(default_factory=dict)
+
+    def get_id(self) -> str:
+        return f"{self.user_id}:{self.session_version}"
+
+    @property
+    def default_account(self) -> AccountInfo | None:
+        if self.default_account_id in self.accounts:
+            return self.accounts[self.default_account_id]
+        return next(iter(self.accounts.values()), None)
+
+
+def load_signed_in_user(s: Session, user_id: int) -> SignedInUser | None:
+    user = s.scalars(
+        select(User).where(User.id == user_id).options(selectinload(User.accounts))
+    ).one_or_none()
+    if user is None:
+        return None
+    return SignedInUser(
+        user_id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        session_version=user.session_version,
+        default_account_id=user.default_account_id,
+        accounts={a.id: AccountInfo(a.id, a.role, a.label) for a in user.accounts},
+    )
+
+
+@login_manager.user_loader
+def _load_user(token: str) -> SignedInUser | None:
+    user_id, _, version = token.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    with session_scope() as s:
+        user = load_signed_in_user(s, int(user_id))
+    if user is None or user.session_version != int(version):
+        return None
+    return user
+
+
+def current_account() -> AccountInfo | None:
+    """The active account of the signed-in person, checked against their own accounts."""
+    if "polaris_account" in g:
+        return g.polaris_account
+    account: AccountInfo | None = None
+    if current_user.is_authenticated:
+        account = current_user.accounts.get(session.get(ACCOUNT_KEY, ""))
+        if account is None:
+            account = current_user.default_account
+            if account is not None:
+                session[ACCOUNT_KEY] = account.id
+    g.polaris_account = account
+    return account
+
+
+def current_account_id() -> str:
+    """The active account's id, for data callbacks; the request guard has already required one."""
+    account = current_account()
+    if account is None:
+        raise PermissionError("no active account")
+    return account.id
+
+
+class Anonymous(AnonymousUserMixin):
+    accounts: dict[str, AccountInfo] = {}  # noqa: RUF012 - never mutated
+
+
+login_manager.anonymous_user = Anonymous

@@ -1,0 +1,1 @@
+"""Small typed functions that return Dash component trees or figures. No database access."""

@@ -1,0 +1,55 @@
+"""How numbers and times read on screen: operator's time zone, sensible precision."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+
+def format_kwh(kwh: float) -> str:
+    """``12.3 kWh``; one decimal below 1,000, none above; thousands separated."""
+    if abs(kwh) >= 1000:
+        return f"{kwh:,.0f} kWh"
+    return f"{kwh:,.1f} kWh"
+
+
+def format_duration(delta: timedelta) -> str:
+    """``1 h 20 min``, ``45 min``, ``2 d 3 h``; never negative."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+def format_time(moment: datetime, tz: ZoneInfo) -> str:
+    """``14:05`` in the operator's time zone."""
+    return moment.astimezone(tz).strftime("%H:%M")
+
+
+def format_datetime(moment: datetime, tz: ZoneInfo, now: datetime | None = None) -> str:
+    """``Today 14:05``, ``Tomorrow 08:00``, ``Mon 24 Nov, 14:05`` or ``24 Nov 2025, 14:05``."""
+    local = moment.astimezone(tz)
+    if now is not None:
+        today = now.astimezone(tz).date()
+        delta_days = (local.date() - today).days
+        if delta_days == 0:
+            return f"Today {local:%H:%M}"
+        if delta_days == 1:
+            return f"Tomorrow {local:%H:%M}"
+        if delta_days == -1:
+            return f"Yesterday {local:%H:%M}"
+        if local.year != today.year:
+            return f"{local.day} {local:%b %Y}, {local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+
+
+def format_ago(moment: datetime, now: datetime) -> str:
+    """``1 h 20 min ago``; ``just now`` under a minute."""
+    delta = now - moment
+    if delta < timedelta(minutes=1):
+        return "just now"
+    return f"{format_duration(delta)} ago"

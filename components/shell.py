@@ -1,0 +1,102 @@
+"""The frame around every page: navbar, Active session banner, error alert, refresh timer."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+from dash.development.base_component import Component
+
+from auth.accounts import AccountInfo
+
+BANNER_ID = "active-session-banner"
+
+
+def active_session_banner() -> html.Div:
+    """Hidden until the active account has a session in progress; its texts are filled live."""
+    return html.Div(
+        id=BANNER_ID,
+        hidden=True,
+        role="status",
+        **{"aria-live": "polite"},
+        className="alert alert-success d-flex flex-wrap align-items-center gap-2 mb-0 "
+        "rounded-0 border-0 border-bottom active-session-banner",
+        children=[
+            html.Span("⚡", className="banner-icon", **{"aria-hidden": "true"}),
+            html.Strong("Active session"),
+            html.Span(id="banner-kwh", className="fw-semibold"),
+            html.Span("delivered so far", className="text-success-emphasis"),
+            html.Span("·", **{"aria-hidden": "true"}),
+            html.Span(id="banner-started"),
+            html.Span("·", **{"aria-hidden": "true"}),
+            html.Span(id="banner-charger"),
+        ],
+    )
+
+
+def navbar() -> dbc.Navbar:
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand(["⚡ ", "Polaris Express"], href="/", className="fw-bold"),
+                html.Div(id="account-menu", className="d-flex align-items-center gap-2"),
+            ],
+            fluid="lg",
+        ),
+        color="dark",
+        dark=True,
+        className="py-2",
+    )
+
+
+def account_menu(display_name: str, account: AccountInfo, csrf_token: str) -> list[Component]:
+    """Who is signed in, as which account; switch and sign out (a POST form with CSRF)."""
+    home = (
+        dbc.NavLink("Admin", href="/admin", className="text-light")
+        if account.is_admin
+        else dbc.NavLink("Dashboard", href="/", className="text-light")
+    )
+    return [
+        home,
+        dbc.DropdownMenu(
+            label=f"{display_name} · {account.title}",
+            align_end=True,
+            color="secondary",
+            size="sm",
+            children=[
+                dbc.DropdownMenuItem(
+                    f"Signed in as {account.title} ({account.role.value})", header=True
+                ),
+                dbc.DropdownMenuItem("Switch account", href="/switch"),
+                dbc.DropdownMenuItem(divider=True),
+                html.Form(
+                    action="/logout",
+                    method="POST",
+                    className="px-3",
+                    children=[
+                        dcc.Input(type="hidden", name="csrf_token", value=csrf_token),
+                        html.Button(
+                            "Sign out", type="submit", className="btn btn-link p-0", id="sign-out"
+                        ),
+                    ],
+                ),
+            ],
+        ),
+    ]
+
+
+def frame(page: Component, refresh_interval_ms: int) -> html.Div:
+    return html.Div(
+        [
+            dcc.Location(id="url", refresh="callback-nav"),
+            dcc.Interval(id="refresh-interval", interval=refresh_interval_ms),
+            html.Header([navbar(), active_session_banner()]),
+            dbc.Container(
+                [
+                    dbc.Alert(id="page-alert", is_open=False, color="danger", dismissable=True),
+                    html.Main(page, id="main"),
+                ],
+                fluid="lg",
+                className="py-3",
+            ),
+        ]
+    )

@@ -1,0 +1,64 @@
+"""Settings from the environment. Nothing secret has a default here."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+INSTANCE = Path(os.environ.get("POLARIS_INSTANCE", ROOT / "instance"))
+
+# Values that have appeared as example keys; refused in production.
+KNOWN_WEAK_KEYS = {"dev", "secret", "changeme", "change-me", "development", "test", "default"}
+MIN_KEY_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting that makes starting unsafe or impossible."""
+
+
+def _flag(name: str, default: str) -> bool:
+    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Environment first, then ``overrides`` (tests pass theirs here)."""
+    config: dict[str, Any] = {
+        "ENV": os.environ.get("POLARIS_ENV", "development"),
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'polaris.db'}",
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "DEMO": _flag("POLARIS_DEMO", "1"),
+        "HTTPS": _flag("POLARIS_HTTPS", "0"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "STATEMENT_TIMEOUT_MS": int(os.environ.get("POLARIS_STATEMENT_TIMEOUT_MS", "15000")),
+        "POOL_TIMEOUT_S": float(os.environ.get("POLARIS_POOL_TIMEOUT_S", "5")),
+        "REFRESH_INTERVAL_MS": int(os.environ.get("POLARIS_REFRESH_INTERVAL_MS", "15000")),
+        "TESTING": False,
+    }
+    config.update(overrides or {})
+    config["SECRET_KEY"] = _secret_key(config)
+    return config
+
+
+def _secret_key(config: Mapping[str, Any]) -> str:
+    key = config.get("SECRET_KEY")
+    production = config["ENV"] == "production"
+    if key:
+        if production and (len(key) < MIN_KEY_LENGTH or key.lower() in KNOWN_WEAK_KEYS):
+            raise ConfigError(
+                f"SECRET_KEY is too weak for production: use at least {MIN_KEY_LENGTH} random "
+                'characters, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        return key
+    if production:
+        raise ConfigError("SECRET_KEY must be set in production (POLARIS_ENV=production)")
+    # Development: a random key generated once and kept, so restarts keep people signed in.
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        INSTANCE.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,86 @@
+"""App-level layout and callbacks (banner, account menu, error alert).
+
+Registered with ``app.callback`` from ``create_app`` rather than the global ``dash.callback``, so
+every app built in one process (tests build many) gets them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import dash
+from dash import Dash, Input, Output, State, no_update
+from flask import current_app
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+
+from auth.accounts import current_account, current_account_id
+from components.format import format_ago, format_kwh, format_time
+from components.shell import BANNER_ID, account_menu, frame
+from data.dashboard import active_session, operator_settings
+from data.db import session_scope
+
+log = logging.getLogger("polaris")
+
+
+def layout() -> Any:
+    interval = current_app.config["REFRESH_INTERVAL_MS"] if current_app else 15_000
+    return frame(dash.page_container, interval)
+
+
+def callback_error(error: Exception) -> None:
+    """Every callback's failures end here: a friendly alert, never a traceback."""
+    if isinstance(error, HTTPException):
+        raise error  # 401/403 stay HTTP statuses
+    if isinstance(error, OperationalError | PoolTimeoutError):
+        message = "We can't reach the database right now. Your data is safe; this page will "
+        message += "catch up by itself when it's back."
+    elif isinstance(error, PermissionError):
+        message = "Your session has ended. Sign in again to continue."
+    else:
+        log.exception("callback failed", exc_info=error)
+        message = "Something went wrong on our side. It has been logged; try again in a minute."
+    dash.set_props("page-alert", {"children": message, "is_open": True})
+
+
+def register_callbacks(app: Dash) -> None:
+    @app.callback(
+        Output(BANNER_ID, "hidden"),
+        Output("banner-kwh", "children"),
+        Output("banner-started", "children"),
+        Output("banner-charger", "children"),
+        Input("refresh-interval", "n_intervals"),
+        Input("url", "pathname"),
+        State(BANNER_ID, "hidden"),
+        State("banner-kwh", "children"),
+        State("banner-started", "children"),
+        State("banner-charger", "children"),
+    )
+    def refresh_banner(_n: int | None, _path: str | None, *shown: Any) -> tuple[Any, ...]:
+        account_id = current_account_id()
+        now = datetime.now(UTC)
+        with session_scope() as s:
+            tz = operator_settings(s).tz
+            active = active_session(s, account_id, now)
+        if active is None:
+            fresh: tuple[Any, ...] = (True, "", "", "")
+        else:
+            started = f"started {format_time(active.started_at, tz)}, "
+            started += format_ago(active.started_at, now)
+            fresh = (False, format_kwh(active.energy_kwh), started, f"on {active.charger_name}")
+        # Send only what changed: the banner's texts are props, not a rebuilt tree.
+        return tuple(
+            no_update if new == old else new for new, old in zip(fresh, shown, strict=True)
+        )
+
+    @app.callback(Output("account-menu", "children"), Input("url", "pathname"))
+    def show_account_menu(_path: str | None) -> Any:
+        account = current_account()
+        if account is None:
+            return []
+        return account_menu(current_user.display_name, account, generate_csrf())

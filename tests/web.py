@@ -1,0 +1,101 @@
+"""Helpers for HTTP tests: build an app on a given database, sign in, call Dash callbacks."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from auth.passwords import hash_password
+from data.models import Account, Role, User
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+PASSWORD = "correct horse battery staple"
+
+
+def make_app(database_url: str, **overrides: Any) -> Flask:
+    config = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET,
+        "DEMO": False,
+        "TESTING": True,
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def add_person(app: Flask, email: str, *accounts: tuple[str, Role, str | None]) -> int:
+    """A user with the test password and the given (account_id, role, label) accounts."""
+    db = app.extensions["polaris_db"]
+    with db.session() as s:
+        user = User(email=email, display_name=email.split("@")[0].title(), password_hash=None)
+        user.password_hash = hash_password(PASSWORD)
+        s.add(user)
+        s.flush()
+        for account_id, role, label in accounts:
+            s.add(Account(id=account_id, user_id=user.id, role=role, label=label))
+        user.default_account_id = accounts[0][0] if accounts else None
+        return user.id
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD, next_url: str = ""):
+    token = csrf_token(client)
+    url = "/login" + (f"?next={next_url}" if next_url else "")
+    return client.post(url, data={"email": email, "password": password, "csrf_token": token})
+
+
+def dash_csrf(client: FlaskClient) -> str:
+    """The token Dash's renderer echoes from the ``_csrf_token`` cookie."""
+    cookie = client.get_cookie("_csrf_token")
+    if cookie is None:
+        client.get("/switch")
+        cookie = client.get_cookie("_csrf_token")
+    assert cookie is not None, "no _csrf_token cookie after loading a page"
+    return cookie.value
+
+
+def call_callback(
+    client: FlaskClient,
+    output: str,
+    inputs: list[dict[str, Any]],
+    state: list[dict[str, Any]] | None = None,
+    outputs: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+):
+    """POST to /_dash-update-component the way the renderer does."""
+    body = {
+        "output": output,
+        "outputs": outputs if outputs is not None else _outputs_from(output),
+        "inputs": inputs,
+        "state": state or [],
+        "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs[:1]],
+    }
+    all_headers = {"X-CSRFToken": dash_csrf(client)} if client.get_cookie("session") else {}
+    all_headers.update(headers or {})
+    return client.post(
+        "/_dash-update-component",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers=all_headers,
+    )
+
+
+def _outputs_from(output: str) -> Any:
+    parts = output.strip(".").split("...")
+    specs = []
+    for part in parts:
+        ident, _, prop = part.rpartition(".")
+        specs.append({"id": ident, "property": prop})
+    return specs if len(specs) > 1 else specs[0]
