@@ -4,22 +4,24 @@ the one Dash app. ``server`` is what gunicorn runs (``gunicorn app:server``)."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 import dash
-from data.cli import register_cli
-from data.demo import DemoLogin, has_demo, load_demo
 from flask import Flask
 
 from auth import install_auth
 from config import ROOT, load_config
-from data.db import Database, upgrade
+from data.cli import register_cli
+from data.db import Database, is_empty, upgrade
+from data.demo import DEMO_LOGINS, has_demo, load_demo, tick_demo
 from pages import _shell
 
 log = logging.getLogger("polaris")
+DEMO_TICK_SECONDS = 10
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -47,6 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     server.extensions["polaris_db"] = db
     if settings["DEMO"] and _serving():
         _load_demo_if_empty(db)
+    if settings["DEMO"]:
+        _install_demo_ticker(server, db)
 
     dash_app = dash.Dash(
         __name__,
@@ -77,25 +81,28 @@ def _serving() -> bool:
 
 
 def _load_demo_if_empty(db: Database) -> None:
-    from sqlalchemy import select
-
-    from data.models import Operator
-
     with db.session() as s:
-        if s.scalar(select(Operator.id)) is None:
-            logins = load_demo(s, datetime.now(UTC))
-            _print_logins(logins)
-        elif has_demo(s):
-            _print_logins(None)
-
-
-def _print_logins(logins: list[DemoLogin] | None) -> None:
-    from data.demo import DEMO_LOGINS
-
-    lines = ["", "Polaris Express demo logins (password: demo-password):"]
-    for login in logins or DEMO_LOGINS:
-        lines.append(f"  {login.email:<28} {login.description}")
+        if is_empty(s):
+            click.echo("Empty database: loading the demo operator (a few seconds)...", err=True)
+            load_demo(s, datetime.now(UTC))
+        elif not has_demo(s):
+            return  # real data: never mix demo rows in
+    lines = ["", "Polaris Express demo logins:"]
+    lines += [f"  {x.email} / {x.password}  {x.description}" for x in DEMO_LOGINS]
     click.echo("\n".join(lines) + "\n", err=True)
+
+
+def _install_demo_ticker(server: Flask, db: Database) -> None:
+    """Keep the demo alive (heartbeats, the charging session's kWh) while people look at it."""
+    last_tick = [0.0]
+
+    @server.before_request
+    def tick() -> None:
+        if time.monotonic() - last_tick[0] < DEMO_TICK_SECONDS:
+            return
+        last_tick[0] = time.monotonic()
+        with db.session() as s:
+            tick_demo(s, datetime.now(UTC))
 
 
 def __getattr__(name: str) -> Flask:

@@ -14,9 +14,11 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import current_app
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from data.models import Charger, Operator, User
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -73,8 +75,9 @@ def upgrade(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
-def is_empty(engine: Engine) -> bool:
-    return "operator" not in inspect(engine).get_table_names()
+def is_empty(session: Session) -> bool:
+    """No operator, person or charger yet: a database nobody has put data in."""
+    return all(session.scalar(select(t.id).limit(1)) is None for t in (Operator, User, Charger))
 
 
 class Database:

@@ -1,0 +1,701 @@
+"""The customer dashboard's pieces: small typed functions over ``data.dashboard`` rows.
+
+No database access here: the page's callbacks query, these functions only build trees and figures.
+Every status carries text (and, for charger pills, an icon drawn by ``assets/polaris.css``), never
+colour alone. Times are shown in the operator's time zone, energy with ``format_kwh``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html
+from dash.development.base_component import Component
+
+from components.format import format_datetime, format_duration, format_kwh, format_time
+from data.dashboard import (
+    ChargerList,
+    ChargerRow,
+    ChargerStatus,
+    OperatorSettings,
+    PlanRow,
+    ReservationRow,
+    SessionRow,
+)
+from data.periods import PERIOD_LABELS, PERIODS, Period
+
+# Stable ids (for tests and for people who automate).
+RECENT_SESSIONS_ID = "recent-sessions"
+NEXT_RESERVATION_ID = "next-reservation"
+NEXT_RESERVATION_BODY_ID = "next-reservation-body"
+USAGE_TOTAL_ID = "usage-total"
+USAGE_CHART_ID = "usage-chart"
+PLAN_GAUGE_ID = "plan-gauge"
+CHARGER_GRID_ID = "charger-grid"
+AVAILABLE_COUNT_ID = "available-count"
+OPERATOR_CONTACT_ID = "operator-contact"
+PERIOD_STORE_ID = "dashboard-period"
+STATUS_TYPE = "charger-status"
+
+FIRST_RUN_TEXT = (
+    "Start a session at any charger with your card or app; "
+    "it appears here once the system records it."
+)
+NO_RESERVATION_TEXT = "No upcoming reservation."
+NO_PLAN_TEXT = "No plan on this account."
+UNKNOWN_STATUS_TEXT = "—"
+MISSING_CHARGER_ANSWER = (
+    "The dashboard shows up to 50 chargers. If your operator has more, ask them which chargers "
+    "your account is meant to see."
+)
+PLAN_WRONG_ANSWER = (
+    "Plan information comes from your operator’s billing system. If it’s missing or stale, "
+    "contact your operator — the email is on this page if they’ve set one."
+)
+EMPTY_SESSIONS_ANSWER = (
+    "If you’ve never charged with this account, the dashboard treats you as a first-run user. "
+    "Start a session and it’ll appear here once the system records it."
+)
+
+_STATUS_CLASS = {
+    ChargerStatus.online: "status-online text-bg-success",
+    ChargerStatus.in_use: "status-in-use text-bg-primary",
+    ChargerStatus.reserved: "status-reserved text-bg-warning",
+    ChargerStatus.offline: "status-offline text-bg-secondary",
+}
+_PILL_BASE = "badge rounded-pill charger-status"
+_RESERVATION_STATUS = {"pending": "Pending", "confirmed": "Confirmed", "active": "Active now"}
+
+_CHART_COLOUR = "#0b5394"
+_GRID_COLOUR = "#e9ecef"
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _number(value: float) -> str:
+    """``250``, ``182.4``, ``1,204.5``: one decimal, dropped when it is zero."""
+    return f"{value:,.1f}".removesuffix(".0")
+
+
+def _aria(**attrs: str) -> dict[str, str]:
+    """``aria_label="x"`` → ``{"aria-label": "x"}`` for html components' wildcard props."""
+    return {"aria-" + key.replace("_", "-"): value for key, value in attrs.items()}
+
+
+def section(
+    section_id: str, title: str, children: Sequence[Component | str], *, class_name: str = ""
+) -> html.Section:
+    """A landmark with an h2 that names it."""
+    heading_id = f"{section_id}-heading"
+    return html.Section(
+        id=section_id,
+        className=f"dashboard-section {class_name}".strip(),
+        **_aria(labelledby=heading_id),
+        children=[html.H2(title, id=heading_id, className="h5 mb-3"), *children],
+    )
+
+
+def loading_placeholder(label: str, lines: int = 3) -> html.Div:
+    """Grey bars while the first render is on its way; screen readers hear ``label``."""
+    widths = ("col-7", "col-5", "col-9", "col-4", "col-6")
+    return html.Div(
+        className="dashboard-loading",
+        children=[
+            html.Span(label, className="visually-hidden"),
+            html.Div(
+                className="placeholder-glow",
+                **_aria(hidden="true"),
+                children=[
+                    html.Span(className=f"placeholder {widths[i % len(widths)]} d-block mb-2")
+                    for i in range(lines)
+                ],
+            ),
+        ],
+    )
+
+
+# --- recent sessions ----------------------------------------------------------------------------
+
+
+def _session_mark(row: SessionRow) -> html.Span:
+    if row.ended_at is None:
+        icon, text, cls = "●", "In progress", "text-bg-primary"
+    elif row.finalized:
+        icon, text, cls = "✓", "Finalized", "text-bg-success"
+    else:
+        icon, text, cls = "…", "Not finalized yet", "text-bg-light border"
+    return html.Span(
+        [html.Span(icon + " ", **_aria(hidden="true")), text],
+        className=f"badge rounded-pill session-mark {cls}",
+    )
+
+
+def _time_pair(label: str, value: str) -> html.Div:
+    return html.Div([html.Dt(label), html.Dd(value)], className="session-time")
+
+
+def session_item(row: SessionRow, tz: ZoneInfo, now: datetime) -> dbc.ListGroupItem:
+    """One session: kWh, charger, start, end (or "In progress"), duration and its mark."""
+    start = format_datetime(row.started_at, tz, now)
+    if row.ended_at is None:
+        end = "In progress"
+        duration = f"{format_duration(now - row.started_at)} so far"
+    else:
+        same_day = row.ended_at.astimezone(tz).date() == row.started_at.astimezone(tz).date()
+        end = format_time(row.ended_at, tz) if same_day else format_datetime(row.ended_at, tz, now)
+        duration = format_duration(row.ended_at - row.started_at)
+    return dbc.ListGroupItem(
+        class_name="session-item",
+        children=[
+            html.Div(
+                className="d-flex justify-content-between align-items-start gap-2",
+                children=[
+                    html.Div(
+                        [
+                            html.Span(format_kwh(row.energy_kwh), className="session-kwh"),
+                            html.Span(row.charger_name, className="session-charger"),
+                        ]
+                    ),
+                    _session_mark(row),
+                ],
+            ),
+            html.Dl(
+                className="session-times",
+                children=[
+                    _time_pair("Start", start),
+                    _time_pair("End", end),
+                    _time_pair("Duration", duration),
+                ],
+            ),
+        ],
+    )
+
+
+def first_run_message() -> html.Div:
+    return html.Div(
+        className="first-run text-body-secondary",
+        children=[
+            html.P("No charging sessions yet.", className="fw-semibold mb-1 text-body"),
+            html.P(FIRST_RUN_TEXT, className="mb-0"),
+        ],
+    )
+
+
+def recent_sessions_list(rows: Sequence[SessionRow], tz: ZoneInfo, now: datetime) -> Component:
+    """The last sessions, in the order given (newest first); a first-run message when none."""
+    if not rows:
+        return first_run_message()
+    return dbc.ListGroup(
+        [session_item(row, tz, now) for row in rows],
+        flush=True,
+        class_name="recent-sessions-list",
+    )
+
+
+# --- next reservation ---------------------------------------------------------------------------
+
+
+def reservation_window(row: ReservationRow, tz: ZoneInfo, now: datetime) -> str:
+    """``Tomorrow 08:00 – 09:30``; the end's day is named only when it differs from the start's."""
+    start = format_datetime(row.starts_at, tz, now)
+    same_day = row.ends_at.astimezone(tz).date() == row.starts_at.astimezone(tz).date()
+    end = format_time(row.ends_at, tz) if same_day else format_datetime(row.ends_at, tz, now)
+    return f"{start} – {end}"
+
+
+def next_reservation_card_body(
+    row: ReservationRow | None, tz: ZoneInfo, now: datetime
+) -> Component:
+    if row is None:
+        return html.P(NO_RESERVATION_TEXT, className="text-body-secondary mb-0 no-reservation")
+    status = _RESERVATION_STATUS.get(row.status, row.status.capitalize())
+    return html.Div(
+        className="reservation",
+        children=[
+            html.P(row.charger_name, className="reservation-charger fs-5 fw-semibold mb-1"),
+            html.P(reservation_window(row, tz, now), className="reservation-window mb-1"),
+            html.P(
+                [html.Span("Status: ", className="visually-hidden"), status],
+                className="reservation-status small text-body-secondary mb-0",
+            ),
+        ],
+    )
+
+
+# --- usage --------------------------------------------------------------------------------------
+
+
+def usage_frame(df: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """Exactly one row per day of ``period`` (zeros filled), columns ``day`` and ``energy_kwh``.
+
+    The total, the chart and the plan gauge are all read from this one frame, so they agree.
+    """
+    values: dict[date, float] = {}
+    if not df.empty:
+        days = pd.to_datetime(df["day"]).dt.date
+        sums = df["energy_kwh"].astype(float).groupby(days.to_numpy()).sum()
+        values = {day: float(kwh) for day, kwh in sums.items()}
+    days_of_period = period.days
+    return pd.DataFrame(
+        {
+            "day": days_of_period,
+            "energy_kwh": [values.get(day, 0.0) for day in days_of_period],
+        }
+    )
+
+
+def usage_sum(frame: pd.DataFrame, since: date | None = None) -> float:
+    """The frame's total (optionally from ``since`` on), the same number the bars add up to."""
+    if since is not None:
+        frame = frame[frame["day"] >= since]
+    return float(frame["energy_kwh"].sum())
+
+
+def period_phrase(period: Period) -> str:
+    if period.name == "year":
+        return f"in {period.label} so far"
+    return f"in {period.label}"
+
+
+def usage_total(frame: pd.DataFrame, period: Period) -> Component:
+    """The period's total kWh, from the same frame as the chart."""
+    total = usage_sum(frame)
+    return html.P(
+        className="mb-1",
+        children=[
+            html.Span(
+                format_kwh(total), className="usage-total-value", **{"data-kwh": repr(total)}
+            ),
+            html.Span(f" used {period_phrase(period)}", className="text-body-secondary"),
+        ],
+    )
+
+
+def daily_usage_figure(frame: pd.DataFrame, period: Period) -> go.Figure:
+    """One bar per day of the period (zero days included); x dates, y kWh; light styling."""
+    year = period.name == "year"
+    empty = not any(float(v) for v in frame["energy_kwh"])
+    annotations = (
+        [
+            {
+                "text": f"No charging {period_phrase(period)}",
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "showarrow": False,
+                "font": {"color": "#6c757d"},
+            }
+        ]
+        if empty
+        else []
+    )
+    return go.Figure(
+        data=[
+            go.Bar(
+                x=[day.isoformat() for day in frame["day"]],
+                y=[float(v) for v in frame["energy_kwh"]],
+                marker={"color": _CHART_COLOUR},
+                hovertemplate="%{x|%a %-d %b %Y}<br>%{y:,.1f} kWh<extra></extra>",
+                name="kWh",
+            )
+        ],
+        layout={
+            "template": None,
+            "margin": {"l": 44, "r": 8, "t": 8, "b": 32},
+            "height": 260,
+            "bargap": 0.1 if year else 0.2,
+            "showlegend": False,
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
+            "font": {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"},
+            "hoverlabel": {"bgcolor": "white"},
+            "annotations": annotations,
+            "xaxis": {
+                "type": "date",
+                "tickformat": "%b" if year else "%-d %b",
+                "showgrid": False,
+                "linecolor": "#adb5bd",
+                "fixedrange": True,
+            },
+            "yaxis": {
+                "title": {"text": "kWh"},
+                "rangemode": "tozero",
+                "gridcolor": _GRID_COLOUR,
+                "zeroline": False,
+                "fixedrange": True,
+            },
+        },
+    )
+
+
+def empty_figure() -> dict[str, Any]:
+    """What the chart holds before the first render: no axes, no data."""
+    return {
+        "data": [],
+        "layout": {
+            "height": 260,
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "xaxis": {"visible": False},
+            "yaxis": {"visible": False},
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
+        },
+    }
+
+
+def plan_gauge(
+    plan: PlanRow | None, used_kwh: float, billing_label: str | None = None
+) -> Component:
+    """Plan name, usage against the allowance (over 100% shown as over) and the currency.
+
+    ``billing_label`` names the billing month the usage belongs to when it differs from the
+    period on screen (the allowance is per calendar month). Without a plan: a short muted line.
+    """
+    if plan is None:
+        return html.P(NO_PLAN_TEXT, className="small text-body-secondary mb-0 no-plan")
+    children: list[Component] = [
+        html.P(
+            [html.Span("Plan ", className="text-body-secondary"), html.Strong(plan.name)],
+            className="mb-1 plan-name",
+        )
+    ]
+    used, allowance = used_kwh, plan.allowance_kwh
+    if allowance > 0:
+        ratio = used / allowance
+        percent = round(ratio * 100)
+        over = used > allowance
+        if over:
+            text = (
+                f"{_number(used)} of {_number(allowance)} kWh — {_number(used - allowance)} kWh "
+                f"over your allowance ({percent}%)"
+            )
+            colour = "bg-danger"
+        else:
+            text = f"{_number(used)} of {_number(allowance)} kWh ({percent}%)"
+            colour = "bg-warning" if ratio >= 0.9 else "bg-success"
+        width = min(100.0, max(0.0, ratio * 100))
+        if billing_label:
+            text = f"{billing_label}: {text}"
+        children += [
+            html.Div(
+                className="progress plan-progress" + (" plan-over" if over else ""),
+                role="progressbar",
+                **_aria(
+                    label=f"Usage against the {plan.name} allowance",
+                    valuenow=str(round(width)),
+                    valuemin="0",
+                    valuemax="100",
+                    valuetext=text,
+                ),
+                children=html.Div(className=f"progress-bar {colour}", style={"width": f"{width}%"}),
+            ),
+            html.P(
+                text,
+                className="plan-usage mt-1 mb-1" + (" text-danger fw-semibold" if over else ""),
+            ),
+        ]
+    else:
+        children.append(
+            html.P(f"{_number(used)} kWh used; this plan has no kWh allowance.", className="mb-1")
+        )
+    children.append(html.P(f"Billed in {plan.currency}", className="small text-body-secondary"))
+    return html.Div(children, className="plan-gauge-body")
+
+
+def period_selector(active: str) -> html.Nav:
+    """Three links that set ``?period=``; the active one is highlighted and announced."""
+    links = []
+    for name in PERIODS:
+        label: list[Component | str] = [PERIOD_LABELS[name]]
+        if name == active:
+            label.append(html.Span(" (selected)", className="visually-hidden"))
+        links.append(
+            dbc.NavItem(
+                dbc.NavLink(
+                    label,
+                    href=f"/?period={name}",
+                    active=name == active,
+                    id=f"period-link-{name}",
+                )
+            )
+        )
+    return html.Nav(
+        dbc.Nav(links, pills=True, class_name="period-selector"),
+        **_aria(label="Usage period"),
+    )
+
+
+# --- chargers -----------------------------------------------------------------------------------
+
+
+def status_id(charger_id: str) -> dict[str, str]:
+    """The pattern-matching id of a charger's status pill (refreshed on the interval)."""
+    return {"type": STATUS_TYPE, "charger": charger_id}
+
+
+def status_text(status: ChargerStatus | None) -> str:
+    return UNKNOWN_STATUS_TEXT if status is None else str(status)
+
+
+def status_class(status: ChargerStatus | None) -> str:
+    """The pill's classes: colour and (via CSS) an icon per status; neutral when unknown."""
+    if status is None:
+        return f"{_PILL_BASE} status-unknown text-bg-light border"
+    return f"{_PILL_BASE} {_STATUS_CLASS[status]}"
+
+
+def status_pill(charger_id: str, status: ChargerStatus | None) -> html.Span:
+    return html.Span(status_text(status), id=status_id(charger_id), className=status_class(status))
+
+
+def format_kw(kw: float) -> str:
+    """``150 kW``, ``7.4 kW``."""
+    return f"{_number(kw)} kW"
+
+
+def charger_card(row: ChargerRow) -> dbc.Card:
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div(
+                    [
+                        html.H3(row.friendly_name, className="h6 card-title mb-1 charger-name"),
+                        html.P(
+                            [
+                                html.Span(row.connector_type, className="charger-connector"),
+                                html.Span(" · ", **_aria(hidden="true")),
+                                html.Span(format_kw(row.max_power_kw), className="charger-power"),
+                            ],
+                            className="small text-body-secondary mb-0",
+                        ),
+                    ],
+                    className="charger-info",
+                ),
+                html.Div(status_pill(row.charger_id, row.status), className="charger-state"),
+            ],
+            class_name="charger-card-body",
+        ),
+        class_name="charger-card h-100",
+    )
+
+
+def charger_limit_note(chargers: ChargerList) -> str | None:
+    if chargers.visible <= len(chargers.chargers):
+        return None
+    return (
+        f"Showing {len(chargers.chargers)} of {chargers.visible} chargers you can use. "
+        "Ask your operator which chargers your account is meant to see."
+    )
+
+
+def charger_grid(chargers: ChargerList) -> Component:
+    """Cards in the order given (most useful first; the order stays put on refresh)."""
+    if not chargers.chargers:
+        return html.P(
+            "No chargers are visible to your account right now. "
+            "Ask your operator which chargers your account is meant to see.",
+            className="text-body-secondary mb-0 no-chargers",
+        )
+    children: list[Component] = [
+        html.Ul(
+            [html.Li(charger_card(row)) for row in chargers.chargers],
+            className="charger-grid-list list-unstyled mb-0",
+        )
+    ]
+    note = charger_limit_note(chargers)
+    if note:
+        children.append(html.P(note, className="charger-limit-note small text-body-secondary mt-3"))
+    return html.Div(children)
+
+
+def available_text(n: int) -> str:
+    return f"{n} available"
+
+
+def available_pill(n: int | None = None) -> html.Span:
+    """The "N available" counts pill; ``None`` while loading. Its children stay a plain string."""
+    return html.Span(
+        available_text(n) if n is not None else "… available",
+        id=AVAILABLE_COUNT_ID,
+        className="badge rounded-pill available-pill",
+        role="status",
+        **_aria(live="polite"),
+    )
+
+
+# --- operator contact and help ------------------------------------------------------------------
+
+
+def operator_contact(settings: OperatorSettings) -> Component:
+    """The support email as a ``mailto:`` link, or a plain note when the operator set none."""
+    if not settings.support_email:
+        return html.P(
+            f"{settings.name} hasn’t published a support email on this site.",
+            className="mb-2",
+        )
+    return html.P(
+        [
+            f"Questions about your account, plan or billing? Email {settings.name} at ",
+            html.A(
+                settings.support_email,
+                href=f"mailto:{settings.support_email}",
+                className="operator-email",
+            ),
+            ".",
+        ],
+        className="mb-2",
+    )
+
+
+def _help_item(question: str, answer: str) -> html.Details:
+    return html.Details(
+        [
+            html.Summary(html.H3(question, className="h6 d-inline mb-0")),
+            html.P(answer, className="mt-2 mb-0"),
+        ],
+        className="help-item",
+    )
+
+
+def help_items() -> list[html.Details]:
+    return [
+        _help_item("A charger I expected to see is missing", MISSING_CHARGER_ANSWER),
+        _help_item("My plan or currency looks wrong", PLAN_WRONG_ANSWER),
+        _help_item("My recent sessions list is empty", EMPTY_SESSIONS_ANSWER),
+    ]
+
+
+def unknown_period_note(value: object) -> dbc.Alert:
+    """Said when ``?period=`` holds something we don't know; the page shows this month."""
+    if isinstance(value, str):
+        shown = value
+    elif isinstance(value, list | tuple):
+        shown = ", ".join(str(v) for v in value)
+    else:
+        shown = str(value)
+    if len(shown) > 40:
+        shown = shown[:39] + "…"
+    return dbc.Alert(
+        f"“{shown}” is not a period we know; showing this month.",
+        id="period-note",
+        color="warning",
+        class_name="py-2",
+    )
+
+
+def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
+    """The static page: every stable id, loading placeholders, no user data."""
+    return html.Div(
+        className="dashboard",
+        children=[
+            dcc.Store(id=PERIOD_STORE_ID, data=period),
+            html.H1("Your dashboard", className="h3 mb-3"),
+            *([note] if note is not None else []),
+            dbc.Row(
+                className="g-3 mb-3",
+                children=[
+                    dbc.Col(
+                        section(
+                            "recent-activity",
+                            "Recent activity",
+                            [
+                                html.Div(
+                                    loading_placeholder("Loading your sessions…", 4),
+                                    id=RECENT_SESSIONS_ID,
+                                )
+                            ],
+                            class_name="card card-body h-100",
+                        ),
+                        lg=7,
+                    ),
+                    dbc.Col(
+                        section(
+                            "reservation",
+                            "Next reservation",
+                            [
+                                dbc.Card(
+                                    id=NEXT_RESERVATION_ID,
+                                    class_name="border-0",
+                                    children=html.Div(
+                                        loading_placeholder("Loading your reservation…", 2),
+                                        id=NEXT_RESERVATION_BODY_ID,
+                                    ),
+                                )
+                            ],
+                            class_name="card card-body h-100",
+                        ),
+                        lg=5,
+                    ),
+                ],
+            ),
+            section(
+                "chargers",
+                "Chargers you can use",
+                [
+                    html.Div(available_pill(), className="mb-3"),
+                    html.Div(
+                        loading_placeholder("Loading chargers…", 3),
+                        id=CHARGER_GRID_ID,
+                    ),
+                ],
+                class_name="card card-body mb-3",
+            ),
+            section(
+                "usage",
+                "Usage",
+                [
+                    period_selector(period),
+                    dbc.Row(
+                        className="g-3 mt-1",
+                        children=[
+                            dbc.Col(
+                                html.Div(
+                                    loading_placeholder("Loading your usage…", 1),
+                                    id=USAGE_TOTAL_ID,
+                                ),
+                                md=6,
+                            ),
+                            dbc.Col(html.Div(id=PLAN_GAUGE_ID), md=6),
+                        ],
+                    ),
+                    html.Figure(
+                        className="mb-0 mt-2",
+                        children=[
+                            dcc.Graph(
+                                id=USAGE_CHART_ID,
+                                figure=empty_figure(),
+                                config={"displayModeBar": False, "responsive": True},
+                                style={"height": "260px"},
+                            ),
+                            html.Figcaption(
+                                "Daily energy in kWh, one bar per day of the period "
+                                "(by the day each session started).",
+                                className="small text-body-secondary",
+                            ),
+                        ],
+                    ),
+                ],
+                class_name="card card-body mb-3",
+            ),
+            section(
+                "dashboard-help",
+                "Help and contact",
+                [
+                    html.Div(
+                        html.P("Loading your operator’s contact…", className="mb-2"),
+                        id=OPERATOR_CONTACT_ID,
+                    ),
+                    *help_items(),
+                ],
+                class_name="card card-body mb-3",
+            ),
+        ],
+    )

@@ -1,0 +1,170 @@
+"""``/``: the customer dashboard, as the 60-second tour describes it.
+
+The layout is a static skeleton (no user data, no SQL): Dash also calls it outside any request.
+``render_dashboard`` fills it once per period; ``refresh_statuses`` then sends, on every tick of
+the shell's ``refresh-interval``, only the status pills and the available count that changed.
+Every callback takes the account from the server-side session, never from the browser.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, callback, ctx, no_update
+from dash.development.base_component import Component
+from dash.exceptions import PreventUpdate
+
+from auth.accounts import current_account_id
+from components.dashboard import (
+    AVAILABLE_COUNT_ID,
+    CHARGER_GRID_ID,
+    NEXT_RESERVATION_BODY_ID,
+    OPERATOR_CONTACT_ID,
+    PERIOD_STORE_ID,
+    PLAN_GAUGE_ID,
+    RECENT_SESSIONS_ID,
+    STATUS_TYPE,
+    USAGE_CHART_ID,
+    USAGE_TOTAL_ID,
+    available_text,
+    charger_grid,
+    daily_usage_figure,
+    dashboard_skeleton,
+    next_reservation_card_body,
+    operator_contact,
+    plan_gauge,
+    recent_sessions_list,
+    status_class,
+    status_text,
+    unknown_period_note,
+    usage_frame,
+    usage_sum,
+    usage_total,
+)
+from data.dashboard import (
+    ChargerStatus,
+    account_plan,
+    daily_usage,
+    next_reservation,
+    operator_settings,
+    recent_sessions,
+    visible_chargers,
+)
+from data.db import session_scope
+from data.periods import parse_period, period_bounds
+
+dash.register_page(__name__, path="/", title="Dashboard · Polaris Express", name="Dashboard")
+
+# A refresh never looks at more chargers than this, whatever the browser claims to show.
+_REFRESH_LOOKUP_CAP = 2000
+
+
+def _period_name(value: object) -> tuple[str, bool]:
+    """``(period, valid)``: a repeated ``?period=`` (a list) or any non-string is unknown."""
+    if value is None or isinstance(value, str):
+        return parse_period(value)
+    return "current", False
+
+
+def _changed(new: list[str], old: list[Any]) -> list[Any]:
+    """``new``, with ``no_update`` wherever the browser already shows that value."""
+    return [no_update if i < len(old) and value == old[i] else value for i, value in enumerate(new)]
+
+
+def layout(period: str = "current", **_: object) -> Component:
+    """Static skeleton; an unknown ``?period=`` shows this month with a visible note."""
+    name, valid = _period_name(period)
+    return dashboard_skeleton(name, None if valid else unknown_period_note(period))
+
+
+@callback(
+    Output(RECENT_SESSIONS_ID, "children"),
+    Output(NEXT_RESERVATION_BODY_ID, "children"),
+    Output(USAGE_TOTAL_ID, "children"),
+    Output(USAGE_CHART_ID, "figure"),
+    Output(PLAN_GAUGE_ID, "children"),
+    Output(CHARGER_GRID_ID, "children"),
+    Output(AVAILABLE_COUNT_ID, "children"),
+    Output(OPERATOR_CONTACT_ID, "children"),
+    Input(PERIOD_STORE_ID, "data"),
+)
+def render_dashboard(period_value: object) -> tuple[Any, ...]:
+    """The full render, once per period (the store is re-validated: it came from a browser)."""
+    name, _valid = _period_name(period_value)
+    account_id = current_account_id()
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        settings = operator_settings(s)
+        tz = settings.tz
+        period = period_bounds(name, now, tz)
+        sessions = recent_sessions(s, account_id)
+        reservation = next_reservation(s, account_id, now)
+        frame = usage_frame(daily_usage(s, account_id, period), period)
+        plan = account_plan(s, account_id)
+        chargers = visible_chargers(s, account_id, now)
+
+    # The allowance is per calendar month: for "year", the gauge reads this month's days.
+    if period.name == "year":
+        month = period_bounds("current", now, tz)
+        used = usage_sum(frame, since=month.first_day)
+        billing_label: str | None = month.label
+    else:
+        used, billing_label = usage_sum(frame), None
+
+    return (
+        recent_sessions_list(sessions, tz, now),
+        next_reservation_card_body(reservation, tz, now),
+        usage_total(frame, period),
+        daily_usage_figure(frame, period),
+        plan_gauge(plan, used, billing_label),
+        charger_grid(chargers),
+        available_text(chargers.available),
+        operator_contact(settings),
+    )
+
+
+@callback(
+    Output({"type": STATUS_TYPE, "charger": ALL}, "children"),
+    Output({"type": STATUS_TYPE, "charger": ALL}, "className"),
+    Output(AVAILABLE_COUNT_ID, "children", allow_duplicate=True),
+    Input("refresh-interval", "n_intervals"),
+    State({"type": STATUS_TYPE, "charger": ALL}, "children"),
+    State({"type": STATUS_TYPE, "charger": ALL}, "className"),
+    State(AVAILABLE_COUNT_ID, "children"),
+    prevent_initial_call=True,
+)
+def refresh_statuses(
+    _n: int | None, shown_texts: list[Any], shown_classes: list[Any], shown_count: Any
+) -> tuple[Any, ...]:
+    """Only the pills and the count that changed; the cards and their order stay put.
+
+    The pill ids name chargers, but only as keys into the session account's own visible set: an
+    id the account cannot see gets a neutral "—", never data.
+    """
+    charger_ids = [str(out["id"].get("charger", "")) for out in ctx.outputs_list[0]]
+    account_id = current_account_id()
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        chargers = visible_chargers(s, account_id, now)
+        statuses = {c.charger_id: c.status for c in chargers.chargers}
+        missing = any(cid not in statuses for cid in charger_ids)
+        if missing and chargers.visible > len(chargers.chargers):
+            # A shown card fell out of the first 50 (the order follows status); look further.
+            wider = visible_chargers(
+                s, account_id, now, limit=min(chargers.visible, _REFRESH_LOOKUP_CAP)
+            )
+            statuses = {c.charger_id: c.status for c in wider.chargers}
+
+    current: list[ChargerStatus | None] = [statuses.get(cid) for cid in charger_ids]
+    texts = [status_text(st) for st in current]
+    classes = [status_class(st) for st in current]
+    count = available_text(chargers.available)
+
+    out_texts = _changed(texts, shown_texts)
+    out_classes = _changed(classes, shown_classes)
+    out_count = no_update if count == shown_count else count
+    if out_count is no_update and all(v is no_update for v in (*out_texts, *out_classes)):
+        raise PreventUpdate
+    return out_texts, out_classes, out_count

@@ -1,0 +1,452 @@
+"""The dashboard's components, on constructed rows: no database, no browser."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+from dash.development.base_component import Component
+
+from components import dashboard as c
+from data.dashboard import (
+    CHARGER_LIMIT,
+    ChargerList,
+    ChargerRow,
+    ChargerStatus,
+    OperatorSettings,
+    PlanRow,
+    ReservationRow,
+    SessionRow,
+)
+from data.periods import period_bounds
+
+TZ = ZoneInfo("Europe/Amsterdam")
+# Tuesday 24 November 2026, 10:00 in Amsterdam.
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+STABLE_IDS = {
+    "recent-sessions",
+    "next-reservation",
+    "usage-total",
+    "usage-chart",
+    "plan-gauge",
+    "charger-grid",
+    "available-count",
+    "dashboard-period",
+}
+
+
+# --- tree helpers -------------------------------------------------------------------------------
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every component in the tree, depth first (children may be one node, a list or text)."""
+    if isinstance(node, list | tuple):
+        for child in node:
+            yield from walk(child)
+    elif isinstance(node, Component):
+        yield node
+        yield from walk(getattr(node, "children", None))
+
+
+def with_ids(node: Any) -> Iterator[Component]:
+    for component in walk(node):
+        if getattr(component, "id", None) is not None:
+            yield component
+
+
+def by_id(node: Any, component_id: Any) -> Component:
+    found = [x for x in with_ids(node) if x.id == component_id]
+    assert len(found) == 1, f"{component_id!r}: {len(found)} matches"
+    return found[0]
+
+
+def text(node: Any) -> str:
+    """All visible text of a tree, joined by single spaces."""
+    parts: list[str] = []
+
+    def collect(n: Any) -> None:
+        if isinstance(n, str | int | float) and not isinstance(n, bool):
+            parts.append(str(n))
+        elif isinstance(n, list | tuple):
+            for child in n:
+                collect(child)
+        elif isinstance(n, Component):
+            collect(getattr(n, "children", None))
+
+    collect(node)
+    return " ".join(" ".join(parts).split())
+
+
+def class_names(node: Any) -> list[str]:
+    return [
+        getattr(x, "className", None) or getattr(x, "class_name", None) or "" for x in walk(node)
+    ]
+
+
+# --- rows ---------------------------------------------------------------------------------------
+
+
+def session_row(
+    i: int, *, hours_ago: float, minutes: int | None, kwh: float, finalized: bool
+) -> SessionRow:
+    started = NOW - timedelta(hours=hours_ago)
+    ended = None if minutes is None else started + timedelta(minutes=minutes)
+    return SessionRow(f"s{i}", f"Charger {i}", started, ended, kwh, finalized)
+
+
+def charger(i: int, status: ChargerStatus = ChargerStatus.online, kw: float = 150.0) -> ChargerRow:
+    return ChargerRow(f"ch-{i}", f"Depot bay {i}", "CCS", kw, status)
+
+
+def days_frame(period: Any, values: dict[date, float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"day": period.days, "energy_kwh": [values.get(d, 0.0) for d in period.days]}
+    )
+
+
+# --- recent sessions ----------------------------------------------------------------------------
+
+
+def test_first_run_account_sees_how_a_session_gets_here_not_an_empty_list() -> None:
+    tree = c.recent_sessions_list([], TZ, NOW)
+    words = text(tree)
+    assert "Start a session at any charger with your card or app" in words
+    assert "appears here once the system records it" in words
+    assert not any("list-group" in name for name in class_names(tree))
+
+
+def test_sessions_show_kwh_times_duration_and_text_marks_in_given_order() -> None:
+    rows = [
+        session_row(1, hours_ago=0.5, minutes=None, kwh=4.25, finalized=False),
+        session_row(2, hours_ago=26, minutes=80, kwh=31.04, finalized=True),
+        session_row(3, hours_ago=50, minutes=45, kwh=12.0, finalized=False),
+    ]
+    tree = c.recent_sessions_list(rows, TZ, NOW)
+    items = [x for x in walk(tree) if "session-item" in (getattr(x, "class_name", "") or "")]
+    assert len(items) == 3
+
+    in_progress, finished, not_final = (text(item) for item in items)
+    assert "4.2 kWh" in in_progress or "4.3 kWh" in in_progress
+    assert "In progress" in in_progress
+    assert "Finalized" not in in_progress
+    assert "30 min so far" in in_progress
+    assert "Today 09:30" in in_progress  # 08:30 UTC is 09:30 in Amsterdam
+
+    assert "31.0 kWh" in finished
+    assert "Finalized" in finished
+    assert "In progress" not in finished
+    assert "Yesterday 08:00" in finished
+    assert "End 09:20" in finished  # same local day: the end shows the time only
+    assert "Duration 1 h 20 min" in finished
+
+    assert "Not finalized yet" in not_final
+    assert "Finalized" not in not_final.replace("Not finalized yet", "")
+
+
+def test_session_ending_on_another_local_day_names_that_day() -> None:
+    started = datetime(2026, 11, 22, 22, 30, tzinfo=UTC)  # 23:30 local, Sunday
+    row = SessionRow("s", "Night bay", started, started + timedelta(hours=1), 20.0, True)
+    words = text(c.session_item(row, TZ, NOW))
+    assert "Start Sun 22 Nov, 23:30" in words
+    assert "End Yesterday 00:30" in words
+
+
+# --- next reservation ---------------------------------------------------------------------------
+
+
+def test_next_reservation_shows_charger_and_readable_window() -> None:
+    starts = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)  # tomorrow 08:00 local
+    row = ReservationRow("r1", "Harbour CCS 2", starts, starts + timedelta(minutes=90), "confirmed")
+    words = text(c.next_reservation_card_body(row, TZ, NOW))
+    assert "Harbour CCS 2" in words
+    assert "Tomorrow 08:00 – 09:30" in words
+    assert c.NO_RESERVATION_TEXT not in words
+
+
+def test_no_reservation_says_so() -> None:
+    assert text(c.next_reservation_card_body(None, TZ, NOW)) == "No upcoming reservation."
+
+
+# --- usage --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["current", "previous", "year"])
+def test_chart_has_one_bar_per_day_zeros_included_and_total_is_their_sum(name: str) -> None:
+    period = period_bounds(name, NOW, TZ)
+    first, last = period.days[0], period.days[-1]
+    # Only two days have data; the frame from the data layer may also omit zero days.
+    df = pd.DataFrame({"day": [first, last], "energy_kwh": [12.34, 7.05]})
+    frame = c.usage_frame(df, period)
+    fig = c.daily_usage_figure(frame, period)
+
+    assert len(fig.data) == 1
+    bar = fig.data[0]
+    assert bar.type == "bar"
+    assert len(bar.x) == len(period.days)
+    assert list(bar.x) == [d.isoformat() for d in period.days]
+    assert sum(1 for y in bar.y if y == 0) == len(period.days) - 2
+    assert sum(bar.y) == pytest.approx(19.39)
+
+    total = c.usage_total(frame, period)
+    value = next(x for x in walk(total) if getattr(x, "className", "") == "usage-total-value")
+    assert float(getattr(value, "data-kwh")) == sum(bar.y)
+    assert value.children == "19.4 kWh"
+    assert period.label in text(total)
+
+
+def test_year_chart_spans_january_first_to_today() -> None:
+    period = period_bounds("year", NOW, TZ)
+    frame = c.usage_frame(pd.DataFrame({"day": [], "energy_kwh": []}), period)
+    fig = c.daily_usage_figure(frame, period)
+    assert fig.data[0].x[0] == "2026-01-01"
+    assert fig.data[0].x[-1] == "2026-11-24"
+    assert len(fig.data[0].x) == 328
+    assert "0.0 kWh" in text(c.usage_total(frame, period))
+
+
+def test_usage_frame_sums_duplicate_days_and_drops_days_outside_the_period() -> None:
+    period = period_bounds("current", NOW, TZ)
+    df = pd.DataFrame(
+        {
+            "day": [date(2026, 11, 3), date(2026, 11, 3), date(2026, 10, 31)],
+            "energy_kwh": [1.5, 2.0, 99.0],
+        }
+    )
+    frame = c.usage_frame(df, period)
+    assert len(frame) == 30
+    assert frame.loc[frame["day"] == date(2026, 11, 3), "energy_kwh"].item() == 3.5
+    assert c.usage_sum(frame) == 3.5
+
+
+def test_usage_figure_is_light_and_without_modebar() -> None:
+    skeleton = c.dashboard_skeleton("current")
+    graph = by_id(skeleton, "usage-chart")
+    assert graph.config["displayModeBar"] is False
+
+
+# --- plan gauge ---------------------------------------------------------------------------------
+
+PLAN = PlanRow("p1", "Commuter 250", 250.0, "EUR")
+
+
+def test_plan_gauge_under_allowance() -> None:
+    tree = c.plan_gauge(PLAN, 182.4)
+    words = text(tree)
+    assert "Commuter 250" in words
+    assert "182.4 of 250 kWh (73%)" in words
+    assert "Billed in EUR" in words
+    assert "over" not in words
+    bar = next(x for x in walk(tree) if "progress-bar" in (getattr(x, "className", "") or ""))
+    assert bar.style["width"] == f"{182.4 / 250 * 100}%"
+    assert "bg-danger" not in bar.className
+
+
+def test_plan_gauge_over_allowance_is_shown_as_over() -> None:
+    tree = c.plan_gauge(PLAN, 312.0)
+    words = text(tree)
+    assert "312 of 250 kWh — 62 kWh over your allowance (125%)" in words
+    bar = next(x for x in walk(tree) if "progress-bar" in (getattr(x, "className", "") or ""))
+    assert bar.style["width"] == "100.0%"
+    assert "bg-danger" in bar.className
+    progress = next(x for x in walk(tree) if getattr(x, "role", None) == "progressbar")
+    assert "over your allowance" in getattr(progress, "aria-valuetext")
+
+
+def test_plan_gauge_exactly_at_allowance_is_not_over() -> None:
+    words = text(c.plan_gauge(PLAN, 250.0))
+    assert "250 of 250 kWh (100%)" in words
+    assert "over" not in words
+
+
+def test_plan_gauge_names_the_billing_month_when_given() -> None:
+    assert "November 2026: 10 of 250 kWh (4%)" in text(c.plan_gauge(PLAN, 10.0, "November 2026"))
+
+
+def test_no_plan_no_gauge() -> None:
+    tree = c.plan_gauge(None, 500.0)
+    assert text(tree) == "No plan on this account."
+    assert not any("progress" in name for name in class_names(tree))
+    assert not any(getattr(x, "role", None) == "progressbar" for x in walk(tree))
+
+
+# --- chargers -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "css"),
+    [
+        (ChargerStatus.online, "status-online"),
+        (ChargerStatus.in_use, "status-in-use"),
+        (ChargerStatus.reserved, "status-reserved"),
+        (ChargerStatus.offline, "status-offline"),
+    ],
+)
+def test_charger_card_shows_name_connector_power_and_status_text(
+    status: ChargerStatus, css: str
+) -> None:
+    row = ChargerRow("ch-9", "Station Plaza 3", "Type 2", 22.0, status)
+    card = c.charger_card(row)
+    words = text(card)
+    assert "Station Plaza 3" in words
+    assert "Type 2" in words
+    assert "22 kW" in words
+    pill = by_id(card, {"type": "charger-status", "charger": "ch-9"})
+    assert pill.children == str(status)
+    assert isinstance(pill.className, str)
+    assert css in pill.className
+
+
+def test_power_keeps_a_decimal_only_when_it_has_one() -> None:
+    assert c.format_kw(150.0) == "150 kW"
+    assert c.format_kw(7.4) == "7.4 kW"
+
+
+def test_unknown_status_is_neutral() -> None:
+    assert c.status_text(None) == "—"
+    assert "status-unknown" in c.status_class(None)
+    for status in ChargerStatus:
+        assert "status-unknown" not in c.status_class(status)
+
+
+def test_available_pill_text() -> None:
+    assert c.available_text(3) == "3 available"
+    assert c.available_text(0) == "0 available"
+    pill = c.available_pill(7)
+    assert pill.id == "available-count"
+    assert pill.children == "7 available"
+
+
+def test_grid_keeps_the_given_order_and_one_pill_per_charger() -> None:
+    rows = [charger(2, ChargerStatus.offline), charger(1), charger(3, ChargerStatus.in_use)]
+    grid = c.charger_grid(ChargerList(rows, visible=3, available=1))
+    pills = [x for x in with_ids(grid) if isinstance(x.id, dict)]
+    assert [p.id["charger"] for p in pills] == ["ch-2", "ch-1", "ch-3"]
+    assert "Showing" not in text(grid)
+
+
+def test_more_than_fifty_visible_says_so() -> None:
+    rows = [charger(i) for i in range(CHARGER_LIMIT)]
+    grid = c.charger_grid(ChargerList(rows, visible=73, available=60))
+    words = text(grid)
+    assert (
+        "Showing 50 of 73 chargers you can use. "
+        "Ask your operator which chargers your account is meant to see."
+    ) in words
+    assert len([x for x in with_ids(grid) if isinstance(x.id, dict)]) == 50
+
+
+def test_exactly_fifty_visible_has_no_note() -> None:
+    rows = [charger(i) for i in range(CHARGER_LIMIT)]
+    assert c.charger_limit_note(ChargerList(rows, visible=50, available=50)) is None
+
+
+def test_no_visible_chargers_explains() -> None:
+    words = text(c.charger_grid(ChargerList([], visible=0, available=0)))
+    assert "No chargers are visible to your account" in words
+
+
+# --- operator contact ---------------------------------------------------------------------------
+
+
+def test_support_email_is_a_mailto_link() -> None:
+    tree = c.operator_contact(OperatorSettings("Northwind", "help@northwind.example", TZ, "EUR"))
+    link = next(x for x in walk(tree) if getattr(x, "href", None))
+    assert link.href == "mailto:help@northwind.example"
+    assert link.children == "help@northwind.example"
+
+
+def test_without_support_email_no_link() -> None:
+    tree = c.operator_contact(OperatorSettings("Northwind", None, TZ, "EUR"))
+    assert not any(getattr(x, "href", None) for x in walk(tree))
+    assert "Northwind" in text(tree)
+
+
+# --- the page layout ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def page() -> Any:
+    """pages.dashboard, imported without an app: register_page is stubbed, and the callbacks its
+    import adds to Dash's global list are taken back so no app built later in this process
+    inherits a second copy of them."""
+    import sys
+
+    import dash
+    from dash import _callback
+
+    original = dash.register_page
+    known_keys = set(_callback.GLOBAL_CALLBACK_MAP)
+    known_count = len(_callback.GLOBAL_CALLBACK_LIST)
+    dash.register_page = lambda *a, **k: None
+    try:
+        sys.modules.pop("pages.dashboard", None)
+        return importlib.import_module("pages.dashboard")
+    finally:
+        dash.register_page = original
+        for key in set(_callback.GLOBAL_CALLBACK_MAP) - known_keys:
+            del _callback.GLOBAL_CALLBACK_MAP[key]
+        del _callback.GLOBAL_CALLBACK_LIST[known_count:]
+        sys.modules.pop("pages.dashboard", None)
+
+
+def test_layout_with_no_arguments_is_a_static_skeleton_with_every_stable_id(page: Any) -> None:
+    tree = page.layout()
+    ids = {x.id for x in with_ids(tree) if isinstance(x.id, str)}
+    assert STABLE_IDS <= ids
+    assert by_id(tree, "dashboard-period").data == "current"
+    assert "is not a period we know" not in text(tree)
+    headings = [x for x in walk(tree) if type(x).__name__ == "H1"]
+    assert len(headings) == 1
+    sections = [x for x in walk(tree) if type(x).__name__ == "Section"]
+    assert len(sections) >= 4
+    for sec in sections:
+        heading_id = getattr(sec, "aria-labelledby")
+        assert type(by_id(sec, heading_id)).__name__ == "H2"
+
+
+@pytest.mark.parametrize("name", ["current", "previous", "year"])
+def test_layout_keeps_a_known_period_and_highlights_its_link(page: Any, name: str) -> None:
+    tree = page.layout(period=name)
+    assert by_id(tree, "dashboard-period").data == name
+    active = [x for x in walk(tree) if getattr(x, "active", False) is True]
+    assert [x.href for x in active] == [f"/?period={name}"]
+
+
+def test_unknown_period_shows_this_month_with_a_note(page: Any) -> None:
+    tree = page.layout(period="bogus")
+    assert by_id(tree, "dashboard-period").data == "current"
+    assert "“bogus” is not a period we know; showing this month." in text(tree)
+    assert STABLE_IDS <= {x.id for x in with_ids(tree) if isinstance(x.id, str)}
+
+
+def test_repeated_period_parameter_is_unknown_too(page: Any) -> None:
+    tree = page.layout(period=["year", "current"])
+    assert by_id(tree, "dashboard-period").data == "current"
+    assert "is not a period we know" in text(tree)
+
+
+def test_empty_period_is_the_default_without_a_note(page: Any) -> None:
+    tree = page.layout(period="")
+    assert by_id(tree, "dashboard-period").data == "current"
+    assert "is not a period we know" not in text(tree)
+
+
+def test_help_lines_of_the_tour_are_on_the_page(page: Any) -> None:
+    words = text(page.layout())
+    assert "A charger I expected to see is missing" in words
+    assert "My plan or currency looks wrong" in words
+    assert "ask them which chargers your account is meant to see" in words
+
+
+def test_a_period_without_charging_says_so_on_the_chart_and_has_no_note_otherwise() -> None:
+    period = period_bounds("previous", NOW, TZ)
+    empty = c.daily_usage_figure(c.usage_frame(pd.DataFrame(), period), period)
+    assert [a.text for a in empty.layout.annotations] == ["No charging in October 2026"]
+    some = days_frame(period, {period.days[3]: 5.0})
+    assert not c.daily_usage_figure(c.usage_frame(some, period), period).layout.annotations
