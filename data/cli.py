@@ -1,19 +1,23 @@
-"""Flask CLI commands for the data-exchange folder format: ``import-data`` and ``export-data``.
+"""Flask CLI commands: the data-exchange folder format and the demo data.
 
 flask --app app import-data path/to/folder
 flask --app app export-data path/to/folder
+flask --app app demo-data [--reset]
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from data.db import get_db
+from data.db import get_db, is_empty
+from data.demo import has_demo, load_demo
 from data.exchange import ExchangeError, export_folder, import_folder
+from data.models import Base
 
 
 @click.command("import-data")
@@ -52,6 +56,28 @@ def export_data(folder: Path) -> None:
     click.echo(f"Exported to {folder}.")
 
 
+@click.command("demo-data")
+@click.option("--reset", is_flag=True, help="Wipe an existing demo database and load it afresh.")
+@with_appcontext
+def demo_data(reset: bool) -> None:
+    """Load the demo operator into an empty database (or reload it with --reset)."""
+    with get_db().session() as s:
+        if not is_empty(s):
+            if not has_demo(s):
+                click.echo("This database holds real data; demo data is never mixed in.", err=True)
+                raise click.exceptions.Exit(1)
+            if not reset:
+                click.echo("The demo is already loaded; use --reset to load it afresh.", err=True)
+                raise click.exceptions.Exit(1)
+            for table in reversed(Base.metadata.sorted_tables):
+                s.execute(table.delete())
+        logins = load_demo(s, datetime.now(UTC))
+    click.echo("Demo loaded. Sign in with:")
+    for login in logins:
+        click.echo(f"  {login.email} / {login.password}")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(import_data)
     app.cli.add_command(export_data)
+    app.cli.add_command(demo_data)

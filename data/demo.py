@@ -244,9 +244,11 @@ DEMO_LOGINS = (
 
 
 def has_demo(session: Session) -> bool:
-    """True when the operator row is the demo operator (recognised by its support email)."""
-    email = session.scalar(select(Operator.support_email).where(Operator.id == 1))
-    return email == DEMO_SUPPORT_EMAIL
+    """True when the operator row is the demo operator (its name and support email)."""
+    row = session.execute(
+        select(Operator.name, Operator.support_email).where(Operator.id == 1)
+    ).one_or_none()
+    return row is not None and tuple(row) == (DEMO_OPERATOR_NAME, DEMO_SUPPORT_EMAIL)
 
 
 def load_demo(

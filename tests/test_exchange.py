@@ -143,7 +143,7 @@ def test_import_sample_counts_and_values(db: Database) -> None:
         assert (op.timezone, op.currency, op.support_email) == (
             "Europe/Berlin",
             "EUR",
-            "support@polaris.example",
+            "help@sample.example",
         )
 
         # 2026-11-20T23:10:00+01:00 is 22:10 UTC; the session spans local midnight.

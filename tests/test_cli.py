@@ -1,0 +1,74 @@
+"""The Flask CLI as a newcomer runs it: demo data never mixes with imported data."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "tests" / "fixtures" / "exchange_sample"
+
+
+def flask(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}",
+        SECRET_KEY="cli-test-secret-key-long-enough-0123456789",
+        POLARIS_DEMO="1",  # on: the import must still load only its own rows
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def count(tmp_path: Path, table: str) -> int:
+    with sqlite3.connect(tmp_path / "cli.db") as c:
+        return c.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+
+
+def test_import_into_empty_database_loads_only_the_imported_rows(tmp_path):
+    result = flask(tmp_path, "import-data", str(SAMPLE))
+    assert result.returncode == 0, result.stderr
+    assert "36 added" in result.stdout
+    assert count(tmp_path, "chargers") == 5
+    assert count(tmp_path, "sessions") == 12
+    # and demo data is refused on top of real data
+    refused = flask(tmp_path, "demo-data")
+    assert refused.returncode == 1
+    assert "real data" in refused.stderr
+    assert count(tmp_path, "chargers") == 5
+
+
+def test_demo_data_command_loads_and_reloads(tmp_path):
+    first = flask(tmp_path, "demo-data")
+    assert first.returncode == 0, first.stderr
+    assert "driver@polaris.example" in first.stdout
+    chargers = count(tmp_path, "chargers")
+    assert 50 <= chargers <= 70
+    again = flask(tmp_path, "demo-data")
+    assert again.returncode == 1 and "--reset" in again.stderr
+    reset = flask(tmp_path, "demo-data", "--reset")
+    assert reset.returncode == 0, reset.stderr
+    assert count(tmp_path, "chargers") == chargers
+
+
+def test_bad_import_exits_1_and_names_the_row(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "chargers.csv").write_text(
+        "charger_id,friendly_name,connector_type,max_power_kw,visibility,last_seen_at\n"
+        "c1,Bay 1,CCS,50,public,\n"
+        "c2,Bay 2,Tesla,50,public,\n"
+    )
+    result = flask(tmp_path, "import-data", str(bad))
+    assert result.returncode == 1
+    assert "chargers.csv:3" in result.stderr and "connector_type" in result.stderr
+    assert count(tmp_path, "chargers") == 0
