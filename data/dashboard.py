@@ -7,17 +7,47 @@ same as one with 10. Rules are the ones in ``shared/spec/data-exchange.md``.
 from __future__ import annotations
 
 import enum
+import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.exc import CompileError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
-from data.periods import Period
+from data.models import (
+    Account,
+    Charger,
+    ChargerAccess,
+    ChargingSession,
+    ConnectorType,
+    Operator,
+    Plan,
+    Reservation,
+    ReservationStatus,
+    Visibility,
+)
+from data.periods import Period, local_midnight_utc
 
 OFFLINE_AFTER_SECONDS = 3600
 CHARGER_LIMIT = 50
+KWH = Decimal("0.001")  # energy is stored with 3 decimals; every figure is rounded to that
 
 
 class ChargerStatus(enum.StrEnum):
@@ -86,38 +116,377 @@ class ChargerList:
     available: int  # how many of those are Online now
 
 
+# Statuses a reservation must have to hold a charger right now, and to be shown as "next".
+HOLDING_STATUSES = (ReservationStatus.active, ReservationStatus.confirmed)
+UPCOMING_STATUSES = (
+    ReservationStatus.pending,
+    ReservationStatus.confirmed,
+    ReservationStatus.active,
+)
+# "Most useful first": a driver scans for a charger they can use now.
+_STATUS_RANK = {
+    ChargerStatus.online.value: 0,
+    ChargerStatus.reserved.value: 1,
+    ChargerStatus.in_use.value: 2,
+    ChargerStatus.offline.value: 3,
+}
+# "AS MATERIALIZED" is understood from SQLite 3.35 on; older builds just go without the hint.
+_SQLITE_HAS_MATERIALIZED = sqlite3.sqlite_version_info >= (3, 35, 0)
+_PLACEHOLDER_OPERATOR = OperatorSettings("Polaris Express", None, ZoneInfo("UTC"), "EUR")
+
+
+def _kwh(value: Decimal | None) -> float:
+    """Numeric from either database -> float with the 3 decimals the schema stores."""
+    if value is None:
+        return 0.0
+    return float(Decimal(value).quantize(KWH))
+
+
 def operator_settings(session: Session) -> OperatorSettings:
     """The operator row; a sensible placeholder (UTC, EUR) on a database without one."""
-    raise NotImplementedError
+    row = session.execute(
+        select(Operator.name, Operator.support_email, Operator.timezone, Operator.currency)
+        .order_by(Operator.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return _PLACEHOLDER_OPERATOR
+    return OperatorSettings(row.name, row.support_email, ZoneInfo(row.timezone), row.currency)
 
 
 def active_session(session: Session, account_id: str, now: datetime) -> ActiveSession | None:
-    """The account's session in progress (``ended_at`` empty), the most recently started one."""
-    raise NotImplementedError
+    """The account's session in progress (``ended_at`` empty), the most recently started one.
+
+    ``now`` is part of the signature like every other per-request query, but the rule has no
+    time condition: "in progress" means ``ended_at`` is empty, the same test that makes a charger
+    "In use" (see ``charger_status_expression``), so the banner and the charger card agree.
+    """
+    del now  # see docstring: deliberately unused
+    # Pick the row first (partial index ix_sessions_in_progress_account), then join the name:
+    # the planner then always looks up one charger by primary key.
+    latest = (
+        select(
+            ChargingSession.id,
+            ChargingSession.charger_id,
+            ChargingSession.started_at,
+            ChargingSession.energy_kwh,
+        )
+        .where(ChargingSession.account_id == account_id, ChargingSession.ended_at.is_(None))
+        .order_by(ChargingSession.started_at.desc(), ChargingSession.id.desc())
+        .limit(1)
+        .subquery("latest")
+    )
+    row = session.execute(
+        select(latest, Charger.friendly_name).join(Charger, Charger.id == latest.c.charger_id)
+    ).first()
+    if row is None:
+        return None
+    return ActiveSession(row.id, row.friendly_name, row.started_at, _kwh(row.energy_kwh))
 
 
 def recent_sessions(session: Session, account_id: str, limit: int = 5) -> list[SessionRow]:
     """The account's last ``limit`` sessions, newest first."""
-    raise NotImplementedError
+    # Backward scan of ix_sessions_account_started, stopped after ``limit`` rows; names joined
+    # afterwards, so only ``limit`` chargers are looked up.
+    last = (
+        select(
+            ChargingSession.id,
+            ChargingSession.charger_id,
+            ChargingSession.started_at,
+            ChargingSession.ended_at,
+            ChargingSession.energy_kwh,
+            ChargingSession.finalized,
+        )
+        .where(ChargingSession.account_id == account_id)
+        .order_by(ChargingSession.started_at.desc(), ChargingSession.id.desc())
+        .limit(max(limit, 0))
+        .subquery("last")
+    )
+    rows = session.execute(
+        select(last, Charger.friendly_name)
+        .join(Charger, Charger.id == last.c.charger_id)
+        .order_by(last.c.started_at.desc(), last.c.id.desc())
+    ).all()
+    return [
+        SessionRow(
+            r.id, r.friendly_name, r.started_at, r.ended_at, _kwh(r.energy_kwh), bool(r.finalized)
+        )
+        for r in rows
+    ]
 
 
 def next_reservation(session: Session, account_id: str, now: datetime) -> ReservationRow | None:
     """Pending/confirmed/active reservations ending after ``now``: the earliest-starting one."""
-    raise NotImplementedError
+    upcoming = (
+        select(
+            Reservation.id,
+            Reservation.charger_id,
+            Reservation.starts_at,
+            Reservation.ends_at,
+            Reservation.status,
+        )
+        # Range on ix_reservations_account_ends: only reservations that have not ended yet.
+        .where(
+            Reservation.account_id == account_id,
+            Reservation.ends_at > now,
+            Reservation.status.in_(UPCOMING_STATUSES),
+        )
+        .order_by(Reservation.starts_at, Reservation.id)
+        .limit(1)
+        .subquery("upcoming")
+    )
+    row = session.execute(
+        select(upcoming, Charger.friendly_name).join(Charger, Charger.id == upcoming.c.charger_id)
+    ).first()
+    if row is None:
+        return None
+    return ReservationRow(
+        row.id, row.friendly_name, row.starts_at, row.ends_at, ReservationStatus(row.status).value
+    )
+
+
+def day_buckets(period: Period) -> list[tuple[date, datetime, datetime]]:
+    """``(day, start_utc, end_utc)`` for each local day of the period.
+
+    Computed with zoneinfo, so a 23 h or 25 h DST day gets its true length; this list is the
+    single definition of "which local day" that the SQL below reproduces on both databases.
+    """
+    edges = [local_midnight_utc(d, period.tz) for d in period.days]
+    edges.append(period.end_utc)
+    return [(d, edges[i], edges[i + 1]) for i, d in enumerate(period.days)]
+
+
+class _ShiftedUTCDate(FunctionElement[date]):
+    """``date(utc_timestamp + N seconds)``, N an integer literal (part of the cache key)."""
+
+    type = Date()
+    name = "shifted_utc_date"
+    inherit_cache = True
+
+
+@compiles(_ShiftedUTCDate)
+def _shifted_date_default(element: _ShiftedUTCDate, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"local days are not implemented for {compiler.dialect.name}")
+
+
+@compiles(_ShiftedUTCDate, "postgresql")
+def _shifted_date_postgresql(element: _ShiftedUTCDate, compiler: SQLCompiler, **kw: Any) -> str:
+    ts, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    # timezone('UTC', timestamptz) is the UTC wall clock, whatever the connection's TimeZone.
+    return f"CAST(timezone('UTC', {ts}) + INTERVAL '{int(seconds)} seconds' AS DATE)"
+
+
+@compiles(_ShiftedUTCDate, "sqlite")
+def _shifted_date_sqlite(element: _ShiftedUTCDate, compiler: SQLCompiler, **kw: Any) -> str:
+    ts, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    # Stored as naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff". Cut to whole seconds: SQLite rounds
+    # fractions to the millisecond, which would move 23:59:59.9999 to the next day. Offsets
+    # and local midnights are whole seconds, so the cut never changes the date.
+    return f"date(substr({ts}, 1, 19), '{int(seconds):+d} seconds')"
+
+
+def local_day_expression(
+    started_at: ColumnElement[datetime], period: Period
+) -> ColumnElement[date]:
+    """The local calendar day (``period.tz``) of a UTC timestamp column, as SQL, for the instants
+    inside ``period``: exact to the microsecond, and the same on PostgreSQL and SQLite.
+
+    No time-zone database is consulted in SQL. From ``day_buckets``: a run of 24-hour days has
+    one fixed UTC offset, so there the day is ``date(utc + offset)``; a DST day (23 h, 25 h) is
+    matched by its exact UTC bounds. A year in Europe/Berlin is a CASE with 5 branches.
+    Reused wherever usage is bucketed by day (dashboard, analytics, exports).
+    """
+    branches: list[tuple[datetime, ColumnElement[date]]] = []  # (applies while < bound, day)
+    previous_shift: int | None = None
+    for day, start, end in day_buckets(period):
+        if end - start == timedelta(days=1):
+            shift = int(
+                (datetime.combine(day, time.min) - start.replace(tzinfo=None)).total_seconds()
+            )
+            if shift == previous_shift:
+                branches[-1] = (end, branches[-1][1])  # extend the run
+                continue
+            expr: ColumnElement[date] = _ShiftedUTCDate(started_at, literal_column(str(shift)))
+            previous_shift = shift
+        else:
+            expr = literal(day, Date())
+            previous_shift = None
+        branches.append((end, expr))
+    if not branches:
+        return literal(None, Date())
+    if len(branches) == 1:
+        return branches[0][1]
+    return case(
+        *((started_at < bound, expr) for bound, expr in branches[:-1]), else_=branches[-1][1]
+    )
 
 
 def daily_usage(session: Session, account_id: str, period: Period) -> pd.DataFrame:
     """Columns ``day`` (date) and ``energy_kwh`` (float): one row per day of the period, zeros
     included; a session counts on the local day it started, in progress with its energy so far."""
-    raise NotImplementedError
+    days = period.days
+    if not days:
+        return _usage_frame([], [])
+    # One range scan of ix_sessions_account_started bounded by the period, grouped by local day:
+    # the cost is the account's sessions in the period, nothing per day and nothing per account.
+    in_period = (
+        select(
+            local_day_expression(ChargingSession.started_at, period).label("day"),
+            ChargingSession.energy_kwh,
+        )
+        .where(
+            ChargingSession.account_id == account_id,
+            ChargingSession.started_at >= period.start_utc,
+            ChargingSession.started_at < period.end_utc,
+        )
+        .subquery("in_period")
+    )
+    rows = session.execute(
+        # Summed as NUMERIC in SQL; rounded to the schema's 3 decimals in Python.
+        select(in_period.c.day, func.sum(in_period.c.energy_kwh).label("energy_kwh")).group_by(
+            in_period.c.day
+        )
+    ).all()
+    totals = {r.day: _kwh(r.energy_kwh) for r in rows}
+    return _usage_frame(days, [totals.get(d, 0.0) for d in days])
+
+
+def _usage_frame(days: list[date], energy: list[float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "day": pd.Series(days, dtype=object),
+            "energy_kwh": pd.Series(energy, dtype="float64"),
+        }
+    )
+
+
+def usage_total_kwh(usage: pd.DataFrame) -> float:
+    """The total of a ``daily_usage`` frame, exact to the 3 decimals its days carry.
+
+    ``frame["energy_kwh"].sum()`` can give 12.300000000000001; the spec wants the chart, the
+    total and the plan gauge to agree to the last digit.
+    """
+    days = (Decimal(str(float(v))) for v in usage["energy_kwh"])
+    return float(sum(days, Decimal(0)).quantize(KWH))
 
 
 def account_plan(session: Session, account_id: str) -> PlanRow | None:
-    raise NotImplementedError
+    row = session.execute(
+        select(Plan.id, Plan.name, Plan.allowance_kwh, Plan.currency)
+        .join(Account, Account.plan_id == Plan.id)
+        .where(Account.id == account_id)
+    ).first()
+    if row is None:
+        return None
+    return PlanRow(row.id, row.name, _kwh(row.allowance_kwh), row.currency)
+
+
+def charger_status_expression(now: datetime) -> ColumnElement[str]:
+    """The customer-facing status of ``Charger`` at ``now``, as one SQL CASE (spec order).
+
+    Usable in any ``select`` over ``Charger`` (the dashboard, the admin fleet view). Offline is
+    tested first, so a silent charger is Offline even with a session open on it; then In use;
+    then Reserved; Online is everything else.
+    """
+    # "Older than one hour" is strict: a heartbeat exactly one hour old is still Online.
+    offline_before = now - timedelta(seconds=OFFLINE_AFTER_SECONDS)
+    # Uncorrelated IN (...) rather than correlated EXISTS: each set is computed once per query
+    # and probed per charger (PostgreSQL: hashed subplan; SQLite: one ephemeral index), and the
+    # planner's cost estimate stays small, which keeps PostgreSQL's JIT (tens of ms) out of it.
+    in_use = select(ChargingSession.charger_id).where(
+        # Partial index ix_sessions_in_progress_charger holds only open sessions.
+        ChargingSession.ended_at.is_(None)
+    )
+    reserved = select(Reservation.charger_id).where(
+        Reservation.starts_at <= now,
+        Reservation.ends_at > now,
+        Reservation.status.in_(HOLDING_STATUSES),
+    )
+    return case(
+        (
+            or_(Charger.last_seen_at.is_(None), Charger.last_seen_at < offline_before),
+            literal(ChargerStatus.offline.value),
+        ),
+        (Charger.id.in_(in_use), literal(ChargerStatus.in_use.value)),
+        (Charger.id.in_(reserved), literal(ChargerStatus.reserved.value)),
+        else_=literal(ChargerStatus.online.value),
+    )
+
+
+def visible_charger_condition(account_id: str) -> ColumnElement[bool]:
+    """Public chargers, plus restricted ones granted to ``account_id`` (over ``Charger``)."""
+    granted = select(ChargerAccess.charger_id).where(ChargerAccess.account_id == account_id)
+    return or_(Charger.visibility == Visibility.public, Charger.id.in_(granted))
 
 
 def visible_chargers(
     session: Session, account_id: str, now: datetime, limit: int = CHARGER_LIMIT
 ) -> ChargerList:
     """Public chargers and those granted to the account, with their status at ``now``."""
-    raise NotImplementedError
+    visible = (
+        select(
+            Charger.id,
+            Charger.friendly_name,
+            Charger.connector_type,
+            Charger.max_power_kw,
+            charger_status_expression(now).label("status"),
+        )
+        .where(visible_charger_condition(account_id))
+        # Evaluate each charger's status once: the planners would otherwise inline the CASE
+        # (and its subqueries) into the sort key and the window sum as well.
+        .cte("visible")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    if _SQLITE_HAS_MATERIALIZED:
+        visible = visible.prefix_with("MATERIALIZED", dialect="sqlite")
+    is_online = case((visible.c.status == ChargerStatus.online.value, 1), else_=0)
+    if limit <= 0:
+        # Nothing to list, but the counts pill still needs its figures.
+        counts = session.execute(select(func.count(), func.sum(is_online)).select_from(visible))
+        total, online = counts.one()
+        return ChargerList([], int(total or 0), int(online or 0))
+    # One query: the window aggregates count every visible charger before LIMIT keeps the first.
+    rows = session.execute(
+        select(
+            visible,
+            func.count().over().label("visible_total"),
+            func.sum(is_online).over().label("available_total"),
+        )
+        .order_by(
+            case(_STATUS_RANK, value=visible.c.status, else_=len(_STATUS_RANK)),
+            visible.c.friendly_name,
+            visible.c.id,
+        )
+        .limit(limit)
+    ).all()
+    if not rows:
+        return ChargerList([], 0, 0)
+    chargers = [
+        ChargerRow(
+            r.id,
+            r.friendly_name,
+            ConnectorType(r.connector_type).value,
+            float(r.max_power_kw),
+            ChargerStatus(r.status),
+        )
+        for r in rows
+    ]
+    return ChargerList(chargers, int(rows[0].visible_total), int(rows[0].available_total))
+
+
+def charger_statuses(
+    session: Session, account_id: str, charger_ids: list[str], now: datetime
+) -> dict[str, ChargerStatus]:
+    """Current status of the listed chargers, for those the account may see; others are absent.
+
+    The live refresh asks about the cards already on screen, whatever their order now.
+    """
+    wanted = list(dict.fromkeys(charger_ids))[:CHARGER_LIMIT]
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Charger.id, charger_status_expression(now)).where(
+            Charger.id.in_(wanted), visible_charger_condition(account_id)
+        )
+    ).all()
+    return {charger_id: ChargerStatus(status) for charger_id, status in rows}

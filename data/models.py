@@ -196,7 +196,13 @@ class ChargingSession(Base):
         CheckConstraint("energy_kwh >= 0", name="energy_non_negative"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
         # Recent activity and usage per period: one index range scan per account.
-        Index("ix_sessions_account_started", "account_id", "started_at"),
+        # energy_kwh rides along (PostgreSQL INCLUDE) so a year of usage is an index-only scan.
+        Index(
+            "ix_sessions_account_started",
+            "account_id",
+            "started_at",
+            postgresql_include=["energy_kwh"],
+        ),
         Index("ix_sessions_charger_started", "charger_id", "started_at"),
         Index("ix_sessions_started", "started_at"),
         # "In use" and the active-session banner look only at sessions in progress.
@@ -229,6 +235,8 @@ class Reservation(Base):
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         Index("ix_reservations_account_ends", "account_id", "ends_at"),
         Index("ix_reservations_charger_starts", "charger_id", "starts_at"),
+        # "Reserved now" looks only at reservations that have not ended yet.
+        Index("ix_reservations_ends", "ends_at"),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)

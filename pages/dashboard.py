@@ -46,6 +46,7 @@ from components.dashboard import (
 from data.dashboard import (
     ChargerStatus,
     account_plan,
+    charger_statuses,
     daily_usage,
     next_reservation,
     operator_settings,
@@ -56,9 +57,6 @@ from data.db import session_scope
 from data.periods import parse_period, period_bounds
 
 dash.register_page(__name__, path="/", title="Dashboard · Polaris Express", name="Dashboard")
-
-# A refresh never looks at more chargers than this, whatever the browser claims to show.
-_REFRESH_LOOKUP_CAP = 2000
 
 
 def _period_name(value: object) -> tuple[str, bool]:
@@ -147,15 +145,8 @@ def refresh_statuses(
     account_id = current_account_id()
     now = datetime.now(UTC)
     with session_scope() as s:
-        chargers = visible_chargers(s, account_id, now)
-        statuses = {c.charger_id: c.status for c in chargers.chargers}
-        missing = any(cid not in statuses for cid in charger_ids)
-        if missing and chargers.visible > len(chargers.chargers):
-            # A shown card fell out of the first 50 (the order follows status); look further.
-            wider = visible_chargers(
-                s, account_id, now, limit=min(chargers.visible, _REFRESH_LOOKUP_CAP)
-            )
-            statuses = {c.charger_id: c.status for c in wider.chargers}
+        statuses = charger_statuses(s, account_id, charger_ids, now)
+        chargers = visible_chargers(s, account_id, now, limit=0)  # the counts only
 
     current: list[ChargerStatus | None] = [statuses.get(cid) for cid in charger_ids]
     texts = [status_text(st) for st in current]

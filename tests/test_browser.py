@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import calendar
+import re
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
-from data.demo import load_demo
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, live_server, sign_in_page
+from data.demo import DRIVER_EMAIL, DRIVER_LIVE_SESSION_ID, NEWCOMER_EMAIL, load_demo
+from data.models import ChargingSession
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, live_server, screenshot, sign_in_page
 from tests.conftest import skip_or_fail
 from tests.web import make_app
 
@@ -56,7 +61,7 @@ def page(browser) -> Iterator[Any]:
 
 
 def test_demo_driver_signs_in_and_lands_on_the_dashboard(page, base_url):
-    sign_in_page(page, base_url, "driver@polaris.example", DEMO_PASSWORD)
+    sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
     assert page.url.rstrip("/") == base_url
     page.wait_for_selector("#charger-grid .card", timeout=15_000)
     assert page.locator("h1").first.inner_text().strip() != ""
@@ -71,3 +76,113 @@ def test_operator_lands_on_admin_and_can_switch_to_customer(page, base_url):
     page.wait_for_load_state("networkidle")
     assert page.url.rstrip("/") == base_url
     page.wait_for_selector("#charger-grid .card", timeout=15_000)
+
+
+def _set_live_session(demo_app, **values) -> None:
+    with demo_app.extensions["polaris_db"].session() as s:
+        s.execute(
+            update(ChargingSession)
+            .where(ChargingSession.id == DRIVER_LIVE_SESSION_ID)
+            .values(**values)
+        )
+
+
+def test_driver_answers_the_three_questions(page, base_url):
+    sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
+    page.wait_for_selector("#charger-grid .card", timeout=15_000)
+    # 1. Am I charging right now?
+    banner = page.locator("#active-session-banner")
+    banner.wait_for(state="visible", timeout=10_000)
+    assert re.search(r"\d+\.\d kWh", page.inner_text("#banner-kwh"))
+    assert re.search(r"started \d\d:\d\d", page.inner_text("#banner-started"))
+    # 2. When is my next reservation, and which charger is it on?
+    reservation = page.inner_text("#next-reservation")
+    assert re.search(r"\d\d:\d\d\s*[–-]\s*\d\d:\d\d", reservation)
+    assert "—" in reservation or "Bay" in reservation or "P2" in reservation
+    # 3. How many chargers are available to me right now?
+    available = page.inner_text("#available-count")
+    assert re.fullmatch(r"\d+ available", available.strip())
+    online_pills = page.locator("#charger-grid >> text=Online").count()
+    assert int(available.split()[0]) >= online_pills > 0
+    # Recent activity: five sessions, one still in progress.
+    assert "In progress" in page.inner_text("#recent-sessions")
+    screenshot(page, "dashboard-driver-1280")
+
+
+def test_banner_follows_the_data_without_a_reload(page, base_url, demo_app):
+    sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
+    page.locator("#active-session-banner").wait_for(state="visible", timeout=10_000)
+    page.evaluate("window.__sameDocument = true")
+    try:
+        _set_live_session(demo_app, energy_kwh=Decimal("42.7"))
+        page.wait_for_function(
+            "document.getElementById('banner-kwh').innerText.includes('42.7 kWh')",
+            timeout=10_000,
+        )
+        _set_live_session(demo_app, ended_at=datetime.now(UTC), finalized=True)
+        page.locator("#active-session-banner").wait_for(state="hidden", timeout=10_000)
+        assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    finally:
+        _set_live_session(demo_app, ended_at=None, finalized=False)
+
+
+def test_period_selector_changes_the_chart(page, base_url):
+    sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
+    page.wait_for_selector("#usage-chart .js-plotly-plot", timeout=15_000)
+    bars = (
+        "((g) => (g && g._fullData && g._fullData[0] ? g._fullData[0].x.length : -1))"
+        "(document.querySelector('#usage-chart .js-plotly-plot'))"
+    )
+    now = datetime.now(UTC)
+    page.wait_for_function(f"{bars} === {_days_in_month(now.year, now.month)}", timeout=10_000)
+    page.click("#period-link-previous")
+    page.wait_for_url(re.compile(r"period=previous"))
+    previous = (now.replace(day=1) - timedelta(days=1)).date()
+    page.wait_for_function(f"{bars} === {_days_in_month(previous.year, previous.month)}")
+    assert previous.strftime("%B") in page.inner_text("#usage-total")
+    page.click("#period-link-year")
+    page.wait_for_url(re.compile(r"period=year"))
+    page.wait_for_function(f"{bars} === {now.timetuple().tm_yday}", timeout=10_000)
+
+
+def test_unknown_period_shows_current_with_a_note(page, base_url):
+    sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
+    page.goto(f"{base_url}/?period=lastweek")
+    page.wait_for_selector("#period-note", timeout=10_000)
+    assert "lastweek" in page.inner_text("#period-note")
+    page.wait_for_selector("#usage-chart .js-plotly-plot", timeout=15_000)
+
+
+def test_first_run_driver_sees_guidance_not_empty_tables(page, base_url):
+    sign_in_page(page, base_url, NEWCOMER_EMAIL, DEMO_PASSWORD)
+    page.wait_for_selector("#charger-grid .card", timeout=15_000)
+    assert "appears here once the system records it" in page.inner_text("#recent-sessions")
+    assert "No upcoming reservation" in page.inner_text("#next-reservation")
+    assert not page.locator("#active-session-banner").is_visible()
+    assert "No plan" in page.inner_text("#plan-gauge") or page.inner_text("#plan-gauge") == ""
+    screenshot(page, "dashboard-newcomer-1280")
+
+
+def test_phone_width_is_usable(browser, base_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
+        page.wait_for_selector("#charger-grid .card", timeout=15_000)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"page scrolls sideways on a phone ({width} px)"
+        assert page.locator("#active-session-banner").is_visible()
+        screenshot(page, "dashboard-driver-390")
+    finally:
+        context.close()
+
+
+def test_customer_on_admin_sees_why_and_a_way_out(page, base_url):
+    sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
+    page.goto(f"{base_url}/admin")
+    page.wait_for_selector("text=This page is for operators", timeout=10_000)
+    assert page.locator("a[href='/switch']").count() >= 1
+
+
+def _days_in_month(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
