@@ -27,6 +27,7 @@ from data.dashboard import (
     PlanRow,
     ReservationRow,
     SessionRow,
+    usage_total_kwh,
 )
 from data.periods import PERIOD_LABELS, PERIODS, Period
 
@@ -255,7 +256,7 @@ def usage_sum(frame: pd.DataFrame, since: date | None = None) -> float:
     """The frame's total (optionally from ``since`` on), the same number the bars add up to."""
     if since is not None:
         frame = frame[frame["day"] >= since]
-    return float(frame["energy_kwh"].sum())
+    return usage_total_kwh(frame)
 
 
 def period_phrase(period: Period) -> str:
