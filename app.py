@@ -62,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         update_title=None,
         suppress_callback_exceptions=True,
         on_error=_shell.callback_error,
+        enable_mcp=False,  # no MCP endpoint in production: callbacks are the only API
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     dash_app.layout = _shell.layout

@@ -33,6 +33,7 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "DEMO": _flag("POLARIS_DEMO", "1"),
         "HTTPS": _flag("POLARIS_HTTPS", "0"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "polaris"),
         "STATEMENT_TIMEOUT_MS": int(os.environ.get("POLARIS_STATEMENT_TIMEOUT_MS", "15000")),
         "POOL_TIMEOUT_S": float(os.environ.get("POLARIS_POOL_TIMEOUT_S", "5")),
         "REFRESH_INTERVAL_MS": int(os.environ.get("POLARIS_REFRESH_INTERVAL_MS", "15000")),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from data.models import User
+
 _hasher = PasswordHasher()
 
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
@@ -24,3 +26,9 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
+
+
+def set_password(user: User, password: str) -> None:
+    """Store a new password and end every session that was signed in with the old one."""
+    user.password_hash = hash_password(password)
+    user.session_version += 1

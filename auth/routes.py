@@ -1,33 +1,36 @@
-"""Sign in, sign out and switch account: plain HTML forms with CSRF tokens."""
+"""Sign in, sign out and switch account: plain HTML forms with CSRF tokens.
+
+The blueprint is built per app (``auth_blueprint(limiter)``) so each app's rate limits live in
+that app's own storage: Redis shared by every worker in production, memory in development.
+"""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    redirect,
-    render_template,
-    request,
-    session,
-)
+from flask import Blueprint, Response, abort, redirect, render_template, request, session
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from auth.accounts import ACCOUNT_KEY, SignedInUser, current_account, load_signed_in_user
+from auth.accounts import (
+    ACCOUNT_KEY,
+    AccountInfo,
+    SignedInUser,
+    current_account,
+    load_signed_in_user,
+)
 from auth.passwords import hash_password, needs_rehash, verify_password
 from data.db import session_scope
 from data.models import User
 
-bp = Blueprint("auth", __name__, template_folder="templates")
-limiter = Limiter(get_remote_address)
-
 LOGIN_FAILED = "That email and password do not match an account. Check both and try again."
+RATE_LIMITED = "Too many failed sign-ins for this email. Wait a minute and try again."
+SIGNED_IN_AT = "signed_in_at"
+# Becoming an admin asks for the password again when the last sign-in is older than this.
+REAUTH_AFTER_SECONDS = 15 * 60
 
 
 def safe_next(target: str | None) -> str | None:
@@ -42,8 +45,7 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def home_for(user: SignedInUser) -> str:
-    account = current_account()
+def home_for_account(account: AccountInfo | None) -> str:
     return "/admin" if account is not None and account.is_admin else "/"
 
 
@@ -51,48 +53,16 @@ def _email_key() -> str:
     return "login:" + request.form.get("email", "").strip().lower()
 
 
-@bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    "5 per minute",
-    key_func=_email_key,
-    methods=["POST"],
-    deduct_when=lambda response: response.status_code == 401,
-    error_message="Too many failed sign-ins for this email. Wait a minute and try again.",
-)
-def login() -> BaseResponse | tuple[str, int] | str:
-    next_url = safe_next(request.values.get("next"))
-    if request.method == "GET":
-        if current_user.is_authenticated:
-            return redirect(next_url or home_for(current_user))
-        return render_template("login.html", next_url=next_url, email="", error=None)
-
-    email = request.form.get("email", "").strip().lower()
-    password = request.form.get("password", "")
-    with session_scope() as s:
-        user = s.scalars(select(User).where(func.lower(User.email) == email)).one_or_none()
-        ok = verify_password(user.password_hash if user else None, password)
-        if not ok or user is None:
-            page = render_template("login.html", next_url=next_url, email=email, error=LOGIN_FAILED)
-            return page, 401
-        if user.password_hash and needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
-        signed_in = load_signed_in_user(s, user.id)
-    assert signed_in is not None
-    if signed_in.default_account is None:
-        page = render_template(
-            "login.html",
-            next_url=next_url,
-            email=email,
-            error="This person has no account yet. Ask your operator to create one.",
-        )
-        return page, 401
-    session.clear()  # a fresh session on sign-in: nothing carried over from before
-    login_user(signed_in)
-    session[ACCOUNT_KEY] = signed_in.default_account.id
-    return redirect(next_url or home_for(signed_in))
+def _user_key() -> str:
+    return f"reauth:{current_user.get_id()}"
 
 
-def _bump_session_version(user_id: int) -> int:
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def bump_session_version(user_id: int) -> int:
+    """Make every cookie issued so far for this person stop working."""
     with session_scope() as s:
         user = s.get(User, user_id)
         if user is None:
@@ -101,29 +71,96 @@ def _bump_session_version(user_id: int) -> int:
         return user.session_version
 
 
-@bp.route("/logout", methods=["POST"])
-def logout() -> BaseResponse:
-    if current_user.is_authenticated:
-        _bump_session_version(current_user.user_id)
-    logout_user()
-    session.clear()
-    return redirect("/login")
+def _check_password(email: str, password: str) -> SignedInUser | None:
+    with session_scope() as s:
+        user = s.scalars(select(User).where(func.lower(User.email) == email)).one_or_none()
+        ok = verify_password(user.password_hash if user else None, password)
+        if not ok or user is None:
+            return None
+        if user.password_hash and needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        return load_signed_in_user(s, user.id)
 
 
-@bp.route("/account/switch", methods=["POST"])
-def switch_account() -> BaseResponse:
-    account_id = request.form.get("account_id", "")
-    account = current_user.accounts.get(account_id)
-    if account is None:
-        # Not one of this person's accounts: refuse, and do not say whose it is.
-        abort(403)
-    user: SignedInUser = current_user._get_current_object()  # type: ignore[attr-defined]
-    user.session_version = _bump_session_version(user.user_id)
+def _activate(user: SignedInUser, account: AccountInfo) -> BaseResponse:
+    """Switch to ``account`` with a fresh session version: older cookies are refused."""
+    user.session_version = bump_session_version(user.user_id)
     login_user(user)
     session[ACCOUNT_KEY] = account.id
-    return redirect("/admin" if account.is_admin else "/")
+    return redirect(home_for_account(account))
 
 
-@bp.route("/healthz")
-def healthz() -> Response:
-    return Response("ok\n", mimetype="text/plain")
+def auth_blueprint(limiter: Limiter) -> Blueprint:
+    bp = Blueprint("auth", __name__, template_folder="templates")
+    failed_sign_ins = limiter.shared_limit(
+        "5 per minute",
+        scope="sign-in",
+        key_func=_email_key,
+        methods=["POST"],
+        deduct_when=_failed,
+        error_message=RATE_LIMITED,
+    )
+
+    @bp.route("/login", methods=["GET", "POST"])
+    @failed_sign_ins
+    def login() -> BaseResponse | tuple[str, int] | str:
+        next_url = safe_next(request.values.get("next"))
+        if request.method == "GET":
+            if current_user.is_authenticated:
+                return redirect(next_url or home_for_account(current_account()))
+            return render_template("login.html", next_url=next_url, email="", error=None)
+
+        email = request.form.get("email", "").strip().lower()
+        user = _check_password(email, request.form.get("password", ""))
+        error = LOGIN_FAILED if user is None else None
+        if user is not None and user.default_account is None:
+            error = "This person has no account yet. Ask your operator to create one."
+        if error or user is None or user.default_account is None:
+            page = render_template("login.html", next_url=next_url, email=email, error=error)
+            return page, 401
+        session.clear()  # a fresh session on sign-in: nothing carried over from before
+        login_user(user)
+        session[ACCOUNT_KEY] = user.default_account.id
+        session[SIGNED_IN_AT] = time.time()
+        return redirect(next_url or home_for_account(user.default_account))
+
+    @bp.route("/logout", methods=["POST"])
+    def logout() -> BaseResponse:
+        if current_user.is_authenticated:
+            bump_session_version(current_user.user_id)
+        logout_user()
+        session.clear()
+        return redirect("/login")
+
+    @bp.route("/account/switch", methods=["POST"])
+    def switch_account() -> BaseResponse:
+        account = current_user.accounts.get(request.form.get("account_id", ""))
+        if account is None:
+            abort(403)  # not one of this person's accounts; say nothing about whose it is
+        recent = time.time() - session.get(SIGNED_IN_AT, 0) < REAUTH_AFTER_SECONDS
+        if account.is_admin and not recent:
+            return redirect(f"/account/confirm?account_id={account.id}")
+        return _activate(current_user._get_current_object(), account)
+
+    @bp.route("/account/confirm", methods=["GET", "POST"])
+    @limiter.limit("5 per minute", key_func=_user_key, methods=["POST"], deduct_when=_failed)
+    def confirm_password() -> BaseResponse | tuple[str, int]:
+        """Becoming an admin after a while: prove it is still you."""
+        account = current_user.accounts.get(request.values.get("account_id", ""))
+        if account is None:
+            abort(403)
+        error = None
+        if request.method == "POST":
+            user = _check_password(current_user.email, request.form.get("password", ""))
+            if user is not None and user.user_id == current_user.user_id:
+                session[SIGNED_IN_AT] = time.time()
+                return _activate(user, account)
+            error = "That password is not right. Try again."
+        page = render_template("confirm.html", account=account, error=error)
+        return page, 401 if error else 200
+
+    @bp.route("/healthz")
+    def healthz() -> Response:
+        return Response("ok\n", mimetype="text/plain")
+
+    return bp

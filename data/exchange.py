@@ -856,7 +856,13 @@ def _load_users(session: Session) -> dict[str, dict[str, Any]]:
     return {
         _email_key(r["email"]): dict(r)
         for r in session.execute(
-            select(table.c.id, table.c.email, table.c.display_name, table.c.password_hash)
+            select(
+                table.c.id,
+                table.c.email,
+                table.c.display_name,
+                table.c.password_hash,
+                table.c.session_version,
+            )
         ).mappings()
     }
 
@@ -896,6 +902,8 @@ def _import_users(session: Session, parsed: _ParsedFile, counts: FileCounts) -> 
         change = {c: v[c] for c in ("email", "display_name") if old[c] != v[c]}
         if new_hash is not None:  # never cleared: no password keeps the current hash
             change["password_hash"] = new_hash
+            # A new password ends the sessions signed in with the old one.
+            change["session_version"] = old["session_version"] + 1
         if change:
             change["k_id"] = old["id"]
             updates.append(change)

@@ -112,16 +112,16 @@ def test_driver_answers_the_three_questions(page, base_url):
 def test_banner_follows_the_data_without_a_reload(page, base_url, demo_app):
     sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
     page.locator("#active-session-banner").wait_for(state="visible", timeout=10_000)
-    page.evaluate("window.__sameDocument = true")
+    page.evaluate("() => { window.__sameDocument = true; }")
     try:
         _set_live_session(demo_app, energy_kwh=Decimal("42.7"))
         page.wait_for_function(
-            "document.getElementById('banner-kwh').innerText.includes('42.7 kWh')",
+            "() => document.getElementById('banner-kwh').innerText.includes('42.7 kWh')",
             timeout=10_000,
         )
         _set_live_session(demo_app, ended_at=datetime.now(UTC), finalized=True)
         page.locator("#active-session-banner").wait_for(state="hidden", timeout=10_000)
-        assert page.evaluate("window.__sameDocument") is True  # no reload happened
+        assert page.evaluate("() => window.__sameDocument") is True  # no reload happened
     finally:
         _set_live_session(demo_app, ended_at=None, finalized=False)
 
@@ -129,20 +129,21 @@ def test_banner_follows_the_data_without_a_reload(page, base_url, demo_app):
 def test_period_selector_changes_the_chart(page, base_url):
     sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
     page.wait_for_selector("#usage-chart .js-plotly-plot", timeout=15_000)
+    # Functions, not expression strings: Playwright evals strings, which our CSP forbids.
     bars = (
-        "((g) => (g && g._fullData && g._fullData[0] ? g._fullData[0].x.length : -1))"
-        "(document.querySelector('#usage-chart .js-plotly-plot'))"
+        "(n) => { const g = document.querySelector('#usage-chart .js-plotly-plot');"
+        " return !!(g && g._fullData && g._fullData[0]) && g._fullData[0].x.length === n; }"
     )
     now = datetime.now(UTC)
-    page.wait_for_function(f"{bars} === {_days_in_month(now.year, now.month)}", timeout=10_000)
+    page.wait_for_function(bars, arg=_days_in_month(now.year, now.month), timeout=10_000)
     page.click("#period-link-previous")
     page.wait_for_url(re.compile(r"period=previous"))
     previous = (now.replace(day=1) - timedelta(days=1)).date()
-    page.wait_for_function(f"{bars} === {_days_in_month(previous.year, previous.month)}")
+    page.wait_for_function(bars, arg=_days_in_month(previous.year, previous.month))
     assert previous.strftime("%B") in page.inner_text("#usage-total")
     page.click("#period-link-year")
     page.wait_for_url(re.compile(r"period=year"))
-    page.wait_for_function(f"{bars} === {now.timetuple().tm_yday}", timeout=10_000)
+    page.wait_for_function(bars, arg=now.timetuple().tm_yday, timeout=10_000)
 
 
 def test_unknown_period_shows_current_with_a_note(page, base_url):
@@ -186,3 +187,36 @@ def test_customer_on_admin_sees_why_and_a_way_out(page, base_url):
 
 def _days_in_month(year: int, month: int) -> int:
     return calendar.monthrange(year, month)[1]
+
+
+CSP_RECORDER = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+
+
+@pytest.mark.parametrize(
+    ("email", "paths"),
+    [
+        (DRIVER_EMAIL, ["/", "/?period=year", "/switch", "/admin", "/no-such-page"]),
+        ("operator@polaris.example", ["/admin", "/switch"]),
+    ],
+)
+def test_no_page_violates_the_content_security_policy(browser, base_url, email, paths):
+    context = browser.new_context()
+    context.add_init_script(CSP_RECORDER)
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(f"{base_url}/login")
+        assert page.evaluate("() => window.__csp") == []
+        sign_in_page(page, base_url, email, DEMO_PASSWORD)
+        for path in paths:
+            page.goto(base_url + path)
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate("() => window.__csp") == [], path
+        assert not [m for m in console if "Content Security Policy" in m]
+    finally:
+        context.close()

@@ -1,0 +1,233 @@
+"""Issue 4, items 3-6 and 8: cookies and session versions, secrets, passwords and rate limits,
+security headers, production mode."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+import config
+from auth.passwords import hash_password, set_password
+from auth.routes import SIGNED_IN_AT
+from config import ConfigError, load_config
+from data.models import Role, User
+from tests.conftest import skip_or_fail
+from tests.web import PASSWORD, add_person, dash_csrf, make_app, sign_in
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "sec.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def people(app) -> None:
+    add_person(app, "driver@example.com", ("acc-driver", Role.customer, None))
+    add_person(
+        app,
+        "ops@example.com",
+        ("acc-ops-car", Role.customer, "Personal car"),
+        ("acc-ops-admin", Role.admin, "Operations"),
+    )
+
+
+@pytest.fixture
+def app(db_url):
+    app = make_app(db_url)
+    people(app)
+    return app
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", [None, "", "short-key", "changeme", "x" * 31])
+def test_production_refuses_missing_short_or_known_keys(key, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError):
+        load_config({"ENV": "production", "SECRET_KEY": key})
+
+
+def test_production_accepts_a_long_random_key():
+    key = uuid.uuid4().hex + uuid.uuid4().hex
+    assert load_config({"ENV": "production", "SECRET_KEY": key})["SECRET_KEY"] == key
+
+
+def test_development_generates_a_key_once_and_keeps_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setattr(config, "INSTANCE", tmp_path / "instance")
+    first = load_config({})["SECRET_KEY"]
+    second = load_config({})["SECRET_KEY"]
+    assert first == second and len(first) >= 32
+    key_file = tmp_path / "instance" / "secret_key"
+    assert key_file.read_text().strip() == first
+    assert key_file.stat().st_mode & 0o077 == 0  # readable by the owner only
+
+
+def test_no_secret_default_in_code():
+    source = Path(config.__file__).read_text()
+    assert 'SECRET_KEY", "' not in source and "SECRET_KEY', '" not in source
+
+
+# --- cookies and session versions ---------------------------------------------------------
+
+
+def test_cookies_are_secure_over_https(db_url):
+    app = make_app(db_url, HTTPS=True)
+    people(app)
+    client = app.test_client()
+    response = sign_in(client, "driver@example.com")
+    session_cookie = next(
+        h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")
+    )
+    assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+    page = client.get("/")
+    assert "max-age=31536000" in page.headers["Strict-Transport-Security"]
+    csrf_cookie = next(
+        h for h in page.headers.getlist("Set-Cookie") if h.startswith("_csrf_token=")
+    )
+    assert "Secure" in csrf_cookie
+
+
+def test_no_hsts_over_plain_http(app):
+    assert "Strict-Transport-Security" not in app.test_client().get("/login").headers
+
+
+def test_a_cookie_from_before_an_account_switch_is_refused(app):
+    client = app.test_client()
+    sign_in(client, "ops@example.com")
+    before = client.get_cookie("session").value
+    token = dash_csrf(client)
+    response = client.post(
+        "/account/switch", data={"account_id": "acc-ops-admin", "csrf_token": token}
+    )
+    assert response.headers["Location"] == "/admin"
+    replay = app.test_client()
+    replay.set_cookie("session", before)
+    assert replay.get("/").status_code == 302
+    assert replay.get("/").headers["Location"].startswith("/login")
+
+
+def test_a_cookie_from_before_a_password_change_is_refused(app):
+    client = app.test_client()
+    sign_in(client, "driver@example.com")
+    assert client.get("/").status_code == 200
+    with app.extensions["polaris_db"].session() as s:
+        user = s.query(User).filter_by(email="driver@example.com").one()
+        set_password(user, "a brand new password 123")
+    assert client.get("/").status_code == 302  # signed out everywhere
+
+
+def test_switching_to_admin_after_15_minutes_asks_for_the_password(app):
+    client = app.test_client()
+    sign_in(client, "ops@example.com")  # default: the customer account
+    with client.session_transaction() as session:
+        session[SIGNED_IN_AT] = time.time() - 16 * 60
+    token = dash_csrf(client)
+    response = client.post(
+        "/account/switch", data={"account_id": "acc-ops-admin", "csrf_token": token}
+    )
+    assert response.headers["Location"] == "/account/confirm?account_id=acc-ops-admin"
+    assert client.get("/admin").status_code == 403  # not switched yet
+    form = {"account_id": "acc-ops-admin", "csrf_token": token}
+    wrong = client.post("/account/confirm", data=form | {"password": "wrong"})
+    assert wrong.status_code == 401
+    right = client.post("/account/confirm", data=form | {"password": PASSWORD})
+    assert right.headers["Location"] == "/admin"
+    assert client.get("/admin").status_code == 200
+
+
+def test_switching_to_admin_soon_after_sign_in_needs_no_password(app):
+    client = app.test_client()
+    sign_in(client, "ops@example.com")
+    response = client.post(
+        "/account/switch", data={"account_id": "acc-ops-admin", "csrf_token": dash_csrf(client)}
+    )
+    assert response.headers["Location"] == "/admin"
+
+
+# --- passwords and rate limits --------------------------------------------------------------
+
+
+def test_old_hash_parameters_are_rehashed_on_sign_in(app):
+    from argon2 import PasswordHasher
+
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    with app.extensions["polaris_db"].session() as s:
+        s.query(User).filter_by(email="driver@example.com").one().password_hash = weak
+    assert sign_in(app.test_client(), "driver@example.com").status_code == 302
+    with app.extensions["polaris_db"].session() as s:
+        stored = s.query(User).filter_by(email="driver@example.com").one().password_hash
+    assert stored != weak and stored.startswith("$argon2id$")
+    assert stored.split("$")[3] == hash_password("x").split("$")[3]  # current parameters
+
+
+def test_sixth_wrong_password_within_a_minute_gets_429(app):
+    client = app.test_client()
+    for _ in range(5):
+        assert sign_in(client, "driver@example.com", "wrong").status_code == 401
+    blocked = sign_in(client, "driver@example.com", PASSWORD)
+    assert blocked.status_code == 429
+    assert "Wait a minute" in blocked.get_data(as_text=True)
+    # another person is not locked out by someone hammering this email
+    assert sign_in(app.test_client(), "ops@example.com").status_code == 302
+
+
+def test_rate_limit_is_shared_by_every_worker(db_url):
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.RedisError as exc:
+        skip_or_fail(f"Redis not reachable on 127.0.0.1:6379: {exc}")
+    shared = {
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+        "RATELIMIT_KEY_PREFIX": f"polaris-test-{uuid.uuid4().hex}",
+    }
+    worker_a, worker_b = make_app(db_url, **shared), make_app(db_url, **shared)
+    people(worker_a)
+    for worker in (worker_a, worker_b, worker_a, worker_b, worker_a):
+        assert sign_in(worker.test_client(), "driver@example.com", "wrong").status_code == 401
+    assert sign_in(worker_b.test_client(), "driver@example.com", "wrong").status_code == 429
+
+
+# --- headers and production mode ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/login", "/"])
+def test_security_headers(app, path):
+    client = app.test_client()
+    sign_in(client, "driver@example.com")
+    headers = client.get(path).headers
+    csp = headers["Content-Security-Policy"]
+    assert "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self' 'sha256-" in csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_production_mode_has_no_debug_no_mcp_and_no_tracebacks(db_url):
+    key = uuid.uuid4().hex * 2
+    app = make_app(db_url, ENV="production", SECRET_KEY=key, TESTING=False)
+    people(app)
+    assert app.debug is False
+    assert not any("mcp" in rule.rule for rule in app.url_map.iter_rules())
+    dash_app = app.extensions["polaris_dash"]
+    assert dash_app._enable_mcp is False  # noqa: SLF001 - the setting has no public reader
+
+    @app.route("/boom")
+    def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    client = app.test_client()
+    sign_in(client, "driver@example.com")
+    response = client.get("/boom")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Traceback" not in body and "secret internals" not in body
+    assert "Something went wrong" in body
