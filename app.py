@@ -71,6 +71,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     install_auth(server, dash_app)
     register_cli(server)
+    # Run Dash's first-request setup now: it claims the page callbacks (registered with the
+    # global ``dash.callback``) for this app, so an app built later in the process gets its own.
+    with server.test_request_context("/healthz"):
+        server.preprocess_request()
     return server
 
 
