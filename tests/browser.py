@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("POLARIS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - the documented demo login
 SCREENSHOTS = Path(os.environ.get("POLARIS_SCREENSHOTS", "screenshots"))
 
 

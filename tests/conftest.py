@@ -12,13 +12,19 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
 
 from data.db import Database, normalise_url, upgrade
+from data.demo import load_demo
 from data.models import Base
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, live_server
+from tests.web import make_app
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get("POLARIS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
@@ -91,3 +97,43 @@ def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database
     database.engine.dispose()
+
+
+# --- browser tests: a live app with the demo data, and headless Chromium -------------------
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
+    """The app on a fresh SQLite copy with the demo loaded; one per test module."""
+    path = tmp_path_factory.mktemp("browser") / "demo.db"
+    shutil.copy(sqlite_template, path)
+    app = make_app(f"sqlite:///{path}", REFRESH_INTERVAL_MS=1000)
+    with app.extensions["polaris_db"].session() as s:
+        load_demo(s, datetime.now(UTC))
+    return app
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_app: Flask) -> Iterator[str]:
+    with live_server(demo_app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()

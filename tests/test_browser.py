@@ -4,60 +4,17 @@ from __future__ import annotations
 
 import calendar
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import update
 
-from data.demo import DRIVER_EMAIL, DRIVER_LIVE_SESSION_ID, NEWCOMER_EMAIL, load_demo
+from data.demo import DRIVER_EMAIL, DRIVER_LIVE_SESSION_ID, NEWCOMER_EMAIL
 from data.models import ChargingSession
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, live_server, screenshot, sign_in_page
-from tests.conftest import skip_or_fail
-from tests.web import make_app
+from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
-DEMO_PASSWORD = "demo-password"
-
-
-@pytest.fixture(scope="module")
-def demo_app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path):
-    path = tmp_path_factory.mktemp("browser") / "demo.db"
-    shutil.copy(sqlite_template, path)
-    app = make_app(f"sqlite:///{path}", REFRESH_INTERVAL_MS=1000)
-    with app.extensions["polaris_db"].session() as s:
-        load_demo(s, datetime.now(UTC))
-    return app
-
-
-@pytest.fixture(scope="module")
-def base_url(demo_app) -> Iterator[str]:
-    with live_server(demo_app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        skip_or_fail(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def test_demo_driver_signs_in_and_lands_on_the_dashboard(page, base_url):
