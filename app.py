@@ -44,6 +44,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings["DATABASE_URL"],
         statement_timeout_ms=settings["STATEMENT_TIMEOUT_MS"],
         pool_timeout_s=settings["POOL_TIMEOUT_S"],
+        connect_timeout_s=settings["CONNECT_TIMEOUT_S"],
+        pool_size=settings["POOL_SIZE"],
+        max_overflow=settings["MAX_OVERFLOW"],
     )
     upgrade(db.engine)
     server.extensions["polaris_db"] = db

@@ -36,6 +36,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "polaris"),
         "STATEMENT_TIMEOUT_MS": int(os.environ.get("POLARIS_STATEMENT_TIMEOUT_MS", "15000")),
         "POOL_TIMEOUT_S": float(os.environ.get("POLARIS_POOL_TIMEOUT_S", "5")),
+        "CONNECT_TIMEOUT_S": int(os.environ.get("POLARIS_CONNECT_TIMEOUT_S", "5")),
+        "POOL_SIZE": int(os.environ.get("POLARIS_POOL_SIZE", "5")),
+        "MAX_OVERFLOW": int(os.environ.get("POLARIS_MAX_OVERFLOW", "5")),
         "REFRESH_INTERVAL_MS": int(os.environ.get("POLARIS_REFRESH_INTERVAL_MS", "15000")),
         "TESTING": False,
     }

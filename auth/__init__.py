@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from dash import Dash
 from flask import Flask, render_template, request
@@ -14,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from auth.accounts import current_account, current_account_id, login_manager
 from auth.guard import install_guard
+from auth.hardening import install_hardening
 from auth.headers import install_security_headers
 from auth.routes import auth_blueprint
 
@@ -34,11 +36,16 @@ def install_auth(server: Flask, dash_app: Dash) -> None:
     )
     server.register_blueprint(auth_blueprint(limiter))
     install_security_headers(server, dash_app)
+    install_hardening(server, dash_app)  # after the guard and CSRF: they answer first
     _install_error_pages(server)
 
 
 def _install_error_pages(server: Flask) -> None:
-    def friendly(title: str, message: str, status: int) -> tuple[str | dict[str, str], int]:
+    def friendly(title: str, message: str, status: int) -> tuple[str | dict[str, Any], int]:
+        if request.path == "/_dash-update-component":
+            # An open page shows the message in its alert (the renderer applies only a 200).
+            alert = {"page-alert": {"children": message, "is_open": True}}
+            return {"multi": True, "sideUpdate": alert, "response": {}}, 200
         if request.path.startswith(("/_dash-", "/export/", "/api/")):
             return {"error": message}, status
         page = render_template(
@@ -52,7 +59,7 @@ def _install_error_pages(server: Flask) -> None:
 
     @server.errorhandler(OperationalError)
     @server.errorhandler(PoolTimeoutError)
-    def database_unavailable(error: Exception) -> tuple[str | dict[str, str], int]:
+    def database_unavailable(error: Exception) -> tuple[str | dict[str, Any], int]:
         log.warning("database unavailable: %s", error.__class__.__name__)
         return friendly(
             "We'll be right back",
@@ -62,7 +69,7 @@ def _install_error_pages(server: Flask) -> None:
         )
 
     @server.errorhandler(500)
-    def internal_error(_error: Exception) -> tuple[str | dict[str, str], int]:
+    def internal_error(_error: Exception) -> tuple[str | dict[str, Any], int]:
         return friendly(
             "Something went wrong",
             "Something went wrong on our side. It has been logged; try again in a minute.",

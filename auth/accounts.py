@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from flask import g, session
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, selectinload
 
 from data.db import session_scope
@@ -77,8 +79,16 @@ def _load_user(token: str) -> SignedInUser | None:
     user_id, _, version = token.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    with session_scope() as s:
-        user = load_signed_in_user(s, int(user_id))
+    if "polaris_db_down" in g:
+        # The database already failed in this request: its 503 page (and the after-request
+        # hooks) go on as for nobody, instead of failing, or waiting, a second time.
+        return None
+    try:
+        with session_scope() as s:
+            user = load_signed_in_user(s, int(user_id))
+    except (OperationalError, PoolTimeoutError):
+        g.polaris_db_down = True
+        raise  # the app's database error handler answers 503
     if user is None or user.session_version != int(version):
         return None
     return user

@@ -13,7 +13,10 @@ traceback:
   ``url.pathname`` is refused), and ``changedPropIds`` that name only those inputs;
 * 403 to a non-admin account calling a callback whose outputs are admin components (an id, or a
   pattern-matching id's value, starting with ``admin-``), whichever page the request says it
-  comes from.
+  comes from; and 403 to a non-admin account on any export (``/export/...``).
+
+It also answers 404, not 500, to a component-bundle URL that names no registered file
+(``/_dash-component-suites/...`` is public: Dash raised ``DependencyException`` for anyone).
 
 ``install_hardening(server, dash_app)`` is called by ``install_auth`` after the guard and CSRF.
 """
@@ -26,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dash import Dash
+from dash.exceptions import DependencyException
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
@@ -34,6 +38,7 @@ from auth.accounts import current_account
 log = logging.getLogger("polaris.auth")
 
 ADMIN_ID_PREFIX = "admin-"
+ADMIN_ONLY_PREFIXES = ("/export/",)
 WILDCARDS = frozenset({"ALL", "MATCH", "ALLSMALLER"})
 
 
@@ -45,7 +50,9 @@ def install_hardening(server: Flask, dash_app: Dash) -> None:
     callback_path = dash_app.config.routes_pathname_prefix + "_dash-update-component"
 
     @server.before_request
-    def check_callback_request() -> tuple[Response, int] | None:
+    def check_request() -> tuple[Response, int] | None:
+        if request.path.startswith(ADMIN_ONLY_PREFIXES) and not _is_admin():
+            return _error(403, "Not allowed for this account.")
         if request.path != callback_path or request.method != "POST":
             return None
         if not request.is_json:
@@ -56,15 +63,24 @@ def install_hardening(server: Flask, dash_app: Dash) -> None:
             return _error(400, "The request body is not valid JSON.")
         try:
             callback = find_callback(body, dash_app.callback_map)
-            if is_admin_callback(callback):
-                account = current_account()
-                if account is None or not account.is_admin:
-                    return _error(403, "Not allowed for this account.")
+            if is_admin_callback(callback) and not _is_admin():
+                return _error(403, "Not allowed for this account.")
             check_body(body, callback)
         except BadCallbackRequest as exc:
             log.info("refused callback request: %s", exc)
             return _error(400, str(exc))
         return None
+
+    @server.errorhandler(DependencyException)
+    def unknown_bundle(_error: DependencyException) -> tuple[Response, int]:
+        # Dash's message lists every registered file: say less.
+        return Response("Not found.\n", mimetype="text/plain"), 404
+
+
+def _is_admin() -> bool:
+    # The guard has already turned anonymous people away; the account is the session's own.
+    account = current_account()
+    return account is not None and account.is_admin
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:

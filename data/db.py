@@ -14,7 +14,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import current_app
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,8 +33,18 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(
-    url: str, *, statement_timeout_ms: int = 15_000, pool_timeout_s: float = 5
+    url: str,
+    *,
+    statement_timeout_ms: int = 15_000,
+    pool_timeout_s: float = 5,
+    connect_timeout_s: int = 5,
+    pool_size: int = 5,
+    max_overflow: int = 5,
 ) -> Engine:
+    """PostgreSQL engines fail fast instead of hanging: ``statement_timeout`` cancels a query
+    held by a lock, ``connect_timeout_s`` bounds connecting to a server that does not answer
+    (libpq counts at least 2 s), ``pool_timeout_s`` bounds waiting for a pooled connection, and
+    pre-ping replaces connections the server dropped, so the app recovers when it returns."""
     url = normalise_url(url)
     dialect = make_url(url).get_backend_name()
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -42,11 +52,11 @@ def make_engine(
         # A query held by a lock is cancelled well before a web worker would be killed.
         kwargs["connect_args"] = {
             "options": f"-c statement_timeout={statement_timeout_ms}",
-            "connect_timeout": 5,
+            "connect_timeout": connect_timeout_s,
         }
         kwargs["pool_timeout"] = pool_timeout_s
-        kwargs["pool_size"] = 5
-        kwargs["max_overflow"] = 5
+        kwargs["pool_size"] = pool_size
+        kwargs["max_overflow"] = max_overflow
     elif dialect == "sqlite":
         kwargs["connect_args"] = {"timeout": 15}
     engine = create_engine(url, **kwargs)
@@ -70,9 +80,27 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return cfg
 
 
+MIGRATION_LOCK_KEY = 0x504C4D47  # any constant shared by every worker of this app
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the database to the latest schema (a no-op when it is already there)."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the database to the latest schema (a no-op when it is already there).
+
+    On PostgreSQL several workers may start at once on a new database: a session-level
+    advisory lock lets one migrate while the others wait, then find nothing left to do.
+    """
+    cfg = alembic_config(engine)
+    if engine.dialect.name != "postgresql":
+        command.upgrade(cfg, "head")
+        return
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        lock.commit()
+        try:
+            command.upgrade(cfg, "head")
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            lock.commit()
 
 
 def is_empty(session: Session) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ BATCH_SIZE = 5000
 # streamed scan of the table is cheaper than many lookups.
 IN_LOOKUP_LIMIT = 5000
 _IN_CHUNK = 500
+# The PostgreSQL advisory lock key every import takes before it writes ("PLRS").
+_IMPORT_LOCK_KEY = 0x504C5253
 
 _TEXT_LENGTH = 200
 _EMAIL_LENGTH = 254
@@ -186,7 +189,10 @@ def _timestamp(raw: str) -> datetime:
     if value.tzinfo is None:
         # The spec: a timestamp without an offset is an error, not a guess.
         raise _Bad(f"{raw!r} has no UTC offset; add one (+01:00) or Z")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it: no UTC instant
+        raise _Bad(f"{raw!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def _bool(raw: str) -> bool:
@@ -968,6 +974,25 @@ def _set_default_accounts(session: Session, user_ids: set[int]) -> None:
     _update(session, users, ["id"], updates)
 
 
+def _one_writer_at_a_time(session: Session) -> None:
+    """Serialise the writing phase of imports into one database, up to their commit.
+
+    Each import decides insert or update from the rows it reads, so two imports of the same new
+    rows at once would both insert them and one would fail on the unique key. From here on, a
+    second import waits for the first to commit, then reads what it wrote (and updates or leaves
+    it). PostgreSQL: a transaction-level advisory lock, released by commit, rollback or a dropped
+    connection; polled, so the wait is not cut short by ``statement_timeout``. SQLite: its one
+    write lock, taken now by a write that changes nothing (the wait is bounded by busy_timeout).
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        lock = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=_IMPORT_LOCK_KEY)
+        while not session.scalar(lock):
+            time.sleep(0.1)
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE operator SET id = id WHERE 0"))
+
+
 def import_folder(session: Session, folder: Path) -> ImportReport:
     """Validate every file of ``folder`` and, only if all of it is valid, upsert it.
 
@@ -977,6 +1002,7 @@ def import_folder(session: Session, folder: Path) -> ImportReport:
     if not folder.is_dir():
         raise NotADirectoryError(str(folder))
     files = _read_folder(session, folder)
+    _one_writer_at_a_time(session)
     report = ImportReport()
     touched_users: set[int] = set()
     for name, parsed in files.items():
@@ -1146,9 +1172,11 @@ def export_folder(session: Session, folder: Path) -> dict[str, int]:
         try:
             with tmp.open("w", encoding="utf-8", newline="") as fh:
                 writer = csv.writer(fh, lineterminator="\n")
+                # csv leaves a lone \r unquoted when lines end in \n; quote such rows fully.
+                quoted = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_ALL)
                 writer.writerow(COLUMNS[name])
                 for cells in iter_rows(session, export_query(name, dialect)):
-                    writer.writerow(cells)
+                    (quoted if any("\r" in c for c in cells) else writer).writerow(cells)
                     count += 1
             os.replace(tmp, target)
         finally:

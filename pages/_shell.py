@@ -37,7 +37,9 @@ def callback_error(error: Exception) -> None:
     """Every callback's failures end here: a friendly alert, never a traceback."""
     if isinstance(error, HTTPException):
         raise error  # 401/403 stay HTTP statuses
-    if isinstance(error, OperationalError | PoolTimeoutError):
+    if isinstance(error, OperationalError) and "statement timeout" in str(error.orig):
+        message = "That took too long and was stopped. Try again in a moment."
+    elif isinstance(error, OperationalError | PoolTimeoutError):
         message = "We can't reach the database right now. Your data is safe; this page will "
         message += "catch up by itself when it's back."
     elif isinstance(error, PermissionError):

@@ -36,9 +36,11 @@ class TcpProxy:
     def start(self) -> TcpProxy:
         """Listen (again) and forward new connections upstream."""
         with self._lock:
-            self._forward = True
+            was_hanging, self._forward = not self._forward, True
             if self._listener is None:
                 self._listen()
+        if was_hanging:
+            self.cut()  # connections accepted while hanging never reached the server
         return self
 
     def stop(self) -> None:

@@ -1,0 +1,373 @@
+"""Deny by default, proven over the whole URL map and callback map; and the callback endpoint as
+an attacker calls it (wrong content types, no CSRF token, malformed bodies).
+
+The inventory walks ``app.url_map`` and the Dash callback map as they are, so a route or a
+callback added later is checked without anyone listing it here. Only ``PUBLIC_RULES`` may
+answer an anonymous request with anything but a redirect to sign in (pages) or 401 (Dash's API,
+exports): a new public route fails ``test_anonymous_inventory`` until it is added there.
+
+The apps run with ``PROPAGATE_EXCEPTIONS=False``, as in production, so a crash shows up as the
+500 a browser would get rather than being masked by the test client's re-raise.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.routing import Rule
+from werkzeug.test import TestResponse
+
+import auth.guard as guard
+from tests.test_idor import (
+    A_SECRETS,
+    ADMIN_EMAIL,
+    ALICE_EMAIL,
+    B_SECRETS,
+    ZEB_EMAIL,
+    build_app,
+    callback_body,
+    callback_map,
+    leaks,
+    signed_in,
+)
+from tests.web import dash_csrf
+
+CALLBACK_URL = "/_dash-update-component"
+# The explicit allow-list, by URL rule. Everything else turns anonymous people away.
+PUBLIC_RULES = frozenset(
+    {
+        "/login",
+        "/healthz",
+        "/_favicon.ico",
+        "/assets/<path:filename>",
+        "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
+    }
+)
+API_PREFIXES = ("/_dash-", "/export/", "/api/")
+EVERYONE_SECRETS = A_SECRETS + B_SECRETS + ("Olga", ADMIN_EMAIL, "acc-olga-admin")
+TRACEBACK_SIGNS = ("Traceback", 'File "', "KeyError", "TypeError", "AttributeError")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
+    return build_app(tmp_path_factory.mktemp("routes"), sqlite_template, PROPAGATE_EXCEPTIONS=False)
+
+
+@pytest.fixture(scope="module")
+def alice(app: Flask) -> FlaskClient:
+    return signed_in(app, ALICE_EMAIL)
+
+
+# --- The inventory ------------------------------------------------------------------------------
+
+
+def sample_value(converter: Any) -> Any:
+    kind = type(converter).__name__
+    if kind == "IntegerConverter":
+        return 1
+    if kind == "FloatConverter":
+        return 1.5
+    if kind == "UUIDConverter":
+        return uuid.UUID(int=1)
+    if kind == "AnyConverter":
+        return sorted(converter.items)[0]
+    if kind == "PathConverter":
+        return "sample/file.csv"
+    return "sample"
+
+
+def sample_url(rule: Rule) -> str:
+    values = {name: sample_value(conv) for name, conv in rule._converters.items()}
+    built = rule.build(values, append_unknown=False)
+    assert built is not None, f"cannot build a URL for {rule.rule}"
+    return built[1]
+
+
+def turned_away(url: str, method: str, response: TestResponse) -> bool:
+    """401 for Dash's API, exports and non-GET requests; a redirect to sign in for a page."""
+    if url.startswith(API_PREFIXES) or method != "GET":
+        return response.status_code == 401
+    location = response.headers.get("Location", "")
+    return response.status_code == 302 and location.startswith("/login?next=")
+
+
+def anonymous_violations(app: Flask) -> list[str]:
+    """Every rule of the URL map, with every method it accepts, asked by an anonymous client:
+    what answered with data, or with anything but the refusal its kind calls for."""
+    client = app.test_client()
+    problems = []
+    for rule in app.url_map.iter_rules():
+        url = sample_url(rule)
+        for method in sorted(rule.methods or ()):
+            response = client.open(url, method=method)
+            where = f"{method} {url} (rule {rule.rule}) -> {response.status_code}"
+            text = response.get_data().decode("utf-8", "replace")  # the favicon is binary
+            if leaked := leaks(text, EVERYONE_SECRETS):
+                problems.append(f"{where} leaked {leaked}")
+            if rule.rule in PUBLIC_RULES:
+                if response.status_code >= 500:
+                    problems.append(f"{where}: a public route failed")
+            elif not turned_away(url, method, response):
+                problems.append(f"{where}: served to an anonymous request, and not allow-listed")
+    return problems
+
+
+def test_anonymous_inventory(app: Flask) -> None:
+    rules = {r.rule for r in app.url_map.iter_rules()}
+    # The walk is over the real map: Dash's endpoints and the sign-in blueprint are in it.
+    assert {CALLBACK_URL, "/_dash-layout", "/_dash-dependencies", "/login"} <= rules
+    assert PUBLIC_RULES <= rules, "an allow-listed rule no longer exists: update PUBLIC_RULES"
+    problems = anonymous_violations(app)
+    assert not problems, "\n".join(problems)
+
+
+def test_inventory_catches_a_route_made_public(
+    tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New routes are refused without anyone listing them; one put on the gate's allow-list
+    without thought fails the inventory."""
+
+    def add_routes(app: Flask) -> None:
+        secret = ", ".join(A_SECRETS)
+        app.add_url_rule("/reports/<int:report_id>", "report", lambda report_id: secret)
+        app.add_url_rule("/export/<name>.csv", "export_probe", lambda name: secret)
+        app.add_url_rule("/api/v1/sessions", "api_probe", lambda: secret, methods=["POST"])
+
+    app = build_app(tmp_path, sqlite_template, add_routes, PROPAGATE_EXCEPTIONS=False)
+    assert anonymous_violations(app) == []  # deny by default: nobody had to list them
+
+    monkeypatch.setattr(guard, "PUBLIC_PATHS", guard.PUBLIC_PATHS | {"/reports/1"})
+    problems = anonymous_violations(app)
+    assert any("/reports/<int:report_id>" in p and "leaked" in p for p in problems), problems
+    assert any("not allow-listed" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/assets/../_dash-layout",
+        "/assets/..%2f_dash-layout",
+        "/assets/%2e%2e/%2e%2e/config.py",
+        "/_dash-component-suites/../_dash-layout",
+        "/_dash-component-suites/dash/../../app.py",
+        "/login/../_dash-layout",
+        "/healthz/../_dash-dependencies",
+        "//_dash-layout",
+        "/_dash-layout/",
+        "/_DASH-LAYOUT",
+        "/favicon.ico/../_dash-layout",
+        "/admin",
+        "/admin/fleet",
+        "/export/sessions.csv",
+    ],
+)
+def test_lookalike_paths_give_anonymous_nothing(app: Flask, path: str) -> None:
+    response = app.test_client().get(path)
+    assert response.status_code in (302, 401, 404), response.status_code
+    if response.status_code == 302:
+        assert response.headers["Location"].startswith("/login")
+    text = response.get_data(as_text=True)
+    assert not leaks(text, EVERYONE_SECRETS)
+    assert '"props"' not in text  # no Dash layout either
+
+
+def test_anonymous_gets_401_from_every_callback(app: Flask) -> None:
+    client = app.test_client()
+    keys = list(callback_map(app))
+    assert len(keys) >= 6  # the shell's, the pages', the router's: the whole map is walked
+    for key in keys:
+        body = callback_body(app, key)
+        for headers in ({}, {"X-CSRFToken": "forged"}):
+            response = client.post(
+                CALLBACK_URL,
+                data=json.dumps(body),
+                content_type="application/json",
+                headers=headers,
+            )
+            assert response.status_code == 401, (key, response.status_code)
+            assert not leaks(response.get_data(as_text=True), EVERYONE_SECRETS), key
+
+
+def test_static_layout_and_dependencies_hold_no_user_data(app: Flask, alice: FlaskClient) -> None:
+    for path in ("/_dash-layout", "/_dash-dependencies", "/", "/switch"):
+        response = alice.get(path)
+        assert response.status_code == 200, path
+        text = response.get_data(as_text=True)
+        assert not leaks(text, EVERYONE_SECRETS), path
+        assert "Alice" not in text, path  # not even the signed-in person's name
+    layout = alice.get("/_dash-layout").get_json()
+    assert layout  # a real layout came back, not an empty answer
+
+
+def test_customer_gets_403_on_admin_pages_and_exports(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    def add_export(app: Flask) -> None:
+        app.add_url_rule("/export/<name>.csv", "export_probe", lambda name: "ADMIN-EXPORT")
+
+    app = build_app(tmp_path, sqlite_template, add_export, PROPAGATE_EXCEPTIONS=False)
+    alice = signed_in(app, ALICE_EMAIL)
+    olga = signed_in(app, ADMIN_EMAIL)
+    admin_rules = [
+        sample_url(r)
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith(("/admin", "/export/")) and "GET" in (r.methods or ())
+    ]
+    assert "/export/sample.csv" in admin_rules
+    for path in [*admin_rules, "/admin", "/admin/fleet", "/admin/accounts/acc-zeb"]:
+        response = alice.get(path)
+        assert response.status_code == 403, path
+        assert "ADMIN-EXPORT" not in response.get_data(as_text=True)
+    assert olga.get("/export/sessions.csv").get_data(as_text=True) == "ADMIN-EXPORT"
+
+
+# --- The callback endpoint under abuse ----------------------------------------------------------
+
+
+def test_hardening_runs_after_the_guard_and_csrf(app: Flask) -> None:
+    """``install_auth`` calls ``install_hardening``: anonymous -> 401 and no token -> 400 come
+    first, then the body checks."""
+    hooks = app.before_request_funcs[None]
+    names = [f"{h.__module__}.{h.__qualname__}" for h in hooks]
+    mine = [i for i, n in enumerate(names) if n.startswith("auth.hardening.")]
+    gate = [i for i, n in enumerate(names) if n.startswith("auth.guard.")]
+    csrf = [i for i, n in enumerate(names) if "csrf_protect" in n]
+    assert mine, f"install_hardening is not installed: {names}"
+    assert gate and csrf and max(gate + csrf) < min(mine), names
+
+
+def menu_body() -> dict[str, Any]:
+    return {
+        "output": "account-menu.children",
+        "outputs": {"id": "account-menu", "property": "children"},
+        "inputs": [{"id": "url", "property": "pathname", "value": "/"}],
+        "changedPropIds": ["url.pathname"],
+    }
+
+
+def raw_post(
+    client: FlaskClient, data: bytes | str, content_type: str | None, csrf: str | None
+) -> TestResponse:
+    headers = {"X-CSRFToken": csrf} if csrf is not None else {}
+    kwargs: dict[str, Any] = {"data": data, "headers": headers}
+    if content_type is not None:
+        kwargs["content_type"] = content_type
+    return client.post(CALLBACK_URL, **kwargs)
+
+
+def assert_no_data_no_traceback(response: TestResponse) -> None:
+    text = response.get_data(as_text=True)
+    assert not leaks(text, EVERYONE_SECRETS)
+    assert "Alice" not in text  # the account menu's content
+    assert not [s for s in TRACEBACK_SIGNS if s in text], text[:300]
+
+
+def test_well_formed_menu_request_answers(alice: FlaskClient) -> None:
+    """The baseline the refusals below differ from."""
+    response = raw_post(alice, json.dumps(menu_body()), "application/json", dash_csrf(alice))
+    assert response.status_code == 200
+    assert "Alice" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/html",
+        None,
+    ],
+)
+def test_callbacks_accept_json_only(alice: FlaskClient, content_type: str | None) -> None:
+    response = raw_post(alice, json.dumps(menu_body()), content_type, dash_csrf(alice))
+    assert response.status_code == 415
+    assert_no_data_no_traceback(response)
+
+
+def test_callback_without_a_valid_csrf_token_is_refused(app: Flask, alice: FlaskClient) -> None:
+    zeb = signed_in(app, ZEB_EMAIL)
+    body = json.dumps(menu_body())
+    for token in (None, "", "forged-token", dash_csrf(zeb)):  # the last: B's own, valid token
+        response = raw_post(alice, body, "application/json", token)
+        assert response.status_code in (400, 403), token
+        assert_no_data_no_traceback(response)
+
+
+def _without(key: str) -> dict[str, Any]:
+    body = menu_body()
+    del body[key]
+    return body
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    return {**menu_body(), **changes}
+
+
+PATHNAME = {"id": "url", "property": "pathname", "value": "/"}
+MALFORMED: dict[str, bytes | Any] = {
+    "not JSON": b"{not json",
+    "empty body": b"",
+    "truncated JSON": b'{"output": "account-menu.children", "inputs": [',
+    "invalid UTF-8": b'{"output": "\xff\xfe"}',
+    "deeply nested": b"[" * 100_000 + b"]" * 100_000,
+    "a JSON list": [menu_body()],
+    "a JSON string": "account-menu.children",
+    "JSON null": None,
+    "a JSON number": 12,
+    "an empty object": {},
+    "no output": _without("output"),
+    "output not a string": _with(output=["account-menu.children"]),
+    "unknown output": _with(output="nope.children"),
+    "output of another callback": _with(output="switch-accounts.children"),
+    "clientside callback": _with(output="_pages_dummy.children"),
+    "no inputs": _without("inputs"),
+    "inputs an object": _with(inputs=PATHNAME),
+    "inputs a string": _with(inputs="url.pathname"),
+    "inputs empty": _with(inputs=[]),
+    "one input too many": _with(inputs=[PATHNAME, PATHNAME]),
+    "input not an object": _with(inputs=[1]),
+    "input without property": _with(inputs=[{"id": "url", "value": "/"}]),
+    "input without id": _with(inputs=[{"property": "pathname", "value": "/"}]),
+    "input of another component": _with(
+        inputs=[{"id": "dashboard-period", "property": "data", "value": "year"}]
+    ),
+    "input id an object": _with(inputs=[{**PATHNAME, "id": {"type": "url"}}]),
+    "input id a list": _with(inputs=[{**PATHNAME, "id": ["url"]}]),
+    "state not a list": _with(state="x"),
+    "state for a callback without state": _with(state=[{"id": "x", "property": "y"}]),
+    "no outputs": _without("outputs"),
+    "outputs a string": _with(outputs="account-menu.children"),
+    "outputs a list for one output": _with(
+        outputs=[{"id": "account-menu", "property": "children"}]
+    ),
+    "outputs naming another component": _with(outputs={"id": "banner-kwh", "property": "children"}),
+    "changedPropIds a string": _with(changedPropIds="url.pathname"),
+    "changedPropIds numbers": _with(changedPropIds=[1]),
+    "changedPropIds another component": _with(changedPropIds=["banner-kwh.children"]),
+    "changedPropIds a bad pattern id": _with(changedPropIds=['{"type":.children']),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_callback_bodies_get_400_without_traceback(alice: FlaskClient, case: str) -> None:
+    value = MALFORMED[case]
+    data = value if isinstance(value, bytes) else json.dumps(value)
+    response = raw_post(alice, data, "application/json", dash_csrf(alice))
+    assert response.status_code == 400, (response.status_code, response.get_data(as_text=True))
+    assert_no_data_no_traceback(response)
+
+
+def test_other_methods_on_the_callback_endpoint_are_not_500(alice: FlaskClient) -> None:
+    # GET falls through to Dash's catch-all page route: the static index, no data.
+    for method in ("GET", "PUT", "DELETE", "PATCH"):
+        response = alice.open(CALLBACK_URL, method=method, headers={"X-CSRFToken": "x"})
+        assert response.status_code in ((200,) if method == "GET" else (400, 405)), method
+        assert_no_data_no_traceback(response)
