@@ -15,6 +15,7 @@ from flask import Flask
 
 from auth import install_auth
 from config import ROOT, load_config
+from data.analytics_routes import register_analytics_routes
 from data.cli import register_cli
 from data.db import Database, is_empty, upgrade
 from data.demo import DEMO_LOGINS, has_demo, load_demo, tick_demo
@@ -73,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     server.extensions["polaris_dash"] = dash_app
 
     install_auth(server, dash_app)
+    register_analytics_routes(server)
     register_cli(server)
     # Run Dash's first-request setup now: it claims the page callbacks (registered with the
     # global ``dash.callback``) for this app, so an app built later in the process gets its own.

@@ -18,6 +18,8 @@ from auth.accounts import current_account
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
 API_PREFIXES = ("/_dash-", "/export/", "/api/")
+# Downloads answer with a status, never the sign-in page: a script or a spreadsheet is asking.
+API_SUFFIXES = (".csv",)
 CSRF_COOKIE = "_csrf_token"  # the name Dash's renderer reads and echoes as X-CSRFToken
 
 
@@ -26,7 +28,7 @@ def is_public(path: str) -> bool:
 
 
 def is_api(path: str) -> bool:
-    return path.startswith(API_PREFIXES)
+    return path.startswith(API_PREFIXES) or path.endswith(API_SUFFIXES)
 
 
 def install_guard(server: Flask, dash_index: Callable[[], str]) -> None:

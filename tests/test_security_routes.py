@@ -50,6 +50,7 @@ PUBLIC_RULES = frozenset(
     }
 )
 API_PREFIXES = ("/_dash-", "/export/", "/api/")
+API_SUFFIXES = (".csv",)  # downloads such as /admin/analytics/<chart>.csv
 EVERYONE_SECRETS = A_SECRETS + B_SECRETS + ("Olga", ADMIN_EMAIL, "acc-olga-admin")
 TRACEBACK_SIGNS = ("Traceback", 'File "', "KeyError", "TypeError", "AttributeError")
 
@@ -91,7 +92,7 @@ def sample_url(rule: Rule) -> str:
 
 def turned_away(url: str, method: str, response: TestResponse) -> bool:
     """401 for Dash's API, exports and non-GET requests; a redirect to sign in for a page."""
-    if url.startswith(API_PREFIXES) or method != "GET":
+    if url.startswith(API_PREFIXES) or url.endswith(API_SUFFIXES) or method != "GET":
         return response.status_code == 401
     location = response.headers.get("Location", "")
     return response.status_code == 302 and location.startswith("/login?next=")

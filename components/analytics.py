@@ -1,0 +1,622 @@
+"""The analytics page's pieces: the period picker, chart cards and their figures.
+
+No database access here: ``pages/admin_analytics.py`` queries ``data.analytics`` and hands the
+rows to these functions. Figures are ``plotly.graph_objects`` with fixed axes (no zoom: a phone
+scrolls the page instead); every chart has a caption that says what it counts, and an "Export
+CSV" link carrying the range on screen, so the figures are available as data too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+from dash.development.base_component import Component
+
+from components.admin import admin_page
+from components.dashboard import empty_figure, loading_placeholder, section
+from components.format import format_kwh
+from data.analytics import (
+    TOP_CHARGERS,
+    WEEKDAYS,
+    AnalyticsRange,
+    ChargerUtilisation,
+    ConnectorEnergy,
+    DayEnergy,
+    MonthEnergy,
+    range_label,
+    total_energy,
+)
+from data.periods import PERIOD_LABELS, PERIODS, Period
+
+PATH = "/admin/analytics"
+# Stable ids (tests, automation). Every id on an admin page starts with "admin-".
+RANGE_STORE_ID = "admin-analytics-range"
+SUMMARY_ID = "admin-analytics-summary"
+DATES_ID = "admin-analytics-dates"
+APPLY_ID = "admin-analytics-apply"
+RANGE_NOTE_ID = "admin-analytics-range-note"
+GRAPH_IDS = {
+    "energy-daily": "admin-analytics-energy-daily",
+    "energy-monthly": "admin-analytics-energy-monthly",
+    "hour-of-week": "admin-analytics-hour-of-week",
+    "utilisation": "admin-analytics-utilisation",
+    "connectors": "admin-analytics-connectors",
+}
+
+_COLOUR = "#0b5394"
+_GRID = "#e9ecef"
+_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+# Okabe–Ito, led by the brand blue: told apart with colour-blindness, and every slice is
+# labelled with its name as well.
+_CONNECTOR_COLOURS = ("#0b5394", "#e69f00", "#009e73", "#cc79a7", "#56b4e9")
+_HEAT_SCALE = [[0.0, "#f4f8fc"], [0.35, "#9ec3e6"], [0.7, "#3d85c6"], [1.0, "#073763"]]
+_NAME_CHARS = 42  # fits a 390 px phone with the connector type; the hover has it all
+_SHORT_DAYS = tuple(day[:3] for day in WEEKDAYS)
+DAILY_HEIGHT = 280
+MONTHLY_HEIGHT = 260
+CONNECTOR_HEIGHT = 260
+HEAT_HEIGHT = 340
+UTILISATION_HEIGHT = 60 + 34 * TOP_CHARGERS
+
+
+# --- links ------------------------------------------------------------------------------------
+
+
+def page_href(choice: AnalyticsRange) -> str:
+    return f"{PATH}?{urlencode(choice.query())}"
+
+
+def export_href(chart: str, choice: AnalyticsRange) -> str:
+    """``/admin/analytics/<chart>.csv?period=...`` (or ``?from=...&to=...``)."""
+    return f"{PATH}/{chart}.csv?{urlencode(choice.query())}"
+
+
+def range_search(choice: AnalyticsRange) -> str:
+    """The ``?...`` part of the page URL for ``choice`` (what the range picker navigates to)."""
+    return "?" + urlencode(choice.query())
+
+
+# --- the period picker ------------------------------------------------------------------------
+
+
+def period_choices(choice: AnalyticsRange) -> html.Nav:
+    """This month / Last month / This year as links; a custom range shows as a fourth pill."""
+    items = []
+    for name in PERIODS:
+        active = choice.period == name
+        label: list[Component | str] = [PERIOD_LABELS[name]]
+        if active:
+            label.append(html.Span(" (selected)", className="visually-hidden"))
+        items.append(
+            dbc.NavItem(
+                dbc.NavLink(
+                    label,
+                    href=page_href(AnalyticsRange(name)),
+                    active=active,
+                    id=f"admin-analytics-period-{name}",
+                )
+            )
+        )
+    if choice.is_custom:
+        items.append(
+            dbc.NavItem(
+                dbc.NavLink(
+                    ["Custom range", html.Span(" (selected)", className="visually-hidden")],
+                    href=page_href(choice),
+                    active=True,
+                    id="admin-analytics-period-custom",
+                )
+            )
+        )
+    return html.Nav(
+        dbc.Nav(items, pills=True, class_name="period-selector flex-wrap"),
+        **{"aria-label": "Analytics period"},
+    )
+
+
+def range_picker(choice: AnalyticsRange) -> html.Div:
+    """Two local dates (both included) and a button; the page callback validates and navigates."""
+    start = choice.first_day.isoformat() if choice.first_day else None
+    end = choice.last_day.isoformat() if choice.last_day else None
+    return html.Div(
+        className="d-flex flex-wrap align-items-end gap-2 mt-2",
+        children=[
+            html.Div(
+                [
+                    html.Label(
+                        "Custom range (first and last day)",
+                        htmlFor=DATES_ID,
+                        className="form-label small text-body-secondary mb-1 d-block",
+                    ),
+                    dcc.DatePickerRange(
+                        id=DATES_ID,
+                        start_date=start,
+                        end_date=end,
+                        display_format="YYYY-MM-DD",
+                        start_date_placeholder_text="From",
+                        end_date_placeholder_text="To",
+                        first_day_of_week=1,
+                        number_of_months_shown=1,
+                        minimum_nights=0,
+                        persistence=False,
+                    ),
+                ]
+            ),
+            dbc.Button("Show range", id=APPLY_ID, color="primary", outline=True, n_clicks=0),
+        ],
+    )
+
+
+def note_alert(text: str, note_id: str = "admin-analytics-note") -> dbc.Alert:
+    return dbc.Alert(text, id=note_id, color="warning", class_name="py-2 mb-2")
+
+
+# --- the skeleton -----------------------------------------------------------------------------
+
+
+def placeholder_figure(height: int) -> dict[str, Any]:
+    """No axes, no data: what a chart holds until the first render."""
+    figure = empty_figure()
+    figure["layout"]["height"] = height
+    return figure
+
+
+def chart_card(
+    chart: str, choice: AnalyticsRange, title: str, caption: str, height: int
+) -> html.Section:
+    """A titled card: heading, "Export CSV" link, the graph and a caption."""
+    section_id = f"{GRAPH_IDS[chart]}-section"
+    heading_id = f"{section_id}-heading"
+    return html.Section(
+        id=section_id,
+        className="card card-body h-100 analytics-card",
+        **{"aria-labelledby": heading_id},
+        children=[
+            html.Div(
+                className="d-flex justify-content-between align-items-start gap-2 mb-2",
+                children=[
+                    html.H2(title, id=heading_id, className="h6 fw-semibold mb-0"),
+                    html.A(
+                        "Export CSV",
+                        href=export_href(chart, choice),
+                        id=f"{GRAPH_IDS[chart]}-csv",
+                        className="btn btn-sm btn-outline-secondary text-nowrap analytics-csv",
+                        title=f"Download the figures of “{title}” as CSV",
+                    ),
+                ],
+            ),
+            html.Figure(
+                className="mb-0",
+                children=[
+                    dcc.Graph(
+                        id=GRAPH_IDS[chart],
+                        figure=placeholder_figure(height),
+                        config={"displayModeBar": False, "responsive": True},
+                        style={"height": f"{height}px"},
+                    ),
+                    html.Figcaption(caption, className="small text-body-secondary mt-1"),
+                ],
+            ),
+        ],
+    )
+
+
+def analytics_skeleton(choice: AnalyticsRange, note: str | None = None) -> html.Div:
+    """The static page: the picker, every chart id with an empty figure, no data."""
+    return admin_page(
+        "Analytics",
+        PATH,
+        dcc.Store(id=RANGE_STORE_ID, data=choice.query()),
+        section(
+            "admin-analytics-period",
+            "Period",
+            [
+                *([note_alert(note)] if note else []),
+                period_choices(choice),
+                range_picker(choice),
+                html.Div(id=RANGE_NOTE_ID, className="mt-2"),
+            ],
+            class_name="card card-body mb-3",
+        ),
+        html.Div(
+            loading_placeholder("Loading the figures…", 1),
+            id=SUMMARY_ID,
+            className="mb-3",
+            role="status",
+        ),
+        dbc.Row(
+            className="g-3",
+            children=[
+                dbc.Col(
+                    chart_card(
+                        "energy-daily",
+                        choice,
+                        "Fleet energy per day",
+                        "kWh per local day, one bar per day of the period (days without "
+                        "sessions included); a session counts on the day it started, one in "
+                        "progress with its energy so far.",
+                        DAILY_HEIGHT,
+                    ),
+                    width=12,
+                ),
+                dbc.Col(
+                    chart_card(
+                        "energy-monthly",
+                        choice,
+                        "Fleet energy per month",
+                        "kWh per calendar month: the sum of that month’s days in the period.",
+                        MONTHLY_HEIGHT,
+                    ),
+                    lg=6,
+                ),
+                dbc.Col(
+                    chart_card(
+                        "connectors",
+                        choice,
+                        "Energy by connector type",
+                        "Share of the period’s kWh delivered by chargers of each connector type.",
+                        CONNECTOR_HEIGHT,
+                    ),
+                    lg=6,
+                ),
+                dbc.Col(
+                    chart_card(
+                        "hour-of-week",
+                        choice,
+                        "When people charge",
+                        "Sessions started in the period, by weekday and hour of the start "
+                        "in the operator’s time zone.",
+                        HEAT_HEIGHT,
+                    ),
+                    width=12,
+                ),
+                dbc.Col(
+                    chart_card(
+                        "utilisation",
+                        choice,
+                        f"Top {TOP_CHARGERS} chargers by utilisation",
+                        "Share of the period’s hours so far in which the charger had a session "
+                        "(sessions clipped to the period; one in progress counts until now).",
+                        UTILISATION_HEIGHT,
+                    ),
+                    width=12,
+                ),
+            ],
+        ),
+    )
+
+
+# --- the summary ------------------------------------------------------------------------------
+
+
+def summary(period: Period, days: Sequence[DayEnergy], tz_name: str) -> html.Div:
+    """Range, total energy and sessions: the figures every chart adds up to."""
+    sessions = sum(d.sessions for d in days)
+    total = float(total_energy(list(days)))
+    label = range_label(period)
+    return html.Div(
+        className="d-flex flex-wrap gap-3 align-items-baseline analytics-summary",
+        children=[
+            html.Div(
+                [
+                    html.Span("Showing ", className="text-body-secondary"),
+                    html.Strong(label, id="admin-analytics-label"),
+                    html.Span(f" · {len(days)} days · {tz_name}", className="text-body-secondary"),
+                ]
+            ),
+            html.Div(
+                [
+                    html.Span("Total energy ", className="text-body-secondary"),
+                    html.Strong(format_kwh(total), id="admin-analytics-total"),
+                ]
+            ),
+            html.Div(
+                [
+                    html.Span("Sessions ", className="text-body-secondary"),
+                    html.Strong(f"{sessions:,}", id="admin-analytics-sessions"),
+                ]
+            ),
+        ],
+    )
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def _layout(height: int, **extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "template": None,
+        "height": height,
+        "margin": {"l": 48, "r": 12, "t": 8, "b": 36},
+        "showlegend": False,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"family": _FONT},
+        "hoverlabel": {"bgcolor": "white"},
+    }
+    base.update(extra)
+    return base
+
+
+def _empty_note(text: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "text": text,
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0.5,
+            "y": 0.5,
+            "showarrow": False,
+            "font": {"color": "#6c757d"},
+        }
+    ]
+
+
+def _kwh_axis() -> dict[str, Any]:
+    return {
+        "title": {"text": "kWh"},
+        "rangemode": "tozero",
+        "gridcolor": _GRID,
+        "zeroline": False,
+        "fixedrange": True,
+    }
+
+
+def daily_energy_figure(days: Sequence[DayEnergy]) -> go.Figure:
+    """One bar per local day (zeros included)."""
+    long = len(days) > 62
+    empty = all(d.energy_kwh == 0 for d in days)
+    return go.Figure(
+        data=[
+            go.Bar(
+                x=[d.day.isoformat() for d in days],
+                y=[float(d.energy_kwh) for d in days],
+                customdata=[d.sessions for d in days],
+                marker={"color": _COLOUR},
+                hovertemplate=(
+                    "%{x|%a %-d %b %Y}<br>%{y:,.1f} kWh<br>%{customdata} sessions<extra></extra>"
+                ),
+                name="kWh",
+            )
+        ],
+        layout=_layout(
+            DAILY_HEIGHT,
+            bargap=0.1 if long else 0.2,
+            annotations=_empty_note("No sessions in this period") if empty else [],
+            xaxis={
+                "type": "date",
+                "tickformat": "%b" if long else "%-d %b",
+                "showgrid": False,
+                "linecolor": "#adb5bd",
+                "fixedrange": True,
+            },
+            yaxis=_kwh_axis(),
+        ),
+    )
+
+
+def _month_label(month: date, with_year: bool) -> str:
+    return f"{month:%b %Y}" if with_year else f"{month:%b}"
+
+
+def monthly_energy_figure(months: Sequence[MonthEnergy]) -> go.Figure:
+    """One bar per calendar month; the hover says how many of its days are in the period."""
+    empty = all(m.energy_kwh == 0 for m in months)
+    # Short labels stay level on a phone; the year is named when the months span two.
+    with_year = len({m.month.year for m in months}) > 1
+    return go.Figure(
+        data=[
+            go.Bar(
+                x=[_month_label(m.month, with_year) for m in months],
+                y=[float(m.energy_kwh) for m in months],
+                customdata=[[m.sessions, m.days, f"{m.month:%B %Y}"] for m in months],
+                marker={"color": _COLOUR},
+                hovertemplate=(
+                    "%{customdata[2]}<br>%{y:,.1f} kWh<br>%{customdata[0]} sessions"
+                    " in %{customdata[1]} days<extra></extra>"
+                ),
+                name="kWh",
+            )
+        ],
+        layout=_layout(
+            MONTHLY_HEIGHT,
+            bargap=0.3 if len(months) > 3 else 0.6,
+            annotations=_empty_note("No sessions in this period") if empty else [],
+            xaxis={
+                "type": "category",
+                "showgrid": False,
+                "linecolor": "#adb5bd",
+                "fixedrange": True,
+            },
+            yaxis=_kwh_axis(),
+        ),
+    )
+
+
+def hour_of_week_figure(grid: Sequence[Sequence[int]]) -> go.Figure:
+    """Weekday rows (Monday on top) × 24 local hours, coloured by the number of sessions."""
+    hours = [f"{h:02d}:00" for h in range(24)]
+    hover = [
+        [f"{WEEKDAYS[w]} {h:02d}:00–{(h + 1) % 24:02d}:00" for h in range(24)]
+        for w in range(len(WEEKDAYS))
+    ]
+    empty = all(v == 0 for row in grid for v in row)
+    return go.Figure(
+        data=[
+            go.Heatmap(
+                z=[list(row) for row in grid],
+                x=hours,
+                y=list(_SHORT_DAYS),
+                customdata=hover,
+                colorscale=_HEAT_SCALE,
+                zmin=0,
+                xgap=1,
+                ygap=1,
+                hovertemplate="%{customdata}<br>%{z:,} sessions<extra></extra>",
+                # Under the grid: on a phone every pixel of width goes to the 24 hours.
+                colorbar={
+                    "title": {"text": "Sessions", "side": "right"},
+                    "orientation": "h",
+                    "thickness": 10,
+                    "lenmode": "pixels",
+                    "len": 200,
+                    "x": 1,
+                    "xanchor": "right",
+                    "y": -0.3,
+                    "yanchor": "top",
+                    "outlinewidth": 0,
+                },
+            )
+        ],
+        layout=_layout(
+            HEAT_HEIGHT,
+            margin={"l": 40, "r": 8, "t": 8, "b": 96},
+            annotations=_empty_note("No sessions in this period") if empty else [],
+            xaxis={
+                "type": "category",
+                "tickvals": hours[::3],
+                "ticktext": [h[:2] for h in hours[::3]],
+                "title": {"text": "Hour of the start (local time)"},
+                "showgrid": False,
+                "fixedrange": True,
+            },
+            yaxis={
+                "type": "category",
+                "autorange": "reversed",
+                "showgrid": False,
+                "fixedrange": True,
+            },
+        ),
+    )
+
+
+def _short_name(name: str) -> str:
+    return name if len(name) <= _NAME_CHARS else name[: _NAME_CHARS - 1].rstrip() + "…"
+
+
+def utilisation_figure(rows: Sequence[ChargerUtilisation]) -> go.Figure:
+    """Horizontal bars, busiest on top, each with the charger's name written above it and its
+    percentage after it (names above the bars leave phones the full width for the bars).
+
+    Rows are placed by position (names need not be unique); the height stays the same for
+    fewer rows, so bars keep their size.
+    """
+    positions = list(range(len(rows)))
+    percents = [round(r.share * 100, 1) for r in rows]
+    names = [
+        {
+            "text": f"{_short_name(r.friendly_name)} · {r.connector_type}",
+            "x": 0,
+            "y": i,
+            "xref": "x",
+            "yref": "y",
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "yshift": 6,
+            "showarrow": False,
+            "font": {"size": 12, "color": "#212529"},
+        }
+        for i, r in enumerate(rows)
+    ]
+    return go.Figure(
+        data=[
+            go.Bar(
+                orientation="h",
+                x=percents,
+                y=positions,
+                width=0.4,
+                text=[f"{p:.1f}%" for p in percents],
+                textposition="outside",
+                cliponaxis=False,
+                customdata=[
+                    [r.friendly_name, r.connector_type, r.hours_in_use, r.hours_in_period]
+                    for r in rows
+                ],
+                marker={"color": _COLOUR},
+                hovertemplate=(
+                    "%{customdata[0]} (%{customdata[1]})<br>%{x:.1f}% in use: "
+                    "%{customdata[2]:,.1f} of %{customdata[3]:,.0f} h<extra></extra>"
+                ),
+                name="Utilisation",
+            )
+        ],
+        layout=_layout(
+            UTILISATION_HEIGHT,
+            margin={"l": 8, "r": 48, "t": 8, "b": 32},
+            annotations=names or _empty_note("No charger was in use in this period"),
+            xaxis={
+                "range": [0, 100],
+                "ticksuffix": "%",
+                "gridcolor": _GRID,
+                "zeroline": False,
+                "fixedrange": True,
+            },
+            yaxis={
+                "range": [TOP_CHARGERS - 0.5, -0.75],  # top row first; room for its name
+                "visible": False,
+                "fixedrange": True,
+            },
+        ),
+    )
+
+
+def connector_figure(rows: Sequence[ConnectorEnergy]) -> go.Figure:
+    """A donut of kWh by connector type; types without energy are left out of the ring."""
+    shown = [r for r in rows if r.energy_kwh > 0]
+    colours = {r.connector_type: _CONNECTOR_COLOURS[i % 5] for i, r in enumerate(rows)}
+    total = float(sum((r.energy_kwh for r in rows), start=0))
+    centre = format_kwh(total) if shown else "No energy in this period"
+    return go.Figure(
+        data=[
+            go.Pie(
+                labels=[r.connector_type for r in shown],
+                values=[float(r.energy_kwh) for r in shown],
+                customdata=[r.sessions for r in shown],
+                hole=0.55,
+                sort=False,
+                direction="clockwise",
+                marker={
+                    "colors": [colours[r.connector_type] for r in shown],
+                    "line": {"color": "white", "width": 2},
+                },
+                texttemplate="%{label}<br>%{percent:.1%}",
+                textposition="outside",
+                # Fixed margins instead: auto-margins loop (and warn) on narrow screens.
+                automargin=False,
+                hovertemplate=(
+                    "%{label}<br>%{value:,.1f} kWh (%{percent})<br>%{customdata} sessions"
+                    "<extra></extra>"
+                ),
+                name="Connector type",
+            )
+        ],
+        layout=_layout(
+            CONNECTOR_HEIGHT,
+            margin={"l": 64, "r": 64, "t": 28, "b": 28},
+            annotations=[
+                {
+                    "text": centre,
+                    "x": 0.5,
+                    "y": 0.5,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "showarrow": False,
+                    "font": {
+                        "size": 14 if shown else 13,
+                        "color": "#212529" if shown else "#6c757d",
+                    },
+                }
+            ],
+        ),
+    )
+
+
+def range_error(text: str) -> dbc.Alert:
+    """Said under the picker when the custom range cannot be shown."""
+    return note_alert(text, note_id="admin-analytics-range-error")

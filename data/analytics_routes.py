@@ -1,0 +1,94 @@
+"""CSV downloads of the analytics charts: ``/admin/analytics/<chart>.csv?period=...``.
+
+A Flask blueprint, registered by ``app.py`` with ``register_analytics_routes(server)``. Every
+request is checked for an admin account first (401 signed out, 403 for a customer). The figures
+are the ones the page draws (``data.analytics.chart_table``), for the same query; cells a
+spreadsheet would run as a formula are neutralised (a charger name is operator-typed text).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, Flask, Response, request
+
+from auth.roles import require_admin
+from data.analytics import CHARTS, ChartTable, RangeError, chart_table, parse_range
+from data.dashboard import operator_settings
+from data.db import session_scope
+
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+analytics_blueprint = Blueprint("analytics_csv", __name__)
+
+
+@analytics_blueprint.before_request
+def admins_only() -> None:
+    require_admin()
+
+
+def csv_cell(value: Any) -> str:
+    """One cell as text; ``'`` in front of text a spreadsheet would evaluate, numbers kept."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def table_csv(table: ChartTable) -> str:
+    """RFC 4180 text (CRLF line ends, quotes where needed), header first."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(table.header)
+    writer.writerows([csv_cell(v) for v in row] for row in table.rows)
+    return out.getvalue()
+
+
+def _filename(chart: str, first: str, last: str) -> str:
+    return f"polaris-{chart}-{first}_{last}.csv"
+
+
+@analytics_blueprint.get("/admin/analytics/<chart>.csv")
+def chart_csv(chart: str) -> Response:
+    if chart not in CHARTS:
+        return _plain(f"There is no such chart; the charts are: {', '.join(CHARTS)}.", 404)
+    try:
+        choice = parse_range(_query(request.args))
+    except RangeError as exc:
+        return _plain(str(exc), 400)
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        period = choice.bounds(now, operator_settings(s).tz)
+        table = chart_table(s, chart, period, now)
+    last_day = period.days[-1] if period.days else period.first_day
+    filename = _filename(chart, period.first_day.isoformat(), last_day.isoformat())
+    response = Response(table_csv(table), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _query(args: Any) -> dict[str, object]:
+    """Query values that occur once as plain strings; repeated ones stay lists (refused)."""
+    return {key: values[0] if len(values) == 1 else values for key, values in args.lists()}
+
+
+def _plain(message: str, status: int) -> Response:
+    response = Response(message + "\n", status=status, mimetype="text/plain")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register_analytics_routes(server: Flask) -> None:
+    """Serve the analytics CSV downloads from ``server`` (called once by ``create_app``)."""
+    server.register_blueprint(analytics_blueprint)
