@@ -82,8 +82,8 @@ CATALOGUE: tuple[tuple[str, ConnectorType, str, bool], ...] = (
     ("Hauptbahnhof P2 — Bay 3", _NACS, "250", False),
     ("Hauptbahnhof P2 — Bay 4", _CHA, "50", False),
     ("Rathaus Tiefgarage — Bay 1", _T2, "11", False),
-    ("Rathaus Tiefgarage — Bay 2", _T2, "11", False),
-    ("Rathaus Tiefgarage — Bay 3", _J, "7.4", False),
+    ("Rathaus Tiefgarage — Bay 2", _T2, "11", True),
+    ("Rathaus Tiefgarage — Bay 3", _J, "7.4", True),
     ("A9 Rastplatz Nord — HPC 1", _CCS, "350", False),
     ("A9 Rastplatz Nord — HPC 2", _CCS, "350", False),
     ("A9 Rastplatz Nord — HPC 3", _NACS, "250", False),
@@ -96,11 +96,11 @@ CATALOGUE: tuple[tuple[str, ConnectorType, str, bool], ...] = (
     ("Technologiepark Ost — Bay 2", _T2, "22", False),
     ("Technologiepark Ost — Bay 3", _T2, "22", False),
     ("Technologiepark Ost — Bay 4", _J, "7.4", False),
-    ("Universität Campus Süd — Bay 1", _T2, "11", False),
-    ("Universität Campus Süd — Bay 2", _T2, "11", False),
-    ("Universität Campus Süd — Bay 3", _J, "7.4", False),
-    ("Klinikum Parkhaus — Bay 1", _T2, "22", False),
-    ("Klinikum Parkhaus — Bay 2", _T2, "22", False),
+    ("Universität Campus Süd — Bay 1", _T2, "11", True),
+    ("Universität Campus Süd — Bay 2", _T2, "11", True),
+    ("Universität Campus Süd — Bay 3", _J, "7.4", True),
+    ("Klinikum Parkhaus — Bay 1", _T2, "22", True),
+    ("Klinikum Parkhaus — Bay 2", _T2, "22", True),
     ("Messe Parkplatz P5 — Bay 1", _CCS, "150", False),
     ("Messe Parkplatz P5 — Bay 2", _T2, "22", False),
     ("Messe Parkplatz P5 — Bay 3", _T2, "22", False),
@@ -140,9 +140,12 @@ CHARGER_IDS = tuple(f"PX-{i:03d}" for i in range(1, len(CATALOGUE) + 1))
 _BY_ID = dict(zip(CHARGER_IDS, CATALOGUE, strict=True))
 
 # Offline showcase: a faulty one (3 days silent), a flaky one (2 h) and a new one never seen.
+# The faulty one is a restricted depot charger granted to no demo sign-in: the admin tour
+# grants it to the newcomer, who then finds it on their dashboard.
 NEVER_SEEN_CHARGER_ID = "PX-051"
+FAULTY_DEPOT_CHARGER_ID = "PX-026"  # Klinikum Parkhaus — Bay 2
 OFFLINE_SINCE: dict[str, timedelta | None] = {
-    "PX-026": timedelta(days=3, hours=2),
+    FAULTY_DEPOT_CHARGER_ID: timedelta(days=3, hours=2),
     "PX-029": timedelta(hours=2, minutes=10),
     NEVER_SEEN_CHARGER_ID: None,
 }
@@ -151,10 +154,16 @@ UP_CHARGER_IDS = tuple(c for c in CHARGER_IDS if c not in OFFLINE_SINCE)
 DRIVER_OFFICE_CHARGER_ID = "PX-019"  # Technologiepark Ost — Bay 2: Dana's weekday charger
 DRIVER_FAST_CHARGER_ID = "PX-003"  # Hauptbahnhof P2 — Bay 1: her weekend top-ups
 OLGA_CHARGER_IDS = ("PX-002", "PX-043")
-DEPOT_GRANTS = {  # fleet label -> its depot chargers
-    "Stadtwerke fleet": ("PX-052", "PX-053", "PX-054", "PX-055"),
+# Fleet label -> its restricted depot chargers (every restricted charger is in one). Few enough
+# chargers stay public (at most 46) that every driver's dashboard, which shows 50 cards, has
+# room for all of them plus a few granted ones.
+DEPOT_GRANTS = {
+    "Stadtwerke fleet": ("PX-052", "PX-053", "PX-054", "PX-055", "PX-008", "PX-009"),
     "Hafenlogistik fleet": ("PX-056", "PX-057", "PX-058"),
+    "Klinikum fleet": ("PX-025", FAULTY_DEPOT_CHARGER_ID),
+    "Campus fleet": ("PX-022", "PX-023", "PX-024"),
 }
+MAX_PUBLIC_CHARGERS = 46
 
 # Live sessions (In use). Ids fixed so tick_demo finds exactly these; minutes = how long before
 # `now` each started (a range, drawn from the seed). Dana's is the first.
@@ -436,7 +445,8 @@ def _people(rng: random.Random) -> list[_Person]:
     for i in range(1, CUSTOMER_COUNT + 1):
         name = f"{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}"
         email = f"driver{i:03d}@demo.polaris.example"
-        fleet = fleet_names[(i // 10) % 2] if i % 10 == 0 and i <= 80 else None
+        # Accounts 10, 20, ..., 80 are fleets' company accounts, two per fleet.
+        fleet = fleet_names[(i // 10) % len(fleet_names)] if i % 10 == 0 and i <= 80 else None
         if fleet:
             plan: str | None = "PLAN-FLEET-1000"
         else:

@@ -20,12 +20,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from auth.passwords import verify_password
+from data.dashboard import CHARGER_LIMIT, visible_chargers
 from data.db import Database
 from data.demo import (
     DEMO_PASSWORD,
     DEMO_SUPPORT_EMAIL,
     DRIVER_EMAIL,
     LIVE_CAP_KWH,
+    MAX_PUBLIC_CHARGERS,
     NEWCOMER_EMAIL,
     OPERATOR_EMAIL,
     has_demo,
@@ -128,7 +130,9 @@ def test_operator_plans_chargers_and_statuses(db: Database) -> None:
             assert lo <= float(c.max_power_kw) <= hi, c.friendly_name
 
         restricted = {c.id for c in chargers if c.visibility.value == "restricted"}
-        assert 1 <= len(restricted) <= 10
+        assert len(restricted) == 14  # depots of four fleets
+        # Every driver's dashboard (50 cards) has room for all public chargers and a few grants.
+        assert len(chargers) - len(restricted) <= MAX_PUBLIC_CHARGERS <= CHARGER_LIMIT - 4
         grants = s.execute(select(ChargerAccess.charger_id, Account.role).join(Account)).all()
         assert {cid for cid, _ in grants} == restricted  # every depot charger is granted
         assert {role for _, role in grants} == {Role.customer}
@@ -267,6 +271,33 @@ def test_newcomer_and_olga(db: Database) -> None:
         history = s.scalar(select(func.count()).where(ChargingSession.account_id == personal.id))
         assert 1 <= history <= 40  # a little history
         assert s.scalar(select(func.count()).where(ChargingSession.account_id == admin.id)) == 0
+
+
+def test_newcomer_sees_every_charger_and_an_offline_depot_can_be_granted(db: Database) -> None:
+    """The admin tour: an Offline restricted charger, granted to nobody the newcomer knows, is
+    granted to them and then shows on their dashboard (not pushed beyond the 50-card cap)."""
+    load(db)
+    with db.session() as s:
+        (nico,) = account_of(s, NEWCOMER_EMAIL)
+        shown = visible_chargers(s, nico.id, NOW)
+        assert shown.visible == len(shown.chargers) <= CHARGER_LIMIT - 4
+        status = statuses(s, NOW)
+        granted_to_nico = set(
+            s.scalars(select(ChargerAccess.charger_id).where(ChargerAccess.account_id == nico.id))
+        )
+        offline_depots = [
+            c.id
+            for c in s.scalars(select(Charger).order_by(Charger.id))
+            if status[c.id] == "Offline"
+            and c.visibility.value == "restricted"
+            and c.id not in granted_to_nico
+        ]
+        assert offline_depots
+        s.add(ChargerAccess(account_id=nico.id, charger_id=offline_depots[0]))
+    with db.session() as s:
+        after = {c.charger_id: c.status.value for c in visible_chargers(s, nico.id, NOW).chargers}
+        assert after[offline_depots[0]] == "Offline"
+        assert len(after) == shown.visible + 1
 
 
 def test_tick_keeps_the_demo_alive(db: Database) -> None:

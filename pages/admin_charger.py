@@ -1,0 +1,332 @@
+"""/admin/chargers/<charger_id>: one charger for the operator.
+
+Its status and last heartbeat, name and visibility (editable), the customer accounts that may
+see it while restricted (grant and revoke), utilisation and energy per day for a period, its
+sessions (paged, newest first) and its reservations (upcoming first).
+
+The layout is a static skeleton holding the charger id from the address as a key; every
+callback checks the admin role, then looks the id up: an id that names no charger gets "That
+charger doesn't exist" (page) or "That charger no longer exists" (an action), never an error.
+Edits are written to the database, so customers see them on their next refresh.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+import dash
+from dash import ALL, Input, Output, State, callback, ctx, no_update
+from dash.development.base_component import Component
+from dash.exceptions import PreventUpdate
+
+from auth.roles import admin_only
+from components.admin import admin_page
+from components.dashboard import empty_figure
+from components.fleet import (
+    CHARGER_ACCESS_FEEDBACK_ID,
+    CHARGER_ACCESS_ID,
+    CHARGER_ACCESS_NOTE_ID,
+    CHARGER_ACCESS_STORE,
+    CHARGER_ACCOUNT_PICK_ID,
+    CHARGER_CONTENT_ID,
+    CHARGER_ENERGY_CHART_ID,
+    CHARGER_GRANT_ID,
+    CHARGER_HEADING_ID,
+    CHARGER_ID_STORE,
+    CHARGER_MISSING_ID,
+    CHARGER_NAME_ID,
+    CHARGER_PERIOD_ID,
+    CHARGER_RESERVATIONS_ID,
+    CHARGER_REVOKE_TYPE,
+    CHARGER_SAVE_FEEDBACK_ID,
+    CHARGER_SAVE_ID,
+    CHARGER_SAVED_STORE,
+    CHARGER_SESSIONS_GRID_ID,
+    CHARGER_SESSIONS_NOTE_ID,
+    CHARGER_SUMMARY_ID,
+    CHARGER_USAGE_TOTALS_ID,
+    CHARGER_UTILISATION_CHART_ID,
+    CHARGER_VISIBILITY_ID,
+    access_note,
+    account_options,
+    charger_skeleton,
+    charger_summary,
+    energy_figure,
+    feedback,
+    grants_list,
+    reservations_table,
+    session_row,
+    usage_totals,
+    utilisation_figure,
+)
+from data.dashboard import operator_settings
+from data.db import session_scope
+from data.fleet import (
+    ChargerNotFoundError,
+    FleetInputError,
+    charger_daily_usage,
+    charger_detail,
+    charger_grants,
+    charger_reservations,
+    charger_session_count,
+    charger_sessions,
+    grant_charger,
+    parse_grid_request,
+    revoke_charger,
+    search_accounts,
+    update_charger,
+)
+from data.periods import parse_period, period_bounds
+from pages._admin import admin_layout
+
+dash.register_page(
+    __name__,
+    path_template="/admin/chargers/<charger_id>",
+    title="Charger · Polaris Express",
+    name="Charger",
+)
+
+GONE = "That charger no longer exists. Go back to the fleet overview to pick another."
+
+
+def _charger_id(value: object) -> str:
+    """The id as sent by the browser: only ever a lookup key (bad types read as "none")."""
+    return value if isinstance(value, str) else ""
+
+
+@admin_layout
+def layout(charger_id: object = "", **_: object) -> Component:
+    # The path segment arrives percent-encoded (ids may hold any character).
+    cid = unquote(charger_id) if isinstance(charger_id, str) else ""
+    return admin_page("Charger", "/admin", *charger_skeleton(cid))
+
+
+def _bump(counter: object) -> int:
+    return (counter if isinstance(counter, int) and not isinstance(counter, bool) else 0) + 1
+
+
+@callback(
+    Output(CHARGER_MISSING_ID, "hidden"),
+    Output(CHARGER_CONTENT_ID, "hidden"),
+    Output(CHARGER_HEADING_ID, "children"),
+    Output(CHARGER_SUMMARY_ID, "children"),
+    Input(CHARGER_ID_STORE, "data"),
+    Input(CHARGER_SAVED_STORE, "data"),
+    Input("refresh-interval", "n_intervals"),
+)
+@admin_only
+def render_summary(charger_id: object, _saved: object, _n: object) -> tuple[Any, ...]:
+    """Name, status and heartbeat, kept fresh on the shell's timer; or the missing notice."""
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        detail = charger_detail(s, _charger_id(charger_id), now)
+    if detail is None:
+        return False, True, no_update, no_update
+    return True, False, detail.friendly_name, charger_summary(detail, tz, now)
+
+
+@callback(
+    Output(CHARGER_NAME_ID, "value"),
+    Output(CHARGER_VISIBILITY_ID, "value"),
+    Input(CHARGER_ID_STORE, "data"),
+    Input(CHARGER_SAVED_STORE, "data"),
+)
+@admin_only
+def load_settings(charger_id: object, _saved: object) -> tuple[Any, Any]:
+    """The form's values: on load, and after a save (the name as stored, tidied)."""
+    with session_scope() as s:
+        detail = charger_detail(s, _charger_id(charger_id), datetime.now(UTC))
+    if detail is None:
+        return "", None
+    return detail.friendly_name, detail.visibility
+
+
+@callback(
+    Output(CHARGER_SAVE_FEEDBACK_ID, "children"),
+    Output(CHARGER_SAVED_STORE, "data"),
+    Input(CHARGER_SAVE_ID, "n_clicks"),
+    Input(CHARGER_NAME_ID, "n_submit"),
+    State(CHARGER_ID_STORE, "data"),
+    State(CHARGER_NAME_ID, "value"),
+    State(CHARGER_VISIBILITY_ID, "value"),
+    State(CHARGER_SAVED_STORE, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def save_settings(
+    _clicks: object, _submit: object, charger_id: object, name: object, visibility: object,
+    saved: object,
+) -> tuple[Any, Any]:  # fmt: skip
+    """Validate and store the name and visibility; say what happened."""
+    if not ctx.triggered or not ctx.triggered[0].get("value"):
+        raise PreventUpdate
+    try:
+        with session_scope() as s:
+            stored_name, stored_visibility = update_charger(
+                s, _charger_id(charger_id), name, visibility
+            )
+    except ChargerNotFoundError:
+        return feedback(GONE, ok=False), no_update
+    except FleetInputError as error:
+        return feedback(str(error), ok=False), no_update
+    message = f"Saved: “{stored_name}”, {stored_visibility.value}."
+    return feedback(message, ok=True), _bump(saved)
+
+
+@callback(
+    Output(CHARGER_ACCESS_ID, "children"),
+    Output(CHARGER_ACCESS_NOTE_ID, "children"),
+    Output(CHARGER_GRANT_ID, "disabled"),
+    Input(CHARGER_ID_STORE, "data"),
+    Input(CHARGER_ACCESS_STORE, "data"),
+    Input(CHARGER_SAVED_STORE, "data"),
+)
+@admin_only
+def render_access(charger_id: object, _changed: object, _saved: object) -> tuple[Any, ...]:
+    """Who may see the charger; granting is for restricted chargers only."""
+    cid = _charger_id(charger_id)
+    with session_scope() as s:
+        detail = charger_detail(s, cid, datetime.now(UTC))
+        grants = charger_grants(s, cid) if detail is not None else []
+    if detail is None:
+        return no_update, GONE, True
+    return grants_list(grants), access_note(detail.visibility), detail.visibility != "restricted"
+
+
+@callback(
+    Output(CHARGER_ACCOUNT_PICK_ID, "options"),
+    Input(CHARGER_ACCOUNT_PICK_ID, "search_value"),
+    State(CHARGER_ACCOUNT_PICK_ID, "value"),
+    State(CHARGER_ACCOUNT_PICK_ID, "options"),
+    prevent_initial_call=True,
+)
+@admin_only
+def find_accounts(search: object, picked: object, shown: object) -> Any:
+    """Customer accounts matching the typed text (id, email, label or name); the picked one
+    stays listed so the dropdown keeps showing it."""
+    if not isinstance(search, str) or not search.strip():
+        raise PreventUpdate
+    with session_scope() as s:
+        options = account_options(search_accounts(s, search))
+    if isinstance(picked, str) and isinstance(shown, list):
+        if all(o["value"] != picked for o in options):
+            kept = [o for o in shown if isinstance(o, dict) and o.get("value") == picked]
+            options = kept[:1] + options
+    return options
+
+
+@callback(
+    Output(CHARGER_ACCESS_FEEDBACK_ID, "children"),
+    Output(CHARGER_ACCESS_STORE, "data"),
+    Output(CHARGER_ACCOUNT_PICK_ID, "value"),
+    Input(CHARGER_GRANT_ID, "n_clicks"),
+    Input({"type": CHARGER_REVOKE_TYPE, "account": ALL}, "n_clicks"),
+    State(CHARGER_ID_STORE, "data"),
+    State(CHARGER_ACCOUNT_PICK_ID, "value"),
+    State(CHARGER_ACCESS_STORE, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def change_access(
+    _grant: object, _revoke: object, charger_id: object, picked: object, changed: object
+) -> tuple[Any, ...]:
+    """Grant the picked account, or revoke the one whose button was pressed."""
+    if not ctx.triggered or not ctx.triggered[0].get("value"):
+        raise PreventUpdate  # a Revoke button appearing, not being pressed
+    trigger = ctx.triggered_id
+    cid = _charger_id(charger_id)
+    try:
+        with session_scope() as s:
+            if trigger == CHARGER_GRANT_ID:
+                account = picked
+                done = grant_charger(s, cid, account)
+                message = (
+                    f"{account} may now see this charger."
+                    if done
+                    else f"{account} could already see this charger."
+                )
+            elif isinstance(trigger, dict) and trigger.get("type") == CHARGER_REVOKE_TYPE:
+                account = trigger.get("account")
+                done = revoke_charger(s, cid, account)
+                message = (
+                    f"{account} no longer sees this charger."
+                    if done
+                    else f"{account} had no access to this charger."
+                )
+            else:
+                raise PreventUpdate
+    except ChargerNotFoundError:
+        return feedback(GONE, ok=False), no_update, no_update
+    except FleetInputError as error:
+        return feedback(str(error), ok=False), no_update, no_update
+    return feedback(message, ok=True), _bump(changed), None
+
+
+@callback(
+    Output(CHARGER_UTILISATION_CHART_ID, "figure"),
+    Output(CHARGER_ENERGY_CHART_ID, "figure"),
+    Output(CHARGER_USAGE_TOTALS_ID, "children"),
+    Input(CHARGER_ID_STORE, "data"),
+    Input(CHARGER_PERIOD_ID, "active_tab"),
+)
+@admin_only
+def render_usage(charger_id: object, period_value: object) -> tuple[Any, ...]:
+    """Utilisation and energy per local day of the chosen period."""
+    name, _valid = parse_period(period_value if isinstance(period_value, str) else None)
+    now = datetime.now(UTC)
+    cid = _charger_id(charger_id)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        if charger_detail(s, cid, now) is None:
+            return empty_figure(), empty_figure(), GONE
+        period = period_bounds(name, now, tz)
+        frame = charger_daily_usage(s, cid, period, now)
+    return (
+        utilisation_figure(frame, period),
+        energy_figure(frame, period),
+        usage_totals(frame, period),
+    )
+
+
+@callback(
+    Output(CHARGER_SESSIONS_GRID_ID, "getRowsResponse"),
+    Output(CHARGER_SESSIONS_NOTE_ID, "children"),
+    Input(CHARGER_SESSIONS_GRID_ID, "getRowsRequest"),
+    State(CHARGER_ID_STORE, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def session_rows(request: object, charger_id: object) -> tuple[dict[str, Any], str]:
+    """A block of the charger's sessions, newest first (no sorting or filtering here)."""
+    if request is None:
+        raise PreventUpdate
+    grid = parse_grid_request(request)
+    cid = _charger_id(charger_id)
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        if charger_detail(s, cid, now) is None:
+            return {"rowData": [], "rowCount": 0}, GONE
+        total = charger_session_count(s, cid)
+        rows = charger_sessions(s, cid, grid.start, grid.limit) if grid.start < total else []
+    note = f"{total:,} session{'' if total == 1 else 's'}, newest first."
+    return {"rowData": [session_row(r, tz, now) for r in rows], "rowCount": total}, note
+
+
+@callback(
+    Output(CHARGER_RESERVATIONS_ID, "children"),
+    Input(CHARGER_ID_STORE, "data"),
+)
+@admin_only
+def render_reservations(charger_id: object) -> Any:
+    now = datetime.now(UTC)
+    cid = _charger_id(charger_id)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        if charger_detail(s, cid, now) is None:
+            return GONE
+        rows = charger_reservations(s, cid, now)
+    return reservations_table(rows, tz, now)
