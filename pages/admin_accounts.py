@@ -1,0 +1,769 @@
+"""``/admin/accounts``: people and their accounts. Search, create a person, set a password,
+put an account on a plan, grant and revoke restricted chargers, remove an account.
+
+The layout is a static skeleton; callbacks fill it. Every callback is ``@admin_only``. The
+browser holds only keys (the chosen person and account in ``SELECTED_ID``, charger ids on
+buttons): each is looked up again and validated before anything is read or written, and the
+acting admin always comes from the server session. Writes commit in ``session_scope()``, so the
+customer's next request (sign-in reloads accounts; the dashboard re-reads plans and grants) sees
+them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, callback, ctx, no_update
+from dash.development.base_component import Component
+from dash.exceptions import PreventUpdate
+from flask_login import current_user, login_user
+
+from auth.accounts import current_account, load_signed_in_user
+from auth.roles import admin_only
+from components.admin import admin_page
+from components.people import (
+    ACCOUNT_DEFAULT_TYPE,
+    ACCOUNT_HEADING_ID,
+    ACCOUNT_PICK_TYPE,
+    ACCOUNT_TOOLS_ID,
+    ACCOUNTS_ALERT_ID,
+    ACCOUNTS_COUNT_ID,
+    ACCOUNTS_GRID_ID,
+    ACCOUNTS_SEARCH_ID,
+    ADD_ACCOUNT_FIELDS,
+    ADD_FEEDBACK_ID,
+    ADD_PLAN_ID,
+    ADD_ROLE_ID,
+    ADD_SAVE_ID,
+    ADMIN_ACCOUNT_NOTE_ID,
+    CUSTOMER_TOOLS_ID,
+    DEFAULT_FEEDBACK_ID,
+    GRANT_CHARGER_ID,
+    GRANT_FEEDBACK_ID,
+    GRANT_SAVE_ID,
+    GRANTS_LIST_ID,
+    NEW_ADMIN_FIELDS_ID,
+    NEW_CANCEL_ID,
+    NEW_CUSTOMER_FIELDS_ID,
+    NEW_FEEDBACK_ID,
+    NEW_KINDS_ID,
+    NEW_MODAL_ID,
+    NEW_OPEN_ID,
+    NEW_PERSON_FIELDS,
+    NEW_SAVE_ID,
+    NO_PLAN_VALUE,
+    PASSWORD_FEEDBACK_ID,
+    PASSWORD_INPUT_ID,
+    PASSWORD_SAVE_ID,
+    PERSON_ACCOUNTS_ID,
+    PERSON_HEADING_ID,
+    PERSON_PANEL_ID,
+    PLAN_FEEDBACK_ID,
+    PLAN_SAVE_ID,
+    PLAN_SELECT_ID,
+    REMOVE_BODY_ID,
+    REMOVE_CANCEL_ID,
+    REMOVE_CONFIRM_ID,
+    REMOVE_FEEDBACK_ID,
+    REMOVE_MODAL_ID,
+    REMOVE_OPEN_ID,
+    REVOKE_TYPE,
+    SELECTED_ID,
+    account_heading,
+    accounts_skeleton,
+    charger_choice_options,
+    count_text,
+    error_id,
+    failure,
+    grants_list,
+    grid_rows,
+    grid_style,
+    person_accounts,
+    person_heading,
+    plan_options,
+    remove_question,
+    success,
+)
+from data.db import session_scope
+from data.models import Role
+from data.people import (
+    REFRESH_FILTER,
+    SEARCH_FILTER,
+    SEARCH_MAX_LENGTH,
+    InvalidInput,
+    NewAccount,
+    account_grants,
+    add_account,
+    check_account_removal,
+    create_person,
+    grant_charger,
+    list_plans,
+    parse_grid_request,
+    person,
+    remove_account,
+    restricted_charger_choices,
+    revoke_charger,
+    search_accounts,
+    set_account_plan,
+    set_default_account,
+    set_person_password,
+)
+from pages._admin import admin_layout
+
+PATH = "/admin/accounts"
+dash.register_page(__name__, path=PATH, title="Accounts · Polaris Express", name="Accounts")
+
+# Reset when another person or account is chosen: what the tools said about the previous one,
+# and anything typed for them (a half-typed password must never carry over to someone else).
+_RESET_ON_CHOICE: tuple[tuple[str, str, Any], ...] = (
+    *((i, "children", "") for i in (
+        PLAN_FEEDBACK_ID,
+        GRANT_FEEDBACK_ID,
+        PASSWORD_FEEDBACK_ID,
+        REMOVE_FEEDBACK_ID,
+        ADD_FEEDBACK_ID,
+        DEFAULT_FEEDBACK_ID,
+        ACCOUNTS_ALERT_ID,
+    )),
+    (PASSWORD_INPUT_ID, "value", ""),
+    (PASSWORD_INPUT_ID, "invalid", False),
+    *((error_id(i), "children", "") for i in ADD_ACCOUNT_FIELDS.values()),
+    (ADD_ACCOUNT_FIELDS["account_id"], "value", ""),
+    (ADD_ACCOUNT_FIELDS["label"], "value", ""),
+)  # fmt: skip
+_RESET_OUTPUTS = [Output(i, prop, allow_duplicate=True) for i, prop, _ in _RESET_ON_CHOICE]
+_RESET_VALUES = [value for _, _, value in _RESET_ON_CHOICE]
+_NEW_INPUTS = {f: i for f, i in NEW_PERSON_FIELDS.items() if f != "accounts"}
+
+
+@admin_layout
+def layout(**_: object) -> Component:
+    return admin_page("Accounts", PATH, *accounts_skeleton())
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _selection(data: object) -> tuple[int | None, str | None]:
+    """``(user_id, account_id)`` from the browser's store, type-checked; existence is checked
+    by the query that uses them."""
+    if not isinstance(data, dict):
+        return None, None
+    user_id, account_id = data.get("user_id"), data.get("account_id")
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        return None, None
+    return user_id, account_id if isinstance(account_id, str) and account_id else None
+
+
+def _select(user_id: int, account_id: str | None, previous: object = None) -> dict[str, Any]:
+    """A new store value; ``rev`` changes so the panel re-reads even for the same keys, and
+    ``fresh`` says whether another person or account was chosen (then the forms are reset;
+    otherwise what the operator is typing or choosing stays)."""
+    before = previous if isinstance(previous, dict) else {}
+    rev = before.get("rev", 0)
+    same = before.get("user_id") == user_id and before.get("account_id") == account_id
+    return {
+        "user_id": user_id,
+        "account_id": account_id,
+        "rev": (rev if isinstance(rev, int) else 0) + 1,
+        "fresh": not same,
+    }
+
+
+def _refresh_grid(model: object) -> dict[str, Any]:
+    """The grid's filter model with a new refresh token: the grid fetches its rows again (the
+    same model again would be ignored). The token filters nothing on the server."""
+    new = dict(model) if isinstance(model, dict) else {}
+    token = secrets.token_hex(4)
+    new[REFRESH_FILTER] = {"filterType": "text", "type": "contains", "filter": token}
+    return new
+
+
+def _acting() -> tuple[int, str]:
+    """The signed-in admin's person and account, from the server session."""
+    account = current_account()
+    if account is None or not current_user.is_authenticated:
+        raise PermissionError("no active account")
+    return int(current_user.user_id), account.id
+
+
+def _plan_choice(value: object) -> str | None:
+    """A plan select's value: a plan id to look up, or None for "No plan"."""
+    return value if isinstance(value, str) and value not in ("", NO_PLAN_VALUE) else None
+
+
+def _clicked(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _pattern_click() -> str | None:
+    """The key of the pattern-matched button that was really clicked (a re-render that adds
+    buttons with ``n_clicks=0`` also fires the callback)."""
+    trigger = ctx.triggered_id
+    if (
+        not isinstance(trigger, dict)
+        or not ctx.triggered
+        or not _clicked(ctx.triggered[0]["value"])
+    ):
+        return None
+    key = trigger.get("account", trigger.get("charger"))
+    return key if isinstance(key, str) else None
+
+
+def _field_messages(errors: dict[str, str], fields: dict[str, str]) -> list[Any]:
+    """For each field, in order: its message, or nothing when it is fine."""
+    return [errors.get(field, "") for field in fields]
+
+
+# --- the list -----------------------------------------------------------------------------------
+
+
+@callback(
+    Output(ACCOUNTS_GRID_ID, "getRowsResponse"),
+    Output(ACCOUNTS_COUNT_ID, "children"),
+    Output(ACCOUNTS_GRID_ID, "style"),
+    Input(ACCOUNTS_GRID_ID, "getRowsRequest"),
+)
+@admin_only
+def load_rows(request: object) -> tuple[Any, Any, Any]:
+    """One block of rows for the grid, searched, filtered, sorted and paged in SQL."""
+    if not request:
+        raise PreventUpdate
+    query = parse_grid_request(request)
+    first_block = query.offset == 0
+    with session_scope() as s:
+        page = search_accounts(s, query, with_total=first_block)
+    response: dict[str, Any] = {"rowData": grid_rows(page.rows)}
+    if page.total is not None:
+        response["rowCount"] = page.total
+    count: Any = no_update
+    style: Any = no_update
+    if first_block and page.total is not None:
+        count = count_text(page.total, query.search, filtered=bool(query.filters))
+        style = grid_style(page.total)
+    return response, count, style
+
+
+@callback(
+    Output(ACCOUNTS_GRID_ID, "filterModel"),
+    Input(ACCOUNTS_SEARCH_ID, "value"),
+    State(ACCOUNTS_GRID_ID, "filterModel"),
+    prevent_initial_call=True,
+)
+@admin_only
+def apply_search(text: object, model: object) -> dict[str, Any]:
+    """The search box rides in the grid's filter model (hidden column), beside column filters."""
+    new = dict(model) if isinstance(model, dict) else {}
+    term = text.strip()[:SEARCH_MAX_LENGTH] if isinstance(text, str) else ""
+    if term:
+        new[SEARCH_FILTER] = {"filterType": "text", "type": "contains", "filter": term}
+    else:
+        new.pop(SEARCH_FILTER, None)
+    return new
+
+
+@callback(
+    Output(SELECTED_ID, "data"),
+    *_RESET_OUTPUTS,
+    Input(ACCOUNTS_GRID_ID, "selectedRows"),
+    State(SELECTED_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def choose_row(rows: object, previous: object) -> tuple[Any, ...]:
+    row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else None
+    if row is None:
+        raise PreventUpdate
+    user_id, account_id = _selection(row)
+    if user_id is None or (user_id, account_id) == _selection(previous):
+        raise PreventUpdate  # nothing new (the grid re-reports its selection after a refresh)
+    return (_select(user_id, account_id, previous), *_RESET_VALUES)
+
+
+@callback(
+    Output(SELECTED_ID, "data", allow_duplicate=True),
+    *_RESET_OUTPUTS,
+    Input({"type": ACCOUNT_PICK_TYPE, "account": ALL}, "n_clicks"),
+    State(SELECTED_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def pick_account(_clicks: list[Any], selected: object) -> tuple[Any, ...]:
+    account_id = _pattern_click()
+    user_id, _ = _selection(selected)
+    if account_id is None or user_id is None:
+        raise PreventUpdate
+    return (_select(user_id, account_id, selected), *_RESET_VALUES)
+
+
+# --- one person ---------------------------------------------------------------------------------
+
+
+@callback(
+    Output(PERSON_PANEL_ID, "hidden"),
+    Output(PERSON_HEADING_ID, "children"),
+    Output(PERSON_ACCOUNTS_ID, "children"),
+    Output(ACCOUNT_TOOLS_ID, "hidden"),
+    Output(ACCOUNT_HEADING_ID, "children"),
+    Output(CUSTOMER_TOOLS_ID, "hidden"),
+    Output(ADMIN_ACCOUNT_NOTE_ID, "hidden"),
+    Output(PLAN_SELECT_ID, "options"),
+    Output(PLAN_SELECT_ID, "value"),
+    Output(GRANTS_LIST_ID, "children"),
+    Output(GRANT_CHARGER_ID, "options"),
+    Output(GRANT_CHARGER_ID, "value"),
+    Output(ADD_PLAN_ID, "options"),
+    Output(ACCOUNTS_ALERT_ID, "children"),
+    Input(SELECTED_ID, "data"),
+)
+@admin_only
+def show_person(selected: object) -> tuple[Any, ...]:
+    """The chosen person, read fresh from the database (the store holds only keys)."""
+    user_id, account_id = _selection(selected)
+    if user_id is None:
+        return (True, *([no_update] * 13))
+    with session_scope() as s:
+        found = person(s, user_id)
+        plans = list_plans(s) if found is not None else []
+        chosen = None
+        if found is not None:
+            chosen = found.account(account_id) or found.account(found.default_account_id)
+        grants, total = ([], 0)
+        choices = []
+        if chosen is not None and not chosen.is_admin:
+            grants, total = account_grants(s, chosen.account_id)
+            choices = restricted_charger_choices(s, chosen.account_id, "")
+    if found is None:
+        gone = failure("That person no longer exists. Search again.")
+        return (True, *([no_update] * 12), gone)
+    customer = chosen is not None and not chosen.is_admin
+    fresh = not isinstance(selected, dict) or selected.get("fresh", True) is not False
+    plan_value = (
+        ((chosen.plan_id or NO_PLAN_VALUE) if chosen else NO_PLAN_VALUE) if fresh else no_update
+    )
+    return (
+        False,
+        person_heading(found),
+        person_accounts(found, chosen.account_id if chosen else None),
+        chosen is None,
+        account_heading(chosen),
+        not customer,
+        customer or chosen is None,
+        plan_options(plans),
+        plan_value,
+        grants_list(grants, total),
+        charger_choice_options(choices) if fresh else no_update,
+        None if fresh else no_update,
+        plan_options(plans),
+        no_update,  # keep a confirmation ("created", "removed") that led here
+    )
+
+
+@callback(
+    Output(PASSWORD_FEEDBACK_ID, "children"),
+    Output(PASSWORD_INPUT_ID, "value"),
+    Output(PASSWORD_INPUT_ID, "invalid"),
+    Output(SELECTED_ID, "data", allow_duplicate=True),
+    Input(PASSWORD_SAVE_ID, "n_clicks"),
+    State(PASSWORD_INPUT_ID, "value"),
+    State(SELECTED_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def save_password(clicks: object, password: object, selected: object) -> tuple[Any, ...]:
+    if not _clicked(clicks):
+        raise PreventUpdate
+    user_id, account_id = _selection(selected)
+    if user_id is None:
+        raise PreventUpdate
+    acting_user, _ = _acting()
+    try:
+        with session_scope() as s:
+            set_person_password(s, user_id, password)
+            name = person(s, user_id).display_name
+    except InvalidInput as exc:
+        return failure(exc.message), no_update, True, no_update
+    if user_id == acting_user:
+        # Their own password: the version bump ends every other session, and this one is
+        # re-issued with the new version so the operator stays signed in here.
+        with session_scope() as s:
+            me = load_signed_in_user(s, acting_user)
+        if me is not None:
+            login_user(me)
+        message = "Your password is changed. Your other sessions have ended."
+    else:
+        message = f"Password set for {name}. Any session they had open has ended."
+    return success(message), "", False, _select(user_id, account_id, selected)
+
+
+@callback(
+    Output(PLAN_FEEDBACK_ID, "children"),
+    Output(SELECTED_ID, "data", allow_duplicate=True),
+    Output(ACCOUNTS_GRID_ID, "filterModel", allow_duplicate=True),
+    Input(PLAN_SAVE_ID, "n_clicks"),
+    State(PLAN_SELECT_ID, "value"),
+    State(SELECTED_ID, "data"),
+    State(ACCOUNTS_GRID_ID, "filterModel"),
+    prevent_initial_call=True,
+)
+@admin_only
+def assign_plan(
+    clicks: object, plan_id: object, selected: object, model: object
+) -> tuple[Any, ...]:
+    if not _clicked(clicks):
+        raise PreventUpdate
+    user_id, account_id = _selection(selected)
+    if user_id is None:
+        raise PreventUpdate
+    try:
+        with session_scope() as s:
+            name = set_account_plan(s, account_id, _plan_choice(plan_id))
+    except InvalidInput as exc:
+        return failure(exc.message), no_update, no_update
+    text = f"{account_id} is now on {name}." if name else f"{account_id} has no plan now."
+    return success(text), _select(user_id, account_id, selected), _refresh_grid(model)
+
+
+@callback(
+    Output(GRANT_CHARGER_ID, "options", allow_duplicate=True),
+    Input(GRANT_CHARGER_ID, "search_value"),
+    State(GRANT_CHARGER_ID, "value"),
+    State(GRANT_CHARGER_ID, "options"),
+    State(SELECTED_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def find_chargers(text: object, value: object, options: object, selected: object) -> Any:
+    """Restricted chargers not granted yet whose id or name contains the text typed."""
+    _, account_id = _selection(selected)
+    if account_id is None or not isinstance(text, str):
+        raise PreventUpdate
+    with session_scope() as s:
+        choices = charger_choice_options(restricted_charger_choices(s, account_id, text))
+    # Keep the option already picked, so typing never clears the choice.
+    if isinstance(options, list) and value and all(c["value"] != value for c in choices):
+        choices += [o for o in options if isinstance(o, dict) and o.get("value") == value]
+    return choices
+
+
+@callback(
+    Output(GRANT_FEEDBACK_ID, "children"),
+    Output(SELECTED_ID, "data", allow_duplicate=True),
+    Output(GRANT_CHARGER_ID, "value", allow_duplicate=True),
+    Output(GRANT_CHARGER_ID, "options", allow_duplicate=True),
+    Input(GRANT_SAVE_ID, "n_clicks"),
+    State(GRANT_CHARGER_ID, "value"),
+    State(SELECTED_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def grant(clicks: object, charger_id: object, selected: object) -> tuple[Any, ...]:
+    if not _clicked(clicks):
+        raise PreventUpdate
+    user_id, account_id = _selection(selected)
+    if user_id is None:
+        raise PreventUpdate
+    if not charger_id:
+        return failure("Pick a restricted charger first."), no_update, no_update, no_update
+    try:
+        with session_scope() as s:
+            change = grant_charger(s, account_id, charger_id)
+            # The choices without the one just granted (only chargers not granted yet).
+            choices = charger_choice_options(restricted_charger_choices(s, str(account_id), ""))
+    except InvalidInput as exc:
+        refreshed = _select(user_id, account_id, selected)
+        return failure(exc.message), refreshed, None, no_update
+    charger = f"{change.friendly_name} ({change.charger_id})"
+    text = (
+        f"{account_id} may now use {charger}."
+        if change.changed
+        else f"{account_id} could already use {charger}."
+    )
+    return success(text), _select(user_id, account_id, selected), None, choices
+
+
+@callback(
+    Output(GRANT_FEEDBACK_ID, "children", allow_duplicate=True),
+    Output(SELECTED_ID, "data", allow_duplicate=True),
+    Input({"type": REVOKE_TYPE, "charger": ALL}, "n_clicks"),
+    State(SELECTED_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def revoke(_clicks: list[Any], selected: object) -> tuple[Any, ...]:
+    charger_id = _pattern_click()
+    user_id, account_id = _selection(selected)
+    if charger_id is None or user_id is None:
+        raise PreventUpdate
+    try:
+        with session_scope() as s:
+            change = revoke_charger(s, account_id, charger_id)
+    except InvalidInput as exc:
+        return failure(exc.message), no_update
+    charger = f"{change.friendly_name} ({change.charger_id})"
+    text = (
+        f"{account_id} can no longer use {charger}."
+        if change.changed
+        else f"{charger} was no longer granted to {account_id}."
+    )
+    return success(text), _select(user_id, account_id, selected)
+
+
+@callback(
+    Output(DEFAULT_FEEDBACK_ID, "children"),
+    Output(SELECTED_ID, "data", allow_duplicate=True),
+    Output(ACCOUNTS_GRID_ID, "filterModel", allow_duplicate=True),
+    Input({"type": ACCOUNT_DEFAULT_TYPE, "account": ALL}, "n_clicks"),
+    State(SELECTED_ID, "data"),
+    State(ACCOUNTS_GRID_ID, "filterModel"),
+    prevent_initial_call=True,
+)
+@admin_only
+def make_default(_clicks: list[Any], selected: object, model: object) -> tuple[Any, ...]:
+    account_id = _pattern_click()
+    user_id, chosen = _selection(selected)
+    if account_id is None or user_id is None:
+        raise PreventUpdate
+    try:
+        with session_scope() as s:
+            set_default_account(s, user_id, account_id)
+    except InvalidInput as exc:
+        return failure(exc.message), no_update, no_update
+    text = f"They now sign in to {account_id}; switching accounts stays possible."
+    return success(text), _select(user_id, chosen, selected), _refresh_grid(model)
+
+
+# --- removing an account ------------------------------------------------------------------------
+
+
+@callback(
+    Output(REMOVE_MODAL_ID, "is_open"),
+    Output(REMOVE_BODY_ID, "children"),
+    Output(REMOVE_FEEDBACK_ID, "children"),
+    Input(REMOVE_OPEN_ID, "n_clicks"),
+    Input(REMOVE_CANCEL_ID, "n_clicks"),
+    State(SELECTED_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def ask_remove(_open: object, _cancel: object, selected: object) -> tuple[Any, ...]:
+    """Explain a refusal straight away; ask for confirmation only when removal would work."""
+    if ctx.triggered_id == REMOVE_CANCEL_ID:
+        return False, no_update, ""
+    user_id, account_id = _selection(selected)
+    acting_user, acting_account = _acting()
+    try:
+        with session_scope() as s:
+            check_account_removal(
+                s, account_id, acting_user_id=acting_user, acting_account_id=acting_account
+            )
+            found = person(s, user_id) if user_id is not None else None
+    except InvalidInput as exc:
+        return False, no_update, failure(exc.message)
+    name = found.display_name if found else "this person"
+    return True, remove_question(str(account_id), name), ""
+
+
+@callback(
+    Output(REMOVE_MODAL_ID, "is_open", allow_duplicate=True),
+    Output(REMOVE_FEEDBACK_ID, "children", allow_duplicate=True),
+    Output(SELECTED_ID, "data", allow_duplicate=True),
+    Output(ACCOUNTS_GRID_ID, "filterModel", allow_duplicate=True),
+    Output(ACCOUNTS_ALERT_ID, "children", allow_duplicate=True),
+    Input(REMOVE_CONFIRM_ID, "n_clicks"),
+    State(SELECTED_ID, "data"),
+    State(ACCOUNTS_GRID_ID, "filterModel"),
+    prevent_initial_call=True,
+)
+@admin_only
+def confirm_remove(clicks: object, selected: object, model: object) -> tuple[Any, ...]:
+    if not _clicked(clicks):
+        raise PreventUpdate
+    user_id, account_id = _selection(selected)
+    acting_user, acting_account = _acting()
+    try:
+        with session_scope() as s:
+            removed = remove_account(
+                s, account_id, acting_user_id=acting_user, acting_account_id=acting_account
+            )
+    except InvalidInput as exc:
+        return False, failure(exc.message), no_update, no_update, no_update
+    extra = []
+    if removed.grants:
+        extra.append(f"{removed.grants} charger grant{'s' if removed.grants != 1 else ''}")
+    if removed.id_tags:
+        extra.append(f"{removed.id_tags} card{'s' if removed.id_tags != 1 else ''}")
+    text = f"Account {removed.account_id} removed" + (
+        f" with {' and '.join(extra)}." if extra else "."
+    )
+    return (
+        False,
+        "",
+        _select(user_id, None, selected) if user_id is not None else no_update,
+        _refresh_grid(model),
+        success(text),
+    )
+
+
+# --- adding accounts and people -----------------------------------------------------------------
+
+
+@callback(
+    Output(ADD_FEEDBACK_ID, "children"),
+    *(Output(error_id(i), "children") for i in ADD_ACCOUNT_FIELDS.values()),
+    Output(ADD_ACCOUNT_FIELDS["account_id"], "value"),
+    Output(ADD_ACCOUNT_FIELDS["label"], "value"),
+    Output(SELECTED_ID, "data", allow_duplicate=True),
+    Output(ACCOUNTS_GRID_ID, "filterModel", allow_duplicate=True),
+    Input(ADD_SAVE_ID, "n_clicks"),
+    State(ADD_ROLE_ID, "value"),
+    *(State(i, "value") for i in ADD_ACCOUNT_FIELDS.values()),
+    State(SELECTED_ID, "data"),
+    State(ACCOUNTS_GRID_ID, "filterModel"),
+    prevent_initial_call=True,
+)
+@admin_only
+def add_account_to_person(
+    clicks: object,
+    role: object,
+    account_id: object,
+    label: object,
+    plan_id: object,
+    selected: object,
+    model: object,
+) -> tuple[Any, ...]:
+    if not _clicked(clicks):
+        raise PreventUpdate
+    user_id, _ = _selection(selected)
+    if user_id is None:
+        raise PreventUpdate
+    kind = Role.admin if role == Role.admin.value else Role.customer
+    new = NewAccount(
+        kind,
+        account_id if isinstance(account_id, str) else "",
+        label if isinstance(label, str) else "",
+        _plan_choice(plan_id) if kind == Role.customer else None,
+    )
+    try:
+        with session_scope() as s:
+            added = add_account(s, user_id, new)
+    except InvalidInput as exc:
+        messages = _field_messages(exc.errors, ADD_ACCOUNT_FIELDS)
+        general = exc.errors.get("form")
+        general_line = failure(general or "Nothing was saved: fix the fields marked above.")
+        return (general_line, *messages, no_update, no_update, no_update, no_update)
+    text = f"{'Admin' if added.is_admin else 'Customer'} account {added.account_id} added."
+    return (
+        success(text),
+        *([""] * len(ADD_ACCOUNT_FIELDS)),
+        "",
+        "",
+        _select(user_id, added.account_id, selected),
+        _refresh_grid(model),
+    )
+
+
+@callback(
+    Output(NEW_MODAL_ID, "is_open"),
+    Output(NEW_PERSON_FIELDS["customer_plan"], "options"),
+    *(Output(i, "value") for i in _NEW_INPUTS.values()),
+    *(Output(error_id(i), "children", allow_duplicate=True) for i in NEW_PERSON_FIELDS.values()),
+    Output(NEW_FEEDBACK_ID, "children", allow_duplicate=True),
+    Input(NEW_OPEN_ID, "n_clicks"),
+    Input(NEW_CANCEL_ID, "n_clicks"),
+    prevent_initial_call=True,
+)
+@admin_only
+def toggle_new_person(_open: object, _cancel: object) -> tuple[Any, ...]:
+    """Open with an empty form (and the current plans), or close."""
+    if ctx.triggered_id == NEW_CANCEL_ID:
+        return (False, *([no_update] * (1 + len(_NEW_INPUTS) + len(NEW_PERSON_FIELDS) + 1)))
+    with session_scope() as s:
+        plans = list_plans(s)
+    empty = [NO_PLAN_VALUE if f == "customer_plan" else "" for f in _NEW_INPUTS]
+    return (True, plan_options(plans), *empty, *([""] * len(NEW_PERSON_FIELDS)), "")
+
+
+@callback(
+    Output(NEW_CUSTOMER_FIELDS_ID, "hidden"),
+    Output(NEW_ADMIN_FIELDS_ID, "hidden"),
+    Input(NEW_KINDS_ID, "value"),
+)
+@admin_only
+def show_account_fields(kinds: object) -> tuple[bool, bool]:
+    chosen = kinds if isinstance(kinds, list) else []
+    return "customer" not in chosen, "admin" not in chosen
+
+
+@callback(
+    Output(NEW_MODAL_ID, "is_open", allow_duplicate=True),
+    *(Output(error_id(i), "children") for i in NEW_PERSON_FIELDS.values()),
+    Output(NEW_FEEDBACK_ID, "children"),
+    Output(ACCOUNTS_SEARCH_ID, "value"),
+    Output(SELECTED_ID, "data", allow_duplicate=True),
+    Output(ACCOUNTS_ALERT_ID, "children", allow_duplicate=True),
+    Input(NEW_SAVE_ID, "n_clicks"),
+    State(NEW_KINDS_ID, "value"),
+    *(State(i, "value") for i in _NEW_INPUTS.values()),
+    State(SELECTED_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def create_new_person(clicks: object, kinds: object, *values: Any) -> tuple[Any, ...]:
+    if not _clicked(clicks):
+        raise PreventUpdate
+    *field_values, selected = values
+    v = dict(zip(_NEW_INPUTS, field_values, strict=True))
+    chosen = kinds if isinstance(kinds, list) else []
+
+    def text(name: str) -> str:
+        return v[name] if isinstance(v[name], str) else ""
+
+    accounts = []
+    if "admin" in chosen:
+        accounts.append(NewAccount(Role.admin, text("admin_account_id"), text("admin_label")))
+    if "customer" in chosen:
+        accounts.append(
+            NewAccount(
+                Role.customer,
+                text("customer_account_id"),
+                text("customer_label"),
+                _plan_choice(v["customer_plan"]),
+            )
+        )
+    try:
+        with session_scope() as s:
+            created = create_person(
+                s,
+                email=v["email"],
+                display_name=v["display_name"],
+                accounts=accounts,
+                password=v["password"] or None,
+            )
+    except InvalidInput as exc:
+        messages = _field_messages(exc.errors, NEW_PERSON_FIELDS)
+        return (
+            no_update,
+            *messages,
+            failure("Nothing was saved: fix the fields marked above."),
+            no_update,
+            no_update,
+            no_update,
+        )
+    ids = ", ".join(a.account_id for a in created.accounts)
+    login = (
+        "They can sign in now."
+        if created.has_password
+        else "Set a password before they can sign in."
+    )
+    done = success(f"{created.display_name} ({created.email}) created with {ids}. {login}")
+    return (
+        False,
+        *([""] * len(NEW_PERSON_FIELDS)),
+        "",
+        created.email,
+        _select(created.user_id, created.default_account_id, selected),
+        done,
+    )

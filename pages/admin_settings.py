@@ -1,0 +1,255 @@
+"""``/admin/settings``: plans (list, create, edit) and the operator's settings.
+
+The layout is a static skeleton (the time zone and currency choices are constants, not data);
+callbacks fill it and save. A save validates every field first: invalid input shows its message
+next to the field and nothing is written. The customer dashboard reads plans and the operator row
+(``data.dashboard.operator_settings``) on every render, so a change shows on its next refresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, callback, ctx, no_update
+from dash.development.base_component import Component
+from dash.exceptions import PreventUpdate
+
+from auth.roles import admin_only
+from components.admin import admin_page
+from components.people import (
+    OPERATOR_FEEDBACK_ID,
+    OPERATOR_FIELDS,
+    OPERATOR_SAVE_ID,
+    PLAN_EDIT_TYPE,
+    PLAN_EDITING_ID,
+    PLAN_FIELDS,
+    PLAN_FORM_FEEDBACK_ID,
+    PLAN_FORM_SAVE_ID,
+    PLAN_FORM_TITLE_ID,
+    PLAN_NEW_ID,
+    PLANS_TABLE_ID,
+    REFRESH_NOTE,
+    SETTINGS_OPERATOR_VERSION_ID,
+    SETTINGS_PLANS_VERSION_ID,
+    error_id,
+    failure,
+    operator_form_values,
+    plans_table,
+    settings_skeleton,
+    success,
+)
+from data.db import session_scope
+from data.people import (
+    InvalidInput,
+    create_plan,
+    list_plans,
+    operator_values,
+    save_operator_settings,
+    update_plan,
+)
+from pages._admin import admin_layout
+
+PATH = "/admin/settings"
+dash.register_page(
+    __name__, path=PATH, title="Plans & settings · Polaris Express", name="Plans & settings"
+)
+
+_TEXT_PLAN_FIELDS = ("plan_id", "name", "allowance_kwh")  # dbc.Inputs (they have "invalid")
+_TEXT_OPERATOR_FIELDS = ("name", "support_email")
+
+
+@admin_layout
+def layout(**_: object) -> Component:
+    return admin_page("Plans & settings", PATH, *settings_skeleton())
+
+
+def _errors(
+    errors: dict[str, str], fields: dict[str, str], text_fields: tuple[str, ...]
+) -> list[Any]:
+    """Per field its message, then per text input its invalid flag (in ``_error_outputs`` order)."""
+    return [errors.get(f, "") for f in fields] + [f in errors for f in text_fields]
+
+
+def _error_outputs(
+    fields: dict[str, str], text_fields: tuple[str, ...], *, duplicate: bool = False
+) -> list[Output]:
+    return [Output(error_id(i), "children", allow_duplicate=duplicate) for i in fields.values()] + [
+        Output(fields[f], "invalid", allow_duplicate=duplicate) for f in text_fields
+    ]
+
+
+def _bump(version: object) -> int:
+    return (version if isinstance(version, int) and not isinstance(version, bool) else 0) + 1
+
+
+# --- plans --------------------------------------------------------------------------------------
+
+
+@callback(
+    Output(PLANS_TABLE_ID, "children"),
+    Input(SETTINGS_PLANS_VERSION_ID, "data"),
+    Input(PLAN_EDITING_ID, "data"),
+)
+@admin_only
+def show_plans(_version: object, editing: object) -> Component:
+    with session_scope() as s:
+        plans = list_plans(s)
+    return plans_table(plans, editing if isinstance(editing, str) else None)
+
+
+@callback(
+    Output(PLAN_EDITING_ID, "data"),
+    Output(PLAN_FORM_TITLE_ID, "children"),
+    Output(PLAN_NEW_ID, "style"),
+    Output(PLAN_FORM_SAVE_ID, "children"),
+    *(Output(i, "value") for i in PLAN_FIELDS.values()),
+    Output(PLAN_FIELDS["plan_id"], "disabled"),
+    *_error_outputs(PLAN_FIELDS, _TEXT_PLAN_FIELDS, duplicate=True),
+    Output(PLAN_FORM_FEEDBACK_ID, "children", allow_duplicate=True),
+    Input({"type": PLAN_EDIT_TYPE, "plan": ALL}, "n_clicks"),
+    Input(PLAN_NEW_ID, "n_clicks"),
+    prevent_initial_call=True,
+)
+@admin_only
+def choose_plan(_edits: list[Any], _new: object) -> tuple[Any, ...]:
+    """Load a plan into the form (Edit), or empty it for a new one."""
+    trigger = ctx.triggered_id
+    clean = [""] * len(PLAN_FIELDS) + [False] * len(_TEXT_PLAN_FIELDS)
+    if trigger == PLAN_NEW_ID:
+        return (
+            None,
+            "New plan",
+            {"display": "none"},
+            "Create plan",
+            "",
+            "",
+            "",
+            None,
+            False,
+            *clean,
+            "",
+        )
+    clicked = ctx.triggered[0]["value"] if ctx.triggered else None
+    if not isinstance(trigger, dict) or not isinstance(clicked, int) or clicked < 1:
+        raise PreventUpdate  # the table was re-rendered; nothing was clicked
+    plan_id = trigger.get("plan")
+    with session_scope() as s:
+        plan = next((p for p in list_plans(s) if p.plan_id == plan_id), None)
+    if plan is None:
+        gone = failure("That plan no longer exists. The list is up to date now.")
+        return (None, *([no_update] * 8), *clean, gone)
+    allowance = f"{plan.allowance_kwh.normalize():f}"
+    return (
+        plan.plan_id,
+        f"Edit {plan.name}",
+        {"display": "inline"},
+        "Save plan",
+        plan.plan_id,
+        plan.name,
+        allowance,
+        plan.currency,
+        True,
+        *clean,
+        "",
+    )
+
+
+@callback(
+    *_error_outputs(PLAN_FIELDS, _TEXT_PLAN_FIELDS),
+    Output(PLAN_FORM_FEEDBACK_ID, "children"),
+    Output(SETTINGS_PLANS_VERSION_ID, "data"),
+    Output(PLAN_EDITING_ID, "data", allow_duplicate=True),
+    Input(PLAN_FORM_SAVE_ID, "n_clicks"),
+    State(PLAN_EDITING_ID, "data"),
+    *(State(i, "value") for i in PLAN_FIELDS.values()),
+    State(SETTINGS_PLANS_VERSION_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def save_plan(
+    clicks: object,
+    editing: object,
+    plan_id: object,
+    name: object,
+    allowance: object,
+    currency: object,
+    version: object,
+) -> tuple[Any, ...]:
+    if not isinstance(clicks, int) or clicks < 1:
+        raise PreventUpdate
+    try:
+        with session_scope() as s:
+            if isinstance(editing, str) and editing:
+                saved = update_plan(
+                    s, editing, name=name, allowance_kwh=allowance, currency=currency
+                )
+                verb = "saved"
+            else:
+                saved = create_plan(
+                    s, plan_id=plan_id, name=name, allowance_kwh=allowance, currency=currency
+                )
+                verb = "created"
+    except InvalidInput as exc:
+        general = exc.errors.get("form")
+        return (
+            *_errors(exc.errors, PLAN_FIELDS, _TEXT_PLAN_FIELDS),
+            failure(general or "Nothing was saved: fix the fields marked above."),
+            no_update,
+            no_update,
+        )
+    text = f"Plan {saved.name} {verb}. {REFRESH_NOTE}"
+    return (
+        *_errors({}, PLAN_FIELDS, _TEXT_PLAN_FIELDS),
+        success(text),
+        _bump(version),
+        saved.plan_id,  # keep editing what was just saved
+    )
+
+
+# --- operator settings --------------------------------------------------------------------------
+
+
+@callback(
+    *(Output(i, "value") for i in OPERATOR_FIELDS.values()),
+    Input(SETTINGS_OPERATOR_VERSION_ID, "data"),
+)
+@admin_only
+def load_operator(_version: object) -> tuple[str, str, str, str]:
+    with session_scope() as s:
+        return operator_form_values(operator_values(s))
+
+
+@callback(
+    *_error_outputs(OPERATOR_FIELDS, _TEXT_OPERATOR_FIELDS),
+    Output(OPERATOR_FEEDBACK_ID, "children"),
+    Output(SETTINGS_OPERATOR_VERSION_ID, "data"),
+    Input(OPERATOR_SAVE_ID, "n_clicks"),
+    *(State(i, "value") for i in OPERATOR_FIELDS.values()),
+    State(SETTINGS_OPERATOR_VERSION_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def save_operator(
+    clicks: object,
+    name: object,
+    support_email: object,
+    timezone: object,
+    currency: object,
+    version: object,
+) -> tuple[Any, ...]:
+    if not isinstance(clicks, int) or clicks < 1:
+        raise PreventUpdate
+    try:
+        with session_scope() as s:
+            saved = save_operator_settings(
+                s, name=name, support_email=support_email, timezone=timezone, currency=currency
+            )
+    except InvalidInput as exc:
+        return (
+            *_errors(exc.errors, OPERATOR_FIELDS, _TEXT_OPERATOR_FIELDS),
+            failure("Nothing was saved: fix the fields marked above."),
+            no_update,
+        )
+    text = f"Settings saved: {saved.name}, {saved.timezone}, {saved.currency}. {REFRESH_NOTE}"
+    return (*_errors({}, OPERATOR_FIELDS, _TEXT_OPERATOR_FIELDS), success(text), _bump(version))
