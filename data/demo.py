@@ -21,8 +21,8 @@ from itertools import accumulate
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from auth.passwords import hash_password
 from data.models import (
@@ -333,6 +333,19 @@ def load_demo(
     return list(DEMO_LOGINS)
 
 
+def _free(reservation_id: str, starts: datetime, ends: datetime) -> ColumnElement[bool]:
+    """No other holding reservation on the same charger overlaps [starts, ends): the demo never
+    moves its showcase onto an operator's real reservation."""
+    other = aliased(Reservation)
+    return ~exists().where(
+        other.charger_id == Reservation.charger_id,
+        other.id != reservation_id,
+        other.status.in_([ReservationStatus.confirmed, ReservationStatus.active]),
+        other.starts_at < ends,
+        other.ends_at > starts,
+    )
+
+
 def tick_demo(session: Session, now: datetime) -> None:
     """Keep the showcase true at ``now``: a handful of UPDATEs on demo ids, nothing else.
 
@@ -381,6 +394,7 @@ def tick_demo(session: Session, now: datetime) -> None:
             ],
         )
 
+    showcase_starts = now - timedelta(minutes=10)
     session.execute(
         update(Reservation)
         .where(
@@ -391,10 +405,11 @@ def tick_demo(session: Session, now: datetime) -> None:
                 # "active" also reads as Reserved: leave a reservation the app activated.
                 Reservation.status.not_in([ReservationStatus.confirmed, ReservationStatus.active]),
             ),
+            _free(SHOWCASE_RESERVATION_ID, showcase_starts, showcase_starts + timedelta(hours=1)),
         )
         .values(
-            starts_at=now - timedelta(minutes=10),
-            ends_at=now + timedelta(minutes=50),
+            starts_at=showcase_starts,
+            ends_at=showcase_starts + timedelta(hours=1),
             status=ReservationStatus.confirmed,
         ),
         execution_options=sync,
@@ -407,6 +422,7 @@ def tick_demo(session: Session, now: datetime) -> None:
             Reservation.id == DRIVER_RESERVATION_ID,
             Reservation.starts_at < now + timedelta(hours=12),
             Reservation.status.in_([ReservationStatus.confirmed, ReservationStatus.pending]),
+            _free(DRIVER_RESERVATION_ID, starts, starts + timedelta(minutes=45)),
         )
         .values(starts_at=starts, ends_at=starts + timedelta(minutes=45)),
         execution_options=sync,

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     text,
 )
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -237,6 +238,16 @@ class Reservation(Base):
         Index("ix_reservations_charger_starts", "charger_id", "starts_at"),
         # "Reserved now" looks only at reservations that have not ended yet.
         Index("ix_reservations_ends", "ends_at"),
+        # Reservations that hold a charger never overlap on it ([starts_at, ends_at): touching
+        # is fine). PostgreSQL enforces it (migration 0003, extension btree_gist); SQLite has no
+        # such constraint, so data.reservations.create_reservation serialises creations there.
+        ExcludeConstraint(
+            ("charger_id", "="),
+            (text("tstzrange(starts_at, ends_at)"), "&&"),
+            name="reservations_no_overlap",
+            using="gist",
+            where=text("status IN ('active', 'confirmed')"),
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)

@@ -264,22 +264,31 @@ def test_cancelled_or_completed_never_next_nor_reserving(
 def test_next_reservation_is_earliest_start_of_own_account(db: Database) -> None:
     with db.session() as s:
         account, other = make_account(s), make_account(s)
-        charger = make_charger(s, last_seen_at=NOW)
-        make_reservation(s, account, charger, starts_at=NOW + 5 * HOUR, ends_at=NOW + 6 * HOUR)
+        # One charger each: holding reservations may not overlap on a charger.
+        chargers = iter([make_charger(s, last_seen_at=NOW) for _ in range(6)])
+        make_reservation(
+            s, account, next(chargers), starts_at=NOW + 5 * HOUR, ends_at=NOW + 6 * HOUR
+        )
         # Started an hour ago and still running: its start is the earliest.
         make_reservation(
             s,
             account,
-            charger,
+            next(chargers),
             starts_at=NOW - HOUR,
             ends_at=NOW + HOUR,
             status=ReservationStatus.active,
             reservation_id="running",
         )
-        make_reservation(s, account, charger, starts_at=NOW - 3 * HOUR, ends_at=NOW - 2 * HOUR)
-        make_reservation(s, other, charger, starts_at=NOW - 2 * HOUR, ends_at=NOW + HOUR)
-        make_reservation(s, account, charger, starts_at=NOW + 9 * HOUR, ends_at=NOW + 10 * HOUR)
-        make_reservation(s, account, charger, starts_at=NOW + 9 * HOUR, ends_at=NOW + 10 * HOUR)
+        make_reservation(
+            s, account, next(chargers), starts_at=NOW - 3 * HOUR, ends_at=NOW - 2 * HOUR
+        )
+        make_reservation(s, other, next(chargers), starts_at=NOW - 2 * HOUR, ends_at=NOW + HOUR)
+        make_reservation(
+            s, account, next(chargers), starts_at=NOW + 9 * HOUR, ends_at=NOW + 10 * HOUR
+        )
+        make_reservation(
+            s, account, next(chargers), starts_at=NOW + 9 * HOUR, ends_at=NOW + 10 * HOUR
+        )
     with db.session() as s:
         nxt = next_reservation(s, account.id, NOW)
         later = next_reservation(s, account.id, NOW + 7 * HOUR)
@@ -293,12 +302,11 @@ def test_next_reservation_is_earliest_start_of_own_account(db: Database) -> None
 def test_next_reservation_tie_on_start_breaks_by_id(db: Database) -> None:
     with db.session() as s:
         account = make_account(s)
-        charger = make_charger(s, last_seen_at=NOW)
         for rid in ("r-b", "r-a", "r-c"):
             make_reservation(
                 s,
                 account,
-                charger,
+                make_charger(s, last_seen_at=NOW),
                 starts_at=NOW + HOUR,
                 ends_at=NOW + 2 * HOUR,
                 reservation_id=rid,

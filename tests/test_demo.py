@@ -25,11 +25,14 @@ from data.db import Database
 from data.demo import (
     DEMO_PASSWORD,
     DEMO_SUPPORT_EMAIL,
+    DRIVER_ACCOUNT_ID,
     DRIVER_EMAIL,
     LIVE_CAP_KWH,
     MAX_PUBLIC_CHARGERS,
     NEWCOMER_EMAIL,
     OPERATOR_EMAIL,
+    SHOWCASE_CHARGER_ID,
+    SHOWCASE_RESERVATION_ID,
     has_demo,
     load_demo,
     tick_demo,
@@ -43,6 +46,7 @@ from data.models import (
     Operator,
     Plan,
     Reservation,
+    ReservationStatus,
     Role,
     User,
 )
@@ -441,3 +445,32 @@ def test_default_scale_on_sqlite(sqlite_template: Path, tmp_path: Path) -> None:
     # A whole year: every one of the last twelve months has plenty.
     months = Counter(t.strftime("%Y-%m") for t in starts)
     assert len(months) >= 12 and sorted(months.values())[-12] > 1_000
+
+
+def test_tick_never_moves_a_showcase_reservation_onto_an_operators_one(db: Database) -> None:
+    """An operator's reservation on a showcase charger stays; the showcase waits until the
+    charger is free (PostgreSQL's no-overlap constraint would refuse the move and fail the
+    request that ticked)."""
+    load(db)
+    later = NOW + timedelta(hours=2)  # the showcase reservation has ended by then
+    with db.session() as s:
+        s.add(
+            Reservation(
+                id="R-OPERATOR",
+                account_id=DRIVER_ACCOUNT_ID,
+                charger_id=SHOWCASE_CHARGER_ID,
+                starts_at=later - timedelta(minutes=30),
+                ends_at=later + timedelta(minutes=30),
+                status=ReservationStatus.confirmed,
+            )
+        )
+    with db.session() as s:
+        tick_demo(s, later)  # no IntegrityError on PostgreSQL
+    with db.session() as s:
+        showcase = s.get(Reservation, SHOWCASE_RESERVATION_ID)
+        assert showcase.ends_at <= later  # not moved onto R-OPERATOR
+    with db.session() as s:
+        tick_demo(s, later + timedelta(hours=1))  # free again: the showcase covers now
+    with db.session() as s:
+        showcase = s.get(Reservation, SHOWCASE_RESERVATION_ID)
+        assert showcase.starts_at <= later + timedelta(hours=1) < showcase.ends_at

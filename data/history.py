@@ -1,0 +1,423 @@
+"""The sessions explorer: every charging session, filtered, paged and totalled in SQL.
+
+A filter is a run of local days in the operator's time zone (turned into UTC bounds with
+``local_midnight_utc``), optionally a charger (its id, or a piece of its id or name), an account
+id and a state. Every query is bounded by ``started_at`` and answered from the
+``(started_at)``, ``(charger_id, started_at)`` or ``(account_id, started_at)`` index, so the cost
+follows the sessions in the filter, never the whole table.
+
+Pages are at most ``PAGE_SIZE_MAX`` rows, in a total order (the sort column, then ``started_at``
+and ``id``). A page that follows one already served continues from that page's last row (keyset:
+``WHERE (started_at, id) < (...)``) instead of counting an OFFSET past every earlier row; a page
+in the far half of a known total is read from the other end.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from data.models import Account, Charger, ChargingSession
+from data.periods import local_midnight_utc
+
+PAGE_SIZE_MAX = 100
+DEFAULT_DAYS = 7
+MAX_DAYS = 366  # a year at most per view: the totals scan every session in the range
+SEARCH_MAX_LENGTH = 200
+KWH = Decimal("0.001")
+
+STATES = ("all", "in_progress", "finalized")
+STATE_LABELS = {"all": "All", "in_progress": "In progress", "finalized": "Finalized"}
+SORT_COLUMNS = ("started", "kwh")  # the allow-list; anything else keeps the default order
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_FIRST_DAY = date(1970, 1, 1)
+_LAST_DAY = date(9998, 12, 31)  # local_midnight_utc of the next day must not overflow
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """What the explorer shows: local days ``first_day``..``last_day`` (inclusive) and more."""
+
+    first_day: date
+    last_day: date
+    charger: str | None = None  # a charger id, or part of an id or name
+    account_id: str | None = None
+    state: str = "all"
+
+    def start_utc(self, tz: ZoneInfo) -> datetime:
+        return local_midnight_utc(self.first_day, tz)
+
+    def end_utc(self, tz: ZoneInfo) -> datetime:
+        """Exclusive: the local midnight that ends ``last_day`` (23 h or 25 h days included)."""
+        return local_midnight_utc(self.last_day + timedelta(days=1), tz)
+
+    def query_string(self) -> str:
+        """The canonical ``?from=...&to=...`` that reproduces this filter (for the URL)."""
+        params = {"from": self.first_day.isoformat(), "to": self.last_day.isoformat()}
+        if self.charger:
+            params["charger"] = self.charger
+        if self.account_id:
+            params["account"] = self.account_id
+        if self.state != "all":
+            params["state"] = self.state
+        return "?" + urlencode(params)
+
+
+def default_filter(today: date) -> SessionFilter:
+    """The last ``DEFAULT_DAYS`` local days, today included."""
+    return SessionFilter(today - timedelta(days=DEFAULT_DAYS - 1), today)
+
+
+def _one(params: Mapping[str, Any], key: str) -> tuple[str | None, bool]:
+    """``(value, valid)`` of one query parameter: absent or blank is ``(None, True)``."""
+    value = params.get(key)
+    if value is None:
+        return None, True
+    if not isinstance(value, str):  # a repeated parameter arrives as a list
+        return None, False
+    value = value.strip()
+    return (value or None), True
+
+
+def _day(text: str | None) -> date | None:
+    if text is None or not _DAY.fullmatch(text):
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if _FIRST_DAY <= day <= _LAST_DAY else None
+
+
+def parse_session_filter(params: Mapping[str, Any], today: date) -> tuple[SessionFilter, list[str]]:
+    """The filter a query string asks for, and a note for each value that could not be used.
+
+    Never raises: an invalid value is replaced by its default (the last 7 days, no charger or
+    account, all states) and explained. ``from`` alone runs to today; ``to`` alone shows the 7
+    days ending then.
+    """
+    notes: list[str] = []
+    fallback = default_filter(today)
+
+    days: dict[str, date | None] = {}
+    for key, label in (("from", "start"), ("to", "end")):
+        text, ok = _one(params, key)
+        day = _day(text)
+        if not ok or (text is not None and day is None):
+            shown = text if ok else "several values"
+            notes.append(f"The {label} date “{shown}” is not a date like 2026-11-24; ignored.")
+        days[key] = day
+    first, last = days["from"], days["to"]
+    if first is None and last is None:
+        first, last = fallback.first_day, fallback.last_day
+    elif first is None:
+        assert last is not None
+        first = max(_FIRST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))
+    elif last is None:
+        last = max(first, today)
+    if first > last:
+        notes.append("The start date is after the end date; showing the last 7 days instead.")
+        first, last = fallback.first_day, fallback.last_day
+    elif (last - first).days + 1 > MAX_DAYS:
+        first = last - timedelta(days=MAX_DAYS - 1)
+        notes.append(
+            f"A view covers at most {MAX_DAYS} days; showing {first.isoformat()} to "
+            f"{last.isoformat()}."
+        )
+
+    charger, ok = _one(params, "charger")
+    if not ok or (charger is not None and len(charger) > SEARCH_MAX_LENGTH):
+        notes.append("The charger search is not valid; showing every charger.")
+        charger = None
+
+    account, ok = _one(params, "account")
+    if not ok or (account is not None and len(account) > 64):
+        notes.append("The account id is not valid; showing every account.")
+        account = None
+
+    state, ok = _one(params, "state")
+    if not ok or (state is not None and state not in STATES):
+        notes.append("The state must be in_progress, finalized or all; showing all sessions.")
+        state = None
+
+    return SessionFilter(first, last, charger, account, state or "all"), notes
+
+
+# --- the WHERE clause -------------------------------------------------------------------------
+
+
+def _charger_condition(session: Session, search: str) -> ColumnElement[bool]:
+    """An exact charger id selects that charger; any other text matches part of an id or a
+    name (case-insensitive). The chargers table is small next to sessions: the matching ids are
+    found first, then each is an index range of ``(charger_id, started_at)``."""
+    if session.get(Charger, search) is not None:
+        return ChargingSession.charger_id == search
+    needle = search.lower()
+    matching = select(Charger.id).where(
+        func.lower(Charger.id).contains(needle, autoescape=True)
+        | func.lower(Charger.friendly_name).contains(needle, autoescape=True)
+    )
+    return ChargingSession.charger_id.in_(matching)
+
+
+def _conditions(session: Session, flt: SessionFilter, tz: ZoneInfo) -> list[ColumnElement[bool]]:
+    """The one WHERE clause shared by the pages and the totals."""
+    conditions = [
+        ChargingSession.started_at >= flt.start_utc(tz),
+        ChargingSession.started_at < flt.end_utc(tz),
+    ]
+    if flt.account_id:
+        conditions.append(ChargingSession.account_id == flt.account_id)
+    if flt.charger:
+        conditions.append(_charger_condition(session, flt.charger))
+    if flt.state == "in_progress":
+        conditions.append(ChargingSession.ended_at.is_(None))
+    elif flt.state == "finalized":
+        conditions.append(ChargingSession.finalized.is_(True))
+    return conditions
+
+
+# --- totals -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionTotals:
+    sessions: int
+    energy_kwh: Decimal  # 3 decimals, in-progress sessions with their energy so far
+
+
+def _kwh(value: Any) -> Decimal:
+    if value is None:
+        return Decimal("0.000")
+    # SQLite sums NUMERIC as a float: through str, then to the schema's 3 decimals.
+    return Decimal(str(value)).quantize(KWH)
+
+
+def session_totals(session: Session, flt: SessionFilter, tz: ZoneInfo) -> SessionTotals:
+    """How many sessions the filter holds and their energy: one aggregate over the filter."""
+    row = session.execute(
+        select(func.count(), func.sum(ChargingSession.energy_kwh)).where(
+            *_conditions(session, flt, tz)
+        )
+    ).one()
+    return SessionTotals(int(row[0] or 0), _kwh(row[1]))
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionListRow:
+    session_id: str
+    account_id: str
+    charger_id: str
+    charger_name: str
+    started_at: datetime  # aware, UTC
+    ended_at: datetime | None  # None: in progress
+    energy_kwh: Decimal
+    finalized: bool
+
+
+@dataclass(frozen=True)
+class SessionSort:
+    """An allow-listed order: ``column`` (``started`` or ``kwh``), then ``started_at`` and
+    ``id`` in the same direction, so every row has one place."""
+
+    column: str = "started"
+    descending: bool = True
+
+    def key_of(self, row: SessionListRow) -> tuple[Any, ...]:
+        """The row's position in this order (what a following page continues after)."""
+        if self.column == "kwh":
+            return (row.energy_kwh, row.started_at, row.session_id)
+        return (row.started_at, row.session_id)
+
+
+DEFAULT_SORT = SessionSort()
+
+
+def parse_sort(sort_model: Any) -> SessionSort:
+    """The grid's ``sortModel`` (``[{"colId": "kwh", "sort": "asc"}]``) as an allow-listed
+    order; unknown columns, directions and shapes give the default (newest first)."""
+    if isinstance(sort_model, list):
+        for entry in sort_model:
+            if not isinstance(entry, dict):
+                continue
+            column, direction = entry.get("colId"), entry.get("sort")
+            if column in SORT_COLUMNS and direction in ("asc", "desc"):
+                return SessionSort(str(column), direction == "desc")
+    return DEFAULT_SORT
+
+
+def _order_columns(sort: SessionSort) -> list[Any]:
+    columns: list[Any] = [ChargingSession.started_at, ChargingSession.id]
+    if sort.column == "kwh":
+        columns.insert(0, ChargingSession.energy_kwh)
+    return columns
+
+
+def session_page(
+    session: Session,
+    flt: SessionFilter,
+    tz: ZoneInfo,
+    start_row: int,
+    end_row: int,
+    sort: SessionSort = DEFAULT_SORT,
+    *,
+    after: tuple[Any, ...] | None = None,
+    total: int | None = None,
+) -> list[SessionListRow]:
+    """Rows ``start_row``..``end_row`` (exclusive, at most ``PAGE_SIZE_MAX``) of the filter.
+
+    ``after``: the sort key of row ``start_row - 1`` when the caller knows it (the last row of the
+    page it served before): the page then continues from it by index instead of OFFSET.
+    ``total``: the filter's session count when known: a page in the far half is then read from
+    the other end, so no request walks more than half the rows.
+    """
+    start = max(0, int(start_row))
+    limit = min(max(0, int(end_row) - start), PAGE_SIZE_MAX)
+    if limit == 0:
+        return []
+    columns = _order_columns(sort)
+    descending = sort.descending
+    offset = start
+    reverse = False
+    keyset: list[ColumnElement[bool]] = []
+    if after is not None and start > 0 and len(after) == len(columns):
+        row_key = tuple_(*columns)
+        keyset.append(row_key < tuple(after) if descending else row_key > tuple(after))
+        offset = 0
+    elif total is not None and start > total // 2:
+        if start >= total:
+            return []
+        # The same order backwards: the page's rows are the ones just before ``total - start``.
+        reverse = True
+        descending = not descending
+        stop = min(start + limit, total)
+        offset, limit = total - stop, stop - start
+
+    order = [c.desc() if descending else c.asc() for c in columns]
+    # Pick the page's sessions first, from the index, and only then join their chargers' names:
+    # the join costs ``limit`` primary-key lookups whatever the offset.
+    page = (
+        select(
+            ChargingSession.id,
+            ChargingSession.account_id,
+            ChargingSession.charger_id,
+            ChargingSession.started_at,
+            ChargingSession.ended_at,
+            ChargingSession.energy_kwh,
+            ChargingSession.finalized,
+        )
+        .where(*_conditions(session, flt, tz), *keyset)
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
+        .subquery("page")
+    )
+    outer_columns = [page.c.started_at, page.c.id]
+    if sort.column == "kwh":
+        outer_columns.insert(0, page.c.energy_kwh)
+    rows = session.execute(
+        select(page, Charger.friendly_name)
+        .join(Charger, Charger.id == page.c.charger_id)
+        .order_by(*(c.desc() if descending else c.asc() for c in outer_columns))
+    ).all()
+    result = [
+        SessionListRow(
+            r.id,
+            r.account_id,
+            r.charger_id,
+            r.friendly_name,
+            r.started_at,
+            r.ended_at,
+            _kwh(r.energy_kwh),
+            bool(r.finalized),
+        )
+        for r in rows
+    ]
+    if reverse:
+        result.reverse()
+    return result
+
+
+# --- notes about the filter's ids -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FilterMatches:
+    """Whether the filter's charger and account name anything (for a note on screen)."""
+
+    chargers: int | None  # chargers matching the search; None without a charger filter
+    account_exists: bool | None  # None without an account filter
+
+
+def filter_matches(session: Session, flt: SessionFilter) -> FilterMatches:
+    chargers: int | None = None
+    if flt.charger:
+        if session.get(Charger, flt.charger) is not None:
+            chargers = 1
+        else:
+            needle = flt.charger.lower()
+            chargers = int(
+                session.scalar(
+                    select(func.count()).where(
+                        func.lower(Charger.id).contains(needle, autoescape=True)
+                        | func.lower(Charger.friendly_name).contains(needle, autoescape=True)
+                    )
+                )
+                or 0
+            )
+    account: bool | None = None
+    if flt.account_id:
+        account = session.get(Account, flt.account_id) is not None
+    return FilterMatches(chargers, account)
+
+
+# --- keyset memory ----------------------------------------------------------------------------
+
+
+@dataclass
+class PageKeys:
+    """The last row's sort key of recently served pages, so the next page can continue from it.
+
+    Per process and bounded (least recently used go first): with several workers a page simply
+    falls back to OFFSET when another worker served the previous one. The keys are sort values
+    and session ids of pages already shown to an admin; nothing else is kept.
+    """
+
+    capacity: int = 2048
+    _keys: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, flt: SessionFilter, tz: ZoneInfo, sort: SessionSort, row: int) -> Any:
+        """The sort key of row ``row`` (0-based) of this view, if a page ending there was served."""
+        entry = (flt, tz.key, sort, row)
+        with self._lock:
+            key = self._keys.get(entry)
+            if key is not None:
+                self._keys.move_to_end(entry)
+            return key
+
+    def remember(
+        self, flt: SessionFilter, tz: ZoneInfo, sort: SessionSort, row: int, key: tuple[Any, ...]
+    ) -> None:
+        """``key`` is the sort key of row ``row`` (0-based) of this view."""
+        entry = (flt, tz.key, sort, row)
+        with self._lock:
+            self._keys[entry] = key
+            self._keys.move_to_end(entry)
+            while len(self._keys) > self.capacity:
+                self._keys.popitem(last=False)

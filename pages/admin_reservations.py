@@ -1,0 +1,296 @@
+"""``/admin/reservations``: upcoming and current reservations, cancel one, create one.
+
+The list is a server-paged grid; the version store names the grid to mount, so creating or
+cancelling a reservation mounts a fresh one that reads from row 0. Cancelling asks first (a
+modal naming the reservation, read again from the database). Creating takes a customer account,
+a charger and a start and end in the operator's local time; ``data.reservations`` refuses
+anything that cannot be (past, unknown, admin account, restricted charger, overlap) with a
+message shown as is. Ids from the browser are only keys: each is looked up again here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, callback, ctx, no_update
+from dash.development.base_component import Component
+from dash.exceptions import PreventUpdate
+
+from auth.roles import admin_only
+from components.admin import admin_page
+from components.history import (
+    CANCEL_BODY_ID,
+    CANCEL_CONFIRM_ID,
+    CANCEL_KEEP_ID,
+    CANCEL_MODAL_ID,
+    CANCEL_OPEN_ID,
+    CANCEL_TARGET_ID,
+    NEW_ACCOUNT_ID,
+    NEW_CHARGER_ID,
+    NEW_CREATE_ID,
+    NEW_END_ID,
+    NEW_MESSAGE_ID,
+    NEW_START_ID,
+    NEW_TZ_ID,
+    RESERVATIONS_COUNT_ID,
+    RESERVATIONS_FEEDBACK_ID,
+    RESERVATIONS_GRID_TYPE,
+    RESERVATIONS_LIST_ID,
+    RESERVATIONS_READY_ID,
+    RESERVATIONS_SEARCH_ID,
+    RESERVATIONS_SELECTED_ID,
+    RESERVATIONS_VERSION_ID,
+    account_options,
+    charger_options,
+    grid_row,
+    message,
+    new_grid_key,
+    reservation_count_text,
+    reservation_grid_rows,
+    reservation_summary,
+    reservations_grid,
+    reservations_skeleton,
+)
+from data.dashboard import operator_settings
+from data.db import session_scope
+from data.reservations import (
+    ReservationError,
+    account_choice,
+    cancel_reservation,
+    charger_choice,
+    count_upcoming_reservations,
+    create_reservation,
+    get_reservation,
+    parse_local_time,
+    reservation_window_text,
+    search_chargers,
+    search_customer_accounts,
+    upcoming_reservations,
+)
+from pages._admin import admin_layout
+
+dash.register_page(
+    __name__,
+    path="/admin/reservations",
+    title="Reservations · Polaris Express",
+    name="Reservations",
+)
+
+GRID = {"type": RESERVATIONS_GRID_TYPE, "n": ALL}
+
+
+@admin_layout
+def layout(**_: object) -> Component:
+    return admin_page("Reservations", "/admin/reservations", *reservations_skeleton())
+
+
+def _text(value: object, limit: int = 200) -> str:
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+@callback(
+    Output(NEW_TZ_ID, "children"),
+    Output(NEW_START_ID, "value"),
+    Output(NEW_END_ID, "value"),
+    Input(RESERVATIONS_READY_ID, "data"),
+)
+@admin_only
+def prefill_form(_ready: object) -> tuple[str, str, str]:
+    """The operator's time zone, and the next full hour for one hour as a starting point."""
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+    start = (now.astimezone(tz) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    end = start + timedelta(hours=1)
+    return f"Times are in {tz.key}.", f"{start:%Y-%m-%dT%H:%M}", f"{end:%Y-%m-%dT%H:%M}"
+
+
+@callback(
+    Output(RESERVATIONS_LIST_ID, "children"),
+    Input(RESERVATIONS_VERSION_ID, "data"),
+    Input(RESERVATIONS_SEARCH_ID, "value"),
+)
+@admin_only
+def show_list(_version: object, _search: object) -> Component:
+    """A fresh grid (after a change, or for a new search): it asks from row 0 again."""
+    return reservations_grid(new_grid_key())
+
+
+@callback(
+    Output(GRID, "getRowsResponse"),
+    Output(RESERVATIONS_COUNT_ID, "children"),
+    Input(GRID, "getRowsRequest"),
+    State(RESERVATIONS_SEARCH_ID, "value"),
+)
+@admin_only
+def reservations_page(requests: list[Any], search: object) -> tuple[list[Any], Any]:
+    """One block of upcoming and current reservations, earliest start first."""
+    request = requests[0] if requests and isinstance(requests[0], dict) else None
+    if request is None:
+        raise PreventUpdate
+    start = max(0, grid_row(request.get("startRow"), 0))
+    end = grid_row(request.get("endRow"), start)
+    needle = _text(search)
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        count = count_upcoming_reservations(s, now, needle)
+        rows = upcoming_reservations(s, now, start, end, needle)
+    response = {"rowData": reservation_grid_rows(rows, tz, now), "rowCount": count}
+    return [response] * len(requests), reservation_count_text(count, needle)
+
+
+@callback(
+    Output(CANCEL_OPEN_ID, "disabled"),
+    Output(RESERVATIONS_SELECTED_ID, "children"),
+    Input(GRID, "selectedRows"),
+)
+@admin_only
+def selection(selected: list[Any]) -> tuple[bool, str]:
+    row = _selected(selected)
+    if row is None:
+        return True, "Select a reservation in the table to cancel it."
+    return False, f"Selected: {row.get('reservation', '')} on {row.get('charger', '')}"
+
+
+def _selected(selected: object) -> dict[str, Any] | None:
+    """The selected grid row (display values only; its id is looked up again before use)."""
+    if not isinstance(selected, list):
+        return None
+    for rows in selected:
+        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+            return rows[0]
+    return None
+
+
+@callback(
+    Output(CANCEL_MODAL_ID, "is_open"),
+    Output(CANCEL_BODY_ID, "children"),
+    Output(CANCEL_TARGET_ID, "data"),
+    Output(RESERVATIONS_FEEDBACK_ID, "children"),
+    Output(RESERVATIONS_VERSION_ID, "data", allow_duplicate=True),
+    Input(CANCEL_OPEN_ID, "n_clicks"),
+    Input(CANCEL_KEEP_ID, "n_clicks"),
+    Input(CANCEL_CONFIRM_ID, "n_clicks"),
+    State(GRID, "selectedRows"),
+    State(CANCEL_TARGET_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def cancel_flow(
+    _open: object, _keep: object, _confirm: object, selected: list[Any], target: object
+) -> tuple[Any, ...]:
+    """Open: name the selected reservation and ask. Keep: close. Confirm: cancel it."""
+    trigger = ctx.triggered_id
+    if trigger == CANCEL_KEEP_ID:
+        return False, no_update, None, no_update, no_update
+    now = datetime.now(UTC)
+    if trigger == CANCEL_OPEN_ID:
+        row = _selected(selected)
+        rid = _text(row.get("reservation") if row else None, 64)
+        if not rid:
+            note = message("Select a reservation in the table first.", ok=False)
+            return False, no_update, None, note, no_update
+        with session_scope() as s:
+            tz = operator_settings(s).tz
+            found = get_reservation(s, rid)
+        if found is None:
+            note = message("That reservation no longer exists.", ok=False)
+            return False, no_update, None, note, new_grid_key()
+        question = f"This cancels {reservation_summary(found, tz, now)}. The charger is then free "
+        question += "for that time."
+        return True, question, rid, None, no_update
+    if trigger == CANCEL_CONFIRM_ID:
+        rid = _text(target, 64)
+        try:
+            with session_scope() as s:
+                tz = operator_settings(s).tz
+                done = cancel_reservation(s, rid, now)
+        except ReservationError as exc:
+            return False, no_update, None, message(str(exc), ok=False), new_grid_key()
+        text = f"Cancelled {reservation_summary(done, tz, now)}."
+        return False, no_update, None, message(text, ok=True), new_grid_key()
+    raise PreventUpdate
+
+
+@callback(
+    Output(NEW_MESSAGE_ID, "children"),
+    Output(RESERVATIONS_VERSION_ID, "data", allow_duplicate=True),
+    Input(NEW_CREATE_ID, "n_clicks"),
+    State(NEW_ACCOUNT_ID, "value"),
+    State(NEW_CHARGER_ID, "value"),
+    State(NEW_START_ID, "value"),
+    State(NEW_END_ID, "value"),
+    prevent_initial_call=True,
+)
+@admin_only
+def create(
+    _clicks: object, account_id: object, charger_id: object, start: object, end: object
+) -> tuple[Any, Any]:
+    """A confirmed reservation, or the reason it cannot be."""
+    account = _text(account_id, 64)
+    charger = _text(charger_id, 64)
+    if not account:
+        return message("Choose a customer account.", ok=False), no_update
+    if not charger:
+        return message("Choose a charger.", ok=False), no_update
+    now = datetime.now(UTC)
+    try:
+        with session_scope() as s:
+            tz = operator_settings(s).tz
+            starts_at = parse_local_time(start, tz, "start")
+            ends_at = parse_local_time(end, tz, "end")
+            row = create_reservation(
+                s,
+                account_id=account,
+                charger_id=charger,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                now=now,
+                tz=tz,
+            )
+    except ReservationError as exc:
+        return message(str(exc), ok=False), no_update
+    text = (
+        f"Reservation {row.reservation_id} confirmed: {row.charger_name} for {row.account_id}, "
+        f"{reservation_window_text(row, tz)}."
+    )
+    return message(text, ok=True), new_grid_key()
+
+
+@callback(
+    Output(NEW_ACCOUNT_ID, "options"),
+    Input(NEW_ACCOUNT_ID, "search_value"),
+    State(NEW_ACCOUNT_ID, "value"),
+)
+@admin_only
+def find_accounts(search: object, value: object) -> list[dict[str, str]]:
+    """Customer accounts matching what is typed (the chosen one stays listed)."""
+    chosen = _text(value, 64)
+    with session_scope() as s:
+        choices = search_customer_accounts(s, _text(search))
+        if chosen and all(c.account_id != chosen for c in choices):
+            current = account_choice(s, chosen)
+            if current is not None:
+                choices.insert(0, current)
+    return account_options(choices)
+
+
+@callback(
+    Output(NEW_CHARGER_ID, "options"),
+    Input(NEW_CHARGER_ID, "search_value"),
+    State(NEW_CHARGER_ID, "value"),
+)
+@admin_only
+def find_chargers(search: object, value: object) -> list[dict[str, str]]:
+    """Chargers matching what is typed (the chosen one stays listed)."""
+    chosen = _text(value, 64)
+    with session_scope() as s:
+        choices = search_chargers(s, _text(search))
+        if chosen and all(c.charger_id != chosen for c in choices):
+            current = charger_choice(s, chosen)
+            if current is not None:
+                choices.insert(0, current)
+    return charger_options(choices)

@@ -1,0 +1,145 @@
+"""The operator's sessions explorer and reservations page, in headless Chromium on the demo."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from data.demo import DEMO_TIMEZONE, DRIVER_ACCOUNT_ID, DRIVER_LIVE_SESSION_ID, OPERATOR_EMAIL
+from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+
+pytestmark = pytest.mark.browser
+
+SESSION_ROWS = ".admin-sessions-grid .ag-center-cols-container .ag-row"
+RESERVATION_ROWS = ".admin-reservations-grid .ag-center-cols-container .ag-row"
+
+
+def _sign_in(page, base_url: str) -> None:
+    sign_in_page(page, base_url, OPERATOR_EMAIL, DEMO_PASSWORD)
+    assert page.url == f"{base_url}/admin"
+
+
+def _pick(page, dropdown_id: str, text: str) -> None:
+    """Type into a searchable dropdown and choose the option the server found."""
+    page.click(f"#{dropdown_id}")
+    page.keyboard.type(text)
+    option = page.locator("[role=option]", has_text=text).first
+    option.wait_for(timeout=10_000)
+    option.click()
+
+
+def _wait_for_search(page, fragment: str, timeout_s: float = 10) -> None:
+    """Poll ``location.search`` (``wait_for_function`` evaluates a string: the CSP forbids it)."""
+    deadline = time.monotonic() + timeout_s
+    while fragment not in page.evaluate("location.search"):
+        assert time.monotonic() < deadline, f"{fragment!r} never reached the URL"
+        page.wait_for_timeout(100)
+
+
+def test_operator_filters_sessions_to_in_progress_and_sees_the_drivers_live_session(page, base_url):
+    _sign_in(page, base_url)
+    page.click("#admin-nav a[href='/admin/sessions']")
+    page.wait_for_selector(SESSION_ROWS, timeout=15_000)
+    page.wait_for_selector(".admin-sessions-totals:has-text('kWh')", timeout=10_000)
+    assert re.fullmatch(r"[\d,]+ sessions · [\d,.]+ kWh", page.inner_text(".admin-sessions-totals"))
+
+    page.select_option("#admin-sessions-state", "in_progress")
+    page.click("#admin-sessions-apply")
+    # The filter goes into the URL (read from the page: Playwright's page.url can lag behind
+    # history.pushState).
+    _wait_for_search(page, "state=in_progress")
+    live = page.locator(f"{SESSION_ROWS}:has-text('{DRIVER_ACCOUNT_ID}')")
+    live.first.wait_for(timeout=15_000)
+    page.wait_for_selector(".admin-sessions-totals:has-text('kWh')", timeout=10_000)
+    assert "In progress" in live.first.inner_text()
+    assert page.locator(
+        f".admin-sessions-grid .ag-row:has-text('{DRIVER_LIVE_SESSION_ID}')"
+    ).count()
+    # Every row of the view is in progress, and the totals count exactly those.
+    totals = page.inner_text(".admin-sessions-totals")
+    count = int(re.match(r"(\d+) sessions?", totals).group(1))
+    ended = page.locator(f"{SESSION_ROWS} [col-id='ended']").all_inner_texts()
+    assert len(ended) == count and set(ended) == {"In progress"}
+    assert page.input_value("#admin-sessions-state") == "in_progress"
+    screenshot(page, "admin-sessions-1280")
+
+    # The URL is the view: opened afresh (a shared link), it shows the same.
+    shared = page.evaluate("location.href")
+    assert re.search(r"\?from=\d{4}-\d\d-\d\d&to=\d{4}-\d\d-\d\d&state=in_progress$", shared)
+    page.goto(shared)
+    page.wait_for_selector(f"{SESSION_ROWS}:has-text('{DRIVER_ACCOUNT_ID}')", timeout=15_000)
+    page.wait_for_selector(".admin-sessions-totals:has-text('kWh')", timeout=10_000)
+    assert page.inner_text(".admin-sessions-totals") == totals
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    screenshot(page, "admin-sessions-390")
+
+
+def test_an_invalid_url_value_shows_a_note_and_the_default_view(page, base_url):
+    _sign_in(page, base_url)
+    page.goto(f"{base_url}/admin/sessions?from=2026-02-30&state=charging")
+    page.wait_for_selector(SESSION_ROWS, timeout=15_000)
+    note = page.inner_text("#admin-sessions-note")
+    assert "is not a date" in note and "showing all sessions" in note
+    assert page.input_value("#admin-sessions-state") == "all"
+
+
+def _local_input(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(DEMO_TIMEZONE)).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_operator_creates_a_reservation_is_refused_an_overlap_and_cancels(page, base_url):
+    _sign_in(page, base_url)
+    page.goto(f"{base_url}/admin/reservations")
+    page.wait_for_selector(RESERVATION_ROWS, timeout=15_000)
+    # Three weeks ahead: beyond the demo's upcoming reservations.
+    start = (datetime.now(UTC) + timedelta(days=21)).replace(minute=0, second=0, microsecond=0)
+
+    _pick(page, "admin-reservation-account", "ACC-NEWCOMER")
+    _pick(page, "admin-reservation-charger", "PX-010")
+    page.fill("#admin-reservation-start", _local_input(start))
+    page.fill("#admin-reservation-end", _local_input(start + timedelta(hours=1)))
+    page.click("#admin-reservation-create")
+    page.wait_for_selector("#admin-reservation-message .alert-success", timeout=10_000)
+    created = page.inner_text("#admin-reservation-message")
+    reservation_id = re.search(r"R-[0-9A-F]{12}", created).group(0)
+    assert "confirmed" in created and "ACC-NEWCOMER" in created
+
+    # Half an hour later, same charger: refused, naming the one just made.
+    page.fill("#admin-reservation-start", _local_input(start + timedelta(minutes=30)))
+    page.fill("#admin-reservation-end", _local_input(start + timedelta(minutes=90)))
+    page.click("#admin-reservation-create")
+    page.wait_for_selector("#admin-reservation-message .alert-danger", timeout=10_000)
+    refused = page.inner_text("#admin-reservation-message")
+    assert "is already reserved" in refused and reservation_id in refused
+    screenshot(page, "admin-reservations-1280")
+
+    # Find it, select it, cancel it (after confirming).
+    page.fill("#admin-reservations-search", reservation_id)
+    page.press("#admin-reservations-search", "Enter")
+    page.wait_for_selector(f"#admin-reservations-count:has-text('{reservation_id}')")
+    row = page.locator(f"{RESERVATION_ROWS}:has-text('{reservation_id}')").first
+    row.wait_for(timeout=10_000)
+    row.click()
+    page.wait_for_selector("#admin-reservations-cancel-open:not([disabled])", timeout=5_000)
+    page.click("#admin-reservations-cancel-open")
+    page.wait_for_selector("#admin-reservations-cancel-body", state="visible", timeout=5_000)
+    assert reservation_id in page.inner_text("#admin-reservations-cancel-body")
+    page.click("#admin-reservations-cancel-confirm")
+    page.wait_for_selector("#admin-reservations-feedback .alert-success", timeout=10_000)
+    assert f"Cancelled {reservation_id}" in page.inner_text("#admin-reservations-feedback")
+    page.wait_for_selector("#admin-reservations-count:has-text('No upcoming')", timeout=10_000)
+
+    # The slot is free again: the overlapping one can now be made.
+    page.click("#admin-reservation-create")
+    page.wait_for_selector("#admin-reservation-message .alert-success", timeout=10_000)
+    page.fill("#admin-reservations-search", "")
+    page.press("#admin-reservations-search", "Enter")
+    page.wait_for_selector(RESERVATION_ROWS, timeout=10_000)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    screenshot(page, "admin-reservations-390")
