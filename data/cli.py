@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import psycopg
 from flask import Flask
 from flask.cli import with_appcontext
+from sqlalchemy.exc import IntegrityError
 
 from data.db import get_db, is_empty
 from data.demo import has_demo, load_demo
@@ -35,6 +37,14 @@ def import_data(folder: Path) -> None:
         for error in exc.errors:
             click.echo(str(error), err=True)
         click.echo(f"{len(exc.errors)} error(s); nothing was imported.", err=True)
+        raise click.exceptions.Exit(1) from None
+    except (IntegrityError, psycopg.IntegrityError) as exc:
+        # A rule only the database checks, e.g. two holding reservations overlapping on one
+        # charger (PostgreSQL's exclusion constraint): still nothing written, and said plainly.
+        # (COPY raises psycopg's own error; the ORM wraps it in SQLAlchemy's.)
+        raw = getattr(exc, "orig", exc)
+        rule = getattr(getattr(raw, "diag", None), "constraint_name", None) or "a constraint"
+        click.echo(f"The folder breaks the database rule {rule}; nothing was imported.", err=True)
         raise click.exceptions.Exit(1) from None
     for line in report.lines():
         click.echo(line)

@@ -72,3 +72,39 @@ def test_bad_import_exits_1_and_names_the_row(tmp_path):
     assert result.returncode == 1
     assert "chargers.csv:3" in result.stderr and "connector_type" in result.stderr
     assert count(tmp_path, "chargers") == 0
+
+
+def test_overlapping_reservations_are_refused_plainly_on_postgresql(
+    tmp_path, postgres_database_url
+):
+    import shutil
+
+    from sqlalchemy import text
+
+    from data.db import Database
+
+    folder = tmp_path / "overlap"
+    shutil.copytree(SAMPLE, folder)
+    with (folder / "reservations.csv").open("a") as fh:
+        # Overlaps r-0004 on the same charger, both holding it.
+        fh.write(
+            "r-0006,acc-ben,ch-ccs-1,2026-11-26T08:00:00+01:00,2026-11-26T09:00:00+01:00,confirmed\n"
+        )
+    db = Database(postgres_database_url)
+    with db.engine.begin() as c:
+        c.execute(text("TRUNCATE operator, plans, users, chargers CASCADE"))
+    env = dict(os.environ)
+    env.update(DATABASE_URL=postgres_database_url, SECRET_KEY="x" * 40, POLARIS_DEMO="0")
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "import-data", str(folder)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "reservations_no_overlap" in result.stderr and "Traceback" not in result.stderr
+    with db.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM reservations")).scalar() == 0
+    db.engine.dispose()
