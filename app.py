@@ -19,6 +19,7 @@ from data.analytics_routes import register_analytics_routes
 from data.cli import register_cli
 from data.db import Database, is_empty, upgrade
 from data.demo import DEMO_LOGINS, has_demo, load_demo, tick_demo
+from data.export_routes import register_export_routes
 from pages import _shell
 
 log = logging.getLogger("polaris")
@@ -76,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_auth(server, dash_app)
     register_analytics_routes(server)
     register_cli(server)
+    register_export_routes(server)
     # Run Dash's first-request setup now: it claims the page callbacks (registered with the
     # global ``dash.callback``) for this app, so an app built later in the process gets its own.
     with server.test_request_context("/healthz"):

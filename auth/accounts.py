@@ -2,13 +2,17 @@
 
 The Flask-Login id is ``"<user id>:<session version>"``: bumping the version in the database
 (logout, password change, account switch) makes every older cookie load no user at all.
+
+On the export routes only, a personal API token (``Authorization: Bearer ...``, see
+``data.tokens``) signs a request in as the token's admin account, without a session cookie.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from flask import g, session
+from flask import Request, g, session
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -17,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from data.db import session_scope
 from data.models import Role, User
+from data.tokens import TOKEN_PATH_PREFIXES, authenticate_token, bearer_secret
 
 ACCOUNT_KEY = "account_id"
 
@@ -91,6 +96,33 @@ def _load_user(token: str) -> SignedInUser | None:
         raise  # the app's database error handler answers 503
     if user is None or user.session_version != int(version):
         return None
+    return user
+
+
+@login_manager.request_loader
+def _load_user_from_token(request: Request) -> SignedInUser | None:
+    """A bearer token, on ``TOKEN_PATH_PREFIXES`` only (pages and callbacks never take one):
+    the token's person, holding just the token's admin account. Nothing goes into the session,
+    so no cookie is set. Flask-Login asks only when no session cookie signed anybody in."""
+    if not request.path.startswith(TOKEN_PATH_PREFIXES) or "polaris_db_down" in g:
+        return None
+    secret = bearer_secret(request.headers.get("Authorization"))
+    if secret is None:
+        return None
+    try:
+        with session_scope() as s:
+            identity = authenticate_token(s, secret, datetime.now(UTC))
+            user = None if identity is None else load_signed_in_user(s, identity.user_id)
+    except (OperationalError, PoolTimeoutError):
+        g.polaris_db_down = True
+        raise  # the app's database error handler answers 503
+    if identity is None or user is None or identity.account_id not in user.accounts:
+        return None
+    account = user.accounts[identity.account_id]
+    user.accounts = {account.id: account}
+    user.default_account_id = account.id
+    g.polaris_account = account  # current_account(): the token's account, not the session's
+    g.polaris_token_id = identity.token_id
     return user
 
 

@@ -13,7 +13,9 @@ traceback:
   ``url.pathname`` is refused), and ``changedPropIds`` that name only those inputs;
 * 403 to a non-admin account calling a callback whose outputs are admin components (an id, or a
   pattern-matching id's value, starting with ``admin-``), whichever page the request says it
-  comes from; and 403 to a non-admin account on any export (``/export/...``).
+  comes from; and 403 to a non-admin account on any export (``/export/...``) but its own
+  sessions and usage (``CUSTOMER_EXPORT_PATHS``, whose rows ``data.export_routes`` always
+  limits to the account).
 
 It also answers 404, not 500, to a component-bundle URL that names no registered file
 (``/_dash-component-suites/...`` is public: Dash raised ``DependencyException`` for anyone).
@@ -39,6 +41,11 @@ log = logging.getLogger("polaris.auth")
 
 ADMIN_ID_PREFIX = "admin-"
 ADMIN_ONLY_PREFIXES = ("/export/",)
+# The exports a customer may ask for: ``data.exports.CUSTOMER_EXPORTS`` (a test keeps the two
+# equal; importing data.exports here would be circular: it imports data.exchange -> auth).
+CUSTOMER_EXPORT_PATHS = frozenset(
+    {"/export/sessions.csv", "/export/usage-daily.csv", "/export/usage-monthly.csv"}
+)
 WILDCARDS = frozenset({"ALL", "MATCH", "ALLSMALLER"})
 
 
@@ -51,7 +58,11 @@ def install_hardening(server: Flask, dash_app: Dash) -> None:
 
     @server.before_request
     def check_request() -> tuple[Response, int] | None:
-        if request.path.startswith(ADMIN_ONLY_PREFIXES) and not _is_admin():
+        if (
+            request.path.startswith(ADMIN_ONLY_PREFIXES)
+            and request.path not in CUSTOMER_EXPORT_PATHS
+            and not _is_admin()
+        ):
             return _error(403, "Not allowed for this account.")
         if request.path != callback_path or request.method != "POST":
             return None

@@ -42,6 +42,7 @@ CHARGER_GRID_ID = "charger-grid"
 AVAILABLE_COUNT_ID = "available-count"
 OPERATOR_CONTACT_ID = "operator-contact"
 PERIOD_STORE_ID = "dashboard-period"
+EXPORT_LINKS_ID = "usage-export"
 STATUS_TYPE = "charger-status"
 
 FIRST_RUN_TEXT = (
@@ -434,6 +435,34 @@ def period_selector(active: str) -> html.Nav:
     )
 
 
+def export_links(period: str) -> html.P:
+    """CSV downloads of the period on screen (for an expense report). The export routes limit a
+    customer's file to the active account, whatever the link says."""
+    query = f"?period={period}"
+    return html.P(
+        [
+            html.Span("Download this period as CSV: ", className="text-body-secondary"),
+            html.A(
+                "sessions",
+                href=f"/export/sessions.csv{query}",
+                download="",
+                id="export-sessions",
+                className="text-nowrap",
+            ),
+            html.Span(" · ", **_aria(hidden="true")),
+            html.A(
+                "daily usage",
+                href=f"/export/usage-daily.csv{query}",
+                download="",
+                id="export-usage-daily",
+                className="text-nowrap",
+            ),
+        ],
+        id=EXPORT_LINKS_ID,
+        className="small mt-2 mb-0",
+    )
+
+
 # --- chargers -----------------------------------------------------------------------------------
 
 
@@ -683,6 +712,7 @@ def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
                             ),
                         ],
                     ),
+                    export_links(period),
                 ],
                 class_name="card card-body mb-3",
             ),

@@ -7,6 +7,12 @@ written, so importing the same folder twice changes nothing. Nothing is ever del
 column left out of a header (``password``, ``label``, ...) keeps what the database holds.
 The export writes every file, ordered by id (byte order on both databases) with deterministic
 formatting, so export -> import -> export gives the same bytes.
+
+Spreadsheet safety: a text cell that a spreadsheet would run as a formula (it starts with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return and is not a plain number) is exported with a
+leading ``'``, and the import takes exactly that one ``'`` off again (``neutralise_cell`` and
+``restore_cell``). Text that already starts with ``'`` before such a character gets one more, so
+every text survives the round trip; ``-12.5`` stays a number.
 """
 
 from __future__ import annotations
@@ -62,6 +68,30 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 # Plain decimal notation only: what a person or a spreadsheet writes for kWh and kW.
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# Cells starting with one of these run as a formula in a spreadsheet (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A plain number (ASCII digits only: the same test runs in SQL) is left alone, sign and all.
+PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+
+
+# --- Spreadsheet safety --------------------------------------------------------------------------
+
+
+def _formula_like(text: str) -> bool:
+    """True for text that gets a ``'`` on export: after any ``'`` it already starts with, it
+    starts like a formula and is not a plain number."""
+    rest = text.lstrip("'")
+    return rest.startswith(FORMULA_STARTS) and PLAIN_NUMBER.fullmatch(rest) is None
+
+
+def neutralise_cell(text: str) -> str:
+    """``=1+2`` -> ``'=1+2`` (a spreadsheet shows it as text); ``-12.5`` stays a number."""
+    return "'" + text if _formula_like(text) else text
+
+
+def restore_cell(text: str) -> str:
+    """The inverse of ``neutralise_cell``: takes off exactly the ``'`` the export put there."""
+    return text[1:] if text.startswith("'") and _formula_like(text[1:]) else text
 
 
 # --- Errors and the report -------------------------------------------------------------------
@@ -473,7 +503,7 @@ def _read_file(path: Path, name: str, errors: list[RowError]) -> _ParsedFile:
                     continue
                 values: dict[str, Any] = {}
                 for idx, f in known:
-                    raw = cells[idx]
+                    raw = restore_cell(cells[idx])
                     if raw == "":
                         if not f.nullable:
                             err(line, f.name, "a value is required")
@@ -1151,9 +1181,10 @@ def export_query(name: str, dialect: str) -> Select[Any]:
 
 
 def iter_rows(session: Session, stmt: Select[Any]) -> Iterator[list[str]]:
-    """Formatted cells of every row of ``stmt``, streamed in chunks so memory stays flat."""
+    """Formatted, spreadsheet-safe cells of every row of ``stmt``, streamed in chunks so memory
+    stays flat."""
     for row in session.execute(stmt.execution_options(yield_per=BATCH_SIZE)):
-        yield [format_value(v) for v in row]
+        yield [neutralise_cell(format_value(v)) for v in row]
 
 
 def export_folder(session: Session, folder: Path) -> dict[str, int]:

@@ -260,3 +260,25 @@ class Reservation(Base):
     )
 
     charger: Mapped[Charger] = relationship()
+
+
+class ApiToken(Base):
+    """A personal API token for scripted exports: it acts as its admin account on ``/export/``.
+
+    Only the SHA-256 of the token is stored (tokens are 256-bit random, so a fast hash is
+    enough: there is nothing to brute-force); ``prefix`` is its first characters, to recognise
+    it in a list. Revoking keeps the row (``revoked_at``) so the list says what happened.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str | None] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -6,7 +6,6 @@ Every test runs on SQLite and on PostgreSQL through the ``db`` fixture.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -550,11 +549,8 @@ def test_duplicate_emails_differing_in_case(db: Database, tmp_path: Path) -> Non
 
 # --- CLI ---------------------------------------------------------------------------------------
 
-HAS_APP = importlib.util.find_spec("app") is not None
-
 
 @pytest.mark.usefixtures("fast_hashing")
-@pytest.mark.skipif(not HAS_APP, reason="app.create_app is not there yet")
 def test_cli_import_and_export(db: Database, database_url: str, tmp_path: Path) -> None:
     from app import create_app
 

@@ -48,7 +48,7 @@ from components.dashboard import (
 from data.db import Database, normalise_url
 from data.exchange import import_folder
 from data.models import Role
-from tests.conftest import _truncate_postgres
+from tests.conftest import _truncate_postgres, skip_or_fail
 from tests.factories import make_charger, make_operator, make_session
 from tests.tcp_proxy import TcpProxy
 from tests.web import add_person, call_callback, make_app, sign_in
@@ -610,7 +610,7 @@ def test_concurrent_imports_of_the_same_rows_do_not_duplicate_on_sqlite(
     """As on PostgreSQL: the test holds SQLite's write lock until both imports wait for it
     (neither uses CPU any more), so both have read the empty tables before either writes."""
     if not Path("/proc/self/stat").exists():
-        pytest.skip("needs /proc to see that both imports wait")
+        skip_or_fail("needs /proc to see that both imports wait")
     path = tmp_path / "concurrent.db"
     shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"

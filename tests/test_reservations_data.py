@@ -214,10 +214,9 @@ def test_a_cancelled_reservation_frees_its_slot(world):
     create(world, starts_at=at(0), ends_at=at(1))
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no EXCLUDE
 def test_postgresql_refuses_an_overlap_by_itself(world):
     """Not only the check: the database refuses a second holding row (PostgreSQL only)."""
-    if world.dialect != "postgresql":
-        pytest.skip("SQLite has no exclusion constraint; creation is serialised instead")
     with pytest.raises(IntegrityError, match=EXCLUSION_CONSTRAINT), world.session() as s:
         make_reservation(s, "acc-ben", "c1", starts_at=at(0.5), ends_at=at(1.5))
     with world.session() as s:  # ... but a pending one, or a touching one, is fine

@@ -210,7 +210,8 @@ def test_customer_gets_403_on_admin_pages_and_exports(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
     def add_export(app: Flask) -> None:
-        app.add_url_rule("/export/<name>.csv", "export_probe", lambda name: "ADMIN-EXPORT")
+        # A new export added beside the real ones (data.export_routes serves /export/<name>.csv).
+        app.add_url_rule("/export/probe/<name>.csv", "export_probe", lambda name: "ADMIN-EXPORT")
 
     app = build_app(tmp_path, sqlite_template, add_export, PROPAGATE_EXCEPTIONS=False)
     alice = signed_in(app, ALICE_EMAIL)
@@ -220,12 +221,12 @@ def test_customer_gets_403_on_admin_pages_and_exports(
         for r in app.url_map.iter_rules()
         if r.rule.startswith(("/admin", "/export/")) and "GET" in (r.methods or ())
     ]
-    assert "/export/sample.csv" in admin_rules
+    assert {"/export/sample.csv", "/export/probe/sample.csv"} <= set(admin_rules)
     for path in [*admin_rules, "/admin", "/admin/fleet", "/admin/accounts/acc-zeb"]:
         response = alice.get(path)
         assert response.status_code == 403, path
         assert "ADMIN-EXPORT" not in response.get_data(as_text=True)
-    assert olga.get("/export/sessions.csv").get_data(as_text=True) == "ADMIN-EXPORT"
+    assert olga.get("/export/probe/sessions.csv").get_data(as_text=True) == "ADMIN-EXPORT"
 
 
 # --- The callback endpoint under abuse ----------------------------------------------------------

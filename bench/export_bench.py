@@ -1,0 +1,341 @@
+"""Benchmark: export N sessions from PostgreSQL through the real ``/export/sessions.csv`` route.
+
+    .venv/bin/python bench/export_bench.py --database-url postgresql://root@127.0.0.1/bench \\
+        --rows 1000000 [--server gunicorn|werkzeug] [--gzip] [--repeat 3]
+
+Builds the data if needed (in a database of its own: it refuses one that holds anything but
+its own bench data), starts the app in a separate server process (gunicorn with one gthread
+worker, as in production, or Werkzeug's threaded server), creates an API token for the bench
+admin and downloads the export with ``Authorization: Bearer``, like ``curl`` would. Prints the
+rows/s and the server process's memory: its RSS before the download and the peak (VmHWM, reset
+just before via ``/proc/<pid>/clear_refs``) while it streamed. Targets (issue 6): over 500,000
+rows/s with COPY, peak growth under 50 MB whatever the row count.
+
+Not a test: timings depend on the machine (and on what else runs on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import delete, func, select, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from data.db import Database, normalise_url, upgrade  # noqa: E402
+from data.models import ApiToken, ChargingSession, Operator  # noqa: E402
+from data.tokens import create_token  # noqa: E402
+
+BENCH_OPERATOR = "Polaris export bench"
+BENCH_ADMIN = "bench-admin@bench.example"
+ACCOUNTS, CHARGERS = 1000, 200
+TARGET_ROWS_PER_S = 500_000
+TARGET_GROWTH_MB = 50
+
+
+# --- Data ----------------------------------------------------------------------------------------
+
+
+def build(db: Database, rows: int) -> None:
+    """The bench operator, 1,000 customer accounts, 200 chargers and exactly ``rows`` sessions
+    (generated in SQL: a million rows take a few seconds)."""
+    if db.dialect != "postgresql":
+        raise SystemExit("The benchmark is for PostgreSQL (COPY); give a postgresql:// URL.")
+    upgrade(db.engine)
+    with db.session() as s:
+        operator = s.scalar(select(Operator.name))
+        if operator is None:
+            if s.scalar(select(func.count()).select_from(ChargingSession)):
+                raise SystemExit("This database holds sessions but no operator: not a bench one.")
+            _seed(s)
+        elif operator != BENCH_OPERATOR:
+            raise SystemExit(f"This database belongs to {operator!r}; use a database of its own.")
+        have = s.scalar(select(func.count()).select_from(ChargingSession)) or 0
+    if have == rows:
+        print(f"data: {rows:,} sessions already there", flush=True)
+        return
+    started = time.perf_counter()
+    with db.session() as s:
+        s.execute(text("DELETE FROM sessions"))
+        s.execute(
+            text(
+                """
+                INSERT INTO sessions (id, account_id, charger_id, started_at, ended_at,
+                                      energy_kwh, finalized)
+                SELECT 'S' || lpad(i::text, 9, '0'),
+                       'acc-' || lpad((1 + i % :accounts)::text, 5, '0'),
+                       'ch-' || lpad((1 + i % :chargers)::text, 4, '0'),
+                       ts, CASE WHEN i % 997 = 0 THEN NULL ELSE ts + interval '47 minutes' END,
+                       round(((i::bigint * 7919) % 80000) / 1000.0, 3), i % 997 <> 0 AND i % 13 <> 0
+                FROM (SELECT i, timestamptz '2024-01-01 00:00:00+00'
+                                + i * interval '53 seconds'
+                                + (i % 1000) * interval '1 microsecond' AS ts
+                      FROM generate_series(1, :rows) AS i) AS g
+                """
+            ),
+            {"rows": rows, "accounts": ACCOUNTS, "chargers": CHARGERS},
+        )
+    with db.engine.connect() as c:
+        c.execute(text("ANALYZE sessions"))
+        c.commit()
+    print(f"data: {rows:,} sessions built in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def _seed(session: Session) -> None:
+    session.execute(
+        text(
+            "INSERT INTO operator (id, name, support_email, timezone, currency)"
+            " VALUES (1, :name, NULL, 'Europe/Berlin', 'EUR')"
+        ),
+        {"name": BENCH_OPERATOR},
+    )
+    session.execute(
+        text(
+            """
+            INSERT INTO users (email, display_name)
+            SELECT 'driver' || i || '@bench.example', 'Driver ' || i
+            FROM generate_series(1, :n) AS i
+            """
+        ),
+        {"n": ACCOUNTS},
+    )
+    session.execute(
+        text(
+            "INSERT INTO accounts (id, user_id, role)"
+            " SELECT 'acc-' || lpad(id::text, 5, '0'), id, 'customer' FROM users"
+        )
+    )
+    session.execute(
+        text("INSERT INTO users (email, display_name) VALUES (:e, 'Bench Admin')"),
+        {"e": BENCH_ADMIN},
+    )
+    session.execute(
+        text(
+            "INSERT INTO accounts (id, user_id, role)"
+            " SELECT 'acc-bench-admin', id, 'admin' FROM users WHERE email = :e"
+        ),
+        {"e": BENCH_ADMIN},
+    )
+    session.execute(
+        text(
+            """
+            INSERT INTO chargers (id, friendly_name, connector_type, max_power_kw, visibility,
+                                  last_seen_at)
+            SELECT 'ch-' || lpad(i::text, 4, '0'), 'Bay ' || i, 'CCS', 150, 'public', now()
+            FROM generate_series(1, :n) AS i
+            """
+        ),
+        {"n": CHARGERS},
+    )
+
+
+# --- The server process --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(kind: str, url: str, port: int) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        SECRET_KEY=secrets.token_urlsafe(48),
+        POLARIS_DEMO="0",
+        POLARIS_INSTANCE=tempfile.mkdtemp(prefix="polaris-bench-"),
+    )
+    if kind == "gunicorn":
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        command = [
+            str(gunicorn),
+            "--workers=1",
+            "--worker-class=gthread",
+            "--threads=4",
+            "--timeout=600",
+            f"--bind=127.0.0.1:{port}",
+            "--log-level=warning",
+            "app:server",
+        ]
+    else:
+        command = [sys.executable, __file__, "--serve", str(port)]
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+def serve(port: int) -> None:
+    """``--serve PORT``: Werkzeug's threaded server around ``create_app()`` (from env)."""
+    from werkzeug.serving import make_server
+
+    from app import create_app
+
+    make_server("127.0.0.1", port, create_app(), threaded=True).serve_forever()
+
+
+def wait_until_up(port: int, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the server process exited while starting")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("the server did not start")
+
+
+def worker_pid(process: subprocess.Popen[bytes], kind: str) -> int:
+    """The process that serves requests: gunicorn's one worker, or the Werkzeug process."""
+    if kind != "gunicorn":
+        return process.pid
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    if len(children) != 1:
+        raise SystemExit(f"expected one gunicorn worker, found {children}")
+    return int(children[0])
+
+
+def status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+class RssSampler(threading.Thread):
+    """The highest VmRSS seen every few milliseconds (in case clear_refs is not allowed)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak_kb, self.running = pid, 0, True
+
+    def run(self) -> None:
+        while self.running:
+            self.peak_kb = max(self.peak_kb, status_kb(self.pid, "VmRSS"))
+            time.sleep(0.005)
+
+
+# --- One download --------------------------------------------------------------------------------
+
+
+def download(port: int, path: str, token: str, use_gzip: bool) -> tuple[int, int, float, float]:
+    """(rows, bytes received, seconds to the first byte, seconds in all)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if use_gzip:
+        headers["Accept-Encoding"] = "gzip"
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    if response.status != 200:
+        raise SystemExit(f"{path}: {response.status} {response.read()[:300]!r}")
+    first_byte = 0.0
+    lines = size = 0
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if use_gzip else None
+    while block := response.read1(1 << 20):
+        if not first_byte:
+            first_byte = time.perf_counter() - started
+        size += len(block)
+        if inflate is not None:
+            block = inflate.decompress(block)
+        lines += block.count(b"\n")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return lines - 1, size, first_byte, elapsed
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn")
+    parser.add_argument("--gzip", action="store_true", help="ask for Content-Encoding: gzip")
+    parser.add_argument("--repeat", type=int, default=3, help="downloads; the best is reported")
+    args = parser.parse_args()
+
+    url = normalise_url(args.database_url)
+    db = Database(url, statement_timeout_ms=600_000)
+    build(db, args.rows)
+    with db.session() as s:
+        token = create_token(s, BENCH_ADMIN, datetime.now(UTC), name="export bench")
+    db.engine.dispose()
+
+    port = free_port()
+    process = start_server(args.server, url, port)
+    try:
+        wait_until_up(port, process)
+        pid = worker_pid(process, args.server)
+        # Warm up: imports, the pool's first connection, the statement compilation.
+        download(port, "/export/sessions.csv?to=1970-01-01", token.secret, args.gzip)
+        print(
+            f"server: {args.server} (pid {pid}), CPUs: {os.cpu_count()}, "
+            f"load average: {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+        results = []
+        for attempt in range(1, args.repeat + 1):
+            before_kb = status_kb(pid, "VmRSS")
+            try:
+                Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset VmHWM to VmRSS
+                hwm_reset = True
+            except OSError:
+                hwm_reset = False
+            sampler = RssSampler(pid)
+            sampler.start()
+            rows, size, first, elapsed = download(
+                port, "/export/sessions.csv", token.secret, args.gzip
+            )
+            sampler.running = False
+            sampler.join()
+            peak_kb = max(sampler.peak_kb, status_kb(pid, "VmHWM") if hwm_reset else 0)
+            growth_mb = (peak_kb - before_kb) / 1024
+            if rows != args.rows:
+                raise SystemExit(f"expected {args.rows:,} rows, got {rows:,}")
+            results.append((rows / elapsed, growth_mb))
+            print(
+                f"run {attempt}: {rows:,} rows, {size / 1e6:,.1f} MB"
+                f"{' gzip' if args.gzip else ''} in {elapsed:.2f} s "
+                f"(first byte after {first * 1000:.0f} ms): {rows / elapsed:,.0f} rows/s, "
+                f"{size / 1e6 / elapsed:,.1f} MB/s; server RSS {before_kb / 1024:,.1f} MB before, "
+                f"peak {peak_kb / 1024:,.1f} MB (growth {growth_mb:,.1f} MB)",
+                flush=True,
+            )
+        best = max(r for r, _ in results)
+        worst_growth = max(g for _, g in results)
+        print(
+            f"best: {best:,.0f} rows/s (target > {TARGET_ROWS_PER_S:,}: "
+            f"{'met' if best > TARGET_ROWS_PER_S else 'NOT met'}); "
+            f"largest memory growth: {worst_growth:,.1f} MB (target < {TARGET_GROWTH_MB} MB: "
+            f"{'met' if worst_growth < TARGET_GROWTH_MB else 'NOT met'})"
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        db = Database(url)
+        with db.session() as s:  # the bench's token is of no use to anybody afterwards
+            s.execute(delete(ApiToken).where(ApiToken.id == token.token_id))
+        db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Personal API tokens: scripted access to the exports (``curl -H "Authorization: Bearer $T"``).
+
+An admin creates a token for a person's admin account and sees it once; the database keeps only
+its SHA-256 (a token is 256 random bits, so a slow password hash would add nothing: there is no
+dictionary to guess from). A token is accepted on ``TOKEN_PATH_PREFIXES`` only, never on pages
+or callbacks (see ``auth.accounts``), and acts as its admin account. Revoking keeps the row with
+``revoked_at``; a revoked or unknown token signs nobody in (401). ``last_used_at`` is written at
+most once a minute per token, so a script's loop does not turn every export into a write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from data.models import Account, ApiToken, Role, User
+
+TOKEN_PREFIX = "pex_"  # noqa: S105 - a marker that says what the secret is, not a secret
+TOKEN_PATTERN = re.compile(r"pex_[A-Za-z0-9_-]{43}")  # the prefix and 32 random bytes
+TOKEN_PATH_PREFIXES = ("/export/",)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+NAME_LENGTH = 200
+_SHOWN_PREFIX = 8  # "pex_AbCd": enough to tell tokens apart in a list, useless to an attacker
+
+
+class TokenError(ValueError):
+    """The token cannot be created or revoked; the message says why."""
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    token_id: int
+    account_id: str
+    email: str
+    secret: str  # shown once, never stored
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    token_id: int
+    account_id: str
+    user_id: int
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    token_id: int
+    account_id: str
+    email: str
+    name: str | None
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def bearer_secret(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None for anything else."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    value = value.strip()
+    return value if TOKEN_PATTERN.fullmatch(value) else None
+
+
+def has_bearer_header(header: str | None) -> bool:
+    """Whether the request says it carries a bearer token, valid or not."""
+    return bool(header) and header.partition(" ")[0].lower() == "bearer"
+
+
+def create_token(
+    session: Session,
+    email: str,
+    now: datetime,
+    *,
+    account_id: str | None = None,
+    name: str | None = None,
+) -> CreatedToken:
+    """A new token for the admin account of the person signing in as ``email`` (their only admin
+    account, or ``account_id`` when they hold several)."""
+    if name is not None and len(name) > NAME_LENGTH:
+        raise TokenError(f"The name is longer than {NAME_LENGTH} characters.")
+    user = session.execute(
+        select(User.id, User.email).where(func.lower(User.email) == email.strip().lower())
+    ).first()
+    if user is None:
+        raise TokenError(f"Nobody signs in as {email}.")
+    admin_ids = list(
+        session.scalars(
+            select(Account.id)
+            .where(Account.user_id == user.id, Account.role == Role.admin)
+            .order_by(Account.id)
+        )
+    )
+    if account_id is None:
+        if not admin_ids:
+            raise TokenError(f"{user.email} holds no admin account; tokens act as an admin.")
+        if len(admin_ids) > 1:
+            raise TokenError(
+                f"{user.email} holds several admin accounts ({', '.join(admin_ids)}); "
+                "choose one with --account."
+            )
+        account_id = admin_ids[0]
+    elif account_id not in admin_ids:
+        raise TokenError(f"{account_id} is not an admin account of {user.email}.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        account_id=account_id,
+        name=name or None,
+        prefix=secret[:_SHOWN_PREFIX],
+        token_hash=hash_token(secret),
+        created_at=now,
+    )
+    session.add(token)
+    session.flush()
+    return CreatedToken(token.id, account_id, user.email, secret)
+
+
+def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
+    """Revoke a token; False when it was already revoked. ``TokenError`` when there is none."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise TokenError(f"There is no token {token_id}.")
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = now
+    session.flush()
+    return True
+
+
+def list_tokens(session: Session) -> list[TokenRow]:
+    """Every token, newest first (a handful per admin: no paging needed)."""
+    rows = session.execute(
+        select(
+            ApiToken.id,
+            ApiToken.account_id,
+            User.email,
+            ApiToken.name,
+            ApiToken.prefix,
+            ApiToken.created_at,
+            ApiToken.last_used_at,
+            ApiToken.revoked_at,
+        )
+        .join(Account, Account.id == ApiToken.account_id)
+        .join(User, User.id == Account.user_id)
+        .order_by(ApiToken.id.desc())
+    ).all()
+    return [TokenRow(*row) for row in rows]
+
+
+def authenticate_token(session: Session, secret: str, now: datetime) -> TokenIdentity | None:
+    """Who ``secret`` acts as: its account, while the token is not revoked and the account is
+    still an admin one. Records the use (at most once per ``LAST_USED_RESOLUTION``)."""
+    if not TOKEN_PATTERN.fullmatch(secret):
+        return None
+    # One indexed lookup by the hash: comparing hashes of a 256-bit secret leaks nothing useful.
+    row = session.execute(
+        select(ApiToken.id, ApiToken.account_id, ApiToken.last_used_at, Account.user_id)
+        .join(Account, Account.id == ApiToken.account_id)
+        .where(
+            ApiToken.token_hash == hash_token(secret),
+            ApiToken.revoked_at.is_(None),
+            Account.role == Role.admin,
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    return TokenIdentity(row.id, row.account_id, row.user_id)
