@@ -112,7 +112,9 @@ def test_authenticate_records_use_and_refuses_revoked_and_demoted(db: Database) 
     assert last_used() == later
 
     with db.session() as s:
-        assert authenticate_token(s, token.secret[:-1] + "A", NOW) is None  # unknown
+        # Unknown: the same token with its last character changed (never to itself).
+        wrong = token.secret[:-1] + ("B" if token.secret.endswith("A") else "A")
+        assert authenticate_token(s, wrong, NOW) is None
         assert authenticate_token(s, "not-a-token", NOW) is None
     with db.session() as s:
         s.execute(text("UPDATE accounts SET role = 'customer' WHERE id = 'acc-olga-admin'"))
