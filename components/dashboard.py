@@ -19,6 +19,8 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components.format import format_datetime, format_duration, format_kwh, format_time
+from components.landmarks import aria as _aria
+from components.landmarks import named_section
 from data.dashboard import (
     ChargerList,
     ChargerRow,
@@ -86,22 +88,11 @@ def _number(value: float) -> str:
     return f"{value:,.1f}".removesuffix(".0")
 
 
-def _aria(**attrs: str) -> dict[str, str]:
-    """``aria_label="x"`` → ``{"aria-label": "x"}`` for html components' wildcard props."""
-    return {"aria-" + key.replace("_", "-"): value for key, value in attrs.items()}
-
-
 def section(
     section_id: str, title: str, children: Sequence[Component | str], *, class_name: str = ""
 ) -> html.Section:
     """A landmark with an h2 that names it."""
-    heading_id = f"{section_id}-heading"
-    return html.Section(
-        id=section_id,
-        className=f"dashboard-section {class_name}".strip(),
-        **_aria(labelledby=heading_id),
-        children=[html.H2(title, id=heading_id, className="h5 mb-3"), *children],
-    )
+    return named_section(section_id, title, children, f"dashboard-section {class_name}".strip())
 
 
 def loading_placeholder(label: str, lines: int = 3) -> html.Div:

@@ -26,6 +26,8 @@ from dash.development.base_component import Component
 
 from components.dashboard import empty_figure, format_kw, loading_placeholder, status_class
 from components.format import format_ago, format_datetime, format_duration, format_kwh, format_time
+from components.landmarks import aria as _aria
+from components.landmarks import named_section
 from data.dashboard import ChargerStatus
 from data.fleet import (
     AccountOption,
@@ -111,10 +113,6 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 # --- small helpers -----------------------------------------------------------------------------
 
 
-def _aria(**attrs: str) -> dict[str, str]:
-    return {"aria-" + key.replace("_", "-"): value for key, value in attrs.items()}
-
-
 def charger_href(charger_id: str) -> str:
     """The detail page of a charger; the id is a path segment, so it is percent-encoded."""
     return "/admin/chargers/" + quote(charger_id, safe="")
@@ -129,13 +127,8 @@ def markdown_link(text: str, href: str) -> str:
 def admin_section(
     section_id: str, title: str, children: Sequence[Component | str], *, class_name: str = ""
 ) -> html.Section:
-    heading_id = f"{section_id}-heading"
-    return html.Section(
-        id=section_id,
-        className=f"admin-section card card-body mb-3 {class_name}".strip(),
-        **_aria(labelledby=heading_id),
-        children=[html.H2(title, id=heading_id, className="h5 mb-3"), *children],
-    )
+    class_names = f"admin-section card card-body mb-3 {class_name}".strip()
+    return named_section(section_id, title, children, class_names)
 
 
 def feedback(message: str, ok: bool) -> dbc.Alert:

@@ -22,6 +22,8 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components.format import format_datetime, format_duration, format_kwh, format_time
+from components.landmarks import aria as _aria
+from components.landmarks import named_section
 from data.history import (
     PAGE_SIZE_MAX,
     STATE_LABELS,
@@ -91,18 +93,8 @@ def grid_row(value: object, default: int) -> int:
     return min(max(int(value), 0), MAX_ROW)
 
 
-def _aria(**attrs: str) -> dict[str, str]:
-    return {"aria-" + key.replace("_", "-"): value for key, value in attrs.items()}
-
-
 def _section(section_id: str, title: str, children: Sequence[Component | str]) -> html.Section:
-    heading = f"{section_id}-heading"
-    return html.Section(
-        id=section_id,
-        className="mb-4",
-        **_aria(labelledby=heading),
-        children=[html.H2(title, id=heading, className="h5 mb-3"), *children],
-    )
+    return named_section(section_id, title, children, "mb-4")
 
 
 def _field(label: str, control: Component, control_id: str, width: dict[str, int]) -> dbc.Col:

@@ -16,6 +16,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from components.landmarks import aria as _aria
 from data.models import Role
 from data.people import (
     ISO_4217_CODES,
@@ -141,10 +142,6 @@ def error_id(input_id: str) -> str:
 
 
 # --- small shared pieces ------------------------------------------------------------------------
-
-
-def _aria(**attrs: str) -> dict[str, str]:
-    return {"aria-" + key.replace("_", "-"): value for key, value in attrs.items()}
 
 
 def success(message: str) -> html.Div:

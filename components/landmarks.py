@@ -1,0 +1,26 @@
+"""Accessible building blocks shared by every page: aria attributes and named sections."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dash import html
+from dash.development.base_component import Component
+
+
+def aria(**attrs: str) -> dict[str, str]:
+    """``aria_label="x"`` → ``{"aria-label": "x"}`` for html components' wildcard props."""
+    return {"aria-" + key.replace("_", "-"): value for key, value in attrs.items()}
+
+
+def named_section(
+    section_id: str, title: str, children: Sequence[Component | str], class_name: str
+) -> html.Section:
+    """A landmark with an h2 that names it (``aria-labelledby``)."""
+    heading_id = f"{section_id}-heading"
+    return html.Section(
+        id=section_id,
+        className=class_name,
+        **aria(labelledby=heading_id),
+        children=[html.H2(title, id=heading_id, className="h5 mb-3"), *children],
+    )
