@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
@@ -165,6 +166,8 @@ class Charger(Base):
     max_power_kw: Mapped[Decimal] = mapped_column(Numeric(8, 2))
     visibility: Mapped[Visibility] = mapped_column(_enum(Visibility, "charger_visibility"))
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # argon2 hash of the OCPP HTTP Basic password (security profile 1); None: no Basic auth.
+    ocpp_password_hash: Mapped[str | None] = mapped_column(String(255))
 
 
 class ChargerAccess(Base):
@@ -282,3 +285,76 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConnectorStatus(Base):
+    """The latest OCPP StatusNotification of one connector (connector 0: the whole charger)."""
+
+    __tablename__ = "connector_statuses"
+    __table_args__ = (CheckConstraint("connector_id >= 0", name="connector_id_non_negative"),)
+
+    charger_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.id", ondelete="CASCADE"), primary_key=True
+    )
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # OCPP 1.6 ChargePointStatus (Available, Preparing, Charging, ..., Unavailable, Faulted).
+    status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str] = mapped_column(String(64))
+    info: Mapped[str | None] = mapped_column(String(255))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OcppTransaction(Base):
+    """One OCPP StartTransaction; ``id`` is the transactionId given to the charger.
+
+    The session it opened is an ordinary row in ``sessions`` (``None`` when the id tag was
+    refused). Meter readings are kept in Wh; the session's energy is last - start, and only a
+    higher reading moves ``meter_last_wh``, so re-sent or late meter values never count twice.
+    """
+
+    __tablename__ = "ocpp_transactions"
+    __table_args__ = (
+        # A StartTransaction re-sent after a reconnect carries the same connector and timestamp.
+        UniqueConstraint(
+            "charger_id", "connector_id", "started_at", name="uq_ocpp_transactions_start"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), unique=True
+    )
+    charger_id: Mapped[str] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    id_tag: Mapped[str] = mapped_column(String(ID_LENGTH))
+    meter_start_wh: Mapped[Decimal] = mapped_column(Numeric(15, 3))
+    meter_last_wh: Mapped[Decimal] = mapped_column(Numeric(15, 3))
+    meter_last_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class OcppReservation(Base):
+    """A reservation sent to its charger with ReserveNow; ``id`` is the OCPP reservationId.
+
+    ``state``: ``sending`` until the charger answers, then its answer (Accepted, Faulted,
+    Occupied, Rejected, Unavailable) or ``no answer``; ``cancel_sent``/``cancelled`` once the
+    reservation was cancelled in Polaris and CancelReservation went out / was answered
+    (``cancel_answer``: Accepted or Rejected).
+    """
+
+    __tablename__ = "ocpp_reservations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reservation_id: Mapped[str] = mapped_column(
+        ForeignKey("reservations.id", ondelete="CASCADE"), unique=True
+    )
+    charger_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.id", ondelete="CASCADE"), index=True
+    )
+    connector_id: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_answer: Mapped[str | None] = mapped_column(String(32))
