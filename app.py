@@ -14,6 +14,7 @@ import dash
 from flask import Flask
 
 from auth import install_auth
+from central.cli import register_ocpp_cli
 from config import ROOT, load_config
 from data.analytics_routes import register_analytics_routes
 from data.cli import register_cli
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_auth(server, dash_app)
     register_analytics_routes(server)
     register_cli(server)
+    register_ocpp_cli(server)
     register_export_routes(server)
     # Run Dash's first-request setup now: it claims the page callbacks (registered with the
     # global ``dash.callback``) for this app, so an app built later in the process gets its own.

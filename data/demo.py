@@ -53,6 +53,8 @@ DRIVER_EMAIL = "driver@polaris.example"
 NEWCOMER_EMAIL = "newcomer@polaris.example"
 OPERATOR_EMAIL = "operator@polaris.example"
 DRIVER_ACCOUNT_ID = "ACC-DRIVER"
+# Dana's phone-app token, a fixed id tag for OCPP demos (`flask ocpp-simulate` uses it).
+DRIVER_ID_TAG = "DANA-APP-0001"
 NEWCOMER_ACCOUNT_ID = "ACC-NEWCOMER"
 OPS_ACCOUNT_ID = "ACC-OPS"
 OLGA_ACCOUNT_ID = "ACC-OLGA"
@@ -538,6 +540,7 @@ def _id_tags(rng: random.Random, people: list[_Person]) -> list[dict[str, Any]]:
             tag = f"04{rng.getrandbits(48):012X}"
         seen.add(tag)
         rows.append({"id_tag": tag, "account_id": p.account_id})
+    rows.append({"id_tag": DRIVER_ID_TAG, "account_id": DRIVER_ACCOUNT_ID})
     return rows
 
 

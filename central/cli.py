@@ -1,0 +1,135 @@
+"""Flask CLI commands for live charger data (OCPP 1.6J).
+
+flask --app app ocpp-server --host 127.0.0.1 --port 9000
+flask --app app ocpp-simulate --url ws://127.0.0.1:9000/ocpp --chargers 3 --id-tag TAG
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from central.server import DEFAULT_HEARTBEAT_INTERVAL_S, CentralSystem
+from central.simulator import simulate
+from data.db import get_db
+from data.demo import DRIVER_ID_TAG
+from data.models import Charger
+
+
+@click.command("ocpp-server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--heartbeat-interval",
+    default=DEFAULT_HEARTBEAT_INTERVAL_S,
+    show_default=True,
+    type=click.IntRange(10, 86_400),
+    help="Seconds between heartbeats, told to chargers at boot.",
+)
+@click.option(
+    "--reserve-lead",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 24 * 60),
+    help="Minutes before a confirmed reservation starts to send ReserveNow to its charger.",
+)
+@with_appcontext
+def ocpp_server(host: str, port: int, heartbeat_interval: int, reserve_lead: int) -> None:
+    """Run the OCPP 1.6J central system: chargers connect to ws://HOST:PORT/ocpp/<charger id>."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("ocpp").setLevel(logging.WARNING)  # it logs every message at INFO
+    central = CentralSystem(
+        get_db(),
+        heartbeat_interval_s=heartbeat_interval,
+        reserve_lead=timedelta(minutes=reserve_lead),
+    )
+    click.echo(f"OCPP 1.6J central system on ws://{host}:{port}/ocpp/<charger id> (Ctrl+C stops)")
+    try:
+        asyncio.run(central.serve_forever(host, port))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise click.ClickException(f"Cannot listen on {host}:{port}: {exc.strerror}") from None
+    finally:
+        central.close()
+
+
+@click.command("ocpp-simulate")
+@click.option(
+    "--url", default="ws://127.0.0.1:9000/ocpp", show_default=True, help="Central system URL."
+)
+@click.option("--chargers", default=1, show_default=True, type=click.IntRange(1, 5000))
+@click.option(
+    "--charger-id",
+    "charger_ids",
+    multiple=True,
+    help="Charger id to simulate (repeatable); default: the first --chargers chargers by id.",
+)
+@click.option(
+    "--id-tag", default=DRIVER_ID_TAG, show_default=True, help="Id tag that starts the sessions."
+)
+@click.option("--password", default=None, help="OCPP (HTTP Basic) password of the chargers.")
+@click.option("--meter-values", default=6, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.05, 3600))
+@click.option("--heartbeat", default=30.0, show_default=True, type=click.FloatRange(0.1, 3600))
+@click.option("--power-kw", default=11.0, show_default=True, type=click.FloatRange(0.1, 1000))
+@click.option("--unit", default="Wh", show_default=True, type=click.Choice(["Wh", "kWh"]))
+@with_appcontext
+def ocpp_simulate(
+    url: str,
+    chargers: int,
+    charger_ids: tuple[str, ...],
+    id_tag: str,
+    password: str | None,
+    meter_values: int,
+    interval: float,
+    heartbeat: float,
+    power_kw: float,
+    unit: str,
+) -> None:
+    """Simulated chargers: boot, heartbeats, one charging session with meter values, stop."""
+    ids = list(charger_ids)
+    if not ids:
+        with get_db().session() as s:
+            ids = list(s.scalars(select(Charger.id).order_by(Charger.id).limit(chargers)))
+        if not ids:
+            raise click.ClickException("No chargers in the database: load data first.")
+    click.echo(f"Simulating {len(ids)} charger(s) against {url} with id tag {id_tag}...")
+    summaries = asyncio.run(
+        simulate(
+            url,
+            ids,
+            id_tag,
+            password=password,
+            heartbeat_s=heartbeat,
+            meter_values=meter_values,
+            interval_s=interval,
+            power_kw=power_kw,
+            unit=unit,
+        )
+    )
+    failed = 0
+    for summary in summaries:
+        if summary.errors:
+            failed += 1
+            click.echo(f"{summary.charger_id}: failed: {summary.errors[0]}", err=True)
+        elif summary.transaction_id is None:
+            click.echo(f"{summary.charger_id}: id tag {id_tag} was refused ({summary.status})")
+        else:
+            click.echo(
+                f"{summary.charger_id}: transaction {summary.transaction_id}, "
+                f"{summary.energy_wh / 1000:.3f} kWh, {summary.messages} messages"
+            )
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def register_ocpp_cli(server: Flask) -> None:
+    server.cli.add_command(ocpp_server)
+    server.cli.add_command(ocpp_simulate)

@@ -1,0 +1,421 @@
+"""The OCPP 1.6J central system: chargers connect to ``ws://HOST:PORT/ocpp/<charger_id>``.
+
+One ``ChargerConnection`` (the ``ocpp`` library's ChargePoint) per connected charger; every
+message it receives is handled by one function of ``data.ocpp`` in one database transaction,
+run in a worker thread so the event loop never waits for the database. The handshake refuses
+unknown charger ids (404), a missing ``ocpp1.6`` subprotocol (400) and, for a charger with an
+OCPP password (security profile 1), missing or wrong HTTP Basic credentials (401).
+
+A reservation loop sends ReserveNow to a connected charger shortly before a confirmed
+reservation starts, CancelReservation when a reservation it holds is cancelled, and records the
+answers in ``ocpp_reservations``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.datatypes import IdTagInfo
+from ocpp.v16.enums import (
+    Action,
+    DataTransferStatus,
+    RegistrationStatus,
+)
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, InvalidHeader
+from websockets.headers import build_www_authenticate_basic, parse_authorization_basic
+from websockets.http11 import Request, Response
+
+import data.ocpp as ocpp_data
+from auth.passwords import verify_password
+from data.db import Database
+
+log = logging.getLogger("polaris.ocpp")
+
+SUBPROTOCOL = "ocpp1.6"
+PATH_PREFIX = "/ocpp/"
+REALM = "Polaris Express OCPP"
+DEFAULT_HEARTBEAT_INTERVAL_S = 300
+DEFAULT_RESERVE_LEAD = timedelta(minutes=10)
+T = TypeVar("T")
+
+
+def ocpp_time(moment: datetime) -> str:
+    """An OCPP timestamp: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def charger_id_from_path(path: str) -> str | None:
+    """``/ocpp/<charger_id>`` -> the charger id (URL-decoded); None for any other path."""
+    path = path.split("?", 1)[0]
+    if not path.startswith(PATH_PREFIX):
+        return None
+    charger_id = unquote(path.removeprefix(PATH_PREFIX))
+    if not charger_id or "/" in charger_id or len(charger_id) > 64:
+        return None
+    return charger_id
+
+
+@dataclass
+class HandlingStats:
+    """Messages handled and how long each took (receipt to answer sent), for the benchmark."""
+
+    handled: int = 0
+    errors: int = 0
+    latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=500_000))
+
+    def record(self, seconds: float) -> None:
+        self.handled += 1
+        self.latencies_s.append(seconds)
+
+    def percentile_ms(self, q: float) -> float:
+        values = sorted(self.latencies_s)
+        if not values:
+            return 0.0
+        return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+class CentralSystem:
+    """The central system over one ``Database``; ``clock`` gives ``now`` (tests pin it)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        heartbeat_interval_s: int = DEFAULT_HEARTBEAT_INTERVAL_S,
+        reserve_lead: timedelta = DEFAULT_RESERVE_LEAD,
+        reserve_poll_s: float = 5.0,
+        response_timeout_s: float = 30.0,
+        db_threads: int | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.db = db
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.reserve_lead = reserve_lead
+        self.reserve_poll_s = reserve_poll_s
+        self.response_timeout_s = response_timeout_s
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.connected: dict[str, ChargerConnection] = {}
+        self.stats = HandlingStats()
+        # One thread per pooled connection: more would only queue for the pool.
+        pool = getattr(db.engine.pool, "size", lambda: 5)()
+        self._executor = ThreadPoolExecutor(
+            max_workers=db_threads or max(2, pool), thread_name_prefix="ocpp-db"
+        )
+        self._sending: set[asyncio.Task[None]] = set()
+
+    # --- database work, off the event loop ---------------------------------------------------
+
+    async def db_call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(session, *args)`` in one transaction in a worker thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._in_transaction, fn, args)
+
+    def _in_transaction(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        with self.db.session() as s:
+            return fn(s, *args)
+
+    # --- the handshake -----------------------------------------------------------------------
+
+    async def process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        charger_id = charger_id_from_path(request.path)
+        if charger_id is None:
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "Connect to /ocpp/<charger id>\n")
+        login = await self.db_call(ocpp_data.charger_login, charger_id)
+        if login is None:
+            log.warning("refused unknown charger id %r", charger_id)
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown charger\n")
+        if login.password_hash is not None and not await self._password_ok(request.headers, login):
+            log.warning("refused charger %s: missing or wrong OCPP password", charger_id)
+            response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Invalid credentials\n")
+            response.headers["WWW-Authenticate"] = build_www_authenticate_basic(REALM)
+            return response
+        return None
+
+    async def _password_ok(self, headers: Headers, login: ocpp_data.ChargerLogin) -> bool:
+        try:
+            username, password = parse_authorization_basic(headers["Authorization"])
+        except (KeyError, InvalidHeader):
+            return False
+        # Security profile 1: the user name is the charger's identity.
+        ok = await asyncio.to_thread(verify_password, login.password_hash, password)
+        return ok and username == login.charger_id
+
+    # --- a connected charger -----------------------------------------------------------------
+
+    async def handle(self, connection: ServerConnection) -> None:
+        assert connection.request is not None  # the handshake has happened
+        charger_id = charger_id_from_path(connection.request.path)
+        assert charger_id is not None  # process_request refused any other path
+        charger = ChargerConnection(charger_id, connection, self)
+        previous = self.connected.get(charger_id)
+        self.connected[charger_id] = charger
+        if previous is not None:
+            # The charger reconnected; the old socket is dead or a duplicate.
+            await previous.close()
+        log.info("charger %s connected", charger_id)
+        try:
+            await charger.start()
+        except ConnectionClosed:
+            pass
+        finally:
+            if self.connected.get(charger_id) is charger:
+                del self.connected[charger_id]
+            log.info("charger %s disconnected", charger_id)
+
+    # --- reservations ------------------------------------------------------------------------
+
+    async def reservation_pass(self) -> None:
+        """One look for reservations to send or cancel on connected chargers (answers are
+        awaited in background tasks; ``wait_for_sends`` waits for them)."""
+        now = self.clock()
+        connected = sorted(self.connected)
+        due = await self.db_call(ocpp_data.due_reservations, now, self.reserve_lead, connected)
+        for reservation_id, _charger_id in due:
+            claimed = await self.db_call(ocpp_data.claim_reservation, reservation_id, now)
+            if claimed is not None:
+                self._spawn(self._reserve(claimed))
+        for cancellation in await self.db_call(ocpp_data.due_cancellations, connected):
+            if await self.db_call(
+                ocpp_data.claim_cancellation, cancellation.ocpp_reservation_id, now
+            ):
+                self._spawn(self._cancel(cancellation))
+
+    async def wait_for_sends(self) -> None:
+        while self._sending:
+            await asyncio.gather(*list(self._sending), return_exceptions=True)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _reserve(self, to_send: ocpp_data.ReservationToSend) -> None:
+        answer = await self._send(
+            to_send.charger_id,
+            call.ReserveNow(
+                connector_id=to_send.connector_id,
+                expiry_date=ocpp_time(to_send.expires_at),
+                id_tag=to_send.id_tag,
+                reservation_id=to_send.ocpp_reservation_id,
+            ),
+        )
+        await self.db_call(
+            ocpp_data.record_reserve_answer, to_send.ocpp_reservation_id, answer, self.clock()
+        )
+
+    async def _cancel(self, to_send: ocpp_data.CancellationToSend) -> None:
+        answer = await self._send(
+            to_send.charger_id,
+            call.CancelReservation(reservation_id=to_send.ocpp_reservation_id),
+        )
+        await self.db_call(
+            ocpp_data.record_cancel_answer, to_send.ocpp_reservation_id, answer, self.clock()
+        )
+
+    async def _send(self, charger_id: str, request: Any) -> str:
+        """Send a call; the answer's status, ``no answer`` (gone, timeout) or ``error``."""
+        charger = self.connected.get(charger_id)
+        if charger is None:
+            return ocpp_data.NO_ANSWER
+        try:
+            result = await charger.call(request, suppress=False)
+        except (TimeoutError, ConnectionClosed):
+            return ocpp_data.NO_ANSWER
+        except OCPPError as exc:
+            log.warning("charger %s answered %s with an error: %s", charger_id, request, exc)
+            return ocpp_data.CALL_ERROR
+        return str(result.status)
+
+    async def reservation_loop(self) -> None:
+        while True:
+            try:
+                await self.reservation_pass()
+            except Exception:  # noqa: BLE001 - keep the loop alive (database restarting, ...)
+                log.exception("reservation pass failed; trying again")
+            await asyncio.sleep(self.reserve_poll_s)
+
+    # --- running -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(
+        self, host: str, port: int, *, reservations: bool = True
+    ) -> AsyncIterator[Server]:
+        """Serve until the block ends; ``port`` 0 picks a free port (see ``bound_port``)."""
+        loop_task = asyncio.create_task(self.reservation_loop()) if reservations else None
+        try:
+            async with serve(
+                self.handle,
+                host,
+                port,
+                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                process_request=self.process_request,
+                ping_interval=60,
+                max_size=256 * 1024,
+            ) as server:
+                yield server
+        finally:
+            if loop_task is not None:
+                loop_task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await loop_task
+            for task in list(self._sending):
+                task.cancel()
+
+    async def serve_forever(self, host: str, port: int) -> None:
+        async with self.running(host, port) as server:
+            await server.serve_forever()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def bound_port(server: Server) -> int:
+    return int(next(iter(server.sockets)).getsockname()[1])
+
+
+class ChargerConnection(ChargePoint):
+    """One connected charger: routes its OCPP messages to ``data.ocpp``."""
+
+    def __init__(self, charger_id: str, connection: ServerConnection, central: CentralSystem):
+        super().__init__(charger_id, connection, response_timeout=central.response_timeout_s)
+        self.central = central
+        self.connection = connection
+
+    async def close(self) -> None:
+        await self.connection.close(code=1000, reason="replaced by a newer connection")
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        started = time.perf_counter()
+        await super().route_message(raw_msg)
+        text = raw_msg if isinstance(raw_msg, str) else raw_msg.decode(errors="replace")
+        if text.lstrip("[ \t\r\n").startswith("2"):  # a CALL from the charger
+            self.central.stats.record(time.perf_counter() - started)
+        else:  # an answer to our call: the charger is alive too
+            await self._db(ocpp_data.touch)
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await self.central.db_call(fn, self.id, *args, self.central.clock())
+        except ocpp_data.OcppDataError as exc:
+            self.central.stats.errors += 1
+            raise PropertyConstraintViolationError(description=str(exc)) from exc
+        except Exception:
+            self.central.stats.errors += 1
+            raise
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
+        await self._db(ocpp_data.boot_notification)
+        return call_result.BootNotification(
+            current_time=ocpp_time(self.central.clock()),
+            interval=self.central.heartbeat_interval_s,
+            status=RegistrationStatus.accepted,
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
+        await self._db(ocpp_data.heartbeat)
+        return call_result.Heartbeat(current_time=ocpp_time(self.central.clock()))
+
+    @on(Action.status_notification)
+    async def on_status_notification(
+        self,
+        connector_id: int,
+        error_code: str,
+        status: str,
+        timestamp: str | None = None,
+        info: str | None = None,
+        **_: Any,
+    ) -> call_result.StatusNotification:
+        await self._db(
+            ocpp_data.status_notification, connector_id, status, error_code, info, timestamp
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str, **_: Any) -> call_result.Authorize:
+        status = await self._db(ocpp_data.authorize, id_tag)
+        return call_result.Authorize(id_tag_info=IdTagInfo(status=status))
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int,
+        timestamp: str,
+        **_: Any,
+    ) -> call_result.StartTransaction:
+        result = await self._db(
+            ocpp_data.start_transaction, connector_id, id_tag, meter_start, timestamp
+        )
+        return call_result.StartTransaction(
+            transaction_id=result.transaction_id, id_tag_info=IdTagInfo(status=result.status)
+        )
+
+    @on(Action.meter_values)
+    async def on_meter_values(
+        self,
+        connector_id: int,
+        meter_value: list[dict[str, Any]],
+        transaction_id: int | None = None,
+        **_: Any,
+    ) -> call_result.MeterValues:
+        await self._db(ocpp_data.meter_values, connector_id, transaction_id, meter_value)
+        return call_result.MeterValues()
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(
+        self,
+        meter_stop: int,
+        timestamp: str,
+        transaction_id: int,
+        reason: str | None = None,
+        id_tag: str | None = None,
+        transaction_data: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> call_result.StopTransaction:
+        status = await self._db(
+            ocpp_data.stop_transaction,
+            transaction_id,
+            meter_stop,
+            timestamp,
+            reason,
+            id_tag,
+            transaction_data,
+        )
+        info = IdTagInfo(status=status) if status is not None else None
+        return call_result.StopTransaction(id_tag_info=info)
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:
+        await self._db(ocpp_data.heartbeat)
+        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status(self, **_: Any) -> call_result.FirmwareStatusNotification:
+        await self._db(ocpp_data.heartbeat)
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics_status(self, **_: Any) -> call_result.DiagnosticsStatusNotification:
+        await self._db(ocpp_data.heartbeat)
+        return call_result.DiagnosticsStatusNotification()

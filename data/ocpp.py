@@ -1,0 +1,564 @@
+"""What OCPP 1.6J messages from chargers do to the database: one function per message.
+
+Each function takes a session (the caller commits it: one message, one transaction), the id of
+the charger that sent the message (the central system knows it from the connection, never from
+the payload), the payload values and ``now``. They are written so that a charger re-sending a
+message after a reconnect changes nothing the second time:
+
+- a StartTransaction with the same connector and timestamp finds the transaction it opened;
+- meter readings only ever move a transaction's register upwards, and the session's energy is
+  "highest reading - meterStart", so a late or repeated MeterValues never lowers or double-counts;
+- a StopTransaction for a stopped transaction answers the same and changes nothing.
+
+Sessions opened here are ordinary rows in ``sessions`` (id ``ocpp-<transactionId>``), so the
+dashboards, the admin views and the exports see them like any imported session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from data.models import (
+    Charger,
+    ChargerAccess,
+    ChargingSession,
+    ConnectorStatus,
+    IdTag,
+    OcppReservation,
+    OcppTransaction,
+    Reservation,
+    ReservationStatus,
+    Visibility,
+)
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+KWH = Decimal("0.001")  # sessions.energy_kwh is Numeric(12, 3)
+WH = Decimal("0.001")  # meter readings are kept to the milliwatt-hour (Numeric(15, 3))
+# A charger whose clock runs ahead would otherwise open sessions in the future.
+MAX_CLOCK_AHEAD = timedelta(minutes=5)
+SESSION_PREFIX = "ocpp-"
+
+# OCPP 1.6 AuthorizationStatus values we answer with.
+ACCEPTED = "Accepted"
+BLOCKED = "Blocked"  # a known tag on a restricted charger its account has no grant for
+INVALID = "Invalid"  # an unknown tag
+
+# ocpp_reservations.state values besides the charger's own ReserveNow answers.
+SENDING = "sending"
+NO_ANSWER = "no answer"  # the charger was gone or did not answer in time
+CALL_ERROR = "error"  # the charger answered with a CallError (e.g. reservations not supported)
+NO_ID_TAG = "no id tag"
+CANCEL_SENT = "cancel_sent"
+CANCELLED = "cancelled"
+# Polaris models a charger as one connector (one connector_type per charger).
+RESERVE_CONNECTOR_ID = 1
+
+
+class OcppDataError(ValueError):
+    """A payload value we cannot use (the central system answers with a CallError)."""
+
+
+# --- small parsers ---------------------------------------------------------------------------
+
+
+def parse_timestamp(value: str | None, now: datetime) -> datetime:
+    """An OCPP timestamp as an aware UTC datetime; ``now`` when missing, unreadable or ahead.
+
+    Naive timestamps are read as UTC (OCPP requires UTC anyway). A timestamp more than
+    ``MAX_CLOCK_AHEAD`` in the future is a charger with a wrong clock: ``now`` is used instead.
+    """
+    if not value:
+        return now
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return now
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    return now if parsed > now + MAX_CLOCK_AHEAD else parsed
+
+
+def energy_reading_wh(sampled_value: Mapping[str, Any]) -> Decimal | None:
+    """The energy register in Wh from one OCPP SampledValue, or None if it is not one.
+
+    OCPP defaults: measurand Energy.Active.Import.Register, unit Wh. Per-phase values are
+    skipped (the register total has no phase); so are unreadable or negative values.
+    """
+    if sampled_value.get("measurand", ENERGY_REGISTER) != ENERGY_REGISTER:
+        return None
+    if sampled_value.get("phase"):
+        return None
+    unit = sampled_value.get("unit", "Wh")
+    try:
+        value = Decimal(str(sampled_value.get("value", "")).strip())
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value < 0:
+        return None
+    if unit == "kWh":
+        value *= 1000
+    elif unit != "Wh":
+        return None
+    return value.quantize(WH, rounding=ROUND_HALF_UP)
+
+
+def highest_energy_wh(meter_values: Iterable[Mapping[str, Any]]) -> Decimal | None:
+    """The highest energy register reading (Wh) in a MeterValues ``meterValue`` list."""
+    readings = [
+        wh
+        for meter_value in meter_values
+        for sampled in meter_value.get("sampled_value", ())
+        if (wh := energy_reading_wh(sampled)) is not None
+    ]
+    return max(readings, default=None)
+
+
+def session_energy_kwh(start_wh: Decimal, last_wh: Decimal) -> Decimal:
+    """kWh delivered between two register readings, rounded as sessions.energy_kwh stores it."""
+    delivered = max(Decimal(last_wh) - Decimal(start_wh), Decimal(0))
+    return (delivered / 1000).quantize(KWH, rounding=ROUND_HALF_UP)
+
+
+def session_id_for(transaction_id: int) -> str:
+    return f"{SESSION_PREFIX}{transaction_id}"
+
+
+# --- connecting ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChargerLogin:
+    charger_id: str
+    password_hash: str | None  # None: the charger connects without HTTP Basic auth
+
+
+def charger_login(session: Session, charger_id: str) -> ChargerLogin | None:
+    """What the handshake needs to know about a charger id; None for an unknown charger."""
+    row = session.execute(
+        select(Charger.id, Charger.ocpp_password_hash).where(Charger.id == charger_id)
+    ).first()
+    return None if row is None else ChargerLogin(row.id, row.ocpp_password_hash)
+
+
+def touch(session: Session, charger_id: str, now: datetime) -> None:
+    """The charger was heard from at ``now`` (never moves ``last_seen_at`` backwards)."""
+    session.execute(
+        update(Charger)
+        .where(
+            Charger.id == charger_id,
+            or_(Charger.last_seen_at.is_(None), Charger.last_seen_at < now),
+        )
+        .values(last_seen_at=now),
+        execution_options={"synchronize_session": False},
+    )
+
+
+# --- messages from chargers ------------------------------------------------------------------
+
+
+def boot_notification(session: Session, charger_id: str, now: datetime) -> None:
+    """BootNotification: every known charger is accepted (unknown ones never get this far)."""
+    touch(session, charger_id, now)
+
+
+def heartbeat(session: Session, charger_id: str, now: datetime) -> None:
+    touch(session, charger_id, now)
+
+
+def status_notification(
+    session: Session,
+    charger_id: str,
+    connector_id: int,
+    status: str,
+    error_code: str,
+    info: str | None,
+    timestamp: str | None,
+    now: datetime,
+) -> None:
+    """StatusNotification: keep the latest status per connector (an older report never wins)."""
+    touch(session, charger_id, now)
+    if connector_id < 0:
+        raise OcppDataError("connectorId must be 0 or more")
+    reported_at = parse_timestamp(timestamp, now)
+    row = session.get(ConnectorStatus, (charger_id, connector_id), with_for_update=True)
+    if row is None:
+        session.add(
+            ConnectorStatus(
+                charger_id=charger_id,
+                connector_id=connector_id,
+                status=status[:32],
+                error_code=error_code[:64],
+                info=info[:255] if info else None,
+                reported_at=reported_at,
+            )
+        )
+        session.flush()
+    elif row.reported_at <= reported_at:
+        row.status = status[:32]
+        row.error_code = error_code[:64]
+        row.info = info[:255] if info else None
+        row.reported_at = reported_at
+
+
+def _tag_status(session: Session, charger_id: str, id_tag: str) -> tuple[str, str | None]:
+    """(AuthorizationStatus, account id) for ``id_tag`` at ``charger_id``."""
+    account_id = session.scalar(select(IdTag.account_id).where(IdTag.id_tag == id_tag))
+    if account_id is None:
+        return INVALID, None
+    allowed = session.scalar(
+        select(
+            or_(
+                Charger.visibility == Visibility.public,
+                exists().where(
+                    ChargerAccess.account_id == account_id, ChargerAccess.charger_id == Charger.id
+                ),
+            )
+        ).where(Charger.id == charger_id)
+    )
+    return (ACCEPTED if allowed else BLOCKED), account_id
+
+
+def authorize(session: Session, charger_id: str, id_tag: str, now: datetime) -> str:
+    """Authorize: Accepted for a tag assigned to an account that may use this charger."""
+    touch(session, charger_id, now)
+    return _tag_status(session, charger_id, id_tag)[0]
+
+
+@dataclass(frozen=True)
+class StartResult:
+    transaction_id: int
+    status: str  # AuthorizationStatus for idTagInfo
+    session_id: str | None
+
+
+def start_transaction(
+    session: Session,
+    charger_id: str,
+    connector_id: int,
+    id_tag: str,
+    meter_start_wh: int,
+    timestamp: str | None,
+    now: datetime,
+) -> StartResult:
+    """StartTransaction: open a session for the tag's account and return the transactionId.
+
+    A refused tag still gets a transactionId (OCPP requires one) but no session. Re-sending the
+    same start (connector and timestamp) returns the same transaction.
+    """
+    touch(session, charger_id, now)
+    if meter_start_wh < 0:
+        raise OcppDataError("meterStart must not be negative")
+    started_at = parse_timestamp(timestamp, now)
+    existing = _find_start(session, charger_id, connector_id, started_at)
+    if existing is not None:
+        return existing
+    status, account_id = _tag_status(session, charger_id, id_tag)
+    meter_start = Decimal(meter_start_wh).quantize(WH)
+    try:
+        with session.begin_nested():
+            tx = OcppTransaction(
+                charger_id=charger_id,
+                connector_id=connector_id,
+                id_tag=id_tag[:64],
+                meter_start_wh=meter_start,
+                meter_last_wh=meter_start,
+                meter_last_at=started_at,
+                started_at=started_at,
+            )
+            session.add(tx)
+            session.flush()
+            if status == ACCEPTED and account_id is not None:
+                session_id = session_id_for(tx.id)
+                session.add(
+                    ChargingSession(
+                        id=session_id,
+                        account_id=account_id,
+                        charger_id=charger_id,
+                        started_at=started_at,
+                        ended_at=None,
+                        energy_kwh=Decimal("0.000"),
+                        finalized=False,
+                    )
+                )
+                session.flush()
+                tx.session_id = session_id
+                session.flush()
+    except IntegrityError:
+        # The same start arrived twice at once (two connections of one charger): the first won.
+        existing = _find_start(session, charger_id, connector_id, started_at)
+        if existing is None:
+            raise
+        return existing
+    return StartResult(tx.id, status, tx.session_id)
+
+
+def _find_start(
+    session: Session, charger_id: str, connector_id: int, started_at: datetime
+) -> StartResult | None:
+    row = session.execute(
+        select(OcppTransaction.id, OcppTransaction.session_id).where(
+            OcppTransaction.charger_id == charger_id,
+            OcppTransaction.connector_id == connector_id,
+            OcppTransaction.started_at == started_at,
+        )
+    ).first()
+    if row is None:
+        return None
+    return StartResult(row.id, ACCEPTED if row.session_id else INVALID, row.session_id)
+
+
+def _own_transaction(
+    session: Session, charger_id: str, transaction_id: int | None
+) -> OcppTransaction | None:
+    """The transaction, if it exists and belongs to this charger (never another charger's)."""
+    if transaction_id is None:
+        return None
+    tx = session.get(OcppTransaction, int(transaction_id))
+    return tx if tx is not None and tx.charger_id == charger_id else None
+
+
+def _raise_register(
+    session: Session, tx: OcppTransaction, reading_wh: Decimal, at: datetime
+) -> bool:
+    """Move the transaction's register to ``reading_wh`` if that is higher; True if it moved.
+
+    One conditional UPDATE, so two concurrent writers can never lower it.
+    """
+    moved = session.execute(
+        update(OcppTransaction)
+        .where(OcppTransaction.id == tx.id, OcppTransaction.meter_last_wh < reading_wh)
+        .values(meter_last_wh=reading_wh, meter_last_at=at),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if moved:
+        session.refresh(tx)
+    return bool(moved)
+
+
+def meter_values(
+    session: Session,
+    charger_id: str,
+    connector_id: int,
+    transaction_id: int | None,
+    meter_value: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> Decimal | None:
+    """MeterValues: the session's kWh so far from the highest register reading.
+
+    Returns the session's energy in kWh after this message (None when the values belong to no
+    open transaction of this charger: they are acknowledged and ignored).
+    """
+    del connector_id  # the transaction names its connector
+    touch(session, charger_id, now)
+    tx = _own_transaction(session, charger_id, transaction_id)
+    if tx is None or tx.stopped_at is not None:
+        return None  # after StopTransaction the meterStop is final
+    reading = highest_energy_wh(meter_value)
+    if reading is not None:
+        sampled_at = max(
+            (parse_timestamp(v.get("timestamp"), now) for v in meter_value), default=now
+        )
+        _raise_register(session, tx, reading, sampled_at)
+    energy = session_energy_kwh(tx.meter_start_wh, tx.meter_last_wh)
+    if tx.session_id is not None:
+        session.execute(
+            update(ChargingSession)
+            .where(
+                ChargingSession.id == tx.session_id,
+                ChargingSession.ended_at.is_(None),
+                ChargingSession.energy_kwh < energy,
+            )
+            .values(energy_kwh=energy),
+            execution_options={"synchronize_session": False},
+        )
+    return energy
+
+
+def stop_transaction(
+    session: Session,
+    charger_id: str,
+    transaction_id: int,
+    meter_stop_wh: int,
+    timestamp: str | None,
+    reason: str | None,
+    id_tag: str | None,
+    transaction_data: Sequence[Mapping[str, Any]] | None,
+    now: datetime,
+) -> str | None:
+    """StopTransaction: close the session with the final reading and mark it finalized.
+
+    Returns the idTagInfo status for ``id_tag`` (None when the charger sent no tag). Stopping
+    a stopped or unknown transaction changes nothing (a charger re-sending after a reconnect
+    must still get its answer, or it would retry forever).
+    """
+    touch(session, charger_id, now)
+    if meter_stop_wh < 0:
+        raise OcppDataError("meterStop must not be negative")
+    tag_status = _tag_status(session, charger_id, id_tag)[0] if id_tag else None
+    tx = _own_transaction(session, charger_id, transaction_id)
+    if tx is None or tx.stopped_at is not None:
+        return tag_status
+    final = Decimal(meter_stop_wh).quantize(WH)
+    if transaction_data:
+        final = max(final, highest_energy_wh(transaction_data) or final)
+    stopped_at = max(parse_timestamp(timestamp, now), tx.started_at)
+    _raise_register(session, tx, final, stopped_at)
+    tx.stopped_at = stopped_at
+    tx.stop_reason = (reason or "Local")[:32]
+    if tx.session_id is not None:
+        row = session.get(ChargingSession, tx.session_id, with_for_update=True)
+        if row is not None:
+            row.ended_at = max(stopped_at, row.started_at)
+            row.energy_kwh = max(
+                Decimal(row.energy_kwh), session_energy_kwh(tx.meter_start_wh, tx.meter_last_wh)
+            )
+            row.finalized = True
+    session.flush()
+    return tag_status
+
+
+# --- reservations sent to chargers (ReserveNow / CancelReservation) ---------------------------
+
+
+@dataclass(frozen=True)
+class ReservationToSend:
+    ocpp_reservation_id: int  # the reservationId sent to the charger
+    reservation_id: str
+    charger_id: str
+    connector_id: int
+    id_tag: str
+    expires_at: datetime
+
+
+def due_reservations(
+    session: Session, now: datetime, lead: timedelta, charger_ids: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(reservation id, charger id) of confirmed reservations on ``charger_ids`` that start
+    within ``lead`` of ``now``, have not ended and were never sent to their charger."""
+    if not charger_ids:
+        return []
+    rows = session.execute(
+        select(Reservation.id, Reservation.charger_id)
+        .where(
+            Reservation.charger_id.in_(list(charger_ids)),
+            Reservation.status == ReservationStatus.confirmed,
+            Reservation.starts_at <= now + lead,
+            Reservation.ends_at > now,
+            ~exists().where(OcppReservation.reservation_id == Reservation.id),
+        )
+        .order_by(Reservation.starts_at, Reservation.id)
+    ).all()
+    return [(r.id, r.charger_id) for r in rows]
+
+
+def claim_reservation(
+    session: Session, reservation_id: str, now: datetime
+) -> ReservationToSend | None:
+    """Record that ReserveNow is about to go out for ``reservation_id`` and return what to send.
+
+    None when it was already claimed (the unique reservation_id makes sure only one ReserveNow
+    is ever sent per reservation) or is no longer confirmed. A reservation whose account has no
+    id tag cannot be held for anyone at the charger: it is recorded as ``no id tag``.
+    """
+    reservation = session.get(Reservation, reservation_id)
+    if reservation is None or reservation.status != ReservationStatus.confirmed:
+        return None
+    id_tag = session.scalar(
+        select(IdTag.id_tag)
+        .where(IdTag.account_id == reservation.account_id)
+        .order_by(IdTag.id_tag)
+        .limit(1)
+    )
+    try:
+        with session.begin_nested():
+            row = OcppReservation(
+                reservation_id=reservation.id,
+                charger_id=reservation.charger_id,
+                connector_id=RESERVE_CONNECTOR_ID,
+                state=SENDING if id_tag else NO_ID_TAG,
+                sent_at=now if id_tag else None,
+            )
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return None
+    if id_tag is None:
+        return None
+    return ReservationToSend(
+        row.id, reservation.id, reservation.charger_id, row.connector_id, id_tag,
+        reservation.ends_at,
+    )  # fmt: skip
+
+
+def record_reserve_answer(
+    session: Session, ocpp_reservation_id: int, answer: str, now: datetime
+) -> None:
+    """The charger's ReserveNow answer (Accepted, Faulted, Occupied, Rejected, Unavailable) or
+    ``no answer``."""
+    session.execute(
+        update(OcppReservation)
+        .where(OcppReservation.id == ocpp_reservation_id, OcppReservation.state == SENDING)
+        .values(state=answer[:32], answered_at=now),
+        execution_options={"synchronize_session": False},
+    )
+
+
+@dataclass(frozen=True)
+class CancellationToSend:
+    ocpp_reservation_id: int
+    charger_id: str
+
+
+def due_cancellations(session: Session, charger_ids: Sequence[str]) -> list[CancellationToSend]:
+    """Reservations cancelled in Polaris that a connected charger accepted (or may have: no
+    answer yet) and was not yet told about."""
+    if not charger_ids:
+        return []
+    rows = session.execute(
+        select(OcppReservation.id, OcppReservation.charger_id)
+        .join(Reservation, Reservation.id == OcppReservation.reservation_id)
+        .where(
+            OcppReservation.charger_id.in_(list(charger_ids)),
+            OcppReservation.state.in_([ACCEPTED, NO_ANSWER]),
+            Reservation.status == ReservationStatus.cancelled,
+        )
+        .order_by(OcppReservation.id)
+    ).all()
+    return [CancellationToSend(r.id, r.charger_id) for r in rows]
+
+
+def claim_cancellation(session: Session, ocpp_reservation_id: int, now: datetime) -> bool:
+    """Mark CancelReservation as going out; False if another sender already did."""
+    del now
+    return bool(
+        session.execute(
+            update(OcppReservation)
+            .where(
+                OcppReservation.id == ocpp_reservation_id,
+                OcppReservation.state.in_([ACCEPTED, NO_ANSWER]),
+            )
+            .values(state=CANCEL_SENT),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+    )
+
+
+def record_cancel_answer(
+    session: Session, ocpp_reservation_id: int, answer: str, now: datetime
+) -> None:
+    """The charger's CancelReservation answer (Accepted, Rejected) or ``no answer``."""
+    session.execute(
+        update(OcppReservation)
+        .where(OcppReservation.id == ocpp_reservation_id, OcppReservation.state == CANCEL_SENT)
+        .values(state=CANCELLED, cancel_answer=answer[:32], answered_at=now),
+        execution_options={"synchronize_session": False},
+    )

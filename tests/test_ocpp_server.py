@@ -1,0 +1,231 @@
+"""The OCPP 1.6J central system over a real loopback websocket, driven by the simulator (the
+``ocpp`` library's client classes), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from ocpp.exceptions import OCPPError
+from ocpp.v16 import call
+from sqlalchemy import select
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.headers import build_authorization_basic
+
+from auth.passwords import hash_password
+from central.server import CentralSystem, bound_port
+from central.simulator import SimulatedCharger, connect_charger
+from data.db import Database
+from data.models import (
+    Charger,
+    ChargingSession,
+    ConnectorStatus,
+    OcppReservation,
+    Reservation,
+    ReservationStatus,
+)
+from tests.factories import make_account, make_charger, make_id_tag, make_reservation
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def run_central(
+    db: Database, scenario: Callable[[CentralSystem, str], Awaitable[None]]
+) -> CentralSystem:
+    """Start the central system on a free loopback port, run ``scenario(central, url)``."""
+    central = CentralSystem(db, clock=lambda: NOW, response_timeout_s=10)
+
+    async def main() -> None:
+        async with central.running("127.0.0.1", 0, reservations=False) as server:
+            await asyncio.wait_for(
+                scenario(central, f"ws://127.0.0.1:{bound_port(server)}/ocpp"), timeout=60
+            )
+
+    try:
+        asyncio.run(main())
+    finally:
+        central.close()
+    return central
+
+
+@pytest.fixture
+def site(db: Database) -> Database:
+    with db.session() as s:
+        make_account(s, account_id="a1")
+        make_charger(s, charger_id="C1")
+        make_charger(s, charger_id="LOCKED").ocpp_password_hash = hash_password("s3cret-pass")
+        make_id_tag(s, "a1", id_tag="TAG1")
+    return db
+
+
+def _refused_status(url: str, **kwargs) -> Callable[[], Awaitable[int]]:
+    async def attempt() -> int:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url, open_timeout=10, **kwargs):
+                pass
+        return refused.value.response.status_code
+
+    return attempt
+
+
+def test_handshake_refuses_unknown_chargers_other_paths_and_missing_subprotocol(site: Database):
+    statuses: dict[str, int] = {}
+
+    async def scenario(_central: CentralSystem, url: str) -> None:
+        statuses["unknown"] = await _refused_status(f"{url}/NOPE", subprotocols=["ocpp1.6"])()
+        root = url.removesuffix("/ocpp")
+        statuses["path"] = await _refused_status(f"{root}/other/C1", subprotocols=["ocpp1.6"])()
+        statuses["subprotocol"] = await _refused_status(f"{url}/C1")()
+
+    run_central(site, scenario)
+    assert statuses == {"unknown": 404, "path": 404, "subprotocol": 400}
+    with site.session() as s:
+        assert s.get(Charger, "C1").last_seen_at is None
+
+
+def test_basic_auth_is_required_for_a_charger_with_an_ocpp_password(site: Database):
+    outcome: dict[str, object] = {}
+
+    async def scenario(_central: CentralSystem, url: str) -> None:
+        async def refused(password: str | None, user: str = "LOCKED") -> int:
+            try:
+                headers = {}
+                if password is not None:
+                    headers["Authorization"] = build_authorization_basic(user, password)
+                async with connect(
+                    f"{url}/LOCKED", subprotocols=["ocpp1.6"], additional_headers=headers
+                ):
+                    return 101
+            except InvalidStatus as exc:
+                return exc.response.status_code
+
+        outcome["none"] = await refused(None)
+        outcome["wrong"] = await refused("wrong-pass")
+        outcome["other user"] = await refused("s3cret-pass", user="C1")
+        async with connect_charger(url, "LOCKED", password="s3cret-pass") as charger:
+            outcome["boot"] = (await charger.boot()).status
+
+    run_central(site, scenario)
+    assert outcome == {"none": 401, "wrong": 401, "other user": 401, "boot": "Accepted"}
+    with site.session() as s:
+        assert s.get(Charger, "LOCKED").last_seen_at == NOW
+
+
+def test_a_charging_session_through_the_wire(site: Database):
+    seen: dict[str, object] = {}
+
+    async def scenario(central: CentralSystem, url: str) -> None:
+        async with connect_charger(url, "C1") as charger:
+            boot = await charger.boot()
+            seen["boot"] = (boot.status, boot.interval)
+            await charger.heartbeat()
+            await charger.status("Preparing")
+            seen["authorize"] = (await charger.authorize("TAG1"), await charger.authorize("X"))
+            stamp = "2026-11-25T08:50:00.000Z"
+            tx, status = await charger.start_transaction(
+                "TAG1", meter_start_wh=500, timestamp=stamp
+            )
+            # A reconnecting charger re-sends its queued StartTransaction: same transaction.
+            seen["resent"] = await charger.start_transaction(
+                "TAG1", meter_start_wh=500, timestamp=stamp
+            ) == (tx, status)
+            await charger.status("Charging")
+            await charger.meter(tx, 1700)
+            await charger.meter(tx, 1700)  # duplicate
+            await charger.meter(tx, "1.2", unit="kWh")  # late, lower
+            with central.db.session() as s:
+                seen["so far"] = s.get(ChargingSession, f"ocpp-{tx}").energy_kwh
+            seen["stop"] = await charger.stop_transaction(tx, 2750)
+            await charger.stop_transaction(tx, 2750)  # re-sent
+            seen["tx"] = tx
+        seen["handled"] = central.stats.handled
+
+    run_central(site, scenario)
+    tx = seen.pop("tx")
+    assert seen == {
+        "boot": ("Accepted", 300),
+        "authorize": ("Accepted", "Invalid"),
+        "resent": True,
+        "so far": Decimal("1.200"),
+        "stop": None,  # the simulator sends no idTag with its stop
+        "handled": 13,
+    }
+    with site.session() as s:
+        row = s.get(ChargingSession, f"ocpp-{tx}")
+        assert (row.account_id, row.charger_id, row.finalized) == ("a1", "C1", True)
+        assert Decimal(row.energy_kwh) == Decimal("2.250")
+        assert row.started_at == datetime(2026, 11, 25, 8, 50, tzinfo=UTC)
+        assert row.ended_at is not None
+        assert s.get(ConnectorStatus, ("C1", 1)).status == "Charging"
+        assert s.get(Charger, "C1").last_seen_at == NOW
+        assert len(s.scalars(select(ChargingSession)).all()) == 1
+
+
+def test_bad_values_get_a_call_error_and_the_connection_stays_up(site: Database):
+    seen: dict[str, object] = {}
+
+    async def scenario(_central: CentralSystem, url: str) -> None:
+        async with connect_charger(url, "C1") as charger:
+            with pytest.raises(OCPPError) as refused:
+                await charger.send(
+                    call.StartTransaction(
+                        connector_id=1,
+                        id_tag="TAG1",
+                        meter_start=-5,
+                        timestamp="2026-11-25T08:00:00Z",
+                    )
+                )
+            seen["error"] = refused.value.code
+            seen["after"] = (await charger.heartbeat()).current_time
+
+    run_central(site, scenario)
+    assert seen == {"error": "PropertyConstraintViolation", "after": "2026-11-25T09:00:00.000Z"}
+    with site.session() as s:
+        assert s.scalars(select(ChargingSession)).all() == []
+
+
+def test_reserve_now_and_cancel_reservation_answers_are_recorded(site: Database):
+    with site.session() as s:
+        make_charger(s, charger_id="C2")
+        held = make_reservation(
+            s, "a1", "C1", starts_at=NOW + timedelta(minutes=5), ends_at=NOW + timedelta(hours=1)
+        ).id
+        busy = make_reservation(
+            s, "a1", "C2", starts_at=NOW + timedelta(minutes=2), ends_at=NOW + timedelta(hours=1)
+        ).id
+    received: dict[str, list] = {}
+
+    async def scenario(central: CentralSystem, url: str) -> None:
+        async with connect_charger(url, "C1") as c1, connect_charger(url, "C2") as c2:
+            c2.reserve_answer = "Occupied"
+            chargers: list[SimulatedCharger] = [c1, c2]
+            for charger in chargers:
+                await charger.boot()
+            await central.reservation_pass()
+            await central.wait_for_sends()
+            await central.reservation_pass()  # nothing is sent twice
+            await central.wait_for_sends()
+            with central.db.session() as s:
+                s.get(Reservation, held).status = ReservationStatus.cancelled
+            c1.cancel_answer = "Accepted"
+            await central.reservation_pass()
+            await central.wait_for_sends()
+            received["C1"] = c1.received
+            received["C2"] = c2.received
+
+    run_central(site, scenario)
+    with site.session() as s:
+        rows = {r.reservation_id: r for r in s.scalars(select(OcppReservation))}
+    assert (rows[held].state, rows[held].cancel_answer) == ("cancelled", "Accepted")
+    assert (rows[busy].state, rows[busy].cancel_answer) == ("Occupied", None)
+    assert [action for action, _ in received["C1"]] == ["ReserveNow", "CancelReservation"]
+    reserve = received["C1"][0][1]
+    assert reserve["id_tag"] == "TAG1"
+    assert reserve["reservation_id"] == rows[held].id
+    assert reserve["expiry_date"] == "2026-11-25T10:00:00.000Z"
+    assert received["C1"][1][1] == {"reservation_id": rows[held].id}
+    assert [action for action, _ in received["C2"]] == ["ReserveNow"]
