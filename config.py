@@ -14,6 +14,10 @@ INSTANCE = Path(os.environ.get("POLARIS_INSTANCE", ROOT / "instance"))
 # Values that have appeared as example keys; refused in production.
 KNOWN_WEAK_KEYS = {"dev", "secret", "changeme", "change-me", "development", "test", "default"}
 MIN_KEY_LENGTH = 32
+# A charger silent for longer than this is Offline (data-exchange spec: one hour).
+DEFAULT_OFFLINE_AFTER_S = 3600
+# Bounds keep a typo from calling the whole fleet Offline (0) or never (years).
+OFFLINE_AFTER_BOUNDS_S = (1, 7 * 24 * 3600)
 
 
 class ConfigError(RuntimeError):
@@ -40,11 +44,34 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "POOL_SIZE": int(os.environ.get("POLARIS_POOL_SIZE", "5")),
         "MAX_OVERFLOW": int(os.environ.get("POLARIS_MAX_OVERFLOW", "5")),
         "REFRESH_INTERVAL_MS": int(os.environ.get("POLARIS_REFRESH_INTERVAL_MS", "15000")),
+        "OFFLINE_AFTER_S": os.environ.get("POLARIS_OFFLINE_AFTER_S", str(DEFAULT_OFFLINE_AFTER_S)),
         "TESTING": False,
     }
     config.update(overrides or {})
     config["SECRET_KEY"] = _secret_key(config)
+    config["OFFLINE_AFTER_S"] = _offline_after_s(config["OFFLINE_AFTER_S"])
     return config
+
+
+def _offline_after_s(value: object) -> int:
+    """Whole seconds within ``OFFLINE_AFTER_BOUNDS_S``; anything else stops the start plainly."""
+    low, high = OFFLINE_AFTER_BOUNDS_S
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigError(
+            f"POLARIS_OFFLINE_AFTER_S must be a whole number of seconds from {low} to {high} "
+            f"(got {text[:40]!r}); the default is {DEFAULT_OFFLINE_AFTER_S} (one hour)"
+        )
+    return int(text)
+
+
+def offline_after_s() -> int:
+    """The running app's offline threshold in seconds; the default outside an app (CLI, tests)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return int(current_app.config.get("OFFLINE_AFTER_S", DEFAULT_OFFLINE_AFTER_S))
+    return DEFAULT_OFFLINE_AFTER_S
 
 
 def _secret_key(config: Mapping[str, Any]) -> str:

@@ -71,6 +71,7 @@ _STATUS_CLASS = {
     ChargerStatus.online: "status-online text-bg-success",
     ChargerStatus.in_use: "status-in-use text-bg-primary",
     ChargerStatus.reserved: "status-reserved text-bg-warning",
+    ChargerStatus.out_of_order: "status-out-of-order text-bg-danger",
     ChargerStatus.offline: "status-offline text-bg-secondary",
 }
 _PILL_BASE = "badge rounded-pill charger-status"

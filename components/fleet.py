@@ -79,6 +79,7 @@ STATUS_ORDER = (
     ChargerStatus.online,
     ChargerStatus.in_use,
     ChargerStatus.reserved,
+    ChargerStatus.out_of_order,
     ChargerStatus.offline,
 )
 # Inactive pills are outlined; yellow text on white is unreadable, so Reserved gets dark text.
@@ -88,6 +89,7 @@ _PILL_COLOUR = {
     ChargerStatus.online.value: "success",
     ChargerStatus.in_use.value: "primary",
     ChargerStatus.reserved.value: "warning",
+    ChargerStatus.out_of_order.value: "danger",
     ChargerStatus.offline.value: "secondary",
 }
 _RESERVATION_STATUS = {
@@ -102,6 +104,7 @@ _STATUS_ICON = {
     ChargerStatus.online: "\u2713",
     ChargerStatus.in_use: "\u21af",
     ChargerStatus.reserved: "\u25f7",
+    ChargerStatus.out_of_order: "\u26a0\ufe0e",
     ChargerStatus.offline: "\u2715",
 }
 _CHART_COLOUR = "#0b5394"
@@ -177,8 +180,8 @@ def pill_label(status: str, count: int | None) -> list[Component | str]:
 
 
 def status_pills(active: str) -> html.Div:
-    """All / Online / In use / Reserved / Offline: counts filled by a callback; a click filters
-    the table by that status (the same filter as the Status column's)."""
+    """All / Online / In use / Reserved / Out of order / Offline: counts filled by a callback; a
+    click filters the table by that status (the same filter as the Status column's)."""
     names = [ALL_STATUSES, *(s.value for s in STATUS_ORDER)]
     return html.Div(
         [
@@ -249,13 +252,13 @@ def fleet_column_defs() -> list[dict[str, Any]]:
         {
             "field": "status",
             "headerName": "Status",
-            "minWidth": 115,
+            "minWidth": 140,
             **_text_filter(["equals", "notEqual"]),
         },
         {
             "field": "last_seen_at",
             "headerName": "Last heartbeat",
-            "headerTooltip": "The charger's last heartbeat; offline after one hour of silence",
+            "headerTooltip": "The charger's last heartbeat; Offline after too long a silence",
             "minWidth": 130,
         },
         {
@@ -335,7 +338,25 @@ def fleet_total_text(total: int, filtered: bool) -> str:
     return f"{total:,} {noun} in all"
 
 
-def fleet_skeleton(initial_status: str) -> list[Component]:
+def silence_text(seconds: int) -> str:
+    """The offline threshold in words: ``an hour``, ``2 hours``, ``5 minutes``, ``90 seconds``."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"an {unit}" if (n, unit) == (1, "hour") else f"{n} {unit}{'s' * (n != 1)}"
+    return f"{seconds} second{'s' * (seconds != 1)}"
+
+
+def status_rule_text(offline_after_s: int) -> str:
+    """The fleet note: the same rule customers see, with the configured offline threshold."""
+    return (
+        f"Counted now, by the same rules customers see. Offline: no heartbeat for over "
+        f"{silence_text(offline_after_s)}. Out of order: the charger reports Faulted or "
+        "Unavailable (as a whole or on every connector)."
+    )
+
+
+def fleet_skeleton(initial_status: str, offline_after_s: int = 3600) -> list[Component]:
     """The /admin page body: pills, search, the table. Static: callbacks fill every figure."""
     return [
         admin_section(
@@ -344,8 +365,7 @@ def fleet_skeleton(initial_status: str) -> list[Component]:
             [
                 status_pills(initial_status),
                 html.P(
-                    "Counted now, by the same rules customers see. Offline: no heartbeat for "
-                    "over an hour.",
+                    status_rule_text(offline_after_s),
                     id=FLEET_COUNTS_NOTE_ID,
                     className="small text-body-secondary mb-0 mt-2",
                 ),

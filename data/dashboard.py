@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import (
     ColumnElement,
     Date,
+    and_,
     case,
     func,
     literal,
@@ -36,6 +37,7 @@ from data.models import (
     Charger,
     ChargerAccess,
     ChargingSession,
+    ConnectorStatus,
     ConnectorType,
     Operator,
     Plan,
@@ -54,6 +56,7 @@ class ChargerStatus(enum.StrEnum):
     online = "Online"
     in_use = "In use"
     reserved = "Reserved"
+    out_of_order = "Out of order"  # the charger itself reported Faulted / Unavailable
     offline = "Offline"
 
 
@@ -116,6 +119,15 @@ class ChargerList:
     available: int  # how many of those are Online now
 
 
+# What a charger itself reports (OCPP StatusNotification, latest per connector). Faulted or
+# Unavailable on connector 0 (the whole charger) or on every reported connector: Out of order.
+# Charging (or suspended mid-transaction, a car still plugged in): In use, even before the
+# session reaches us, because a driver arriving there finds it occupied.
+OUT_OF_ORDER_REPORTS = ("Faulted", "Unavailable")
+IN_USE_REPORTS = ("Charging", "SuspendedEV", "SuspendedEVSE")
+_REPORT_IN_USE = "in use"
+_REPORT_OUT_OF_ORDER = "out of order"
+
 # Statuses a reservation must have to hold a charger right now, and to be shown as "next".
 HOLDING_STATUSES = (ReservationStatus.active, ReservationStatus.confirmed)
 UPCOMING_STATUSES = (
@@ -128,7 +140,8 @@ _STATUS_RANK = {
     ChargerStatus.online.value: 0,
     ChargerStatus.reserved.value: 1,
     ChargerStatus.in_use.value: 2,
-    ChargerStatus.offline.value: 3,
+    ChargerStatus.out_of_order.value: 3,
+    ChargerStatus.offline.value: 4,
 }
 # "AS MATERIALIZED" is understood from SQLite 3.35 on; older builds just go without the hint.
 _SQLITE_HAS_MATERIALIZED = sqlite3.sqlite_version_info >= (3, 35, 0)
@@ -381,15 +394,19 @@ def account_plan(session: Session, account_id: str) -> PlanRow | None:
     return PlanRow(row.id, row.name, _kwh(row.allowance_kwh), row.currency)
 
 
-def charger_status_expression(now: datetime) -> ColumnElement[str]:
+def charger_status_expression(
+    now: datetime, offline_after_s: int = OFFLINE_AFTER_SECONDS
+) -> ColumnElement[str]:
     """The customer-facing status of ``Charger`` at ``now``, as one SQL CASE (spec order).
 
     Usable in any ``select`` over ``Charger`` (the dashboard, the admin fleet view). Offline is
-    tested first, so a silent charger is Offline even with a session open on it; then In use;
-    then Reserved; Online is everything else.
+    tested first (silent for more than ``offline_after_s``), so a silent charger is Offline even
+    with a session open on it; then In use (an open session, or the charger reports Charging);
+    then Reserved; then Out of order (the charger reports Faulted/Unavailable, see
+    ``OUT_OF_ORDER_REPORTS``); Online is everything else, and only Online counts as available.
     """
     # "Older than one hour" is strict: a heartbeat exactly one hour old is still Online.
-    offline_before = now - timedelta(seconds=OFFLINE_AFTER_SECONDS)
+    offline_before = now - timedelta(seconds=offline_after_s)
     # Uncorrelated IN (...) rather than correlated EXISTS: each set is computed once per query
     # and probed per charger (PostgreSQL: hashed subplan; SQLite: one ephemeral index), and the
     # planner's cost estimate stays small, which keeps PostgreSQL's JIT (tens of ms) out of it.
@@ -402,14 +419,62 @@ def charger_status_expression(now: datetime) -> ColumnElement[str]:
         Reservation.ends_at > now,
         Reservation.status.in_(HOLDING_STATUSES),
     )
+    # The charger's own report is looked up once per charger (a "simple" CASE evaluates its
+    # operand once), and only for chargers that are heard from and have no session open.
+    report = _reported_condition()
     return case(
         (
             or_(Charger.last_seen_at.is_(None), Charger.last_seen_at < offline_before),
             literal(ChargerStatus.offline.value),
         ),
         (Charger.id.in_(in_use), literal(ChargerStatus.in_use.value)),
-        (Charger.id.in_(reserved), literal(ChargerStatus.reserved.value)),
-        else_=literal(ChargerStatus.online.value),
+        else_=case(
+            {
+                _REPORT_IN_USE: literal(ChargerStatus.in_use.value),
+                _REPORT_OUT_OF_ORDER: case(
+                    (Charger.id.in_(reserved), literal(ChargerStatus.reserved.value)),
+                    else_=literal(ChargerStatus.out_of_order.value),
+                ),
+            },
+            value=report,
+            else_=case(
+                (Charger.id.in_(reserved), literal(ChargerStatus.reserved.value)),
+                else_=literal(ChargerStatus.online.value),
+            ),
+        ),
+    )
+
+
+def _reported_condition() -> ColumnElement[str]:
+    """What ``Charger``'s latest StatusNotifications say: ``in use``, ``out of order`` or
+    ``ok`` (also when it never reported). One aggregate over the charger's own rows, a range of
+    the connector_statuses primary key (charger_id, connector_id): a few rows per charger."""
+    cs = ConnectorStatus
+    out = cs.status.in_(OUT_OF_ORDER_REPORTS)
+
+    def any_row(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        return func.max(case((condition, 1), else_=0)) == 1
+
+    return (
+        select(
+            case(
+                (any_row(cs.status.in_(IN_USE_REPORTS)), literal(_REPORT_IN_USE)),
+                (
+                    or_(
+                        any_row(and_(cs.connector_id == 0, out)),
+                        # Every reported connector is down (at least one reported).
+                        and_(
+                            any_row(cs.connector_id > 0), ~any_row(and_(cs.connector_id > 0, ~out))
+                        ),
+                    ),
+                    literal(_REPORT_OUT_OF_ORDER),
+                ),
+                else_=literal("ok"),
+            )
+        )
+        .where(cs.charger_id == Charger.id)
+        .correlate(Charger)
+        .scalar_subquery()
     )
 
 
@@ -420,7 +485,12 @@ def visible_charger_condition(account_id: str) -> ColumnElement[bool]:
 
 
 def visible_chargers(
-    session: Session, account_id: str, now: datetime, limit: int = CHARGER_LIMIT
+    session: Session,
+    account_id: str,
+    now: datetime,
+    limit: int = CHARGER_LIMIT,
+    *,
+    offline_after_s: int = OFFLINE_AFTER_SECONDS,
 ) -> ChargerList:
     """Public chargers and those granted to the account, with their status at ``now``."""
     visible = (
@@ -429,7 +499,7 @@ def visible_chargers(
             Charger.friendly_name,
             Charger.connector_type,
             Charger.max_power_kw,
-            charger_status_expression(now).label("status"),
+            charger_status_expression(now, offline_after_s).label("status"),
         )
         .where(visible_charger_condition(account_id))
         # Evaluate each charger's status once: the planners would otherwise inline the CASE
@@ -475,7 +545,12 @@ def visible_chargers(
 
 
 def charger_statuses(
-    session: Session, account_id: str, charger_ids: list[str], now: datetime
+    session: Session,
+    account_id: str,
+    charger_ids: list[str],
+    now: datetime,
+    *,
+    offline_after_s: int = OFFLINE_AFTER_SECONDS,
 ) -> dict[str, ChargerStatus]:
     """Current status of the listed chargers, for those the account may see; others are absent.
 
@@ -485,7 +560,7 @@ def charger_statuses(
     if not wanted:
         return {}
     rows = session.execute(
-        select(Charger.id, charger_status_expression(now)).where(
+        select(Charger.id, charger_status_expression(now, offline_after_s)).where(
             Charger.id.in_(wanted), visible_charger_condition(account_id)
         )
     ).all()

@@ -40,6 +40,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from data.dashboard import (
     KWH,
+    OFFLINE_AFTER_SECONDS,
     ChargerStatus,
     charger_status_expression,
     day_buckets,
@@ -84,10 +85,11 @@ FLEET_SORTABLE = frozenset(
 _RECENT_COLUMNS = frozenset({"sessions_30d", "energy_kwh_30d"})
 # Statuses sort in the order an operator triages them: what needs attention first.
 _STATUS_SORT = {
-    ChargerStatus.offline.value: 0,
-    ChargerStatus.in_use.value: 1,
-    ChargerStatus.reserved.value: 2,
-    ChargerStatus.online.value: 3,
+    ChargerStatus.out_of_order.value: 0,
+    ChargerStatus.offline.value: 1,
+    ChargerStatus.in_use.value: 2,
+    ChargerStatus.reserved.value: 3,
+    ChargerStatus.online.value: 4,
 }
 
 TEXT_OPERATORS = frozenset(
@@ -467,10 +469,14 @@ def _combine(parts: list[ColumnElement[bool]], join: str) -> ColumnElement[bool]
 # --- the fleet overview ----------------------------------------------------------------------
 
 
-def fleet_counts(session: Session, now: datetime) -> dict[ChargerStatus, int]:
+def fleet_counts(
+    session: Session, now: datetime, *, offline_after_s: int = OFFLINE_AFTER_SECONDS
+) -> dict[ChargerStatus, int]:
     """How many chargers are in each status at ``now``: one GROUP BY over every charger, every
     status present (zero when none)."""
-    statuses = select(charger_status_expression(now).label("status")).subquery("statuses")
+    statuses = select(charger_status_expression(now, offline_after_s).label("status")).subquery(
+        "statuses"
+    )
     rows = session.execute(
         select(statuses.c.status, func.count()).group_by(statuses.c.status)
     ).all()
@@ -490,7 +496,13 @@ def parse_fleet_request(raw: object) -> GridRequest:
     )
 
 
-def fleet_page(session: Session, now: datetime, request: GridRequest) -> FleetPage:
+def fleet_page(
+    session: Session,
+    now: datetime,
+    request: GridRequest,
+    *,
+    offline_after_s: int = OFFLINE_AFTER_SECONDS,
+) -> FleetPage:
     """One page of the fleet table, sorted and filtered as ``request`` says, with the total.
 
     Sessions and kWh "in the last 30 days" are those started in ``[now - 30 days, now]``
@@ -513,7 +525,7 @@ def fleet_page(session: Session, now: datetime, request: GridRequest) -> FleetPa
         Charger.max_power_kw,
         Charger.visibility,
         Charger.last_seen_at,
-        charger_status_expression(now).label("status"),
+        charger_status_expression(now, offline_after_s).label("status"),
     ).cte("fleet")
     source: Any = fleet
     columns: dict[str, ColumnElement[Any]] = dict(fleet.c)
@@ -649,7 +661,13 @@ def _fleet_order(
 # --- one charger -----------------------------------------------------------------------------
 
 
-def charger_detail(session: Session, charger_id: str, now: datetime) -> ChargerDetail | None:
+def charger_detail(
+    session: Session,
+    charger_id: str,
+    now: datetime,
+    *,
+    offline_after_s: int = OFFLINE_AFTER_SECONDS,
+) -> ChargerDetail | None:
     """The charger and its status at ``now``; None when there is no such charger."""
     if not _plausible_id(charger_id):
         return None
@@ -661,7 +679,7 @@ def charger_detail(session: Session, charger_id: str, now: datetime) -> ChargerD
             Charger.max_power_kw,
             Charger.visibility,
             Charger.last_seen_at,
-            charger_status_expression(now).label("status"),
+            charger_status_expression(now, offline_after_s).label("status"),
         ).where(Charger.id == charger_id)
     ).first()
     if row is None:

@@ -32,6 +32,7 @@ from components.fleet import (
     pill_class,
     pill_label,
 )
+from config import offline_after_s
 from data.db import session_scope
 from data.fleet import fleet_counts, fleet_page, parse_fleet_request
 from pages._admin import admin_layout
@@ -53,7 +54,7 @@ def _status_param(value: object) -> str:
 
 @admin_layout
 def layout(status: object = None, **_: object) -> Component:
-    return admin_page("Fleet", "/admin", *fleet_skeleton(_status_param(status)))
+    return admin_page("Fleet", "/admin", *fleet_skeleton(_status_param(status), offline_after_s()))
 
 
 def _pill_statuses() -> list[str]:
@@ -69,7 +70,7 @@ def _pill_statuses() -> list[str]:
 def refresh_counts(_n: int | None) -> list[Any]:
     """The count on each pill, now and on every tick of the shell's refresh timer."""
     with session_scope() as s:
-        counts = fleet_counts(s, datetime.now(UTC))
+        counts = fleet_counts(s, datetime.now(UTC), offline_after_s=offline_after_s())
     by_name: dict[str, int] = {status.value: n for status, n in counts.items()}
     by_name[ALL_STATUSES] = sum(counts.values())
     return [pill_label(name, by_name.get(name)) for name in _pill_statuses()]
@@ -135,7 +136,7 @@ def fleet_rows(request: object) -> tuple[dict[str, Any], str]:
     grid = parse_fleet_request(request)
     now = datetime.now(UTC)
     with session_scope() as s:
-        result = fleet_page(s, now, grid)
+        result = fleet_page(s, now, grid, offline_after_s=offline_after_s())
     rows = [fleet_row(row, now) for row in result.rows]
     total = fleet_total_text(result.total, filtered=bool(grid.filters))
     return {"rowData": rows, "rowCount": result.total}, total

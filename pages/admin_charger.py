@@ -61,6 +61,7 @@ from components.fleet import (
     usage_totals,
     utilisation_figure,
 )
+from config import offline_after_s
 from data.dashboard import operator_settings
 from data.db import session_scope
 from data.fleet import (
@@ -122,7 +123,7 @@ def render_summary(charger_id: object, _saved: object, _n: object) -> tuple[Any,
     now = datetime.now(UTC)
     with session_scope() as s:
         tz = operator_settings(s).tz
-        detail = charger_detail(s, _charger_id(charger_id), now)
+        detail = charger_detail(s, _charger_id(charger_id), now, offline_after_s=offline_after_s())
     if detail is None:
         return False, True, no_update, no_update
     return True, False, detail.friendly_name, charger_summary(detail, tz, now)

@@ -43,6 +43,7 @@ from components.dashboard import (
     usage_sum,
     usage_total,
 )
+from config import offline_after_s
 from data.dashboard import (
     ChargerStatus,
     account_plan,
@@ -101,7 +102,7 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         reservation = next_reservation(s, account_id, now)
         frame = usage_frame(daily_usage(s, account_id, period), period)
         plan = account_plan(s, account_id)
-        chargers = visible_chargers(s, account_id, now)
+        chargers = visible_chargers(s, account_id, now, offline_after_s=offline_after_s())
 
     # The allowance is per calendar month: for "year", the gauge reads this month's days.
     if period.name == "year":
@@ -145,8 +146,10 @@ def refresh_statuses(
     account_id = current_account_id()
     now = datetime.now(UTC)
     with session_scope() as s:
-        statuses = charger_statuses(s, account_id, charger_ids, now)
-        chargers = visible_chargers(s, account_id, now, limit=0)  # the counts only
+        offline_after = offline_after_s()
+        statuses = charger_statuses(s, account_id, charger_ids, now, offline_after_s=offline_after)
+        # The counts only.
+        chargers = visible_chargers(s, account_id, now, limit=0, offline_after_s=offline_after)
 
     current: list[ChargerStatus | None] = [statuses.get(cid) for cid in charger_ids]
     texts = [status_text(st) for st in current]

@@ -43,6 +43,7 @@ from data.models import (
     Charger,
     ChargerAccess,
     ChargingSession,
+    ConnectorStatus,
     Operator,
     Plan,
     Reservation,
@@ -62,7 +63,7 @@ KW_RANGE = {
     "CHAdeMO": (50, 50),
     "NACS": (150, 250),
 }
-ALL_STATUSES = {"Online", "In use", "Reserved", "Offline"}
+ALL_STATUSES = {"Online", "In use", "Reserved", "Out of order", "Offline"}
 
 
 def load(db: Database, now: datetime = NOW, scale: float = SMALL, seed: int = 7) -> list:
@@ -84,14 +85,22 @@ def statuses(s: Session, now: datetime) -> dict[str, str]:
             )
         )
     )
+    reports: dict[str, dict[int, str]] = defaultdict(dict)
+    for row in s.scalars(select(ConnectorStatus)):
+        reports[row.charger_id][row.connector_id] = row.status
+    down = {"Faulted", "Unavailable"}
+    occupied = {"Charging", "SuspendedEV", "SuspendedEVSE"}
     out = {}
     for cid, seen in s.execute(select(Charger.id, Charger.last_seen_at)):
+        connectors = [st for n, st in reports[cid].items() if n > 0]
         if seen is None or now - seen > timedelta(hours=1):
             out[cid] = "Offline"
-        elif cid in in_use:
+        elif cid in in_use or occupied & set(reports[cid].values()):
             out[cid] = "In use"
         elif cid in reserved:
             out[cid] = "Reserved"
+        elif reports[cid].get(0) in down or (connectors and set(connectors) <= down):
+            out[cid] = "Out of order"
         else:
             out[cid] = "Online"
     return out

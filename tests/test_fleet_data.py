@@ -34,7 +34,15 @@ from data.fleet import (
     search_accounts,
     update_charger,
 )
-from data.models import Charger, ChargerAccess, ConnectorType, ReservationStatus, Role, Visibility
+from data.models import (
+    Charger,
+    ChargerAccess,
+    ConnectorStatus,
+    ConnectorType,
+    ReservationStatus,
+    Role,
+    Visibility,
+)
 from data.periods import period_bounds
 from tests.factories import (
     grant_access,
@@ -107,6 +115,16 @@ def one_of_each_status(s) -> dict[str, ChargerStatus]:
     )
     make_session(s, driver, depot, started_at=NOW - HOUR)
     grant_access(s, driver, depot)
+    faulted = charger("faulted", ChargerStatus.out_of_order, last_seen_at=NOW)
+    s.add(
+        ConnectorStatus(
+            charger_id=faulted.id,
+            connector_id=0,
+            status="Faulted",
+            error_code="GroundFailure",
+            reported_at=NOW,
+        )
+    )
     return expected
 
 
