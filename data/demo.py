@@ -31,6 +31,7 @@ from data.models import (
     Charger,
     ChargerAccess,
     ChargingSession,
+    ConnectorStatus,
     ConnectorType,
     IdTag,
     Operator,
@@ -152,6 +153,9 @@ OFFLINE_SINCE: dict[str, timedelta | None] = {
     NEVER_SEEN_CHARGER_ID: None,
 }
 UP_CHARGER_IDS = tuple(c for c in CHARGER_IDS if c not in OFFLINE_SINCE)
+# Out-of-order showcase: heartbeating, but the charger itself reports a fault (OCPP connector 0).
+FAULTED_CHARGER_ID = "PX-014"  # Westpark Einkaufszentrum — Level -1 Bay 1
+FAULTED_ERROR_CODE = "GroundFailure"
 
 DRIVER_OFFICE_CHARGER_ID = "PX-019"  # Technologiepark Ost — Bay 2: Dana's weekday charger
 DRIVER_FAST_CHARGER_ID = "PX-003"  # Hauptbahnhof P2 — Bay 1: her weekend top-ups
@@ -303,6 +307,19 @@ def load_demo(
 
     chargers = _charger_rows(rng, now)
     session.execute(insert(Charger), chargers)
+    session.execute(
+        insert(ConnectorStatus),
+        [
+            {
+                "charger_id": FAULTED_CHARGER_ID,
+                "connector_id": 0,
+                "status": "Faulted",
+                "error_code": FAULTED_ERROR_CODE,
+                "info": "Residual current detected; technician booked",
+                "reported_at": now - timedelta(minutes=25),
+            }
+        ],
+    )
     fleets: dict[str, list[str]] = {}
     for p in people:
         if p.fleet:
