@@ -13,6 +13,7 @@ ADMIN_SECTIONS = (
     ("/admin/accounts", "Accounts"),
     ("/admin/settings", "Plans & settings"),
     ("/admin/analytics", "Analytics"),
+    ("/admin/tokens", "API tokens"),
 )
 
 

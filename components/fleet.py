@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import dash_ag_grid as dag
@@ -26,6 +26,7 @@ from dash.development.base_component import Component
 
 from components.dashboard import empty_figure, format_kw, loading_placeholder, status_class
 from components.format import format_ago, format_datetime, format_duration, format_kwh, format_time
+from components.history import export_link
 from components.landmarks import aria as _aria
 from components.landmarks import named_section
 from data.dashboard import ChargerStatus
@@ -45,6 +46,9 @@ FLEET_PILL_TYPE = "admin-fleet-pill"
 FLEET_GRID_ID = "admin-fleet-grid"
 FLEET_SEARCH_ID = "admin-fleet-search"
 FLEET_TOTAL_ID = "admin-fleet-total"
+FLEET_EXPORT_ID = "admin-fleet-export"
+CHARGER_SESSIONS_EXPORT_ID = "admin-charger-sessions-export"
+CHARGER_RESERVATIONS_EXPORT_ID = "admin-charger-reservations-export"
 FLEET_COUNTS_NOTE_ID = "admin-fleet-counts-note"
 ALL_STATUSES = "All"
 
@@ -206,6 +210,31 @@ def status_filter_model(status: str | None) -> dict[str, Any]:
     if status is None or status == ALL_STATUSES:
         return {}
     return {"status": {"filterType": "text", "type": "equals", "filter": status}}
+
+
+def fleet_export_href(filter_model: object) -> tuple[str, bool]:
+    """The fleet table's filters as ``/export/chargers.csv?status=...&search=...``, and whether
+    that is all of them: the export takes the status pill and the search box (a Status
+    "equals" and a Name "contains" filter), not the other column filters."""
+    model = filter_model if isinstance(filter_model, Mapping) else {}
+    params: dict[str, str] = {}
+    exact = True
+    for column, entry in model.items():
+        kind = entry.get("type") if isinstance(entry, Mapping) else None
+        value = str(entry.get("filter", "")).strip() if isinstance(entry, Mapping) else ""
+        if column == "status" and kind == "equals" and value:
+            params["status"] = value
+        elif column == "friendly_name" and kind == "contains" and value:
+            params["search"] = value
+        else:
+            exact = False
+    return "/export/chargers.csv" + ("?" + urlencode(params) if params else ""), exact
+
+
+def charger_export_href(name: str, charger_id: str) -> str:
+    """Every session (or reservation) of one charger as CSV. Only a URL built from the id in
+    the address: the export checks the id and the role itself."""
+    return f"/export/{name}.csv?" + urlencode({"charger": charger_id})
 
 
 def active_status(filter_model: object) -> str:
@@ -396,15 +425,22 @@ def fleet_skeleton(initial_status: str, offline_after_s: int = 3600) -> list[Com
                             md=6,
                         ),
                         dbc.Col(
-                            html.P(
-                                "…",
-                                id=FLEET_TOTAL_ID,
-                                className="small text-body-secondary mb-0",
-                                role="status",
-                                **_aria(live="polite"),
-                            ),
+                            [
+                                html.P(
+                                    "…",
+                                    id=FLEET_TOTAL_ID,
+                                    className="small text-body-secondary mb-0",
+                                    role="status",
+                                    **_aria(live="polite"),
+                                ),
+                                export_link(
+                                    FLEET_EXPORT_ID,
+                                    fleet_export_href(status_filter_model(initial_status))[0],
+                                    "these chargers",
+                                ),
+                            ],
                             md=6,
-                            class_name="d-flex align-items-center justify-content-md-end",
+                            class_name="d-flex align-items-center justify-content-md-end gap-2",
                         ),
                     ],
                     class_name="g-2 mb-2",
@@ -911,10 +947,21 @@ def charger_skeleton(charger_id: str) -> list[Component]:
                     "admin-charger-sessions",
                     "Sessions",
                     [
-                        html.P(
-                            "Newest first.",
-                            id=CHARGER_SESSIONS_NOTE_ID,
-                            className="small text-body-secondary",
+                        html.Div(
+                            [
+                                html.P(
+                                    "Newest first.",
+                                    id=CHARGER_SESSIONS_NOTE_ID,
+                                    className="small text-body-secondary mb-0",
+                                ),
+                                export_link(
+                                    CHARGER_SESSIONS_EXPORT_ID,
+                                    charger_export_href("sessions", charger_id),
+                                    "this charger's sessions",
+                                ),
+                            ],
+                            className="d-flex flex-wrap justify-content-between "
+                            "align-items-center gap-2 mb-2",
                         ),
                         sessions_grid(),
                     ],
@@ -924,9 +971,17 @@ def charger_skeleton(charger_id: str) -> list[Component]:
                     "Reservations",
                     [
                         html.Div(
+                            export_link(
+                                CHARGER_RESERVATIONS_EXPORT_ID,
+                                charger_export_href("reservations", charger_id),
+                                "this charger's reservations",
+                            ),
+                            className="d-flex justify-content-end mb-2",
+                        ),
+                        html.Div(
                             loading_placeholder("Loading reservations…", 2),
                             id=CHARGER_RESERVATIONS_ID,
-                        )
+                        ),
                     ],
                 ),
             ],

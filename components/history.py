@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import dash_ag_grid as dag
@@ -50,6 +51,7 @@ SESSIONS_RESULTS_ID = "admin-sessions-results"
 SESSIONS_GRID_TYPE = "admin-sessions-grid"
 SESSIONS_TOTALS_TYPE = "admin-sessions-totals"
 SESSIONS_COUNT_TYPE = "admin-sessions-count"
+SESSIONS_EXPORT_ID = "admin-sessions-export"
 
 RESERVATIONS_VERSION_ID = "admin-reservations-version"
 RESERVATIONS_READY_ID = "admin-reservations-ready"
@@ -57,6 +59,7 @@ RESERVATIONS_LIST_ID = "admin-reservations-list"
 RESERVATIONS_GRID_TYPE = "admin-reservations-grid"
 RESERVATIONS_COUNT_ID = "admin-reservations-count"
 RESERVATIONS_SEARCH_ID = "admin-reservations-search"
+RESERVATIONS_EXPORT_ID = "admin-reservations-export"
 RESERVATIONS_SELECTED_ID = "admin-reservations-selected"
 RESERVATIONS_FEEDBACK_ID = "admin-reservations-feedback"
 CANCEL_OPEN_ID = "admin-reservations-cancel-open"
@@ -121,6 +124,32 @@ def _grid_options(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     }
     options.update(extra or {})
     return options
+
+
+def export_link(link_id: str, href: str | None, what: str) -> html.A:
+    """ "Export CSV": a plain download link to an ``/export/<name>.csv`` route (streamed by
+    Flask, not a callback). ``what`` names the rows for screen readers and the tooltip."""
+    return html.A(
+        "Export CSV",
+        href=href,
+        download="",
+        id=link_id,
+        title=f"Download {what} as CSV",
+        className="btn btn-outline-secondary btn-sm text-nowrap admin-export-link",
+        **_aria(label=f"Export {what} as CSV"),
+    )
+
+
+def sessions_export_href(view: str) -> str:
+    """The explorer's view (its canonical ``?from=...`` query) as a CSV download: the export
+    reads the same parameters with the same meaning (``data.exports``)."""
+    return "/export/sessions.csv" + view
+
+
+def reservations_export_href(search: str) -> str:
+    """The reservations list (upcoming and current, with its search) as a CSV download."""
+    params = {"upcoming": "1"} | ({"search": search} if search else {})
+    return "/export/reservations.csv?" + urlencode(params)
 
 
 # --- sessions explorer -------------------------------------------------------------------------
@@ -259,15 +288,21 @@ def sessions_results(view: str, summary: str) -> html.Div:
         [
             html.Div(
                 [
-                    html.P(summary, className="mb-1 small text-body-secondary"),
-                    html.P(
-                        "Counting…",
-                        id={"type": SESSIONS_TOTALS_TYPE, "view": view, "n": key},
-                        className="fs-5 fw-semibold mb-2 admin-sessions-totals",
-                        role="status",
-                        **_aria(live="polite"),
+                    html.Div(
+                        [
+                            html.P(summary, className="mb-1 small text-body-secondary"),
+                            html.P(
+                                "Counting…",
+                                id={"type": SESSIONS_TOTALS_TYPE, "view": view, "n": key},
+                                className="fs-5 fw-semibold mb-2 admin-sessions-totals",
+                                role="status",
+                                **_aria(live="polite"),
+                            ),
+                        ]
                     ),
-                ]
+                    export_link(SESSIONS_EXPORT_ID, sessions_export_href(view), "these sessions"),
+                ],
+                className="d-flex flex-wrap justify-content-between align-items-start gap-2",
             ),
             dcc.Store(id={"type": SESSIONS_COUNT_TYPE, "view": view, "n": key}),
             sessions_grid(view, key),
@@ -389,14 +424,23 @@ def reservations_skeleton() -> list[Component]:
                                 html_for=RESERVATIONS_SEARCH_ID,
                                 class_name="visually-hidden",
                             ),
-                            dbc.Input(
-                                id=RESERVATIONS_SEARCH_ID,
-                                type="search",
-                                placeholder="Find by reservation, account or charger",
-                                maxlength=200,
-                                autocomplete="off",
-                                debounce=True,
-                                class_name="mb-2",
+                            html.Div(
+                                [
+                                    dbc.Input(
+                                        id=RESERVATIONS_SEARCH_ID,
+                                        type="search",
+                                        placeholder="Find by reservation, account or charger",
+                                        maxlength=200,
+                                        autocomplete="off",
+                                        debounce=True,
+                                    ),
+                                    export_link(
+                                        RESERVATIONS_EXPORT_ID,
+                                        reservations_export_href(""),
+                                        "these reservations",
+                                    ),
+                                ],
+                                className="d-flex align-items-center gap-2 mb-2",
                             ),
                             html.P(
                                 "…",

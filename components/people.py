@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from components.history import export_link
 from components.landmarks import aria as _aria
 from data.models import Role
 from data.people import (
@@ -35,6 +37,7 @@ from data.people import (
 # --- ids: /admin/accounts -----------------------------------------------------------------------
 
 ACCOUNTS_SEARCH_ID = "admin-accounts-search"
+ACCOUNTS_EXPORT_ID = "admin-accounts-export"
 ACCOUNTS_GRID_ID = "admin-accounts-grid"
 ACCOUNTS_COUNT_ID = "admin-accounts-count"
 ACCOUNTS_ALERT_ID = "admin-accounts-alert"
@@ -335,8 +338,17 @@ def accounts_toolbar() -> html.Div:
                 className="flex-grow-1 admin-search",
             ),
             dbc.Button("New person", id=NEW_OPEN_ID, color="primary", n_clicks=0),
+            html.Div(
+                export_link(ACCOUNTS_EXPORT_ID, accounts_export_href(""), "these accounts"),
+                className="align-self-center",
+            ),
         ],
     )
+
+
+def accounts_export_href(search: str) -> str:
+    """The accounts of the people the search finds (all accounts without one), as CSV."""
+    return "/export/accounts.csv" + ("?" + urlencode({"search": search}) if search else "")
 
 
 def accounts_skeleton() -> list[Component]:

@@ -26,6 +26,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from flask.cli import with_appcontext
 
 from auth.accounts import current_account
+from config import offline_after_s
 from data.dashboard import operator_settings
 from data.db import get_db, session_scope
 from data.exports import (
@@ -88,7 +89,9 @@ def export_blueprint() -> Blueprint:
         try:
             with db.session() as s:
                 tz = operator_settings(s).tz
-                flt = parse_filter(name, dict(request.args.lists()), now, tz)
+                flt = parse_filter(
+                    name, dict(request.args.lists()), now, tz, offline_after_s=offline_after_s()
+                )
                 flt = scope_filter(name, flt, account.id, account.is_admin)
                 if account.is_admin:
                     check_references(s, flt)

@@ -57,7 +57,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
-from data.dashboard import local_day_expression
+from data.dashboard import (
+    OFFLINE_AFTER_SECONDS,
+    ChargerStatus,
+    charger_status_expression,
+    local_day_expression,
+)
 from data.db import Database
 from data.exchange import (
     COLUMNS,
@@ -68,6 +73,8 @@ from data.exchange import (
     format_value,
     neutralise_cell,
 )
+from data.fleet import _fleet_filter, parse_fleet_request
+from data.history import chargers_matching, session_conditions
 from data.models import (
     ID_LENGTH,
     Account,
@@ -76,9 +83,12 @@ from data.models import (
     IdTag,
     Reservation,
     ReservationStatus,
+    User,
 )
 from data.models import Charger as ChargerModel
+from data.people import AccountQuery, _query_conditions
 from data.periods import PERIODS, Period, local_midnight_utc, period_bounds
+from data.reservations import _upcoming
 
 USAGE_DAILY = "usage-daily"
 USAGE_MONTHLY = "usage-monthly"
@@ -101,17 +111,19 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "operator": (),
     "plans": (),
     "users": (),
-    "accounts": ("account",),
-    "chargers": ("charger",),
+    "accounts": ("account", "search"),
+    "chargers": ("charger", "status", "search"),
     "access": ("account", "charger"),
     "sessions": (*_DATES, "charger", "account", "status"),
     "id_tags": ("account",),
-    "reservations": (*_DATES, "charger", "account", "status"),
+    "reservations": (*_DATES, "charger", "account", "status", "upcoming", "search"),
     USAGE_DAILY: (*_DATES, "charger", "account"),
     USAGE_MONTHLY: (*_DATES, "charger", "account"),
 }
 SESSION_STATUSES = ("in_progress", "finalized")
 RESERVATION_STATUSES = tuple(s.value for s in ReservationStatus)
+CHARGER_STATUSES = tuple(s.value for s in ChargerStatus)  # the fleet's pills: "In use", ...
+SEARCH_MAX_LENGTH = 200  # as the admin screens' search boxes
 # ``state`` is what the admin sessions explorer calls ``status`` (its links carry it; "all" is
 # no filter), so "Export CSV" on that screen can pass its query string on unchanged.
 _ALIASES = {"sessions": {"state": "status"}}
@@ -146,6 +158,17 @@ class ExportFilter:
     charger_id: str | None = None
     account_id: str | None = None
     status: str | None = None
+    # The admin screens' own filters, with their meaning there (data.history, data.fleet,
+    # data.reservations, data.people): sessions' ``charger`` is the explorer's search (an
+    # exact id, else part of an id or name); ``search`` is the reservations, fleet or accounts
+    # search box; ``upcoming`` keeps reservations not ended at ``as_of`` (the request's time,
+    # which also decides a charger's status).
+    charger_search: str | None = None
+    charger_status: str | None = None  # chargers: the fleet's status pill ("In use", ...)
+    offline_after_s: int = OFFLINE_AFTER_SECONDS  # the app's threshold, as on the fleet page
+    search: str | None = None
+    upcoming: bool = False
+    as_of: datetime | None = None
 
     def bounds_utc(self, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
         """``[start, end)`` in UTC: the local midnights around the days (DST-exact)."""
@@ -197,14 +220,39 @@ def _day(key: str, text: str) -> date:
     return day
 
 
-def _identifier(key: str, text: str) -> str:
-    if len(text) > ID_LENGTH or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+def _identifier(key: str, text: str, length: int = ID_LENGTH) -> str:
+    if len(text) > length or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise ExportRequestError(f"“{key}” is not a valid id.")
     return text
 
 
+def _search(text: str) -> str:
+    if len(text) > SEARCH_MAX_LENGTH or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ExportRequestError(f"“search” must be at most {SEARCH_MAX_LENGTH} plain characters.")
+    return text
+
+
+def _status(name: str, text: str) -> str:
+    if name == "chargers":
+        # As the fleet's ?status= and pills: any case, the status's name as shown.
+        for status in CHARGER_STATUSES:
+            if status.lower() == text.lower():
+                return status
+        allowed: tuple[str, ...] = CHARGER_STATUSES
+    else:
+        allowed = SESSION_STATUSES if name == "sessions" else RESERVATION_STATUSES
+        if text in allowed:
+            return text
+    raise ExportRequestError(f"“status” must be one of: {', '.join(allowed)}.")
+
+
 def parse_filter(
-    name: str, args: Mapping[str, Sequence[str]], now: datetime, tz: ZoneInfo
+    name: str,
+    args: Mapping[str, Sequence[str]],
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    offline_after_s: int = OFFLINE_AFTER_SECONDS,
 ) -> ExportFilter:
     """The filter a query string asks for (``args``: each key with all its values, as
     ``request.args.lists()`` gives them). ``ExportRequestError`` says what is wrong."""
@@ -227,17 +275,36 @@ def parse_filter(
         raise ExportRequestError("“from” is after “to”.")
     status = values.get("status")
     if status is not None:
-        allowed = SESSION_STATUSES if name == "sessions" else RESERVATION_STATUSES
-        if status not in allowed:
-            raise ExportRequestError(f"“status” must be one of: {', '.join(allowed)}.")
+        status = _status(name, status)
     charger = values.get("charger")
     account = values.get("account")
+    search = values.get("search")
+    upcoming = values.get("upcoming")
+    if upcoming is not None and upcoming not in ("1", "true"):
+        raise ExportRequestError("“upcoming” takes 1 (reservations not ended yet) or nothing.")
+    if name == "reservations" and search is not None and upcoming is None:
+        # The reservations screen searches its upcoming and current list only.
+        raise ExportRequestError("“search” goes with “upcoming=1”, as on the reservations page.")
+    charger_status = None
+    if name == "chargers":
+        charger_status, status = status, None
+    # Sessions: the explorer's charger search (an id, or part of an id or name), not an id.
+    charger_search = None
+    if name == "sessions" and charger is not None:
+        charger_search = _identifier("charger", charger, SEARCH_MAX_LENGTH)
+        charger = None
     return ExportFilter(
         first_day=first,
         last_day=last,
         charger_id=None if charger is None else _identifier("charger", charger),
         account_id=None if account is None else _identifier("account", account),
         status=status,
+        charger_search=charger_search,
+        charger_status=charger_status,
+        search=None if search is None else _search(search),
+        upcoming=upcoming is not None,
+        as_of=now,
+        offline_after_s=offline_after_s,
     )
 
 
@@ -261,6 +328,10 @@ def check_references(session: Session, flt: ExportFilter) -> None:
     their own whatever the charger, and an answer must not tell them which ids exist."""
     if flt.charger_id is not None and session.get(ChargerModel, flt.charger_id) is None:
         raise ExportRequestError(f"There is no charger “{flt.charger_id}”.")
+    if flt.charger_search is not None and chargers_matching(session, flt.charger_search) == 0:
+        raise ExportRequestError(
+            f"There is no charger “{flt.charger_search}”: no charger has it in its id or name."
+        )
     if flt.account_id is not None and session.get(Account, flt.account_id) is None:
         raise ExportRequestError(f"There is no account “{flt.account_id}”.")
 
@@ -294,20 +365,48 @@ def _range(column: Any, start: datetime | None, end: datetime | None) -> list[An
     return conditions
 
 
-def _file_conditions(name: str, flt: ExportFilter, tz: ZoneInfo) -> list[ColumnElement[bool]]:
+def _as_of(flt: ExportFilter) -> datetime:
+    if flt.as_of is None:
+        raise ValueError("this filter needs as_of (parse_filter sets it)")
+    return flt.as_of
+
+
+def _fleet_conditions(flt: ExportFilter) -> list[ColumnElement[bool]]:
+    """The fleet screen's status pill and search box, as the fleet table itself reads them
+    (``data.fleet``: the same filter model, parser and SQL)."""
+    model: dict[str, Any] = {}
+    if flt.charger_status is not None:
+        model["status"] = {"filterType": "text", "type": "equals", "filter": flt.charger_status}
+    if flt.search is not None:
+        model["friendly_name"] = {"filterType": "text", "type": "contains", "filter": flt.search}
+    if not model:
+        return []
+    columns: dict[str, ColumnElement[Any]] = {
+        "charger_id": ChargerModel.id,
+        "friendly_name": ChargerModel.friendly_name,
+        "status": charger_status_expression(_as_of(flt), flt.offline_after_s),
+    }
+    request = parse_fleet_request({"filterModel": model})
+    return [_fleet_filter(columns, f) for f in request.filters]
+
+
+def _file_conditions(
+    session: Session, name: str, flt: ExportFilter, tz: ZoneInfo
+) -> list[ColumnElement[bool]]:
     start, end = flt.bounds_utc(tz)
     conditions: list[Any] = []
     if name == "sessions":
-        s = ChargingSession
-        conditions += _range(s.started_at, start, end)
-        if flt.account_id is not None:
-            conditions.append(s.account_id == flt.account_id)
+        # The sessions explorer's own WHERE clause (data.history), so a view and its export agree.
+        conditions += session_conditions(
+            session,
+            start,
+            end,
+            charger=flt.charger_search,
+            account_id=flt.account_id,
+            state=flt.status or "all",
+        )
         if flt.charger_id is not None:
-            conditions.append(s.charger_id == flt.charger_id)
-        if flt.status == "in_progress":
-            conditions.append(s.ended_at.is_(None))
-        elif flt.status == "finalized":
-            conditions.append(s.finalized.is_(True))
+            conditions.append(ChargingSession.charger_id == flt.charger_id)
     elif name == "reservations":
         r = Reservation
         conditions += _range(r.starts_at, start, end)
@@ -317,10 +416,25 @@ def _file_conditions(name: str, flt: ExportFilter, tz: ZoneInfo) -> list[ColumnE
             conditions.append(r.charger_id == flt.charger_id)
         if flt.status is not None:
             conditions.append(r.status == flt.status)
-    elif name == "accounts" and flt.account_id is not None:
-        conditions.append(Account.id == flt.account_id)
-    elif name == "chargers" and flt.charger_id is not None:
-        conditions.append(ChargerModel.id == flt.charger_id)
+        if flt.upcoming:
+            # The reservations page's list and search (data.reservations).
+            conditions += _upcoming(_as_of(flt), flt.search)
+    elif name == "accounts":
+        if flt.account_id is not None:
+            conditions.append(Account.id == flt.account_id)
+        if flt.search is not None:
+            # The accounts page's search (data.people): every account of a matching person.
+            people = (
+                select(Account.id)
+                .join(User, User.id == Account.user_id)
+                .where(*_query_conditions(AccountQuery(search=flt.search)))
+                .correlate(None)
+            )
+            conditions.append(Account.id.in_(people))
+    elif name == "chargers":
+        if flt.charger_id is not None:
+            conditions.append(ChargerModel.id == flt.charger_id)
+        conditions += _fleet_conditions(flt)
     elif name == "access":
         if flt.account_id is not None:
             conditions.append(ChargerAccess.account_id == flt.account_id)
@@ -405,7 +519,7 @@ def export_statement(
     if name in USAGE_COLUMNS:
         period = usage_period(session, flt, tz)
         return None if period is None else usage_query(name, flt, period, dialect)
-    return export_query(name, dialect).where(*_file_conditions(name, flt, tz))
+    return export_query(name, dialect).where(*_file_conditions(session, name, flt, tz))
 
 
 # --- PostgreSQL: every value formatted in SQL, for COPY -------------------------------------------

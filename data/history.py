@@ -172,21 +172,45 @@ def _charger_condition(session: Session, search: str) -> ColumnElement[bool]:
     return ChargingSession.charger_id.in_(matching)
 
 
-def _conditions(session: Session, flt: SessionFilter, tz: ZoneInfo) -> list[ColumnElement[bool]]:
-    """The one WHERE clause shared by the pages and the totals."""
-    conditions = [
-        ChargingSession.started_at >= flt.start_utc(tz),
-        ChargingSession.started_at < flt.end_utc(tz),
-    ]
-    if flt.account_id:
-        conditions.append(ChargingSession.account_id == flt.account_id)
-    if flt.charger:
-        conditions.append(_charger_condition(session, flt.charger))
-    if flt.state == "in_progress":
+def session_conditions(
+    session: Session,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    charger: str | None = None,
+    account_id: str | None = None,
+    state: str = "all",
+) -> list[ColumnElement[bool]]:
+    """The explorer's WHERE clause: sessions started in ``[start, end)`` (UTC; None is
+    unbounded), the charger search, the account id and the state. The explorer's pages and
+    totals and ``/export/sessions.csv`` all use it, so a view and its export hold the same
+    rows."""
+    conditions: list[ColumnElement[bool]] = []
+    if start is not None:
+        conditions.append(ChargingSession.started_at >= start)
+    if end is not None:
+        conditions.append(ChargingSession.started_at < end)
+    if account_id:
+        conditions.append(ChargingSession.account_id == account_id)
+    if charger:
+        conditions.append(_charger_condition(session, charger))
+    if state == "in_progress":
         conditions.append(ChargingSession.ended_at.is_(None))
-    elif flt.state == "finalized":
+    elif state == "finalized":
         conditions.append(ChargingSession.finalized.is_(True))
     return conditions
+
+
+def _conditions(session: Session, flt: SessionFilter, tz: ZoneInfo) -> list[ColumnElement[bool]]:
+    """The one WHERE clause shared by the pages and the totals."""
+    return session_conditions(
+        session,
+        flt.start_utc(tz),
+        flt.end_utc(tz),
+        charger=flt.charger,
+        account_id=flt.account_id,
+        state=flt.state,
+    )
 
 
 # --- totals -----------------------------------------------------------------------------------
@@ -364,22 +388,24 @@ class FilterMatches:
     account_exists: bool | None  # None without an account filter
 
 
-def filter_matches(session: Session, flt: SessionFilter) -> FilterMatches:
-    chargers: int | None = None
-    if flt.charger:
-        if session.get(Charger, flt.charger) is not None:
-            chargers = 1
-        else:
-            needle = flt.charger.lower()
-            chargers = int(
-                session.scalar(
-                    select(func.count()).where(
-                        func.lower(Charger.id).contains(needle, autoescape=True)
-                        | func.lower(Charger.friendly_name).contains(needle, autoescape=True)
-                    )
-                )
-                or 0
+def chargers_matching(session: Session, search: str) -> int:
+    """How many chargers the explorer's charger search selects (1 for an exact id)."""
+    if session.get(Charger, search) is not None:
+        return 1
+    needle = search.lower()
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                func.lower(Charger.id).contains(needle, autoescape=True)
+                | func.lower(Charger.friendly_name).contains(needle, autoescape=True)
             )
+        )
+        or 0
+    )
+
+
+def filter_matches(session: Session, flt: SessionFilter) -> FilterMatches:
+    chargers = chargers_matching(session, flt.charger) if flt.charger else None
     account: bool | None = None
     if flt.account_id:
         account = session.get(Account, flt.account_id) is not None

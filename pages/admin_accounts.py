@@ -30,6 +30,7 @@ from components.people import (
     ACCOUNT_TOOLS_ID,
     ACCOUNTS_ALERT_ID,
     ACCOUNTS_COUNT_ID,
+    ACCOUNTS_EXPORT_ID,
     ACCOUNTS_GRID_ID,
     ACCOUNTS_SEARCH_ID,
     ADD_ACCOUNT_FIELDS,
@@ -72,6 +73,7 @@ from components.people import (
     REVOKE_TYPE,
     SELECTED_ID,
     account_heading,
+    accounts_export_href,
     accounts_skeleton,
     charger_choice_options,
     count_text,
@@ -248,20 +250,22 @@ def load_rows(request: object) -> tuple[Any, Any, Any]:
 
 @callback(
     Output(ACCOUNTS_GRID_ID, "filterModel"),
+    Output(ACCOUNTS_EXPORT_ID, "href"),
     Input(ACCOUNTS_SEARCH_ID, "value"),
     State(ACCOUNTS_GRID_ID, "filterModel"),
     prevent_initial_call=True,
 )
 @admin_only
-def apply_search(text: object, model: object) -> dict[str, Any]:
-    """The search box rides in the grid's filter model (hidden column), beside column filters."""
+def apply_search(text: object, model: object) -> tuple[dict[str, Any], str]:
+    """The search box rides in the grid's filter model (hidden column), beside column filters;
+    the "Export CSV" link carries the same search."""
     new = dict(model) if isinstance(model, dict) else {}
     term = text.strip()[:SEARCH_MAX_LENGTH] if isinstance(text, str) else ""
     if term:
         new[SEARCH_FILTER] = {"filterType": "text", "type": "contains", "filter": term}
     else:
         new.pop(SEARCH_FILTER, None)
-    return new
+    return new, accounts_export_href(term)
 
 
 @callback(

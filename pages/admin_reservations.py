@@ -35,6 +35,7 @@ from components.history import (
     NEW_START_ID,
     NEW_TZ_ID,
     RESERVATIONS_COUNT_ID,
+    RESERVATIONS_EXPORT_ID,
     RESERVATIONS_FEEDBACK_ID,
     RESERVATIONS_GRID_TYPE,
     RESERVATIONS_LIST_ID,
@@ -50,6 +51,7 @@ from components.history import (
     reservation_count_text,
     reservation_grid_rows,
     reservation_summary,
+    reservations_export_href,
     reservations_grid,
     reservations_skeleton,
 )
@@ -109,13 +111,15 @@ def prefill_form(_ready: object) -> tuple[str, str, str]:
 
 @callback(
     Output(RESERVATIONS_LIST_ID, "children"),
+    Output(RESERVATIONS_EXPORT_ID, "href"),
     Input(RESERVATIONS_VERSION_ID, "data"),
     Input(RESERVATIONS_SEARCH_ID, "value"),
 )
 @admin_only
-def show_list(_version: object, _search: object) -> Component:
-    """A fresh grid (after a change, or for a new search): it asks from row 0 again."""
-    return reservations_grid(new_grid_key())
+def show_list(_version: object, search: object) -> tuple[Component, str]:
+    """A fresh grid (after a change, or for a new search): it asks from row 0 again; the
+    "Export CSV" link carries the same search."""
+    return reservations_grid(new_grid_key()), reservations_export_href(_text(search))
 
 
 @callback(
