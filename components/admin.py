@@ -14,6 +14,7 @@ ADMIN_SECTIONS = (
     ("/admin/settings", "Plans & settings"),
     ("/admin/analytics", "Analytics"),
     ("/admin/tokens", "API tokens"),
+    ("/admin/import", "Import"),
 )
 
 

@@ -1,6 +1,6 @@
 """Flask CLI commands: the data-exchange folder format and the demo data.
 
-flask --app app import-data path/to/folder
+flask --app app import-data [--dry-run] path/to/folder
 flask --app app export-data path/to/folder
 flask --app app demo-data [--reset]
 """
@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from data.db import get_db, is_empty
 from data.demo import has_demo, load_demo
-from data.exchange import ExchangeError, export_folder, import_folder
+from data.exchange import ExchangeError, broken_rule, export_folder, import_folder
 from data.models import Base
 
 
@@ -26,28 +26,40 @@ from data.models import Base
 @click.argument(
     "folder", type=click.Path(exists=True, file_okay=False, readable=True, path_type=Path)
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check the folder and count what would change, then roll back: nothing is written.",
+)
 @with_appcontext
-def import_data(folder: Path) -> None:
+def import_data(folder: Path, dry_run: bool) -> None:
     """Import a data-exchange folder: all of it, or, on any error, nothing."""
+    nothing = "nothing was written (dry run)" if dry_run else "nothing was imported"
     try:
         with get_db().session() as s:
-            report = import_folder(s, folder)
+            report = import_folder(s, folder, dry_run=dry_run)
     except ExchangeError as exc:
         # The session has rolled back: the database is as it was.
         for error in exc.errors:
             click.echo(str(error), err=True)
-        click.echo(f"{len(exc.errors)} error(s); nothing was imported.", err=True)
+        click.echo(f"{len(exc.errors)} error(s); {nothing}.", err=True)
         raise click.exceptions.Exit(1) from None
     except (IntegrityError, psycopg.IntegrityError) as exc:
         # A rule only the database checks, e.g. two holding reservations overlapping on one
         # charger (PostgreSQL's exclusion constraint): still nothing written, and said plainly.
-        # (COPY raises psycopg's own error; the ORM wraps it in SQLAlchemy's.)
-        raw = getattr(exc, "orig", exc)
-        rule = getattr(getattr(raw, "diag", None), "constraint_name", None) or "a constraint"
-        click.echo(f"The folder breaks the database rule {rule}; nothing was imported.", err=True)
+        rule, detail = broken_rule(exc)
+        click.echo(f"The folder breaks the database rule {rule}; {nothing}.", err=True)
+        if detail:
+            click.echo(detail, err=True)
         raise click.exceptions.Exit(1) from None
     for line in report.lines():
         click.echo(line)
+    if dry_run:
+        click.echo(
+            f"Dry run of {folder}: {report.added} to add, {report.updated} to update, "
+            f"{report.unchanged} unchanged; nothing was written."
+        )
+        return
     click.echo(
         f"Imported {folder}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged."

@@ -5,6 +5,9 @@ The import is all-or-nothing: every row of every file is validated first, and on
 without a single error is written. Rows are upserted by their key, and only rows that differ are
 written, so importing the same folder twice changes nothing. Nothing is ever deleted; an optional
 column left out of a header (``password``, ``label``, ...) keeps what the database holds.
+A dry run (``import_folder(..., dry_run=True)``) is the same import, every statement included,
+in a transaction that is then rolled back: its counts are exactly what the import would do, and
+a rule only the database checks (``broken_rule``) shows up in it too.
 The export writes every file, ordered by id (byte order on both databases) with deterministic
 formatting, so export -> import -> export gives the same bytes.
 
@@ -134,9 +137,11 @@ class FileCounts:
 
 @dataclass
 class ImportReport:
-    """Per file name (``"sessions.csv"``), in import order: what the import did to its rows."""
+    """Per file name (``"sessions.csv"``), in import order: what the import did to its rows
+    (for a dry run: what it would do; nothing was written)."""
 
     files: dict[str, FileCounts] = field(default_factory=dict)
+    dry_run: bool = False
 
     @property
     def added(self) -> int:
@@ -151,6 +156,11 @@ class ImportReport:
         return sum(c.unchanged for c in self.files.values())
 
     def lines(self) -> list[str]:
+        if self.dry_run:
+            return [
+                f"{name}: {c.added} to add, {c.updated} to update, {c.unchanged} unchanged"
+                for name, c in self.files.items()
+            ]
         return [f"{name}: {counts}" for name, counts in self.files.items()]
 
 
@@ -1023,17 +1033,22 @@ def _one_writer_at_a_time(session: Session) -> None:
         session.execute(text("UPDATE operator SET id = id WHERE 0"))
 
 
-def import_folder(session: Session, folder: Path) -> ImportReport:
+def import_folder(session: Session, folder: Path, *, dry_run: bool = False) -> ImportReport:
     """Validate every file of ``folder`` and, only if all of it is valid, upsert it.
 
     Raises ``ExchangeError`` listing every problem; then nothing has been written (and the
-    caller's transaction should be rolled back as usual)."""
+    caller's transaction should be rolled back as usual). A rule only the database checks
+    raises the database's ``IntegrityError`` (see ``broken_rule``).
+
+    ``dry_run``: run every statement of the import, then roll the session's transaction back,
+    so the report says exactly what the import would do and nothing is written (the rollback
+    also ends the session's transaction: a caller starts a new one for anything else)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NotADirectoryError(str(folder))
     files = _read_folder(session, folder)
     _one_writer_at_a_time(session)
-    report = ImportReport()
+    report = ImportReport(dry_run=dry_run)
     touched_users: set[int] = set()
     for name, parsed in files.items():
         counts = report.files[f"{name}.csv"] = FileCounts()
@@ -1054,7 +1069,21 @@ def import_folder(session: Session, folder: Path) -> ImportReport:
         touched_users |= {u["id"] for k, u in _load_users(session).items() if k in emails}
     _set_default_accounts(session, touched_users)
     session.flush()
+    if dry_run:
+        # Undoes every write, drops PostgreSQL's temporary tables and releases the import lock.
+        session.rollback()
     return report
+
+
+def broken_rule(exc: BaseException) -> tuple[str, str]:
+    """For an ``IntegrityError`` from an import (SQLAlchemy's, or psycopg's own from COPY): the
+    name of the database rule the rows break ("a constraint" when the database does not say)
+    and the database's detail (which rows), for a message that names what to fix."""
+    raw = getattr(exc, "orig", None) or exc
+    diag = getattr(raw, "diag", None)
+    rule = getattr(diag, "constraint_name", None) or "a constraint"
+    detail = getattr(diag, "message_detail", None) or ("" if diag is not None else str(raw))
+    return rule, detail
 
 
 # --- Export ------------------------------------------------------------------------------------

@@ -108,3 +108,18 @@ def test_overlapping_reservations_are_refused_plainly_on_postgresql(
     with db.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM reservations")).scalar() == 0
     db.engine.dispose()
+
+
+def test_dry_run_counts_and_writes_nothing(tmp_path):
+    check = flask(tmp_path, "import-data", "--dry-run", str(SAMPLE))
+    assert check.returncode == 0, check.stderr
+    assert "36 to add, 0 to update, 0 unchanged; nothing was written" in check.stdout
+    assert "sessions.csv: 12 to add" in check.stdout
+    assert count(tmp_path, "sessions") == 0
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "plans.csv").write_text("plan_id,name,allowance_kwh,currency\np1,Basic,ten,EUR\n")
+    refused = flask(tmp_path, "import-data", "--dry-run", str(bad))
+    assert refused.returncode == 1
+    assert "plans.csv:2: allowance_kwh" in refused.stderr
+    assert "nothing was written (dry run)" in refused.stderr
