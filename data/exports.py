@@ -555,10 +555,11 @@ def _pg_formatted(column: Any) -> ColumnElement[Any]:
     if isinstance(kind, Enum):
         return cast(column, Text)
     if isinstance(kind, DateTime):
-        # JSON's timestamp text is ISO 8601 with "T", seconds always and microseconds without
-        # trailing zeros, whatever DateStyle says: format_timestamp's shape, then "Z".
-        utc = func.timezone("UTC", column)
-        return func.btrim(cast(func.to_json(utc), Text), '"').op("||")("Z")
+        # With DateStyle ISO (set for the COPY), a timestamp's text is format_timestamp's shape
+        # (seconds always, microseconds without trailing zeros) with a space for the "T":
+        # twice as fast as to_json or to_char, which dominated the export's time.
+        utc = cast(func.timezone("UTC", column), Text)
+        return func.replace(utc, " ", "T").op("||")("Z")
     if isinstance(kind, Boolean):
         return case((column.is_(True), "true"), (column.is_(False), "false"))
     if isinstance(kind, Integer):
@@ -589,6 +590,7 @@ def _postgres_chunks(
     # A bounded statement time for exports; JIT compiling buys nothing for a streamed scan.
     session.execute(select(func.set_config("statement_timeout", str(int(timeout_ms)), True)))
     session.execute(select(func.set_config("jit", "off", True)))
+    session.execute(select(func.set_config("datestyle", "ISO, YMD", True)))
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
     buffer = bytearray(header)
