@@ -321,6 +321,7 @@ def find(root: Path, token: object, owner: str, now: datetime) -> Staged | None:
     ``token`` comes from the browser: only the exact shape of an id is ever joined to a path."""
     if not isinstance(token, str) or not _TOKEN.fullmatch(token):
         return None
+    sweep(root, now)  # expired uploads go whenever anyone comes back for one
     folder = root / token
     meta = _read_meta(folder)
     if meta is None or not _owner_matches(meta, owner) or _expired(meta, now):

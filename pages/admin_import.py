@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ from data import import_uploads as uploads
 from data.db import session_scope
 from data.exchange import ExchangeError, ImportReport, RowError, broken_rule, import_folder
 from pages._admin import admin_layout
+
+log = logging.getLogger("polaris.import")
 
 dash.register_page(__name__, path=PATH, title="Import data · Polaris Express", name="Import data")
 
@@ -114,8 +117,16 @@ def check_upload(
         unpacked = uploads.unpack_upload(filenames, contents)
     except uploads.UploadRefused as exc:
         return None, refused(str(exc)), True
-    staged = uploads.stage(root, owner, unpacked, now)
-    report, errors, rule = _run(staged.folder, dry_run=True)
+    try:
+        staged = uploads.stage(root, owner, unpacked, now)
+    except OSError:
+        log.exception("cannot keep an upload under %s", root)
+        return None, refused("The server cannot keep uploads right now; nothing was stored."), True
+    try:
+        report, errors, rule = _run(staged.folder, dry_run=True)
+    except BaseException:
+        uploads.discard(staged)  # e.g. the database is unreachable: the page says so
+        raise
     view = summary(staged.source, staged.files, staged.skipped, report, errors, rule)
     if report is None:
         uploads.discard(staged)  # nothing to apply: fixed files come as a new upload
@@ -144,7 +155,11 @@ def apply_import(clicks: object, token: object) -> tuple[Any, ...]:
     claimed = uploads.claim(staged) if staged is not None else None
     if claimed is None:  # expired, someone else's, or a second click already took it
         return None, gone(), True
-    report, errors, rule = _run(claimed.folder, dry_run=False)
+    try:
+        report, errors, rule = _run(claimed.folder, dry_run=False)
+    except BaseException:
+        uploads.discard(claimed)  # nothing was written (rolled back); the page says what failed
+        raise
     if report is None:
         uploads.discard(claimed)  # fixed files come as a new upload
         view = summary(

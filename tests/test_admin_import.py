@@ -401,3 +401,31 @@ def test_a_database_rule_is_reported_on_the_page(
     finally:
         _truncate_postgres(db)
         db.engine.dispose()
+
+
+def test_a_server_that_cannot_keep_uploads_says_so(database_url: str, tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "imports"
+    not_a_folder.write_text("a file where the upload folder should be")
+    app = make_app(database_url, IMPORT_UPLOAD_FOLDER=str(not_a_folder))
+    add_person(app, ADMIN, ("acc-olga-admin", Role.admin, "Operations"))
+    olga = signed_in(app, ADMIN)
+    staged, panel, disabled = answer(post(olga, check_body(app, *folder_upload(SAMPLE))))
+    assert "cannot keep uploads" in panel and staged is None and disabled is True
+
+
+def test_a_failure_during_the_check_leaves_no_files(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pages.admin_import as page
+
+    def unreachable(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError("database went away")
+
+    monkeypatch.setattr(page, "import_folder", unreachable)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    olga = signed_in(app, ADMIN)
+    response = post(olga, check_body(app, *folder_upload(SAMPLE)))
+    assert response.status_code in (200, 204)
+    assert "Something went wrong" in response.get_data(as_text=True)  # the page's alert
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert staged_folders(tmp_path) == []

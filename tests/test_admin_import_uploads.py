@@ -228,6 +228,10 @@ def test_expired_uploads_are_swept(tmp_path: Path) -> None:
     fresh = staged(tmp_path)  # staging sweeps
     assert not old.folder.exists() and fresh.folder.exists()
     assert uploads.sweep(tmp_path / "imports", NOW) == 0
+    # Coming back for any upload sweeps too, even when nobody uploads again.
+    later = NOW + uploads.STAGED_FOR + timedelta(minutes=1)
+    assert uploads.find(tmp_path / "imports", "a" * 32, OWNER, later) is None
+    assert not fresh.folder.exists()
 
 
 def test_the_check_is_remembered(tmp_path: Path) -> None:

@@ -126,8 +126,8 @@ def test_operator_uploads_checks_and_applies(
 def test_several_megabytes_work_and_too_many_are_refused_plainly(
     browser: Any, import_app: Flask, import_url: str, tmp_path: Path
 ) -> None:
-    """Through the real renderer and HTTP server: a 6 MB sessions.csv is checked; a 17 MB file
-    is refused with the limit named, and nothing is kept."""
+    """Through the real renderer and HTTP server: a 17 MB file is refused with the limit named,
+    a folder holding a 6 MB sessions.csv is checked, and nothing is kept."""
     charger_id, _ = first_charger(import_app)
     with import_app.extensions["polaris_db"].session() as s:
         account_id = s.scalars(
@@ -154,7 +154,8 @@ def test_several_megabytes_work_and_too_many_are_refused_plainly(
         message = page.locator("#admin-import-refused")
         expect(message).to_contain_text("the limit is 16.0 MB", timeout=60_000)
         expect(page.locator("#admin-import-apply")).to_be_disabled()
-        page.set_input_files(UPLOAD_INPUT, [str(big)])
+        # "Choose a folder": the browser sends the folder's files (webkitdirectory).
+        page.set_input_files("#admin-import-folder input[type=file]", str(big.parent))
         expect(page.locator("#admin-import-summary-line")).to_contain_text(
             f"Checked 1 CSV file: {count:,} rows to add", timeout=120_000
         )
