@@ -7,7 +7,7 @@ Messages carry a mark and words (✓ Saved, ✕ and the reason), never colour al
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -340,7 +340,7 @@ def accounts_toolbar() -> html.Div:
             dbc.Button("New person", id=NEW_OPEN_ID, color="primary", n_clicks=0),
             html.Div(
                 export_link(ACCOUNTS_EXPORT_ID, accounts_export_href(""), "these accounts"),
-                className="align-self-center",
+                className="pb-1",  # btn-sm beside a full-size input: sit on the same line
             ),
         ],
     )
@@ -349,6 +349,22 @@ def accounts_toolbar() -> html.Div:
 def accounts_export_href(search: str) -> str:
     """The accounts of the people the search finds (all accounts without one), as CSV."""
     return "/export/accounts.csv" + ("?" + urlencode({"search": search}) if search else "")
+
+
+def accounts_export_for(filter_model: object) -> tuple[str, bool]:
+    """The grid's filters as an export link, and whether that is all of them: the export
+    takes the search box (the hidden search column), not the other column filters."""
+    model = filter_model if isinstance(filter_model, Mapping) else {}
+    search, exact = "", True
+    for column, entry in model.items():
+        if column == REFRESH_FILTER:
+            continue  # filters nothing: it only makes the grid fetch again
+        value = entry.get("filter") if isinstance(entry, Mapping) else None
+        if column == SEARCH_FILTER and isinstance(value, str):
+            search = value.strip()
+        else:
+            exact = False
+    return accounts_export_href(search), exact
 
 
 def accounts_skeleton() -> list[Component]:

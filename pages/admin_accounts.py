@@ -73,7 +73,7 @@ from components.people import (
     REVOKE_TYPE,
     SELECTED_ID,
     account_heading,
-    accounts_export_href,
+    accounts_export_for,
     accounts_skeleton,
     charger_choice_options,
     count_text,
@@ -250,22 +250,34 @@ def load_rows(request: object) -> tuple[Any, Any, Any]:
 
 @callback(
     Output(ACCOUNTS_GRID_ID, "filterModel"),
-    Output(ACCOUNTS_EXPORT_ID, "href"),
     Input(ACCOUNTS_SEARCH_ID, "value"),
     State(ACCOUNTS_GRID_ID, "filterModel"),
     prevent_initial_call=True,
 )
 @admin_only
-def apply_search(text: object, model: object) -> tuple[dict[str, Any], str]:
-    """The search box rides in the grid's filter model (hidden column), beside column filters;
-    the "Export CSV" link carries the same search."""
+def apply_search(text: object, model: object) -> dict[str, Any]:
+    """The search box rides in the grid's filter model (hidden column), beside column filters."""
     new = dict(model) if isinstance(model, dict) else {}
     term = text.strip()[:SEARCH_MAX_LENGTH] if isinstance(text, str) else ""
     if term:
         new[SEARCH_FILTER] = {"filterType": "text", "type": "contains", "filter": term}
     else:
         new.pop(SEARCH_FILTER, None)
-    return new, accounts_export_href(term)
+    return new
+
+
+@callback(
+    Output(ACCOUNTS_EXPORT_ID, "href"),
+    Output(ACCOUNTS_EXPORT_ID, "children"),
+    Input(ACCOUNTS_GRID_ID, "filterModel"),
+)
+@admin_only
+def export_link_for(model: object) -> tuple[str, str]:
+    """The "Export CSV" link carries the search the grid applies: this runs on every change of the
+    grid's filter model (the search box, a column menu), so the link matches the table; a
+    column filter the export cannot take is said on the link."""
+    href, exact = accounts_export_for(model)
+    return href, "Export CSV" if exact else "Export CSV (search only)"
 
 
 @callback(

@@ -129,7 +129,7 @@ def create(_clicks: object, name: object, version: object) -> tuple[Any, Any, An
 )
 @admin_only
 def hide_secret(clicks: object) -> Any:
-    """ "I have copied it": the secret leaves the page."""
+    """After "I have copied it", the secret leaves the page."""
     if not clicks:
         raise PreventUpdate
     return None

@@ -128,6 +128,9 @@ def olga(app: Flask) -> FlaskClient:
 
 
 def callback_key(app: Flask, marker: str) -> str:
+    """The callback whose key is ``marker``, or the only one whose outputs include it."""
+    if marker in app.extensions["polaris_dash"].callback_map:
+        return marker
     keys = [k for k in app.extensions["polaris_dash"].callback_map if marker in k]
     assert len(keys) == 1, (marker, keys)
     return keys[0]
@@ -386,17 +389,29 @@ def test_the_fleet_link_carries_the_status_pill_and_the_search(
     assert answer["children"] == "Export CSV (status and search only)"
 
 
+def accounts_link(client: FlaskClient, key: str, model: dict[str, Any]) -> dict[str, Any]:
+    inputs = [{"id": "admin-accounts-grid", "property": "filterModel", "value": model}]
+    response = call(client, key, inputs)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_json()["response"]["admin-accounts-export"]
+
+
 def test_the_accounts_link_carries_the_search(app: Flask, olga: FlaskClient) -> None:
-    key = callback_key(app, "admin-accounts-export.href")
+    search_key = callback_key(app, "admin-accounts-grid.filterModel")
+    link_key = callback_key(app, "admin-accounts-export.href")
     for search in ["", "bob", "VANS", "alice@", "nobody-at-all"]:
+        # The search box writes the grid's filter model; the link follows the model.
         response = call(
             olga,
-            key,
+            search_key,
             [{"id": "admin-accounts-search", "property": "value", "value": search}],
             [{"id": "admin-accounts-grid", "property": "filterModel", "value": {}}],
         )
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
-        href = response.get_json()["response"]["admin-accounts-export"]["href"]
+        model = response.get_json()["response"]["admin-accounts-grid"]["filterModel"]
+        link = accounts_link(olga, link_key, model)
+        assert link["children"] == "Export CSV"
+        href = link["href"]
         assert parse_qs(urlsplit(href).query) == ({"search": [search]} if search else {})
         with app.extensions["polaris_db"].session() as s:
             page = search_accounts(s, AccountQuery(search=search, limit=100))
@@ -404,6 +419,11 @@ def test_the_accounts_link_carries_the_search(app: Flask, olga: FlaskClient) -> 
         assert {r["account_id"] for r in csv_rows(olga, href)} == shown, search
     bob = {r["account_id"] for r in csv_rows(olga, "/export/accounts.csv?search=vans")}
     assert bob == {"acc-bob", "acc-bob-fleet"}  # a label finds the person: all their accounts
+    # The hidden refresh column filters nothing; a real column filter is said on the link.
+    refresh = {"refresh": {"filterType": "text", "type": "contains", "filter": "3"}}
+    assert accounts_link(olga, link_key, refresh)["children"] == "Export CSV"
+    role = {"role": {"filterType": "text", "type": "equals", "filter": "admin"}}
+    assert accounts_link(olga, link_key, role)["children"] == "Export CSV (search only)"
 
 
 def test_the_charger_page_links_its_sessions_and_reservations(
