@@ -45,6 +45,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "MAX_OVERFLOW": int(os.environ.get("POLARIS_MAX_OVERFLOW", "5")),
         "REFRESH_INTERVAL_MS": int(os.environ.get("POLARIS_REFRESH_INTERVAL_MS", "15000")),
         "OFFLINE_AFTER_S": os.environ.get("POLARIS_OFFLINE_AFTER_S", str(DEFAULT_OFFLINE_AFTER_S)),
+        # Bigger request bodies get 413 before anything reads them: the largest legitimate one
+        # is an import upload (16 MB of files, base64 in the callback's JSON: about 22 MB).
+        "MAX_CONTENT_LENGTH": 24 * 1024 * 1024,
         "TESTING": False,
     }
     config.update(overrides or {})

@@ -68,6 +68,15 @@ def _install_error_pages(server: Flask) -> None:
             503,
         )
 
+    @server.errorhandler(413)
+    def too_large(_error: Exception) -> tuple[str | dict[str, Any], int]:
+        return friendly(
+            "Too large",
+            "That was more than Polaris Express accepts in one request (24 MB); nothing was "
+            "saved. For an import, upload fewer files at a time or use flask import-data.",
+            413,
+        )
+
     @server.errorhandler(500)
     def internal_error(_error: Exception) -> tuple[str | dict[str, Any], int]:
         return friendly(
