@@ -25,6 +25,8 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    union,
+    union_all,
 )
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
@@ -404,6 +406,7 @@ def charger_status_expression(
     with a session open on it; then In use (an open session, or the charger reports Charging);
     then Reserved; then Out of order (the charger reports Faulted/Unavailable, see
     ``OUT_OF_ORDER_REPORTS``); Online is everything else, and only Online counts as available.
+    A new reason for a status other than Online must also go into ``maybe_not_online_ids``.
     """
     # "Older than one hour" is strict: a heartbeat exactly one hour old is still Online.
     offline_before = now - timedelta(seconds=offline_after_s)
@@ -478,6 +481,29 @@ def _reported_condition() -> ColumnElement[str]:
     )
 
 
+def maybe_not_online_ids(now: datetime, offline_after_s: int = OFFLINE_AFTER_SECONDS) -> Any:
+    """Ids of every charger whose status at ``now`` may be other than Online: silent, a session
+    open, a holding reservation now, or a report of charging or out of order. A charger outside
+    this set is Online by ``charger_status_expression``, so the dashboard runs that rule only for
+    these few, not for the whole fleet. Keep the two in step (tests/test_bench.py checks them
+    against each other on every kind of status)."""
+    offline_before = now - timedelta(seconds=offline_after_s)
+    return union(
+        select(Charger.id).where(
+            or_(Charger.last_seen_at.is_(None), Charger.last_seen_at < offline_before)
+        ),
+        select(ChargingSession.charger_id).where(ChargingSession.ended_at.is_(None)),
+        select(Reservation.charger_id).where(
+            Reservation.starts_at <= now,
+            Reservation.ends_at > now,
+            Reservation.status.in_(HOLDING_STATUSES),
+        ),
+        select(ConnectorStatus.charger_id).where(
+            ConnectorStatus.status.in_(IN_USE_REPORTS + OUT_OF_ORDER_REPORTS)
+        ),
+    )
+
+
 def visible_charger_condition(account_id: str) -> ColumnElement[bool]:
     """Public chargers, plus restricted ones granted to ``account_id`` (over ``Charger``)."""
     granted = select(ChargerAccess.charger_id).where(ChargerAccess.account_id == account_id)
@@ -492,8 +518,15 @@ def visible_chargers(
     *,
     offline_after_s: int = OFFLINE_AFTER_SECONDS,
 ) -> ChargerList:
-    """Public chargers and those granted to the account, with their status at ``now``."""
-    visible = (
+    """Public chargers and those granted to the account, with their status at ``now``.
+
+    One query whose cost does not grow with the fleet: the status rule runs only for the few
+    chargers that may not be Online (``maybe_not_online_ids``); every other visible charger is
+    Online, so the list takes the first ones by name and the counts come from plain counts.
+    """
+    visible = visible_charger_condition(account_id)
+    candidates = maybe_not_online_ids(now, offline_after_s).cte("maybe_not_online")
+    special = (
         select(
             Charger.id,
             Charger.friendly_name,
@@ -501,31 +534,52 @@ def visible_chargers(
             Charger.max_power_kw,
             charger_status_expression(now, offline_after_s).label("status"),
         )
-        .where(visible_charger_condition(account_id))
-        # Evaluate each charger's status once: the planners would otherwise inline the CASE
-        # (and its subqueries) into the sort key and the window sum as well.
-        .cte("visible")
+        .where(visible, Charger.id.in_(select(candidates.c.id)))
+        # Evaluate each status once: the planners would otherwise inline the CASE (and its
+        # subqueries) into the sort key and the counts as well.
+        .cte("special")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     if _SQLITE_HAS_MATERIALIZED:
-        visible = visible.prefix_with("MATERIALIZED", dialect="sqlite")
-    is_online = case((visible.c.status == ChargerStatus.online.value, 1), else_=0)
+        special = special.prefix_with("MATERIALIZED", dialect="sqlite")
+    total = select(func.count()).select_from(Charger).where(visible).scalar_subquery()
+    special_total = select(func.count()).select_from(special).scalar_subquery()
+    special_online = (
+        select(func.count())
+        .select_from(special)
+        .where(special.c.status == ChargerStatus.online.value)
+        .scalar_subquery()
+    )
     if limit <= 0:
         # Nothing to list, but the counts pill still needs its figures.
-        counts = session.execute(select(func.count(), func.sum(is_online)).select_from(visible))
-        total, online = counts.one()
-        return ChargerList([], int(total or 0), int(online or 0))
-    # One query: the window aggregates count every visible charger before LIMIT keeps the first.
+        counts = session.execute(select(total, special_total, special_online)).one()
+        all_visible, maybe, online = (int(v or 0) for v in counts)
+        return ChargerList([], all_visible, all_visible - maybe + online)
+    plain = (
+        select(
+            Charger.id,
+            Charger.friendly_name,
+            Charger.connector_type,
+            Charger.max_power_kw,
+            literal(ChargerStatus.online.value).label("status"),
+        )
+        .where(visible, Charger.id.not_in(select(candidates.c.id)))
+        .order_by(Charger.friendly_name, Charger.id)
+        .limit(limit)
+        .cte("plain")
+    )
+    listed = union_all(select(plain), select(special)).subquery("listed")
     rows = session.execute(
         select(
-            visible,
-            func.count().over().label("visible_total"),
-            func.sum(is_online).over().label("available_total"),
+            listed,
+            total.label("visible_total"),
+            special_total.label("special_total"),
+            special_online.label("special_online"),
         )
         .order_by(
-            case(_STATUS_RANK, value=visible.c.status, else_=len(_STATUS_RANK)),
-            visible.c.friendly_name,
-            visible.c.id,
+            case(_STATUS_RANK, value=listed.c.status, else_=len(_STATUS_RANK)),
+            listed.c.friendly_name,
+            listed.c.id,
         )
         .limit(limit)
     ).all()
@@ -541,7 +595,9 @@ def visible_chargers(
         )
         for r in rows
     ]
-    return ChargerList(chargers, int(rows[0].visible_total), int(rows[0].available_total))
+    first = rows[0]
+    available = first.visible_total - first.special_total + first.special_online
+    return ChargerList(chargers, int(first.visible_total), int(available))
 
 
 def charger_statuses(

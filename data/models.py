@@ -241,6 +241,14 @@ class Reservation(Base):
         Index("ix_reservations_charger_starts", "charger_id", "starts_at"),
         # "Reserved now" looks only at reservations that have not ended yet.
         Index("ix_reservations_ends", "ends_at"),
+        # "Reserved now": only the reservations that hold a charger (migration 0006).
+        Index(
+            "ix_reservations_holding_ends",
+            "ends_at",
+            postgresql_include=["starts_at", "charger_id"],
+            postgresql_where=text("status IN ('active', 'confirmed')"),
+            sqlite_where=text("status IN ('active', 'confirmed')"),
+        ),
         # Reservations that hold a charger never overlap on it ([starts_at, ends_at): touching
         # is fine). PostgreSQL enforces it (migration 0003, extension btree_gist); SQLite has no
         # such constraint, so data.reservations.create_reservation serialises creations there.

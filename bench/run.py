@@ -1,0 +1,1017 @@
+"""``python -m bench run``: what one dashboard costs on a bench database, against its floor.
+
+Every figure is server time of the real app (``create_app`` on the bench database), driven the
+way the browser drives it: Flask's test client signed in as a bench login, the layout and every
+callback a first page view fires, with the JSON bodies Dash's renderer sends. The same run also
+times the floor (the dashboard's data by minimal SQL over psycopg, pipeline mode: one round
+trip), a naive build (pandas over all of the account's sessions, a query per charger, plotly
+express), the interval poll, throughput under gunicorn, admin pages (with EXPLAIN: no
+sequential scan of ``sessions``) and the CSV export (``bench/export_bench.py``).
+
+Not a test: timings depend on the machine and on whatever else runs on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import plotly.express as px
+import psycopg
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, text
+
+from app import create_app
+from bench import export_bench
+from bench.build import (
+    ADMIN_EMAIL,
+    HEAVY_EMAIL,
+    LIGHT_EMAIL,
+    PASSWORD,
+    libpq_url,
+)
+from data.db import Database, normalise_url
+from data.periods import PERIODS, period_bounds
+from data.tokens import create_token
+
+ROOT = Path(__file__).resolve().parents[1]
+LOGINS = {"light": LIGHT_EMAIL, "heavy": HEAVY_EMAIL}
+EXPORT_DAYS = 365
+TARGETS = {
+    "heavy / light": "<= 1.2",
+    "dashboard p95": "<= 20 ms",
+    "dashboard / floor": "<= 3",
+    "naive / ours": ">= 30",
+    "poll p95": "<= 3 ms, <= 5 KB",
+    "admin p95": "<= 150 ms, no seq scan of sessions",
+    "export": ">= 500,000 rows/s, < 100 MiB",
+}
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50 and p95 in ms, to 0.01 ms (nearest-rank, so a value that was really measured)."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": float("nan"), "p95": float("nan")}
+
+    def rank(p: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, round(p * len(ordered) + 0.5) - 1))]
+
+    return {"p50": round(rank(0.50), 2), "p95": round(rank(0.95), 2)}
+
+
+# --- Driving the real app ------------------------------------------------------------------------
+
+
+def bench_app(url: str) -> Flask:
+    return create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "DEMO": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "STATEMENT_TIMEOUT_MS": 120_000,
+        }
+    )
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if match is None:
+        raise SystemExit("no CSRF token on /login")
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": match.group(1)}
+    )
+    if response.status_code != 302:
+        raise SystemExit(f"cannot sign in as {email}: HTTP {response.status_code}")
+    client.get("/switch")  # sets Dash's _csrf_token cookie, as the first page view does
+
+
+def output_key(app: Flask, *parts: str) -> str:
+    """The callback's output key (as the renderer sends it) whose text holds every part."""
+    keys = [k for k in app.extensions["polaris_dash"].callback_map if all(p in k for p in parts)]
+    if len(keys) != 1:
+        raise SystemExit(f"expected one callback with {parts}, found {keys}")
+    return keys[0]
+
+
+def outputs_of(key: str) -> Any:
+    specs = []
+    for part in key.strip(".").split("..."):
+        ident, _, prop = part.rpartition(".")
+        specs.append(
+            {"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop}
+        )
+    return specs if len(specs) > 1 else specs[0]
+
+
+@dataclass
+class Call:
+    """One request: what it is, its body, and what came back."""
+
+    name: str
+    ms: float
+    status: int
+    request_bytes: int
+    response_bytes: int
+    body: Any = None
+
+
+class Driver:
+    """One signed-in browser, as far as the server can tell."""
+
+    def __init__(self, app: Flask, email: str, password: str = PASSWORD) -> None:
+        self.app = app
+        self.client = app.test_client()
+        sign_in(self.client, email, password)
+        cookie = self.client.get_cookie("_csrf_token")
+        if cookie is None:
+            raise SystemExit("no _csrf_token cookie after a page view")
+        self.csrf = cookie.value
+        self.keys = {
+            "pages": output_key(app, "_pages_content.children"),
+            "banner": output_key(app, "banner-kwh.children"),
+            "account_menu": output_key(app, "account-menu.children"),
+            "render": output_key(app, "recent-sessions.children"),
+            "statuses": output_key(app, "charger-status", ".className"),
+        }
+        # What the browser shows, updated from each response (for the polls' State).
+        self.banner: list[Any] = [True, None, None, None]
+        self.pills: dict[str, list[Any]] = {}
+        self.available: Any = None
+        self.n_intervals = 0
+
+    def get(self, name: str, path: str) -> Call:
+        started = time.perf_counter()
+        response = self.client.get(path)
+        ms = (time.perf_counter() - started) * 1000
+        data = response.get_data()
+        return Call(name, ms, response.status_code, 0, len(data), data)
+
+    def callback(
+        self,
+        name: str,
+        inputs: list[dict[str, Any]],
+        state: list[Any] | None = None,
+        outputs: Any = None,
+        changed: str | None = None,
+    ) -> Call:
+        key = self.keys[name]
+        payload = json.dumps(
+            {
+                "output": key,
+                "outputs": outputs if outputs is not None else outputs_of(key),
+                "inputs": inputs,
+                "state": state or [],
+                "changedPropIds": [changed]
+                if changed
+                else [f"{_id_text(i['id'])}.{i['property']}" for i in inputs[:1]],
+            }
+        )
+        started = time.perf_counter()
+        response = self.client.post(
+            "/_dash-update-component",
+            data=payload,
+            content_type="application/json",
+            headers={"X-CSRFToken": self.csrf},
+        )
+        ms = (time.perf_counter() - started) * 1000
+        data = response.get_data()
+        if response.status_code not in (200, 204):
+            raise SystemExit(f"{name}: HTTP {response.status_code}: {data[:300]!r}")
+        body = json.loads(data) if response.status_code == 200 and data else None
+        return Call(name, ms, response.status_code, len(payload), len(data), body)
+
+    # The first page view of "/": layout, the pages router, then what the page mounts.
+    def load(self, period: str = "current") -> list[Call]:
+        calls = [self.get("layout", "/_dash-layout")]
+        calls.append(
+            self.callback(
+                "pages",
+                [
+                    {"id": "_pages_location", "property": "pathname", "value": "/"},
+                    {"id": "_pages_location", "property": "search", "value": ""},
+                ],
+            )
+        )
+        calls.append(self.banner_call(first=True))
+        calls.append(
+            self.callback("account_menu", [{"id": "url", "property": "pathname", "value": "/"}])
+        )
+        calls.append(self.render(period))
+        return calls
+
+    def render(self, period: str) -> Call:
+        call = self.callback(
+            "render", [{"id": "dashboard-period", "property": "data", "value": period}]
+        )
+        self._remember_render(call.body)
+        return call
+
+    def banner_call(self, first: bool = False) -> Call:
+        inputs = [
+            {"id": "refresh-interval", "property": "n_intervals", "value": self.n_intervals},
+            {"id": "url", "property": "pathname", "value": "/"},
+        ]
+        ids = ("active-session-banner", "banner-kwh", "banner-started", "banner-charger")
+        props = ("hidden", "children", "children", "children")
+        state = [
+            {"id": i, "property": p, "value": v}
+            for i, p, v in zip(ids, props, self.banner, strict=True)
+        ]
+        changed = "url.pathname" if first else "refresh-interval.n_intervals"
+        call = self.callback("banner", inputs, state, changed=changed)
+        if call.body:
+            for n, (i, p) in enumerate(zip(ids, props, strict=True)):
+                if p in call.body["response"].get(i, {}):
+                    self.banner[n] = call.body["response"][i][p]
+        return call
+
+    def poll(self) -> list[Call]:
+        """One tick of the refresh interval: the banner and the status pills."""
+        self.n_intervals += 1
+        banner = self.banner_call()
+        ids = list(self.pills)
+        pill = [{"type": "charger-status", "charger": c} for c in ids]
+        key = self.keys["statuses"]
+        count_spec = outputs_of(key)[2]
+        outputs = [
+            [{"id": p, "property": "children"} for p in pill],
+            [{"id": p, "property": "className"} for p in pill],
+            count_spec,
+        ]
+        state = [
+            [
+                {"id": p, "property": "children", "value": self.pills[c][0]}
+                for p, c in zip(pill, ids, strict=True)
+            ],
+            [
+                {"id": p, "property": "className", "value": self.pills[c][1]}
+                for p, c in zip(pill, ids, strict=True)
+            ],
+            {"id": "available-count", "property": "children", "value": self.available},
+        ]
+        statuses = self.callback(
+            "statuses",
+            [{"id": "refresh-interval", "property": "n_intervals", "value": self.n_intervals}],
+            state,
+            outputs,
+        )
+        return [banner, statuses]
+
+    def _remember_render(self, body: Any) -> None:
+        if not body:
+            return
+        self.pills = {}
+        for node in _walk(body["response"]):
+            ident = node.get("id")
+            if isinstance(ident, dict) and ident.get("type") == "charger-status":
+                self.pills[ident["charger"]] = [node.get("children"), node.get("className")]
+        self.available = body["response"].get("available-count", {}).get("children")
+
+
+def _id_text(ident: Any) -> str:
+    if isinstance(ident, dict):
+        return json.dumps(ident, separators=(",", ":"), sort_keys=True)
+    return str(ident)
+
+
+def _walk(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every component's props in a callback response."""
+    if isinstance(tree, dict):
+        if "props" in tree and "type" in tree:
+            yield tree["props"]
+        for value in tree.values():
+            yield from _walk(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _walk(value)
+
+
+@contextmanager
+def counting_statements(app: Flask) -> Iterator[list[tuple[str, Any]]]:
+    """Every SQL statement (and its parameters) the app's engine runs inside the block."""
+    statements: list[tuple[str, Any]] = []
+    engine = app.extensions["polaris_db"].engine
+
+    def count(_conn: Any, _cursor: Any, statement: str, params: Any, *_args: Any) -> None:
+        statements.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+# --- The floor: the dashboard's data by minimal SQL, one round trip ------------------------------
+
+FLOOR_QUERIES = {
+    "operator": "SELECT name, support_email, timezone, currency FROM operator LIMIT 1",
+    "active": """
+        SELECT s.id, c.friendly_name, s.started_at, s.energy_kwh
+        FROM (SELECT id, charger_id, started_at, energy_kwh FROM sessions
+              WHERE account_id = %(a)s::text AND ended_at IS NULL
+              ORDER BY started_at DESC, id DESC LIMIT 1) s
+        JOIN chargers c ON c.id = s.charger_id""",
+    "recent": """
+        SELECT s.*, c.friendly_name
+        FROM (SELECT id, charger_id, started_at, ended_at, energy_kwh, finalized FROM sessions
+              WHERE account_id = %(a)s::text ORDER BY started_at DESC, id DESC LIMIT 5) s
+        JOIN chargers c ON c.id = s.charger_id ORDER BY s.started_at DESC""",
+    "reservation": """
+        SELECT r.*, c.friendly_name
+        FROM (SELECT id, charger_id, starts_at, ends_at, status FROM reservations
+              WHERE account_id = %(a)s::text AND ends_at > %(now)s::timestamptz
+                AND status IN ('pending', 'confirmed', 'active')
+              ORDER BY starts_at, id LIMIT 1) r
+        JOIN chargers c ON c.id = r.charger_id""",
+    "usage": """
+        SELECT date_trunc('day', started_at, %(tz)s::text) AS day, sum(energy_kwh)
+        FROM sessions WHERE account_id = %(a)s::text
+          AND started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
+        GROUP BY 1""",
+    "plan": """
+        SELECT p.id, p.name, p.allowance_kwh, p.currency
+        FROM accounts a JOIN plans p ON p.id = a.plan_id WHERE a.id = %(a)s::text""",
+    "chargers": """
+        WITH busy AS (SELECT DISTINCT charger_id FROM sessions WHERE ended_at IS NULL),
+             held AS (SELECT DISTINCT charger_id FROM reservations
+                      WHERE starts_at <= %(now)s::timestamptz AND ends_at > %(now)s::timestamptz
+                        AND status IN ('active', 'confirmed')),
+             visible AS MATERIALIZED (
+                SELECT c.id, c.friendly_name, c.connector_type, c.max_power_kw,
+                       CASE WHEN c.last_seen_at IS NULL
+                                 OR c.last_seen_at < %(offline)s::timestamptz THEN 3
+                            WHEN c.id IN (SELECT charger_id FROM busy) THEN 2
+                            WHEN c.id IN (SELECT charger_id FROM held) THEN 1 ELSE 0 END AS rank
+                FROM chargers c
+                WHERE c.visibility = 'public' OR c.id IN (
+                    SELECT charger_id FROM charger_access WHERE account_id = %(a)s::text))
+        SELECT *, count(*) OVER (), count(*) FILTER (WHERE rank = 0) OVER ()
+        FROM visible ORDER BY rank, friendly_name, id LIMIT 50""",
+}
+
+
+def floor_load(conn: psycopg.Connection, account_id: str, period_name: str, tz: ZoneInfo) -> None:
+    now = datetime.now(UTC)
+    period = period_bounds(period_name, now, tz)
+    params = {
+        "a": account_id,
+        "now": now,
+        "tz": tz.key,
+        "start": period.start_utc,
+        "end": period.end_utc,
+        "offline": now - timedelta(hours=1),
+    }
+    with conn.pipeline():
+        cursors = [conn.execute(sql, params) for sql in FLOOR_QUERIES.values()]
+    for cursor in cursors:
+        cursor.fetchall()
+
+
+# --- The naive build: everything in pandas, a query per charger, plotly express ------------------
+
+
+def naive_load(conn: psycopg.Connection, account_id: str, period_name: str, tz: ZoneInfo) -> Any:
+    now = datetime.now(UTC)
+    period = period_bounds(period_name, now, tz)
+    sessions = pd.DataFrame(
+        conn.execute(
+            "SELECT s.*, c.friendly_name FROM sessions s JOIN chargers c ON c.id = s.charger_id "
+            "WHERE s.account_id = %s",
+            (account_id,),
+        ).fetchall(),
+        columns=[
+            "id",
+            "account_id",
+            "charger_id",
+            "started_at",
+            "ended_at",
+            "energy_kwh",
+            "finalized",
+            "friendly_name",
+        ],
+    )
+    sessions["energy_kwh"] = sessions["energy_kwh"].astype(float)
+    sessions["day"] = pd.to_datetime(sessions["started_at"], utc=True).dt.tz_convert(tz).dt.date
+    recent = sessions.sort_values("started_at", ascending=False).head(5)
+    active = sessions[sessions["ended_at"].isna()]
+    in_period = sessions[(sessions["day"] >= period.first_day) & (sessions["day"] < period.end_day)]
+    daily = in_period.groupby("day")["energy_kwh"].sum().reindex(period.days, fill_value=0.0)
+    figure = px.bar(x=list(daily.index), y=daily.values, labels={"x": "day", "y": "kWh"})
+    plan = conn.execute(
+        "SELECT p.* FROM accounts a JOIN plans p ON p.id = a.plan_id WHERE a.id = %s",
+        (account_id,),
+    ).fetchall()
+    chargers = conn.execute(
+        "SELECT id, friendly_name, last_seen_at FROM chargers WHERE visibility = 'public' "
+        "OR id IN (SELECT charger_id FROM charger_access WHERE account_id = %s) "
+        "ORDER BY friendly_name LIMIT 50",
+        (account_id,),
+    ).fetchall()
+    statuses = {}
+    for charger_id, _name, _seen in chargers:  # a query per charger
+        statuses[charger_id] = conn.execute(
+            "SELECT (SELECT count(*) FROM sessions WHERE charger_id = %s::text "
+            "AND ended_at IS NULL), (SELECT count(*) FROM reservations WHERE charger_id = "
+            "%s::text AND starts_at <= now() AND ends_at > now())",
+            (charger_id, charger_id),
+        ).fetchone()
+    return recent, active, figure.to_plotly_json(), plan, statuses
+
+
+# --- Throughput: gunicorn, 2 workers, an async client --------------------------------------------
+
+
+def start_gunicorn(url: str, port: int, workers: int) -> Any:
+    import subprocess
+
+    env = dict(
+        os.environ,
+        DATABASE_URL=normalise_url(url),
+        SECRET_KEY=secrets.token_urlsafe(48),
+        POLARIS_DEMO="0",
+        POLARIS_STATEMENT_TIMEOUT_MS="120000",
+    )
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        f"--workers={workers}",
+        "--worker-class=gthread",
+        "--threads=4",
+        f"--bind=127.0.0.1:{port}",
+        "--log-level=warning",
+        "app:server",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+async def _drive(
+    base: str, emails: list[str], seconds: float, warmup: float, app: Flask
+) -> dict[str, list[float]]:
+    """Every user signs in, then replays page views (layout, router, the page's three first
+    callbacks together, as the renderer sends them) each followed by two interval ticks (the
+    banner and the status pills together), back to back. Only what starts after ``warmup`` and
+    ends within ``seconds`` counts."""
+    import aiohttp
+
+    keys = {
+        "pages": output_key(app, "_pages_content.children"),
+        "banner": output_key(app, "banner-kwh.children"),
+        "account_menu": output_key(app, "account-menu.children"),
+        "render": output_key(app, "recent-sessions.children"),
+        "statuses": output_key(app, "charger-status", ".className"),
+    }
+    loads: list[float] = []
+    polls: list[float] = []
+    errors: list[str] = []
+    window: list[float] = []
+    signed_in = asyncio.Event()
+    ready: list[str] = []
+
+    async def user(email: str) -> None:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(base, cookie_jar=jar) as http:
+            page = await (await http.get("/login")).text()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            if token is None:
+                raise SystemExit("throughput: no CSRF token on /login")
+            await http.post(
+                "/login",
+                data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)},
+                allow_redirects=False,
+            )
+            await (await http.get("/switch")).read()
+            csrf = next(c.value for c in jar if c.key == "_csrf_token")
+            headers = {"X-CSRFToken": csrf, "Content-Type": "application/json"}
+            ready.append(email)
+            if len(ready) == len(emails):
+                now = time.perf_counter()
+                window[:] = [now + warmup, now + warmup + seconds]
+                signed_in.set()
+            await signed_in.wait()
+
+            async def post(
+                name: str,
+                inputs: list[dict[str, Any]],
+                state: Any = None,
+                changed: int = 0,
+                outputs: Any = None,
+            ) -> Any:
+                body = {
+                    "output": keys[name],
+                    "outputs": outputs if outputs is not None else outputs_of(keys[name]),
+                    "inputs": inputs,
+                    "state": state or [],
+                    "changedPropIds": [f"{inputs[changed]['id']}.{inputs[changed]['property']}"],
+                }
+                async with http.post(
+                    "/_dash-update-component", data=json.dumps(body), headers=headers
+                ) as r:
+                    data = await r.read()
+                    if r.status not in (200, 204):
+                        errors.append(f"{name}: {r.status}")
+                    return json.loads(data) if r.status == 200 else None
+
+            banner_state = [
+                {"id": "active-session-banner", "property": "hidden", "value": True},
+                {"id": "banner-kwh", "property": "children", "value": None},
+                {"id": "banner-started", "property": "children", "value": None},
+                {"id": "banner-charger", "property": "children", "value": None},
+            ]
+            tick = 0
+            while time.perf_counter() < window[1]:
+                started = time.perf_counter()
+                await (await http.get("/_dash-layout")).read()
+                pathname = [
+                    {"id": "_pages_location", "property": "pathname", "value": "/"},
+                    {"id": "_pages_location", "property": "search", "value": ""},
+                ]
+                await post("pages", pathname)
+                _banner, _menu, render = await asyncio.gather(
+                    post(
+                        "banner",
+                        [
+                            {"id": "refresh-interval", "property": "n_intervals", "value": 0},
+                            {"id": "url", "property": "pathname", "value": "/"},
+                        ],
+                        banner_state,
+                        changed=1,
+                    ),
+                    post("account_menu", [{"id": "url", "property": "pathname", "value": "/"}]),
+                    post(
+                        "render",
+                        [{"id": "dashboard-period", "property": "data", "value": "current"}],
+                    ),
+                )
+                ended = time.perf_counter()
+                if window[0] <= started and ended <= window[1]:
+                    loads.append((ended - started) * 1000)
+                pills = _pill_state(render)
+                for _ in range(2):  # two interval ticks per page view
+                    tick += 1
+                    started = time.perf_counter()
+                    interval = {"id": "refresh-interval", "property": "n_intervals", "value": tick}
+                    await asyncio.gather(
+                        post(
+                            "banner",
+                            [interval, {"id": "url", "property": "pathname", "value": "/"}],
+                            banner_state,
+                        ),
+                        post("statuses", [interval], pills[1], outputs=pills[0]),
+                    )
+                    ended = time.perf_counter()
+                    if window[0] <= started and ended <= window[1]:
+                        polls.append((ended - started) * 1000)
+
+    await asyncio.gather(*(user(e) for e in emails))
+    if errors:
+        raise SystemExit(f"throughput: {len(errors)} failed requests, e.g. {errors[:3]}")
+    return {"loads": loads, "polls": polls}
+
+
+def _pill_state(render: Any) -> tuple[list[Any], list[Any]]:
+    """(outputs, state) of the status refresh for the pills a render put on screen."""
+    pills: dict[str, tuple[Any, Any]] = {}
+    available = None
+    if render:
+        for node in _walk(render["response"]):
+            ident = node.get("id")
+            if isinstance(ident, dict) and ident.get("type") == "charger-status":
+                pills[ident["charger"]] = (node.get("children"), node.get("className"))
+        available = render["response"].get("available-count", {}).get("children")
+    ids = [{"type": "charger-status", "charger": c} for c in pills]
+    values = list(pills.values())
+    outputs = [
+        [{"id": i, "property": "children"} for i in ids],
+        [{"id": i, "property": "className"} for i in ids],
+        {"id": "available-count", "property": "children"},
+    ]
+    state = [
+        [
+            {"id": i, "property": "children", "value": v[0]}
+            for i, v in zip(ids, values, strict=True)
+        ],
+        [
+            {"id": i, "property": "className", "value": v[1]}
+            for i, v in zip(ids, values, strict=True)
+        ],
+        {"id": "available-count", "property": "children", "value": available},
+    ]
+    return outputs, state
+
+
+def throughput(url: str, app: Flask, seconds: float, users: int = 8) -> dict[str, Any]:
+    port = export_bench.free_port()
+    workers = os.cpu_count() or 2
+    process = start_gunicorn(url, port, workers)
+    try:
+        export_bench.wait_until_up(port, process)
+        emails = [HEAVY_EMAIL, LIGHT_EMAIL] + [
+            f"driver{k}@bench.example" for k in range(1, users - 1)
+        ]
+        base = f"http://127.0.0.1:{port}"
+        result = asyncio.run(_drive(base, emails, seconds, min(2.0, seconds), app))
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    loads = result["loads"]
+    return {
+        "workers": workers,
+        "users": users,
+        "seconds": seconds,
+        "loads": len(loads),
+        "loads_per_s": round(len(loads) / seconds, 1),
+        "p50_ms": percentiles(loads)["p50"],
+        "p95_ms": percentiles(loads)["p95"],
+        "polls_per_s": round(len(result["polls"]) / seconds, 1),
+        "poll_p95_ms": percentiles(result["polls"])["p95"],
+    }
+
+
+# --- Admin pages ---------------------------------------------------------------------------------
+
+
+def admin_figures(app: Flask, repeat: int) -> dict[str, Any]:
+    driver = Driver(app, ADMIN_EMAIL)
+    driver.keys.update(
+        fleet_rows=output_key(app, "admin-fleet-grid.getRowsResponse"),
+        fleet_counts='{"status":["ALL"],"type":"admin-fleet-pill"}.children',
+        sessions_view=output_key(app, "admin-sessions-from.value"),
+        sessions_page=output_key(app, "admin-sessions-grid", "getRowsResponse"),
+        analytics=output_key(app, "admin-analytics-summary.children"),
+    )
+    today = datetime.now(UTC).date()
+    year_ago = (today - timedelta(days=364)).isoformat()
+    grid_request = {"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}
+
+    def fleet() -> None:
+        driver.callback("fleet_rows", [_in("admin-fleet-grid", "getRowsRequest", grid_request)])
+
+    def fleet_counts() -> None:
+        pills = [{"type": "admin-fleet-pill", "status": s} for s in _fleet_pills()]
+        driver.callback(
+            "fleet_counts",
+            [_in("refresh-interval", "n_intervals", 1)],
+            outputs=[{"id": p, "property": "children"} for p in pills],
+        )
+
+    def explorer(query: dict[str, str]) -> Callable[[], None]:
+        def run() -> None:
+            view = driver.callback("sessions_view", [_in("admin-sessions-query", "data", query)])
+            grid = next(
+                n["id"]
+                for n in _walk(view.body["response"])
+                if isinstance(n.get("id"), dict) and n["id"].get("type") == "admin-sessions-grid"
+            )
+            count = {**grid, "type": "admin-sessions-count"}
+            totals = {**grid, "type": "admin-sessions-totals"}
+            driver.callback(
+                "sessions_page",
+                [{"id": grid, "property": "getRowsRequest", "value": grid_request}],
+                [{"id": count, "property": "data", "value": None}],
+                [
+                    {"id": grid, "property": "getRowsResponse"},
+                    {"id": totals, "property": "children"},
+                    {"id": count, "property": "data"},
+                ],
+            )
+
+        return run
+
+    def analytics() -> None:
+        driver.callback(
+            "analytics",
+            [_in("admin-analytics-range", "data", {"from": year_ago, "to": today.isoformat()})],
+        )
+
+    pages = {
+        "fleet_page": fleet,
+        "fleet_counts": fleet_counts,
+        "sessions_explorer": explorer({"from": year_ago, "to": today.isoformat()}),
+        "sessions_explorer_filtered": explorer(
+            {"from": year_ago, "to": today.isoformat(), "charger": "ch-00042", "state": "finalized"}
+        ),
+        "analytics_year": analytics,
+    }
+    out: dict[str, Any] = {}
+    engine = app.extensions["polaris_db"].engine
+    for name, page in pages.items():
+        warm = time.perf_counter()
+        with counting_statements(app) as captured:
+            page()  # warm-up, and the statements to EXPLAIN
+        slow = time.perf_counter() - warm > 2  # a page of seconds: a few timings tell enough
+        timings = []
+        for _ in range(min(3, repeat) if slow else max(1, repeat // 3)):
+            started = time.perf_counter()
+            page()
+            timings.append((time.perf_counter() - started) * 1000)
+        seq = explain_seq_scans(engine, captured)
+        out[name] = {**percentiles(timings), "statements": len(captured), "seq_scan_sessions": seq}
+    return out
+
+
+def _fleet_pills() -> list[str]:
+    from pages.admin import _PILL_NAMES
+
+    return list(_PILL_NAMES)
+
+
+def _in(ident: str, prop: str, value: Any) -> dict[str, Any]:
+    return {"id": ident, "property": prop, "value": value}
+
+
+def explain_seq_scans(engine: Any, statements: list[tuple[str, Any]]) -> bool:
+    """True when any statement's plan reads ``sessions`` with a sequential scan."""
+    found = False
+    with engine.connect() as conn:
+        for statement, params in statements:
+            if "sessions" not in statement or not statement.lstrip().upper().startswith(
+                ("SELECT", "WITH")
+            ):
+                continue
+            plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, params).scalar()
+            if _has_seq_scan(plan, "sessions"):
+                found = True
+        conn.rollback()
+    return found
+
+
+def _has_seq_scan(plan: Any, table: str) -> bool:
+    if isinstance(plan, dict):
+        if plan.get("Node Type") == "Seq Scan" and plan.get("Relation Name") == table:
+            return True
+        return any(_has_seq_scan(v, table) for v in plan.values())
+    if isinstance(plan, list):
+        return any(_has_seq_scan(v, table) for v in plan)
+    return False
+
+
+# --- Export (bench/export_bench.py does the serving and measuring) ------------------------------
+
+
+def export_figures(url: str) -> dict[str, Any]:
+    db = Database(url, statement_timeout_ms=600_000)
+    with db.session() as s:
+        token = create_token(s, ADMIN_EMAIL, datetime.now(UTC), name="bench run")
+    db.engine.dispose()
+    port = export_bench.free_port()
+    process = export_bench.start_server("gunicorn", normalise_url(url), port)
+    today = date.today()
+    path = f"/export/sessions.csv?from={today - timedelta(days=EXPORT_DAYS)}&to={today}"
+    try:
+        export_bench.wait_until_up(port, process)
+        pid = export_bench.worker_pid(process, "gunicorn")
+        export_bench.download(port, "/export/sessions.csv?to=1970-01-01", token.secret, False)
+        before_kb = export_bench.status_kb(pid, "VmRSS")
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM from here on
+            hwm_reset = True
+        except OSError:
+            hwm_reset = False
+        sampler = export_bench.RssSampler(pid)
+        sampler.start()
+        rows, size, _first, elapsed = export_bench.download(port, path, token.secret, False)
+        sampler.running = False
+        sampler.join()
+        hwm_kb = export_bench.status_kb(pid, "VmHWM") if hwm_reset else 0
+        peak_kb = max(sampler.peak_kb, hwm_kb)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        db = Database(url)
+        with db.session() as s:
+            s.execute(text("DELETE FROM api_tokens WHERE id = :id"), {"id": token.token_id})
+        db.engine.dispose()
+    return {
+        "rows": rows,
+        "megabytes": round(size / 1e6, 1),
+        "seconds": round(elapsed, 2),
+        "rows_per_s": round(rows / elapsed),
+        "peak_mb": round(peak_kb / 1024, 1),
+        "growth_mb": round((peak_kb - before_kb) / 1024, 1),
+    }
+
+
+# --- The run -------------------------------------------------------------------------------------
+
+
+def refresh_heartbeats(url: str) -> None:
+    """Chargers heard from as recently as when the database was built (Offline ones stay so)."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute(
+            "UPDATE chargers SET last_seen_at = last_seen_at + "
+            "(now() - (SELECT max(last_seen_at) FROM chargers)) WHERE last_seen_at IS NOT NULL"
+        )
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    fn()  # warm-up: compiled statements, caches
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def run(
+    url: str,
+    json_path: str | None,
+    repeat: int = 30,
+    seconds: float = 10,
+    skip: set[str] = frozenset(),
+    users: int = 8,
+) -> dict[str, Any]:
+    if not normalise_url(url).startswith("postgresql"):
+        raise SystemExit("The benchmark is for PostgreSQL; give a postgresql:// URL.")
+    started = time.perf_counter()
+
+    def step(what: str) -> None:
+        sys.stderr.write(f"bench run: {what} ({time.perf_counter() - started:.1f} s)\n")
+        sys.stderr.flush()
+
+    refresh_heartbeats(url)
+    app = bench_app(url)
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "load_average": round(os.getloadavg()[0], 2)},
+        "repeat": repeat,
+    }
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        tz = ZoneInfo(conn.execute("SELECT timezone FROM operator").fetchone()[0])
+        ids = dict(
+            conn.execute(
+                "SELECT u.email, u.default_account_id FROM users u WHERE email = ANY(%s)",
+                (list(LOGINS.values()),),
+            ).fetchall()
+        )
+        counts = dict(
+            conn.execute(
+                "SELECT account_id, count(*) FROM sessions WHERE account_id = ANY(%s) "
+                "GROUP BY account_id",
+                (list(ids.values()),),
+            ).fetchall()
+        )
+        results["database"] = {
+            "sessions": conn.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE relname = 'sessions'"
+            ).fetchone()[0],
+            "chargers": conn.execute("SELECT count(*) FROM chargers").fetchone()[0],
+            "accounts": {who: counts.get(ids[email], 0) for who, email in LOGINS.items()},
+        }
+
+        dashboard, callbacks, render, statements = {}, {}, {}, {}
+        drivers = {who: Driver(app, email) for who, email in LOGINS.items()}
+        step("signed in")
+        for who, driver in drivers.items():
+            per_call: dict[str, list[float]] = {}
+            loads: list[float] = []
+            driver.load()
+            for _ in range(repeat):
+                calls = driver.load()
+                loads.append(sum(c.ms for c in calls))
+                for c in calls:
+                    per_call.setdefault(c.name, []).append(c.ms)
+            dashboard[who] = percentiles(loads)
+            callbacks[who] = {name: percentiles(v) for name, v in per_call.items()}
+            render[who] = {
+                p: percentiles(timed(lambda d=driver, p=p: d.render(p), repeat)) for p in PERIODS
+            }
+            with counting_statements(app) as seen:
+                driver.load()
+            statements[who] = len(seen)
+            step(f"dashboard of {who}@")
+        results["dashboard_ms"] = dashboard
+        results["callbacks_ms"] = callbacks
+        results["render_ms"] = render
+        results["statements_per_load"] = statements
+
+        floor = {
+            who: percentiles(timed(lambda a=ids[email]: floor_load(conn, a, "current", tz), repeat))
+            for who, email in LOGINS.items()
+        }
+        results["floor_ms"] = floor
+        naive_repeat = max(1, repeat // 5)
+        step("floor")
+        results["naive_ms"] = {
+            who: percentiles(
+                timed(lambda a=ids[email]: naive_load(conn, a, "current", tz), naive_repeat)
+            )
+            for who, email in LOGINS.items()
+        }
+
+    step("naive")
+    heavy = drivers["heavy"]
+    poll_calls: list[list[Call]] = []
+    heavy.load()
+    for _ in range(repeat):
+        poll_calls.append(heavy.poll())
+    results["poll_ms"] = percentiles([sum(c.ms for c in calls) for calls in poll_calls])
+    results["poll_bytes"] = {
+        "response": max(sum(c.response_bytes for c in calls) for calls in poll_calls),
+        "request": max(sum(c.request_bytes for c in calls) for calls in poll_calls),
+    }
+    results["poll_ms_by_callback"] = {
+        name: percentiles([c.ms for calls in poll_calls for c in calls if c.name == name])
+        for name in ("banner", "statuses")
+    }
+
+    step("poll")
+    results["throughput"] = None if "throughput" in skip else throughput(url, app, seconds, users)
+    step("throughput")
+    results["admin_ms"] = None if "admin" in skip else admin_figures(app, repeat)
+    step("admin pages")
+    results["export"] = None if "export" in skip else export_figures(url)
+    step("export")
+    app.extensions["polaris_db"].engine.dispose()
+
+    results["ratios"] = {
+        "heavy_over_light": _ratio(dashboard["heavy"]["p50"], dashboard["light"]["p50"]),
+        "dashboard_over_floor": _ratio(dashboard["heavy"]["p50"], floor["heavy"]["p50"]),
+        "naive_over_ours": _ratio(results["naive_ms"]["heavy"]["p50"], dashboard["heavy"]["p50"]),
+    }
+    print_table(results)
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return results
+
+
+def _ratio(a: float, b: float) -> float:
+    return round(a / b, 2) if b else float("nan")
+
+
+def print_table(r: dict[str, Any]) -> None:
+    rows: list[tuple[str, str, str]] = []
+
+    def add(name: str, value: Any, target: str = "") -> None:
+        rows.append((name, str(value), target))
+
+    db = r["database"]
+    add("database", f"{db['sessions']:,} sessions, {db['chargers']:,} chargers")
+    for who in ("light", "heavy"):
+        d = r["dashboard_ms"][who]
+        add(
+            f"dashboard_ms.{who}",
+            f"p50 {d['p50']} / p95 {d['p95']} ({db['accounts'][who]:,} sessions, "
+            f"{r['statements_per_load'][who]} SQL statements)",
+            TARGETS["dashboard p95"] if who == "heavy" else "",
+        )
+        for name, v in r["callbacks_ms"][who].items():
+            add(f"  callback {name}.{who}", f"p50 {v['p50']} / p95 {v['p95']}")
+        for period, v in r["render_ms"][who].items():
+            add(f"  render period={period}.{who}", f"p50 {v['p50']} / p95 {v['p95']}")
+    for key in ("floor_ms", "naive_ms"):
+        for who in ("light", "heavy"):
+            v = r[key][who]
+            add(f"{key}.{who}", f"p50 {v['p50']} / p95 {v['p95']}")
+    ratios = r["ratios"]
+    add("heavy / light", ratios["heavy_over_light"], TARGETS["heavy / light"])
+    add("dashboard / floor (heavy)", ratios["dashboard_over_floor"], TARGETS["dashboard / floor"])
+    add("naive / ours (heavy)", ratios["naive_over_ours"], TARGETS["naive / ours"])
+    p = r["poll_ms"]
+    add(
+        "poll_ms",
+        f"p50 {p['p50']} / p95 {p['p95']}, {r['poll_bytes']['response']:,} B back, "
+        f"{r['poll_bytes']['request']:,} B sent",
+        TARGETS["poll p95"],
+    )
+    t = r["throughput"]
+    if t:
+        add(
+            "throughput",
+            f"{t['loads_per_s']} loads/s, p95 {t['p95_ms']} ms ({t['workers']} workers, "
+            f"{t['users']} users, {t['seconds']} s; polls {t['polls_per_s']}/s p95 "
+            f"{t['poll_p95_ms']} ms)",
+        )
+    for name, v in (r["admin_ms"] or {}).items():
+        verdict = "SEQ SCAN of sessions" if v["seq_scan_sessions"] else "no seq scan of sessions"
+        add(f"admin_ms.{name}", f"p50 {v['p50']} / p95 {v['p95']}; {verdict}", TARGETS["admin p95"])
+    e = r["export"]
+    if e:
+        add(
+            "export",
+            f"{e['rows_per_s']:,} rows/s ({e['rows']:,} rows), peak {e['peak_mb']} MB "
+            f"(growth {e['growth_mb']} MB)",
+            TARGETS["export"],
+        )
+    width = max(len(n) for n, _v, _t in rows)
+    print(f"{'figure':<{width}}  value (ms unless said)  [target]")
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value}" + (f"  [{target}]" if target else ""))
+    sys.stdout.flush()

@@ -1,0 +1,347 @@
+"""The benchmark commands run and print every figure; a dashboard's SQL does not grow.
+
+Timings are not asserted (they depend on the machine): ``python -m bench run`` prints them. What
+is asserted: on a tiny generated PostgreSQL database the build makes what it says (heavy 100,000
+sessions, light 10, no overlapping reservations) and the run prints every row and writes every
+JSON key; and one whole dashboard load issues the same number of SQL statements for an account
+with 10 sessions and one with 1,000, and with 10 or 200 chargers, on both databases.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
+
+from bench.run import Driver, counting_statements
+from data.dashboard import (
+    _STATUS_RANK,
+    ChargerStatus,
+    charger_status_expression,
+    visible_charger_condition,
+    visible_chargers,
+)
+from data.db import Database, normalise_url
+from data.models import (
+    Charger,
+    ChargingSession,
+    ConnectorStatus,
+    ConnectorType,
+    ReservationStatus,
+    Role,
+    Visibility,
+)
+from tests.conftest import POSTGRES_URL, skip_or_fail
+from tests.factories import (
+    grant_access,
+    make_account,
+    make_charger,
+    make_operator,
+    make_plan,
+    make_reservation,
+    make_session,
+)
+from tests.web import PASSWORD, add_person, make_app
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime.now(UTC)
+
+JSON_KEYS = [
+    "dashboard_ms.light.p50",
+    "dashboard_ms.light.p95",
+    "dashboard_ms.heavy.p50",
+    "dashboard_ms.heavy.p95",
+    "floor_ms.heavy.p50",
+    "floor_ms.heavy.p95",
+    "naive_ms.heavy.p50",
+    "naive_ms.heavy.p95",
+    "poll_ms.p50",
+    "poll_ms.p95",
+    "poll_bytes.response",
+    "throughput.loads_per_s",
+    "throughput.p95_ms",
+    "admin_ms.fleet_page.p95",
+    "admin_ms.sessions_explorer_filtered.p95",
+    "admin_ms.analytics_year.p95",
+    "export.rows_per_s",
+    "export.peak_mb",
+    "ratios.heavy_over_light",
+    "ratios.dashboard_over_floor",
+    "ratios.naive_over_ours",
+]
+TABLE_ROWS = [
+    "dashboard_ms.light",
+    "dashboard_ms.heavy",
+    "callback render.heavy",
+    "render period=year.heavy",
+    "floor_ms.heavy",
+    "naive_ms.heavy",
+    "heavy / light",
+    "dashboard / floor (heavy)",
+    "naive / ours (heavy)",
+    "poll_ms",
+    "throughput",
+    "admin_ms.fleet_page",
+    "admin_ms.sessions_explorer",
+    "admin_ms.analytics_year",
+    "export",
+]
+
+
+def _lookup(tree: dict, dotted: str) -> object:
+    for part in dotted.split("."):
+        tree = tree[part]
+    return tree
+
+
+@pytest.fixture
+def bench_database_url() -> Iterator[str]:
+    """A database of its own (the build drops and recreates its schema)."""
+    admin_url = normalise_url(POSTGRES_URL)
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no PostgreSQL here"
+        skip_or_fail(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.__class__.__name__}")
+    name = f"polaris_bench_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    yield url.replace("postgresql+psycopg://", "postgresql://")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_build_and_run_print_every_figure(bench_database_url: str, tmp_path: Path):
+    built = _bench("build", "--database-url", bench_database_url, "--scale", "0.0005")
+    assert built.returncode == 0, built.stderr
+    assert "bench build: done in" in built.stderr
+    assert "[ 1/" in built.stderr  # the progress lines
+
+    db = Database(bench_database_url)
+    with db.session() as s:
+        per_account = dict(
+            s.execute(
+                select(ChargingSession.account_id, func.count())
+                .where(ChargingSession.account_id.in_(["acc-heavy", "acc-light"]))
+                .group_by(ChargingSession.account_id)
+            ).all()
+        )
+        chargers = s.scalar(select(func.count()).select_from(Charger))
+    db.engine.dispose()
+    assert per_account == {"acc-heavy": 100_000, "acc-light": 10}
+    assert chargers == 20
+
+    out = tmp_path / "bench.json"
+    ran = _bench(
+        "run",
+        "--database-url",
+        bench_database_url,
+        "--json",
+        str(out),
+        "--repeat",
+        "2",
+        "--seconds",
+        "3",
+        "--users",
+        "3",
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    for row in TABLE_ROWS:
+        assert any(line.strip().startswith(row) for line in ran.stdout.splitlines()), row
+    figures = json.loads(out.read_text())
+    for key in JSON_KEYS:
+        value = _lookup(figures, key)
+        assert isinstance(value, int | float) and math.isfinite(value) and value > 0, key
+    assert figures["database"]["accounts"] == {"light": 10, "heavy": 100_000}
+    assert figures["throughput"]["loads"] > 0
+    assert figures["export"]["rows"] > 0
+    for page in figures["admin_ms"].values():
+        assert isinstance(page["seq_scan_sessions"], bool)
+    # A whole load issues the same statements for 10 sessions as for 100,000.
+    assert figures["statements_per_load"]["light"] == figures["statements_per_load"]["heavy"]
+
+
+# --- SQL statements per dashboard load ------------------------------------------------------------
+
+
+def _add_sessions(s: Session, account_id: str, charger_ids: list[str], n: int) -> None:
+    s.add_all(
+        ChargingSession(
+            id=f"{account_id}-s{i:05d}",
+            account_id=account_id,
+            charger_id=charger_ids[i % len(charger_ids)],
+            started_at=NOW - timedelta(hours=6 * i + 2),
+            ended_at=NOW - timedelta(hours=6 * i + 1),
+            energy_kwh=Decimal("7.125"),
+            finalized=True,
+        )
+        for i in range(n)
+    )
+
+
+def _add_chargers(s: Session, first: int, last: int) -> list[str]:
+    ids = [f"bench-ch-{n:04d}" for n in range(first, last + 1)]
+    s.add_all(
+        Charger(
+            id=cid,
+            friendly_name=f"Bay {cid}",
+            connector_type=ConnectorType.ccs,
+            max_power_kw=Decimal("50"),
+            visibility=Visibility.public,
+            last_seen_at=NOW,
+        )
+        for cid in ids
+    )
+    return ids
+
+
+def _statements_per_load(driver: Driver) -> int:
+    driver.load()  # first load: nothing cached yet
+    with counting_statements(driver.app) as seen:
+        driver.load()
+    return len(seen)
+
+
+def test_dashboard_statements_do_not_grow_with_history_or_chargers(database_url: str):
+    app = make_app(database_url)
+    add_person(app, "few@example.com", ("acc-few", Role.customer, None))
+    add_person(app, "many@example.com", ("acc-many", Role.customer, None))
+    with app.extensions["polaris_db"].session() as s:
+        make_operator(s, timezone="Europe/Berlin")
+        plan = make_plan(s)
+        s.execute(text("UPDATE accounts SET plan_id = :p"), {"p": plan.id})
+        chargers = _add_chargers(s, 1, 10)
+        make_charger(s, friendly_name="Silent", last_seen_at=NOW - timedelta(days=2))
+        s.flush()
+        _add_sessions(s, "acc-few", chargers, 10)
+        _add_sessions(s, "acc-many", chargers, 1_000)
+
+    few = Driver(app, "few@example.com", PASSWORD)
+    many = Driver(app, "many@example.com", PASSWORD)
+    with_10_sessions = _statements_per_load(few)
+    with_1000_sessions = _statements_per_load(many)
+    assert with_10_sessions > 0
+    assert with_1000_sessions == with_10_sessions
+
+    with app.extensions["polaris_db"].session() as s:
+        _add_chargers(s, 11, 200)
+        assert s.scalar(select(func.count()).select_from(Charger)) == 201
+    assert _statements_per_load(few) == with_10_sessions
+    assert _statements_per_load(many) == with_10_sessions
+    # The page really was filled: the render answered with the account's chargers.
+    assert len(many.pills) == 50
+    app.extensions["polaris_db"].engine.dispose()
+
+
+# --- The charger list runs the status rule only where it can matter; same answer as everywhere ---
+
+
+def _report(s: Session, charger: Charger, connector: int, status: str) -> None:
+    s.add(
+        ConnectorStatus(
+            charger_id=charger.id,
+            connector_id=connector,
+            status=status,
+            error_code="NoError",
+            reported_at=NOW,
+        )
+    )
+
+
+def test_charger_list_matches_the_status_rule_for_every_charger(db: Database):
+    """``visible_chargers`` evaluates ``charger_status_expression`` only for the chargers
+    ``maybe_not_online_ids`` names; on a fleet with every kind of status (and chargers that only
+    look special) its list and counts equal the rule applied to every charger."""
+    hour = timedelta(hours=1)
+    with db.session() as s:
+        make_operator(s)
+        me, other = make_account(s), make_account(s)
+        fleet: list[Charger] = []
+        for n in range(72):
+            kind = n % 12
+            seen = {0: None, 1: NOW - 2 * hour}.get(kind, NOW - timedelta(minutes=5))
+            visibility = Visibility.restricted if kind in (10, 11) else Visibility.public
+            charger = make_charger(
+                s, friendly_name=f"Bay {71 - n:02d}", last_seen_at=seen, visibility=visibility
+            )
+            fleet.append(charger)
+            if kind == 11:
+                grant_access(s, me, charger)
+            if kind in (2, 1):  # open session (on a silent charger too: still Offline)
+                make_session(s, other, charger, started_at=NOW - hour, ended_at=None)
+            if kind == 3:  # a finished session only: Online
+                make_session(s, other, charger, started_at=NOW - 3 * hour, ended_at=NOW - hour)
+            if kind in (4, 6):  # holding now (on an out-of-order charger too: Reserved)
+                make_reservation(
+                    s,
+                    other,
+                    charger,
+                    starts_at=NOW - hour,
+                    ends_at=NOW + hour,
+                    status=ReservationStatus.confirmed,
+                )
+            if kind == 5:  # pending now, and confirmed later: neither holds it now
+                make_reservation(
+                    s,
+                    other,
+                    charger,
+                    starts_at=NOW - hour,
+                    ends_at=NOW + hour,
+                    status=ReservationStatus.pending,
+                )
+                make_reservation(
+                    s,
+                    other,
+                    charger,
+                    starts_at=NOW + hour,
+                    ends_at=NOW + 2 * hour,
+                    status=ReservationStatus.confirmed,
+                )
+            if kind in (6, 7):
+                _report(s, charger, 0, "Faulted")
+            if kind == 8:
+                _report(s, charger, 1, "Charging")
+            if kind == 9:
+                _report(s, charger, 1, "Available")
+                _report(s, charger, 2, "Unavailable")
+        s.flush()
+
+        rule = charger_status_expression(NOW)
+        brute = s.execute(
+            select(Charger.id, Charger.friendly_name, rule).where(visible_charger_condition(me.id))
+        ).all()
+        expected = sorted(brute, key=lambda r: (_STATUS_RANK[r[2]], r[1], r[0]))
+        online = sum(1 for r in brute if r[2] == ChargerStatus.online.value)
+        assert {r[2] for r in brute} == {status.value for status in ChargerStatus}
+
+        for limit in (5, 50, 200):
+            got = visible_chargers(s, me.id, NOW, limit=limit)
+            assert [(c.charger_id, c.status.value) for c in got.chargers] == [
+                (r[0], r[2]) for r in expected[:limit]
+            ]
+            assert (got.visible, got.available) == (len(brute), online)
+        counts = visible_chargers(s, me.id, NOW, limit=0)
+        assert (counts.chargers, counts.visible, counts.available) == ([], len(brute), online)
