@@ -144,6 +144,10 @@ def test_meter_values_in_wh_and_kwh_never_lower_or_double_count(site: Database):
         with site.session() as s:
             assert ocpp.meter_values(s, "C1", 1, tx, values, NOW) == expected
         assert _energy(site, sid) == expected
+    with site.session() as s:
+        register = s.get(OcppTransaction, tx)
+        assert Decimal(register.meter_last_wh) == Decimal("4234.500")
+        assert register.meter_last_at == datetime(2026, 11, 25, 8, 45, tzinfo=UTC)
 
 
 def test_meter_values_for_another_chargers_transaction_are_ignored(site: Database):
