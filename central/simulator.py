@@ -239,8 +239,10 @@ async def charging_session(
     for _ in range(meter_values):
         await asyncio.sleep(interval_s)
         register += step_wh
+        # Readings to the Wh's thousandth either way (kWh: six decimals).
         value = register if unit == "Wh" else register / 1000
-        await charger.meter(transaction_id, value.quantize(Decimal("0.001")), unit=unit)
+        digits = Decimal("0.001") if unit == "Wh" else Decimal("0.000001")
+        await charger.meter(transaction_id, value.quantize(digits), unit=unit)
         summary.messages += 1
     await charger.stop_transaction(transaction_id, int(register))
     await charger.status("Finishing")

@@ -229,3 +229,26 @@ def test_reserve_now_and_cancel_reservation_answers_are_recorded(site: Database)
     assert reserve["expiry_date"] == "2026-11-25T10:00:00.000Z"
     assert received["C1"][1][1] == {"reservation_id": rows[held].id}
     assert [action for action, _ in received["C2"]] == ["ReserveNow"]
+
+
+def test_a_reconnecting_charger_replaces_its_old_connection(site: Database):
+    seen: dict[str, object] = {}
+
+    async def scenario(central: CentralSystem, url: str) -> None:
+        async with connect_charger(url, "C1") as old:
+            await old.boot()
+            async with connect_charger(url, "C1") as new:
+                await new.boot()
+                await asyncio.wait_for(old._connection.wait_closed(), timeout=10)
+                seen["old closed"] = old._connection.close_code
+                seen["current is new"] = central.connected["C1"].connection.remote_address == (
+                    new._connection.local_address
+                )
+                seen["heartbeat"] = (await new.heartbeat()).current_time
+
+    run_central(site, scenario)
+    assert seen == {
+        "old closed": 1000,
+        "current is new": True,
+        "heartbeat": "2026-11-25T09:00:00.000Z",
+    }

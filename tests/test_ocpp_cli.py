@@ -1,0 +1,92 @@
+"""``flask ocpp-simulate`` against a running central system, and ``flask ocpp-server``'s plain
+refusal of a port it cannot use (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from central.server import CentralSystem, bound_port
+from data.models import ChargingSession, OcppTransaction
+from tests.factories import make_account, make_charger, make_id_tag
+from tests.web import make_app
+
+
+@pytest.fixture
+def app(database_url: str) -> Flask:
+    app = make_app(database_url)
+    with app.extensions["polaris_db"].session() as s:
+        make_account(s, account_id="a1")
+        make_charger(s, charger_id="C1")
+        make_charger(s, charger_id="C2")
+        make_id_tag(s, "a1", id_tag="TAG1")
+    return app
+
+
+@pytest.fixture
+def central_url(app: Flask) -> Iterator[str]:
+    """The central system in a thread of its own, on a free loopback port."""
+    central = CentralSystem(app.extensions["polaris_db"])
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    context = central.running("127.0.0.1", 0, reservations=False)
+    server = asyncio.run_coroutine_threadsafe(context.__aenter__(), loop).result(30)
+    try:
+        yield f"ws://127.0.0.1:{bound_port(server)}/ocpp"
+    finally:
+        asyncio.run_coroutine_threadsafe(context.__aexit__(None, None, None), loop).result(30)
+        central.close()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+
+def test_simulate_runs_a_session_per_charger(app: Flask, central_url: str):
+    args = ["ocpp-simulate", "--url", central_url, "--chargers", "2", "--id-tag", "TAG1"]
+    args += ["--meter-values", "2", "--interval", "0.05", "--power-kw", "36", "--unit", "kWh"]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    lines = sorted(line for line in result.output.splitlines() if line.startswith("C"))
+    assert [line.split(":")[0] for line in lines] == ["C1", "C2"]
+    assert all("0.001 kWh" in line for line in lines)  # 36 kW for 2 x 0.05 s = 1 Wh
+    with app.extensions["polaris_db"].session() as s:
+        sessions = s.scalars(select(ChargingSession).order_by(ChargingSession.charger_id)).all()
+        assert [(x.charger_id, x.account_id, x.finalized) for x in sessions] == [
+            ("C1", "a1", True),
+            ("C2", "a1", True),
+        ]
+        assert all(Decimal(x.energy_kwh) == Decimal("0.001") for x in sessions)
+
+
+def test_simulate_reports_a_refused_charger_and_fails(app: Flask, central_url: str):
+    args = ["ocpp-simulate", "--url", central_url, "--charger-id", "NOPE", "--meter-values", "1"]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 1
+    assert "NOPE: failed" in result.output and "404" in result.output
+
+
+def test_simulate_with_an_unknown_tag_starts_nothing(app: Flask, central_url: str):
+    args = ["ocpp-simulate", "--url", central_url, "--charger-id", "C1", "--id-tag", "STRANGER"]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "C1: id tag STRANGER was refused (Invalid)" in result.output
+    with app.extensions["polaris_db"].session() as s:
+        assert s.scalars(select(OcppTransaction)).all() == []
+
+
+def test_server_says_plainly_when_it_cannot_listen(app: Flask):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = app.test_cli_runner().invoke(args=["ocpp-server", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output
