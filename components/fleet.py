@@ -9,6 +9,7 @@ in the operator's time zone, energy via ``format_kwh``. Every component id start
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -212,23 +213,26 @@ def status_filter_model(status: str | None) -> dict[str, Any]:
     return {"status": {"filterType": "text", "type": "equals", "filter": status}}
 
 
-def fleet_export_href(filter_model: object) -> tuple[str, bool]:
-    """The fleet table's filters as ``/export/chargers.csv?status=...&search=...``, and whether
-    that is all of them: the export takes the status pill and the search box (a Status
-    "equals" and a Name "contains" filter), not the other column filters."""
+def fleet_export_href(filter_model: object) -> str:
+    """The fleet table's filters as ``/export/chargers.csv``: the status pill as ``status``, the
+    search box as ``search``, any other column filter in ``filter`` (the grid's model as JSON,
+    which the export reads with the fleet's own parser)."""
     model = filter_model if isinstance(filter_model, Mapping) else {}
     params: dict[str, str] = {}
-    exact = True
+    others: dict[str, Any] = {}
     for column, entry in model.items():
         kind = entry.get("type") if isinstance(entry, Mapping) else None
-        value = str(entry.get("filter", "")).strip() if isinstance(entry, Mapping) else ""
-        if column == "status" and kind == "equals" and value:
-            params["status"] = value
-        elif column == "friendly_name" and kind == "contains" and value:
-            params["search"] = value
+        value = entry.get("filter") if isinstance(entry, Mapping) else None
+        text = value.strip() if isinstance(value, str) else ""
+        if column == "status" and kind == "equals" and text:
+            params["status"] = text
+        elif column == "friendly_name" and kind == "contains" and text:
+            params["search"] = text
         else:
-            exact = False
-    return "/export/chargers.csv" + ("?" + urlencode(params) if params else ""), exact
+            others[str(column)] = entry
+    if others:
+        params["filter"] = json.dumps(others, separators=(",", ":"), sort_keys=True)
+    return "/export/chargers.csv" + ("?" + urlencode(params) if params else "")
 
 
 def charger_export_href(name: str, charger_id: str) -> str:
@@ -435,7 +439,7 @@ def fleet_skeleton(initial_status: str, offline_after_s: int = 3600) -> list[Com
                                 ),
                                 export_link(
                                     FLEET_EXPORT_ID,
-                                    fleet_export_href(status_filter_model(initial_status))[0],
+                                    fleet_export_href(status_filter_model(initial_status)),
                                     "these chargers",
                                 ),
                             ],

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -73,7 +74,7 @@ from data.exchange import (
     format_value,
     neutralise_cell,
 )
-from data.fleet import _fleet_filter, parse_fleet_request
+from data.fleet import RECENT_DAYS, _fleet_filter, parse_fleet_request
 from data.history import chargers_matching, session_conditions
 from data.models import (
     ID_LENGTH,
@@ -112,7 +113,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "plans": (),
     "users": (),
     "accounts": ("account", "search"),
-    "chargers": ("charger", "status", "search"),
+    "chargers": ("charger", "status", "search", "filter"),
     "access": ("account", "charger"),
     "sessions": (*_DATES, "charger", "account", "status"),
     "id_tags": ("account",),
@@ -124,6 +125,7 @@ SESSION_STATUSES = ("in_progress", "finalized")
 RESERVATION_STATUSES = tuple(s.value for s in ReservationStatus)
 CHARGER_STATUSES = tuple(s.value for s in ChargerStatus)  # the fleet's pills: "In use", ...
 SEARCH_MAX_LENGTH = 200  # as the admin screens' search boxes
+GRID_FILTER_MAX_LENGTH = 4000  # a filter model of every fleet column, two conditions each
 # ``state`` is what the admin sessions explorer calls ``status`` (its links carry it; "all" is
 # no filter), so "Export CSV" on that screen can pass its query string on unchanged.
 _ALIASES = {"sessions": {"state": "status"}}
@@ -166,6 +168,9 @@ class ExportFilter:
     charger_search: str | None = None
     charger_status: str | None = None  # chargers: the fleet's status pill ("In use", ...)
     offline_after_s: int = OFFLINE_AFTER_SECONDS  # the app's threshold, as on the fleet page
+    # chargers: the fleet table's other column filters (``data.fleet.ColumnFilter``), from
+    # ``filter``, the grid's filter model as JSON, read by the fleet's own parser.
+    grid_filters: tuple[Any, ...] = ()
     search: str | None = None
     upcoming: bool = False
     as_of: datetime | None = None
@@ -230,6 +235,21 @@ def _search(text: str) -> str:
     if len(text) > SEARCH_MAX_LENGTH or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise ExportRequestError(f"“search” must be at most {SEARCH_MAX_LENGTH} plain characters.")
     return text
+
+
+def _grid_filters(text: str) -> tuple[Any, ...]:
+    """The fleet grid's filter model (JSON) as the fleet table reads it: its allow-lists and
+    operators (``data.fleet.parse_fleet_request``); entries it would ignore are ignored here."""
+    try:
+        model = json.loads(text) if len(text) <= GRID_FILTER_MAX_LENGTH else None
+    except ValueError:
+        model = None
+    if not isinstance(model, dict):
+        raise ExportRequestError(
+            "“filter” must be the fleet table's filter model as JSON, like "
+            '{"max_power_kw": {"filterType": "number", "type": "greaterThan", "filter": 50}}.'
+        )
+    return parse_fleet_request({"filterModel": model}).filters
 
 
 def _status(name: str, text: str) -> str:
@@ -305,6 +325,7 @@ def parse_filter(
         upcoming=upcoming is not None,
         as_of=now,
         offline_after_s=offline_after_s,
+        grid_filters=() if "filter" not in values else _grid_filters(values["filter"]),
     )
 
 
@@ -371,23 +392,45 @@ def _as_of(flt: ExportFilter) -> datetime:
     return flt.as_of
 
 
+def _recent(now: datetime, value: Any) -> ColumnElement[Any]:
+    """The fleet's "in the last 30 days" figure of each charger (sessions started in
+    ``[now - 30 days, now]``), as a subquery per charger."""
+    s = ChargingSession
+    return (
+        select(value)
+        .where(
+            s.charger_id == ChargerModel.id,
+            s.started_at >= now - timedelta(days=RECENT_DAYS),
+            s.started_at <= now,
+        )
+        .correlate(ChargerModel)
+        .scalar_subquery()
+    )
+
+
 def _fleet_conditions(flt: ExportFilter) -> list[ColumnElement[bool]]:
-    """The fleet screen's status pill and search box, as the fleet table itself reads them
-    (``data.fleet``: the same filter model, parser and SQL)."""
+    """The fleet table's filters (status pill, search box, column menus), as the fleet table
+    itself reads them (``data.fleet``: the same filter model, parser and SQL)."""
     model: dict[str, Any] = {}
     if flt.charger_status is not None:
         model["status"] = {"filterType": "text", "type": "equals", "filter": flt.charger_status}
     if flt.search is not None:
         model["friendly_name"] = {"filterType": "text", "type": "contains", "filter": flt.search}
-    if not model:
+    filters = (*parse_fleet_request({"filterModel": model}).filters, *flt.grid_filters)
+    if not filters:
         return []
+    now = _as_of(flt)
     columns: dict[str, ColumnElement[Any]] = {
         "charger_id": ChargerModel.id,
         "friendly_name": ChargerModel.friendly_name,
-        "status": charger_status_expression(_as_of(flt), flt.offline_after_s),
+        "connector_type": ChargerModel.connector_type,
+        "max_power_kw": ChargerModel.max_power_kw,
+        "visibility": ChargerModel.visibility,
+        "status": charger_status_expression(now, flt.offline_after_s),
+        "sessions_30d": _recent(now, func.count()),
+        "energy_kwh_30d": func.coalesce(_recent(now, func.sum(ChargingSession.energy_kwh)), 0),
     }
-    request = parse_fleet_request({"filterModel": model})
-    return [_fleet_filter(columns, f) for f in request.filters]
+    return [_fleet_filter(columns, f) for f in filters]
 
 
 def _file_conditions(

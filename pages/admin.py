@@ -112,22 +112,19 @@ def filter_table(_clicks: list[Any], search: object, shown: object) -> dict[str,
     Output({"type": FLEET_PILL_TYPE, "status": ALL}, "className"),
     Output({"type": FLEET_PILL_TYPE, "status": ALL}, "aria-pressed"),
     Output(FLEET_EXPORT_ID, "href"),
-    Output(FLEET_EXPORT_ID, "children"),
     Input(FLEET_GRID_ID, "filterModel"),
 )
 @admin_only
-def highlight_pill(filter_model: object) -> tuple[list[str], list[str], str, str]:
+def highlight_pill(filter_model: object) -> tuple[list[str], list[str], str]:
     """The pill matching the Status filter (set by a pill or from the column menu) is on, and
     "Export CSV" carries the table's filters: this runs on every change of the filter model,
     whoever applied it (pill, search box, column menu, the address)."""
     active = active_status(filter_model)
     names = [str(out["id"].get("status", "")) for out in ctx.outputs_list[0]]
-    href, exact = fleet_export_href(filter_model)
     return (
         [pill_class(name, name == active) for name in names],
         ["true" if name == active else "false" for name in names],
-        href,
-        "Export CSV" if exact else "Export CSV (status and search only)",
+        fleet_export_href(filter_model),
     )
 
 
