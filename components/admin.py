@@ -13,6 +13,7 @@ ADMIN_SECTIONS = (
     ("/admin/accounts", "Accounts"),
     ("/admin/settings", "Plans & settings"),
     ("/admin/analytics", "Analytics"),
+    ("/admin/ocpp", "OCPP"),
     ("/admin/tokens", "API tokens"),
     ("/admin/import", "Import"),
 )

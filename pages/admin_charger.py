@@ -101,7 +101,9 @@ def _charger_id(value: object) -> str:
 def layout(charger_id: object = "", **_: object) -> Component:
     # The path segment arrives percent-encoded (ids may hold any character).
     cid = unquote(charger_id) if isinstance(charger_id, str) else ""
-    return admin_page("Charger", "/admin", *charger_skeleton(cid))
+    from components.ocpp import ocpp_link  # here, so the OCPP link is one edit of this file
+
+    return admin_page("Charger", "/admin", ocpp_link(cid), *charger_skeleton(cid))
 
 
 def _bump(counter: object) -> int:

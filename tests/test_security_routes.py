@@ -222,7 +222,7 @@ def test_customer_gets_403_on_admin_pages_and_exports(
         if r.rule.startswith(("/admin", "/export/")) and "GET" in (r.methods or ())
     ]
     assert {"/export/sample.csv", "/export/probe/sample.csv"} <= set(admin_rules)
-    for path in [*admin_rules, "/admin", "/admin/fleet", "/admin/accounts/acc-zeb"]:
+    for path in [*admin_rules, "/admin", "/admin/fleet", "/admin/accounts/acc-zeb", "/admin/ocpp"]:
         response = alice.get(path)
         assert response.status_code == 403, path
         assert "ADMIN-EXPORT" not in response.get_data(as_text=True)
