@@ -7,6 +7,7 @@ Messages carry a mark and words (✓ Saved, ✕ and the reason), never colour al
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -339,32 +340,32 @@ def accounts_toolbar() -> html.Div:
             ),
             dbc.Button("New person", id=NEW_OPEN_ID, color="primary", n_clicks=0),
             html.Div(
-                export_link(ACCOUNTS_EXPORT_ID, accounts_export_href(""), "these accounts"),
+                export_link(ACCOUNTS_EXPORT_ID, accounts_export_href({}), "these accounts"),
                 className="pb-1",  # btn-sm beside a full-size input: sit on the same line
             ),
         ],
     )
 
 
-def accounts_export_href(search: str) -> str:
-    """The accounts of the people the search finds (all accounts without one), as CSV."""
-    return "/export/accounts.csv" + ("?" + urlencode({"search": search}) if search else "")
-
-
-def accounts_export_for(filter_model: object) -> tuple[str, bool]:
-    """The grid's filters as an export link, and whether that is all of them: the export
-    takes the search box (the hidden search column), not the other column filters."""
+def accounts_export_href(filter_model: object) -> str:
+    """The accounts table's filters as ``/export/accounts.csv``: the search box as ``search``
+    (every account of the people it finds), column filters in ``filter`` (the grid's model as
+    JSON, which the export reads with the table's own parser)."""
     model = filter_model if isinstance(filter_model, Mapping) else {}
-    search, exact = "", True
+    params: dict[str, str] = {}
+    others: dict[str, Any] = {}
     for column, entry in model.items():
         if column == REFRESH_FILTER:
             continue  # filters nothing: it only makes the grid fetch again
         value = entry.get("filter") if isinstance(entry, Mapping) else None
         if column == SEARCH_FILTER and isinstance(value, str):
-            search = value.strip()
+            if value.strip():
+                params["search"] = value.strip()
         else:
-            exact = False
-    return accounts_export_href(search), exact
+            others[str(column)] = entry
+    if others:
+        params["filter"] = json.dumps(others, separators=(",", ":"), sort_keys=True)
+    return "/export/accounts.csv" + ("?" + urlencode(params) if params else "")
 
 
 def accounts_skeleton() -> list[Component]:

@@ -82,12 +82,14 @@ from data.models import (
     ChargerAccess,
     ChargingSession,
     IdTag,
+    Plan,
     Reservation,
     ReservationStatus,
     User,
 )
 from data.models import Charger as ChargerModel
 from data.people import AccountQuery, _query_conditions
+from data.people import parse_grid_request as parse_account_grid
 from data.periods import PERIODS, Period, local_midnight_utc, period_bounds
 from data.reservations import _upcoming
 
@@ -112,7 +114,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "operator": (),
     "plans": (),
     "users": (),
-    "accounts": ("account", "search"),
+    "accounts": ("account", "search", "filter"),
     "chargers": ("charger", "status", "search", "filter"),
     "access": ("account", "charger"),
     "sessions": (*_DATES, "charger", "account", "status"),
@@ -168,8 +170,8 @@ class ExportFilter:
     charger_search: str | None = None
     charger_status: str | None = None  # chargers: the fleet's status pill ("In use", ...)
     offline_after_s: int = OFFLINE_AFTER_SECONDS  # the app's threshold, as on the fleet page
-    # chargers: the fleet table's other column filters (``data.fleet.ColumnFilter``), from
-    # ``filter``, the grid's filter model as JSON, read by the fleet's own parser.
+    # The column filters of the fleet table (chargers) or the accounts table (accounts), from
+    # ``filter``, the grid's filter model as JSON, read by that screen's own parser.
     grid_filters: tuple[Any, ...] = ()
     search: str | None = None
     upcoming: bool = False
@@ -237,18 +239,21 @@ def _search(text: str) -> str:
     return text
 
 
-def _grid_filters(text: str) -> tuple[Any, ...]:
-    """The fleet grid's filter model (JSON) as the fleet table reads it: its allow-lists and
-    operators (``data.fleet.parse_fleet_request``); entries it would ignore are ignored here."""
+def _grid_filters(name: str, text: str) -> tuple[Any, ...]:
+    """A table's filter model (JSON) as that table reads it, with its allow-lists and operators
+    (``data.fleet.parse_fleet_request``, ``data.people.parse_grid_request``): entries the table
+    would ignore are ignored here too."""
     try:
         model = json.loads(text) if len(text) <= GRID_FILTER_MAX_LENGTH else None
     except ValueError:
         model = None
     if not isinstance(model, dict):
         raise ExportRequestError(
-            "“filter” must be the fleet table's filter model as JSON, like "
-            '{"max_power_kw": {"filterType": "number", "type": "greaterThan", "filter": 50}}.'
+            "“filter” must be the table's filter model as JSON, like "
+            '{"label": {"filterType": "text", "type": "contains", "filter": "fleet"}}.'
         )
+    if name == "accounts":
+        return parse_account_grid({"filterModel": model}).filters
     return parse_fleet_request({"filterModel": model}).filters
 
 
@@ -325,7 +330,7 @@ def parse_filter(
         upcoming=upcoming is not None,
         as_of=now,
         offline_after_s=offline_after_s,
-        grid_filters=() if "filter" not in values else _grid_filters(values["filter"]),
+        grid_filters=() if "filter" not in values else _grid_filters(name, values["filter"]),
     )
 
 
@@ -465,15 +470,18 @@ def _file_conditions(
     elif name == "accounts":
         if flt.account_id is not None:
             conditions.append(Account.id == flt.account_id)
-        if flt.search is not None:
-            # The accounts page's search (data.people): every account of a matching person.
-            people = (
+        if flt.search is not None or flt.grid_filters:
+            # The accounts table's search (every account of a matching person) and column
+            # filters, by its own WHERE clause (data.people) over the same join.
+            query = AccountQuery(search=flt.search or "", filters=flt.grid_filters)
+            listed = (
                 select(Account.id)
                 .join(User, User.id == Account.user_id)
-                .where(*_query_conditions(AccountQuery(search=flt.search)))
+                .outerjoin(Plan, Plan.id == Account.plan_id)
+                .where(*_query_conditions(query))
                 .correlate(None)
             )
-            conditions.append(Account.id.in_(people))
+            conditions.append(Account.id.in_(listed))
     elif name == "chargers":
         if flt.charger_id is not None:
             conditions.append(ChargerModel.id == flt.charger_id)

@@ -26,7 +26,8 @@ from data.dashboard import ChargerStatus
 from data.fleet import fleet_page, parse_fleet_request
 from data.history import parse_session_filter, session_totals
 from data.models import ConnectorType, ReservationStatus, Role, Visibility
-from data.people import AccountQuery, search_accounts
+from data.people import parse_grid_request as parse_account_grid
+from data.people import search_accounts
 from data.reservations import count_upcoming_reservations, upcoming_reservations
 from tests.factories import (
     make_account,
@@ -428,14 +429,24 @@ def test_the_fleet_link_carries_the_status_pill_and_the_search(
         app.config.pop("OFFLINE_AFTER_S")
 
 
-def accounts_link(client: FlaskClient, key: str, model: dict[str, Any]) -> dict[str, Any]:
+def accounts_link(client: FlaskClient, key: str, model: dict[str, Any]) -> str:
     inputs = [{"id": "admin-accounts-grid", "property": "filterModel", "value": model}]
     response = call(client, key, inputs)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    return response.get_json()["response"]["admin-accounts-export"]
+    return response.get_json()["response"]["admin-accounts-export"]["href"]
 
 
-def test_the_accounts_link_carries_the_search(app: Flask, olga: FlaskClient) -> None:
+def listed_accounts(app: Flask, model: dict[str, Any]) -> set[str]:
+    """The account ids the accounts table lists for a filter model (its own query)."""
+    query = parse_account_grid({"filterModel": model, "startRow": 0, "endRow": 100})
+    with app.extensions["polaris_db"].session() as s:
+        page = search_accounts(s, query)
+    return {row.account_id for row in page.rows if row.account_id}
+
+
+def test_the_accounts_link_carries_the_search_and_column_filters(
+    app: Flask, olga: FlaskClient
+) -> None:
     search_key = callback_key(app, "admin-accounts-grid.filterModel")
     link_key = callback_key(app, "admin-accounts-export.href")
     for search in ["", "bob", "VANS", "alice@", "nobody-at-all"]:
@@ -448,21 +459,41 @@ def test_the_accounts_link_carries_the_search(app: Flask, olga: FlaskClient) -> 
         )
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
         model = response.get_json()["response"]["admin-accounts-grid"]["filterModel"]
-        link = accounts_link(olga, link_key, model)
-        assert link["children"] == "Export CSV"
-        href = link["href"]
+        href = accounts_link(olga, link_key, model)
         assert parse_qs(urlsplit(href).query) == ({"search": [search]} if search else {})
-        with app.extensions["polaris_db"].session() as s:
-            page = search_accounts(s, AccountQuery(search=search, limit=100))
-        shown = {row.account_id for row in page.rows if row.account_id}
-        assert {r["account_id"] for r in csv_rows(olga, href)} == shown, search
+        assert {r["account_id"] for r in csv_rows(olga, href)} == listed_accounts(app, model)
     bob = {r["account_id"] for r in csv_rows(olga, "/export/accounts.csv?search=vans")}
     assert bob == {"acc-bob", "acc-bob-fleet"}  # a label finds the person: all their accounts
-    # The hidden refresh column filters nothing; a real column filter is said on the link.
-    refresh = {"refresh": {"filterType": "text", "type": "contains", "filter": "3"}}
-    assert accounts_link(olga, link_key, refresh)["children"] == "Export CSV"
-    role = {"role": {"filterType": "text", "type": "equals", "filter": "admin"}}
-    assert accounts_link(olga, link_key, role)["children"] == "Export CSV (search only)"
+
+    search = {"search": text_filter("contains", "bob")}
+    models: list[dict[str, Any]] = [
+        {"refresh": text_filter("contains", "3")},  # filters nothing
+        {"role": text_filter("equals", "admin")},
+        {"role": text_filter("notEqual", "admin"), "label": text_filter("contains", "van")},
+        {**search, "label": text_filter("notContains", "van")},
+        {
+            "email": text_filter("endsWith", "@example.com"),
+            "account_id": text_filter("startsWith", "acc-b"),
+        },
+        {
+            "account_id": {
+                "filterType": "text",
+                "operator": "OR",
+                "conditions": [
+                    text_filter("equals", "acc-ops"),
+                    text_filter("equals", "acc-alice"),
+                ],
+            }
+        },
+    ]
+    results = []
+    for model in models:
+        href = accounts_link(olga, link_key, model)
+        exported = {r["account_id"] for r in csv_rows(olga, href)}
+        assert exported == listed_accounts(app, model), (model, href)
+        results.append(exported)
+    assert results[1] == {"acc-ops"} and results[3] == {"acc-bob"}
+    assert len({frozenset(r) for r in results}) == len(models)
 
 
 def test_the_charger_page_links_its_sessions_and_reservations(
@@ -508,8 +539,8 @@ def test_the_new_filters_are_for_admins_and_explain_bad_values(
         "/export/reservations.csv?search=px": "“search” goes with “upcoming=1”",
         "/export/reservations.csv?upcoming=yes": "“upcoming” takes 1",
         "/export/chargers.csv?status=Broken": "“status” must be one of: Online, In use",
-        "/export/chargers.csv?filter=%5B1%5D": "“filter” must be the fleet table's filter model",
-        "/export/chargers.csv?filter=%7Bnope": "“filter” must be the fleet table's filter model",
+        "/export/chargers.csv?filter=%5B1%5D": "“filter” must be the table's filter model",
+        "/export/chargers.csv?filter=%7Bnope": "“filter” must be the table's filter model",
         "/export/accounts.csv?search=" + "x" * 201: "“search” must be at most 200",
         "/export/sessions.csv?charger=" + "x" * 201: "“charger” is not a valid id",
     }
