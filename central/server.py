@@ -52,6 +52,9 @@ PATH_PREFIX = "/ocpp/"
 REALM = "Polaris Express OCPP"
 DEFAULT_HEARTBEAT_INTERVAL_S = 300
 DEFAULT_RESERVE_LEAD = timedelta(minutes=10)
+# Wrong OCPP passwords from one address within a minute before it is refused without checking
+# (each check is an argon2 hash: a flood of guesses must not become a CPU flood).
+AUTH_FAILURES_PER_MINUTE = 10
 T = TypeVar("T")
 
 
@@ -118,6 +121,8 @@ class CentralSystem:
             max_workers=db_threads or max(2, pool), thread_name_prefix="ocpp-db"
         )
         self._sending: set[asyncio.Task[None]] = set()
+        self.auth_failures_per_minute = AUTH_FAILURES_PER_MINUTE
+        self._auth_failures: dict[str, deque[float]] = {}
 
     # --- database work, off the event loop ---------------------------------------------------
 
@@ -142,12 +147,34 @@ class CentralSystem:
         if login is None:
             log.warning("refused unknown charger id %r", charger_id)
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown charger\n")
-        if login.password_hash is not None and not await self._password_ok(request.headers, login):
+        if login.password_hash is None:
+            return None
+        address = str(connection.remote_address[0]) if connection.remote_address else "?"
+        if self._recent_failures(address) >= self.auth_failures_per_minute:
+            log.warning("refused charger %s from %s: too many wrong passwords", charger_id, address)
+            response = connection.respond(
+                http.HTTPStatus.TOO_MANY_REQUESTS, "Too many failed attempts; retry later\n"
+            )
+            response.headers["Retry-After"] = "60"
+            return response
+        if not await self._password_ok(request.headers, login):
+            self._auth_failures.setdefault(address, deque()).append(time.monotonic())
             log.warning("refused charger %s: missing or wrong OCPP password", charger_id)
             response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Invalid credentials\n")
             response.headers["WWW-Authenticate"] = build_www_authenticate_basic(REALM)
             return response
         return None
+
+    def _recent_failures(self, address: str) -> int:
+        """Wrong passwords from ``address`` in the last minute (older ones are forgotten)."""
+        horizon = time.monotonic() - 60
+        for key in [address, *list(self._auth_failures)[:8]]:  # prune a few others as we go
+            failures = self._auth_failures.get(key)
+            while failures and failures[0] < horizon:
+                failures.popleft()
+            if failures is not None and not failures:
+                del self._auth_failures[key]
+        return len(self._auth_failures.get(address, ()))
 
     async def _password_ok(self, headers: Headers, login: ocpp_data.ChargerLogin) -> bool:
         try:

@@ -252,3 +252,29 @@ def test_a_reconnecting_charger_replaces_its_old_connection(site: Database):
         "current is new": True,
         "heartbeat": "2026-11-25T09:00:00.000Z",
     }
+
+
+def test_repeated_wrong_passwords_are_refused_without_checking(site: Database):
+    codes: list[int] = []
+
+    async def scenario(central: CentralSystem, url: str) -> None:
+        central.auth_failures_per_minute = 3
+
+        async def attempt(password: str) -> int:
+            headers = {"Authorization": build_authorization_basic("LOCKED", password)}
+            try:
+                async with connect(
+                    f"{url}/LOCKED", subprotocols=["ocpp1.6"], additional_headers=headers
+                ):
+                    return 101
+            except InvalidStatus as exc:
+                return exc.response.status_code
+
+        for password in ("guess-1", "guess-2", "guess-3", "s3cret-pass"):
+            codes.append(await attempt(password))
+        # Another charger without a password is not affected.
+        async with connect_charger(url, "C1") as charger:
+            codes.append(101 if (await charger.boot()).status == "Accepted" else 0)
+
+    run_central(site, scenario)
+    assert codes == [401, 401, 401, 429, 101]
