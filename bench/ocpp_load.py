@@ -185,7 +185,9 @@ async def _charger(
         load.failures.append(f"{charger_id}: {exc.__class__.__name__}: {exc}"[:200])
 
 
-async def _drive(url: str, chargers: int, seconds: float, interval_s: float, conn: Connection):
+async def _drive(
+    url: str, chargers: int, seconds: float, interval_s: float, conn: Connection | None
+):
     load = Load()
     ready: list[int] = []
     slots = asyncio.Semaphore(50)  # handshakes in flight
@@ -197,14 +199,17 @@ async def _drive(url: str, chargers: int, seconds: float, interval_s: float, con
     while len(ready) + len(load.failures) < chargers:
         await asyncio.sleep(0.2)
     connect_s = time.perf_counter() - began
-    await asyncio.get_running_loop().run_in_executor(None, _ask, conn, "reset")
+    if conn is not None:
+        await asyncio.get_running_loop().run_in_executor(None, _ask, conn, "reset")
     window_began = time.perf_counter()
     load.stop_at = window_began + seconds
     load.round_trips_s.clear()
     load.sent = 0
     load.started.set()
     await asyncio.sleep(seconds)
-    server = await asyncio.get_running_loop().run_in_executor(None, _ask, conn, "report")
+    server = None
+    if conn is not None:
+        server = await asyncio.get_running_loop().run_in_executor(None, _ask, conn, "report")
     window_s = time.perf_counter() - window_began
     await asyncio.gather(*tasks)
     return load, server, window_s, connect_s, len(ready)
@@ -231,27 +236,37 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--database-url", default=_default_url())
     parser.add_argument("--db-threads", type=int, default=8, help="central system DB threads")
+    parser.add_argument(
+        "--url",
+        help="use this running central system (ws://HOST:PORT/ocpp) on --database-url instead "
+        "of starting one; only the chargers' figures are measured then",
+    )
     args = parser.parse_args(argv)
     if not args.database_url.startswith(("postgresql", "postgres:")):
         parser.error("the load benchmark runs on PostgreSQL (--database-url postgresql://...)")
 
     print(f"Building {args.database_url} with {args.chargers} chargers...", flush=True)
     build_database(args.database_url, args.chargers)
-    parent, child = mp.get_context("spawn").Pipe()
-    server = mp.get_context("spawn").Process(
-        target=_serve, args=(args.database_url, args.db_threads, child), daemon=True
-    )
-    server.start()
-    port = parent.recv()
-    url = f"ws://127.0.0.1:{port}/ocpp"
-    print(f"Central system on {url} (pid {server.pid}); connecting chargers...", flush=True)
-    try:
+    if args.url:
+        print(f"Using the central system at {args.url}; connecting chargers...", flush=True)
         load, stats, window_s, connect_s, connected = asyncio.run(
-            _drive(url, args.chargers, args.seconds, args.interval, parent)
+            _drive(args.url, args.chargers, args.seconds, args.interval, None)
         )
-    finally:
-        parent.send("stop")
-        server.join(timeout=30)
+    else:
+        parent, child = mp.get_context("spawn").Pipe()
+        server = mp.get_context("spawn").Process(
+            target=_serve, args=(args.database_url, args.db_threads, child), daemon=True
+        )
+        server.start()
+        url = f"ws://127.0.0.1:{parent.recv()}/ocpp"
+        print(f"Central system on {url} (pid {server.pid}); connecting chargers...", flush=True)
+        try:
+            load, stats, window_s, connect_s, connected = asyncio.run(
+                _drive(url, args.chargers, args.seconds, args.interval, parent)
+            )
+        finally:
+            parent.send("stop")
+            server.join(timeout=30)
 
     db = Database(args.database_url)
     with db.session() as s:
@@ -259,7 +274,6 @@ def main(argv: list[str] | None = None) -> None:
             s.scalars(select(ChargingSession.id).where(ChargingSession.ended_at.is_(None))).all()
         )
     db.engine.dispose()
-    rate = stats["handled"] / window_s if window_s else 0.0
     offered = 2 * connected / args.interval
     print()
     print(
@@ -269,15 +283,20 @@ def main(argv: list[str] | None = None) -> None:
     print(f"open sessions in the DB   {open_sessions}")
     print(f"measured window           {window_s:.1f} s")
     print(f"offered load              {offered:.0f} messages/s (MeterValues + Heartbeat)")
-    print(f"messages handled          {stats['handled']} ({stats['errors']} errors)")
-    print(f"messages/s handled        {rate:.0f}")
-    print(
-        f"handling latency (server) p50 {stats['p50_ms']:.1f} ms, p95 {stats['p95_ms']:.1f} ms, "
-        f"p99 {stats['p99_ms']:.1f} ms"
-    )
-    if stats["handled"]:
-        cpu_ms = stats["cpu_s"] * 1000 / stats["handled"]
-        print(f"central system CPU        {stats['cpu_s']:.1f} s, {cpu_ms:.2f} ms per message")
+    if stats is None:
+        answered = load.sent / window_s if window_s else 0.0
+        print(f"messages answered         {load.sent} ({answered:.0f}/s; server figures: n/a)")
+    else:
+        rate = stats["handled"] / window_s if window_s else 0.0
+        print(f"messages handled          {stats['handled']} ({stats['errors']} errors)")
+        print(f"messages/s handled        {rate:.0f}")
+        print(
+            f"handling latency (server) p50 {stats['p50_ms']:.1f} ms, "
+            f"p95 {stats['p95_ms']:.1f} ms, p99 {stats['p99_ms']:.1f} ms"
+        )
+        if stats["handled"]:
+            cpu_ms = stats["cpu_s"] * 1000 / stats["handled"]
+            print(f"central system CPU        {stats['cpu_s']:.1f} s, {cpu_ms:.2f} ms per message")
     if load.round_trips_s:
         print(
             f"round trip (chargers)     p50 {_p(load.round_trips_s, 0.5):.1f} ms, "
