@@ -31,6 +31,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 ID_LENGTH = 64
+# Ids that exports write in byte order (ORDER BY id COLLATE "C"): on PostgreSQL the column
+# itself is "C", so its primary key is already in that order and a big export needs no sort
+# (migration 0007). SQLite compares bytes anyway.
+BYTE_ORDER_ID = String(ID_LENGTH).with_variant(String(ID_LENGTH, collation="C"), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -129,6 +133,10 @@ class User(Base):
     """A person who signs in. One user may hold several accounts."""
 
     __tablename__ = "users"
+    __table_args__ = (
+        # One person per address whatever its case; sign-in looks people up by it (0007).
+        Index("ux_users_email_lower", text("lower(email)"), unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -224,7 +232,7 @@ class ChargingSession(Base):
         ),
     )
 
-    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    id: Mapped[str] = mapped_column(BYTE_ORDER_ID, primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     charger_id: Mapped[str] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -261,7 +269,7 @@ class Reservation(Base):
         ).ddl_if(dialect="postgresql"),
     )
 
-    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    id: Mapped[str] = mapped_column(BYTE_ORDER_ID, primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     charger_id: Mapped[str] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from data.db import Database, upgrade
-from data.models import Base, ChargingSession
+from data.models import Base, ChargingSession, User
 from tests.factories import make_account, make_charger
 
 
@@ -69,3 +69,31 @@ def test_database_refuses_unknown_connector_type(db: Database):
                 " VALUES ('c9', 'Bay 9', 'Tesla-ish', 50, 'public')"
             )
         )
+
+
+def test_one_user_per_email_whatever_its_case(db: Database):
+    with db.session() as s:
+        s.add(User(email="ana@example.com", display_name="Ana"))
+    with pytest.raises(IntegrityError), db.session() as s:
+        s.add(User(email="Ana@Example.com", display_name="Ana again"))
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_export_ids_are_in_byte_order_so_exports_need_no_sort(db: Database):
+    with db.engine.connect() as connection:
+        collations = dict(
+            connection.execute(
+                text(
+                    "SELECT table_name, collation_name FROM information_schema.columns "
+                    "WHERE column_name = 'id' AND table_name IN ('sessions', 'reservations')"
+                )
+            ).all()
+        )
+        assert collations == {"sessions": "C", "reservations": "C"}
+        connection.execute(text("SET enable_seqscan = off"))  # a tiny table: ask for the index
+        plan = "\n".join(
+            connection.execute(
+                text('EXPLAIN SELECT id FROM sessions ORDER BY id COLLATE "C"')
+            ).scalars()
+        )
+    assert "Sort" not in plan and "sessions_pkey" in plan, plan
