@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Date,
     and_,
     case,
@@ -481,7 +482,9 @@ def _reported_condition() -> ColumnElement[str]:
     )
 
 
-def maybe_not_online_ids(now: datetime, offline_after_s: int = OFFLINE_AFTER_SECONDS) -> Any:
+def maybe_not_online_ids(
+    now: datetime, offline_after_s: int = OFFLINE_AFTER_SECONDS
+) -> CompoundSelect:
     """Ids of every charger whose status at ``now`` may be other than Online: silent, a session
     open, a holding reservation now, or a report of charging or out of order. A charger outside
     this set is Online by ``charger_status_expression``, so the dashboard runs that rule only for

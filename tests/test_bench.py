@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
+from bench.build import ensure_database
 from bench.run import Driver, counting_statements
 from data.dashboard import (
     _STATUS_RANK,
@@ -32,7 +33,7 @@ from data.dashboard import (
     visible_charger_condition,
     visible_chargers,
 )
-from data.db import Database, normalise_url
+from data.db import Database, normalise_url, upgrade
 from data.models import (
     Charger,
     ChargingSession,
@@ -62,6 +63,7 @@ JSON_KEYS = [
     "dashboard_ms.light.p95",
     "dashboard_ms.heavy.p50",
     "dashboard_ms.heavy.p95",
+    "dashboard_cpu_ms.heavy.p50",
     "floor_ms.heavy.p50",
     "floor_ms.heavy.p95",
     "naive_ms.heavy.p50",
@@ -182,6 +184,26 @@ def test_build_and_run_print_every_figure(bench_database_url: str, tmp_path: Pat
         assert isinstance(page["seq_scan_sessions"], bool)
     # A whole load issues the same statements for 10 sessions as for 100,000.
     assert figures["statements_per_load"]["light"] == figures["statements_per_load"]["heavy"]
+
+
+def test_build_refuses_a_database_that_is_not_a_bench_one(bench_database_url: str):
+    ensure_database(bench_database_url)
+    db = Database(bench_database_url)
+    upgrade(db.engine)
+    with db.session() as s:
+        make_operator(s, name="Real Operator")
+        make_plan(s, plan_id="plan-real")
+    db.engine.dispose()
+
+    built = _bench("build", "--database-url", bench_database_url, "--scale", "0.0005")
+    assert built.returncode != 0
+    assert "belongs to 'Real Operator'; use a database of its own" in built.stderr
+    assert "Traceback" not in built.stderr
+    db = Database(bench_database_url)
+    with db.session() as s:  # nothing touched
+        assert s.scalar(text("SELECT name FROM operator")) == "Real Operator"
+        assert s.scalar(text("SELECT id FROM plans")) == "plan-real"
+    db.engine.dispose()
 
 
 # --- SQL statements per dashboard load ------------------------------------------------------------
