@@ -45,7 +45,7 @@ from bench.build import (
     PASSWORD,
     libpq_url,
 )
-from data.db import Database, normalise_url
+from data.db import Database, normalise_url, upgrade
 from data.periods import PERIODS, period_bounds
 from data.tokens import create_token
 
@@ -850,6 +850,12 @@ def run(
         sys.stderr.write(f"bench run: {what} ({time.perf_counter() - started:.1f} s)\n")
         sys.stderr.flush()
 
+    # Migrate first, without the app's statement timeout: a new migration may rebuild an index
+    # of 10 million rows, which takes longer than any request may.
+    migrating = Database(url, statement_timeout_ms=0)
+    upgrade(migrating.engine)
+    migrating.engine.dispose()
+    step("schema up to date")
     refresh_heartbeats(url)
     app = bench_app(url)
     results: dict[str, Any] = {
