@@ -704,6 +704,17 @@ def admin_figures(app: Flask, repeat: int) -> dict[str, Any]:
             [_in("admin-analytics-range", "data", {"from": year_ago, "to": today.isoformat()})],
         )
 
+    def energy_chart() -> None:
+        """The fleet energy-per-day chart for a year alone: its query and its figure."""
+        from components.analytics import daily_energy_figure
+        from data.analytics import custom_range, energy_per_day
+        from data.dashboard import operator_settings
+
+        with app.extensions["polaris_db"].session() as s:
+            tz = operator_settings(s).tz
+            period = custom_range(year_ago, today.isoformat()).bounds(datetime.now(UTC), tz)
+            daily_energy_figure(energy_per_day(s, period)).to_plotly_json()
+
     pages = {
         "fleet_page": fleet,
         "fleet_counts": fleet_counts,
@@ -712,6 +723,7 @@ def admin_figures(app: Flask, repeat: int) -> dict[str, Any]:
             {"from": year_ago, "to": today.isoformat(), "charger": "ch-00042", "state": "finalized"}
         ),
         "analytics_year": analytics,
+        "energy_per_day_year": energy_chart,
     }
     out: dict[str, Any] = {}
     engine = app.extensions["polaris_db"].engine

@@ -76,6 +76,7 @@ JSON_KEYS = [
     "admin_ms.fleet_page.p95",
     "admin_ms.sessions_explorer_filtered.p95",
     "admin_ms.analytics_year.p95",
+    "admin_ms.energy_per_day_year.p95",
     "export.rows_per_s",
     "export.peak_mb",
     "ratios.heavy_over_light",
