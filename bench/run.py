@@ -149,7 +149,7 @@ class Driver:
             "pages": output_key(app, "_pages_content.children"),
             "banner": output_key(app, "banner-kwh.children"),
             "account_menu": output_key(app, "account-menu.children"),
-            "render": output_key(app, "recent-sessions.children"),
+            "render": output_key(app, "recent-sessions.children", "usage-chart.figure"),
             "statuses": output_key(app, "charger-status", ".className"),
         }
         # What the browser shows, updated from each response (for the polls' State).
@@ -478,7 +478,7 @@ async def _drive(
         "pages": output_key(app, "_pages_content.children"),
         "banner": output_key(app, "banner-kwh.children"),
         "account_menu": output_key(app, "account-menu.children"),
-        "render": output_key(app, "recent-sessions.children"),
+        "render": output_key(app, "recent-sessions.children", "usage-chart.figure"),
         "statuses": output_key(app, "charger-status", ".className"),
     }
     loads: list[float] = []
