@@ -9,6 +9,7 @@ from dash.development.base_component import Component
 from auth.accounts import AccountInfo
 
 BANNER_ID = "active-session-banner"
+BANNER_CHARGER_ID = "banner-charger"
 
 
 def active_session_banner() -> html.Div:
@@ -28,7 +29,7 @@ def active_session_banner() -> html.Div:
             html.Span("·", **{"aria-hidden": "true"}),
             html.Span(id="banner-started"),
             html.Span("·", **{"aria-hidden": "true"}),
-            html.Span(id="banner-charger"),
+            html.Span(id=BANNER_CHARGER_ID),
         ],
     )
 

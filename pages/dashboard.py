@@ -43,6 +43,7 @@ from components.dashboard import (
     usage_sum,
     usage_total,
 )
+from components.shell import BANNER_CHARGER_ID, BANNER_ID
 from config import offline_after_s
 from data.dashboard import (
     ChargerStatus,
@@ -122,6 +123,24 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         available_text(chargers.available),
         operator_contact(settings),
     )
+
+
+@callback(
+    Output(RECENT_SESSIONS_ID, "children", allow_duplicate=True),
+    Input(BANNER_ID, "hidden"),
+    Input(BANNER_CHARGER_ID, "children"),
+    prevent_initial_call=True,
+)
+def refresh_recent_sessions(_hidden: object, _charger: object) -> Any:
+    """Recent activity again when the Active session banner starts, ends or moves to another
+    charger: a session that just ended shows finalized without a reload. Between those moments
+    the banner polls and this list stays as it is (nothing sent)."""
+    account_id = current_account_id()
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        sessions = recent_sessions(s, account_id)
+    return recent_sessions_list(sessions, tz, now)
 
 
 @callback(

@@ -152,9 +152,15 @@ def test_a_live_ocpp_session_on_the_drivers_dashboard(
             )
             _pill_is(page, "Online")
 
-            # Recent activity is drawn with the page: the newest session is the one just done.
-            page.reload()
-            page.wait_for_selector("#recent-sessions li", timeout=WAIT_MS)
+            # Recent activity follows the banner, without a reload: the newest session is the
+            # one just done, finalized.
+            page.wait_for_function(
+                "(name) => { const li = document.querySelector('#recent-sessions li');"
+                " return !!li && li.innerText.includes(name)"
+                " && li.innerText.includes('Finalized'); }",
+                arg=charger_name,
+                timeout=WAIT_MS,
+            )
             newest = page.locator("#recent-sessions li").first.inner_text()
             assert charger_name in newest
             assert "6.4 kWh" in newest and "Finalized" in newest

@@ -97,6 +97,7 @@ STATUSES = (
     "...available-count.children.."
 )
 ROUTER = ".._pages_content.children..._pages_store.data.."
+RECENT = "recent-sessions.children"
 
 # Callbacks a customer reaches, with A's own data that a plain request must show (so that a
 # probe answering with nothing at all cannot pass for "no leak").
@@ -106,12 +107,19 @@ CUSTOMER_CALLBACKS: dict[str, tuple[str, ...]] = {
     "switch-accounts.children": ("acc-alice",),
     RENDER: ("11.1 kWh", "Alice Depot", "Alice Commuter", "Street Charger"),
     STATUSES: ("In use",),
+    RECENT: ("11.1 kWh", "Alice Depot"),
     ROUTER: (),  # page layouts are static skeletons: no data to own
 }
 # Clientside callbacks: no server function, so the endpoint must refuse them (400).
 CLIENTSIDE_CALLBACKS = frozenset({"_pages_dummy.children"})
 
-LABELS = {BANNER: "banner", RENDER: "dashboard", STATUSES: "statuses", ROUTER: "router"}
+LABELS = {
+    BANNER: "banner",
+    RENDER: "dashboard",
+    STATUSES: "statuses",
+    ROUTER: "router",
+    RECENT: "recent",
+}
 CUSTOMER_NAMES = sorted(CUSTOMER_CALLBACKS)
 ADMIN_PREFIX = "admin-"
 NEUTRAL_INPUTS = {"pathname": "/", "search": "", "n_intervals": 1, "data": "current"}
