@@ -229,7 +229,7 @@ def seed_people_and_chargers(
     conn.execute(
         "INSERT INTO plans (id, name, allowance_kwh, currency) VALUES "
         "('plan-basic', 'Basic', 100, 'EUR'), ('plan-plus', 'Plus', 300, 'EUR'), "
-        "('plan-fleet', 'Fleet', 25000, 'EUR')"
+        "('plan-fleet', 'Fleet', 400000, 'EUR')"
     )
     conn.execute(
         """
@@ -306,11 +306,12 @@ def seed_people_and_chargers(
 
 
 # Columns shared by every session generator: started (ts), then a duration and a power from
-# the row's hash; energy = power x hours x 0.8, to the schema's 3 decimals.
+# the row's hash; energy = power x hours x 0.8, to the schema's 3 decimals. A finished session
+# never ends after the build's "now" (the last ones are cut short there).
 _SESSION_INSERT = """
 INSERT INTO sessions (id, account_id, charger_id, started_at, ended_at, energy_kwh, finalized)
 SELECT id, account_id, charger_id, ts,
-       CASE WHEN open THEN NULL ELSE ts + minutes * interval '1 minute' END,
+       CASE WHEN open THEN NULL ELSE least(ts + minutes * interval '1 minute', %(now)s) END,
        round((minutes / 60.0 * kw * 0.8)::numeric, 3),
        NOT open AND ts + minutes * interval '1 minute' < %(now)s - interval '1 day'
 FROM (
