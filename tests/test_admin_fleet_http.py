@@ -60,7 +60,11 @@ def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flas
     with app.extensions["polaris_db"].session() as s:
         make_operator(s, timezone="Europe/Berlin")
         street = make_charger(
-            s, charger_id="c-street", friendly_name="Street [A] *1*", last_seen_at=NOW
+            # Heard from now, not at import: the table says "just now" under a minute.
+            s,
+            charger_id="c-street",
+            friendly_name="Street [A] *1*",
+            last_seen_at=datetime.now(UTC),
         )
         depot = make_charger(
             s,
