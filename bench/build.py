@@ -353,7 +353,8 @@ OPEN_SESSIONS = _sessions_sql(
     f"%(now)s - (5 + 85 * {u('i', 2)}) * interval '1 minute'",
     "true",
 )
-# heavy@: exactly 100,000 over the 3 years, the last one in progress; light@: 10, last 40 days.
+# heavy@: exactly 100,000 over the 3 years, the last one in progress; light@: 10 over the last
+# 40 days, the last one in progress too (both first page views then do the same requests).
 HEAVY_SESSIONS_SQL = _sessions_sql(
     "'H' || lpad(i::text, 9, '0')",
     f"'{HEAVY_ACCOUNT}'",
@@ -364,7 +365,9 @@ HEAVY_SESSIONS_SQL = _sessions_sql(
 LIGHT_SESSIONS_SQL = _sessions_sql(
     "'L' || lpad(i::text, 9, '0')",
     f"'{LIGHT_ACCOUNT}'",
-    "%(now)s - (41 - 4 * i) * interval '1 day'",
+    "CASE WHEN i = %(hi)s::bigint THEN %(now)s - interval '40 minutes' "
+    "ELSE %(now)s - (41 - 4 * i) * interval '1 day' END",
+    "i = %(hi)s::bigint",
 )
 
 

@@ -152,6 +152,9 @@ class Driver:
             "render": output_key(app, "recent-sessions.children", "usage-chart.figure"),
             "statuses": output_key(app, "charger-status", ".className"),
         }
+        recent = recent_key(app)
+        if recent:
+            self.keys["recent"] = recent
         # What the browser shows, updated from each response (for the polls' State).
         self.banner: list[Any] = [True, None, None, None]
         self.pills: dict[str, list[Any]] = {}
@@ -203,6 +206,7 @@ class Driver:
 
     # The first page view of "/": layout, the pages router, then what the page mounts.
     def load(self, period: str = "current") -> list[Call]:
+        self.banner = [True, None, None, None]  # a new page: the banner as the layout has it
         calls = [self.get("layout", "/_dash-layout")]
         calls.append(
             self.callback(
@@ -218,6 +222,9 @@ class Driver:
             self.callback("account_menu", [{"id": "url", "property": "pathname", "value": "/"}])
         )
         calls.append(self.render(period))
+        if self.banner[0] is False and "recent" in self.keys:
+            # The banner appeared: the renderer then asks Recent activity again.
+            calls.append(self.callback("recent", recent_inputs(self.banner[3])))
         return calls
 
     def render(self, period: str) -> Call:
@@ -287,6 +294,19 @@ class Driver:
             if isinstance(ident, dict) and ident.get("type") == "charger-status":
                 self.pills[ident["charger"]] = [node.get("children"), node.get("className")]
         self.available = body["response"].get("available-count", {}).get("children")
+
+
+def recent_key(app: Flask) -> str | None:
+    """The callback that refreshes Recent activity alone when the banner changes, if any."""
+    keys = app.extensions["polaris_dash"].callback_map
+    return next((k for k in keys if k.startswith("recent-sessions.children@")), None)
+
+
+def recent_inputs(charger: Any) -> list[dict[str, Any]]:
+    return [
+        {"id": "active-session-banner", "property": "hidden", "value": False},
+        {"id": "banner-charger", "property": "children", "value": charger},
+    ]
 
 
 def _id_text(ident: Any) -> str:
@@ -481,6 +501,9 @@ async def _drive(
         "render": output_key(app, "recent-sessions.children", "usage-chart.figure"),
         "statuses": output_key(app, "charger-status", ".className"),
     }
+    recent = recent_key(app)
+    if recent:
+        keys["recent"] = recent
     loads: list[float] = []
     polls: list[float] = []
     errors: list[str] = []
@@ -547,7 +570,7 @@ async def _drive(
                     {"id": "_pages_location", "property": "search", "value": ""},
                 ]
                 await post("pages", pathname)
-                _banner, _menu, render = await asyncio.gather(
+                banner, _menu, render = await asyncio.gather(
                     post(
                         "banner",
                         [
@@ -563,6 +586,13 @@ async def _drive(
                         [{"id": "dashboard-period", "property": "data", "value": "current"}],
                     ),
                 )
+                shown = (banner or {}).get("response", {})
+                if (
+                    shown.get("active-session-banner", {}).get("hidden") is False
+                    and "recent" in keys
+                ):
+                    charger = shown.get("banner-charger", {}).get("children")
+                    await post("recent", recent_inputs(charger))
                 ended = time.perf_counter()
                 if window[0] <= started and ended <= window[1]:
                     loads.append((ended - started) * 1000)
