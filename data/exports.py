@@ -74,7 +74,7 @@ from data.exchange import (
     format_value,
     neutralise_cell,
 )
-from data.fleet import RECENT_DAYS, _fleet_filter, parse_fleet_request
+from data.fleet import RECENT_DAYS, fleet_filter_condition, parse_fleet_request
 from data.history import chargers_matching, session_conditions
 from data.models import (
     ID_LENGTH,
@@ -88,10 +88,10 @@ from data.models import (
     User,
 )
 from data.models import Charger as ChargerModel
-from data.people import AccountQuery, _query_conditions
+from data.people import AccountQuery, account_query_conditions
 from data.people import parse_grid_request as parse_account_grid
 from data.periods import PERIODS, Period, local_midnight_utc, period_bounds
-from data.reservations import _upcoming
+from data.reservations import upcoming_conditions
 
 USAGE_DAILY = "usage-daily"
 USAGE_MONTHLY = "usage-monthly"
@@ -435,7 +435,7 @@ def _fleet_conditions(flt: ExportFilter) -> list[ColumnElement[bool]]:
         "sessions_30d": _recent(now, func.count()),
         "energy_kwh_30d": func.coalesce(_recent(now, func.sum(ChargingSession.energy_kwh)), 0),
     }
-    return [_fleet_filter(columns, f) for f in filters]
+    return [fleet_filter_condition(columns, f) for f in filters]
 
 
 def _file_conditions(
@@ -466,7 +466,7 @@ def _file_conditions(
             conditions.append(r.status == flt.status)
         if flt.upcoming:
             # The reservations page's list and search (data.reservations).
-            conditions += _upcoming(_as_of(flt), flt.search)
+            conditions += upcoming_conditions(_as_of(flt), flt.search)
     elif name == "accounts":
         if flt.account_id is not None:
             conditions.append(Account.id == flt.account_id)
@@ -478,7 +478,7 @@ def _file_conditions(
                 select(Account.id)
                 .join(User, User.id == Account.user_id)
                 .outerjoin(Plan, Plan.id == Account.plan_id)
-                .where(*_query_conditions(query))
+                .where(*account_query_conditions(query))
                 .correlate(None)
             )
             conditions.append(Account.id.in_(listed))

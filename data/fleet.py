@@ -31,8 +31,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -46,6 +44,7 @@ from data.dashboard import (
     day_buckets,
     local_day_expression,
 )
+from data.grants import add_grant, remove_grant
 from data.models import (
     ID_LENGTH,
     Account,
@@ -544,7 +543,7 @@ def fleet_page(
         columns["sessions_30d"] = func.coalesce(everyone.c.n, 0)
         columns["energy_kwh_30d"] = func.coalesce(everyone.c.kwh, 0)
 
-    where = [_fleet_filter(columns, f) for f in request.filters]
+    where = [fleet_filter_condition(columns, f) for f in request.filters]
     # Sorting by the 30-day figures needs them for every charger; counting needs them only
     # when they are filtered on.
     filters_recent = any(f.column in _RECENT_COLUMNS for f in request.filters)
@@ -614,9 +613,14 @@ def fleet_page(
     )
 
 
-def _fleet_filter(
+def fleet_filter_condition(
     columns: Mapping[str, ColumnElement[Any]], f: ColumnFilter
 ) -> ColumnElement[bool]:
+    """The WHERE condition for one column filter of the fleet table.
+
+    ``columns`` maps the table's column names to their SQL expressions (the fleet list's or the
+    fleet export's), so the page and its Export CSV filter with the same rule.
+    """
     parts: list[ColumnElement[bool]] = []
     for c in f.conditions:
         if f.column == "friendly_name":
@@ -1006,16 +1010,7 @@ def grant_charger(session: Session, charger_id: object, account_id: object) -> b
             "This charger is public: every customer already sees it. "
             "Make it restricted to choose who sees it."
         )
-    # ON CONFLICT DO NOTHING: a grant that is already there (or granted concurrently by
-    # another operator) is not an error, and the transaction stays usable on PostgreSQL.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(
-        insert(ChargerAccess)
-        .values(account_id=account.id, charger_id=charger.id)
-        .on_conflict_do_nothing(index_elements=["account_id", "charger_id"])
-        .returning(ChargerAccess.account_id)
-    )
-    return result.first() is not None
+    return add_grant(session, account.id, charger.id)
 
 
 def revoke_charger(session: Session, charger_id: object, account_id: object) -> bool:
@@ -1023,9 +1018,4 @@ def revoke_charger(session: Session, charger_id: object, account_id: object) -> 
     charger = _charger_for_update(session, charger_id)
     if not isinstance(account_id, str) or len(account_id) > ID_LENGTH:
         raise FleetInputError("Pick an account first.")
-    grant = session.get(ChargerAccess, (account_id, charger.id))
-    if grant is None:
-        return False
-    session.delete(grant)
-    session.flush()
-    return True
+    return remove_grant(session, account_id, charger.id)

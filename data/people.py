@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from auth.passwords import set_password
 from data.dashboard import operator_settings
+from data.grants import add_grant, remove_grant
 from data.models import (
     ID_LENGTH,
     Account,
@@ -382,7 +383,11 @@ def _matches(column: ColumnElement[Any], kind: str, value: str) -> ColumnElement
     return like
 
 
-def _query_conditions(query: AccountQuery) -> list[ColumnElement[bool]]:
+def account_query_conditions(query: AccountQuery) -> list[ColumnElement[bool]]:
+    """The WHERE conditions for the accounts table's search box and column filters.
+
+    Shared by the accounts page and its Export CSV, so the file lists the people on screen.
+    """
     columns = _list_columns()
     conditions: list[ColumnElement[bool]] = []
     search = query.search.strip()[:SEARCH_MAX_LENGTH]
@@ -424,7 +429,7 @@ def search_accounts(
     ``with_total=False``, for later blocks of a grid that already knows it (``total`` None).
     """
     columns = _list_columns()
-    conditions = _query_conditions(query)
+    conditions = account_query_conditions(query)
 
     def base(*selected: Any) -> Any:
         return (
@@ -848,15 +853,8 @@ def grant_charger(session: Session, account_id: object, charger_id: object) -> G
             "restricted chargers.",
             "charger",
         )
-    if session.get(ChargerAccess, (account.id, charger.id)) is not None:
-        return GrantChange(charger.id, charger.friendly_name, False)
-    try:
-        with session.begin_nested():  # a grant made by another admin at the same moment
-            session.add(ChargerAccess(account_id=account.id, charger_id=charger.id))
-            session.flush()
-    except IntegrityError:
-        return GrantChange(charger.id, charger.friendly_name, False)
-    return GrantChange(charger.id, charger.friendly_name, True)
+    added = add_grant(session, account.id, charger.id)
+    return GrantChange(charger.id, charger.friendly_name, added)
 
 
 def revoke_charger(session: Session, account_id: object, charger_id: object) -> GrantChange:
@@ -865,12 +863,7 @@ def revoke_charger(session: Session, account_id: object, charger_id: object) -> 
     charger = session.get(Charger, charger_id) if isinstance(charger_id, str) else None
     if charger is None:
         raise NotFound("That charger no longer exists.", "charger")
-    result = session.execute(
-        delete(ChargerAccess).where(
-            ChargerAccess.account_id == account.id, ChargerAccess.charger_id == charger.id
-        )
-    )
-    removed = bool(result.rowcount)  # type: ignore[attr-defined]
+    removed = remove_grant(session, account.id, charger.id)
     return GrantChange(charger.id, charger.friendly_name, removed)
 
 
