@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 
 from flask import Request, g, session
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from data.db import session_scope
-from data.models import Role, User
+from data.models import Role
+from data.signin import signed_in_person
 from data.tokens import TOKEN_PATH_PREFIXES, authenticate_token, bearer_secret
 
 ACCOUNT_KEY = "account_id"
@@ -64,18 +64,18 @@ class SignedInUser(UserMixin):
 
 
 def load_signed_in_user(s: Session, user_id: int) -> SignedInUser | None:
-    user = s.scalars(
-        select(User).where(User.id == user_id).options(selectinload(User.accounts))
-    ).one_or_none()
-    if user is None:
+    person = signed_in_person(s, user_id)
+    if person is None:
         return None
     return SignedInUser(
-        user_id=user.id,
-        email=user.email,
-        display_name=user.display_name,
-        session_version=user.session_version,
-        default_account_id=user.default_account_id,
-        accounts={a.id: AccountInfo(a.id, a.role, a.label) for a in user.accounts},
+        user_id=person.user_id,
+        email=person.email,
+        display_name=person.display_name,
+        session_version=person.session_version,
+        default_account_id=person.default_account_id,
+        accounts={
+            a.account_id: AccountInfo(a.account_id, a.role, a.label) for a in person.accounts
+        },
     )
 
 

@@ -1,0 +1,60 @@
+"""What every signed-in request needs to know about its person: one query, one round trip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data.models import Account, Role, User
+
+
+@dataclass(frozen=True)
+class PersonAccount:
+    account_id: str
+    role: Role
+    label: str | None
+
+
+@dataclass(frozen=True)
+class SignedInPerson:
+    user_id: int
+    email: str
+    display_name: str
+    session_version: int
+    default_account_id: str | None
+    accounts: tuple[PersonAccount, ...]
+
+
+def signed_in_person(session: Session, user_id: int) -> SignedInPerson | None:
+    """The person and their accounts (ordered by id), or None when there is no such person.
+
+    Runs on every signed-in request (the session version is checked against it), so it is one
+    outer join rather than the ORM's user-then-accounts pair of queries."""
+    rows = session.execute(
+        select(
+            User.id,
+            User.email,
+            User.display_name,
+            User.session_version,
+            User.default_account_id,
+            Account.id,
+            Account.role,
+            Account.label,
+        )
+        .outerjoin(Account, Account.user_id == User.id)
+        .where(User.id == user_id)
+        .order_by(Account.id)
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return SignedInPerson(
+        user_id=first[0],
+        email=first[1],
+        display_name=first[2],
+        session_version=first[3],
+        default_account_id=first[4],
+        accounts=tuple(PersonAccount(r[5], r[6], r[7]) for r in rows if r[5] is not None),
+    )
