@@ -37,3 +37,42 @@ def admin_page(title: str, active_href: str, *children: Component) -> html.Div:
         [html.H1(title, className="h3 mb-3"), admin_nav(active_href), *children],
         className="admin-page",
     )
+
+
+def confirm_modal(
+    modal_id: str, title: str, body_id: str, keep_id: str, confirm_id: str, confirm_label: str
+) -> dbc.Modal:
+    """A closed "are you sure?" dialog: the question (filled in by a callback in ``body_id``),
+    "Keep it" and a red button that does the irreversible thing."""
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle(title)),
+            dbc.ModalBody(id=body_id),
+            dbc.ModalFooter(
+                [
+                    dbc.Button("Keep it", id=keep_id, color="secondary", outline=True),
+                    dbc.Button(confirm_label, id=confirm_id, color="danger"),
+                ]
+            ),
+        ],
+        id=modal_id,
+        is_open=False,
+        centered=True,
+    )
+
+
+def action_row(
+    title: Component, detail: str, action: Component, *, text_class_name: str = ""
+) -> html.Div:
+    """One line of a list: a bold ``title`` over a small grey ``detail`` (wrapping, never
+    pushing the button off a phone's screen), and ``action`` (a button) on the right.
+    ``text_class_name`` marks the block holding title and detail (tests look for it)."""
+    text = html.Div(
+        [title, html.Div(detail, className="small text-body-secondary text-break")],
+        style={"minWidth": 0},
+    )
+    if text_class_name:
+        text.className = text_class_name
+    return html.Div(
+        [text, action], className="d-flex justify-content-between align-items-center gap-2"
+    )

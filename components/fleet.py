@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from components.admin import action_row
 from components.dashboard import empty_figure, format_kw, loading_placeholder, status_class
 from components.format import format_ago, format_datetime, format_duration, format_kwh, format_time
 from components.history import export_link
@@ -585,29 +586,18 @@ def grants_list(grants: Sequence[GrantRow]) -> Component:
     return dbc.ListGroup(
         [
             dbc.ListGroupItem(
-                html.Div(
-                    [
-                        html.Div(
-                            [
-                                html.Div(g.account_id, className="fw-semibold"),
-                                html.Div(
-                                    " · ".join(p for p in (g.email, g.label) if p),
-                                    className="small text-body-secondary text-break",
-                                ),
-                            ],
-                            className="grant-account",
-                            style={"minWidth": 0},
-                        ),
-                        html.Button(
-                            "Revoke",
-                            id=revoke_id(g.account_id),
-                            className="btn btn-outline-danger btn-sm",
-                            type="button",
-                            n_clicks=0,
-                            **_aria(label=f"Revoke access for {g.account_id}"),
-                        ),
-                    ],
-                    className="d-flex justify-content-between align-items-center gap-2",
+                action_row(
+                    html.Div(g.account_id, className="fw-semibold"),
+                    " · ".join(p for p in (g.email, g.label) if p),
+                    html.Button(
+                        "Revoke",
+                        id=revoke_id(g.account_id),
+                        className="btn btn-outline-danger btn-sm",
+                        type="button",
+                        n_clicks=0,
+                        **_aria(label=f"Revoke access for {g.account_id}"),
+                    ),
+                    text_class_name="grant-account",
                 ),
                 class_name="px-0",
             )

@@ -22,6 +22,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from components.admin import confirm_modal
 from components.format import format_datetime, format_duration, format_kwh, format_time
 from components.landmarks import aria as _aria
 from components.landmarks import named_section
@@ -568,20 +569,13 @@ def reservation_summary(row: ReservationRow, tz: ZoneInfo, now: datetime) -> str
 
 
 def cancel_modal() -> dbc.Modal:
-    return dbc.Modal(
-        [
-            dbc.ModalHeader(dbc.ModalTitle("Cancel this reservation?")),
-            dbc.ModalBody(id=CANCEL_BODY_ID),
-            dbc.ModalFooter(
-                [
-                    dbc.Button("Keep it", id=CANCEL_KEEP_ID, color="secondary", outline=True),
-                    dbc.Button("Cancel reservation", id=CANCEL_CONFIRM_ID, color="danger"),
-                ]
-            ),
-        ],
-        id=CANCEL_MODAL_ID,
-        is_open=False,
-        centered=True,
+    return confirm_modal(
+        CANCEL_MODAL_ID,
+        "Cancel this reservation?",
+        CANCEL_BODY_ID,
+        CANCEL_KEEP_ID,
+        CANCEL_CONFIRM_ID,
+        "Cancel reservation",
     )
 
 

@@ -16,6 +16,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from components.admin import action_row
 from components.dashboard import loading_placeholder, status_class
 from components.fleet import admin_section, charger_href, heartbeat_text
 from components.format import format_datetime, format_time
@@ -186,28 +187,17 @@ def _tag_items(tags: Sequence[IdTagRow]) -> dbc.ListGroup:
     return dbc.ListGroup(
         [
             dbc.ListGroupItem(
-                html.Div(
-                    [
-                        html.Div(
-                            [
-                                html.Div(t.id_tag, className="fw-semibold font-monospace"),
-                                html.Div(
-                                    " · ".join(p for p in (t.account_id, t.email, t.label) if p),
-                                    className="small text-body-secondary text-break",
-                                ),
-                            ],
-                            style={"minWidth": 0},
-                        ),
-                        html.Button(
-                            "Remove",
-                            id=tag_remove_id(t.id_tag),
-                            n_clicks=0,
-                            type="button",
-                            className="btn btn-sm btn-outline-danger flex-shrink-0",
-                            **_aria(label=f"Remove id tag {t.id_tag}"),
-                        ),
-                    ],
-                    className="d-flex justify-content-between align-items-center gap-2",
+                action_row(
+                    html.Div(t.id_tag, className="fw-semibold font-monospace"),
+                    " · ".join(p for p in (t.account_id, t.email, t.label) if p),
+                    html.Button(
+                        "Remove",
+                        id=tag_remove_id(t.id_tag),
+                        n_clicks=0,
+                        type="button",
+                        className="btn btn-sm btn-outline-danger flex-shrink-0",
+                        **_aria(label=f"Remove id tag {t.id_tag}"),
+                    ),
                 ),
                 class_name="px-2",
             )

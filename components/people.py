@@ -745,6 +745,42 @@ def remove_question(account_id: str, person_name: str) -> list[Component]:
 # --- /admin/accounts: a new person --------------------------------------------------------------
 
 
+def _new_account_fieldset(
+    fieldset_id: str,
+    legend: str,
+    account_id: str,
+    label_id: str,
+    label_example: str,
+    *,
+    plan_id: str | None = None,
+    hidden: bool = False,
+) -> html.Fieldset:
+    """The new person's customer or admin account: id, label and (customer only) plan."""
+    fields = [
+        _field(
+            "Account id",
+            _text_input(account_id, placeholder="Generated when empty", maxlength=64),
+            account_id,
+        ),
+        _field("Label", _text_input(label_id, placeholder=label_example, maxlength=200), label_id),
+    ]
+    if plan_id is not None:
+        fields.append(
+            _field("Plan", dbc.Select(id=plan_id, options=[], value=NO_PLAN_VALUE), plan_id)
+        )
+    width = 12 // len(fields)
+    extra = {"hidden": True} if hidden else {}
+    return html.Fieldset(
+        id=fieldset_id,
+        **extra,
+        className="border rounded p-3 mb-3",
+        children=[
+            html.Legend(legend, className="h6 float-none w-auto"),
+            dbc.Row([dbc.Col(field, md=width) for field in fields]),
+        ],
+    )
+
+
 def new_person_modal() -> dbc.Modal:
     f = NEW_PERSON_FIELDS
     return dbc.Modal(
@@ -805,88 +841,21 @@ def new_person_modal() -> dbc.Modal:
                         ),
                         NEW_KINDS_ID,
                     ),
-                    html.Fieldset(
-                        id=NEW_CUSTOMER_FIELDS_ID,
-                        className="border rounded p-3 mb-3",
-                        children=[
-                            html.Legend("Customer account", className="h6 float-none w-auto"),
-                            dbc.Row(
-                                [
-                                    dbc.Col(
-                                        _field(
-                                            "Account id",
-                                            _text_input(
-                                                f["customer_account_id"],
-                                                placeholder="Generated when empty",
-                                                maxlength=64,
-                                            ),
-                                            f["customer_account_id"],
-                                        ),
-                                        md=4,
-                                    ),
-                                    dbc.Col(
-                                        _field(
-                                            "Label",
-                                            _text_input(
-                                                f["customer_label"],
-                                                placeholder="e.g. Company car",
-                                                maxlength=200,
-                                            ),
-                                            f["customer_label"],
-                                        ),
-                                        md=4,
-                                    ),
-                                    dbc.Col(
-                                        _field(
-                                            "Plan",
-                                            dbc.Select(
-                                                id=f["customer_plan"],
-                                                options=[],
-                                                value=NO_PLAN_VALUE,
-                                            ),
-                                            f["customer_plan"],
-                                        ),
-                                        md=4,
-                                    ),
-                                ]
-                            ),
-                        ],
+                    _new_account_fieldset(
+                        NEW_CUSTOMER_FIELDS_ID,
+                        "Customer account",
+                        f["customer_account_id"],
+                        f["customer_label"],
+                        "e.g. Company car",
+                        plan_id=f["customer_plan"],
                     ),
-                    html.Fieldset(
-                        id=NEW_ADMIN_FIELDS_ID,
+                    _new_account_fieldset(
+                        NEW_ADMIN_FIELDS_ID,
+                        "Admin account",
+                        f["admin_account_id"],
+                        f["admin_label"],
+                        "e.g. Operations",
                         hidden=True,
-                        className="border rounded p-3 mb-3",
-                        children=[
-                            html.Legend("Admin account", className="h6 float-none w-auto"),
-                            dbc.Row(
-                                [
-                                    dbc.Col(
-                                        _field(
-                                            "Account id",
-                                            _text_input(
-                                                f["admin_account_id"],
-                                                placeholder="Generated when empty",
-                                                maxlength=64,
-                                            ),
-                                            f["admin_account_id"],
-                                        ),
-                                        md=6,
-                                    ),
-                                    dbc.Col(
-                                        _field(
-                                            "Label",
-                                            _text_input(
-                                                f["admin_label"],
-                                                placeholder="e.g. Operations",
-                                                maxlength=200,
-                                            ),
-                                            f["admin_label"],
-                                        ),
-                                        md=6,
-                                    ),
-                                ]
-                            ),
-                        ],
                     ),
                     live_region(NEW_FEEDBACK_ID),
                 ]

@@ -14,6 +14,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from components.admin import confirm_modal
 from components.format import format_datetime
 from components.landmarks import aria as _aria
 from components.landmarks import named_section
@@ -227,20 +228,13 @@ def revoke_question(row: TokenRow, tz: ZoneInfo, now: datetime) -> str:
 
 
 def revoke_modal() -> dbc.Modal:
-    return dbc.Modal(
-        [
-            dbc.ModalHeader(dbc.ModalTitle("Revoke this token?")),
-            dbc.ModalBody(id=REVOKE_BODY_ID),
-            dbc.ModalFooter(
-                [
-                    dbc.Button("Keep it", id=REVOKE_KEEP_ID, color="secondary", outline=True),
-                    dbc.Button("Revoke token", id=REVOKE_CONFIRM_ID, color="danger"),
-                ]
-            ),
-        ],
-        id=REVOKE_MODAL_ID,
-        is_open=False,
-        centered=True,
+    return confirm_modal(
+        REVOKE_MODAL_ID,
+        "Revoke this token?",
+        REVOKE_BODY_ID,
+        REVOKE_KEEP_ID,
+        REVOKE_CONFIRM_ID,
+        "Revoke token",
     )
 
 
