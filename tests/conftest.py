@@ -12,13 +12,14 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from data.db import Database, normalise_url, upgrade
 from data.demo import load_demo
@@ -47,27 +48,49 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_database_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this pytest process."""
-    admin_url = normalise_url(POSTGRES_URL)
+def postgres_admin() -> Engine:
+    """An AUTOCOMMIT engine on the test server, for CREATE and DROP DATABASE; skips (fails
+    under CI) when no PostgreSQL answers."""
     try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure to connect means "no PostgreSQL here"
         skip_or_fail(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.__class__.__name__}")
-    name = f"polaris_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    return admin
+
+
+def scratch_postgres_name(prefix: str) -> tuple[str, str]:
+    """A database name of this process's own, ``<prefix>_<pid>_<random>``, and its URL on the
+    test server (the database is not created)."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    return name, normalise_url(POSTGRES_URL).rsplit("/", 1)[0] + "/" + name
+
+
+@contextmanager
+def migrated_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database (see ``scratch_postgres_name``); yields its URL and
+    drops it afterwards, even while connections to it remain."""
+    admin = postgres_admin()
+    name, url = scratch_postgres_name(prefix)
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    db = Database(url)
-    upgrade(db.engine)
-    db.engine.dispose()
-    yield url
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        db = Database(url)
+        upgrade(db.engine)
+        db.engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this pytest process."""
+    with migrated_postgres_database("polaris_test") as url:
+        yield url
 
 
 def _truncate_postgres(db: Database) -> None:

@@ -20,7 +20,7 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 
 from data.models import Reservation, ReservationStatus, Role
 from tests.factories import make_charger, make_operator, make_reservation, make_session
-from tests.web import add_person, dash_csrf, make_app, sign_in
+from tests.web import add_person, client_for, dash_csrf, make_app
 
 CALLBACK_URL = "/_dash-update-component"
 OUR_PREFIXES = ("admin-sessions", "admin-reservation")  # admin-reservation(s)-...
@@ -91,13 +91,6 @@ def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flas
             reservation_id="r-alice",
         )
     return app
-
-
-def client_for(app: Flask, email: str | None) -> FlaskClient:
-    client = app.test_client()
-    if email:
-        assert sign_in(client, email).status_code == 302
-    return client
 
 
 @pytest.fixture

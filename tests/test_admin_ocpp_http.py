@@ -20,7 +20,7 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 from auth.passwords import verify_password
 from data.models import Charger, ConnectorStatus, IdTag, Role
 from tests.factories import make_charger, make_operator
-from tests.web import add_person, dash_csrf, make_app, sign_in
+from tests.web import add_person, client_for, dash_csrf, make_app
 
 NOW = datetime.now(UTC)
 OPERATOR = "olga@example.com"
@@ -58,13 +58,6 @@ def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flas
         )
         s.add(IdTag(id_tag="CARL-CARD", account_id="acc-carl"))
     return app
-
-
-def client_for(app: Flask, email: str | None) -> FlaskClient:
-    client = app.test_client()
-    if email:
-        assert sign_in(client, email).status_code == 302
-    return client
 
 
 def callbacks(app: Flask) -> dict[str, Any]:

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bench.build import ensure_database
@@ -33,7 +31,7 @@ from data.dashboard import (
     visible_charger_condition,
     visible_chargers,
 )
-from data.db import Database, normalise_url, upgrade
+from data.db import Database, upgrade
 from data.models import (
     Charger,
     ChargingSession,
@@ -43,7 +41,7 @@ from data.models import (
     Role,
     Visibility,
 )
-from tests.conftest import POSTGRES_URL, skip_or_fail
+from tests.conftest import postgres_admin, scratch_postgres_name
 from tests.factories import (
     grant_access,
     make_account,
@@ -111,15 +109,8 @@ def _lookup(tree: dict, dotted: str) -> object:
 @pytest.fixture
 def bench_database_url() -> Iterator[str]:
     """A database of its own (the build drops and recreates its schema)."""
-    admin_url = normalise_url(POSTGRES_URL)
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no PostgreSQL here"
-        skip_or_fail(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.__class__.__name__}")
-    name = f"polaris_bench_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    admin = postgres_admin()
+    name, url = scratch_postgres_name("polaris_bench_test")
     yield url.replace("postgresql+psycopg://", "postgresql://")
     with admin.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

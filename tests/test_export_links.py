@@ -37,7 +37,7 @@ from tests.factories import (
     make_session,
     make_user,
 )
-from tests.web import add_person, dash_csrf, make_app, sign_in
+from tests.web import add_person, client_for, dash_csrf, make_app
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime.now(UTC)
@@ -124,13 +124,6 @@ def app(database_url: str) -> Iterator[Flask]:
         )
     yield app
     app.extensions["polaris_db"].engine.dispose()
-
-
-def client_for(app: Flask, email: str | None) -> FlaskClient:
-    client = app.test_client()
-    if email is not None:
-        assert sign_in(client, email).status_code == 302
-    return client
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 import shutil
 import tracemalloc
 import uuid
@@ -33,14 +32,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 import auth.hardening as hardening
 import data.exports as exports
 from auth.passwords import hash_password
 from data.dashboard import daily_usage
-from data.db import Database, normalise_url, upgrade
+from data.db import Database
 from data.exchange import (
     FILES,
     FORMULA_STARTS,
@@ -53,7 +52,7 @@ from data.exchange import (
 from data.exports import EXPORTS, ExportFilter, export_chunks
 from data.models import ReservationStatus, Role, Visibility
 from data.periods import Period, local_midnight_utc
-from tests.conftest import POSTGRES_URL, skip_or_fail
+from tests.conftest import migrated_postgres_database
 from tests.factories import (
     grant_access,
     make_charger,
@@ -63,7 +62,7 @@ from tests.factories import (
     make_reservation,
     make_session,
 )
-from tests.web import PASSWORD, add_person, make_app, sign_in
+from tests.web import PASSWORD, add_person, client_for, make_app
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OLGA, ALICE, ZEB = "olga@example.com", "alice@example.com", "zebulon@example.com"
@@ -103,36 +102,12 @@ def fresh_database(dialect: str, directory: Path, template: Path) -> Iterator[st
         shutil.copy(template, path)
         yield f"sqlite:///{path}"
         return
-    admin_url = normalise_url(POSTGRES_URL)
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no PostgreSQL here"
-        skip_or_fail(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.__class__.__name__}")
-    name = f"polaris_test_exports_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        database = Database(url)
-        upgrade(database.engine)
-        database.engine.dispose()
+    with migrated_postgres_database("polaris_test_exports") as url:
         yield url
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def app_db(app: Flask) -> Database:
     return app.extensions["polaris_db"]
-
-
-def client_for(app: Flask, email: str) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client, email).status_code == 302
-    return client
 
 
 def seed(app: Flask) -> None:

@@ -56,6 +56,14 @@ def sign_in(client: FlaskClient, email: str, password: str = PASSWORD, next_url:
     return client.post(url, data={"email": email, "password": password, "csrf_token": token})
 
 
+def client_for(app: Flask, email: str | None) -> FlaskClient:
+    """A test client signed in as ``email`` (the demo password), or anonymous for None."""
+    client = app.test_client()
+    if email is not None:
+        assert sign_in(client, email).status_code == 302
+    return client
+
+
 def dash_csrf(client: FlaskClient) -> str:
     """The token Dash's renderer echoes from the ``_csrf_token`` cookie."""
     cookie = client.get_cookie("_csrf_token")
