@@ -23,7 +23,7 @@ from data.analytics import CHARTS, WEEKDAYS
 from data.analytics_routes import csv_cell, register_analytics_routes
 from data.models import ConnectorType, Role
 from tests.factories import make_charger, make_operator, make_session
-from tests.web import add_person, call_callback, make_app, sign_in
+from tests.web import add_person, call_callback, client_for, make_app
 
 ADMIN = "ops@example.com"
 CUSTOMER = "driver@example.com"
@@ -72,20 +72,14 @@ def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flas
     return app
 
 
-def signed_in(app: Flask, email: str) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client, email).status_code == 302
-    return client
-
-
 @pytest.fixture(scope="module")
 def admin(app: Flask) -> FlaskClient:
-    return signed_in(app, ADMIN)
+    return client_for(app, ADMIN)
 
 
 @pytest.fixture(scope="module")
 def customer(app: Flask) -> FlaskClient:
-    return signed_in(app, CUSTOMER)
+    return client_for(app, CUSTOMER)
 
 
 # --- callbacks ---------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from tests.test_exchange import (
     table_counts,
 )
 from tests.test_idor import callback_body, callback_map
-from tests.web import add_person, dash_csrf, make_app, sign_in
+from tests.web import add_person, client_for, dash_csrf, make_app
 
 EMPTY = dict.fromkeys(
     (
@@ -176,12 +176,6 @@ def app(database_url: str, tmp_path: Path) -> Flask:
     return app
 
 
-def signed_in(app: Flask, email: str) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client, email).status_code == 302
-    return client
-
-
 def callback_keys(app: Flask) -> dict[str, str]:
     """check, apply and reset by their first input."""
     found = {}
@@ -254,7 +248,7 @@ def staged_folders(tmp_path: Path) -> list[Path]:
 
 def test_check_then_apply_then_reimport(app: Flask, tmp_path: Path) -> None:
     db = app.extensions["polaris_db"]
-    olga = signed_in(app, ADMIN)
+    olga = client_for(app, ADMIN)
     names, contents = folder_upload(SAMPLE)
 
     staged, panel, disabled = answer(post(olga, check_body(app, names, contents, folder=True)))
@@ -281,7 +275,7 @@ def test_check_then_apply_then_reimport(app: Flask, tmp_path: Path) -> None:
 
 
 def test_a_zip_upload(app: Flask) -> None:
-    olga = signed_in(app, ADMIN)
+    olga = client_for(app, ADMIN)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for p in sorted(SAMPLE.glob("*.csv")):
@@ -295,7 +289,7 @@ def test_a_zip_upload(app: Flask) -> None:
 def test_errors_are_listed_and_apply_stays_off(app: Flask, tmp_path: Path) -> None:
     db = app.extensions["polaris_db"]
     before = table_counts(db)
-    olga = signed_in(app, ADMIN)
+    olga = client_for(app, ADMIN)
     folder = copy_sample(tmp_path, "bad")
     set_cell(folder, "chargers.csv", "ch-ccs-1", "connector_type", "Tesla")
     names, contents = folder_upload(folder)
@@ -309,7 +303,7 @@ def test_errors_are_listed_and_apply_stays_off(app: Flask, tmp_path: Path) -> No
 
 
 def test_refused_uploads_store_nothing(app: Flask, tmp_path: Path) -> None:
-    olga = signed_in(app, ADMIN)
+    olga = client_for(app, ADMIN)
     cases = {
         "Unknown file name": (["patients.csv"], [data_url(b"a,b\n")]),
         "not a valid zip": (["x.zip"], ["data:application/zip;base64,UEsDBA=="]),
@@ -325,7 +319,7 @@ def test_refused_uploads_store_nothing(app: Flask, tmp_path: Path) -> None:
 def test_data_changed_since_the_check(app: Flask, tmp_path: Path) -> None:
     """Apply validates again: a charger deleted after the check makes the import fail cleanly."""
     db = app.extensions["polaris_db"]
-    olga = signed_in(app, ADMIN)
+    olga = client_for(app, ADMIN)
     run_import(db, SAMPLE)
     folder = tmp_path / "more"
     folder.mkdir()
@@ -343,8 +337,8 @@ def test_data_changed_since_the_check(app: Flask, tmp_path: Path) -> None:
 def test_an_upload_is_its_admins_only_and_start_over_deletes_it(app: Flask, tmp_path: Path) -> None:
     db = app.extensions["polaris_db"]
     before = table_counts(db)
-    olga = signed_in(app, ADMIN)
-    oscar = signed_in(app, OTHER_ADMIN)
+    olga = client_for(app, ADMIN)
+    oscar = client_for(app, OTHER_ADMIN)
     staged, _, _ = answer(post(olga, check_body(app, *folder_upload(SAMPLE))))
     # Another admin who learns the id gets nothing, and neither a forged path.
     for forged in (staged, f"../{staged}", str(tmp_path / "imports" / staged)):
@@ -360,7 +354,7 @@ def test_an_upload_is_its_admins_only_and_start_over_deletes_it(app: Flask, tmp_
 
 
 def test_customers_get_403_and_anonymous_401(app: Flask, tmp_path: Path) -> None:
-    cleo = signed_in(app, CUSTOMER)
+    cleo = client_for(app, CUSTOMER)
     bodies = [
         check_body(app, *folder_upload(SAMPLE)),
         button_body(app, "apply", "x" * 32),
@@ -374,7 +368,7 @@ def test_customers_get_403_and_anonymous_401(app: Flask, tmp_path: Path) -> None
         assert anonymous.status_code == 401
     assert staged_folders(tmp_path) == []
     assert cleo.get("/admin/import").status_code == 403
-    assert signed_in(app, ADMIN).get("/admin/import").status_code == 200
+    assert client_for(app, ADMIN).get("/admin/import").status_code == 200
 
 
 def test_a_database_rule_is_reported_on_the_page(
@@ -392,7 +386,7 @@ def test_a_database_rule_is_reported_on_the_page(
                 "r-0006,acc-ben,ch-ccs-1,2026-11-26T08:00:00+01:00,"
                 "2026-11-26T09:00:00+01:00,confirmed\n"
             )
-        olga = signed_in(app, ADMIN)
+        olga = client_for(app, ADMIN)
         staged, panel, disabled = answer(post(olga, check_body(app, *folder_upload(folder))))
         assert "break the database rule reservations_no_overlap: Key (charger_id" in panel
         assert "Cannot import these files" in panel and "1 error" in panel
@@ -408,7 +402,7 @@ def test_a_server_that_cannot_keep_uploads_says_so(database_url: str, tmp_path: 
     not_a_folder.write_text("a file where the upload folder should be")
     app = make_app(database_url, IMPORT_UPLOAD_FOLDER=str(not_a_folder))
     add_person(app, ADMIN, ("acc-olga-admin", Role.admin, "Operations"))
-    olga = signed_in(app, ADMIN)
+    olga = client_for(app, ADMIN)
     staged, panel, disabled = answer(post(olga, check_body(app, *folder_upload(SAMPLE))))
     assert "cannot keep uploads" in panel and staged is None and disabled is True
 
@@ -423,7 +417,7 @@ def test_a_failure_during_the_check_leaves_no_files(
 
     monkeypatch.setattr(page, "import_folder", unreachable)
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    olga = signed_in(app, ADMIN)
+    olga = client_for(app, ADMIN)
     response = post(olga, check_body(app, *folder_upload(SAMPLE)))
     assert response.status_code in (200, 204)
     assert "Something went wrong" in response.get_data(as_text=True)  # the page's alert

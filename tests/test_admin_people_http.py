@@ -19,6 +19,7 @@ from tests.web import (
     _outputs_from,
     add_person,
     call_callback,
+    client_for,
     dash_csrf,
     make_app,
     sign_in,
@@ -55,21 +56,14 @@ def app(template: Path, tmp_path: Path):
     app.extensions["polaris_db"].engine.dispose()
 
 
-def _client(app, email: str | None):
-    client = app.test_client()
-    if email is not None:
-        assert sign_in(client, email).status_code == 302
-    return client
-
-
 @pytest.fixture
 def ops(app):
-    return _client(app, "ops@example.com")
+    return client_for(app, "ops@example.com")
 
 
 @pytest.fixture
 def alice(app):
-    return _client(app, "alice@example.com")
+    return client_for(app, "alice@example.com")
 
 
 def _user_id(app, email: str) -> int:
@@ -146,7 +140,7 @@ def _first_input_value(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_callback_refuses_anonymous_callers_with_401(app):
-    client = _client(app, None)
+    client = client_for(app, None)
     for name, (_key, entry) in _callbacks(app).items():
         response = call(client, app, name, _first_input_value(entry))
         assert response.status_code == 401, (name, response.status_code)
@@ -307,7 +301,7 @@ def test_a_short_password_is_refused_with_a_clear_message(app, ops):
 
 
 def test_admin_changing_their_own_password_stays_signed_in_here(app, ops):
-    other = _client(app, "ops@example.com")  # another browser of the same operator
+    other = client_for(app, "ops@example.com")  # another browser of the same operator
     response = call(
         ops,
         app,

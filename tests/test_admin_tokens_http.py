@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from data.models import Role
 from data.tokens import TOKEN_PATTERN, create_token, list_tokens
 from tests.factories import make_charger, make_operator, make_session
-from tests.test_export_links import call, callback_key, client_for, find
-from tests.web import add_person, dash_csrf, make_app
+from tests.test_export_links import call, callback_key, find
+from tests.web import add_person, client_for, dash_csrf, make_app
 
 OLGA, ALICE = "olga@example.com", "alice@example.com"
 TOKEN_PREFIX = "admin-token"  # admin-token-... and admin-tokens-...

@@ -26,8 +26,8 @@ from data.tokens import (
     revoke_token,
 )
 from tests.factories import make_account, make_charger, make_operator, make_session, make_user
-from tests.test_exports import client_for, fresh_database, rows_of
-from tests.web import add_person, make_app
+from tests.test_exports import fresh_database, rows_of
+from tests.web import add_person, client_for, make_app
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 OLGA, ALICE, MIXED = "olga@example.com", "alice@example.com", "mixed@example.com"
