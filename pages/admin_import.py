@@ -92,6 +92,10 @@ def _counts(report: ImportReport) -> dict[str, tuple[int, int, int]]:
     Output(STAGED_ID, "data"),
     Output(PANEL_ID, "children"),
     Output(APPLY_ID, "disabled"),
+    # The browser forgets the files once they are here: otherwise every later upload's request
+    # would carry the earlier ones again (and could pass MAX_CONTENT_LENGTH).
+    Output(UPLOAD_ID, "contents", allow_duplicate=True),
+    Output(FOLDER_UPLOAD_ID, "contents", allow_duplicate=True),
     Input(UPLOAD_ID, "contents"),
     Input(FOLDER_UPLOAD_ID, "contents"),
     State(UPLOAD_ID, "filename"),
@@ -116,12 +120,13 @@ def check_upload(
     try:
         unpacked = uploads.unpack_upload(filenames, contents)
     except uploads.UploadRefused as exc:
-        return None, refused(str(exc)), True
+        return None, refused(str(exc)), True, None, None
     try:
         staged = uploads.stage(root, owner, unpacked, now)
     except OSError:
         log.exception("cannot keep an upload under %s", root)
-        return None, refused("The server cannot keep uploads right now; nothing was stored."), True
+        message = "The server cannot keep uploads right now; nothing was stored."
+        return None, refused(message), True, None, None
     try:
         report, errors, rule = _run(staged.folder, dry_run=True)
     except BaseException:
@@ -130,9 +135,9 @@ def check_upload(
     view = summary(staged.source, staged.files, staged.skipped, report, errors, rule)
     if report is None:
         uploads.discard(staged)  # nothing to apply: fixed files come as a new upload
-        return None, view, True
+        return None, view, True, None, None
     uploads.record_check(staged, _counts(report))
-    return staged.token, view, False
+    return staged.token, view, False, None, None
 
 
 @callback(
