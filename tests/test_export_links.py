@@ -55,10 +55,13 @@ def app(database_url: str) -> Iterator[Flask]:
     app = make_app(database_url, PROPAGATE_EXCEPTIONS=False)
     add_person(app, OLGA, ("acc-ops", Role.admin, "Operations"))
     add_person(app, ALICE, ("acc-alice", Role.customer, None))
+    # Heard from when the test runs (not at import): a long run must not age them past the
+    # short offline threshold one test sets.
+    seen = datetime.now(UTC)
     with app.extensions["polaris_db"].session() as s:
         make_operator(s, timezone="Europe/Berlin")
-        make_charger(s, charger_id="PX-1", friendly_name="Marktplatz 1", last_seen_at=NOW)
-        make_charger(s, charger_id="PX-2", friendly_name="Marktplatz 2", last_seen_at=NOW)
+        make_charger(s, charger_id="PX-1", friendly_name="Marktplatz 1", last_seen_at=seen)
+        make_charger(s, charger_id="PX-2", friendly_name="Marktplatz 2", last_seen_at=seen)
         make_charger(  # Offline
             s,
             charger_id="HB-7",
@@ -70,12 +73,12 @@ def app(database_url: str) -> Iterator[Flask]:
             s,
             charger_id="GR-1",
             friendly_name="100% green",
-            last_seen_at=NOW,
+            last_seen_at=seen,
             max_power_kw="22",
             visibility=Visibility.restricted,
         )
-        make_charger(s, charger_id="px", friendly_name="Exactly px", last_seen_at=NOW)
-        quiet = NOW - timedelta(minutes=5)  # Online, unless the app's threshold is shorter
+        make_charger(s, charger_id="px", friendly_name="Exactly px", last_seen_at=seen)
+        quiet = seen - timedelta(minutes=5)  # Online, unless the app's threshold is shorter
         make_charger(s, charger_id="QX-9", friendly_name="Quiet 9", last_seen_at=quiet)
         bob = make_user(s, email="bob@example.com", display_name="Bob Marktplatz")
         make_account(s, account_id="acc-bob", user=bob)
@@ -333,7 +336,7 @@ def test_the_reservations_link_exports_the_upcoming_list_with_its_search(
 def fleet_ids(app: Flask, model: dict[str, Any], offline_after_s: int = 3600) -> set[str]:
     request = parse_fleet_request({"filterModel": model, "endRow": 500})
     with app.extensions["polaris_db"].session() as s:
-        page = fleet_page(s, NOW, request, offline_after_s=offline_after_s)
+        page = fleet_page(s, datetime.now(UTC), request, offline_after_s=offline_after_s)
     return {row.charger_id for row in page.rows}
 
 
