@@ -115,6 +115,7 @@ def outputs_of(key: str) -> Any:
     specs = []
     for part in key.strip(".").split("..."):
         ident, _, prop = part.rpartition(".")
+        prop = prop.split("@", 1)[0]  # allow_duplicate outputs carry "@<hash>" in the key
         specs.append(
             {"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop}
         )
@@ -150,15 +151,15 @@ class Driver:
             "banner": output_key(app, "banner-kwh.children"),
             "account_menu": output_key(app, "account-menu.children"),
             "render": output_key(app, "recent-sessions.children", "usage-chart.figure"),
-            "statuses": output_key(app, "charger-status", ".className"),
+            "statuses": output_key(app, "charger-status-data.data"),
         }
         recent = recent_key(app)
         if recent:
             self.keys["recent"] = recent
         # What the browser shows, updated from each response (for the polls' State).
         self.banner: list[Any] = [True, None, None, None]
-        self.pills: dict[str, list[Any]] = {}
-        self.available: Any = None
+        self.status_digest: Any = None  # what the browser keeps of the pills it shows
+        self.pills: list[str] = []  # the chargers the last render put on screen
         self.n_intervals = 0
 
     def get(self, name: str, path: str) -> Call:
@@ -257,43 +258,25 @@ class Driver:
         """One tick of the refresh interval: the banner and the status pills."""
         self.n_intervals += 1
         banner = self.banner_call()
-        ids = list(self.pills)
-        pill = [{"type": "charger-status", "charger": c} for c in ids]
-        key = self.keys["statuses"]
-        count_spec = outputs_of(key)[2]
-        outputs = [
-            [{"id": p, "property": "children"} for p in pill],
-            [{"id": p, "property": "className"} for p in pill],
-            count_spec,
-        ]
-        state = [
-            [
-                {"id": p, "property": "children", "value": self.pills[c][0]}
-                for p, c in zip(pill, ids, strict=True)
-            ],
-            [
-                {"id": p, "property": "className", "value": self.pills[c][1]}
-                for p, c in zip(pill, ids, strict=True)
-            ],
-            {"id": "available-count", "property": "children", "value": self.available},
-        ]
         statuses = self.callback(
             "statuses",
             [{"id": "refresh-interval", "property": "n_intervals", "value": self.n_intervals}],
-            state,
-            outputs,
+            [{"id": "charger-status-digest", "property": "data", "value": self.status_digest}],
         )
+        if statuses.body:
+            answer = statuses.body["response"]
+            self.status_digest = answer["charger-status-digest"]["data"]
         return [banner, statuses]
 
     def _remember_render(self, body: Any) -> None:
         if not body:
             return
-        self.pills = {}
-        for node in _walk(body["response"]):
-            ident = node.get("id")
-            if isinstance(ident, dict) and ident.get("type") == "charger-status":
-                self.pills[ident["charger"]] = [node.get("children"), node.get("className")]
-        self.available = body["response"].get("available-count", {}).get("children")
+        self.status_digest = body["response"].get("charger-status-digest", {}).get("data")
+        self.pills = [
+            node["id"]["charger"]
+            for node in _walk(body["response"])
+            if isinstance(node.get("id"), dict) and node["id"].get("type") == "charger-status"
+        ]
 
 
 def recent_key(app: Flask) -> str | None:
@@ -499,7 +482,7 @@ async def _drive(
         "banner": output_key(app, "banner-kwh.children"),
         "account_menu": output_key(app, "account-menu.children"),
         "render": output_key(app, "recent-sessions.children", "usage-chart.figure"),
-        "statuses": output_key(app, "charger-status", ".className"),
+        "statuses": output_key(app, "charger-status-data.data"),
     }
     recent = recent_key(app)
     if recent:
@@ -596,7 +579,7 @@ async def _drive(
                 ended = time.perf_counter()
                 if window[0] <= started and ended <= window[1]:
                     loads.append((ended - started) * 1000)
-                pills = _pill_state(render)
+                digest = _status_digest(render)
                 for _ in range(2):  # two interval ticks per page view
                     tick += 1
                     started = time.perf_counter()
@@ -607,7 +590,7 @@ async def _drive(
                             [interval, {"id": "url", "property": "pathname", "value": "/"}],
                             banner_state,
                         ),
-                        post("statuses", [interval], pills[1], outputs=pills[0]),
+                        post("statuses", [interval], digest),
                     )
                     ended = time.perf_counter()
                     if window[0] <= started and ended <= window[1]:
@@ -619,35 +602,12 @@ async def _drive(
     return {"loads": loads, "polls": polls}
 
 
-def _pill_state(render: Any) -> tuple[list[Any], list[Any]]:
-    """(outputs, state) of the status refresh for the pills a render put on screen."""
-    pills: dict[str, tuple[Any, Any]] = {}
-    available = None
+def _status_digest(render: Any) -> list[dict[str, Any]]:
+    """The status poll's State: the digest of the pills a render put on screen."""
+    digest = None
     if render:
-        for node in _walk(render["response"]):
-            ident = node.get("id")
-            if isinstance(ident, dict) and ident.get("type") == "charger-status":
-                pills[ident["charger"]] = (node.get("children"), node.get("className"))
-        available = render["response"].get("available-count", {}).get("children")
-    ids = [{"type": "charger-status", "charger": c} for c in pills]
-    values = list(pills.values())
-    outputs = [
-        [{"id": i, "property": "children"} for i in ids],
-        [{"id": i, "property": "className"} for i in ids],
-        {"id": "available-count", "property": "children"},
-    ]
-    state = [
-        [
-            {"id": i, "property": "children", "value": v[0]}
-            for i, v in zip(ids, values, strict=True)
-        ],
-        [
-            {"id": i, "property": "className", "value": v[1]}
-            for i, v in zip(ids, values, strict=True)
-        ],
-        {"id": "available-count", "property": "children", "value": available},
-    ]
-    return outputs, state
+        digest = render["response"].get("charger-status-digest", {}).get("data")
+    return [{"id": "charger-status-digest", "property": "data", "value": digest}]
 
 
 def throughput(url: str, app: Flask, seconds: float, users: int = 8) -> dict[str, Any]:

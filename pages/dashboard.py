@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, callback, ctx, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
@@ -25,6 +25,8 @@ from components.dashboard import (
     PERIOD_STORE_ID,
     PLAN_GAUGE_ID,
     RECENT_SESSIONS_ID,
+    STATUS_DATA_ID,
+    STATUS_DIGEST_ID,
     STATUS_TYPE,
     USAGE_CHART_ID,
     USAGE_TOTAL_ID,
@@ -36,8 +38,7 @@ from components.dashboard import (
     operator_contact,
     plan_gauge,
     recent_sessions_list,
-    status_class,
-    status_text,
+    status_payload,
     unknown_period_note,
     usage_frame,
     usage_sum,
@@ -46,9 +47,7 @@ from components.dashboard import (
 from components.shell import BANNER_CHARGER_ID, BANNER_ID
 from config import offline_after_s
 from data.dashboard import (
-    ChargerStatus,
     account_plan,
-    charger_statuses,
     daily_usage,
     next_reservation,
     operator_settings,
@@ -68,11 +67,6 @@ def _period_name(value: object) -> tuple[str, bool]:
     return "current", False
 
 
-def _changed(new: list[str], old: list[Any]) -> list[Any]:
-    """``new``, with ``no_update`` wherever the browser already shows that value."""
-    return [no_update if i < len(old) and value == old[i] else value for i, value in enumerate(new)]
-
-
 def layout(period: str = "current", **_: object) -> Component:
     """Static skeleton; an unknown ``?period=`` shows this month with a visible note."""
     name, valid = _period_name(period)
@@ -88,6 +82,7 @@ def layout(period: str = "current", **_: object) -> Component:
     Output(CHARGER_GRID_ID, "children"),
     Output(AVAILABLE_COUNT_ID, "children"),
     Output(OPERATOR_CONTACT_ID, "children"),
+    Output(STATUS_DIGEST_ID, "data"),
     Input(PERIOD_STORE_ID, "data"),
 )
 def render_dashboard(period_value: object) -> tuple[Any, ...]:
@@ -122,6 +117,7 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         charger_grid(chargers),
         available_text(chargers.available),
         operator_contact(settings),
+        status_payload({r.charger_id: r.status for r in chargers.chargers}, chargers.available)[1],
     )
 
 
@@ -144,40 +140,35 @@ def refresh_recent_sessions(_hidden: object, _charger: object) -> Any:
 
 
 @callback(
-    Output({"type": STATUS_TYPE, "charger": ALL}, "children"),
-    Output({"type": STATUS_TYPE, "charger": ALL}, "className"),
-    Output(AVAILABLE_COUNT_ID, "children", allow_duplicate=True),
+    Output(STATUS_DATA_ID, "data"),
+    Output(STATUS_DIGEST_ID, "data", allow_duplicate=True),
     Input("refresh-interval", "n_intervals"),
-    State({"type": STATUS_TYPE, "charger": ALL}, "children"),
-    State({"type": STATUS_TYPE, "charger": ALL}, "className"),
-    State(AVAILABLE_COUNT_ID, "children"),
+    State(STATUS_DIGEST_ID, "data"),
     prevent_initial_call=True,
 )
-def refresh_statuses(
-    _n: int | None, shown_texts: list[Any], shown_classes: list[Any], shown_count: Any
-) -> tuple[Any, ...]:
-    """Only the pills and the count that changed; the cards and their order stay put.
+def refresh_statuses(_n: int | None, shown_digest: object) -> tuple[Any, ...]:
+    """The pills and the count, only when they changed (204 otherwise).
 
-    The pill ids name chargers, but only as keys into the session account's own visible set: an
-    id the account cannot see gets a neutral "—", never data.
-    """
-    charger_ids = [str(out["id"].get("charger", "")) for out in ctx.outputs_list[0]]
+    The chargers are the account's own first 50, as rendered, found again on the server: the
+    request carries no charger ids, only the digest of what the browser shows."""
     account_id = current_account_id()
     now = datetime.now(UTC)
     with session_scope() as s:
-        offline_after = offline_after_s()
-        statuses = charger_statuses(s, account_id, charger_ids, now, offline_after_s=offline_after)
-        # The counts only.
-        chargers = visible_chargers(s, account_id, now, limit=0, offline_after_s=offline_after)
-
-    current: list[ChargerStatus | None] = [statuses.get(cid) for cid in charger_ids]
-    texts = [status_text(st) for st in current]
-    classes = [status_class(st) for st in current]
-    count = available_text(chargers.available)
-
-    out_texts = _changed(texts, shown_texts)
-    out_classes = _changed(classes, shown_classes)
-    out_count = no_update if count == shown_count else count
-    if out_count is no_update and all(v is no_update for v in (*out_texts, *out_classes)):
+        chargers = visible_chargers(s, account_id, now, offline_after_s=offline_after_s())
+    payload, digest = status_payload(
+        {r.charger_id: r.status for r in chargers.chargers}, chargers.available
+    )
+    if digest == shown_digest:
         raise PreventUpdate
-    return out_texts, out_classes, out_count
+    return payload, digest
+
+
+# Paints the pills from the payload in the browser (assets/dashboard.js).
+clientside_callback(
+    ClientsideFunction(namespace="polaris", function_name="applyStatuses"),
+    Output({"type": STATUS_TYPE, "charger": ALL}, "children"),
+    Output({"type": STATUS_TYPE, "charger": ALL}, "className"),
+    Output(AVAILABLE_COUNT_ID, "children", allow_duplicate=True),
+    Input(STATUS_DATA_ID, "data"),
+    prevent_initial_call=True,
+)

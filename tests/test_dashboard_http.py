@@ -17,7 +17,8 @@ from components.dashboard import (
     PERIOD_STORE_ID,
     PLAN_GAUGE_ID,
     RECENT_SESSIONS_ID,
-    STATUS_TYPE,
+    STATUS_DATA_ID,
+    STATUS_DIGEST_ID,
     USAGE_CHART_ID,
     USAGE_TOTAL_ID,
 )
@@ -36,6 +37,7 @@ RENDER_OUTPUTS = [
     (CHARGER_GRID_ID, "children"),
     (AVAILABLE_COUNT_ID, "children"),
     (OPERATOR_CONTACT_ID, "children"),
+    (STATUS_DIGEST_ID, "data"),
 ]
 
 
@@ -115,37 +117,40 @@ def test_dashboard_render_shows_only_the_session_account(alice, forged):
     assert "77.7" not in body and "Bob Depot" not in body and "c-bob-depot" not in body
 
 
-def test_status_refresh_reveals_nothing_for_a_forged_charger_id(app, alice):
-    ids = ["c-street", "c-bob-depot", "c-alice-depot"]
-    outputs = [
-        [{"id": {"type": STATUS_TYPE, "charger": c}, "property": prop} for c in ids]
-        for prop in ("children", "className")
-    ] + [{"id": AVAILABLE_COUNT_ID, "property": "children"}]
+def _poll(client, app, digest):
     callbacks = app.extensions["polaris_dash"].callback_map
-    output = next(key for key in callbacks if STATUS_TYPE in key)
-    state = [
-        [
-            {"id": {"type": STATUS_TYPE, "charger": c}, "property": "children", "value": "?"}
-            for c in ids
-        ],
-        [
-            {"id": {"type": STATUS_TYPE, "charger": c}, "property": "className", "value": "?"}
-            for c in ids
-        ],
-        {"id": AVAILABLE_COUNT_ID, "property": "children", "value": "?"},
-    ]
-    response = call_callback(
-        alice,
+    output = next(key for key in callbacks if key.startswith(f"..{STATUS_DATA_ID}.data"))
+    return call_callback(
+        client,
         output,
         [{"id": "refresh-interval", "property": "n_intervals", "value": 3}],
-        state=state,
-        outputs=outputs,
+        state=[{"id": STATUS_DIGEST_ID, "property": "data", "value": digest}],
+        outputs=[
+            {"id": STATUS_DATA_ID, "property": "data"},
+            {"id": STATUS_DIGEST_ID, "property": "data"},
+        ],
     )
+
+
+def test_status_poll_names_only_the_accounts_chargers_and_is_small(app, alice):
+    response = _poll(alice, app, "c-bob-depot")  # a forged digest: the whole payload comes back
     assert response.status_code == 200, response.get_data(as_text=True)
-    pills = response.get_json()["response"]
-    texts = next(v["children"] for k, v in pills.items() if "c-bob-depot" in k)
-    assert texts == "—"
-    assert pills[next(k for k in pills if "c-alice-depot" in k)]["children"] == "Online"
+    answer = response.get_json()["response"]
+    pills = answer[STATUS_DATA_ID]["data"]["pills"]
+    assert "c-bob-depot" not in pills
+    assert pills["c-alice-depot"][0] == "Online"
+    assert "77.7" not in response.get_data(as_text=True)
+    # The poll's request and answer stay small: no list of pills either way.
+    assert len(response.get_data()) < 5_000
+    # Nothing changed since: nothing is sent.
+    again = _poll(alice, app, answer[STATUS_DIGEST_ID]["data"])
+    assert again.status_code == 204
+
+
+def test_the_render_digest_matches_the_first_poll(app, alice):
+    digest = render(alice, "current").get_json()["response"][STATUS_DIGEST_ID]["data"]
+    assert isinstance(digest, str) and digest
+    assert _poll(alice, app, digest).status_code == 204
 
 
 def test_banner_shows_only_the_session_accounts_charging(app, alice):
