@@ -824,6 +824,10 @@ def refresh_heartbeats(url: str) -> None:
             "UPDATE chargers SET last_seen_at = last_seen_at + "
             "(now() - (SELECT max(last_seen_at) FROM chargers)) WHERE last_seen_at IS NOT NULL"
         )
+        # Every run rewrites all 5,000 rows: without a vacuum (autovacuum may be off, as on the
+        # machine these figures come from) the table grows dead rows run after run and every
+        # status query scans them (measured: the charger list 10.5 ms -> 5.2 ms of SQL).
+        conn.execute("VACUUM (ANALYZE) chargers")
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
