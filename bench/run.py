@@ -158,7 +158,7 @@ class Driver:
             self.keys["recent"] = recent
         # What the browser shows, updated from each response (for the polls' State).
         self.banner: list[Any] = [True, None, None, None]
-        self.status_digest: Any = None  # what the browser keeps of the pills it shows
+        self.status_shown: Any = None  # what the browser keeps of the pills it shows
         self.pills: list[str] = []  # the chargers the last render put on screen
         self.n_intervals = 0
 
@@ -261,17 +261,17 @@ class Driver:
         statuses = self.callback(
             "statuses",
             [{"id": "refresh-interval", "property": "n_intervals", "value": self.n_intervals}],
-            [{"id": "charger-status-digest", "property": "data", "value": self.status_digest}],
+            [{"id": "charger-status-shown", "property": "data", "value": self.status_shown}],
         )
         if statuses.body:
             answer = statuses.body["response"]
-            self.status_digest = answer["charger-status-digest"]["data"]
+            self.status_shown = answer["charger-status-shown"]["data"]
         return [banner, statuses]
 
     def _remember_render(self, body: Any) -> None:
         if not body:
             return
-        self.status_digest = body["response"].get("charger-status-digest", {}).get("data")
+        self.status_shown = body["response"].get("charger-status-shown", {}).get("data")
         self.pills = [
             node["id"]["charger"]
             for node in _walk(body["response"])
@@ -579,7 +579,7 @@ async def _drive(
                 ended = time.perf_counter()
                 if window[0] <= started and ended <= window[1]:
                     loads.append((ended - started) * 1000)
-                digest = _status_digest(render)
+                shown_pills = _status_shown(render)
                 for _ in range(2):  # two interval ticks per page view
                     tick += 1
                     started = time.perf_counter()
@@ -590,7 +590,7 @@ async def _drive(
                             [interval, {"id": "url", "property": "pathname", "value": "/"}],
                             banner_state,
                         ),
-                        post("statuses", [interval], digest),
+                        post("statuses", [interval], shown_pills),
                     )
                     ended = time.perf_counter()
                     if window[0] <= started and ended <= window[1]:
@@ -602,12 +602,12 @@ async def _drive(
     return {"loads": loads, "polls": polls}
 
 
-def _status_digest(render: Any) -> list[dict[str, Any]]:
+def _status_shown(render: Any) -> list[dict[str, Any]]:
     """The status poll's State: the digest of the pills a render put on screen."""
     digest = None
     if render:
-        digest = render["response"].get("charger-status-digest", {}).get("data")
-    return [{"id": "charger-status-digest", "property": "data", "value": digest}]
+        digest = render["response"].get("charger-status-shown", {}).get("data")
+    return [{"id": "charger-status-shown", "property": "data", "value": digest}]
 
 
 def throughput(url: str, app: Flask, seconds: float, users: int = 8) -> dict[str, Any]:

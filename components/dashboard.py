@@ -48,11 +48,11 @@ OPERATOR_CONTACT_ID = "operator-contact"
 PERIOD_STORE_ID = "dashboard-period"
 EXPORT_LINKS_ID = "usage-export"
 STATUS_TYPE = "charger-status"
-# The live statuses: the poll writes the small payload (only when it changed, keyed by a digest
-# the browser keeps), a clientside function paints the pills from it, so neither the poll's
-# request nor its answer lists 50 pills.
+# The live statuses: the browser keeps which chargers it shows and a digest of their pills
+# (STATUS_SHOWN_ID); the poll answers 204 while nothing changed, else a small payload that a
+# clientside function paints, so neither way lists 50 pills' props.
 STATUS_DATA_ID = "charger-status-data"
-STATUS_DIGEST_ID = "charger-status-digest"
+STATUS_SHOWN_ID = "charger-status-shown"
 
 FIRST_RUN_TEXT = (
     "Start a session at any charger with your card or app; "
@@ -633,7 +633,7 @@ def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
         children=[
             dcc.Store(id=PERIOD_STORE_ID, data=period),
             dcc.Store(id=STATUS_DATA_ID),
-            dcc.Store(id=STATUS_DIGEST_ID),
+            dcc.Store(id=STATUS_SHOWN_ID),
             html.H1("Your dashboard", className="h3 mb-3"),
             *([note] if note is not None else []),
             dbc.Row(

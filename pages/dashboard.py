@@ -26,7 +26,7 @@ from components.dashboard import (
     PLAN_GAUGE_ID,
     RECENT_SESSIONS_ID,
     STATUS_DATA_ID,
-    STATUS_DIGEST_ID,
+    STATUS_SHOWN_ID,
     STATUS_TYPE,
     USAGE_CHART_ID,
     USAGE_TOTAL_ID,
@@ -47,7 +47,11 @@ from components.dashboard import (
 from components.shell import BANNER_CHARGER_ID, BANNER_ID
 from config import offline_after_s
 from data.dashboard import (
+    CHARGER_LIMIT,
+    ChargerRow,
+    ChargerStatus,
     account_plan,
+    charger_statuses,
     daily_usage,
     next_reservation,
     operator_settings,
@@ -55,6 +59,7 @@ from data.dashboard import (
     visible_chargers,
 )
 from data.db import session_scope
+from data.models import ID_LENGTH
 from data.periods import parse_period, period_bounds
 
 dash.register_page(__name__, path="/", title="Dashboard · Polaris Express", name="Dashboard")
@@ -82,7 +87,7 @@ def layout(period: str = "current", **_: object) -> Component:
     Output(CHARGER_GRID_ID, "children"),
     Output(AVAILABLE_COUNT_ID, "children"),
     Output(OPERATOR_CONTACT_ID, "children"),
-    Output(STATUS_DIGEST_ID, "data"),
+    Output(STATUS_SHOWN_ID, "data"),
     Input(PERIOD_STORE_ID, "data"),
 )
 def render_dashboard(period_value: object) -> tuple[Any, ...]:
@@ -117,8 +122,26 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         charger_grid(chargers),
         available_text(chargers.available),
         operator_contact(settings),
-        status_payload({r.charger_id: r.status for r in chargers.chargers}, chargers.available)[1],
+        _shown(chargers.chargers, chargers.available),
     )
+
+
+def _shown(rows: list[ChargerRow], available: int) -> dict[str, Any]:
+    """What the browser keeps of the pills on screen: their chargers and the digest."""
+    _payload, digest = status_payload({r.charger_id: r.status for r in rows}, available)
+    return {"digest": digest, "ids": [r.charger_id for r in rows]}
+
+
+def _shown_ids(shown: object) -> list[str] | None:
+    """The charger ids the browser says it shows, if they look like what ``_shown`` wrote."""
+    ids = shown.get("ids") if isinstance(shown, dict) else None
+    if (
+        isinstance(ids, list)
+        and len(ids) <= CHARGER_LIMIT
+        and all(isinstance(i, str) and 0 < len(i) <= ID_LENGTH for i in ids)
+    ):
+        return ids
+    return None
 
 
 @callback(
@@ -141,26 +164,37 @@ def refresh_recent_sessions(_hidden: object, _charger: object) -> Any:
 
 @callback(
     Output(STATUS_DATA_ID, "data"),
-    Output(STATUS_DIGEST_ID, "data", allow_duplicate=True),
+    Output(STATUS_SHOWN_ID, "data", allow_duplicate=True),
     Input("refresh-interval", "n_intervals"),
-    State(STATUS_DIGEST_ID, "data"),
+    State(STATUS_SHOWN_ID, "data"),
     prevent_initial_call=True,
 )
-def refresh_statuses(_n: int | None, shown_digest: object) -> tuple[Any, ...]:
+def refresh_statuses(_n: int | None, shown: object) -> tuple[Any, ...]:
     """The pills and the count, only when they changed (204 otherwise).
 
-    The chargers are the account's own first 50, as rendered, found again on the server: the
-    request carries no charger ids, only the digest of what the browser shows."""
+    The browser names the chargers it shows (as ``render_dashboard`` listed them); only those
+    the account may see get a status, any other id the neutral pill. Without a usable list the
+    account's first 50 are found again on the server.
+    """
     account_id = current_account_id()
     now = datetime.now(UTC)
+    offline_after = offline_after_s()
+    ids = _shown_ids(shown)
     with session_scope() as s:
-        chargers = visible_chargers(s, account_id, now, offline_after_s=offline_after_s())
-    payload, digest = status_payload(
-        {r.charger_id: r.status for r in chargers.chargers}, chargers.available
-    )
-    if digest == shown_digest:
+        if ids is None:
+            chargers = visible_chargers(s, account_id, now, offline_after_s=offline_after)
+            rows, available = chargers.chargers, chargers.available
+            statuses: dict[str, ChargerStatus | None] = {r.charger_id: r.status for r in rows}
+            ids = [r.charger_id for r in rows]
+        else:
+            found = charger_statuses(s, account_id, ids, now, offline_after_s=offline_after)
+            statuses = {cid: found.get(cid) for cid in ids}
+            counts = visible_chargers(s, account_id, now, limit=0, offline_after_s=offline_after)
+            available = counts.available
+    payload, digest = status_payload(statuses, available)
+    if isinstance(shown, dict) and digest == shown.get("digest"):
         raise PreventUpdate
-    return payload, digest
+    return payload, {"digest": digest, "ids": ids}
 
 
 # Paints the pills from the payload in the browser (assets/dashboard.js).

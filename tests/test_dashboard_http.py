@@ -18,7 +18,7 @@ from components.dashboard import (
     PLAN_GAUGE_ID,
     RECENT_SESSIONS_ID,
     STATUS_DATA_ID,
-    STATUS_DIGEST_ID,
+    STATUS_SHOWN_ID,
     USAGE_CHART_ID,
     USAGE_TOTAL_ID,
 )
@@ -37,7 +37,7 @@ RENDER_OUTPUTS = [
     (CHARGER_GRID_ID, "children"),
     (AVAILABLE_COUNT_ID, "children"),
     (OPERATOR_CONTACT_ID, "children"),
-    (STATUS_DIGEST_ID, "data"),
+    (STATUS_SHOWN_ID, "data"),
 ]
 
 
@@ -124,10 +124,10 @@ def _poll(client, app, digest):
         client,
         output,
         [{"id": "refresh-interval", "property": "n_intervals", "value": 3}],
-        state=[{"id": STATUS_DIGEST_ID, "property": "data", "value": digest}],
+        state=[{"id": STATUS_SHOWN_ID, "property": "data", "value": digest}],
         outputs=[
             {"id": STATUS_DATA_ID, "property": "data"},
-            {"id": STATUS_DIGEST_ID, "property": "data"},
+            {"id": STATUS_SHOWN_ID, "property": "data"},
         ],
     )
 
@@ -143,14 +143,27 @@ def test_status_poll_names_only_the_accounts_chargers_and_is_small(app, alice):
     # The poll's request and answer stay small: no list of pills either way.
     assert len(response.get_data()) < 5_000
     # Nothing changed since: nothing is sent.
-    again = _poll(alice, app, answer[STATUS_DIGEST_ID]["data"])
+    again = _poll(alice, app, answer[STATUS_SHOWN_ID]["data"])
     assert again.status_code == 204
 
 
-def test_the_render_digest_matches_the_first_poll(app, alice):
-    digest = render(alice, "current").get_json()["response"][STATUS_DIGEST_ID]["data"]
-    assert isinstance(digest, str) and digest
-    assert _poll(alice, app, digest).status_code == 204
+def test_charger_ids_from_the_browser_get_a_status_only_when_the_account_sees_them(app, alice):
+    shown = {"digest": "?", "ids": ["c-alice-depot", "c-bob-depot", "no-such-charger"]}
+    response = _poll(alice, app, shown)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    data = response.get_json()["response"][STATUS_DATA_ID]["data"]
+    assert data["pills"]["c-alice-depot"][0] == "Online"
+    assert data["pills"]["c-bob-depot"] == data["pills"]["no-such-charger"] == data["unknown"]
+    assert "77.7" not in response.get_data(as_text=True)
+    too_many = {"digest": "?", "ids": [f"c-{n}" for n in range(51)]}  # more than a page shows
+    pills = _poll(alice, app, too_many).get_json()["response"][STATUS_DATA_ID]["data"]["pills"]
+    assert "c-0" not in pills and "c-alice-depot" in pills  # the server's own list instead
+
+
+def test_what_the_render_shows_matches_the_first_poll(app, alice):
+    shown = render(alice, "current").get_json()["response"][STATUS_SHOWN_ID]["data"]
+    assert shown["ids"] == ["c-alice-depot", "c-street"] and shown["digest"]
+    assert _poll(alice, app, shown).status_code == 204
 
 
 def test_banner_shows_only_the_session_accounts_charging(app, alice):

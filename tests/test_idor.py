@@ -89,9 +89,9 @@ BANNER = (
 RENDER = (
     "..recent-sessions.children...next-reservation-body.children...usage-total.children"
     "...usage-chart.figure...plan-gauge.children...charger-grid.children"
-    "...available-count.children...operator-contact.children...charger-status-digest.data.."
+    "...available-count.children...operator-contact.children...charger-status-shown.data.."
 )
-STATUSES = "..charger-status-data.data...charger-status-digest.data.."
+STATUSES = "..charger-status-data.data...charger-status-shown.data.."
 ROUTER = ".._pages_content.children..._pages_store.data.."
 RECENT = "recent-sessions.children"
 
