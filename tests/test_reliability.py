@@ -34,23 +34,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from components.dashboard import (
-    AVAILABLE_COUNT_ID,
-    CHARGER_GRID_ID,
-    NEXT_RESERVATION_BODY_ID,
-    OPERATOR_CONTACT_ID,
-    PERIOD_STORE_ID,
-    PLAN_GAUGE_ID,
-    RECENT_SESSIONS_ID,
-    USAGE_CHART_ID,
-    USAGE_TOTAL_ID,
-)
+from components.dashboard import PERIOD_STORE_ID
 from data.db import Database, normalise_url
 from data.exchange import import_folder
 from data.models import Role
 from tests.conftest import _truncate_postgres, skip_or_fail
 from tests.factories import make_charger, make_operator, make_session
 from tests.tcp_proxy import TcpProxy
+from tests.test_dashboard_http import RENDER_OUTPUTS
 from tests.web import add_person, call_callback, make_app, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,17 +65,6 @@ LEAKS = (
     "canceling statement",
     "statement timeout",
 )
-
-RENDER_OUTPUTS = [
-    (RECENT_SESSIONS_ID, "children"),
-    (NEXT_RESERVATION_BODY_ID, "children"),
-    (USAGE_TOTAL_ID, "children"),
-    (USAGE_CHART_ID, "figure"),
-    (PLAN_GAUGE_ID, "children"),
-    (CHARGER_GRID_ID, "children"),
-    (AVAILABLE_COUNT_ID, "children"),
-    (OPERATOR_CONTACT_ID, "children"),
-]
 
 
 # --- helpers ----------------------------------------------------------------------------------
