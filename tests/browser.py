@@ -31,12 +31,19 @@ def live_server(app: Flask) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def sign_in_page(page: Any, base_url: str, email: str, password: str) -> None:
+def sign_in_page(
+    page: Any, base_url: str, email: str, password: str, *, wait_for_idle: bool = True
+) -> None:
+    """Sign in through the form. ``wait_for_idle=False`` only waits to leave /login: a page
+    that polls faster than every 500 ms never goes network-idle."""
     page.goto(f"{base_url}/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    if wait_for_idle:
+        page.wait_for_load_state("networkidle")
+    else:
+        page.wait_for_url(lambda url: "/login" not in url)
 
 
 def screenshot(page: Any, name: str) -> Path:

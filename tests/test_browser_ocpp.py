@@ -111,7 +111,7 @@ def test_a_live_ocpp_session_on_the_drivers_dashboard(
     charger_cm = connect_charger(url, CHARGER_ID)
     try:
         with live_server(ocpp_app) as base_url:
-            sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
+            sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD, wait_for_idle=False)
             page.wait_for_selector("#charger-grid .card", timeout=WAIT_MS)
             _pill_is(page, "Offline")  # never heard from
 
