@@ -111,6 +111,21 @@ def output_key(app: Flask, *parts: str) -> str:
     return keys[0]
 
 
+def dashboard_keys(app: Flask) -> dict[str, str]:
+    """The output keys of the callbacks a dashboard page view and its polls fire, by name."""
+    keys = {
+        "pages": output_key(app, "_pages_content.children"),
+        "banner": output_key(app, "banner-kwh.children"),
+        "account_menu": output_key(app, "account-menu.children"),
+        "render": output_key(app, "recent-sessions.children", "usage-chart.figure"),
+        "statuses": output_key(app, "charger-status-data.data"),
+    }
+    recent = recent_key(app)
+    if recent:
+        keys["recent"] = recent
+    return keys
+
+
 def outputs_of(key: str) -> Any:
     specs = []
     for part in key.strip(".").split("..."):
@@ -146,16 +161,7 @@ class Driver:
         if cookie is None:
             raise SystemExit("no _csrf_token cookie after a page view")
         self.csrf = cookie.value
-        self.keys = {
-            "pages": output_key(app, "_pages_content.children"),
-            "banner": output_key(app, "banner-kwh.children"),
-            "account_menu": output_key(app, "account-menu.children"),
-            "render": output_key(app, "recent-sessions.children", "usage-chart.figure"),
-            "statuses": output_key(app, "charger-status-data.data"),
-        }
-        recent = recent_key(app)
-        if recent:
-            self.keys["recent"] = recent
+        self.keys = dashboard_keys(app)
         # What the browser shows, updated from each response (for the polls' State).
         self.banner: list[Any] = [True, None, None, None]
         self.status_shown: Any = None  # what the browser keeps of the pills it shows
@@ -477,16 +483,7 @@ async def _drive(
     ends within ``seconds`` counts."""
     import aiohttp
 
-    keys = {
-        "pages": output_key(app, "_pages_content.children"),
-        "banner": output_key(app, "banner-kwh.children"),
-        "account_menu": output_key(app, "account-menu.children"),
-        "render": output_key(app, "recent-sessions.children", "usage-chart.figure"),
-        "statuses": output_key(app, "charger-status-data.data"),
-    }
-    recent = recent_key(app)
-    if recent:
-        keys["recent"] = recent
+    keys = dashboard_keys(app)
     loads: list[float] = []
     polls: list[float] = []
     errors: list[str] = []
