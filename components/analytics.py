@@ -19,6 +19,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components.admin import admin_page
+from components.charts import captioned_chart
 from components.dashboard import empty_figure, loading_placeholder, section
 from components.format import format_kwh
 from data.analytics import (
@@ -191,18 +192,7 @@ def chart_card(
                     ),
                 ],
             ),
-            html.Figure(
-                className="mb-0",
-                children=[
-                    dcc.Graph(
-                        id=GRAPH_IDS[chart],
-                        figure=placeholder_figure(height),
-                        config={"displayModeBar": False, "responsive": True},
-                        style={"height": f"{height}px"},
-                    ),
-                    html.Figcaption(caption, className="small text-body-secondary mt-1"),
-                ],
-            ),
+            captioned_chart(GRAPH_IDS[chart], placeholder_figure(height), height, caption),
         ],
     )
 

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from components.charts import captioned_chart
 from components.format import format_datetime, format_duration, format_kwh, format_time
 from components.landmarks import aria as _aria
 from components.landmarks import named_section
@@ -703,21 +704,13 @@ def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
                             dbc.Col(html.Div(id=PLAN_GAUGE_ID), md=6),
                         ],
                     ),
-                    html.Figure(
-                        className="mb-0 mt-2",
-                        children=[
-                            dcc.Graph(
-                                id=USAGE_CHART_ID,
-                                figure=empty_figure(),
-                                config={"displayModeBar": False, "responsive": True},
-                                style={"height": "260px"},
-                            ),
-                            html.Figcaption(
-                                "Daily energy in kWh, one bar per day of the period "
-                                "(by the day each session started).",
-                                className="small text-body-secondary",
-                            ),
-                        ],
+                    captioned_chart(
+                        USAGE_CHART_ID,
+                        empty_figure(),
+                        260,
+                        "Daily energy in kWh, one bar per day of the period "
+                        "(by the day each session started).",
+                        class_name="mb-0 mt-2",
                     ),
                     export_links(period),
                 ],

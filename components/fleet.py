@@ -26,6 +26,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components.admin import action_row
+from components.charts import captioned_chart
 from components.dashboard import empty_figure, format_kw, loading_placeholder, status_class
 from components.format import format_ago, format_datetime, format_duration, format_kwh, format_time
 from components.history import export_link
@@ -904,36 +905,19 @@ def charger_skeleton(charger_id: str) -> list[Component]:
                             id=CHARGER_USAGE_TOTALS_ID,
                             className="mt-2",
                         ),
-                        html.Figure(
-                            [
-                                dcc.Graph(
-                                    id=CHARGER_UTILISATION_CHART_ID,
-                                    figure=empty_figure(),
-                                    config={"displayModeBar": False, "responsive": True},
-                                    style={"height": "220px"},
-                                ),
-                                html.Figcaption(
-                                    "Share of each day's hours with a session on the charger "
-                                    "(sessions split at local midnight; today: the hours so far).",
-                                    className="small text-body-secondary",
-                                ),
-                            ],
-                            className="mb-3",
+                        captioned_chart(
+                            CHARGER_UTILISATION_CHART_ID,
+                            empty_figure(),
+                            220,
+                            "Share of each day's hours with a session on the charger "
+                            "(sessions split at local midnight; today: the hours so far).",
+                            class_name="mb-3",
                         ),
-                        html.Figure(
-                            [
-                                dcc.Graph(
-                                    id=CHARGER_ENERGY_CHART_ID,
-                                    figure=empty_figure(),
-                                    config={"displayModeBar": False, "responsive": True},
-                                    style={"height": "220px"},
-                                ),
-                                html.Figcaption(
-                                    "Energy in kWh per day, by the day each session started.",
-                                    className="small text-body-secondary",
-                                ),
-                            ],
-                            className="mb-0",
+                        captioned_chart(
+                            CHARGER_ENERGY_CHART_ID,
+                            empty_figure(),
+                            220,
+                            "Energy in kWh per day, by the day each session started.",
                         ),
                     ],
                 ),

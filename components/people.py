@@ -198,6 +198,17 @@ def currency_options() -> list[dict[str, str]]:
     return [{"label": code, "value": code} for code in ISO_4217_CODES]
 
 
+def currency_dropdown(dropdown_id: str) -> dcc.Dropdown:
+    """The ISO 4217 picker of the plan and operator forms (type to search)."""
+    return dcc.Dropdown(
+        id=dropdown_id,
+        options=currency_options(),
+        searchable=True,
+        clearable=False,
+        placeholder="ISO 4217, e.g. EUR",
+    )
+
+
 def timezone_options() -> list[dict[str, str]]:
     return [{"label": name.replace("_", " "), "value": name} for name in timezone_names()]
 
@@ -967,13 +978,7 @@ def plans_section() -> html.Section:
                             dbc.Col(
                                 _field(
                                     "Currency",
-                                    dcc.Dropdown(
-                                        id=f["currency"],
-                                        options=currency_options(),
-                                        searchable=True,
-                                        clearable=False,
-                                        placeholder="ISO 4217, e.g. EUR",
-                                    ),
+                                    currency_dropdown(f["currency"]),
                                     f["currency"],
                                 ),
                                 sm=6,
@@ -1075,13 +1080,7 @@ def operator_section() -> html.Section:
             ),
             _field(
                 "Currency",
-                dcc.Dropdown(
-                    id=f["currency"],
-                    options=currency_options(),
-                    searchable=True,
-                    clearable=False,
-                    placeholder="ISO 4217, e.g. EUR",
-                ),
+                currency_dropdown(f["currency"]),
                 f["currency"],
             ),
             dbc.Button("Save settings", id=OPERATOR_SAVE_ID, n_clicks=0, color="primary"),

@@ -1,0 +1,28 @@
+"""A chart as the pages show it: a figure element holding the graph and its caption."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import dcc, html
+
+GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+
+
+def captioned_chart(
+    graph_id: str, figure: Any, height_px: int, caption: str, class_name: str = "mb-0"
+) -> html.Figure:
+    """``<figure>`` with the graph (no mode bar, fixed height) and a ``<figcaption>`` that says
+    what the chart counts, so a screen reader hears it with the chart."""
+    return html.Figure(
+        [
+            dcc.Graph(
+                id=graph_id,
+                figure=figure,
+                config=GRAPH_CONFIG,
+                style={"height": f"{height_px}px"},
+            ),
+            html.Figcaption(caption, className="small text-body-secondary mt-1"),
+        ],
+        className=class_name,
+    )
