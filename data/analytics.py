@@ -32,15 +32,12 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.exc import CompileError
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from data.dashboard import KWH, day_buckets, local_day_expression
 from data.models import Charger, ChargingSession, ConnectorType
 from data.periods import PERIODS, Period, local_midnight_utc, period_bounds
+from data.sql import EpochSeconds, Greatest, Least, ShiftedHourOfWeek
 
 CUSTOM = "custom"
 # The charts, in page order; each is also a CSV download named ``<chart>.csv``.
@@ -186,104 +183,7 @@ def range_label(period: Period) -> str:
     return f"{period.first_day.day} {period.first_day:%b %Y} – {last.day} {last:%b %Y}"
 
 
-# --- portable SQL pieces --------------------------------------------------------------------------
-
-
-class _ShiftedHourOfWeek(FunctionElement[int]):
-    """``weekday * 24 + hour`` of ``utc_timestamp + N seconds`` (Monday 0), N an int literal."""
-
-    type = Integer()
-    name = "shifted_hour_of_week"
-    inherit_cache = True
-
-
-@compiles(_ShiftedHourOfWeek)
-def _how_default(element: _ShiftedHourOfWeek, compiler: SQLCompiler, **kw: Any) -> str:
-    raise CompileError(f"hour of week is not implemented for {compiler.dialect.name}")
-
-
-@compiles(_ShiftedHourOfWeek, "postgresql")
-def _how_postgresql(element: _ShiftedHourOfWeek, compiler: SQLCompiler, **kw: Any) -> str:
-    ts, seconds = (compiler.process(c, **kw) for c in element.clauses)
-    # timezone('UTC', timestamptz) is the UTC wall clock, whatever the connection's TimeZone.
-    local = f"(timezone('UTC', {ts}) + INTERVAL '{int(seconds)} seconds')"
-    return (
-        f"((CAST(EXTRACT(ISODOW FROM {local}) AS INTEGER) - 1) * 24 "
-        f"+ CAST(EXTRACT(HOUR FROM {local}) AS INTEGER))"
-    )
-
-
-@compiles(_ShiftedHourOfWeek, "sqlite")
-def _how_sqlite(element: _ShiftedHourOfWeek, compiler: SQLCompiler, **kw: Any) -> str:
-    ts, seconds = (compiler.process(c, **kw) for c in element.clauses)
-    # Naive UTC text; whole seconds are enough for an hour (and avoid SQLite's ms rounding).
-    local = f"substr({ts}, 1, 19), '{int(seconds):+d} seconds'"
-    # %w counts from Sunday = 0; shift so that Monday is 0 as in ISO.
-    return (
-        f"(((CAST(strftime('%w', {local}) AS INTEGER) + 6) % 7) * 24 "
-        f"+ CAST(strftime('%H', {local}) AS INTEGER))"
-    )
-
-
-class _EpochSeconds(FunctionElement[float]):
-    """Seconds since 1970 of a UTC timestamp column, microseconds included."""
-
-    type = Float()
-    name = "epoch_seconds"
-    inherit_cache = True
-
-
-@compiles(_EpochSeconds)
-def _epoch_default(element: _EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
-    raise CompileError(f"epoch seconds are not implemented for {compiler.dialect.name}")
-
-
-@compiles(_EpochSeconds, "postgresql")
-def _epoch_postgresql(element: _EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS FLOAT)"
-
-
-@compiles(_EpochSeconds, "sqlite")
-def _epoch_sqlite(element: _EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
-    ts = compiler.process(element.clauses, **kw)
-    # "YYYY-MM-DD HH:MM:SS.ffffff": whole seconds by strftime, the fraction read as a number
-    # (julianday would lose microseconds to floating point).
-    return (
-        f"(CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER) "
-        f"+ CAST('0' || substr({ts}, 20) AS REAL))"
-    )
-
-
-class _Greatest(FunctionElement[float]):
-    type = Float()
-    name = "greatest"
-    inherit_cache = True
-
-
-class _Least(FunctionElement[float]):
-    type = Float()
-    name = "least"
-    inherit_cache = True
-
-
-@compiles(_Greatest)
-def _greatest_default(element: _Greatest, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"GREATEST({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_Least)
-def _least_default(element: _Least, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"LEAST({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_Greatest, "sqlite")
-def _greatest_sqlite(element: _Greatest, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"max({compiler.process(element.clauses, **kw)})"  # scalar max with 2+ arguments
-
-
-@compiles(_Least, "sqlite")
-def _least_sqlite(element: _Least, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"min({compiler.process(element.clauses, **kw)})"
+# --- UTC offsets over a period ---------------------------------------------------------------
 
 
 def _utc_offset(moment: datetime, tz: ZoneInfo) -> int:
@@ -336,7 +236,7 @@ def hour_of_week_expression(
     if not runs:
         return literal(None, Integer())
     exprs = [
-        (end, _ShiftedHourOfWeek(started_at, literal_column(str(offset))))
+        (end, ShiftedHourOfWeek(started_at, literal_column(str(offset))))
         for _start, end, offset in runs
     ]
     if len(exprs) == 1:
@@ -483,10 +383,10 @@ def top_chargers_by_utilisation(
         return []
     start_s = w_start.timestamp()
     end_s = w_end.timestamp()
-    begins = _Greatest(_EpochSeconds(ChargingSession.started_at), literal(start_s, Float()))
+    begins = Greatest(EpochSeconds(ChargingSession.started_at), literal(start_s, Float()))
     # In progress: it runs to now, which is at or after the window's end.
-    ends = _Least(
-        func.coalesce(_EpochSeconds(ChargingSession.ended_at), literal(end_s, Float())),
+    ends = Least(
+        func.coalesce(EpochSeconds(ChargingSession.ended_at), literal(end_s, Float())),
         literal(end_s, Float()),
     )
     columns = (ChargingSession.charger_id, (ends - begins).label("seconds"))

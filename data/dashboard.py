@@ -11,7 +11,6 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -29,11 +28,7 @@ from sqlalchemy import (
     union,
     union_all,
 )
-from sqlalchemy.exc import CompileError
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from data.models import (
     Account,
@@ -49,6 +44,7 @@ from data.models import (
     Visibility,
 )
 from data.periods import Period, local_midnight_utc
+from data.sql import ShiftedUTCDate
 
 OFFLINE_AFTER_SECONDS = 3600
 CHARGER_LIMIT = 50
@@ -272,35 +268,6 @@ def day_buckets(period: Period) -> list[tuple[date, datetime, datetime]]:
     return [(d, edges[i], edges[i + 1]) for i, d in enumerate(period.days)]
 
 
-class _ShiftedUTCDate(FunctionElement[date]):
-    """``date(utc_timestamp + N seconds)``, N an integer literal (part of the cache key)."""
-
-    type = Date()
-    name = "shifted_utc_date"
-    inherit_cache = True
-
-
-@compiles(_ShiftedUTCDate)
-def _shifted_date_default(element: _ShiftedUTCDate, compiler: SQLCompiler, **kw: Any) -> str:
-    raise CompileError(f"local days are not implemented for {compiler.dialect.name}")
-
-
-@compiles(_ShiftedUTCDate, "postgresql")
-def _shifted_date_postgresql(element: _ShiftedUTCDate, compiler: SQLCompiler, **kw: Any) -> str:
-    ts, seconds = (compiler.process(c, **kw) for c in element.clauses)
-    # timezone('UTC', timestamptz) is the UTC wall clock, whatever the connection's TimeZone.
-    return f"CAST(timezone('UTC', {ts}) + INTERVAL '{int(seconds)} seconds' AS DATE)"
-
-
-@compiles(_ShiftedUTCDate, "sqlite")
-def _shifted_date_sqlite(element: _ShiftedUTCDate, compiler: SQLCompiler, **kw: Any) -> str:
-    ts, seconds = (compiler.process(c, **kw) for c in element.clauses)
-    # Stored as naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff". Cut to whole seconds: SQLite rounds
-    # fractions to the millisecond, which would move 23:59:59.9999 to the next day. Offsets
-    # and local midnights are whole seconds, so the cut never changes the date.
-    return f"date(substr({ts}, 1, 19), '{int(seconds):+d} seconds')"
-
-
 def local_day_expression(
     started_at: ColumnElement[datetime], period: Period
 ) -> ColumnElement[date]:
@@ -322,7 +289,7 @@ def local_day_expression(
             if shift == previous_shift:
                 branches[-1] = (end, branches[-1][1])  # extend the run
                 continue
-            expr: ColumnElement[date] = _ShiftedUTCDate(started_at, literal_column(str(shift)))
+            expr: ColumnElement[date] = ShiftedUTCDate(started_at, literal_column(str(shift)))
             previous_shift = shift
         else:
             expr = literal(day, Date())

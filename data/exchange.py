@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import available_timezones
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, null, select, text
+from sqlalchemy import Select, Table, bindparam, null, select, text
 from sqlalchemy.orm import Session
 
 from auth.passwords import hash_password, verify_password
@@ -55,6 +55,7 @@ from data.models import (
 )
 from data.models import Charger as ChargerModel
 from data.models import Reservation as ReservationModel
+from data.sql import Bytewise
 
 # Rows per INSERT/UPDATE executemany and per fetched chunk when streaming.
 BATCH_SIZE = 5000
@@ -1136,11 +1137,6 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def _by_id(column: Any, dialect: str) -> ColumnElement[Any]:
-    # Byte order on both databases (PostgreSQL's default collation depends on the locale).
-    return column.collate("C") if dialect == "postgresql" else column
-
-
 def export_query(name: str, dialect: str) -> Select[Any]:
     """The rows of one file as a SELECT whose columns are ``COLUMNS[name]``, ordered by id.
 
@@ -1152,7 +1148,7 @@ def export_query(name: str, dialect: str) -> Select[Any]:
     if name == "plans":
         return select(
             Plan.id.label("plan_id"), Plan.name, Plan.allowance_kwh, Plan.currency
-        ).order_by(_by_id(Plan.id, dialect))
+        ).order_by(Bytewise(Plan.id))
     if name == "users":
         # Password hashes never leave the database: the column is always empty.
         return select(User.email, User.display_name, null().label("password")).order_by(User.id)
@@ -1166,7 +1162,7 @@ def export_query(name: str, dialect: str) -> Select[Any]:
                 Account.label,
             )
             .join(User, Account.user_id == User.id)
-            .order_by(_by_id(Account.id, dialect))
+            .order_by(Bytewise(Account.id))
         )
     if name == "chargers":
         c = ChargerModel
@@ -1177,11 +1173,11 @@ def export_query(name: str, dialect: str) -> Select[Any]:
             c.max_power_kw,
             c.visibility,
             c.last_seen_at,
-        ).order_by(_by_id(c.id, dialect))
+        ).order_by(Bytewise(c.id))
     if name == "access":
         a = ChargerAccess
         return select(a.account_id, a.charger_id).order_by(
-            _by_id(a.account_id, dialect), _by_id(a.charger_id, dialect)
+            Bytewise(a.account_id), Bytewise(a.charger_id)
         )
     if name == "sessions":
         s = ChargingSession
@@ -1193,9 +1189,9 @@ def export_query(name: str, dialect: str) -> Select[Any]:
             s.ended_at,
             s.energy_kwh,
             s.finalized,
-        ).order_by(_by_id(s.id, dialect))
+        ).order_by(Bytewise(s.id))
     if name == "id_tags":
-        return select(IdTag.id_tag, IdTag.account_id).order_by(_by_id(IdTag.id_tag, dialect))
+        return select(IdTag.id_tag, IdTag.account_id).order_by(Bytewise(IdTag.id_tag))
     if name == "reservations":
         r = ReservationModel
         return select(
@@ -1205,7 +1201,7 @@ def export_query(name: str, dialect: str) -> Select[Any]:
             r.starts_at,
             r.ends_at,
             r.status,
-        ).order_by(_by_id(r.id, dialect))
+        ).order_by(Bytewise(r.id))
     raise KeyError(name)
 
 

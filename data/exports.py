@@ -92,6 +92,7 @@ from data.people import AccountQuery, account_query_conditions
 from data.people import parse_grid_request as parse_account_grid
 from data.periods import PERIODS, Period, local_midnight_utc, period_bounds
 from data.reservations import upcoming_conditions
+from data.sql import Bytewise
 
 USAGE_DAILY = "usage-daily"
 USAGE_MONTHLY = "usage-monthly"
@@ -377,11 +378,6 @@ def export_filename(name: str, flt: ExportFilter) -> str:
 # --- The rows -------------------------------------------------------------------------------------
 
 
-def _by_id(column: Any, dialect: str) -> Any:
-    # Byte order on both databases, like the CLI export.
-    return column.collate("C") if dialect == "postgresql" else column
-
-
 def _range(column: Any, start: datetime | None, end: datetime | None) -> list[Any]:
     conditions = []
     if start is not None:
@@ -557,7 +553,7 @@ def usage_query(name: str, flt: ExportFilter, period: Period, dialect: str) -> S
             type_coerce(func.sum(c.energy_kwh), Numeric(14, 3)).label("energy_kwh"),
         )
         .group_by(c.bucket, c.account_id, c.charger_id)
-        .order_by(c.bucket, _by_id(c.account_id, dialect), _by_id(c.charger_id, dialect))
+        .order_by(c.bucket, Bytewise(c.account_id), Bytewise(c.charger_id))
     )
 
 

@@ -20,7 +20,6 @@ import pandas as pd
 from sqlalchemy import (
     ColumnElement,
     Float,
-    String,
     and_,
     case,
     false,
@@ -31,10 +30,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from data.dashboard import (
     KWH,
@@ -60,6 +56,7 @@ from data.models import (
     Visibility,
 )
 from data.periods import Period
+from data.sql import Bytewise, SecondsBetween
 
 RECENT_DAYS = 30  # "sessions and kWh in the last 30 days" on the fleet table
 MAX_GRID_ROWS = 500  # rows per grid request, whatever the browser asks for
@@ -339,50 +336,7 @@ def _finite(value: object) -> float | None:
     return None
 
 
-# --- SQL helpers -----------------------------------------------------------------------------
-
-
-class _Bytewise(FunctionElement[str]):
-    """Text compared byte by byte: SQLite's default; PostgreSQL with ``COLLATE "C"`` (so both
-    databases sort names the same way whatever the server's locale)."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(_Bytewise)
-def _bytewise_default(element: _Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clauses.clauses[0], **kw)
-
-
-@compiles(_Bytewise, "postgresql")
-def _bytewise_postgresql(element: _Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
-    return f'({compiler.process(element.clauses.clauses[0], **kw)}) COLLATE "C"'
-
-
-class _SecondsBetween(FunctionElement[float]):
-    """``later - earlier`` in seconds, for two UTC timestamp expressions."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(_SecondsBetween)
-def _seconds_default(element: _SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
-    raise NotImplementedError(f"seconds between is not implemented for {compiler.dialect.name}")
-
-
-@compiles(_SecondsBetween, "postgresql")
-def _seconds_postgresql(element: _SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
-    return f"EXTRACT(EPOCH FROM ({later}) - ({earlier}))"
-
-
-@compiles(_SecondsBetween, "sqlite")
-def _seconds_sqlite(element: _SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
-    # Stored as naive UTC text; julianday() reads it to the millisecond, plenty for hours in use.
-    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+# --- helpers -------------------------------------------------------------------------------
 
 
 def _kwh(value: Decimal | float | None) -> float:
@@ -644,9 +598,9 @@ def _fleet_order(
     for key in sort:
         column = columns[key.column]
         if key.column == "friendly_name":
-            keys = [_Bytewise(func.lower(column)), _Bytewise(column)]
+            keys = [Bytewise(func.lower(column)), Bytewise(column)]
         elif key.column == "charger_id":
-            keys = [_Bytewise(column)]
+            keys = [Bytewise(column)]
         elif key.column == "status":
             keys = [case(_STATUS_SORT, value=column, else_=len(_STATUS_SORT))]
         else:
@@ -658,7 +612,7 @@ def _fleet_order(
             else:
                 order.append(k.desc() if key.descending else k.asc())
     name = columns["friendly_name"]
-    order += [_Bytewise(func.lower(name)), _Bytewise(name), _Bytewise(columns["charger_id"])]
+    order += [Bytewise(func.lower(name)), Bytewise(name), Bytewise(columns["charger_id"])]
     return order
 
 
@@ -851,8 +805,8 @@ def _add_time_in_use(
         select(
             local_day_expression(start, period).label("first_day"),
             local_day_expression(end, period).label("last_day"),
-            _SecondsBetween(_utc(origin), start).label("start_offset"),
-            _SecondsBetween(_utc(origin), end).label("end_offset"),
+            SecondsBetween(_utc(origin), start).label("start_offset"),
+            SecondsBetween(_utc(origin), end).label("end_offset"),
         )
         .where(
             ChargingSession.charger_id == charger_id,
@@ -939,7 +893,7 @@ def search_accounts(
         select(Account.id, User.email, User.display_name, Account.label)
         .join(User, User.id == Account.user_id)
         .where(Account.role == Role.customer, matches)
-        .order_by(_Bytewise(Account.id))
+        .order_by(Bytewise(Account.id))
         .limit(max(0, limit))
     ).all()
     return [AccountOption(r.id, r.email, r.display_name, r.label) for r in rows]

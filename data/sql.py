@@ -1,0 +1,185 @@
+"""Portable SQL pieces: one expression, compiled for PostgreSQL and for SQLite.
+
+Every query module builds on these, so that a date, an hour or a duration means the same on
+both databases (timestamps are ``timestamptz`` on PostgreSQL and naive UTC text on SQLite).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Date, Float, Integer, String
+from sqlalchemy.exc import CompileError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class ShiftedUTCDate(FunctionElement[date]):
+    """``date(utc_timestamp + N seconds)``, N an integer literal (part of the cache key)."""
+
+    type = Date()
+    name = "shifted_utc_date"
+    inherit_cache = True
+
+
+@compiles(ShiftedUTCDate)
+def _shifted_date_default(element: ShiftedUTCDate, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"local days are not implemented for {compiler.dialect.name}")
+
+
+@compiles(ShiftedUTCDate, "postgresql")
+def _shifted_date_postgresql(element: ShiftedUTCDate, compiler: SQLCompiler, **kw: Any) -> str:
+    ts, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    # timezone('UTC', timestamptz) is the UTC wall clock, whatever the connection's TimeZone.
+    return f"CAST(timezone('UTC', {ts}) + INTERVAL '{int(seconds)} seconds' AS DATE)"
+
+
+@compiles(ShiftedUTCDate, "sqlite")
+def _shifted_date_sqlite(element: ShiftedUTCDate, compiler: SQLCompiler, **kw: Any) -> str:
+    ts, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    # Stored as naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff". Cut to whole seconds: SQLite rounds
+    # fractions to the millisecond, which would move 23:59:59.9999 to the next day. Offsets
+    # and local midnights are whole seconds, so the cut never changes the date.
+    return f"date(substr({ts}, 1, 19), '{int(seconds):+d} seconds')"
+
+
+class ShiftedHourOfWeek(FunctionElement[int]):
+    """``weekday * 24 + hour`` of ``utc_timestamp + N seconds`` (Monday 0), N an int literal."""
+
+    type = Integer()
+    name = "shifted_hour_of_week"
+    inherit_cache = True
+
+
+@compiles(ShiftedHourOfWeek)
+def _how_default(element: ShiftedHourOfWeek, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"hour of week is not implemented for {compiler.dialect.name}")
+
+
+@compiles(ShiftedHourOfWeek, "postgresql")
+def _how_postgresql(element: ShiftedHourOfWeek, compiler: SQLCompiler, **kw: Any) -> str:
+    ts, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    # timezone('UTC', timestamptz) is the UTC wall clock, whatever the connection's TimeZone.
+    local = f"(timezone('UTC', {ts}) + INTERVAL '{int(seconds)} seconds')"
+    return (
+        f"((CAST(EXTRACT(ISODOW FROM {local}) AS INTEGER) - 1) * 24 "
+        f"+ CAST(EXTRACT(HOUR FROM {local}) AS INTEGER))"
+    )
+
+
+@compiles(ShiftedHourOfWeek, "sqlite")
+def _how_sqlite(element: ShiftedHourOfWeek, compiler: SQLCompiler, **kw: Any) -> str:
+    ts, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    # Naive UTC text; whole seconds are enough for an hour (and avoid SQLite's ms rounding).
+    local = f"substr({ts}, 1, 19), '{int(seconds):+d} seconds'"
+    # %w counts from Sunday = 0; shift so that Monday is 0 as in ISO.
+    return (
+        f"(((CAST(strftime('%w', {local}) AS INTEGER) + 6) % 7) * 24 "
+        f"+ CAST(strftime('%H', {local}) AS INTEGER))"
+    )
+
+
+class EpochSeconds(FunctionElement[float]):
+    """Seconds since 1970 of a UTC timestamp column, microseconds included."""
+
+    type = Float()
+    name = "epoch_seconds"
+    inherit_cache = True
+
+
+@compiles(EpochSeconds)
+def _epoch_default(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"epoch seconds are not implemented for {compiler.dialect.name}")
+
+
+@compiles(EpochSeconds, "postgresql")
+def _epoch_postgresql(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS FLOAT)"
+
+
+@compiles(EpochSeconds, "sqlite")
+def _epoch_sqlite(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
+    ts = compiler.process(element.clauses, **kw)
+    # "YYYY-MM-DD HH:MM:SS.ffffff": whole seconds by strftime, the fraction read as a number
+    # (julianday would lose microseconds to floating point).
+    return (
+        f"(CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER) "
+        f"+ CAST('0' || substr({ts}, 20) AS REAL))"
+    )
+
+
+class Greatest(FunctionElement[float]):
+    type = Float()
+    name = "greatest"
+    inherit_cache = True
+
+
+class Least(FunctionElement[float]):
+    type = Float()
+    name = "least"
+    inherit_cache = True
+
+
+@compiles(Greatest)
+def _greatest_default(element: Greatest, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(Least)
+def _least_default(element: Least, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"LEAST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(Greatest, "sqlite")
+def _greatest_sqlite(element: Greatest, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"max({compiler.process(element.clauses, **kw)})"  # scalar max with 2+ arguments
+
+
+@compiles(Least, "sqlite")
+def _least_sqlite(element: Least, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"min({compiler.process(element.clauses, **kw)})"
+
+
+class Bytewise(FunctionElement[str]):
+    """Text compared byte by byte: SQLite's default; PostgreSQL with ``COLLATE "C"`` (so both
+    databases sort names the same way whatever the server's locale)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(Bytewise)
+def _bytewise_default(element: Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses.clauses[0], **kw)
+
+
+@compiles(Bytewise, "postgresql")
+def _bytewise_postgresql(element: Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses.clauses[0], **kw)}) COLLATE "C"'
+
+
+class SecondsBetween(FunctionElement[float]):
+    """``later - earlier`` in seconds, for two UTC timestamp expressions."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(SecondsBetween)
+def _seconds_default(element: SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    raise NotImplementedError(f"seconds between is not implemented for {compiler.dialect.name}")
+
+
+@compiles(SecondsBetween, "postgresql")
+def _seconds_postgresql(element: SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({later}) - ({earlier}))"
+
+
+@compiles(SecondsBetween, "sqlite")
+def _seconds_sqlite(element: SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    # Stored as naive UTC text; julianday() reads it to the millisecond, plenty for hours in use.
+    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
