@@ -16,6 +16,9 @@ KNOWN_WEAK_KEYS = {"dev", "secret", "changeme", "change-me", "development", "tes
 MIN_KEY_LENGTH = 32
 # A charger silent for longer than this is Offline (data-exchange spec: one hour).
 DEFAULT_OFFLINE_AFTER_S = 3600
+# A worker answers the fleet-wide part of every driver's request (statuses, catalogue, operator
+# settings) from a snapshot this old at most, then rebuilds it in the background (data/snapshots).
+DEFAULT_SNAPSHOT_S = 2.0
 # Bounds keep a typo from calling the whole fleet Offline (0) or never (years).
 OFFLINE_AFTER_BOUNDS_S = (1, 7 * 24 * 3600)
 
@@ -45,6 +48,7 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "MAX_OVERFLOW": int(os.environ.get("POLARIS_MAX_OVERFLOW", "5")),
         "REFRESH_INTERVAL_MS": int(os.environ.get("POLARIS_REFRESH_INTERVAL_MS", "15000")),
         "OFFLINE_AFTER_S": os.environ.get("POLARIS_OFFLINE_AFTER_S", str(DEFAULT_OFFLINE_AFTER_S)),
+        "SNAPSHOT_S": os.environ.get("POLARIS_SNAPSHOT_S", str(DEFAULT_SNAPSHOT_S)),
         # Bigger request bodies get 413 before anything reads them: the largest legitimate one
         # is an import upload (16 MB of files, base64 in the callback's JSON: about 22 MB).
         "MAX_CONTENT_LENGTH": 24 * 1024 * 1024,
@@ -53,6 +57,7 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     config.update(overrides or {})
     config["SECRET_KEY"] = _secret_key(config)
     config["OFFLINE_AFTER_S"] = _offline_after_s(config["OFFLINE_AFTER_S"])
+    config["SNAPSHOT_S"] = _snapshot_seconds(config["SNAPSHOT_S"])
     return config
 
 
@@ -68,6 +73,20 @@ def _offline_after_s(value: object) -> int:
     return int(text)
 
 
+def _snapshot_seconds(value: object) -> float:
+    """0 (always rebuild) to 60 seconds; anything else stops the start plainly."""
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 <= seconds <= 60:
+        raise ConfigError(
+            f"POLARIS_SNAPSHOT_S must be a number of seconds from 0 to 60 (got {str(value)[:40]!r})"
+            f"; the default is {DEFAULT_SNAPSHOT_S}"
+        )
+    return seconds
+
+
 def offline_after_s() -> int:
     """The running app's offline threshold in seconds; the default outside an app (CLI, tests)."""
     from flask import current_app, has_app_context
@@ -75,6 +94,15 @@ def offline_after_s() -> int:
     if has_app_context():
         return int(current_app.config.get("OFFLINE_AFTER_S", DEFAULT_OFFLINE_AFTER_S))
     return DEFAULT_OFFLINE_AFTER_S
+
+
+def snapshot_s() -> float:
+    """How long a worker reuses its fleet and settings snapshots; the default outside an app."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return float(current_app.config.get("SNAPSHOT_S", DEFAULT_SNAPSHOT_S))
+    return DEFAULT_SNAPSHOT_S
 
 
 def _secret_key(config: Mapping[str, Any]) -> str:

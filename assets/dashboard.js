@@ -11,5 +11,19 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       const shown = pills.map((o) => data.pills[o.id.charger] || data.unknown);
       return [shown.map((p) => p[0]), shown.map((p) => p[1]), data.available];
     },
+    // pages/dashboard.py: the banner as Recent activity last showed it -> bump the refresh
+    // counter only when it changes after that. The banner's first answer (its charger text
+    // goes from null to a string) is what the page's own render already shows.
+    recentGate: function (hidden, charger, seen, refreshes) {
+      const noUpdate = window.dash_clientside.no_update;
+      const now = [hidden, charger];
+      if (!seen || seen[1] === null || seen[1] === undefined) {
+        return [now, noUpdate];
+      }
+      if (seen[0] === now[0] && seen[1] === now[1]) {
+        return [noUpdate, noUpdate];
+      }
+      return [now, (refreshes || 0) + 1];
+    },
   },
 });

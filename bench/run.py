@@ -229,10 +229,14 @@ class Driver:
             self.callback("account_menu", [{"id": "url", "property": "pathname", "value": "/"}])
         )
         calls.append(self.render(period))
-        if self.banner[0] is False and "recent" in self.keys:
-            # The banner appeared: the renderer then asks Recent activity again.
-            calls.append(self.callback("recent", recent_inputs(self.banner[3])))
+        # Recent activity is asked again only when the banner changes after this first view
+        # (pages/dashboard.py recentGate): not part of a page view; ``recent`` times it alone.
         return calls
+
+    def recent(self) -> Call:
+        """Recent activity alone, as when a session starts or ends under the open page."""
+        self.n_intervals += 1
+        return self.callback("recent", recent_inputs(self.n_intervals))
 
     def render(self, period: str) -> Call:
         call = self.callback(
@@ -291,11 +295,8 @@ def recent_key(app: Flask) -> str | None:
     return next((k for k in keys if k.startswith("recent-sessions.children@")), None)
 
 
-def recent_inputs(charger: Any) -> list[dict[str, Any]]:
-    return [
-        {"id": "active-session-banner", "property": "hidden", "value": False},
-        {"id": "banner-charger", "property": "children", "value": charger},
-    ]
+def recent_inputs(refreshes: int) -> list[dict[str, Any]]:
+    return [{"id": "recent-refresh", "property": "data", "value": refreshes}]
 
 
 def _id_text(ident: Any) -> str:
@@ -550,7 +551,7 @@ async def _drive(
                     {"id": "_pages_location", "property": "search", "value": ""},
                 ]
                 await post("pages", pathname)
-                banner, _menu, render = await asyncio.gather(
+                _banner, _menu, render = await asyncio.gather(
                     post(
                         "banner",
                         [
@@ -566,13 +567,6 @@ async def _drive(
                         [{"id": "dashboard-period", "property": "data", "value": "current"}],
                     ),
                 )
-                shown = (banner or {}).get("response", {})
-                if (
-                    shown.get("active-session-banner", {}).get("hidden") is False
-                    and "recent" in keys
-                ):
-                    charger = shown.get("banner-charger", {}).get("children")
-                    await post("recent", recent_inputs(charger))
                 ended = time.perf_counter()
                 if window[0] <= started and ended <= window[1]:
                     loads.append((ended - started) * 1000)
@@ -904,6 +898,7 @@ def run(
                     per_call.setdefault(c.name, []).append(c.ms)
             dashboard[who] = percentiles(loads)
             dashboard_cpu[who] = percentiles(cpu)
+            per_call["recent"] = [driver.recent().ms for _ in range(repeat)]
             callbacks[who] = {name: percentiles(v) for name, v in per_call.items()}
             render[who] = {
                 p: percentiles(timed(lambda d=driver, p=p: d.render(p), repeat)) for p in PERIODS

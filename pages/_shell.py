@@ -22,8 +22,10 @@ from werkzeug.exceptions import HTTPException
 from auth.accounts import current_account, current_account_id
 from components.format import format_ago, format_kwh, format_time
 from components.shell import BANNER_ID, account_menu, frame
-from data.dashboard import active_session, operator_settings
+from config import snapshot_s
+from data.dashboard import active_session
 from data.db import session_scope
+from data.snapshots import SETTINGS
 
 log = logging.getLogger("polaris")
 
@@ -67,7 +69,7 @@ def register_callbacks(app: Dash) -> None:
         account_id = current_account_id()
         now = datetime.now(UTC)
         with session_scope() as s:
-            tz = operator_settings(s).tz
+            tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
             active = active_session(s, account_id, now)
         if active is None:
             fresh: tuple[Any, ...] = (True, "", "", "")

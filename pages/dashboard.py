@@ -24,6 +24,8 @@ from components.dashboard import (
     OPERATOR_CONTACT_ID,
     PERIOD_STORE_ID,
     PLAN_GAUGE_ID,
+    RECENT_REFRESH_ID,
+    RECENT_SEEN_ID,
     RECENT_SESSIONS_ID,
     STATUS_DATA_ID,
     STATUS_SHOWN_ID,
@@ -45,22 +47,25 @@ from components.dashboard import (
     usage_total,
 )
 from components.shell import BANNER_CHARGER_ID, BANNER_ID
-from config import offline_after_s
+from config import offline_after_s, snapshot_s
 from data.dashboard import (
     CHARGER_LIMIT,
     ChargerRow,
-    ChargerStatus,
     account_plan,
-    charger_statuses,
     daily_usage,
     next_reservation,
-    operator_settings,
     recent_sessions,
-    visible_chargers,
 )
 from data.db import session_scope
 from data.models import ID_LENGTH
 from data.periods import parse_period, period_bounds
+from data.snapshots import (
+    FLEET,
+    SETTINGS,
+    account_grants,
+    shown_statuses,
+    snapshot_chargers,
+)
 
 dash.register_page(__name__, path="/", title="Dashboard · Polaris Express", name="Dashboard")
 
@@ -96,14 +101,15 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
     account_id = current_account_id()
     now = datetime.now(UTC)
     with session_scope() as s:
-        settings = operator_settings(s)
+        settings = SETTINGS.get(s, now, max_age_s=snapshot_s())
         tz = settings.tz
         period = period_bounds(name, now, tz)
         sessions = recent_sessions(s, account_id)
         reservation = next_reservation(s, account_id, now)
         frame = usage_frame(daily_usage(s, account_id, period), period)
         plan = account_plan(s, account_id)
-        chargers = visible_chargers(s, account_id, now, offline_after_s=offline_after_s())
+        fleet = FLEET.get(s, now, max_age_s=snapshot_s(), key=offline_after_s())
+        chargers = snapshot_chargers(fleet, account_grants(s, account_id))
 
     # The allowance is per calendar month: for "year", the gauge reads this month's days.
     if period.name == "year":
@@ -144,20 +150,31 @@ def _shown_ids(shown: object) -> list[str] | None:
     return None
 
 
-@callback(
-    Output(RECENT_SESSIONS_ID, "children", allow_duplicate=True),
+# Counts the banner's changes after the one Recent activity was rendered with (dashboard.js).
+clientside_callback(
+    ClientsideFunction(namespace="polaris", function_name="recentGate"),
+    Output(RECENT_SEEN_ID, "data"),
+    Output(RECENT_REFRESH_ID, "data"),
     Input(BANNER_ID, "hidden"),
     Input(BANNER_CHARGER_ID, "children"),
+    State(RECENT_SEEN_ID, "data"),
+    State(RECENT_REFRESH_ID, "data"),
+)
+
+
+@callback(
+    Output(RECENT_SESSIONS_ID, "children", allow_duplicate=True),
+    Input(RECENT_REFRESH_ID, "data"),
     prevent_initial_call=True,
 )
-def refresh_recent_sessions(_hidden: object, _charger: object) -> Any:
+def refresh_recent_sessions(_refreshes: object) -> Any:
     """Recent activity again when the Active session banner starts, ends or moves to another
-    charger: a session that just ended shows finalized without a reload. Between those moments
-    the banner polls and this list stays as it is (nothing sent)."""
+    charger after the page's first view: a session that just ended shows finalized without a
+    reload. Between those moments the banner polls and this list stays as it is."""
     account_id = current_account_id()
     now = datetime.now(UTC)
     with session_scope() as s:
-        tz = operator_settings(s).tz
+        tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
         sessions = recent_sessions(s, account_id)
     return recent_sessions_list(sessions, tz, now)
 
@@ -173,24 +190,20 @@ def refresh_statuses(_n: int | None, shown: object) -> tuple[Any, ...]:
     """The pills and the count, only when they changed (204 otherwise).
 
     The browser names the chargers it shows (as ``render_dashboard`` listed them); only those
-    the account may see get a status, any other id the neutral pill. Without a usable list the
-    account's first 50 are found again on the server.
+    the account may see get a status, any other id the neutral pill. Statuses come from the
+    worker's fleet snapshot (``data.snapshots``), so a poll costs one small query (the
+    account's grants) whatever the fleet. Without a usable list the account's first 50 are
+    found again.
     """
     account_id = current_account_id()
     now = datetime.now(UTC)
-    offline_after = offline_after_s()
-    ids = _shown_ids(shown)
     with session_scope() as s:
-        if ids is None:
-            chargers = visible_chargers(s, account_id, now, offline_after_s=offline_after)
-            rows, available = chargers.chargers, chargers.available
-            statuses: dict[str, ChargerStatus | None] = {r.charger_id: r.status for r in rows}
-            ids = [r.charger_id for r in rows]
-        else:
-            found = charger_statuses(s, account_id, ids, now, offline_after_s=offline_after)
-            statuses = {cid: found.get(cid) for cid in ids}
-            counts = visible_chargers(s, account_id, now, limit=0, offline_after_s=offline_after)
-            available = counts.available
+        fleet = FLEET.get(s, now, max_age_s=snapshot_s(), key=offline_after_s())
+        granted = account_grants(s, account_id)
+    ids = _shown_ids(shown)
+    if ids is None:
+        ids = [r.charger_id for r in snapshot_chargers(fleet, granted).chargers]
+    statuses, available = shown_statuses(fleet, granted, ids)
     payload, digest = status_payload(statuses, available)
     if isinstance(shown, dict) and digest == shown.get("digest"):
         raise PreventUpdate

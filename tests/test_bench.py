@@ -41,6 +41,12 @@ from data.models import (
     Role,
     Visibility,
 )
+from data.snapshots import (
+    account_grants,
+    fleet_snapshot,
+    shown_statuses,
+    snapshot_chargers,
+)
 from tests.conftest import postgres_admin, scratch_postgres_name
 from tests.factories import (
     grant_access,
@@ -361,3 +367,19 @@ def test_charger_list_matches_the_status_rule_for_every_charger(db: Database):
             assert (got.visible, got.available) == (len(brute), online)
         counts = visible_chargers(s, me.id, NOW, limit=0)
         assert (counts.chargers, counts.visible, counts.available) == ([], len(brute), online)
+
+        # The workers' snapshot (data/snapshots.py) answers the same, rows and counts alike.
+        snapshot = fleet_snapshot(s, NOW)
+        granted = account_grants(s, me.id)
+        for limit in (0, 5, 50, 200):
+            assert snapshot_chargers(snapshot, granted, limit) == visible_chargers(
+                s, me.id, NOW, limit=limit
+            )
+        every = [c.id for c in fleet] + ["no-such-charger"]
+        statuses, available = shown_statuses(snapshot, granted, every)
+        assert available == online
+        by_rule = {r[0]: r[2] for r in brute}
+        shown = {cid: st.value for cid, st in statuses.items() if st is not None}
+        # Only the first 50 ids asked about are answered, like the poll's own limit.
+        assert shown == {cid: by_rule[cid] for cid in every[:50] if cid in by_rule}
+        assert all(statuses[cid] is None for cid in every[:50] if cid not in by_rule)

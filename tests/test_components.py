@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 from dash.development.base_component import Component
 
@@ -42,6 +43,11 @@ STABLE_IDS = {
 
 
 # --- tree helpers -------------------------------------------------------------------------------
+
+
+def figure(spec: dict[str, Any]) -> go.Figure:
+    """The dashboard's figure dict, validated by plotly (an unknown or misspelt key fails)."""
+    return go.Figure(spec)
 
 
 def walk(node: Any) -> Iterator[Any]:
@@ -183,7 +189,7 @@ def test_chart_has_one_bar_per_day_zeros_included_and_total_is_their_sum(name: s
     # Only two days have data; the frame from the data layer may also omit zero days.
     df = pd.DataFrame({"day": [first, last], "energy_kwh": [12.34, 7.05]})
     frame = c.usage_frame(df, period)
-    fig = c.daily_usage_figure(frame, period)
+    fig = figure(c.daily_usage_figure(frame, period))
 
     assert len(fig.data) == 1
     bar = fig.data[0]
@@ -203,7 +209,7 @@ def test_chart_has_one_bar_per_day_zeros_included_and_total_is_their_sum(name: s
 def test_year_chart_spans_january_first_to_today() -> None:
     period = period_bounds("year", NOW, TZ)
     frame = c.usage_frame(pd.DataFrame({"day": [], "energy_kwh": []}), period)
-    fig = c.daily_usage_figure(frame, period)
+    fig = figure(c.daily_usage_figure(frame, period))
     assert fig.data[0].x[0] == "2026-01-01"
     assert fig.data[0].x[-1] == "2026-11-24"
     assert len(fig.data[0].x) == 328
@@ -446,7 +452,7 @@ def test_help_lines_of_the_tour_are_on_the_page(page: Any) -> None:
 
 def test_a_period_without_charging_says_so_on_the_chart_and_has_no_note_otherwise() -> None:
     period = period_bounds("previous", NOW, TZ)
-    empty = c.daily_usage_figure(c.usage_frame(pd.DataFrame(), period), period)
+    empty = figure(c.daily_usage_figure(c.usage_frame(pd.DataFrame(), period), period))
     assert [a.text for a in empty.layout.annotations] == ["No charging in October 2026"]
     some = days_frame(period, {period.days[3]: 5.0})
-    assert not c.daily_usage_figure(c.usage_frame(some, period), period).layout.annotations
+    assert not figure(c.daily_usage_figure(c.usage_frame(some, period), period)).layout.annotations

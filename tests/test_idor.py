@@ -113,6 +113,7 @@ CLIENTSIDE_CALLBACKS = frozenset(
         '..{"charger":["ALL"],"type":"charger-status"}.children'
         '...{"charger":["ALL"],"type":"charger-status"}.className'
         "...available-count.children..",
+        "..recent-banner-seen.data...recent-refresh.data..",
     }
 )
 

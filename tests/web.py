@@ -24,6 +24,9 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "DEMO": False,
         "TESTING": True,
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Every request reads the database as the test just left it (tests/test_snapshots.py
+        # covers the workers' snapshots).
+        "SNAPSHOT_S": 0,
     }
     config.update(overrides)
     return create_app(config)

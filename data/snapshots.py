@@ -1,0 +1,257 @@
+"""Per-worker snapshots of what every driver's request asks alike: the fleet's statuses and its
+charger catalogue, and the operator's settings.
+
+A dashboard render or status poll then costs its account's own small queries (grants, sessions)
+whatever the fleet's size: the fleet-wide question (the status rule over 5,000 chargers, 10-20 ms)
+is answered once per ``max_age_s`` by each worker, not once per request. A snapshot older than
+that is still served while one background thread builds the next (requests never wait for it),
+up to twice that age; after that (an idle worker) a request builds it itself. Nothing is shared
+between workers, so adding workers stays stateless; statuses on screen are at most about
+``2 * max_age_s`` older than the database (the default, 2 s, against a 15 s refresh).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from data.dashboard import (
+    CHARGER_LIMIT,
+    OFFLINE_AFTER_SECONDS,
+    ChargerList,
+    ChargerRow,
+    ChargerStatus,
+    OperatorSettings,
+    charger_status_expression,
+    maybe_not_online_ids,
+    operator_settings,
+)
+from data.models import Charger, ChargerAccess, ConnectorType, Visibility
+
+log = logging.getLogger("polaris")
+
+T = TypeVar("T")
+
+_RANK = {
+    ChargerStatus.online: 0,
+    ChargerStatus.reserved: 1,
+    ChargerStatus.in_use: 2,
+    ChargerStatus.out_of_order: 3,
+    ChargerStatus.offline: 4,
+}
+
+
+@dataclass(frozen=True)
+class CatalogueCharger:
+    charger_id: str
+    friendly_name: str
+    connector_type: str
+    max_power_kw: float
+    restricted: bool
+
+
+@dataclass(frozen=True)
+class FleetSnapshot:
+    """Every charger (in the list's order: name, then id, as the database sorts them) and the
+    status of each at ``at`` by ``charger_status_expression``."""
+
+    at: datetime
+    chargers: tuple[CatalogueCharger, ...]
+    by_id: Mapping[str, CatalogueCharger]
+    position: Mapping[str, int]
+    not_online: Mapping[str, ChargerStatus]  # every charger whose status is not Online
+    public: int  # public chargers
+    public_online: int  # public chargers that are Online
+
+    def status(self, charger_id: str) -> ChargerStatus | None:
+        if charger_id not in self.by_id:
+            return None
+        return self.not_online.get(charger_id, ChargerStatus.online)
+
+    def may_see(self, charger_id: str, granted: frozenset[str]) -> bool:
+        charger = self.by_id.get(charger_id)
+        return charger is not None and (not charger.restricted or charger_id in granted)
+
+
+def fleet_snapshot(
+    session: Session, now: datetime, *, offline_after_s: int = OFFLINE_AFTER_SECONDS
+) -> FleetSnapshot:
+    """Two statements whatever the fleet: the status rule for the chargers that may not be
+    Online (``maybe_not_online_ids``; every other one is Online), and the catalogue."""
+    candidates = maybe_not_online_ids(now, offline_after_s).subquery("maybe_not_online")
+    special = session.execute(
+        select(Charger.id, charger_status_expression(now, offline_after_s)).where(
+            Charger.id.in_(select(candidates.c.id))
+        )
+    ).all()
+    not_online = {
+        cid: ChargerStatus(status) for cid, status in special if status != ChargerStatus.online
+    }
+    chargers = tuple(
+        CatalogueCharger(
+            cid,
+            name,
+            ConnectorType(connector).value,
+            float(kw),
+            visibility == Visibility.restricted,
+        )
+        for cid, name, connector, kw, visibility in session.execute(
+            select(
+                Charger.id,
+                Charger.friendly_name,
+                Charger.connector_type,
+                Charger.max_power_kw,
+                Charger.visibility,
+            ).order_by(Charger.friendly_name, Charger.id)
+        )
+    )
+    public = [c.charger_id for c in chargers if not c.restricted]
+    return FleetSnapshot(
+        at=now,
+        chargers=chargers,
+        by_id={c.charger_id: c for c in chargers},
+        position={c.charger_id: n for n, c in enumerate(chargers)},
+        not_online=not_online,
+        public=len(public),
+        public_online=sum(1 for cid in public if cid not in not_online),
+    )
+
+
+def account_grants(session: Session, account_id: str) -> frozenset[str]:
+    """The chargers granted to the account (one primary-key range)."""
+    return frozenset(
+        session.scalars(
+            select(ChargerAccess.charger_id).where(ChargerAccess.account_id == account_id)
+        )
+    )
+
+
+def snapshot_chargers(
+    fleet: FleetSnapshot, granted: frozenset[str], limit: int = CHARGER_LIMIT
+) -> ChargerList:
+    """What ``visible_chargers`` answers at ``fleet.at``: Online ones first by name, then the
+    others by status and name; the counts of visible and available chargers."""
+    granted_restricted = [
+        cid for cid in granted if (c := fleet.by_id.get(cid)) is not None and c.restricted
+    ]
+    visible = fleet.public + len(granted_restricted)
+    available = fleet.public_online + sum(
+        1 for cid in granted_restricted if cid not in fleet.not_online
+    )
+    listed: list[ChargerRow] = []
+    for charger in fleet.chargers:  # Online first: they stop the walk once the list is full
+        if len(listed) >= limit:
+            break
+        cid = charger.charger_id
+        if cid not in fleet.not_online and (not charger.restricted or cid in granted):
+            listed.append(_row(charger, ChargerStatus.online))
+    if len(listed) < limit:
+        others = sorted(
+            (
+                (_RANK[status], fleet.position[cid], cid)
+                for cid, status in fleet.not_online.items()
+                if fleet.may_see(cid, granted)
+            )
+        )
+        for _rank, _pos, cid in others[: limit - len(listed)]:
+            listed.append(_row(fleet.by_id[cid], fleet.not_online[cid]))
+    return ChargerList(listed, visible, available)
+
+
+def _row(charger: CatalogueCharger, status: ChargerStatus) -> ChargerRow:
+    return ChargerRow(
+        charger.charger_id,
+        charger.friendly_name,
+        charger.connector_type,
+        charger.max_power_kw,
+        status,
+    )
+
+
+def shown_statuses(
+    fleet: FleetSnapshot, granted: frozenset[str], charger_ids: list[str]
+) -> tuple[dict[str, ChargerStatus | None], int]:
+    """The status of each charger on the account's screen (``None`` for one it may not see or
+    that is gone) and how many chargers it may see are Online now."""
+    wanted = list(dict.fromkeys(charger_ids))[:CHARGER_LIMIT]
+    statuses = {cid: fleet.status(cid) if fleet.may_see(cid, granted) else None for cid in wanted}
+    return statuses, snapshot_chargers(fleet, granted, limit=0).available
+
+
+class WorkerSnapshots(Generic[T]):
+    """The latest ``build(session, now, key)`` per database and ``key``, reused for
+    ``max_age_s``, then served while a background thread builds the next (see module doc)."""
+
+    def __init__(self, build: Callable[[Session, datetime, Hashable], T]) -> None:
+        self._build = build
+        self._latest: weakref.WeakKeyDictionary[Engine, dict[Hashable, tuple[datetime, T]]]
+        self._latest = weakref.WeakKeyDictionary()
+        self._refreshing: set[tuple[int, Hashable]] = set()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, now: datetime, *, max_age_s: float, key: Hashable = None) -> T:
+        engine = session.get_bind().engine
+        with self._lock:
+            at, value = self._latest.get(engine, {}).get(key, (None, None))
+        age = None if at is None else (now - at).total_seconds()
+        if age is not None and 0 <= age < max_age_s:
+            return value  # type: ignore[return-value]
+        if age is not None and 0 <= age < 2 * max_age_s:
+            self._refresh_later(engine, key)
+            return value  # type: ignore[return-value]
+        fresh = self._build(session, now, key)
+        self._keep(engine, key, now, fresh)
+        return fresh
+
+    def clear(self) -> None:
+        with self._lock:
+            self._latest.clear()
+
+    def _keep(self, engine: Engine, key: Hashable, at: datetime, value: T) -> None:
+        with self._lock:
+            kept = self._latest.setdefault(engine, {})
+            if key not in kept or kept[key][0] <= at:
+                kept[key] = (at, value)
+
+    def _refresh_later(self, engine: Engine, key: Hashable) -> None:
+        """Start one background build for (engine, key) unless one is running."""
+        token = (id(engine), key)
+        with self._lock:
+            if token in self._refreshing:
+                return
+            self._refreshing.add(token)
+
+        def refresh() -> None:
+            try:
+                now = datetime.now(UTC)
+                with Session(engine) as s, s.begin():
+                    fresh = self._build(s, now, key)
+                self._keep(engine, key, now, fresh)
+            except Exception:  # the next request builds it itself
+                log.warning("background snapshot refresh failed", exc_info=True)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(token)
+
+        threading.Thread(target=refresh, name="polaris-snapshot", daemon=True).start()
+
+
+def _fleet(session: Session, now: datetime, offline_after_s: Hashable) -> FleetSnapshot:
+    assert isinstance(offline_after_s, int)
+    return fleet_snapshot(session, now, offline_after_s=offline_after_s)
+
+
+def _settings(session: Session, _now: datetime, _key: Hashable) -> OperatorSettings:
+    return operator_settings(session)
+
+
+FLEET = WorkerSnapshots(_fleet)
+SETTINGS = WorkerSnapshots(_settings)
