@@ -1,10 +1,14 @@
 """Fleet analytics for /admin/analytics and its CSV downloads: each figure one SQL aggregate.
 
 Every query takes a session and a ``Period`` (a named period or a custom range of local days)
-and groups in SQL over the index range of the period's sessions (``ix_sessions_started``); no
-query loads sessions into Python. Days and hours are local to the operator's time zone and are
-computed without a time-zone database in SQL (see ``local_day_expression`` and
-``hour_of_week_expression``), so SQLite and PostgreSQL give the same answer.
+and groups in SQL; no query loads sessions into Python. The fleet-wide figures (energy per day
+and month, sessions per hour of the week, energy per connector type) sum the period's rows of
+``usage_quarters`` (data/rollup.py: per UTC quarter-hour, kept by triggers), or scan the index
+range of the period's sessions (``ix_sessions_started``) when the period's local days are not
+whole quarters; utilisation is per charger and always reads the period's sessions. Days and
+hours are local to the operator's time zone and are computed without a time-zone database in
+SQL (``offset_runs``, ``local_day_expression``, ``hour_of_week_expression``), so SQLite and
+PostgreSQL give the same answer.
 
 Usage follows shared/spec/data-exchange.md: a session's energy counts on the local day it
 started, in progress with its energy so far, so the fleet total here is the sum of every
@@ -37,6 +41,13 @@ from sqlalchemy.orm import Session
 from data.dashboard import KWH, day_buckets, local_day_expression
 from data.models import Charger, ChargingSession, ConnectorType
 from data.periods import PERIODS, Period, local_midnight_utc, period_bounds
+from data.rollup import (
+    Usage,
+    local_quarters,
+    sessions_per_hour_of_week,
+    usage_per_connector,
+    usage_per_local_day,
+)
 from data.sql import EpochSeconds, Greatest, Least, ShiftedHourOfWeek
 
 CUSTOM = "custom"
@@ -278,7 +289,27 @@ class MonthEnergy:
 
 
 def energy_per_day(session: Session, period: Period) -> list[DayEnergy]:
-    """One row per local day of the period, zeros included (the spec's usage rule, fleet-wide)."""
+    """One row per local day of the period, zeros included (the spec's usage rule, fleet-wide).
+
+    From ``usage_quarters`` (at most 96 quarters x 5 connector types a day), or from the
+    period's sessions when its days are not whole quarters."""
+    days = period.days
+    if not days:
+        return []
+    quarters = local_quarters(period, offset_runs(period))
+    if quarters is None:
+        return energy_per_day_from_sessions(session, period)
+    found = usage_per_local_day(session, quarters)
+    zero = Usage(0, _kwh(None))
+    return [DayEnergy(d, *_pair(found.get(d, zero))) for d in days]
+
+
+def _pair(usage: Usage) -> tuple[int, Decimal]:
+    return usage.sessions, usage.energy_kwh
+
+
+def energy_per_day_from_sessions(session: Session, period: Period) -> list[DayEnergy]:
+    """``energy_per_day`` by scanning the period's sessions (no rollup)."""
     days = period.days
     if not days:
         return []
@@ -332,6 +363,20 @@ def total_energy(rows: list[DayEnergy] | list[MonthEnergy]) -> Decimal:
 def sessions_by_hour_of_week(session: Session, period: Period) -> list[list[int]]:
     """Sessions started in the period, counted by local weekday (rows, Monday first) and local
     hour of their start (24 columns)."""
+    grid = [[0] * 24 for _ in WEEKDAYS]
+    if not period.days:
+        return grid
+    quarters = local_quarters(period, offset_runs(period))
+    if quarters is None:
+        return sessions_by_hour_of_week_from_sessions(session, period)
+    for how, count in sessions_per_hour_of_week(session, quarters).items():
+        weekday, hour = divmod(how, 24)
+        grid[weekday][hour] = count
+    return grid
+
+
+def sessions_by_hour_of_week_from_sessions(session: Session, period: Period) -> list[list[int]]:
+    """``sessions_by_hour_of_week`` by scanning the period's sessions (no rollup)."""
     grid = [[0] * 24 for _ in WEEKDAYS]
     if not period.days:
         return grid
@@ -450,6 +495,18 @@ class ConnectorEnergy:
 def energy_by_connector(session: Session, period: Period) -> list[ConnectorEnergy]:
     """Every connector type (in the model's order, zeros included) with the energy of the
     sessions that started in the period on chargers of that type."""
+    quarters = local_quarters(period, offset_runs(period))
+    if quarters is None:
+        return energy_by_connector_from_sessions(session, period)
+    found = {
+        ConnectorType(kind).value: _pair(usage)
+        for kind, usage in usage_per_connector(session, quarters).items()
+    }
+    return _connector_shares(found)
+
+
+def energy_by_connector_from_sessions(session: Session, period: Period) -> list[ConnectorEnergy]:
+    """``energy_by_connector`` by scanning the period's sessions (no rollup)."""
     rows = session.execute(
         select(
             Charger.connector_type,
@@ -463,6 +520,10 @@ def energy_by_connector(session: Session, period: Period) -> list[ConnectorEnerg
     found = {
         ConnectorType(r.connector_type).value: (int(r.sessions), _kwh(r.energy_kwh)) for r in rows
     }
+    return _connector_shares(found)
+
+
+def _connector_shares(found: dict[str, tuple[int, Decimal]]) -> list[ConnectorEnergy]:
     total = sum((kwh for _n, kwh in found.values()), _kwh(None))
     result = []
     for kind in ConnectorType:

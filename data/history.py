@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from data.models import Account, Charger, ChargingSession
 from data.periods import local_midnight_utc
+from data.rollup import usage_between
 
 PAGE_SIZE_MAX = 100
 DEFAULT_DAYS = 7
@@ -230,7 +231,17 @@ def _kwh(value: Any) -> Decimal:
 
 
 def session_totals(session: Session, flt: SessionFilter, tz: ZoneInfo) -> SessionTotals:
-    """How many sessions the filter holds and their energy: one aggregate over the filter."""
+    """How many sessions the filter holds and their energy: one aggregate over the filter.
+
+    A filter of days only (all or finalized sessions) is summed from ``usage_quarters`` (a year
+    is ~35,000 quarters instead of millions of sessions); a charger, an account or "in
+    progress" (``ended_at``, which the rollup does not keep) aggregate the filter's sessions."""
+    if not flt.charger and not flt.account_id and flt.state in ("all", "finalized"):
+        usage = usage_between(
+            session, flt.start_utc(tz), flt.end_utc(tz), finalized_only=flt.state == "finalized"
+        )
+        if usage is not None:
+            return SessionTotals(usage.sessions, usage.energy_kwh)
     row = session.execute(
         select(func.count(), func.sum(ChargingSession.energy_kwh)).where(
             *_conditions(session, flt, tz)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -374,3 +375,23 @@ class OcppReservation(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancel_answer: Mapped[str | None] = mapped_column(String(32))
+
+
+class UsageQuarter(Base):
+    """Sessions and their energy per UTC quarter-hour of their start and connector type.
+
+    Kept exact by database triggers on ``sessions`` and ``chargers`` (migration 0008), so every
+    write path counts; fleet-wide figures sum these rows instead of scanning sessions. A local
+    day or hour is a whole number of UTC quarters (offsets are multiples of 15 minutes).
+    ``quarter`` is ``floor(epoch seconds / 900)`` of ``started_at``; energy is in integer Wh
+    (exact sums on SQLite too). Rows that dropped to zero sessions stay, as zeros.
+    """
+
+    __tablename__ = "usage_quarters"
+
+    quarter: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    connector_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sessions: Mapped[int] = mapped_column(BigInteger)
+    energy_wh: Mapped[int] = mapped_column(BigInteger)
+    finalized_sessions: Mapped[int] = mapped_column(BigInteger)
+    finalized_energy_wh: Mapped[int] = mapped_column(BigInteger)

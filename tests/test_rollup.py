@@ -1,0 +1,534 @@
+"""The usage rollup (migration 0008, data/rollup.py) on SQLite and PostgreSQL.
+
+After every write path the table must equal a recount from scratch (``refill_usage_quarters``)
+and an independent count in Python; and the figures read from it must equal the old scans of
+``sessions``, also across DST changes and in a +05:45 zone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from bench.build import build
+from data import exchange
+from data.analytics import (
+    AnalyticsRange,
+    energy_by_connector,
+    energy_by_connector_from_sessions,
+    energy_per_day,
+    energy_per_day_from_sessions,
+    offset_runs,
+    sessions_by_hour_of_week,
+    sessions_by_hour_of_week_from_sessions,
+)
+from data.db import Database
+from data.history import SessionFilter, session_totals
+from data.models import Account, Base, Charger, ChargingSession, ConnectorType, UsageQuarter
+from data.rollup import local_quarters, quarter_of, refill_usage_quarters, usage_between
+from tests.conftest import postgres_admin, scratch_postgres_name
+from tests.factories import make_account, make_charger, make_operator, make_session
+
+SAMPLE = Path(__file__).parent / "fixtures" / "exchange_sample"
+NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+BERLIN = ZoneInfo("Europe/Berlin")
+KATHMANDU = ZoneInfo("Asia/Kathmandu")
+Row = tuple[int, str, int, int, int, int]
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+# --- what the table should hold -------------------------------------------------------------
+
+
+def table_rows(s: Session) -> list[Row]:
+    """The rollup's rows, without the zero rows that deletions leave behind."""
+    rows = s.execute(
+        select(
+            UsageQuarter.quarter,
+            UsageQuarter.connector_type,
+            UsageQuarter.sessions,
+            UsageQuarter.energy_wh,
+            UsageQuarter.finalized_sessions,
+            UsageQuarter.finalized_energy_wh,
+        ).order_by(UsageQuarter.quarter, UsageQuarter.connector_type)
+    ).all()
+    return [tuple(map(_plain, r)) for r in rows if any(r[2:])]  # type: ignore[misc]
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+
+
+def counted_in_python(s: Session) -> list[Row]:
+    """The same figures from the sessions, counted here (no SQL shared with the triggers)."""
+    acc: dict[tuple[int, str], list[int]] = {}
+    rows = s.execute(
+        select(
+            ChargingSession.started_at,
+            ChargingSession.energy_kwh,
+            ChargingSession.finalized,
+            Charger.connector_type,
+        ).join(Charger, Charger.id == ChargingSession.charger_id)
+    ).all()
+    for started, kwh, finalized, kind in rows:
+        wh = int((Decimal(str(kwh)) * 1000).to_integral_value())
+        entry = acc.setdefault((quarter_of(started), ConnectorType(kind).value), [0, 0, 0, 0])
+        entry[0] += 1
+        entry[1] += wh
+        entry[2] += int(bool(finalized))
+        entry[3] += wh if finalized else 0
+    return [(q, kind, *values) for (q, kind), values in sorted(acc.items())]  # type: ignore[misc]
+
+
+def assert_exact(db: Database) -> list[Row]:
+    """The table as the triggers left it = a recount from scratch = the Python count."""
+    with db.session() as s:
+        kept = table_rows(s)
+        expected = counted_in_python(s)
+        refill_usage_quarters(s)
+        assert table_rows(s) == expected
+        s.rollback()
+    assert kept == expected
+    return kept
+
+
+# --- every write path -----------------------------------------------------------------------
+
+
+def _fleet(s: Session) -> tuple[Account, Charger, Charger]:
+    make_operator(s, timezone="Europe/Berlin")
+    return (
+        make_account(s),
+        make_charger(s, connector_type=ConnectorType.ccs),
+        make_charger(s, connector_type=ConnectorType.type2),
+    )
+
+
+def test_orm_inserts_updates_and_deletes(db: Database) -> None:
+    with db.session() as s:
+        account, ccs, type2 = _fleet(s)
+        first = make_session(
+            s, account, ccs, started_at=utc(2026, 3, 29, 0, 59, 59), energy_kwh="7.125"
+        )
+        make_session(s, account, ccs, started_at=utc(2026, 3, 29, 0, 45), energy_kwh="0.001")
+        make_session(s, account, type2, started_at=utc(2026, 3, 29, 1, 0), energy_kwh="12.5")
+        live = make_session(s, account, ccs, started_at=utc(2026, 11, 24, 9, 0), energy_kwh="1")
+        ids = (first.id, live.id)
+        s.commit()
+    rows = assert_exact(db)
+    # Two sessions in one quarter and connector; the one on a quarter starts the next row.
+    assert rows[:2] == [
+        (quarter_of(utc(2026, 3, 29, 0, 45)), "CCS", 2, 7126, 0, 0),
+        (quarter_of(utc(2026, 3, 29, 1, 0)), "Type 2", 1, 12500, 0, 0),
+    ]
+
+    with db.session() as s:
+        one = s.get(ChargingSession, ids[0])
+        assert one is not None
+        one.energy_kwh = Decimal("9.999")  # a meter value
+        s.commit()
+    assert_exact(db)
+    with db.session() as s:
+        one = s.get(ChargingSession, ids[0])
+        assert one is not None
+        one.finalized = True
+        one.ended_at = one.started_at + timedelta(hours=1)
+        s.commit()
+    assert (quarter_of(utc(2026, 3, 29, 0, 45)), "CCS", 2, 10000, 1, 9999) in assert_exact(db)
+    with db.session() as s:
+        one = s.get(ChargingSession, ids[0])
+        assert one is not None
+        one.started_at = utc(2025, 12, 31, 23, 59)  # moved to another quarter and year
+        one.charger_id = s.scalars(
+            select(Charger.id).where(Charger.connector_type == ConnectorType.type2)
+        ).one()
+        s.commit()
+    assert (quarter_of(utc(2025, 12, 31, 23, 45)), "Type 2", 1, 9999, 1, 9999) in assert_exact(db)
+    with db.session() as s:
+        # Several rows in one statement, one way and the other within one quarter: the
+        # totals do not move but the finalized figures do.
+        s.execute(
+            update(ChargingSession)
+            .where(ChargingSession.started_at < utc(2026, 3, 30))
+            .values(finalized=~ChargingSession.finalized)
+        )
+        s.commit()
+    assert_exact(db)
+    with db.session() as s:
+        live_row = s.get(ChargingSession, ids[1])
+        s.delete(live_row)
+        s.commit()
+    assert_exact(db)
+    with db.session() as s:
+        s.execute(delete(ChargingSession).where(ChargingSession.energy_kwh < 1))
+        s.commit()
+    assert len(assert_exact(db)) == 2
+
+
+def test_two_sessions_swapping_finalized_in_one_statement(db: Database) -> None:
+    """Same quarter and type, one finalized and one not, swapped by one UPDATE: sessions and
+    energy stay, the finalized energy moves (a change only that column sees)."""
+    at = utc(2026, 5, 4, 10, 0)
+    with db.session() as s:
+        account, ccs, _ = _fleet(s)
+        make_session(s, account, ccs, started_at=at, ended_at=at, energy_kwh="5", finalized=True)
+        make_session(s, account, ccs, started_at=at, ended_at=at, energy_kwh="3", finalized=False)
+        s.commit()
+    assert assert_exact(db) == [(quarter_of(at), "CCS", 2, 8000, 1, 5000)]
+    with db.session() as s:
+        s.execute(update(ChargingSession).values(finalized=~ChargingSession.finalized))
+        s.commit()
+    assert assert_exact(db) == [(quarter_of(at), "CCS", 2, 8000, 1, 3000)]
+
+
+def test_charger_connector_change_and_charger_and_account_deletes(db: Database) -> None:
+    with db.session() as s:
+        account, ccs, type2 = _fleet(s)
+        other = make_account(s)
+        for i in range(6):
+            started = utc(2026, 6, 1, 8) + timedelta(minutes=20 * i)
+            make_session(s, account if i % 2 else other, ccs, started_at=started, energy_kwh=i)
+            make_session(s, account, type2, started_at=started, energy_kwh="2.5")
+        ids = (account.id, ccs.id, type2.id)
+        s.commit()
+    assert {r[1] for r in assert_exact(db)} == {"CCS", "Type 2"}
+
+    with db.session() as s:
+        charger = s.get(Charger, ids[1])
+        assert charger is not None
+        charger.connector_type = ConnectorType.nacs
+        s.commit()
+    assert {r[1] for r in assert_exact(db)} == {"NACS", "Type 2"}
+    with db.session() as s:
+        # A heartbeat (every OCPP message) changes no figure.
+        s.execute(update(Charger).values(last_seen_at=NOW))
+        s.commit()
+    assert {r[1] for r in assert_exact(db)} == {"NACS", "Type 2"}
+
+    with db.session() as s:
+        s.execute(delete(Account).where(Account.id == ids[0]))  # its sessions cascade
+        s.commit()
+    assert sum(r[2] for r in assert_exact(db)) == 3  # the other account's, all on the NACS one
+    with db.session() as s:
+        s.delete(s.get(Charger, ids[1]))
+        s.commit()
+    assert assert_exact(db) == []
+
+
+def test_deleting_every_session_at_once(db: Database) -> None:
+    with db.session() as s:
+        account, ccs, type2 = _fleet(s)
+        for i in range(4):
+            make_session(
+                s, account, (ccs, type2)[i % 2], started_at=utc(2026, 2, i + 1), energy_kwh="1"
+            )
+        s.commit()
+    assert len(assert_exact(db)) == 4
+    with db.session() as s:
+        s.execute(text("DELETE FROM sessions"))  # SQLite's truncate optimisation must not apply
+        s.commit()
+    assert assert_exact(db) == []
+
+
+@pytest.fixture
+def pg_db(postgres_database_url: str) -> Iterator[Database]:
+    """The PostgreSQL half of ``db`` alone, for what only PostgreSQL has."""
+    database = Database(postgres_database_url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with database.engine.begin() as c:
+        c.execute(text(f"TRUNCATE {tables} CASCADE"))
+    yield database
+    database.engine.dispose()
+
+
+def test_postgresql_truncate_and_copy(pg_db: Database) -> None:
+    db = pg_db
+    with db.session() as s:
+        account, ccs, type2 = _fleet(s)
+        make_session(s, account, ccs, started_at=utc(2026, 2, 1), energy_kwh="1")
+        ids = (account.id, ccs.id, type2.id)
+        s.commit()
+    with db.session() as s:
+        cur = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        columns = "id, account_id, charger_id, started_at, ended_at, energy_kwh, finalized"
+        with cur.copy(f"COPY sessions ({columns}) FROM STDIN") as copy:
+            for i in range(500):
+                started = utc(2026, 3, 28) + timedelta(minutes=7 * i)
+                copy.write_row(
+                    (
+                        f"copied-{i:04d}",
+                        ids[0],
+                        ids[1 + i % 2],
+                        started,
+                        started,
+                        f"{i}.5",
+                        i % 3 == 0,
+                    )
+                )
+        s.commit()
+    assert sum(r[2] for r in assert_exact(db)) == 501
+    with db.session() as s:
+        s.execute(text("TRUNCATE sessions CASCADE"))
+        s.commit()
+    with db.session() as s:
+        assert s.scalar(select(UsageQuarter.quarter).limit(1)) is None
+    with db.session() as s:
+        make_session(s, ids[0], ids[1], started_at=utc(2026, 2, 1), energy_kwh="1")
+        s.commit()
+    assert len(assert_exact(db)) == 1
+    with db.session() as s:
+        s.execute(text("TRUNCATE chargers CASCADE"))  # cascades to sessions
+        s.commit()
+    with db.session() as s:
+        assert s.scalar(select(UsageQuarter.quarter).limit(1)) is None
+
+
+def test_bulk_import_and_reimport(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        exchange, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash
+    )
+    folder = tmp_path / "folder"
+    shutil.copytree(SAMPLE, folder)
+    with db.session() as s:
+        exchange.import_folder(s, folder)
+        s.commit()
+    first = assert_exact(db)
+    assert sum(r[2] for r in first) == 12
+
+    # Re-import with every session's energy and finalized flag changed and a charger's type
+    # changed: the update paths (COPY into a temporary table + UPDATE ... FROM on PostgreSQL).
+    def rewrite(name: str, change: dict[str, str], key_changes: dict[str, dict[str, str]]) -> None:
+        path = folder / name
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        for row in rows:
+            row.update(change)
+            row.update(key_changes.get(next(iter(row.values())), {}))
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    rewrite(
+        "sessions.csv", {"energy_kwh": "1.234"}, {"s-0001": {"started_at": "2020-01-01T00:00:00Z"}}
+    )
+    rewrite("chargers.csv", {}, {"ch-ccs-1": {"connector_type": "NACS"}})
+    with db.session() as s:
+        exchange.import_folder(s, folder)
+        s.commit()
+    second = assert_exact(db)
+    assert second != first
+    assert sum(r[3] for r in second) == 12 * 1234
+    assert "NACS" in {r[1] for r in second}
+
+
+def test_bench_build_refills_the_rollup(tmp_path: Path) -> None:
+    """The bench load runs with triggers off (``session_replication_role = replica``)."""
+    admin = postgres_admin()
+    name, url = scratch_postgres_name("polaris_rollup_bench")
+    try:
+        build(url.replace("postgresql+psycopg://", "postgresql://"), 0.0002, out=io.StringIO())
+        bench = Database(url)
+        with bench.session() as s:
+            assert s.scalar(select(func.count()).select_from(ChargingSession)) > 2000
+        assert sum(r[2] for r in assert_exact(bench)) > 2000
+        bench.engine.dispose()
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# --- the figures read from it equal the old scans --------------------------------------------
+
+
+def _random_fleet(s: Session, rng: random.Random, tz: ZoneInfo, around: list[datetime]) -> None:
+    make_operator(s, timezone=tz.key)
+    accounts = [make_account(s) for _ in range(4)]
+    chargers = [make_charger(s, connector_type=kind) for kind in ConnectorType for _ in range(2)]
+    for i in range(400):
+        # Near the period's edges and the DST changes (to the microsecond), and anywhere.
+        anchor = rng.choice(around)
+        started = anchor + timedelta(seconds=rng.randint(-3 * 3600, 3 * 3600))
+        if rng.random() < 0.3:
+            started = anchor + timedelta(days=rng.uniform(-40, 40))
+        if rng.random() < 0.3:
+            started = started.replace(microsecond=rng.choice([0, 1, 999_999]))
+        finished = rng.random() < 0.8
+        make_session(
+            s,
+            rng.choice(accounts),
+            rng.choice(chargers),
+            started_at=started,
+            ended_at=started + timedelta(minutes=rng.randint(1, 300)) if finished else None,
+            finalized=finished and rng.random() < 0.9,
+            energy_kwh=f"{rng.randint(0, 80_000) / 1000:.3f}",
+            session_id=f"rnd-{i:04d}",
+        )
+
+
+CASES = [
+    # zone, first day, last day, instants the sessions crowd around
+    (BERLIN, date(2026, 3, 1), date(2026, 11, 5), [utc(2026, 3, 29, 1), utc(2026, 10, 25, 1)]),
+    (BERLIN, date(2026, 3, 29), date(2026, 3, 29), [utc(2026, 3, 29, 1), utc(2026, 3, 28, 23)]),
+    (BERLIN, date(2026, 10, 25), date(2026, 10, 26), [utc(2026, 10, 25, 1)]),
+    (
+        KATHMANDU,
+        date(2026, 1, 1),
+        date(2026, 2, 28),
+        [utc(2025, 12, 31, 18, 15), utc(2026, 2, 28, 18, 15)],
+    ),
+    (ZoneInfo("America/Havana"), date(2026, 3, 1), date(2026, 3, 31), [utc(2026, 3, 8, 5)]),
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_rollup_figures_equal_the_scans(db: Database, case: int, seed: int) -> None:
+    tz, first, last, around = CASES[case]
+    rng = random.Random(seed * 100 + case)
+    period = AnalyticsRange("custom", first, last).bounds(NOW, tz)
+    around = [*around, period.start_utc, period.end_utc]
+    with db.session() as s:
+        _random_fleet(s, rng, tz, around)
+        s.commit()
+    assert_exact(db)
+    with db.session() as s:
+        assert local_quarters(period, offset_runs(period)) is not None  # the rollup is used
+        days = energy_per_day(s, period)
+        assert days == energy_per_day_from_sessions(s, period)
+        assert sum(d.sessions for d in days) > 0, "the scenario must put sessions in the period"
+        assert sessions_by_hour_of_week(s, period) == sessions_by_hour_of_week_from_sessions(
+            s, period
+        )
+        assert energy_by_connector(s, period) == energy_by_connector_from_sessions(s, period)
+        for state in ("all", "finalized", "in_progress"):
+            flt = SessionFilter(first, last, state=state)
+            totals = session_totals(s, flt, tz)
+            scanned = s.execute(
+                select(
+                    ChargingSession.energy_kwh, ChargingSession.finalized, ChargingSession.ended_at
+                ).where(
+                    ChargingSession.started_at >= flt.start_utc(tz),
+                    ChargingSession.started_at < flt.end_utc(tz),
+                )
+            ).all()
+            kept = [
+                Decimal(str(kwh))
+                for kwh, finalized, ended in scanned
+                if state == "all"
+                or (state == "finalized" and finalized)
+                or (state == "in_progress" and ended is None)
+            ]
+            assert (totals.sessions, totals.energy_kwh) == (len(kept), sum(kept, Decimal("0.000")))
+
+
+def test_kathmandu_quarters_map_to_its_local_hours(db: Database) -> None:
+    """+05:45: 18:14:59 UTC is 23:59:59 local, 18:15 UTC the next day's 00:00."""
+    with db.session() as s:
+        make_operator(s, timezone="Asia/Kathmandu")
+        account, charger = make_account(s), make_charger(s)
+        for started in (
+            utc(2026, 1, 4, 18, 14, 59),
+            utc(2026, 1, 4, 18, 15),
+            utc(2026, 1, 5, 3, 0),
+        ):
+            make_session(s, account, charger, started_at=started, energy_kwh="1")
+        s.commit()
+    period = AnalyticsRange("custom", date(2026, 1, 4), date(2026, 1, 5)).bounds(NOW, KATHMANDU)
+    with db.session() as s:
+        days = energy_per_day(s, period)
+        grid = sessions_by_hour_of_week(s, period)
+    assert [(d.day, d.sessions) for d in days] == [(date(2026, 1, 4), 1), (date(2026, 1, 5), 2)]
+    # 4 January 2026 is a Sunday: 23:59:59 Sunday, then Monday 00:00 and 08:45.
+    found = {(w, h): n for w, row in enumerate(grid) for h, n in enumerate(row) if n}
+    assert found == {(6, 23): 1, (0, 0): 1, (0, 8): 1}
+
+
+def test_offsets_off_the_quarter_fall_back_to_the_scan(db: Database) -> None:
+    """Monrovia ran on -00:44:30 until 1972: its days are not whole quarters."""
+    monrovia = ZoneInfo("Africa/Monrovia")
+    period = AnalyticsRange("custom", date(1971, 6, 1), date(1971, 6, 3)).bounds(NOW, monrovia)
+    assert local_quarters(period, offset_runs(period)) is None
+    with db.session() as s:
+        make_operator(s, timezone="Africa/Monrovia")
+        account, charger = make_account(s), make_charger(s)
+        # 00:00 local on 2 June is 00:44:30 UTC: the first quarter of the day straddles it.
+        make_session(s, account, charger, started_at=utc(1971, 6, 2, 0, 44, 29), energy_kwh="1")
+        make_session(s, account, charger, started_at=utc(1971, 6, 2, 0, 44, 30), energy_kwh="2")
+        s.commit()
+    with db.session() as s:
+        days = energy_per_day(s, period)
+        assert usage_between(s, period.start_utc, period.end_utc) is None
+        totals = session_totals(s, SessionFilter(date(1971, 6, 2), date(1971, 6, 2)), monrovia)
+    assert [(d.sessions, d.energy_kwh) for d in days] == [
+        (1, Decimal("1.000")),
+        (1, Decimal("2.000")),
+        (0, Decimal("0.000")),
+    ]
+    assert (totals.sessions, totals.energy_kwh) == (1, Decimal("2.000"))
+
+
+def test_the_rollup_is_what_is_read(db: Database) -> None:
+    """A row written straight into the table shows in the figures: they do not scan sessions."""
+    period = AnalyticsRange("custom", date(2026, 5, 1), date(2026, 5, 1)).bounds(NOW, BERLIN)
+    with db.session() as s:
+        make_operator(s, timezone="Europe/Berlin")
+        s.add(
+            UsageQuarter(
+                quarter=quarter_of(utc(2026, 5, 1, 10)),
+                connector_type="NACS",
+                sessions=3,
+                energy_wh=4500,
+                finalized_sessions=2,
+                finalized_energy_wh=4000,
+            )
+        )
+        s.commit()
+    with db.session() as s:
+        assert [(d.sessions, d.energy_kwh) for d in energy_per_day(s, period)] == [
+            (3, Decimal("4.500"))
+        ]
+        grid = sessions_by_hour_of_week(s, period)
+        assert grid[4][12] == 3  # Friday 12:00 CEST
+        kinds = {c.connector_type: c.sessions for c in energy_by_connector(s, period)}
+        assert kinds["NACS"] == 3
+        totals = session_totals(
+            s, SessionFilter(date(2026, 5, 1), date(2026, 5, 1), state="finalized"), BERLIN
+        )
+        assert (totals.sessions, totals.energy_kwh) == (2, Decimal("4.000"))
+        # With a charger or an account the explorer scans the sessions (there are none).
+        assert (
+            session_totals(
+                s, SessionFilter(date(2026, 5, 1), date(2026, 5, 1), account_id="x"), BERLIN
+            ).sessions
+            == 0
+        )
+
+
+def test_counter_sanity() -> None:
+    """quarter_of floors, also before 1970."""
+    assert quarter_of(utc(1970, 1, 1)) == 0
+    assert quarter_of(utc(1970, 1, 1, 0, 14, 59)) == 0
+    assert quarter_of(utc(1969, 12, 31, 23, 59, 59)) == -1
+    assert Counter(
+        quarter_of(utc(2026, 1, 1) + timedelta(minutes=m)) for m in range(60)
+    ) == Counter({quarter_of(utc(2026, 1, 1)) + i: 15 for i in range(4)})
