@@ -18,7 +18,7 @@ from central.cli import register_ocpp_cli
 from config import ROOT, load_config
 from data.analytics_routes import register_analytics_routes
 from data.cli import register_cli
-from data.db import Database, is_empty, upgrade
+from data.db import Database, install_read_scope, is_empty, upgrade
 from data.demo import DEMO_LOGINS, has_demo, load_demo, tick_demo
 from data.export_routes import register_export_routes
 from pages import _shell
@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     upgrade(db.engine)
     server.extensions["polaris_db"] = db
+    install_read_scope(server)
     if settings["DEMO"] and _serving():
         _load_demo_if_empty(db)
     if settings["DEMO"]:

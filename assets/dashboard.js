@@ -1,7 +1,53 @@
-// Paints the charger status pills from the poll's payload (pages/dashboard.py refresh_statuses):
-// {pills: {chargerId: [text, classes]}, unknown: [text, classes], available: "N available"}.
+// The dashboard's clientside callbacks (pages/dashboard.py); every text comes from the server.
+const html = (type, props) => ({ type, namespace: "dash_html_components", props });
+
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   polaris: {
+    // The charger cards from components/dashboard.py charger_grid_data: {cards: [{id, name,
+    // specs, status, pill}], note, empty, pill_type}. Each pill keeps its pattern-matching id,
+    // so applyStatuses repaints it on every poll.
+    renderChargers: function (data) {
+      if (!data) {
+        return window.dash_clientside.no_update;
+      }
+      if (!data.cards.length) {
+        return html("P", {
+          children: data.empty,
+          className: "text-body-secondary mb-0 no-chargers",
+        });
+      }
+      const cards = data.cards.map((card) =>
+        html("Li", {
+          children: html("Div", {
+            className: "card card-body charger-card h-100",
+            children: [
+              html("H3", { children: card.name, className: "h6 card-title mb-1 charger-name" }),
+              html("P", {
+                children: card.specs,
+                className: "small text-body-secondary mb-0 charger-specs",
+              }),
+              html("Span", {
+                children: card.status,
+                className: card.pill,
+                id: { type: data.pill_type, charger: card.id },
+              }),
+            ],
+          }),
+        }),
+      );
+      const children = [html("Ul", { children: cards, className: "charger-grid-list list-unstyled mb-0" })];
+      if (data.note) {
+        children.push(
+          html("P", {
+            children: data.note,
+            className: "charger-limit-note small text-body-secondary mt-3",
+          }),
+        );
+      }
+      return html("Div", { children });
+    },
+    // Paints the charger status pills from the poll's payload (refresh_statuses): {pills:
+    // {chargerId: [text, classes]}, unknown: [text, classes], available: "N available"}.
     applyStatuses: function (data) {
       const noUpdate = window.dash_clientside.no_update;
       const pills = window.dash_clientside.callback_context.outputs_list[0];

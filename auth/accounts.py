@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
-from data.db import session_scope
+from data.db import read_scope, session_scope
 from data.models import Role
 from data.signin import signed_in_person
 from data.tokens import TOKEN_PATH_PREFIXES, authenticate_token, bearer_secret
@@ -89,7 +89,7 @@ def _load_user(token: str) -> SignedInUser | None:
         # hooks) go on as for nobody, instead of failing, or waiting, a second time.
         return None
     try:
-        with session_scope() as s:
+        with read_scope() as s:  # the request's read session: its callback reuses it
             user = load_signed_in_user(s, int(user_id))
     except (OperationalError, PoolTimeoutError):
         g.polaris_db_down = True

@@ -282,11 +282,9 @@ class Driver:
         if not body:
             return
         self.status_shown = body["response"].get("charger-status-shown", {}).get("data")
-        self.pills = [
-            node["id"]["charger"]
-            for node in _walk(body["response"])
-            if isinstance(node.get("id"), dict) and node["id"].get("type") == "charger-status"
-        ]
+        # The cards come as data (the browser builds them): their chargers, in screen order.
+        grid = body["response"].get("charger-grid-data", {}).get("data") or {}
+        self.pills = [card["id"] for card in grid.get("cards", [])]
 
 
 def recent_key(app: Flask) -> str | None:

@@ -53,6 +53,7 @@ STATUS_TYPE = "charger-status"
 # clientside function paints, so neither way lists 50 pills' props.
 STATUS_DATA_ID = "charger-status-data"
 STATUS_SHOWN_ID = "charger-status-shown"
+CHARGER_DATA_ID = "charger-grid-data"  # the cards as data; dashboard.js renders them
 # The Active session banner as Recent activity last showed it, and a counter bumped when it
 # changes after that (assets/dashboard.js recentGate): Recent activity is asked for again only
 # then, never on the page's first view (render_dashboard has just sent it).
@@ -64,6 +65,10 @@ FIRST_RUN_TEXT = (
     "it appears here once the system records it."
 )
 NO_RESERVATION_TEXT = "No upcoming reservation."
+NO_CHARGERS_TEXT = (
+    "No chargers are visible to your account right now. "
+    "Ask your operator which chargers your account is meant to see."
+)
 NO_PLAN_TEXT = "No plan on this account."
 UNKNOWN_STATUS_TEXT = "—"
 MISSING_CHARGER_ANSWER = (
@@ -514,20 +519,17 @@ def format_kw(kw: float) -> str:
     return f"{_number(kw)} kW"
 
 
-def charger_card(row: ChargerRow) -> html.Div:
-    """Name, connector and power, status: five elements a card (with its list item), since the
-    grid of 50 is most of what the dashboard sends and builds."""
-    return html.Div(
-        [
-            html.H3(row.friendly_name, className="h6 card-title mb-1 charger-name"),
-            html.P(
-                f"{row.connector_type} · {format_kw(row.max_power_kw)}",
-                className="small text-body-secondary mb-0 charger-specs",
-            ),
-            status_pill(row.charger_id, row.status),
-        ],
-        className="card card-body charger-card h-100",
-    )
+def charger_card_data(row: ChargerRow) -> dict[str, Any]:
+    """One card of the grid as data: name, connector and power, status pill text and classes.
+    ``assets/dashboard.js`` (renderChargers) turns these into the cards, so a render sends
+    50 small dicts (5 KB) instead of 250 components (34 KB, and 3 ms to build and encode)."""
+    return {
+        "id": row.charger_id,
+        "name": row.friendly_name,
+        "specs": f"{row.connector_type} · {format_kw(row.max_power_kw)}",
+        "status": status_text(row.status),
+        "pill": status_class(row.status),
+    }
 
 
 def charger_limit_note(chargers: ChargerList) -> str | None:
@@ -539,24 +541,15 @@ def charger_limit_note(chargers: ChargerList) -> str | None:
     )
 
 
-def charger_grid(chargers: ChargerList) -> Component:
-    """Cards in the order given (most useful first; the order stays put on refresh)."""
-    if not chargers.chargers:
-        return html.P(
-            "No chargers are visible to your account right now. "
-            "Ask your operator which chargers your account is meant to see.",
-            className="text-body-secondary mb-0 no-chargers",
-        )
-    children: list[Component] = [
-        html.Ul(
-            [html.Li(charger_card(row)) for row in chargers.chargers],
-            className="charger-grid-list list-unstyled mb-0",
-        )
-    ]
-    note = charger_limit_note(chargers)
-    if note:
-        children.append(html.P(note, className="charger-limit-note small text-body-secondary mt-3"))
-    return html.Div(children)
+def charger_grid_data(chargers: ChargerList) -> dict[str, Any]:
+    """The cards in the order given (most useful first; the order stays put on refresh), the
+    note when more are visible than shown, and what to say when none is."""
+    return {
+        "cards": [charger_card_data(row) for row in chargers.chargers],
+        "note": charger_limit_note(chargers),
+        "empty": NO_CHARGERS_TEXT,
+        "pill_type": STATUS_TYPE,
+    }
 
 
 def available_text(n: int) -> str:
@@ -642,6 +635,7 @@ def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
             dcc.Store(id=PERIOD_STORE_ID, data=period),
             dcc.Store(id=STATUS_DATA_ID),
             dcc.Store(id=STATUS_SHOWN_ID),
+            dcc.Store(id=CHARGER_DATA_ID),
             dcc.Store(id=RECENT_SEEN_ID),
             dcc.Store(id=RECENT_REFRESH_ID),
             html.H1("Your dashboard", className="h3 mb-3"),

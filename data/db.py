@@ -1,11 +1,14 @@
 """Engine, sessions and schema upgrades.
 
 The Flask app keeps one ``Database`` in ``app.extensions``; callbacks and routes open a short
-session with ``session_scope()``. Every query function elsewhere in ``data`` takes that session.
+session with ``session_scope()`` (a transaction, committed at the end), or ``read_scope()`` for
+reads that need no transaction of their own. Every query function elsewhere in ``data`` takes
+that session.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,14 +16,17 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from flask import current_app
-from sqlalchemy import Engine, create_engine, event, select, text
+from flask import Flask, current_app, g, has_request_context
+from sqlalchemy import Engine, create_engine, event, exc, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.models import Charger, Operator, User
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# A pooled PostgreSQL connection idle for longer than this is pinged before use (one round trip);
+# one that served a request a moment ago is not, so a busy worker never pays a ping per request.
+PING_IDLE_AFTER_S = 1.0
 
 
 def normalise_url(url: str) -> str:
@@ -44,10 +50,12 @@ def make_engine(
     """PostgreSQL engines fail fast instead of hanging: ``statement_timeout`` cancels a query
     held by a lock, ``connect_timeout_s`` bounds connecting to a server that does not answer
     (libpq counts at least 2 s), ``pool_timeout_s`` bounds waiting for a pooled connection, and
-    pre-ping replaces connections the server dropped, so the app recovers when it returns."""
+    idle connections are pinged before use (``PING_IDLE_AFTER_S``), so the app recovers when the
+    server returns; a connection that dies while busy is found by SQLAlchemy's disconnect
+    handling, which then replaces every pooled connection."""
     url = normalise_url(url)
     dialect = make_url(url).get_backend_name()
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"pool_pre_ping": dialect != "postgresql"}
     if dialect == "postgresql":
         # A query held by a lock is cancelled well before a web worker would be killed. JIT
         # off: the app's queries are index lookups of a few ms, and JIT compiling them when
@@ -64,7 +72,28 @@ def make_engine(
     engine = create_engine(url, **kwargs)
     if dialect == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        _ping_when_idle(engine)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, for connections idle longer than ``PING_IDLE_AFTER_S``."""
+
+    @event.listens_for(engine, "checkin")
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["polaris_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("polaris_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_IDLE_AFTER_S:
+            return  # just connected, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool then discards this connection and checks out (or makes) another.
+            raise exc.DisconnectionError() from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -111,11 +140,15 @@ def is_empty(session: Session) -> bool:
 
 
 class Database:
-    """An engine and its session factory."""
+    """An engine and its session factories: ``sessions`` in a transaction, ``reads`` in
+    autocommit (no BEGIN and COMMIT round trips; each statement sees the latest commits)."""
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.engine = make_engine(url, **engine_options)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.reads = sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -136,3 +169,38 @@ def get_db() -> Database:
 def session_scope() -> Iterator[Session]:
     with get_db().session() as s:
         yield s
+
+
+READS_KEY = "polaris_reads"
+
+
+@contextmanager
+def read_scope() -> Iterator[Session]:
+    """A session for reads only, in autocommit. Within a request every ``read_scope`` shares one
+    session and so one pooled connection (the sign-in check and the callback's queries alike),
+    given back when the request ends; writes go through ``session_scope``."""
+    if not has_request_context():
+        with get_db().reads() as s:
+            yield s
+        return
+    s = g.get(READS_KEY)
+    if s is None:
+        s = get_db().reads()
+        setattr(g, READS_KEY, s)
+    try:
+        yield s
+    except BaseException:
+        # Never reuse a session whose statement failed (its connection may be gone).
+        _close_reads()
+        raise
+
+
+def _close_reads(_error: BaseException | None = None) -> None:
+    s = g.pop(READS_KEY, None)
+    if s is not None:
+        s.close()
+
+
+def install_read_scope(server: Flask) -> None:
+    """Give the request's read session (and its connection) back when the request ends."""
+    server.teardown_request(_close_reads)

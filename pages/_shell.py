@@ -24,7 +24,7 @@ from components.format import format_ago, format_kwh, format_time
 from components.shell import BANNER_ID, account_menu, frame
 from config import snapshot_s
 from data.dashboard import active_session
-from data.db import session_scope
+from data.db import read_scope
 from data.snapshots import SETTINGS
 
 log = logging.getLogger("polaris")
@@ -68,7 +68,7 @@ def register_callbacks(app: Dash) -> None:
     def refresh_banner(_n: int | None, _path: str | None, *shown: Any) -> tuple[Any, ...]:
         account_id = current_account_id()
         now = datetime.now(UTC)
-        with session_scope() as s:
+        with read_scope() as s:
             tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
             active = active_session(s, account_id, now)
         if active is None:

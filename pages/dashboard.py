@@ -19,6 +19,7 @@ from dash.exceptions import PreventUpdate
 from auth.accounts import current_account_id
 from components.dashboard import (
     AVAILABLE_COUNT_ID,
+    CHARGER_DATA_ID,
     CHARGER_GRID_ID,
     NEXT_RESERVATION_BODY_ID,
     OPERATOR_CONTACT_ID,
@@ -33,7 +34,7 @@ from components.dashboard import (
     USAGE_CHART_ID,
     USAGE_TOTAL_ID,
     available_text,
-    charger_grid,
+    charger_grid_data,
     daily_usage_figure,
     dashboard_skeleton,
     next_reservation_card_body,
@@ -56,7 +57,7 @@ from data.dashboard import (
     next_reservation,
     recent_sessions,
 )
-from data.db import session_scope
+from data.db import read_scope
 from data.models import ID_LENGTH
 from data.periods import parse_period, period_bounds
 from data.snapshots import (
@@ -89,7 +90,7 @@ def layout(period: str = "current", **_: object) -> Component:
     Output(USAGE_TOTAL_ID, "children"),
     Output(USAGE_CHART_ID, "figure"),
     Output(PLAN_GAUGE_ID, "children"),
-    Output(CHARGER_GRID_ID, "children"),
+    Output(CHARGER_DATA_ID, "data"),
     Output(AVAILABLE_COUNT_ID, "children"),
     Output(OPERATOR_CONTACT_ID, "children"),
     Output(STATUS_SHOWN_ID, "data"),
@@ -100,7 +101,7 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
     name, _valid = _period_name(period_value)
     account_id = current_account_id()
     now = datetime.now(UTC)
-    with session_scope() as s:
+    with read_scope() as s:
         settings = SETTINGS.get(s, now, max_age_s=snapshot_s())
         tz = settings.tz
         period = period_bounds(name, now, tz)
@@ -125,7 +126,7 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         usage_total(frame, period),
         daily_usage_figure(frame, period),
         plan_gauge(plan, used, billing_label),
-        charger_grid(chargers),
+        charger_grid_data(chargers),
         available_text(chargers.available),
         operator_contact(settings),
         _shown(chargers.chargers, chargers.available),
@@ -148,6 +149,15 @@ def _shown_ids(shown: object) -> list[str] | None:
     ):
         return ids
     return None
+
+
+# Builds the charger cards from the render's data in the browser (assets/dashboard.js).
+clientside_callback(
+    ClientsideFunction(namespace="polaris", function_name="renderChargers"),
+    Output(CHARGER_GRID_ID, "children"),
+    Input(CHARGER_DATA_ID, "data"),
+    prevent_initial_call=True,
+)
 
 
 # Counts the banner's changes after the one Recent activity was rendered with (dashboard.js).
@@ -173,7 +183,7 @@ def refresh_recent_sessions(_refreshes: object) -> Any:
     reload. Between those moments the banner polls and this list stays as it is."""
     account_id = current_account_id()
     now = datetime.now(UTC)
-    with session_scope() as s:
+    with read_scope() as s:
         tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
         sessions = recent_sessions(s, account_id)
     return recent_sessions_list(sessions, tz, now)
@@ -197,7 +207,7 @@ def refresh_statuses(_n: int | None, shown: object) -> tuple[Any, ...]:
     """
     account_id = current_account_id()
     now = datetime.now(UTC)
-    with session_scope() as s:
+    with read_scope() as s:
         fleet = FLEET.get(s, now, max_age_s=snapshot_s(), key=offline_after_s())
         granted = account_grants(s, account_id)
     ids = _shown_ids(shown)

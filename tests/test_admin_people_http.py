@@ -321,12 +321,12 @@ def test_admin_changing_their_own_password_stays_signed_in_here(app, ops):
 
 
 def test_admin_grants_and_the_customer_sees_the_charger_on_the_next_request(app, ops, alice):
-    from components.dashboard import CHARGER_GRID_ID, PERIOD_STORE_ID
+    from components.dashboard import CHARGER_DATA_ID, PERIOD_STORE_ID
 
     def alice_sees_depot() -> bool:
         response = call_callback(
             alice,
-            next(k for k in app.extensions["polaris_dash"].callback_map if CHARGER_GRID_ID in k),
+            next(k for k in app.extensions["polaris_dash"].callback_map if CHARGER_DATA_ID in k),
             [{"id": PERIOD_STORE_ID, "property": "data", "value": "current"}],
         )
         return "Depot" in response.get_data(as_text=True)

@@ -297,15 +297,12 @@ def test_charger_card_shows_name_connector_power_and_status_text(
     status: ChargerStatus, css: str
 ) -> None:
     row = ChargerRow("ch-9", "Station Plaza 3", "Type 2", 22.0, status)
-    card = c.charger_card(row)
-    words = text(card)
-    assert "Station Plaza 3" in words
-    assert "Type 2" in words
-    assert "22 kW" in words
-    pill = by_id(card, {"type": "charger-status", "charger": "ch-9"})
-    assert pill.children == str(status)
-    assert isinstance(pill.className, str)
-    assert css in pill.className
+    card = c.charger_card_data(row)
+    assert card["id"] == "ch-9"
+    assert card["name"] == "Station Plaza 3"
+    assert card["specs"] == "Type 2 · 22 kW"
+    assert card["status"] == str(status)
+    assert css in card["pill"].split()
 
 
 def test_power_keeps_a_decimal_only_when_it_has_one() -> None:
@@ -330,21 +327,21 @@ def test_available_pill_text() -> None:
 
 def test_grid_keeps_the_given_order_and_one_pill_per_charger() -> None:
     rows = [charger(2, ChargerStatus.offline), charger(1), charger(3, ChargerStatus.in_use)]
-    grid = c.charger_grid(ChargerList(rows, visible=3, available=1))
-    pills = [x for x in with_ids(grid) if isinstance(x.id, dict)]
-    assert [p.id["charger"] for p in pills] == ["ch-2", "ch-1", "ch-3"]
-    assert "Showing" not in text(grid)
+    grid = c.charger_grid_data(ChargerList(rows, visible=3, available=1))
+    assert [card["id"] for card in grid["cards"]] == ["ch-2", "ch-1", "ch-3"]
+    assert [card["status"] for card in grid["cards"]] == ["Offline", "Online", "In use"]
+    assert grid["pill_type"] == c.STATUS_TYPE  # the pills' pattern-matching ids
+    assert grid["note"] is None
 
 
 def test_more_than_fifty_visible_says_so() -> None:
     rows = [charger(i) for i in range(CHARGER_LIMIT)]
-    grid = c.charger_grid(ChargerList(rows, visible=73, available=60))
-    words = text(grid)
-    assert (
+    grid = c.charger_grid_data(ChargerList(rows, visible=73, available=60))
+    assert grid["note"] == (
         "Showing 50 of 73 chargers you can use. "
         "Ask your operator which chargers your account is meant to see."
-    ) in words
-    assert len([x for x in with_ids(grid) if isinstance(x.id, dict)]) == 50
+    )
+    assert len(grid["cards"]) == 50
 
 
 def test_exactly_fifty_visible_has_no_note() -> None:
@@ -353,8 +350,9 @@ def test_exactly_fifty_visible_has_no_note() -> None:
 
 
 def test_no_visible_chargers_explains() -> None:
-    words = text(c.charger_grid(ChargerList([], visible=0, available=0)))
-    assert "No chargers are visible to your account" in words
+    grid = c.charger_grid_data(ChargerList([], visible=0, available=0))
+    assert grid["cards"] == []
+    assert "No chargers are visible to your account" in grid["empty"]
 
 
 # --- operator contact ---------------------------------------------------------------------------

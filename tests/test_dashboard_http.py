@@ -11,7 +11,7 @@ import pytest
 
 from components.dashboard import (
     AVAILABLE_COUNT_ID,
-    CHARGER_GRID_ID,
+    CHARGER_DATA_ID,
     NEXT_RESERVATION_BODY_ID,
     OPERATOR_CONTACT_ID,
     PERIOD_STORE_ID,
@@ -34,7 +34,7 @@ RENDER_OUTPUTS = [
     (USAGE_TOTAL_ID, "children"),
     (USAGE_CHART_ID, "figure"),
     (PLAN_GAUGE_ID, "children"),
-    (CHARGER_GRID_ID, "children"),
+    (CHARGER_DATA_ID, "data"),
     (AVAILABLE_COUNT_ID, "children"),
     (OPERATOR_CONTACT_ID, "children"),
     (STATUS_SHOWN_ID, "data"),

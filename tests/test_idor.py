@@ -88,7 +88,7 @@ BANNER = (
 )
 RENDER = (
     "..recent-sessions.children...next-reservation-body.children...usage-total.children"
-    "...usage-chart.figure...plan-gauge.children...charger-grid.children"
+    "...usage-chart.figure...plan-gauge.children...charger-grid-data.data"
     "...available-count.children...operator-contact.children...charger-status-shown.data.."
 )
 STATUSES = "..charger-status-data.data...charger-status-shown.data.."
@@ -114,6 +114,7 @@ CLIENTSIDE_CALLBACKS = frozenset(
         '...{"charger":["ALL"],"type":"charger-status"}.className'
         "...available-count.children..",
         "..recent-banner-seen.data...recent-refresh.data..",
+        "charger-grid.children",
     }
 )
 
