@@ -116,7 +116,6 @@ def dashboard_keys(app: Flask) -> dict[str, str]:
     keys = {
         "pages": output_key(app, "_pages_content.children"),
         "banner": output_key(app, "banner-kwh.children"),
-        "account_menu": output_key(app, "account-menu.children"),
         "render": output_key(app, "recent-sessions.children", "usage-chart.figure"),
         "statuses": output_key(app, "charger-status-data.data"),
     }
@@ -225,9 +224,6 @@ class Driver:
             )
         )
         calls.append(self.banner_call(first=True))
-        calls.append(
-            self.callback("account_menu", [{"id": "url", "property": "pathname", "value": "/"}])
-        )
         calls.append(self.render(period))
         # Recent activity is asked again only when the banner changes after this first view
         # (pages/dashboard.py recentGate): not part of a page view; ``recent`` times it alone.
@@ -549,7 +545,7 @@ async def _drive(
                     {"id": "_pages_location", "property": "search", "value": ""},
                 ]
                 await post("pages", pathname)
-                _banner, _menu, render = await asyncio.gather(
+                _banner, render = await asyncio.gather(
                     post(
                         "banner",
                         [
@@ -559,7 +555,6 @@ async def _drive(
                         banner_state,
                         changed=1,
                     ),
-                    post("account_menu", [{"id": "url", "property": "pathname", "value": "/"}]),
                     post(
                         "render",
                         [{"id": "dashboard-period", "property": "data", "value": "current"}],

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import Dash, Input, Output, State, no_update
+from dash import Dash, Input, Output, State, callback_context, no_update
 from flask import current_app
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -58,6 +58,7 @@ def register_callbacks(app: Dash) -> None:
         Output("banner-kwh", "children"),
         Output("banner-started", "children"),
         Output("banner-charger", "children"),
+        Output("account-menu", "children"),
         Input("refresh-interval", "n_intervals"),
         Input("url", "pathname"),
         State(BANNER_ID, "hidden"),
@@ -65,7 +66,9 @@ def register_callbacks(app: Dash) -> None:
         State("banner-started", "children"),
         State("banner-charger", "children"),
     )
-    def refresh_banner(_n: int | None, _path: str | None, *shown: Any) -> tuple[Any, ...]:
+    def refresh_shell(_n: int | None, _path: str | None, *shown: Any) -> tuple[Any, ...]:
+        """The frame's one callback: the Active session banner on every tick, and the account
+        menu when a page is shown (not on ticks), so a page view costs one request for both."""
         account_id = current_account_id()
         now = datetime.now(UTC)
         with read_scope() as s:
@@ -78,13 +81,19 @@ def register_callbacks(app: Dash) -> None:
             started += format_ago(active.started_at, now)
             fresh = (False, format_kwh(active.energy_kwh), started, f"on {active.charger_name}")
         # Send only what changed: the banner's texts are props, not a rebuilt tree.
-        return tuple(
+        banner = tuple(
             no_update if new == old else new for new, old in zip(fresh, shown, strict=True)
         )
+        return (*banner, no_update if _tick_only() else _account_menu())
 
-    @app.callback(Output("account-menu", "children"), Input("url", "pathname"))
-    def show_account_menu(_path: str | None) -> Any:
-        account = current_account()
-        if account is None:
-            return []
-        return account_menu(current_user.display_name, account, generate_csrf())
+
+def _tick_only() -> bool:
+    """Only the refresh interval fired (the page itself did not change)."""
+    return [t["prop_id"] for t in callback_context.triggered] == ["refresh-interval.n_intervals"]
+
+
+def _account_menu() -> Any:
+    account = current_account()
+    if account is None:
+        return []
+    return account_menu(current_user.display_name, account, generate_csrf())

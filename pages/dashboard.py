@@ -8,6 +8,7 @@ Every callback takes the account from the server-side session, never from the br
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,7 +82,16 @@ def _period_name(value: object) -> tuple[str, bool]:
 def layout(period: str = "current", **_: object) -> Component:
     """Static skeleton; an unknown ``?period=`` shows this month with a visible note."""
     name, valid = _period_name(period)
-    return dashboard_skeleton(name, None if valid else unknown_period_note(period))
+    if valid:
+        return _skeleton(name)
+    return dashboard_skeleton(name, unknown_period_note(period))
+
+
+@functools.cache
+def _skeleton(period: str) -> Component:
+    """Built once per period: every page view of ``/`` sends the same tree (nothing mutates
+    it; Dash only serialises it)."""
+    return dashboard_skeleton(period)
 
 
 @callback(

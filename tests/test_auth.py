@@ -52,7 +52,7 @@ def test_anonymous_dash_api_gets_401_and_no_data(client, path):
 def test_anonymous_callback_post_gets_401(client):
     response = call_callback(
         client,
-        "account-menu.children",
+        "switch-accounts.children",
         [{"id": "url", "property": "pathname", "value": "/"}],
     )
     assert response.status_code == 401

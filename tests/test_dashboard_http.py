@@ -174,6 +174,7 @@ def test_banner_shows_only_the_session_accounts_charging(app, alice):
         "banner-kwh.children",
         "banner-started.children",
         "banner-charger.children",
+        "account-menu.children",
     ]
     inputs = [
         {"id": "refresh-interval", "property": "n_intervals", "value": 1},

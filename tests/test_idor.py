@@ -84,7 +84,7 @@ PAYLOADS: tuple[Any, ...] = (
 
 BANNER = (
     "..active-session-banner.hidden...banner-kwh.children"
-    "...banner-started.children...banner-charger.children.."
+    "...banner-started.children...banner-charger.children...account-menu.children.."
 )
 RENDER = (
     "..recent-sessions.children...next-reservation-body.children...usage-total.children"
@@ -98,8 +98,7 @@ RECENT = "recent-sessions.children"
 # Callbacks a customer reaches, with A's own data that a plain request must show (so that a
 # probe answering with nothing at all cannot pass for "no leak").
 CUSTOMER_CALLBACKS: dict[str, tuple[str, ...]] = {
-    BANNER: ("22.2 kWh", "Alice Depot"),
-    "account-menu.children": ("Alice",),
+    BANNER: ("22.2 kWh", "Alice Depot", "Alice"),
     "switch-accounts.children": ("acc-alice",),
     RENDER: ("11.1 kWh", "Alice Depot", "Alice Commuter", "Street Charger"),
     STATUSES: ("In use",),

@@ -29,6 +29,7 @@ from tests.test_idor import (
     ADMIN_EMAIL,
     ALICE_EMAIL,
     B_SECRETS,
+    BANNER,
     ZEB_EMAIL,
     build_app,
     callback_body,
@@ -246,8 +247,8 @@ def test_hardening_runs_after_the_guard_and_csrf(app: Flask) -> None:
 
 def menu_body() -> dict[str, Any]:
     return {
-        "output": "account-menu.children",
-        "outputs": {"id": "account-menu", "property": "children"},
+        "output": "switch-accounts.children",
+        "outputs": {"id": "switch-accounts", "property": "children"},
         "inputs": [{"id": "url", "property": "pathname", "value": "/"}],
         "changedPropIds": ["url.pathname"],
     }
@@ -266,7 +267,7 @@ def raw_post(
 def assert_no_data_no_traceback(response: TestResponse) -> None:
     text = response.get_data(as_text=True)
     assert not leaks(text, EVERYONE_SECRETS)
-    assert "Alice" not in text  # the account menu's content
+    assert "acc-alice" not in text  # the account picker's content
     assert not [s for s in TRACEBACK_SIGNS if s in text], text[:300]
 
 
@@ -274,7 +275,7 @@ def test_well_formed_menu_request_answers(alice: FlaskClient) -> None:
     """The baseline the refusals below differ from."""
     response = raw_post(alice, json.dumps(menu_body()), "application/json", dash_csrf(alice))
     assert response.status_code == 200
-    assert "Alice" in response.get_data(as_text=True)
+    assert "acc-alice" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
@@ -317,18 +318,18 @@ PATHNAME = {"id": "url", "property": "pathname", "value": "/"}
 MALFORMED: dict[str, bytes | Any] = {
     "not JSON": b"{not json",
     "empty body": b"",
-    "truncated JSON": b'{"output": "account-menu.children", "inputs": [',
+    "truncated JSON": b'{"output": "switch-accounts.children", "inputs": [',
     "invalid UTF-8": b'{"output": "\xff\xfe"}',
     "deeply nested": b"[" * 100_000 + b"]" * 100_000,
     "a JSON list": [menu_body()],
-    "a JSON string": "account-menu.children",
+    "a JSON string": "switch-accounts.children",
     "JSON null": None,
     "a JSON number": 12,
     "an empty object": {},
     "no output": _without("output"),
-    "output not a string": _with(output=["account-menu.children"]),
+    "output not a string": _with(output=["switch-accounts.children"]),
     "unknown output": _with(output="nope.children"),
-    "output of another callback": _with(output="switch-accounts.children"),
+    "output of another callback": _with(output=BANNER),
     "clientside callback": _with(output="_pages_dummy.children"),
     "no inputs": _without("inputs"),
     "inputs an object": _with(inputs=PATHNAME),
@@ -346,9 +347,9 @@ MALFORMED: dict[str, bytes | Any] = {
     "state not a list": _with(state="x"),
     "state for a callback without state": _with(state=[{"id": "x", "property": "y"}]),
     "no outputs": _without("outputs"),
-    "outputs a string": _with(outputs="account-menu.children"),
+    "outputs a string": _with(outputs="switch-accounts.children"),
     "outputs a list for one output": _with(
-        outputs=[{"id": "account-menu", "property": "children"}]
+        outputs=[{"id": "switch-accounts", "property": "children"}]
     ),
     "outputs naming another component": _with(outputs={"id": "banner-kwh", "property": "children"}),
     "changedPropIds a string": _with(changedPropIds="url.pathname"),
