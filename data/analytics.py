@@ -42,7 +42,9 @@ from data.dashboard import KWH, day_buckets, local_day_expression
 from data.models import Charger, ChargingSession, ConnectorType
 from data.periods import PERIODS, Period, local_midnight_utc, period_bounds
 from data.rollup import (
+    LONGEST_FINISHED_SESSION,
     Usage,
+    in_use_micros,
     local_quarters,
     sessions_per_hour_of_week,
     usage_per_connector,
@@ -58,10 +60,6 @@ MAX_RANGE_DAYS = 366
 EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAY = date(2099, 12, 31)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-# Utilisation looks this far before the period for finished sessions that reach into it; a
-# session still in progress is found however long ago it started (partial index). Keeps the
-# scan an index range of the period instead of the whole history.
-LONGEST_FINISHED_SESSION = timedelta(days=31)
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -421,7 +419,65 @@ def top_chargers_by_utilisation(
     A session's time is clipped to the period: one that began before it counts from the start,
     one in progress until now. Chargers with no time in use are left out. Shares are capped at
     100% (overlapping sessions on one charger would otherwise count twice).
+
+    Finished sessions that started in the period are summed from ``charger_months`` and
+    ``charger_days`` (per charger, kept by triggers) with the edge hours from ``sessions``;
+    only the sessions that reach across the period's start or end are clipped one by one
+    (``data.rollup.in_use_micros``).
     """
+    w_start, w_end = utilisation_window(period, now)
+    window_seconds = (w_end - w_start).total_seconds()
+    if window_seconds <= 0 or limit <= 0:
+        return []
+    parts = in_use_micros(session, w_start, w_end).subquery("parts")
+    micros = func.sum(parts.c.micros)
+    per_charger = (
+        select(parts.c.charger_id, micros.label("micros"))
+        .group_by(parts.c.charger_id)
+        .having(micros > 0)
+        .subquery("per_charger")
+    )
+    rows = session.execute(
+        select(
+            Charger.id,
+            Charger.friendly_name,
+            Charger.connector_type,
+            per_charger.c.micros,
+        )
+        .join(per_charger, per_charger.c.charger_id == Charger.id)
+        .order_by(per_charger.c.micros.desc(), Charger.friendly_name, Charger.id)
+        .limit(limit)
+    ).all()
+    return _utilisation_rows(
+        [(r.id, r.friendly_name, r.connector_type, int(r.micros) / 1e6) for r in rows],
+        window_seconds,
+    )
+
+
+def _utilisation_rows(
+    rows: list[tuple[str, str, str, float]], window_seconds: float
+) -> list[ChargerUtilisation]:
+    hours_in_period = round(window_seconds / 3600, 4)
+    result = []
+    for charger_id, name, connector_type, in_use in rows:
+        seconds = min(float(in_use), window_seconds)
+        result.append(
+            ChargerUtilisation(
+                charger_id,
+                name,
+                ConnectorType(connector_type).value,
+                round(seconds / 3600, 4),
+                hours_in_period,
+                seconds / window_seconds,
+            )
+        )
+    return result
+
+
+def top_chargers_by_utilisation_from_sessions(
+    session: Session, period: Period, now: datetime, limit: int = TOP_CHARGERS
+) -> list[ChargerUtilisation]:
+    """``top_chargers_by_utilisation`` by clipping every session of the period (no rollup)."""
     w_start, w_end = utilisation_window(period, now)
     window_seconds = (w_end - w_start).total_seconds()
     if window_seconds <= 0 or limit <= 0:
@@ -464,21 +520,10 @@ def top_chargers_by_utilisation(
         .order_by(per_charger.c.seconds.desc(), Charger.friendly_name, Charger.id)
         .limit(limit)
     ).all()
-    hours_in_period = round(window_seconds / 3600, 4)
-    result = []
-    for r in rows:
-        seconds = min(float(r.seconds), window_seconds)
-        result.append(
-            ChargerUtilisation(
-                r.id,
-                r.friendly_name,
-                ConnectorType(r.connector_type).value,
-                round(seconds / 3600, 4),
-                hours_in_period,
-                seconds / window_seconds,
-            )
-        )
-    return result
+    return _utilisation_rows(
+        [(r.id, r.friendly_name, r.connector_type, float(r.seconds)) for r in rows],
+        window_seconds,
+    )
 
 
 # --- energy by connector type ---------------------------------------------------------------------

@@ -395,3 +395,33 @@ class UsageQuarter(Base):
     energy_wh: Mapped[int] = mapped_column(BigInteger)
     finalized_sessions: Mapped[int] = mapped_column(BigInteger)
     finalized_energy_wh: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChargerDay(Base):
+    """Finished sessions per charger and UTC day of their start, and their whole durations.
+
+    Kept exact by database triggers (migration 0009), like ``UsageQuarter``; utilisation sums
+    these at a period's edges (``ChargerMonth`` for its whole months). ``day`` is
+    ``floor(epoch seconds / 86400)`` of ``started_at``; durations in integer microseconds.
+    No foreign key: a deleted charger's rows stay, as zeros.
+    """
+
+    __tablename__ = "charger_days"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    charger_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    sessions: Mapped[int] = mapped_column(BigInteger)
+    seconds_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChargerMonth(Base):
+    """``ChargerDay`` per UTC month (``(year - 1970) * 12 + month - 1``), with the longest
+    finished session that ever started in it (only grows: an upper bound after deletions)."""
+
+    __tablename__ = "charger_months"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    charger_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    sessions: Mapped[int] = mapped_column(BigInteger)
+    seconds_us: Mapped[int] = mapped_column(BigInteger)
+    longest_us: Mapped[int] = mapped_column(BigInteger)

@@ -21,15 +21,21 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CompoundSelect,
     Connection,
+    Float,
+    Integer,
+    Select,
     case,
     cast,
     delete,
     func,
     insert,
+    literal,
     literal_column,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -37,8 +43,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from data.dashboard import day_buckets
-from data.models import Charger, ChargingSession, UsageQuarter
+from data.models import Charger, ChargerDay, ChargerMonth, ChargingSession, UsageQuarter
 from data.periods import Period
+from data.sql import EpochSeconds, Greatest, Least
 
 QUARTER = timedelta(minutes=15)
 QUARTERS_PER_DAY = 96
@@ -75,6 +82,99 @@ def _quarter_sqlite(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str
     # Naive UTC text; whole seconds are enough, and SQLite's / truncates toward zero.
     seconds = f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
     return f"({seconds} / 900 - ({seconds} % 900 < 0))"
+
+
+class DayOf(FunctionElement[int]):
+    """``floor(epoch seconds / 86400)`` of a UTC timestamp column: its UTC day."""
+
+    type = Integer()
+    name = "day_of"
+    inherit_cache = True
+
+
+@compiles(DayOf)
+def _day_default(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
+    raise NotImplementedError(f"days are not implemented for {compiler.dialect.name}")
+
+
+@compiles(DayOf, "postgresql")
+def _day_postgresql(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
+    ts = compiler.process(element.clauses, **kw)
+    return f"CAST(floor(EXTRACT(EPOCH FROM {ts}) / 86400) AS INTEGER)"
+
+
+@compiles(DayOf, "sqlite")
+def _day_sqlite(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
+    seconds = (
+        f"CAST(strftime('%s', substr({compiler.process(element.clauses, **kw)}, 1, 19)) AS INTEGER)"
+    )
+    return f"({seconds} / 86400 - ({seconds} % 86400 < 0))"
+
+
+class MonthOf(FunctionElement[int]):
+    """``(year - 1970) * 12 + month - 1`` of a UTC timestamp column's UTC date."""
+
+    type = Integer()
+    name = "month_of"
+    inherit_cache = True
+
+
+@compiles(MonthOf)
+def _month_default(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
+    raise NotImplementedError(f"months are not implemented for {compiler.dialect.name}")
+
+
+@compiles(MonthOf, "postgresql")
+def _month_postgresql(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
+    utc = f"timezone('UTC', {compiler.process(element.clauses, **kw)})"
+    return (
+        f"((CAST(EXTRACT(YEAR FROM {utc}) AS INTEGER) - 1970) * 12 "
+        f"+ CAST(EXTRACT(MONTH FROM {utc}) AS INTEGER) - 1)"
+    )
+
+
+@compiles(MonthOf, "sqlite")
+def _month_sqlite(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
+    ts = f"substr({compiler.process(element.clauses, **kw)}, 1, 19)"
+    return (
+        f"((CAST(strftime('%Y', {ts}) AS INTEGER) - 1970) * 12 "
+        f"+ CAST(strftime('%m', {ts}) AS INTEGER) - 1)"
+    )
+
+
+class MicrosBetween(FunctionElement[int]):
+    """``later - earlier`` in integer microseconds, exact, for two UTC timestamp columns."""
+
+    type = BigInteger()
+    name = "micros_between"
+    inherit_cache = True
+
+
+@compiles(MicrosBetween)
+def _micros_default(element: MicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    raise NotImplementedError(f"microseconds are not implemented for {compiler.dialect.name}")
+
+
+@compiles(MicrosBetween, "postgresql")
+def _micros_postgresql(element: MicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000000 AS BIGINT)"
+
+
+@compiles(MicrosBetween, "sqlite")
+def _micros_sqlite(element: MicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+
+    # "YYYY-MM-DD HH:MM:SS.ffffff" (naive UTC): whole seconds, then the digits after the point.
+    def seconds(ts: str) -> str:
+        return f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
+
+    def micros(ts: str) -> str:
+        return f"CAST(substr(substr({ts}, 21) || '000000', 1, 6) AS INTEGER)"
+
+    return (
+        f"(({seconds(later)} - {seconds(earlier)}) * 1000000 + {micros(later)} - {micros(earlier)})"
+    )
 
 
 def _wh(kwh: ColumnElement[Decimal]) -> ColumnElement[int]:
@@ -276,3 +376,192 @@ def usage_between(
         )
     ).one()
     return _usage(row[0], row[1])
+
+
+# --- time in use per charger (migration 0009) -----------------------------------------------------
+
+DAY = timedelta(days=1)
+# Utilisation looks this far before the period for finished sessions that reach into it; a
+# session still in progress is found however long ago it started (partial index). Keeps the
+# reads index ranges of the period instead of the whole history.
+LONGEST_FINISHED_SESSION = timedelta(days=31)
+
+
+def day_of(moment: datetime) -> int:
+    """``floor(epoch seconds / 86400)`` of an aware instant: its UTC day."""
+    return (moment - EPOCH) // DAY
+
+
+def month_of(moment: datetime) -> int:
+    """``(year - 1970) * 12 + month - 1`` of an aware instant's UTC date."""
+    utc = moment.astimezone(UTC)
+    return (utc.year - 1970) * 12 + utc.month - 1
+
+
+def _day_start(day: int) -> datetime:
+    return EPOCH + day * DAY
+
+
+def _month_start(month: int) -> datetime:
+    return datetime(1970 + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+
+
+def _ceil_day(moment: datetime) -> int:
+    day = day_of(moment)
+    return day if _day_start(day) == moment else day + 1
+
+
+def _ceil_month(moment: datetime) -> int:
+    month = month_of(moment)
+    return month if _month_start(month) == moment else month + 1
+
+
+@dataclass(frozen=True)
+class StartSpans:
+    """``[start, end)`` cut into what answers "finished sessions that started in it" fastest:
+    whole UTC months (``charger_months``), whole UTC days (``charger_days``) and the hours left
+    at both ends (``sessions``, by ``ix_sessions_started``)."""
+
+    instants: tuple[tuple[datetime, datetime], ...]
+    days: tuple[tuple[int, int], ...]
+    months: tuple[tuple[int, int], ...]
+
+
+def start_spans(start: datetime, end: datetime) -> StartSpans:
+    first_day, end_day = _ceil_day(start), day_of(end)
+    if first_day >= end_day:
+        return StartSpans(((start, end),) if start < end else (), (), ())
+    instants = tuple(
+        (lo, hi)
+        for lo, hi in ((start, _day_start(first_day)), (_day_start(end_day), end))
+        if lo < hi
+    )
+    first_month = _ceil_month(_day_start(first_day))
+    end_month = month_of(_day_start(end_day))
+    if first_month >= end_month:
+        return StartSpans(instants, ((first_day, end_day),), ())
+    days = tuple(
+        (lo, hi)
+        for lo, hi in (
+            (first_day, day_of(_month_start(first_month))),
+            (day_of(_month_start(end_month)), end_day),
+        )
+        if lo < hi
+    )
+    return StartSpans(instants, days, ((first_month, end_month),))
+
+
+def longest_finished_session(session: Session, start: datetime, end: datetime) -> timedelta:
+    """An upper bound of the duration of every finished session that started in
+    ``[start - LONGEST_FINISHED_SESSION, end)``."""
+    us = session.scalar(
+        select(func.max(ChargerMonth.longest_us)).where(
+            ChargerMonth.month >= month_of(start - LONGEST_FINISHED_SESSION),
+            ChargerMonth.month <= month_of(end),
+        )
+    )
+    return timedelta(microseconds=int(us or 0))
+
+
+def _epoch(moment: datetime) -> ColumnElement[float]:
+    return literal(moment.timestamp(), Float())
+
+
+def _micros(seconds: ColumnElement[float]) -> ColumnElement[int]:
+    return cast(func.round(seconds * 1_000_000), BigInteger)
+
+
+def in_use_micros(session: Session, start: datetime, end: datetime) -> CompoundSelect:
+    """``(charger_id, microseconds)`` rows whose sum per charger is its time in use inside
+    ``[start, end)`` (``end`` at most now): sessions clipped to the window, one in progress
+    running to ``end``; finished ones that began more than ``LONGEST_FINISHED_SESSION`` before
+    ``start`` are not counted. Every part is an index range: rollup rows of the whole months
+    and days, and sessions of the edge hours and of a span no longer than the longest
+    finished session at each end."""
+    s = ChargingSession
+    started, ended = EpochSeconds(s.started_at), EpochSeconds(s.ended_at)
+    finished = s.ended_at.is_not(None)
+    spans = start_spans(start, end)
+    longest = longest_finished_session(session, start, end)
+    parts: list[Select[Any]] = []
+    # Finished sessions that started in the window, whole ...
+    for lo, hi in spans.instants:
+        parts.append(
+            select(s.charger_id, MicrosBetween(s.started_at, s.ended_at).label("micros")).where(
+                s.started_at >= lo, s.started_at < hi, finished
+            )
+        )
+    for first, stop in spans.days:
+        parts.append(
+            select(ChargerDay.charger_id, ChargerDay.seconds_us.label("micros")).where(
+                ChargerDay.day >= first, ChargerDay.day < stop
+            )
+        )
+    for first, stop in spans.months:
+        parts.append(
+            select(ChargerMonth.charger_id, ChargerMonth.seconds_us.label("micros")).where(
+                ChargerMonth.month >= first, ChargerMonth.month < stop
+            )
+        )
+    # ... less what runs past the end (only sessions shorter than the longest can) ...
+    parts.append(
+        select(s.charger_id, (-_micros(ended - _epoch(end))).label("micros")).where(
+            s.started_at >= max(start, end - longest),
+            s.started_at < end,
+            s.ended_at > end,
+        )
+    )
+    # ... plus what reaches in from before the start ...
+    parts.append(
+        select(
+            s.charger_id, _micros(Least(ended, _epoch(end)) - _epoch(start)).label("micros")
+        ).where(
+            s.started_at >= start - min(longest, LONGEST_FINISHED_SESSION),
+            s.started_at < start,
+            s.ended_at > start,
+        )
+    )
+    # ... and sessions in progress (partial index), however long ago they began.
+    parts.append(
+        select(
+            s.charger_id, _micros(_epoch(end) - Greatest(started, _epoch(start))).label("micros")
+        ).where(s.ended_at.is_(None), s.started_at < end)
+    )
+    return union_all(*parts)
+
+
+def refill_charger_usage(bind: Session | Connection) -> None:
+    """Recompute ``charger_days`` and ``charger_months`` from ``sessions`` (after a bulk load
+    with triggers off), in the caller's transaction."""
+    dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
+    postgresql = dialect.name == "postgresql"
+    if postgresql:
+        bind.execute(text("LOCK TABLE sessions IN SHARE MODE"))
+    s = ChargingSession
+    us = MicrosBetween(s.started_at, s.ended_at)
+    for model, key, extra in (
+        (ChargerDay, DayOf(s.started_at), []),
+        (ChargerMonth, MonthOf(s.started_at), [func.max(us)]),
+    ):
+        table = model.__table__
+        if postgresql:
+            bind.execute(text(f"TRUNCATE {table.name}"))
+        else:
+            bind.execute(delete(table))
+        columns = [c.name for c in table.columns]
+        bind.execute(
+            insert(table).from_select(
+                columns,
+                select(key, s.charger_id, func.count(), func.sum(us), *extra)
+                .where(s.ended_at.is_not(None))
+                .group_by(key, s.charger_id)
+                .order_by(key, s.charger_id),
+            )
+        )
+
+
+def refill_rollups(bind: Session | Connection) -> int:
+    """``refill_usage_quarters`` and ``refill_charger_usage``; returns the quarters' rows."""
+    quarters = refill_usage_quarters(bind)
+    refill_charger_usage(bind)
+    return quarters

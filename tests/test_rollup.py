@@ -1,8 +1,9 @@
 """The usage rollup (migration 0008, data/rollup.py) on SQLite and PostgreSQL.
 
-After every write path the table must equal a recount from scratch (``refill_usage_quarters``)
-and an independent count in Python; and the figures read from it must equal the old scans of
-``sessions``, also across DST changes and in a +05:45 zone.
+After every write path the tables must equal a recount from scratch (``refill_rollups``) and
+an independent count in Python; and the figures read from them must equal the old scans of
+``sessions``, also across DST changes, in a +05:45 zone and for utilisation windows of every
+shape (whole months, whole days, hours; ending now or in the past).
 """
 
 from __future__ import annotations
@@ -34,11 +35,30 @@ from data.analytics import (
     offset_runs,
     sessions_by_hour_of_week,
     sessions_by_hour_of_week_from_sessions,
+    top_chargers_by_utilisation,
+    top_chargers_by_utilisation_from_sessions,
 )
 from data.db import Database
 from data.history import SessionFilter, session_totals
-from data.models import Account, Base, Charger, ChargingSession, ConnectorType, UsageQuarter
-from data.rollup import local_quarters, quarter_of, refill_usage_quarters, usage_between
+from data.models import (
+    Account,
+    Base,
+    Charger,
+    ChargerDay,
+    ChargerMonth,
+    ChargingSession,
+    ConnectorType,
+    UsageQuarter,
+)
+from data.rollup import (
+    day_of,
+    local_quarters,
+    month_of,
+    quarter_of,
+    refill_rollups,
+    start_spans,
+    usage_between,
+)
 from tests.conftest import postgres_admin, scratch_postgres_name
 from tests.factories import make_account, make_charger, make_operator, make_session
 
@@ -96,15 +116,68 @@ def counted_in_python(s: Session) -> list[Row]:
     return [(q, kind, *values) for (q, kind), values in sorted(acc.items())]  # type: ignore[misc]
 
 
+def charger_rows(s: Session) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], dict]:
+    """``charger_days`` and ``charger_months`` without zero rows, and the months' longest."""
+    days = s.execute(
+        select(ChargerDay.day, ChargerDay.charger_id, ChargerDay.sessions, ChargerDay.seconds_us)
+    ).all()
+    months = s.execute(
+        select(
+            ChargerMonth.month,
+            ChargerMonth.charger_id,
+            ChargerMonth.sessions,
+            ChargerMonth.seconds_us,
+            ChargerMonth.longest_us,
+        )
+    ).all()
+    return (
+        sorted((r[0], r[1], int(r[2]), int(r[3])) for r in days if r[2] or r[3]),
+        sorted((r[0], r[1], int(r[2]), int(r[3])) for r in months if r[2] or r[3]),
+        {(r[0], r[1]): int(r[4]) for r in months if r[2]},
+    )
+
+
+def charger_usage_in_python(s: Session) -> tuple[list, list, dict]:
+    days: dict[tuple[int, str], list[int]] = {}
+    months: dict[tuple[int, str], list[int]] = {}
+    longest: dict[tuple[int, str], int] = {}
+    for charger, started, ended in s.execute(
+        select(ChargingSession.charger_id, ChargingSession.started_at, ChargingSession.ended_at)
+    ):
+        if ended is None:
+            continue
+        us = (ended - started) // timedelta(microseconds=1)
+        for acc, key in (
+            (days, (day_of(started), charger)),
+            (months, (month_of(started), charger)),
+        ):
+            entry = acc.setdefault(key, [0, 0])
+            entry[0] += 1
+            entry[1] += us
+        key = (month_of(started), charger)
+        longest[key] = max(longest.get(key, 0), us)
+    return (
+        sorted((*k, *v) for k, v in days.items()),
+        sorted((*k, *v) for k, v in months.items()),
+        longest,
+    )
+
+
 def assert_exact(db: Database) -> list[Row]:
-    """The table as the triggers left it = a recount from scratch = the Python count."""
+    """The tables as the triggers left them = a recount from scratch = the Python count (the
+    longest session per month may only be larger: it never shrinks)."""
     with db.session() as s:
         kept = table_rows(s)
         expected = counted_in_python(s)
-        refill_usage_quarters(s)
+        kept_days, kept_months, kept_longest = charger_rows(s)
+        days, months, longest = charger_usage_in_python(s)
+        refill_rollups(s)
         assert table_rows(s) == expected
+        assert charger_rows(s) == (days, months, longest)
         s.rollback()
     assert kept == expected
+    assert (kept_days, kept_months) == (days, months)
+    assert all(kept_longest.get(key, 0) >= us for key, us in longest.items())
     return kept
 
 
@@ -203,7 +276,15 @@ def test_charger_connector_change_and_charger_and_account_deletes(db: Database) 
         other = make_account(s)
         for i in range(6):
             started = utc(2026, 6, 1, 8) + timedelta(minutes=20 * i)
-            make_session(s, account if i % 2 else other, ccs, started_at=started, energy_kwh=i)
+            ended = started + timedelta(minutes=15 + i)
+            make_session(
+                s,
+                account if i % 2 else other,
+                ccs,
+                started_at=started,
+                ended_at=ended,
+                energy_kwh=i,
+            )
             make_session(s, account, type2, started_at=started, energy_kwh="2.5")
         ids = (account.id, ccs.id, type2.id)
         s.commit()
@@ -276,7 +357,7 @@ def test_postgresql_truncate_and_copy(pg_db: Database) -> None:
                         ids[0],
                         ids[1 + i % 2],
                         started,
-                        started,
+                        started + timedelta(minutes=i % 90, microseconds=i),
                         f"{i}.5",
                         i % 3 == 0,
                     )
@@ -439,6 +520,72 @@ def test_rollup_figures_equal_the_scans(db: Database, case: int, seed: int) -> N
                 or (state == "in_progress" and ended is None)
             ]
             assert (totals.sessions, totals.energy_kwh) == (len(kept), sum(kept, Decimal("0.000")))
+
+
+UTILISATION_WINDOWS = [
+    # (a named period or first and last day, now)
+    ("current", NOW),
+    ("previous", NOW),  # a past month: the window ends before now
+    ((date(2025, 12, 1), date(2026, 11, 24)), NOW),  # a year, as the bench asks
+    ((date(2026, 2, 27), date(2026, 3, 2)), NOW),  # days across a month's end, no whole month
+    ((date(2026, 11, 24), date(2026, 11, 24)), NOW),  # today so far: no whole UTC day
+    ((date(2026, 3, 1), date(2026, 4, 30)), utc(2026, 4, 30, 21, 59, 59, 500_000)),
+]
+
+
+@pytest.mark.parametrize("window", range(len(UTILISATION_WINDOWS)))
+def test_utilisation_from_the_rollup_equals_the_scan(db: Database, window: int) -> None:
+    spec, now = UTILISATION_WINDOWS[window]
+    if isinstance(spec, str):
+        period = AnalyticsRange(spec).bounds(now, BERLIN)
+    else:
+        period = AnalyticsRange("custom", *spec).bounds(now, BERLIN)
+    rng = random.Random(window)
+    w_end = min(period.end_utc, now)
+    edges = [period.start_utc, w_end, utc(2026, 3, 1), utc(2026, 11, 1), utc(2026, 2, 28)]
+    with db.session() as s:
+        make_operator(s, timezone="Europe/Berlin")
+        account = make_account(s)
+        chargers = [make_charger(s, friendly_name=f"Bay {i:02d}") for i in range(14)]
+        for i in range(300):
+            anchor = rng.choice(edges)
+            started = anchor + timedelta(seconds=rng.uniform(-2 * 86400, 2 * 86400))
+            if i % 5 == 0:
+                started = anchor + timedelta(days=rng.uniform(-45, 45))
+            length = timedelta(seconds=rng.uniform(0, 6 * 3600))
+            if i % 17 == 0:
+                length = timedelta(days=rng.uniform(1, 40))  # some longer than the lookback
+            ended = None if i % 23 == 0 else started + length
+            if ended is not None and ended > now and rng.random() < 0.7:
+                ended = None  # what has not ended by now is in progress; the rest ran past
+                # now (a charger's clock ahead)
+            make_session(s, account, rng.choice(chargers), started_at=started, ended_at=ended)
+        s.commit()
+    assert_exact(db)
+    with db.session() as s:
+        got = top_chargers_by_utilisation(s, period, now, limit=14)
+        scanned = top_chargers_by_utilisation_from_sessions(s, period, now, limit=14)
+    assert len(got) >= 5, "the scenario must put time in use into the window"
+    assert [r.charger_id for r in got] == [r.charger_id for r in scanned]
+    for mine, old in zip(got, scanned, strict=True):
+        assert mine.hours_in_use == pytest.approx(old.hours_in_use, abs=2e-4)
+        assert mine.hours_in_period == old.hours_in_period
+        assert mine.share == pytest.approx(old.share, rel=1e-9, abs=1e-12)
+
+
+def test_start_spans_cut_months_days_and_hours() -> None:
+    spans = start_spans(utc(2025, 11, 30, 23), utc(2026, 12, 1, 21, 30))
+    assert spans.instants == (
+        (utc(2025, 11, 30, 23), utc(2025, 12, 1)),
+        (utc(2026, 12, 1), utc(2026, 12, 1, 21, 30)),
+    )
+    assert spans.days == ()
+    assert spans.months == ((month_of(utc(2025, 12, 1)), month_of(utc(2026, 12, 1))),)
+    spans = start_spans(utc(2026, 2, 26, 23), utc(2026, 3, 2, 23))
+    assert spans.days == ((day_of(utc(2026, 2, 27)), day_of(utc(2026, 3, 2))),)
+    assert spans.months == ()
+    spans = start_spans(utc(2026, 1, 10, 6), utc(2026, 1, 10, 7))
+    assert spans == type(spans)(((utc(2026, 1, 10, 6), utc(2026, 1, 10, 7)),), (), ())
 
 
 def test_kathmandu_quarters_map_to_its_local_hours(db: Database) -> None:
