@@ -425,3 +425,30 @@ class ChargerMonth(Base):
     sessions: Mapped[int] = mapped_column(BigInteger)
     seconds_us: Mapped[int] = mapped_column(BigInteger)
     longest_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageQuarterTotal(Base):
+    """``UsageQuarter`` summed over connector types: one row per quarter (migration 0010,
+    kept by triggers on ``usage_quarters``), for the figures that need no connector type."""
+
+    __tablename__ = "usage_quarter_totals"
+
+    quarter: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sessions: Mapped[int] = mapped_column(BigInteger)
+    energy_wh: Mapped[int] = mapped_column(BigInteger)
+    finalized_sessions: Mapped[int] = mapped_column(BigInteger)
+    finalized_energy_wh: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageDay(Base):
+    """``UsageQuarter`` per UTC day (``floor(quarter / 96)``) and connector type (migration
+    0010, kept by triggers on ``usage_quarters``): UTC ranges read whole days here."""
+
+    __tablename__ = "usage_days"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    connector_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sessions: Mapped[int] = mapped_column(BigInteger)
+    energy_wh: Mapped[int] = mapped_column(BigInteger)
+    finalized_sessions: Mapped[int] = mapped_column(BigInteger)
+    finalized_energy_wh: Mapped[int] = mapped_column(BigInteger)

@@ -1,6 +1,7 @@
 """The usage rollup (migration 0008, data/rollup.py) on SQLite and PostgreSQL.
 
-After every write path the tables must equal a recount from scratch (``refill_rollups``) and
+After every write path the rollups (usage_quarters and its coarser views, charger_days and
+charger_months) must equal a recount from scratch (``refill_rollups``) and
 an independent count in Python; and the figures read from them must equal the old scans of
 ``sessions``, also across DST changes, in a +05:45 zone and for utilisation windows of every
 shape (whole months, whole days, hours; ending now or in the past).
@@ -48,7 +49,9 @@ from data.models import (
     ChargerMonth,
     ChargingSession,
     ConnectorType,
+    UsageDay,
     UsageQuarter,
+    UsageQuarterTotal,
 )
 from data.rollup import (
     day_of,
@@ -163,6 +166,47 @@ def charger_usage_in_python(s: Session) -> tuple[list, list, dict]:
     )
 
 
+def coarser_rows(s: Session) -> tuple[list[tuple[int, ...]], list[tuple]]:
+    """``usage_quarter_totals`` and ``usage_days`` without zero rows."""
+    totals = s.execute(
+        select(
+            UsageQuarterTotal.quarter,
+            UsageQuarterTotal.sessions,
+            UsageQuarterTotal.energy_wh,
+            UsageQuarterTotal.finalized_sessions,
+            UsageQuarterTotal.finalized_energy_wh,
+        )
+    ).all()
+    days = s.execute(
+        select(
+            UsageDay.day,
+            UsageDay.connector_type,
+            UsageDay.sessions,
+            UsageDay.energy_wh,
+            UsageDay.finalized_sessions,
+            UsageDay.finalized_energy_wh,
+        )
+    ).all()
+    return (
+        sorted(tuple(map(int, r)) for r in totals if any(r[1:])),
+        sorted((r[0], r[1], *map(int, r[2:])) for r in days if any(r[2:])),
+    )
+
+
+def coarser_in_python(quarters: list[Row]) -> tuple[list[tuple[int, ...]], list[tuple]]:
+    totals: dict[int, list[int]] = {}
+    days: dict[tuple[int, str], list[int]] = {}
+    for q, kind, *figures in quarters:
+        for acc, key in ((totals, q), (days, (q // 96, kind))):
+            entry = acc.setdefault(key, [0, 0, 0, 0])  # type: ignore[attr-defined]
+            for i, value in enumerate(figures):
+                entry[i] += value
+    return (
+        sorted((q, *v) for q, v in totals.items() if any(v)),
+        sorted((*k, *v) for k, v in days.items() if any(v)),
+    )
+
+
 def assert_exact(db: Database) -> list[Row]:
     """The tables as the triggers left them = a recount from scratch = the Python count (the
     longest session per month may only be larger: it never shrinks)."""
@@ -170,12 +214,15 @@ def assert_exact(db: Database) -> list[Row]:
         kept = table_rows(s)
         expected = counted_in_python(s)
         kept_days, kept_months, kept_longest = charger_rows(s)
+        kept_coarser = coarser_rows(s)
         days, months, longest = charger_usage_in_python(s)
         refill_rollups(s)
         assert table_rows(s) == expected
         assert charger_rows(s) == (days, months, longest)
+        assert coarser_rows(s) == coarser_in_python(expected)
         s.rollback()
     assert kept == expected
+    assert kept_coarser == coarser_in_python(expected)
     assert (kept_days, kept_months) == (days, months)
     assert all(kept_longest.get(key, 0) >= us for key, us in longest.items())
     return kept
