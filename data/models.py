@@ -419,6 +419,8 @@ class ChargerMonth(Base):
     finished session that ever started in it (only grows: an upper bound after deletions)."""
 
     __tablename__ = "charger_months"
+    # Each month's longest in one probe (migration 0011).
+    __table_args__ = (Index("ix_charger_months_longest", "month", "longest_us"),)
 
     month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     charger_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)

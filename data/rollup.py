@@ -495,13 +495,16 @@ def start_spans(start: datetime, end: datetime) -> StartSpans:
 
 def longest_finished_session(session: Session, start: datetime, end: datetime) -> timedelta:
     """An upper bound of the duration of every finished session that started in
-    ``[start - LONGEST_FINISHED_SESSION, end)``."""
-    us = session.scalar(
-        select(func.max(ChargerMonth.longest_us)).where(
-            ChargerMonth.month >= month_of(start - LONGEST_FINISHED_SESSION),
-            ChargerMonth.month <= month_of(end),
+    ``[start - LONGEST_FINISHED_SESSION, end)``: the largest of those months' maxima, each the
+    last entry of its range of ``ix_charger_months_longest``."""
+    months = range(month_of(start - LONGEST_FINISHED_SESSION), month_of(end) + 1)
+    per_month = union_all(
+        *(
+            select(func.max(ChargerMonth.longest_us).label("us")).where(ChargerMonth.month == month)
+            for month in months
         )
-    )
+    ).subquery("per_month")
+    us = session.scalar(select(func.max(per_month.c.us)))
     return timedelta(microseconds=int(us or 0))
 
 
