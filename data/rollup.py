@@ -461,12 +461,23 @@ def _ceil_month(moment: datetime) -> int:
 @dataclass(frozen=True)
 class StartSpans:
     """``[start, end)`` cut into what answers "finished sessions that started in it" fastest:
-    whole UTC months (``charger_months``), whole UTC days (``charger_days``) and the hours left
-    at both ends (``sessions``, by ``ix_sessions_started``)."""
+    UTC months (``charger_months``), UTC days (``charger_days``), both with a sign, and the
+    hours left at both ends (``sessions``, by ``ix_sessions_started``). A month that the range
+    covers for more than half is its month row less the days it leaves out, so no more than
+    about a month of day rows (5,000 a day at 5,000 chargers) is ever read."""
 
     instants: tuple[tuple[datetime, datetime], ...]
-    days: tuple[tuple[int, int], ...]
-    months: tuple[tuple[int, int], ...]
+    days: tuple[tuple[int, int, int], ...]  # (first day, end day, sign)
+    months: tuple[tuple[int, int, int], ...]  # (first month, end month, sign)
+
+
+def _add_range(ranges: list[tuple[int, int, int]], lo: int, hi: int, sign: int) -> None:
+    if lo >= hi:
+        return
+    if ranges and ranges[-1][1] == lo and ranges[-1][2] == sign:
+        ranges[-1] = (ranges[-1][0], hi, sign)
+    else:
+        ranges.append((lo, hi, sign))
 
 
 def start_spans(start: datetime, end: datetime) -> StartSpans:
@@ -478,19 +489,19 @@ def start_spans(start: datetime, end: datetime) -> StartSpans:
         for lo, hi in ((start, _day_start(first_day)), (_day_start(end_day), end))
         if lo < hi
     )
-    first_month = _ceil_month(_day_start(first_day))
-    end_month = month_of(_day_start(end_day))
-    if first_month >= end_month:
-        return StartSpans(instants, ((first_day, end_day),), ())
-    days = tuple(
-        (lo, hi)
-        for lo, hi in (
-            (first_day, day_of(_month_start(first_month))),
-            (day_of(_month_start(end_month)), end_day),
-        )
-        if lo < hi
-    )
-    return StartSpans(instants, days, ((first_month, end_month),))
+    days: list[tuple[int, int, int]] = []
+    months: list[tuple[int, int, int]] = []
+    for month in range(month_of(_day_start(first_day)), month_of(_day_start(end_day - 1)) + 1):
+        month_first, month_end = day_of(_month_start(month)), day_of(_month_start(month + 1))
+        lo, hi = max(first_day, month_first), min(end_day, month_end)
+        left_out = (month_end - month_first) - (hi - lo)
+        if hi - lo <= left_out:
+            _add_range(days, lo, hi, 1)
+        else:
+            _add_range(months, month, month + 1, 1)
+            _add_range(days, month_first, lo, -1)
+            _add_range(days, hi, month_end, -1)
+    return StartSpans(instants, tuple(days), tuple(months))
 
 
 def longest_finished_session(session: Session, start: datetime, end: datetime) -> timedelta:
@@ -536,15 +547,15 @@ def in_use_micros(session: Session, start: datetime, end: datetime) -> CompoundS
                 s.started_at >= lo, s.started_at < hi, finished
             )
         )
-    for first, stop in spans.days:
+    for first, stop, sign in spans.days:
         parts.append(
-            select(ChargerDay.charger_id, ChargerDay.seconds_us.label("micros")).where(
+            select(ChargerDay.charger_id, (sign * ChargerDay.seconds_us).label("micros")).where(
                 ChargerDay.day >= first, ChargerDay.day < stop
             )
         )
-    for first, stop in spans.months:
+    for first, stop, sign in spans.months:
         parts.append(
-            select(ChargerMonth.charger_id, ChargerMonth.seconds_us.label("micros")).where(
+            select(ChargerMonth.charger_id, (sign * ChargerMonth.seconds_us).label("micros")).where(
                 ChargerMonth.month >= first, ChargerMonth.month < stop
             )
         )

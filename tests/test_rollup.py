@@ -577,6 +577,8 @@ UTILISATION_WINDOWS = [
     ((date(2026, 2, 27), date(2026, 3, 2)), NOW),  # days across a month's end, no whole month
     ((date(2026, 11, 24), date(2026, 11, 24)), NOW),  # today so far: no whole UTC day
     ((date(2026, 3, 1), date(2026, 4, 30)), utc(2026, 4, 30, 21, 59, 59, 500_000)),
+    ((date(2025, 12, 2), date(2026, 11, 24)), NOW),  # mid-month: a month less its first day
+    ((date(2026, 1, 20), date(2026, 3, 10)), NOW),  # month rows less day rows at both ends
 ]
 
 
@@ -621,16 +623,31 @@ def test_utilisation_from_the_rollup_equals_the_scan(db: Database, window: int) 
 
 
 def test_start_spans_cut_months_days_and_hours() -> None:
+    dec, jan, feb, mar = (month_of(utc(2025, 12, 1)) + i for i in range(4))
+    # Berlin's year from 1 December: an hour before it, whole months, today's hours.
     spans = start_spans(utc(2025, 11, 30, 23), utc(2026, 12, 1, 21, 30))
     assert spans.instants == (
         (utc(2025, 11, 30, 23), utc(2025, 12, 1)),
         (utc(2026, 12, 1), utc(2026, 12, 1, 21, 30)),
     )
     assert spans.days == ()
-    assert spans.months == ((month_of(utc(2025, 12, 1)), month_of(utc(2026, 12, 1))),)
+    assert spans.months == ((dec, month_of(utc(2026, 12, 1)), 1),)
+    # From 2 December: December less its first day, not 30 day rows.
+    spans = start_spans(utc(2025, 12, 1, 23), utc(2026, 3, 1))
+    assert spans.months == ((dec, mar, 1),)
+    assert spans.days == ((day_of(utc(2025, 12, 1)), day_of(utc(2025, 12, 2)), -1),)
+    # Across a month's end, a few days of each: days only.
     spans = start_spans(utc(2026, 2, 26, 23), utc(2026, 3, 2, 23))
-    assert spans.days == ((day_of(utc(2026, 2, 27)), day_of(utc(2026, 3, 2))),)
+    assert spans.days == ((day_of(utc(2026, 2, 27)), day_of(utc(2026, 3, 2)), 1),)
     assert spans.months == ()
+    # 10 January to 10 February: January less its first 9 days (not 22 day rows), then the
+    # 9 days of February.
+    spans = start_spans(utc(2026, 1, 10), utc(2026, 2, 10))
+    assert spans.months == ((jan, feb, 1),)
+    assert spans.days == (
+        (day_of(utc(2026, 1, 1)), day_of(utc(2026, 1, 10)), -1),
+        (day_of(utc(2026, 2, 1)), day_of(utc(2026, 2, 10)), 1),
+    )
     spans = start_spans(utc(2026, 1, 10, 6), utc(2026, 1, 10, 7))
     assert spans == type(spans)(((utc(2026, 1, 10, 6), utc(2026, 1, 10, 7)),), (), ())
 
