@@ -11,6 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -18,7 +19,10 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Date,
+    Integer,
+    Select,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -166,6 +170,86 @@ def operator_settings(session: Session) -> OperatorSettings:
     return OperatorSettings(row.name, row.support_email, ZoneInfo(row.timezone), row.currency)
 
 
+# The queries every dashboard request runs, built once with bind parameters: building a
+# statement anew on each call costs more Python than the database takes to answer it.
+
+
+def _latest_first(stmt: Select[Any]) -> Select[Any]:
+    return stmt.order_by(ChargingSession.started_at.desc(), ChargingSession.id.desc())
+
+
+# Pick the row first (partial index ix_sessions_in_progress_account), then join the name: the
+# planner then always looks up one charger by primary key.
+_active = (
+    _latest_first(
+        select(
+            ChargingSession.id,
+            ChargingSession.charger_id,
+            ChargingSession.started_at,
+            ChargingSession.energy_kwh,
+        ).where(
+            ChargingSession.account_id == bindparam("account_id"),
+            ChargingSession.ended_at.is_(None),
+        )
+    )
+    .limit(1)
+    .subquery("latest")
+)
+_ACTIVE_SESSION = select(_active, Charger.friendly_name).join(
+    Charger, Charger.id == _active.c.charger_id
+)
+
+# Backward scan of ix_sessions_account_started, stopped after ``limit`` rows; names joined
+# afterwards, so only ``limit`` chargers are looked up.
+_last = (
+    _latest_first(
+        select(
+            ChargingSession.id,
+            ChargingSession.charger_id,
+            ChargingSession.started_at,
+            ChargingSession.ended_at,
+            ChargingSession.energy_kwh,
+            ChargingSession.finalized,
+        ).where(ChargingSession.account_id == bindparam("account_id"))
+    )
+    .limit(bindparam("limit", type_=Integer))
+    .subquery("last")
+)
+_RECENT_SESSIONS = (
+    select(_last, Charger.friendly_name)
+    .join(Charger, Charger.id == _last.c.charger_id)
+    .order_by(_last.c.started_at.desc(), _last.c.id.desc())
+)
+
+_upcoming = (
+    select(
+        Reservation.id,
+        Reservation.charger_id,
+        Reservation.starts_at,
+        Reservation.ends_at,
+        Reservation.status,
+    )
+    # Range on ix_reservations_account_ends: only reservations that have not ended yet.
+    .where(
+        Reservation.account_id == bindparam("account_id"),
+        Reservation.ends_at > bindparam("now", type_=Reservation.ends_at.type),
+        Reservation.status.in_(UPCOMING_STATUSES),
+    )
+    .order_by(Reservation.starts_at, Reservation.id)
+    .limit(1)
+    .subquery("upcoming")
+)
+_NEXT_RESERVATION = select(_upcoming, Charger.friendly_name).join(
+    Charger, Charger.id == _upcoming.c.charger_id
+)
+
+_ACCOUNT_PLAN = (
+    select(Plan.id, Plan.name, Plan.allowance_kwh, Plan.currency)
+    .join(Account, Account.plan_id == Plan.id)
+    .where(Account.id == bindparam("account_id"))
+)
+
+
 def active_session(session: Session, account_id: str, now: datetime) -> ActiveSession | None:
     """The account's session in progress (``ended_at`` empty), the most recently started one.
 
@@ -174,23 +258,7 @@ def active_session(session: Session, account_id: str, now: datetime) -> ActiveSe
     "In use" (see ``charger_status_expression``), so the banner and the charger card agree.
     """
     del now  # see docstring: deliberately unused
-    # Pick the row first (partial index ix_sessions_in_progress_account), then join the name:
-    # the planner then always looks up one charger by primary key.
-    latest = (
-        select(
-            ChargingSession.id,
-            ChargingSession.charger_id,
-            ChargingSession.started_at,
-            ChargingSession.energy_kwh,
-        )
-        .where(ChargingSession.account_id == account_id, ChargingSession.ended_at.is_(None))
-        .order_by(ChargingSession.started_at.desc(), ChargingSession.id.desc())
-        .limit(1)
-        .subquery("latest")
-    )
-    row = session.execute(
-        select(latest, Charger.friendly_name).join(Charger, Charger.id == latest.c.charger_id)
-    ).first()
+    row = session.execute(_ACTIVE_SESSION, {"account_id": account_id}).first()
     if row is None:
         return None
     return ActiveSession(row.id, row.friendly_name, row.started_at, _kwh(row.energy_kwh))
@@ -198,26 +266,8 @@ def active_session(session: Session, account_id: str, now: datetime) -> ActiveSe
 
 def recent_sessions(session: Session, account_id: str, limit: int = 5) -> list[SessionRow]:
     """The account's last ``limit`` sessions, newest first."""
-    # Backward scan of ix_sessions_account_started, stopped after ``limit`` rows; names joined
-    # afterwards, so only ``limit`` chargers are looked up.
-    last = (
-        select(
-            ChargingSession.id,
-            ChargingSession.charger_id,
-            ChargingSession.started_at,
-            ChargingSession.ended_at,
-            ChargingSession.energy_kwh,
-            ChargingSession.finalized,
-        )
-        .where(ChargingSession.account_id == account_id)
-        .order_by(ChargingSession.started_at.desc(), ChargingSession.id.desc())
-        .limit(max(limit, 0))
-        .subquery("last")
-    )
     rows = session.execute(
-        select(last, Charger.friendly_name)
-        .join(Charger, Charger.id == last.c.charger_id)
-        .order_by(last.c.started_at.desc(), last.c.id.desc())
+        _RECENT_SESSIONS, {"account_id": account_id, "limit": max(limit, 0)}
     ).all()
     return [
         SessionRow(
@@ -229,27 +279,7 @@ def recent_sessions(session: Session, account_id: str, limit: int = 5) -> list[S
 
 def next_reservation(session: Session, account_id: str, now: datetime) -> ReservationRow | None:
     """Pending/confirmed/active reservations ending after ``now``: the earliest-starting one."""
-    upcoming = (
-        select(
-            Reservation.id,
-            Reservation.charger_id,
-            Reservation.starts_at,
-            Reservation.ends_at,
-            Reservation.status,
-        )
-        # Range on ix_reservations_account_ends: only reservations that have not ended yet.
-        .where(
-            Reservation.account_id == account_id,
-            Reservation.ends_at > now,
-            Reservation.status.in_(UPCOMING_STATUSES),
-        )
-        .order_by(Reservation.starts_at, Reservation.id)
-        .limit(1)
-        .subquery("upcoming")
-    )
-    row = session.execute(
-        select(upcoming, Charger.friendly_name).join(Charger, Charger.id == upcoming.c.charger_id)
-    ).first()
+    row = session.execute(_NEXT_RESERVATION, {"account_id": account_id, "now": now}).first()
     if row is None:
         return None
     return ReservationRow(
@@ -354,11 +384,7 @@ def usage_total_kwh(usage: pd.DataFrame) -> float:
 
 
 def account_plan(session: Session, account_id: str) -> PlanRow | None:
-    row = session.execute(
-        select(Plan.id, Plan.name, Plan.allowance_kwh, Plan.currency)
-        .join(Account, Account.plan_id == Plan.id)
-        .where(Account.id == account_id)
-    ).first()
+    row = session.execute(_ACCOUNT_PLAN, {"account_id": account_id}).first()
     if row is None:
         return None
     return PlanRow(row.id, row.name, _kwh(row.allowance_kwh), row.currency)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from data.models import Account, Role, User
@@ -27,26 +27,30 @@ class SignedInPerson:
     accounts: tuple[PersonAccount, ...]
 
 
+# Built once: it runs on every signed-in request.
+_PERSON = (
+    select(
+        User.id,
+        User.email,
+        User.display_name,
+        User.session_version,
+        User.default_account_id,
+        Account.id,
+        Account.role,
+        Account.label,
+    )
+    .outerjoin(Account, Account.user_id == User.id)
+    .where(User.id == bindparam("user_id"))
+    .order_by(Account.id)
+)
+
+
 def signed_in_person(session: Session, user_id: int) -> SignedInPerson | None:
     """The person and their accounts (ordered by id), or None when there is no such person.
 
     Runs on every signed-in request (the session version is checked against it), so it is one
     outer join rather than the ORM's user-then-accounts pair of queries."""
-    rows = session.execute(
-        select(
-            User.id,
-            User.email,
-            User.display_name,
-            User.session_version,
-            User.default_account_id,
-            Account.id,
-            Account.role,
-            Account.label,
-        )
-        .outerjoin(Account, Account.user_id == User.id)
-        .where(User.id == user_id)
-        .order_by(Account.id)
-    ).all()
+    rows = session.execute(_PERSON, {"user_id": user_id}).all()
     if not rows:
         return None
     first = rows[0]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from data.dashboard import (
@@ -125,13 +125,14 @@ def fleet_snapshot(
     )
 
 
+_GRANTS = select(ChargerAccess.charger_id).where(
+    ChargerAccess.account_id == bindparam("account_id")
+)
+
+
 def account_grants(session: Session, account_id: str) -> frozenset[str]:
     """The chargers granted to the account (one primary-key range)."""
-    return frozenset(
-        session.scalars(
-            select(ChargerAccess.charger_id).where(ChargerAccess.account_id == account_id)
-        )
-    )
+    return frozenset(session.scalars(_GRANTS, {"account_id": account_id}))
 
 
 def snapshot_chargers(
