@@ -1,9 +1,13 @@
-"""Fleet-wide usage read from ``usage_quarters`` (migration 0008) instead of ``sessions``.
+"""Fleet-wide usage read from rollups kept by database triggers instead of from ``sessions``.
 
-``usage_quarters`` holds, per UTC quarter-hour of ``started_at`` and connector type, the
-sessions and their energy in integer Wh (all of them, and the finalized ones). Triggers keep it
-exact on every write path; ``refill_usage_quarters`` recomputes it after a bulk load that ran
-with triggers off (``session_replication_role = replica``, bench/build.py).
+- ``usage_quarters`` (migration 0008): sessions and their energy in integer Wh (all, and the
+  finalized ones) per UTC quarter-hour of ``started_at`` and connector type; its sums per
+  quarter (``usage_quarter_totals``) and per UTC day and type (``usage_days``, 0010).
+- ``charger_days`` and ``charger_months`` (0009, 0011): finished sessions and their whole
+  durations in microseconds per charger and UTC day / month of start, for utilisation.
+
+Triggers keep them exact on every write path; ``refill_rollups`` recounts them after a bulk
+load that ran with triggers off (``session_replication_role = replica``, bench/build.py).
 
 A period is read as quarters only when that is exact: every UTC offset in the period and every
 instant where it changes lie on a quarter, and each quarter's local wall clock falls on the
