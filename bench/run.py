@@ -679,7 +679,9 @@ def admin_figures(app: Flask, repeat: int) -> dict[str, Any]:
         )
 
     def energy_chart() -> None:
-        """The fleet energy-per-day chart for a year alone: its query and its figure."""
+        """The fleet energy-per-day chart for a year alone: its query and its figure's JSON."""
+        from dash._utils import to_json
+
         from components.analytics import daily_energy_figure
         from data.analytics import custom_range, energy_per_day
         from data.dashboard import operator_settings
@@ -687,7 +689,7 @@ def admin_figures(app: Flask, repeat: int) -> dict[str, Any]:
         with app.extensions["polaris_db"].session() as s:
             tz = operator_settings(s).tz
             period = custom_range(year_ago, today.isoformat()).bounds(datetime.now(UTC), tz)
-            daily_energy_figure(energy_per_day(s, period)).to_plotly_json()
+            to_json(daily_energy_figure(energy_per_day(s, period)))
 
     pages = {
         "fleet_page": fleet,

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 from dash.development.base_component import Component
 
@@ -320,8 +319,8 @@ def summary(period: Period, days: Sequence[DayEnergy], tz_name: str) -> html.Div
 
 
 def _layout(height: int, **extra: Any) -> dict[str, Any]:
+    # No template: plotly's default one adds 7 KB to every figure; the styling here is ours.
     base: dict[str, Any] = {
-        "template": None,
         "height": height,
         "margin": {"l": 48, "r": 12, "t": 8, "b": 36},
         "showlegend": False,
@@ -358,24 +357,25 @@ def _kwh_axis() -> dict[str, Any]:
     }
 
 
-def daily_energy_figure(days: Sequence[DayEnergy]) -> go.Figure:
+def daily_energy_figure(days: Sequence[DayEnergy]) -> dict[str, Any]:
     """One bar per local day (zeros included)."""
     long = len(days) > 62
     empty = all(d.energy_kwh == 0 for d in days)
-    return go.Figure(
-        data=[
-            go.Bar(
-                x=[d.day.isoformat() for d in days],
-                y=[float(d.energy_kwh) for d in days],
-                customdata=[d.sessions for d in days],
-                marker={"color": _COLOUR},
-                hovertemplate=(
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": [d.day.isoformat() for d in days],
+                "y": [float(d.energy_kwh) for d in days],
+                "customdata": [d.sessions for d in days],
+                "marker": {"color": _COLOUR},
+                "hovertemplate": (
                     "%{x|%a %-d %b %Y}<br>%{y:,.1f} kWh<br>%{customdata} sessions<extra></extra>"
                 ),
-                name="kWh",
-            )
+                "name": "kWh",
+            }
         ],
-        layout=_layout(
+        "layout": _layout(
             DAILY_HEIGHT,
             bargap=0.1 if long else 0.2,
             annotations=_empty_note("No sessions in this period") if empty else [],
@@ -388,33 +388,34 @@ def daily_energy_figure(days: Sequence[DayEnergy]) -> go.Figure:
             },
             yaxis=_kwh_axis(),
         ),
-    )
+    }
 
 
 def _month_label(month: date, with_year: bool) -> str:
     return f"{month:%b %Y}" if with_year else f"{month:%b}"
 
 
-def monthly_energy_figure(months: Sequence[MonthEnergy]) -> go.Figure:
+def monthly_energy_figure(months: Sequence[MonthEnergy]) -> dict[str, Any]:
     """One bar per calendar month; the hover says how many of its days are in the period."""
     empty = all(m.energy_kwh == 0 for m in months)
     # Short labels stay level on a phone; the year is named when the months span two.
     with_year = len({m.month.year for m in months}) > 1
-    return go.Figure(
-        data=[
-            go.Bar(
-                x=[_month_label(m.month, with_year) for m in months],
-                y=[float(m.energy_kwh) for m in months],
-                customdata=[[m.sessions, m.days, f"{m.month:%B %Y}"] for m in months],
-                marker={"color": _COLOUR},
-                hovertemplate=(
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": [_month_label(m.month, with_year) for m in months],
+                "y": [float(m.energy_kwh) for m in months],
+                "customdata": [[m.sessions, m.days, f"{m.month:%B %Y}"] for m in months],
+                "marker": {"color": _COLOUR},
+                "hovertemplate": (
                     "%{customdata[2]}<br>%{y:,.1f} kWh<br>%{customdata[0]} sessions"
                     " in %{customdata[1]} days<extra></extra>"
                 ),
-                name="kWh",
-            )
+                "name": "kWh",
+            }
         ],
-        layout=_layout(
+        "layout": _layout(
             MONTHLY_HEIGHT,
             bargap=0.3 if len(months) > 3 else 0.6,
             annotations=_empty_note("No sessions in this period") if empty else [],
@@ -426,10 +427,10 @@ def monthly_energy_figure(months: Sequence[MonthEnergy]) -> go.Figure:
             },
             yaxis=_kwh_axis(),
         ),
-    )
+    }
 
 
-def hour_of_week_figure(grid: Sequence[Sequence[int]]) -> go.Figure:
+def hour_of_week_figure(grid: Sequence[Sequence[int]]) -> dict[str, Any]:
     """Weekday rows (Monday on top) × 24 local hours, coloured by the number of sessions."""
     hours = [f"{h:02d}:00" for h in range(24)]
     hover = [
@@ -437,20 +438,21 @@ def hour_of_week_figure(grid: Sequence[Sequence[int]]) -> go.Figure:
         for w in range(len(WEEKDAYS))
     ]
     empty = all(v == 0 for row in grid for v in row)
-    return go.Figure(
-        data=[
-            go.Heatmap(
-                z=[list(row) for row in grid],
-                x=hours,
-                y=list(_SHORT_DAYS),
-                customdata=hover,
-                colorscale=_HEAT_SCALE,
-                zmin=0,
-                xgap=1,
-                ygap=1,
-                hovertemplate="%{customdata}<br>%{z:,} sessions<extra></extra>",
+    return {
+        "data": [
+            {
+                "type": "heatmap",
+                "z": [list(row) for row in grid],
+                "x": hours,
+                "y": list(_SHORT_DAYS),
+                "customdata": hover,
+                "colorscale": _HEAT_SCALE,
+                "zmin": 0,
+                "xgap": 1,
+                "ygap": 1,
+                "hovertemplate": "%{customdata}<br>%{z:,} sessions<extra></extra>",
                 # Under the grid: on a phone every pixel of width goes to the 24 hours.
-                colorbar={
+                "colorbar": {
                     "title": {"text": "Sessions", "side": "right"},
                     "orientation": "h",
                     "thickness": 10,
@@ -462,9 +464,9 @@ def hour_of_week_figure(grid: Sequence[Sequence[int]]) -> go.Figure:
                     "yanchor": "top",
                     "outlinewidth": 0,
                 },
-            )
+            }
         ],
-        layout=_layout(
+        "layout": _layout(
             HEAT_HEIGHT,
             margin={"l": 40, "r": 8, "t": 8, "b": 96},
             annotations=_empty_note("No sessions in this period") if empty else [],
@@ -483,14 +485,14 @@ def hour_of_week_figure(grid: Sequence[Sequence[int]]) -> go.Figure:
                 "fixedrange": True,
             },
         ),
-    )
+    }
 
 
 def _short_name(name: str) -> str:
     return name if len(name) <= _NAME_CHARS else name[: _NAME_CHARS - 1].rstrip() + "…"
 
 
-def utilisation_figure(rows: Sequence[ChargerUtilisation]) -> go.Figure:
+def utilisation_figure(rows: Sequence[ChargerUtilisation]) -> dict[str, Any]:
     """Horizontal bars, busiest on top, each with the charger's name written above it and its
     percentage after it (names above the bars leave phones the full width for the bars).
 
@@ -514,29 +516,30 @@ def utilisation_figure(rows: Sequence[ChargerUtilisation]) -> go.Figure:
         }
         for i, r in enumerate(rows)
     ]
-    return go.Figure(
-        data=[
-            go.Bar(
-                orientation="h",
-                x=percents,
-                y=positions,
-                width=0.4,
-                text=[f"{p:.1f}%" for p in percents],
-                textposition="outside",
-                cliponaxis=False,
-                customdata=[
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": percents,
+                "y": positions,
+                "width": 0.4,
+                "text": [f"{p:.1f}%" for p in percents],
+                "textposition": "outside",
+                "cliponaxis": False,
+                "customdata": [
                     [r.friendly_name, r.connector_type, r.hours_in_use, r.hours_in_period]
                     for r in rows
                 ],
-                marker={"color": _COLOUR},
-                hovertemplate=(
+                "marker": {"color": _COLOUR},
+                "hovertemplate": (
                     "%{customdata[0]} (%{customdata[1]})<br>%{x:.1f}% in use: "
                     "%{customdata[2]:,.1f} of %{customdata[3]:,.0f} h<extra></extra>"
                 ),
-                name="Utilisation",
-            )
+                "name": "Utilisation",
+            }
         ],
-        layout=_layout(
+        "layout": _layout(
             UTILISATION_HEIGHT,
             margin={"l": 8, "r": 48, "t": 8, "b": 32},
             annotations=names or _empty_note("No charger was in use in this period"),
@@ -553,40 +556,41 @@ def utilisation_figure(rows: Sequence[ChargerUtilisation]) -> go.Figure:
                 "fixedrange": True,
             },
         ),
-    )
+    }
 
 
-def connector_figure(rows: Sequence[ConnectorEnergy]) -> go.Figure:
+def connector_figure(rows: Sequence[ConnectorEnergy]) -> dict[str, Any]:
     """A donut of kWh by connector type; types without energy are left out of the ring."""
     shown = [r for r in rows if r.energy_kwh > 0]
     colours = {r.connector_type: _CONNECTOR_COLOURS[i % 5] for i, r in enumerate(rows)}
     total = float(sum((r.energy_kwh for r in rows), start=0))
     centre = format_kwh(total) if shown else "No energy in this period"
-    return go.Figure(
-        data=[
-            go.Pie(
-                labels=[r.connector_type for r in shown],
-                values=[float(r.energy_kwh) for r in shown],
-                customdata=[r.sessions for r in shown],
-                hole=0.55,
-                sort=False,
-                direction="clockwise",
-                marker={
+    return {
+        "data": [
+            {
+                "type": "pie",
+                "labels": [r.connector_type for r in shown],
+                "values": [float(r.energy_kwh) for r in shown],
+                "customdata": [r.sessions for r in shown],
+                "hole": 0.55,
+                "sort": False,
+                "direction": "clockwise",
+                "marker": {
                     "colors": [colours[r.connector_type] for r in shown],
                     "line": {"color": "white", "width": 2},
                 },
-                texttemplate="%{label}<br>%{percent:.1%}",
-                textposition="outside",
+                "texttemplate": "%{label}<br>%{percent:.1%}",
+                "textposition": "outside",
                 # Fixed margins instead: auto-margins loop (and warn) on narrow screens.
-                automargin=False,
-                hovertemplate=(
+                "automargin": False,
+                "hovertemplate": (
                     "%{label}<br>%{value:,.1f} kWh (%{percent})<br>%{customdata} sessions"
                     "<extra></extra>"
                 ),
-                name="Connector type",
-            )
+                "name": "Connector type",
+            }
         ],
-        layout=_layout(
+        "layout": _layout(
             CONNECTOR_HEIGHT,
             margin={"l": 64, "r": 64, "t": 28, "b": 28},
             annotations=[
@@ -604,7 +608,7 @@ def connector_figure(rows: Sequence[ConnectorEnergy]) -> go.Figure:
                 }
             ],
         ),
-    )
+    }
 
 
 def range_error(text: str) -> dbc.Alert:

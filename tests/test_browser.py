@@ -54,7 +54,8 @@ def test_driver_answers_the_three_questions(page, base_url):
     assert re.search(r"started \d\d:\d\d", page.inner_text("#banner-started"))
     # 2. When is my next reservation, and which charger is it on?
     reservation = page.inner_text("#next-reservation")
-    assert re.search(r"\d\d:\d\d\s*[–-]\s*\d\d:\d\d", reservation)
+    # "23:00 – 23:45", or across midnight "23:15 – Fri 4 Dec, 00:00".
+    assert re.search(r"\d\d:\d\d\s*[–-]\s*(?:\w{3} \d{1,2} \w{3}, )?\d\d:\d\d", reservation)
     assert "—" in reservation or "Bay" in reservation or "P2" in reservation
     # 3. How many chargers are available to me right now?
     available = page.inner_text("#available-count")
