@@ -18,7 +18,7 @@ account's ``data.dashboard.daily_usage``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +37,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Subquery
 
 from data.dashboard import KWH, day_buckets, local_day_expression
 from data.models import Charger, ChargingSession, ConnectorType
@@ -437,21 +438,32 @@ def top_chargers_by_utilisation(
         .having(micros > 0)
         .subquery("per_charger")
     )
+    return _busiest(
+        session, per_charger, per_charger.c.micros, _micros_to_seconds, window_seconds, limit
+    )
+
+
+def _micros_to_seconds(micros: Any) -> float:
+    return int(micros) / 1e6
+
+
+def _busiest(
+    session: Session,
+    per_charger: Subquery,
+    in_use: ColumnElement[Any],
+    to_seconds: Callable[[Any], float],
+    window_seconds: float,
+    limit: int,
+) -> list[ChargerUtilisation]:
+    """The ``limit`` chargers with the most time ``in_use`` (a column of ``per_charger``, made
+    seconds by ``to_seconds``), with their names and connector types."""
     rows = session.execute(
-        select(
-            Charger.id,
-            Charger.friendly_name,
-            Charger.connector_type,
-            per_charger.c.micros,
-        )
+        select(Charger.id, Charger.friendly_name, Charger.connector_type, in_use)
         .join(per_charger, per_charger.c.charger_id == Charger.id)
-        .order_by(per_charger.c.micros.desc(), Charger.friendly_name, Charger.id)
+        .order_by(in_use.desc(), Charger.friendly_name, Charger.id)
         .limit(limit)
     ).all()
-    return _utilisation_rows(
-        [(r.id, r.friendly_name, r.connector_type, int(r.micros) / 1e6) for r in rows],
-        window_seconds,
-    )
+    return _utilisation_rows([(r[0], r[1], r[2], to_seconds(r[3])) for r in rows], window_seconds)
 
 
 def _utilisation_rows(
@@ -509,21 +521,7 @@ def top_chargers_by_utilisation_from_sessions(
         .group_by(clipped.c.charger_id)
         .subquery("per_charger")
     )
-    rows = session.execute(
-        select(
-            Charger.id,
-            Charger.friendly_name,
-            Charger.connector_type,
-            per_charger.c.seconds,
-        )
-        .join(per_charger, per_charger.c.charger_id == Charger.id)
-        .order_by(per_charger.c.seconds.desc(), Charger.friendly_name, Charger.id)
-        .limit(limit)
-    ).all()
-    return _utilisation_rows(
-        [(r.id, r.friendly_name, r.connector_type, float(r.seconds)) for r in rows],
-        window_seconds,
-    )
+    return _busiest(session, per_charger, per_charger.c.seconds, float, window_seconds, limit)
 
 
 # --- energy by connector type ---------------------------------------------------------------------
