@@ -594,26 +594,3 @@ def visible_chargers(
     first = rows[0]
     available = first.visible_total - first.special_total + first.special_online
     return ChargerList(chargers, int(first.visible_total), int(available))
-
-
-def charger_statuses(
-    session: Session,
-    account_id: str,
-    charger_ids: list[str],
-    now: datetime,
-    *,
-    offline_after_s: int = OFFLINE_AFTER_SECONDS,
-) -> dict[str, ChargerStatus]:
-    """Current status of the listed chargers, for those the account may see; others are absent.
-
-    The live refresh asks about the cards already on screen, whatever their order now.
-    """
-    wanted = list(dict.fromkeys(charger_ids))[:CHARGER_LIMIT]
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(Charger.id, charger_status_expression(now, offline_after_s)).where(
-            Charger.id.in_(wanted), visible_charger_condition(account_id)
-        )
-    ).all()
-    return {charger_id: ChargerStatus(status) for charger_id, status in rows}

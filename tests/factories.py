@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from data.dashboard import ChargerStatus
 from data.models import (
     Account,
     Charger,
@@ -34,6 +35,7 @@ from data.models import (
     User,
     Visibility,
 )
+from data.snapshots import account_grants, fleet_snapshot, shown_statuses
 
 _counter = itertools.count(1)
 T = TypeVar("T")
@@ -217,3 +219,18 @@ def make_reservation(
             status=status,
         ),
     )
+
+
+def poll_statuses(
+    session: Session,
+    account_id: str,
+    charger_ids: list[str],
+    now: datetime,
+    *,
+    offline_after_s: int = 3600,
+) -> dict[str, ChargerStatus]:
+    """What the dashboard's status poll answers for these chargers: the status of each one the
+    account may see (from a fresh fleet snapshot and the account's grants); others are absent."""
+    fleet = fleet_snapshot(session, now, offline_after_s=offline_after_s)
+    statuses, _available = shown_statuses(fleet, account_grants(session, account_id), charger_ids)
+    return {cid: status for cid, status in statuses.items() if status is not None}

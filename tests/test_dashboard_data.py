@@ -20,7 +20,6 @@ from data.dashboard import (
     account_plan,
     active_session,
     charger_status_expression,
-    charger_statuses,
     daily_usage,
     day_buckets,
     next_reservation,
@@ -40,6 +39,7 @@ from tests.factories import (
     make_plan,
     make_reservation,
     make_session,
+    poll_statuses,
 )
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -634,7 +634,7 @@ def test_other_accounts_never_appear(db: Database) -> None:
         assert active_session(s, other.id, NOW) is not None
 
 
-def test_charger_statuses_answer_only_for_chargers_the_account_may_see(db):
+def test_the_poll_answers_only_for_chargers_the_account_may_see(db):
     with db.session() as s:
         account = make_account(s)
         other = make_account(s)
@@ -647,7 +647,7 @@ def test_charger_statuses_answer_only_for_chargers_the_account_may_see(db):
         make_session(s, other, busy, started_at=NOW - HOUR)
         ids = [public.id, busy.id, granted.id, someone_elses.id, "no-such-charger"]
     with db.session() as s:
-        found = charger_statuses(s, account.id, ids, NOW)
+        found = poll_statuses(s, account.id, ids, NOW)
     assert found == {
         public.id: ChargerStatus.online,
         busy.id: ChargerStatus.in_use,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from data.dashboard import ChargerStatus, charger_statuses, visible_chargers
+from data.dashboard import ChargerStatus, visible_chargers
 from data.db import Database
 from data.fleet import (
     MAX_GRID_ROWS,
@@ -52,6 +52,7 @@ from tests.factories import (
     make_reservation,
     make_session,
     make_user,
+    poll_statuses,
 )
 
 NOW = datetime(2026, 4, 10, 9, 30, tzinfo=UTC)
@@ -136,7 +137,7 @@ def test_counts_follow_the_customer_rule(db: Database) -> None:
         expected = one_of_each_status(s)
     with db.session() as s:
         counts = fleet_counts(s, NOW)
-        customer_view = charger_statuses(s, "acc-driver", list(expected), NOW)
+        customer_view = poll_statuses(s, "acc-driver", list(expected), NOW)
         shown = visible_chargers(s, "acc-driver", NOW)
     assert customer_view == expected  # the fixture means what the dashboard means
     assert counts == Counter(expected.values())

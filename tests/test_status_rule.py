@@ -23,7 +23,6 @@ from config import DEFAULT_OFFLINE_AFTER_S, ConfigError, load_config, offline_af
 from data.dashboard import (
     ChargerStatus,
     charger_status_expression,
-    charger_statuses,
     visible_chargers,
 )
 from data.db import Database
@@ -35,6 +34,7 @@ from tests.factories import (
     make_operator,
     make_reservation,
     make_session,
+    poll_statuses,
 )
 from tests.test_dashboard_http import RENDER_OUTPUTS
 from tests.web import add_person, call_callback, make_app, sign_in
@@ -113,7 +113,7 @@ def test_rule_order_everywhere(db: Database) -> None:
         expected = rule_cases(s)
     with db.session() as s:
         bare = dict(s.execute(select(Charger.id, charger_status_expression(NOW))).all())
-        customer = charger_statuses(s, "acc-driver", list(expected), NOW)
+        customer = poll_statuses(s, "acc-driver", list(expected), NOW)
         cards = {c.charger_id: c.status for c in visible_chargers(s, "acc-driver", NOW).chargers}
         table = fleet_page(s, NOW, parse_fleet_request({"startRow": 0, "endRow": 100}))
         details = {cid: charger_detail(s, cid, NOW) for cid in expected}
@@ -172,8 +172,8 @@ def test_offline_threshold_is_passed_through(db: Database) -> None:
         make_charger(s, charger_id="recent", last_seen_at=NOW - timedelta(seconds=100))
         make_charger(s, charger_id="exact", last_seen_at=NOW - timedelta(seconds=60))
     with db.session() as s:
-        default = charger_statuses(s, "acc-driver", ["recent", "exact"], NOW)
-        short = charger_statuses(s, "acc-driver", ["recent", "exact"], NOW, offline_after_s=60)
+        default = poll_statuses(s, "acc-driver", ["recent", "exact"], NOW)
+        short = poll_statuses(s, "acc-driver", ["recent", "exact"], NOW, offline_after_s=60)
         cards = visible_chargers(s, "acc-driver", NOW, offline_after_s=60)
         counts = fleet_counts(s, NOW, offline_after_s=60)
         table = fleet_page(s, NOW, parse_fleet_request({}), offline_after_s=60)
