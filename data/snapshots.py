@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
@@ -246,8 +246,7 @@ class WorkerSnapshots(Generic[T]):
 
 
 def _fleet(session: Session, now: datetime, offline_after_s: Hashable) -> FleetSnapshot:
-    assert isinstance(offline_after_s, int)
-    return fleet_snapshot(session, now, offline_after_s=offline_after_s)
+    return fleet_snapshot(session, now, offline_after_s=cast(int, offline_after_s))
 
 
 def _settings(session: Session, _now: datetime, _key: Hashable) -> OperatorSettings:
