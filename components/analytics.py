@@ -421,6 +421,9 @@ def monthly_energy_figure(months: Sequence[MonthEnergy]) -> dict[str, Any]:
             annotations=_empty_note("No sessions in this period") if empty else [],
             xaxis={
                 "type": "category",
+                # Level, small labels: twelve "Jan".."Dec" fit a phone without turning sideways.
+                "tickangle": 0,
+                "tickfont": {"size": 10},
                 "showgrid": False,
                 "linecolor": "#adb5bd",
                 "fixedrange": True,
@@ -481,6 +484,10 @@ def hour_of_week_figure(grid: Sequence[Sequence[int]]) -> dict[str, Any]:
             yaxis={
                 "type": "category",
                 "autorange": "reversed",
+                # Room between the names and the grid, without plotly.js's tick marks.
+                "ticks": "outside",
+                "ticklen": 6,
+                "tickcolor": "rgba(0,0,0,0)",
                 "showgrid": False,
                 "fixedrange": True,
             },
