@@ -28,7 +28,6 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Float,
-    Integer,
     Select,
     Subquery,
     case,
@@ -43,10 +42,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from data.dashboard import day_buckets
 from data.models import (
@@ -59,7 +55,7 @@ from data.models import (
     UsageQuarterTotal,
 )
 from data.periods import Period
-from data.sql import EpochSeconds, Greatest, Least
+from data.sql import DayOf, EpochSeconds, Greatest, Least, MicrosBetween, MonthOf, QuarterOf
 
 QUARTER = timedelta(minutes=15)
 QUARTERS_PER_DAY = 96
@@ -67,128 +63,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 KWH = Decimal("0.001")
 
 
-# --- the quarter of a timestamp, in SQL and in Python -------------------------------------------
-
-
-class QuarterOf(FunctionElement[int]):
-    """``floor(epoch seconds / 900)`` of a UTC timestamp column (also before 1970)."""
-
-    type = BigInteger()
-    name = "quarter_of"
-    inherit_cache = True
-
-
-@compiles(QuarterOf)
-def _quarter_default(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
-    raise NotImplementedError(f"quarters are not implemented for {compiler.dialect.name}")
-
-
-@compiles(QuarterOf, "postgresql")
-def _quarter_postgresql(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
-    ts = compiler.process(element.clauses, **kw)
-    # EXTRACT gives numeric (exact microseconds); floor, not a cast, which would round.
-    return f"CAST(floor(EXTRACT(EPOCH FROM {ts}) / 900) AS BIGINT)"
-
-
-@compiles(QuarterOf, "sqlite")
-def _quarter_sqlite(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
-    ts = compiler.process(element.clauses, **kw)
-    # Naive UTC text; whole seconds are enough, and SQLite's / truncates toward zero.
-    seconds = f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
-    return f"({seconds} / 900 - ({seconds} % 900 < 0))"
-
-
-class DayOf(FunctionElement[int]):
-    """``floor(epoch seconds / 86400)`` of a UTC timestamp column: its UTC day."""
-
-    type = Integer()
-    name = "day_of"
-    inherit_cache = True
-
-
-@compiles(DayOf)
-def _day_default(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
-    raise NotImplementedError(f"days are not implemented for {compiler.dialect.name}")
-
-
-@compiles(DayOf, "postgresql")
-def _day_postgresql(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
-    ts = compiler.process(element.clauses, **kw)
-    return f"CAST(floor(EXTRACT(EPOCH FROM {ts}) / 86400) AS INTEGER)"
-
-
-@compiles(DayOf, "sqlite")
-def _day_sqlite(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
-    seconds = (
-        f"CAST(strftime('%s', substr({compiler.process(element.clauses, **kw)}, 1, 19)) AS INTEGER)"
-    )
-    return f"({seconds} / 86400 - ({seconds} % 86400 < 0))"
-
-
-class MonthOf(FunctionElement[int]):
-    """``(year - 1970) * 12 + month - 1`` of a UTC timestamp column's UTC date."""
-
-    type = Integer()
-    name = "month_of"
-    inherit_cache = True
-
-
-@compiles(MonthOf)
-def _month_default(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
-    raise NotImplementedError(f"months are not implemented for {compiler.dialect.name}")
-
-
-@compiles(MonthOf, "postgresql")
-def _month_postgresql(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
-    utc = f"timezone('UTC', {compiler.process(element.clauses, **kw)})"
-    return (
-        f"((CAST(EXTRACT(YEAR FROM {utc}) AS INTEGER) - 1970) * 12 "
-        f"+ CAST(EXTRACT(MONTH FROM {utc}) AS INTEGER) - 1)"
-    )
-
-
-@compiles(MonthOf, "sqlite")
-def _month_sqlite(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
-    ts = f"substr({compiler.process(element.clauses, **kw)}, 1, 19)"
-    return (
-        f"((CAST(strftime('%Y', {ts}) AS INTEGER) - 1970) * 12 "
-        f"+ CAST(strftime('%m', {ts}) AS INTEGER) - 1)"
-    )
-
-
-class MicrosBetween(FunctionElement[int]):
-    """``later - earlier`` in integer microseconds, exact, for two UTC timestamp columns."""
-
-    type = BigInteger()
-    name = "micros_between"
-    inherit_cache = True
-
-
-@compiles(MicrosBetween)
-def _micros_default(element: MicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
-    raise NotImplementedError(f"microseconds are not implemented for {compiler.dialect.name}")
-
-
-@compiles(MicrosBetween, "postgresql")
-def _micros_postgresql(element: MicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000000 AS BIGINT)"
-
-
-@compiles(MicrosBetween, "sqlite")
-def _micros_sqlite(element: MicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
-
-    # "YYYY-MM-DD HH:MM:SS.ffffff" (naive UTC): whole seconds, then the digits after the point.
-    def seconds(ts: str) -> str:
-        return f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
-
-    def micros(ts: str) -> str:
-        return f"CAST(substr(substr({ts}, 21) || '000000', 1, 6) AS INTEGER)"
-
-    return (
-        f"(({seconds(later)} - {seconds(earlier)}) * 1000000 + {micros(later)} - {micros(earlier)})"
-    )
+# --- quarters and energy in Python and SQL (the key functions themselves: data/sql.py) ----------
 
 
 def _wh(kwh: ColumnElement[Decimal]) -> ColumnElement[int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Float, Integer, String
+from sqlalchemy import BigInteger, Date, Float, Integer, String
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -183,3 +183,127 @@ def _seconds_sqlite(element: SecondsBetween, compiler: SQLCompiler, **kw: Any) -
     earlier, later = (compiler.process(c, **kw) for c in element.clauses)
     # Stored as naive UTC text; julianday() reads it to the millisecond, plenty for hours in use.
     return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+
+# --- rollup keys (data/rollup.py): a UTC timestamp's quarter-hour, day and month; exact spans ---
+
+
+class QuarterOf(FunctionElement[int]):
+    """``floor(epoch seconds / 900)`` of a UTC timestamp column (also before 1970)."""
+
+    type = BigInteger()
+    name = "quarter_of"
+    inherit_cache = True
+
+
+@compiles(QuarterOf)
+def _quarter_default(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
+    raise NotImplementedError(f"quarters are not implemented for {compiler.dialect.name}")
+
+
+@compiles(QuarterOf, "postgresql")
+def _quarter_postgresql(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
+    ts = compiler.process(element.clauses, **kw)
+    # EXTRACT gives numeric (exact microseconds); floor, not a cast, which would round.
+    return f"CAST(floor(EXTRACT(EPOCH FROM {ts}) / 900) AS BIGINT)"
+
+
+@compiles(QuarterOf, "sqlite")
+def _quarter_sqlite(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
+    ts = compiler.process(element.clauses, **kw)
+    # Naive UTC text; whole seconds are enough, and SQLite's / truncates toward zero.
+    seconds = f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
+    return f"({seconds} / 900 - ({seconds} % 900 < 0))"
+
+
+class DayOf(FunctionElement[int]):
+    """``floor(epoch seconds / 86400)`` of a UTC timestamp column: its UTC day."""
+
+    type = Integer()
+    name = "day_of"
+    inherit_cache = True
+
+
+@compiles(DayOf)
+def _day_default(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
+    raise NotImplementedError(f"days are not implemented for {compiler.dialect.name}")
+
+
+@compiles(DayOf, "postgresql")
+def _day_postgresql(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
+    ts = compiler.process(element.clauses, **kw)
+    return f"CAST(floor(EXTRACT(EPOCH FROM {ts}) / 86400) AS INTEGER)"
+
+
+@compiles(DayOf, "sqlite")
+def _day_sqlite(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
+    seconds = (
+        f"CAST(strftime('%s', substr({compiler.process(element.clauses, **kw)}, 1, 19)) AS INTEGER)"
+    )
+    return f"({seconds} / 86400 - ({seconds} % 86400 < 0))"
+
+
+class MonthOf(FunctionElement[int]):
+    """``(year - 1970) * 12 + month - 1`` of a UTC timestamp column's UTC date."""
+
+    type = Integer()
+    name = "month_of"
+    inherit_cache = True
+
+
+@compiles(MonthOf)
+def _month_default(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
+    raise NotImplementedError(f"months are not implemented for {compiler.dialect.name}")
+
+
+@compiles(MonthOf, "postgresql")
+def _month_postgresql(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
+    utc = f"timezone('UTC', {compiler.process(element.clauses, **kw)})"
+    return (
+        f"((CAST(EXTRACT(YEAR FROM {utc}) AS INTEGER) - 1970) * 12 "
+        f"+ CAST(EXTRACT(MONTH FROM {utc}) AS INTEGER) - 1)"
+    )
+
+
+@compiles(MonthOf, "sqlite")
+def _month_sqlite(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
+    ts = f"substr({compiler.process(element.clauses, **kw)}, 1, 19)"
+    return (
+        f"((CAST(strftime('%Y', {ts}) AS INTEGER) - 1970) * 12 "
+        f"+ CAST(strftime('%m', {ts}) AS INTEGER) - 1)"
+    )
+
+
+class MicrosBetween(FunctionElement[int]):
+    """``later - earlier`` in integer microseconds, exact, for two UTC timestamp columns."""
+
+    type = BigInteger()
+    name = "micros_between"
+    inherit_cache = True
+
+
+@compiles(MicrosBetween)
+def _micros_default(element: MicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    raise NotImplementedError(f"microseconds are not implemented for {compiler.dialect.name}")
+
+
+@compiles(MicrosBetween, "postgresql")
+def _micros_postgresql(element: MicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000000 AS BIGINT)"
+
+
+@compiles(MicrosBetween, "sqlite")
+def _micros_sqlite(element: MicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+
+    # "YYYY-MM-DD HH:MM:SS.ffffff" (naive UTC): whole seconds, then the digits after the point.
+    def seconds(ts: str) -> str:
+        return f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
+
+    def micros(ts: str) -> str:
+        return f"CAST(substr(substr({ts}, 21) || '000000', 1, 6) AS INTEGER)"
+
+    return (
+        f"(({seconds(later)} - {seconds(earlier)}) * 1000000 + {micros(later)} - {micros(earlier)})"
+    )
