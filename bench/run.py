@@ -162,7 +162,7 @@ class Driver:
         self.csrf = cookie.value
         self.keys = dashboard_keys(app)
         # What the browser shows, updated from each response (for the polls' State).
-        self.banner: list[Any] = [True, None, None, None]
+        self.banner: list[Any] = [True, None, None, None, None]  # banner texts, menu drawn
         self.status_shown: Any = None  # what the browser keeps of the pills it shows
         self.pills: list[str] = []  # the chargers the last render put on screen
         self.n_intervals = 0
@@ -212,7 +212,7 @@ class Driver:
 
     # The first page view of "/": layout, the pages router, then what the page mounts.
     def load(self, period: str = "current") -> list[Call]:
-        self.banner = [True, None, None, None]  # a new page: the banner as the layout has it
+        self.banner = [True, None, None, None, None]  # a new page: as the layout has it
         calls = [self.get("layout", "/_dash-layout")]
         calls.append(
             self.callback(
@@ -246,8 +246,14 @@ class Driver:
             {"id": "refresh-interval", "property": "n_intervals", "value": self.n_intervals},
             {"id": "url", "property": "pathname", "value": "/"},
         ]
-        ids = ("active-session-banner", "banner-kwh", "banner-started", "banner-charger")
-        props = ("hidden", "children", "children", "children")
+        ids = (
+            "active-session-banner",
+            "banner-kwh",
+            "banner-started",
+            "banner-charger",
+            "account-menu-drawn",
+        )
+        props = ("hidden", "children", "children", "children", "data")
         state = [
             {"id": i, "property": p, "value": v}
             for i, p, v in zip(ids, props, self.banner, strict=True)
@@ -535,7 +541,10 @@ async def _drive(
                 {"id": "banner-kwh", "property": "children", "value": None},
                 {"id": "banner-started", "property": "children", "value": None},
                 {"id": "banner-charger", "property": "children", "value": None},
+                {"id": "account-menu-drawn", "property": "data", "value": None},
             ]
+            # Ticks come after the first view drew the menu.
+            tick_state = [*banner_state[:-1], {**banner_state[-1], "value": True}]
             tick = 0
             while time.perf_counter() < window[1]:
                 started = time.perf_counter()
@@ -572,7 +581,7 @@ async def _drive(
                         post(
                             "banner",
                             [interval, {"id": "url", "property": "pathname", "value": "/"}],
-                            banner_state,
+                            tick_state,
                         ),
                         post("statuses", [interval], shown_pills),
                     )

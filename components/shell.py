@@ -10,6 +10,8 @@ from auth.accounts import AccountInfo
 
 BANNER_ID = "active-session-banner"
 BANNER_CHARGER_ID = "banner-charger"
+# True once this page load drew the account menu: in-app navigation keeps it (and keeps it open).
+MENU_DRAWN_ID = "account-menu-drawn"
 
 
 def active_session_banner() -> html.Div:
@@ -90,6 +92,7 @@ def frame(page: Component, refresh_interval_ms: int) -> html.Div:
         [
             dcc.Location(id="url", refresh="callback-nav"),
             dcc.Interval(id="refresh-interval", interval=refresh_interval_ms),
+            dcc.Store(id=MENU_DRAWN_ID),
             html.Header([navbar(), active_session_banner()]),
             dbc.Container(
                 [

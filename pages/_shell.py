@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import Dash, Input, Output, State, callback_context, no_update
+from dash import Dash, Input, Output, State, no_update
 from flask import current_app
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from auth.accounts import current_account, current_account_id
 from components.format import format_ago, format_kwh, format_time
-from components.shell import BANNER_ID, account_menu, frame
+from components.shell import BANNER_ID, MENU_DRAWN_ID, account_menu, frame
 from config import snapshot_s
 from data.dashboard import active_session
 from data.db import read_scope
@@ -59,16 +59,20 @@ def register_callbacks(app: Dash) -> None:
         Output("banner-started", "children"),
         Output("banner-charger", "children"),
         Output("account-menu", "children"),
+        Output(MENU_DRAWN_ID, "data"),
         Input("refresh-interval", "n_intervals"),
         Input("url", "pathname"),
         State(BANNER_ID, "hidden"),
         State("banner-kwh", "children"),
         State("banner-started", "children"),
         State("banner-charger", "children"),
+        State(MENU_DRAWN_ID, "data"),
     )
-    def refresh_shell(_n: int | None, _path: str | None, *shown: Any) -> tuple[Any, ...]:
+    def refresh_shell(_n: int | None, _path: str | None, *shown_and_drawn: Any) -> tuple[Any, ...]:
         """The frame's one callback: the Active session banner on every tick, and the account
-        menu when a page is shown (not on ticks), so a page view costs one request for both."""
+        menu once a page load (not again on ticks or in-app navigation, which would close it
+        under the pointer), so a page view costs one request for both."""
+        *shown, menu_drawn = shown_and_drawn
         account_id = current_account_id()
         now = datetime.now(UTC)
         with read_scope() as s:
@@ -84,12 +88,9 @@ def register_callbacks(app: Dash) -> None:
         banner = tuple(
             no_update if new == old else new for new, old in zip(fresh, shown, strict=True)
         )
-        return (*banner, no_update if _tick_only() else _account_menu())
-
-
-def _tick_only() -> bool:
-    """Only the refresh interval fired (the page itself did not change)."""
-    return [t["prop_id"] for t in callback_context.triggered] == ["refresh-interval.n_intervals"]
+        if menu_drawn is True:
+            return (*banner, no_update, no_update)
+        return (*banner, _account_menu(), True)
 
 
 def _account_menu() -> Any:

@@ -6,11 +6,12 @@ import calendar
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
 
-from data.demo import DRIVER_EMAIL, DRIVER_LIVE_SESSION_ID, NEWCOMER_EMAIL
+from data.demo import DEMO_TIMEZONE, DRIVER_EMAIL, DRIVER_LIVE_SESSION_ID, NEWCOMER_EMAIL
 from data.models import ChargingSession
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
@@ -92,7 +93,8 @@ def test_period_selector_changes_the_chart(page, base_url):
         "(n) => { const g = document.querySelector('#usage-chart .js-plotly-plot');"
         " return !!(g && g._fullData && g._fullData[0]) && g._fullData[0].x.length === n; }"
     )
-    now = datetime.now(UTC)
+    # The operator's calendar, not UTC's: from 23:00 UTC Berlin is already on the next day.
+    now = datetime.now(ZoneInfo(DEMO_TIMEZONE))
     page.wait_for_function(bars, arg=_days_in_month(now.year, now.month), timeout=10_000)
     page.click("#period-link-previous")
     page.wait_for_url(re.compile(r"period=previous"))

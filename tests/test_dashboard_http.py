@@ -166,29 +166,51 @@ def test_what_the_render_shows_matches_the_first_poll(app, alice):
     assert _poll(alice, app, shown).status_code == 204
 
 
-def test_banner_shows_only_the_session_accounts_charging(app, alice):
-    bob = app.test_client()
-    sign_in(bob, "bob@example.com")
-    outputs = [
-        "active-session-banner.hidden",
-        "banner-kwh.children",
-        "banner-started.children",
-        "banner-charger.children",
-        "account-menu.children",
-    ]
+SHELL_OUTPUTS = [
+    "active-session-banner.hidden",
+    "banner-kwh.children",
+    "banner-started.children",
+    "banner-charger.children",
+    "account-menu.children",
+    "account-menu-drawn.data",
+]
+
+
+def _shell(client, *, path: str = "/", menu_drawn: object = None):
+    """One call of the frame's callback, as the browser sends it after a page view or a tick."""
     inputs = [
         {"id": "refresh-interval", "property": "n_intervals", "value": 1},
-        {"id": "url", "property": "pathname", "value": "/"},
+        {"id": "url", "property": "pathname", "value": path},
     ]
     state = [
         {"id": "active-session-banner", "property": "hidden", "value": True},
         {"id": "banner-kwh", "property": "children", "value": ""},
         {"id": "banner-started", "property": "children", "value": ""},
         {"id": "banner-charger", "property": "children", "value": ""},
+        {"id": "account-menu-drawn", "property": "data", "value": menu_drawn},
     ]
-    spec = [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outputs]
-    output = ".." + "...".join(outputs) + ".."
-    for_alice = call_callback(alice, output, inputs, state=state, outputs=spec)
-    for_bob = call_callback(bob, output, inputs, state=state, outputs=spec)
+    spec = [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in SHELL_OUTPUTS]
+    output = ".." + "...".join(SHELL_OUTPUTS) + ".."
+    return call_callback(client, output, inputs, state=state, outputs=spec)
+
+
+def test_banner_shows_only_the_session_accounts_charging(app, alice):
+    bob = app.test_client()
+    sign_in(bob, "bob@example.com")
+    for_alice = _shell(alice)
+    for_bob = _shell(bob)
     assert "77.7" not in for_alice.get_data(as_text=True)
     assert "77.7 kWh" in for_bob.get_data(as_text=True)
+
+
+def test_the_account_menu_is_drawn_once_a_page_load(app, alice):
+    """Drawn on the first call of a page load; in-app navigation and ticks then leave it (and
+    an open menu) alone."""
+    first = _shell(alice).get_json()["response"]
+    assert "Alice" in str(first["account-menu"]["children"])
+    assert first["account-menu-drawn"]["data"] is True
+    later = _shell(alice, path="/?period=year", menu_drawn=True)
+    assert later.status_code in (200, 204)
+    if later.status_code == 200:
+        answer = later.get_json()["response"]
+        assert "account-menu" not in answer and "account-menu-drawn" not in answer

@@ -84,7 +84,8 @@ PAYLOADS: tuple[Any, ...] = (
 
 BANNER = (
     "..active-session-banner.hidden...banner-kwh.children"
-    "...banner-started.children...banner-charger.children...account-menu.children.."
+    "...banner-started.children...banner-charger.children...account-menu.children"
+    "...account-menu-drawn.data.."
 )
 RENDER = (
     "..recent-sessions.children...next-reservation-body.children...usage-total.children"
