@@ -139,7 +139,7 @@ UPCOMING_STATUSES = (
     ReservationStatus.active,
 )
 # "Most useful first": a driver scans for a charger they can use now.
-_STATUS_RANK = {
+STATUS_RANK = {
     ChargerStatus.online.value: 0,
     ChargerStatus.reserved.value: 1,
     ChargerStatus.in_use.value: 2,
@@ -514,7 +514,9 @@ def visible_chargers(
     *,
     offline_after_s: int = OFFLINE_AFTER_SECONDS,
 ) -> ChargerList:
-    """Public chargers and those granted to the account, with their status at ``now``.
+    """Public chargers and those granted to the account, with their status at ``now``, in one
+    SQL statement. Requests answer from the workers' snapshot instead
+    (``data.snapshots.snapshot_chargers``), which the tests keep equal to this.
 
     One query whose cost does not grow with the fleet: the status rule runs only for the few
     chargers that may not be Online (``maybe_not_online_ids``); every other visible charger is
@@ -573,7 +575,7 @@ def visible_chargers(
             special_online.label("special_online"),
         )
         .order_by(
-            case(_STATUS_RANK, value=listed.c.status, else_=len(_STATUS_RANK)),
+            case(STATUS_RANK, value=listed.c.status, else_=len(STATUS_RANK)),
             listed.c.friendly_name,
             listed.c.id,
         )

@@ -256,20 +256,13 @@ def _utc_range(first: int, end: int, finalized_only: bool) -> Subquery:
     q, d = UsageQuarter, UsageDay
     parts: list[Select[Any]] = [
         select(
-            q.connector_type,
-            getattr(q, figures[0]).label("sessions"),
-            getattr(q, figures[1]).label("energy_wh"),
-        ).where(q.quarter >= lo, q.quarter < hi)
-        for lo, hi in edges
+            table.connector_type,
+            getattr(table, figures[0]).label("sessions"),
+            getattr(table, figures[1]).label("energy_wh"),
+        ).where(key >= lo, key < hi)
+        for table, key, ranges in ((q, q.quarter, edges), (d, d.day, days))
+        for lo, hi in ranges
         if lo < hi
-    ]
-    parts += [
-        select(
-            d.connector_type,
-            getattr(d, figures[0]).label("sessions"),
-            getattr(d, figures[1]).label("energy_wh"),
-        ).where(d.day >= lo, d.day < hi)
-        for lo, hi in days
     ]
     if not parts:  # an empty range
         parts.append(select(q.connector_type, q.sessions, q.energy_wh).where(false()))

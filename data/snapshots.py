@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from data.dashboard import (
     CHARGER_LIMIT,
     OFFLINE_AFTER_SECONDS,
+    STATUS_RANK,
     ChargerList,
     ChargerRow,
     ChargerStatus,
@@ -39,14 +40,6 @@ from data.models import Charger, ChargerAccess, ConnectorType, Visibility
 log = logging.getLogger("polaris")
 
 T = TypeVar("T")
-
-_RANK = {
-    ChargerStatus.online: 0,
-    ChargerStatus.reserved: 1,
-    ChargerStatus.in_use: 2,
-    ChargerStatus.out_of_order: 3,
-    ChargerStatus.offline: 4,
-}
 
 
 @dataclass(frozen=True)
@@ -157,7 +150,7 @@ def snapshot_chargers(
     if len(listed) < limit:
         others = sorted(
             (
-                (_RANK[status], fleet.position[cid], cid)
+                (STATUS_RANK[status], fleet.position[cid], cid)
                 for cid, status in fleet.not_online.items()
                 if fleet.may_see(cid, granted)
             )

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from data.dashboard import ChargerStatus
+from data.dashboard import OFFLINE_AFTER_SECONDS, ChargerStatus
 from data.models import (
     Account,
     Charger,
@@ -227,7 +227,7 @@ def poll_statuses(
     charger_ids: list[str],
     now: datetime,
     *,
-    offline_after_s: int = 3600,
+    offline_after_s: int = OFFLINE_AFTER_SECONDS,
 ) -> dict[str, ChargerStatus]:
     """What the dashboard's status poll answers for these chargers: the status of each one the
     account may see (from a fresh fleet snapshot and the account's grants); others are absent."""

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from bench.build import ensure_database
 from bench.run import Driver, counting_statements
 from data.dashboard import (
-    _STATUS_RANK,
+    STATUS_RANK,
     ChargerStatus,
     charger_status_expression,
     visible_charger_condition,
@@ -355,7 +355,7 @@ def test_charger_list_matches_the_status_rule_for_every_charger(db: Database):
         brute = s.execute(
             select(Charger.id, Charger.friendly_name, rule).where(visible_charger_condition(me.id))
         ).all()
-        expected = sorted(brute, key=lambda r: (_STATUS_RANK[r[2]], r[1], r[0]))
+        expected = sorted(brute, key=lambda r: (STATUS_RANK[r[2]], r[1], r[0]))
         online = sum(1 for r in brute if r[2] == ChargerStatus.online.value)
         assert {r[2] for r in brute} == {status.value for status in ChargerStatus}
 
