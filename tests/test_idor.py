@@ -38,7 +38,7 @@ from tests.factories import (
     make_reservation,
     make_session,
 )
-from tests.web import add_person, dash_csrf, make_app, sign_in
+from tests.web import add_person, dash_csrf, found_secrets, make_app, sign_in
 
 NOW = datetime.now(UTC)
 CALLBACK_URL = "/_dash-update-component"
@@ -245,7 +245,7 @@ def post(client: FlaskClient, body: Any, *, csrf: bool = True) -> TestResponse:
 
 
 def leaks(text: str, secrets: tuple[str, ...] = B_SECRETS) -> list[str]:
-    return [s for s in secrets if s in text]
+    return found_secrets(text, secrets)
 
 
 # --- Two customers with recognisable data -------------------------------------------------------
@@ -570,3 +570,13 @@ def test_pathname_relabel_gets_a_only_own_data(app: Flask, alice: FlaskClient, n
         assert not leaks(text), label
         if response.status_code == 200:
             assert all(m in text for m in CUSTOMER_CALLBACKS[name]), label
+
+
+def test_a_number_secret_counts_only_as_a_whole_number() -> None:
+    """CI once failed because an asset's cache-busting mtime held "11.1"."""
+    assert found_secrets('"11.1 kWh"', ("11.1",)) == ["11.1"]
+    assert found_secrets('{"y":[11.1,22.2]}', ("11.1", "22.2")) == ["11.1", "22.2"]
+    assert found_secrets("11.10 kWh", ("11.1",)) == ["11.1"]  # the same value, padded
+    assert found_secrets("4,321 kWh", ("4,321",)) == ["4,321"]
+    assert not found_secrets("/assets/app.js?m=1764611111.123", ("11.1",))
+    assert not found_secrets("10:58:31.412 and 111.1 and 11.12", ("11.1", "58.3", "31.4"))

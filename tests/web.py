@@ -110,3 +110,17 @@ def _outputs_from(output: str) -> Any:
         ident, _, prop = part.rpartition(".")
         specs.append({"id": ident, "property": prop})
     return specs if len(specs) > 1 else specs[0]
+
+
+def found_secrets(text: str, secrets: tuple[str, ...]) -> list[str]:
+    """The secrets found in ``text``. A number counts only as a whole number: "11.1" inside an
+    asset's cache-busting mtime (``?m=1764611111.12``) is not Alice's session."""
+    return [s for s in secrets if secret_pattern(s).search(text)]
+
+
+def secret_pattern(secret: str) -> re.Pattern[str]:
+    if re.fullmatch(r"[\d.,]+", secret):
+        # Trailing zeros keep the value ("11.10" is still 11.1); any other digit makes another.
+        tail = r"(?!\d*[1-9])" if "." in secret else r"(?!\d)"
+        return re.compile(rf"(?<![\d.]){re.escape(secret)}{tail}")
+    return re.compile(re.escape(secret))
