@@ -36,7 +36,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
 
-from app import create_app
+from app import create_app, freeze_start_up_heap
 from bench import export_bench
 from bench.build import (
     ADMIN_EMAIL,
@@ -79,7 +79,8 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def bench_app(url: str) -> Flask:
-    return create_app(
+    """The app as a gunicorn worker runs it (``app.server``), on the bench database."""
+    app = create_app(
         {
             "DATABASE_URL": url,
             "SECRET_KEY": secrets.token_urlsafe(48),
@@ -88,6 +89,8 @@ def bench_app(url: str) -> Flask:
             "STATEMENT_TIMEOUT_MS": 120_000,
         }
     )
+    freeze_start_up_heap()
+    return app
 
 
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:

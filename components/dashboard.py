@@ -248,12 +248,14 @@ def usage_frame(df: pd.DataFrame, period: Period) -> pd.DataFrame:
 
     The total, the chart and the plan gauge are all read from this one frame, so they agree.
     """
+    days_of_period = period.days
+    if "energy_kwh" in df and "day" in df and df["day"].tolist() == days_of_period:
+        return df  # already one row per day, as ``data.dashboard.daily_usage`` returns it
     # At most 366 rows: a plain loop is a tenth of what a pandas groupby costs here.
     values: dict[date, float] = {}
     for day, kwh in zip(df.get("day", ()), df.get("energy_kwh", ()), strict=True):
         key = _as_day(day)
         values[key] = values.get(key, 0.0) + float(kwh)
-    days_of_period = period.days
     return pd.DataFrame(
         {
             "day": days_of_period,

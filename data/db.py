@@ -9,7 +9,7 @@ that session.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g, has_request_context
-from sqlalchemy import Engine, create_engine, event, exc, select, text
+from sqlalchemy import Engine, Executable, Result, create_engine, event, exc, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -163,6 +163,16 @@ class Database:
         """A session that commits on success and rolls back on any error."""
         with self.sessions() as s, s.begin():
             yield s
+
+
+def core_rows(session: Session, statement: Executable, params: Mapping[str, Any]) -> Result[Any]:
+    """Run a column SELECT on the session's connection, past the ORM's per-statement bookkeeping
+    (about 0.1 ms of Python a statement, as much as the index lookups of a page view take in the
+    database). For the queries every request runs; they return rows, never ORM objects.
+    Pending ORM changes are flushed first, as ``session.execute`` would (a no-op when clean)."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, params)
 
 
 def get_db() -> Database:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from data.db import core_rows
 from data.models import Account, Role, User
 
 
@@ -50,7 +51,7 @@ def signed_in_person(session: Session, user_id: int) -> SignedInPerson | None:
 
     Runs on every signed-in request (the session version is checked against it), so it is one
     outer join rather than the ORM's user-then-accounts pair of queries."""
-    rows = session.execute(_PERSON, {"user_id": user_id}).all()
+    rows = core_rows(session, _PERSON, {"user_id": user_id}).all()
     if not rows:
         return None
     first = rows[0]

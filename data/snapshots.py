@@ -35,6 +35,7 @@ from data.dashboard import (
     maybe_not_online_ids,
     operator_settings,
 )
+from data.db import core_rows
 from data.models import Charger, ChargerAccess, ConnectorType, Visibility
 
 log = logging.getLogger("polaris")
@@ -125,7 +126,7 @@ _GRANTS = select(ChargerAccess.charger_id).where(
 
 def account_grants(session: Session, account_id: str) -> frozenset[str]:
     """The chargers granted to the account (one primary-key range)."""
-    return frozenset(session.scalars(_GRANTS, {"account_id": account_id}))
+    return frozenset(core_rows(session, _GRANTS, {"account_id": account_id}).scalars())
 
 
 def snapshot_chargers(

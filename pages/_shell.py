@@ -6,6 +6,7 @@ every app built in one process (tests build many) gets them.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from auth.accounts import current_account, current_account_id
 from components.format import format_ago, format_kwh, format_time
 from components.shell import BANNER_ID, MENU_DRAWN_ID, account_menu, frame
+from components.static import encoded_once
 from config import snapshot_s
 from data.dashboard import active_session
 from data.db import read_scope
@@ -32,7 +34,13 @@ log = logging.getLogger("polaris")
 
 def layout() -> Any:
     interval = current_app.config["REFRESH_INTERVAL_MS"] if current_app else 15_000
-    return frame(dash.page_container, interval)
+    return _frame(interval)
+
+
+@functools.cache
+def _frame(interval_ms: int) -> Any:
+    """The same frame for every page view of an app: built and encoded once."""
+    return encoded_once(frame(dash.page_container, interval_ms))
 
 
 def callback_error(error: Exception) -> None:

@@ -49,6 +49,7 @@ from components.dashboard import (
     usage_total,
 )
 from components.shell import BANNER_CHARGER_ID, BANNER_ID
+from components.static import encoded_once
 from config import offline_after_s, snapshot_s
 from data.dashboard import (
     CHARGER_LIMIT,
@@ -89,9 +90,8 @@ def layout(period: str = "current", **_: object) -> Component:
 
 @functools.cache
 def _skeleton(period: str) -> Component:
-    """Built once per period: every page view of ``/`` sends the same tree (nothing mutates
-    it; Dash only serialises it)."""
-    return dashboard_skeleton(period)
+    """Built and encoded once per period: every page view of ``/`` sends the same tree."""
+    return encoded_once(dashboard_skeleton(period))
 
 
 @callback(
