@@ -123,3 +123,33 @@ def test_dry_run_counts_and_writes_nothing(tmp_path):
     assert refused.returncode == 1
     assert "plans.csv:2: allowance_kwh" in refused.stderr
     assert "nothing was written (dry run)" in refused.stderr
+
+
+def test_the_served_app_freezes_its_start_up_heap_and_create_app_does_not(tmp_path):
+    """``app:server`` (what gunicorn serves) moves start-up objects out of the collector's
+    sight; a bare ``create_app`` (tests, CLI) leaves collection as it is."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'served.db'}",
+        SECRET_KEY="cli-test-secret-key-long-enough-0123456789",
+        POLARIS_DEMO="0",
+    )
+    probe = (
+        "import gc, app\n"
+        "app.create_app()\n"
+        "print(gc.get_freeze_count())\n"
+        "app.server\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    before, after = (int(n) for n in result.stdout.split())
+    assert before == 0
+    assert after > 50_000  # Dash, plotly, pandas and the app's own registries

@@ -454,3 +454,15 @@ def test_a_period_without_charging_says_so_on_the_chart_and_has_no_note_otherwis
     assert [a.text for a in empty.layout.annotations] == ["No charging in October 2026"]
     some = days_frame(period, {period.days[3]: 5.0})
     assert not figure(c.daily_usage_figure(c.usage_frame(some, period), period)).layout.annotations
+
+
+def test_a_tree_encoded_once_sends_the_same_json_and_is_still_a_tree() -> None:
+    from dash._utils import to_json
+
+    from components.static import encoded_once
+
+    expected = to_json({"children": c.dashboard_skeleton("year")})
+    tree = encoded_once(c.dashboard_skeleton("year"))
+    assert to_json({"children": tree}) == expected
+    assert to_json({"children": tree}) == expected  # and again, from what it kept
+    assert by_id(tree, "dashboard-period").data == "year"  # code and tests can still walk it

@@ -95,3 +95,16 @@ def test_read_scope_is_one_autocommit_session_per_request(tmp_path: Any) -> None
     with server.app_context(), read_scope() as outside:
         assert outside is not a  # outside a request: a session of its own
     database.engine.dispose()
+
+
+def test_core_rows_sees_what_the_session_has_not_flushed_yet(db: Database) -> None:
+    """``core_rows`` skips the ORM's per-statement bookkeeping but not its autoflush."""
+    from data.db import core_rows
+    from data.models import Plan
+    from data.signin import _PERSON  # a prebuilt statement of the kind core_rows runs
+
+    with db.session() as s:
+        s.add(Plan(id="plan-pending", name="Pending", allowance_kwh=1, currency="EUR"))
+        statement = text("SELECT name FROM plans WHERE id = :id")
+        assert core_rows(s, statement, {"id": "plan-pending"}).scalar_one() == "Pending"
+        assert core_rows(s, _PERSON, {"user_id": -1}).all() == []
