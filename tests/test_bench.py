@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -68,12 +69,14 @@ JSON_KEYS = [
     "dashboard_ms.heavy.p50",
     "dashboard_ms.heavy.p95",
     "dashboard_cpu_ms.heavy.p50",
+    "dashboard_client_ms.heavy.p95",
     "floor_ms.heavy.p50",
     "floor_ms.heavy.p95",
     "naive_ms.heavy.p50",
     "naive_ms.heavy.p95",
     "poll_ms.p50",
     "poll_ms.p95",
+    "poll_client_ms.p95",
     "poll_bytes.response",
     "throughput.loads_per_s",
     "throughput.p95_ms",
@@ -90,6 +93,7 @@ JSON_KEYS = [
 TABLE_ROWS = [
     "dashboard_ms.light",
     "dashboard_ms.heavy",
+    "with the test client.heavy",
     "callback render.heavy",
     "render period=year.heavy",
     "floor_ms.heavy",
@@ -383,3 +387,22 @@ def test_charger_list_matches_the_status_rule_for_every_charger(db: Database):
         # Only the first 50 ids asked about are answered, like the poll's own limit.
         assert shown == {cid: by_rule[cid] for cid in every[:50] if cid in by_rule}
         assert all(statuses[cid] is None for cid in every[:50] if cid not in by_rule)
+
+
+def test_the_server_clock_times_the_app_and_passes_its_answer_through(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    from bench.run import server_clock
+
+    database = tmp_path / "clock.db"
+    shutil.copy(sqlite_template, database)
+    app = make_app(f"sqlite:///{database}")
+    clock = server_clock(app)
+    assert server_clock(app) is clock  # installed once, however many drivers
+    response = app.test_client().get("/login")
+    assert response.status_code == 200
+    assert b'name="csrf_token"' in response.data
+    assert clock.ms > 0 and clock.cpu_ms >= 0
+    first = clock.ms
+    app.test_client().get("/healthz")
+    assert clock.ms != first  # each request is timed anew
