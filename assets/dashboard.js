@@ -46,6 +46,64 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       }
       return html("Div", { children });
     },
+    // Recent activity from components/dashboard.py recent_sessions_data: {items: [{kwh,
+    // charger, start, end, duration, icon, mark, mark_class}], empty: {title, text}}.
+    renderSessions: function (data) {
+      if (!data) {
+        return window.dash_clientside.no_update;
+      }
+      if (!data.items.length) {
+        return html("Div", {
+          className: "first-run text-body-secondary",
+          children: [
+            html("P", { children: data.empty.title, className: "fw-semibold mb-1 text-body" }),
+            html("P", { children: data.empty.text, className: "mb-0" }),
+          ],
+        });
+      }
+      const time = (label, value) =>
+        html("Div", {
+          className: "session-time",
+          children: [html("Dt", { children: label }), html("Dd", { children: value })],
+        });
+      const items = data.items.map((item) =>
+        html("Li", {
+          className: "list-group-item session-item",
+          children: [
+            html("Div", {
+              className: "d-flex justify-content-between align-items-start gap-2",
+              children: [
+                html("Div", {
+                  children: [
+                    html("Span", { children: item.kwh, className: "session-kwh" }),
+                    html("Span", { children: item.charger, className: "session-charger" }),
+                  ],
+                }),
+                html("Span", {
+                  className: item.mark_class,
+                  children: [
+                    html("Span", { children: item.icon + " ", "aria-hidden": "true" }),
+                    item.mark,
+                  ],
+                }),
+              ],
+            }),
+            html("Dl", {
+              className: "session-times",
+              children: [
+                time("Start", item.start),
+                time("End", item.end),
+                time("Duration", item.duration),
+              ],
+            }),
+          ],
+        }),
+      );
+      return html("Ul", {
+        children: items,
+        className: "list-group list-group-flush recent-sessions-list",
+      });
+    },
     // Paints the charger status pills from the poll's payload (refresh_statuses): {pills:
     // {chargerId: [text, classes]}, unknown: [text, classes], available: "N available"}.
     applyStatuses: function (data) {

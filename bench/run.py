@@ -122,7 +122,7 @@ def dashboard_keys(app: Flask) -> dict[str, str]:
     keys = {
         "pages": output_key(app, "_pages_content.children"),
         "banner": output_key(app, "banner-kwh.children"),
-        "render": output_key(app, "recent-sessions.children", "usage-chart.figure"),
+        "render": output_key(app, "recent-sessions-data.data", "usage-chart.figure"),
         "statuses": output_key(app, "charger-status-data.data"),
     }
     recent = recent_key(app)
@@ -342,7 +342,7 @@ class Driver:
 def recent_key(app: Flask) -> str | None:
     """The callback that refreshes Recent activity alone when the banner changes, if any."""
     keys = app.extensions["polaris_dash"].callback_map
-    return next((k for k in keys if k.startswith("recent-sessions.children@")), None)
+    return next((k for k in keys if k.startswith("recent-sessions-data.data@")), None)
 
 
 def recent_inputs(refreshes: int) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from components.dashboard import (
     OPERATOR_CONTACT_ID,
     PERIOD_STORE_ID,
     PLAN_GAUGE_ID,
+    RECENT_DATA_ID,
     RECENT_REFRESH_ID,
     RECENT_SEEN_ID,
     RECENT_SESSIONS_ID,
@@ -41,7 +42,7 @@ from components.dashboard import (
     next_reservation_card_body,
     operator_contact,
     plan_gauge,
-    recent_sessions_list,
+    recent_sessions_data,
     status_payload,
     unknown_period_note,
     usage_frame,
@@ -95,7 +96,7 @@ def _skeleton(period: str) -> Component:
 
 
 @callback(
-    Output(RECENT_SESSIONS_ID, "children"),
+    Output(RECENT_DATA_ID, "data"),
     Output(NEXT_RESERVATION_BODY_ID, "children"),
     Output(USAGE_TOTAL_ID, "children"),
     Output(USAGE_CHART_ID, "figure"),
@@ -131,7 +132,7 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         used, billing_label = usage_sum(frame), None
 
     return (
-        recent_sessions_list(sessions, tz, now),
+        recent_sessions_data(sessions, tz, now),
         next_reservation_card_body(reservation, tz, now),
         usage_total(frame, period),
         daily_usage_figure(frame, period),
@@ -183,7 +184,7 @@ clientside_callback(
 
 
 @callback(
-    Output(RECENT_SESSIONS_ID, "children", allow_duplicate=True),
+    Output(RECENT_DATA_ID, "data", allow_duplicate=True),
     Input(RECENT_REFRESH_ID, "data"),
     prevent_initial_call=True,
 )
@@ -196,7 +197,15 @@ def refresh_recent_sessions(_refreshes: object) -> Any:
     with read_scope() as s:
         tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
         sessions = recent_sessions(s, account_id)
-    return recent_sessions_list(sessions, tz, now)
+    return recent_sessions_data(sessions, tz, now)
+
+
+# Draws Recent activity from its data in the browser (assets/dashboard.js).
+clientside_callback(
+    ClientsideFunction(namespace="polaris", function_name="renderSessions"),
+    Output(RECENT_SESSIONS_ID, "children"),
+    Input(RECENT_DATA_ID, "data"),
+)
 
 
 @callback(

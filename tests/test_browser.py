@@ -63,8 +63,18 @@ def test_driver_answers_the_three_questions(page, base_url):
     assert re.fullmatch(r"\d+ available", available.strip())
     online_pills = page.locator("#charger-grid >> text=Online").count()
     assert int(available.split()[0]) >= online_pills > 0
-    # Recent activity: five sessions, one still in progress.
+    # Recent activity: five sessions, one still in progress (drawn in the browser from data).
     assert "In progress" in page.inner_text("#recent-sessions")
+    items = page.locator("#recent-sessions ul.list-group > li.session-item")
+    assert items.count() == 5
+    assert re.search(r"\d+\.\d kWh", items.first.locator(".session-kwh").inner_text())
+    assert items.first.locator("dl.session-times dt").all_inner_texts() == [
+        "Start",
+        "End",
+        "Duration",
+    ]
+    # The mark's icon is decoration: screen readers hear the word only.
+    assert items.first.locator(".session-mark [aria-hidden=true]").count() == 1
     screenshot(page, "dashboard-driver-1280")
 
 

@@ -32,11 +32,13 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 STABLE_IDS = {
     "recent-sessions",
+    "recent-sessions-data",
     "next-reservation",
     "usage-total",
     "usage-chart",
     "plan-gauge",
     "charger-grid",
+    "charger-grid-data",
     "available-count",
     "dashboard-period",
 }
@@ -120,11 +122,11 @@ def days_frame(period: Any, values: dict[date, float]) -> pd.DataFrame:
 
 
 def test_first_run_account_sees_how_a_session_gets_here_not_an_empty_list() -> None:
-    tree = c.recent_sessions_list([], TZ, NOW)
-    words = text(tree)
-    assert "Start a session at any charger with your card or app" in words
-    assert "appears here once the system records it" in words
-    assert not any("list-group" in name for name in class_names(tree))
+    data = c.recent_sessions_data([], TZ, NOW)
+    assert data["items"] == []
+    assert data["empty"]["title"] == "No charging sessions yet."
+    assert "Start a session at any charger with your card or app" in data["empty"]["text"]
+    assert "appears here once the system records it" in data["empty"]["text"]
 
 
 def test_sessions_show_kwh_times_duration_and_text_marks_in_given_order() -> None:
@@ -133,34 +135,33 @@ def test_sessions_show_kwh_times_duration_and_text_marks_in_given_order() -> Non
         session_row(2, hours_ago=26, minutes=80, kwh=31.04, finalized=True),
         session_row(3, hours_ago=50, minutes=45, kwh=12.0, finalized=False),
     ]
-    tree = c.recent_sessions_list(rows, TZ, NOW)
-    items = [x for x in walk(tree) if "session-item" in (getattr(x, "class_name", "") or "")]
-    assert len(items) == 3
+    in_progress, finished, not_final = c.recent_sessions_data(rows, TZ, NOW)["items"]
 
-    in_progress, finished, not_final = (text(item) for item in items)
-    assert "4.2 kWh" in in_progress or "4.3 kWh" in in_progress
-    assert "In progress" in in_progress
-    assert "Finalized" not in in_progress
-    assert "30 min so far" in in_progress
-    assert "Today 09:30" in in_progress  # 08:30 UTC is 09:30 in Amsterdam
+    assert in_progress["kwh"] in ("4.2 kWh", "4.3 kWh")
+    assert in_progress["end"] == "In progress"
+    assert in_progress["mark"] == "In progress"
+    assert "text-bg-primary" in in_progress["mark_class"]
+    assert in_progress["duration"] == "30 min so far"
+    assert in_progress["start"] == "Today 09:30"  # 08:30 UTC is 09:30 in Amsterdam
 
-    assert "31.0 kWh" in finished
-    assert "Finalized" in finished
-    assert "In progress" not in finished
-    assert "Yesterday 08:00" in finished
-    assert "End 09:20" in finished  # same local day: the end shows the time only
-    assert "Duration 1 h 20 min" in finished
+    assert finished["kwh"] == "31.0 kWh"
+    assert (finished["icon"], finished["mark"]) == ("✓", "Finalized")
+    assert finished["start"] == "Yesterday 08:00"
+    assert finished["end"] == "09:20"  # same local day: the end shows the time only
+    assert finished["duration"] == "1 h 20 min"
 
-    assert "Not finalized yet" in not_final
-    assert "Finalized" not in not_final.replace("Not finalized yet", "")
+    assert not_final["mark"] == "Not finalized yet"
+    assert [i["charger"] for i in (in_progress, finished, not_final)] == [
+        r.charger_name for r in rows
+    ]
 
 
 def test_session_ending_on_another_local_day_names_that_day() -> None:
     started = datetime(2026, 11, 22, 22, 30, tzinfo=UTC)  # 23:30 local, Sunday
     row = SessionRow("s", "Night bay", started, started + timedelta(hours=1), 20.0, True)
-    words = text(c.session_item(row, TZ, NOW))
-    assert "Start Sun 22 Nov, 23:30" in words
-    assert "End Yesterday 00:30" in words
+    item = c.session_item_data(row, TZ, NOW)
+    assert item["start"] == "Sun 22 Nov, 23:30"
+    assert item["end"] == "Yesterday 00:30"
 
 
 # --- next reservation ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from components.dashboard import (
     OPERATOR_CONTACT_ID,
     PERIOD_STORE_ID,
     PLAN_GAUGE_ID,
-    RECENT_SESSIONS_ID,
+    RECENT_DATA_ID,
     STATUS_DATA_ID,
     STATUS_SHOWN_ID,
     USAGE_CHART_ID,
@@ -29,7 +29,7 @@ from tests.web import add_person, call_callback, found_secrets, make_app, sign_i
 NOW = datetime.now(UTC)
 
 RENDER_OUTPUTS = [
-    (RECENT_SESSIONS_ID, "children"),
+    (RECENT_DATA_ID, "data"),
     (NEXT_RESERVATION_BODY_ID, "children"),
     (USAGE_TOTAL_ID, "children"),
     (USAGE_CHART_ID, "figure"),

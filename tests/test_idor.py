@@ -88,13 +88,13 @@ BANNER = (
     "...account-menu-drawn.data.."
 )
 RENDER = (
-    "..recent-sessions.children...next-reservation-body.children...usage-total.children"
+    "..recent-sessions-data.data...next-reservation-body.children...usage-total.children"
     "...usage-chart.figure...plan-gauge.children...charger-grid-data.data"
     "...available-count.children...operator-contact.children...charger-status-shown.data.."
 )
 STATUSES = "..charger-status-data.data...charger-status-shown.data.."
 ROUTER = ".._pages_content.children..._pages_store.data.."
-RECENT = "recent-sessions.children"
+RECENT = "recent-sessions-data.data"
 
 # Callbacks a customer reaches, with A's own data that a plain request must show (so that a
 # probe answering with nothing at all cannot pass for "no leak").
@@ -115,6 +115,7 @@ CLIENTSIDE_CALLBACKS = frozenset(
         "...available-count.children..",
         "..recent-banner-seen.data...recent-refresh.data..",
         "charger-grid.children",
+        "recent-sessions.children",
     }
 )
 
