@@ -875,9 +875,8 @@ def refresh_heartbeats(url: str) -> None:
         conn.execute("VACUUM (ANALYZE) chargers")
 
 
-def timed(fn: Callable[[], Any], repeat: int, warm_up: int = 1) -> list[float]:
-    for _ in range(warm_up):
-        fn()  # compiled and prepared statements, caches
+def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    fn()  # warm-up: compiled statements, caches
     out = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -937,56 +936,63 @@ def run(
             "accounts": {who: counts.get(ids[email], 0) for who, email in LOGINS.items()},
         }
 
-        dashboard, dashboard_cpu, dashboard_client = {}, {}, {}
-        callbacks, render, statements = {}, {}, {}
+        dashboard: dict[str, Any] = {}
+        dashboard_cpu: dict[str, Any] = {}
+        dashboard_client: dict[str, Any] = {}
+        callbacks: dict[str, Any] = {}
+        render: dict[str, Any] = {}
+        statements: dict[str, int] = {}
         drivers = {who: Driver(app, email) for who, email in LOGINS.items()}
         step("signed in")
-        for who, driver in drivers.items():
-            per_call: dict[str, list[float]] = {}
-            loads: list[float] = []
-            cpu: list[float] = []
-            client: list[float] = []
-            for _ in range(WARM_UP_LOADS):
-                driver.load()
-            for _ in range(repeat):
+        # Round-robin: the light and the heavy page view and their floors take turns, so a
+        # machine that speeds up or slows down (this one varies by 30 % within a minute) does
+        # not favour whichever is measured first, and the ratios compare like with like.
+        floors = {who: ids[email] for who, email in LOGINS.items()}
+        per_call: dict[str, dict[str, list[float]]] = {who: {} for who in drivers}
+        loads: dict[str, list[float]] = {who: [] for who in drivers}
+        cpu: dict[str, list[float]] = {who: [] for who in drivers}
+        client: dict[str, list[float]] = {who: [] for who in drivers}
+        floor_ms: dict[str, list[float]] = {who: [] for who in drivers}
+        for n in range(WARM_UP_LOADS + repeat):
+            for who, driver in drivers.items():
                 calls = driver.load()
-                loads.append(sum(c.ms for c in calls))
-                cpu.append(sum(c.cpu_ms for c in calls))
-                client.append(sum(c.client_ms for c in calls))
+                started = time.perf_counter()
+                floor_load(conn, floors[who], "current", tz)
+                if n < WARM_UP_LOADS:
+                    continue
+                floor_ms[who].append((time.perf_counter() - started) * 1000)
+                loads[who].append(sum(c.ms for c in calls))
+                cpu[who].append(sum(c.cpu_ms for c in calls))
+                client[who].append(sum(c.client_ms for c in calls))
                 for c in calls:
-                    per_call.setdefault(c.name, []).append(c.ms)
-            dashboard[who] = percentiles(loads)
-            dashboard_cpu[who] = percentiles(cpu)
-            dashboard_client[who] = percentiles(client)
-            per_call["recent"] = [driver.recent().ms for _ in range(repeat)]
-            callbacks[who] = {name: percentiles(v) for name, v in per_call.items()}
-            render[who] = {
-                p: percentiles([driver.render(p).ms for _ in range(repeat)]) for p in PERIODS
-            }
+                    per_call[who].setdefault(c.name, []).append(c.ms)
+        renders: dict[str, dict[str, list[float]]] = {
+            who: {p: [] for p in PERIODS} for who in drivers
+        }
+        for _ in range(repeat):
+            for who, driver in drivers.items():
+                per_call[who].setdefault("recent", []).append(driver.recent().ms)
+                for p in PERIODS:
+                    renders[who][p].append(driver.render(p).ms)
+        for who, driver in drivers.items():
+            dashboard[who] = percentiles(loads[who])
+            dashboard_cpu[who] = percentiles(cpu[who])
+            dashboard_client[who] = percentiles(client[who])
+            callbacks[who] = {name: percentiles(v) for name, v in per_call[who].items()}
+            render[who] = {p: percentiles(v) for p, v in renders[who].items()}
             with counting_statements(app) as seen:
                 driver.load()
             statements[who] = len(seen)
-            step(f"dashboard of {who}@")
+        step("dashboards of light@ and heavy@, and their floors")
         results["dashboard_ms"] = dashboard
         results["dashboard_cpu_ms"] = dashboard_cpu
         results["dashboard_client_ms"] = dashboard_client
         results["callbacks_ms"] = callbacks
         results["render_ms"] = render
         results["statements_per_load"] = statements
-
-        floor = {
-            who: percentiles(
-                timed(
-                    lambda a=ids[email]: floor_load(conn, a, "current", tz),
-                    repeat,
-                    warm_up=WARM_UP_LOADS,
-                )
-            )
-            for who, email in LOGINS.items()
-        }
+        floor = {who: percentiles(v) for who, v in floor_ms.items()}
         results["floor_ms"] = floor
         naive_repeat = max(1, repeat // 5)
-        step("floor")
         results["naive_ms"] = {
             who: percentiles(
                 timed(lambda a=ids[email]: naive_load(conn, a, "current", tz), naive_repeat)
