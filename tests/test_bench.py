@@ -72,6 +72,7 @@ JSON_KEYS = [
     "dashboard_client_ms.heavy.p95",
     "floor_ms.heavy.p50",
     "floor_ms.heavy.p95",
+    "floor_in_turns_ms.heavy.p50",
     "naive_ms.heavy.p50",
     "naive_ms.heavy.p95",
     "poll_ms.p50",
@@ -88,6 +89,7 @@ JSON_KEYS = [
     "export.peak_mb",
     "ratios.heavy_over_light",
     "ratios.dashboard_over_floor",
+    "ratios.dashboard_over_floor_in_turns",
     "ratios.naive_over_ours",
 ]
 TABLE_ROWS = [
@@ -100,6 +102,7 @@ TABLE_ROWS = [
     "naive_ms.heavy",
     "heavy / light",
     "dashboard / floor (heavy)",
+    "against the floor in turns",
     "naive / ours (heavy)",
     "poll_ms",
     "throughput",
