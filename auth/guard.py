@@ -54,7 +54,13 @@ def install_guard(server: Flask, dash_index: Callable[[], str]) -> None:
     @server.after_request
     def csrf_cookie(response: Response) -> Response:
         # Dash's renderer sends this cookie back as the X-CSRFToken header on every callback.
-        if current_user.is_authenticated and response.mimetype == "text/html":
+        # Set by the pages that start a renderer (a GET of HTML), not on a callback's answer
+        # (an unchanged poll answers 204 as text/html: a token and a cookie per tick, unused).
+        if (
+            request.method == "GET"
+            and response.mimetype == "text/html"
+            and current_user.is_authenticated
+        ):
             response.set_cookie(
                 CSRF_COOKIE,
                 generate_csrf(),

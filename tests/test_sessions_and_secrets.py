@@ -16,7 +16,7 @@ from auth.routes import SIGNED_IN_AT
 from config import ConfigError, load_config
 from data.models import Role, User
 from tests.conftest import skip_or_fail
-from tests.web import PASSWORD, add_person, dash_csrf, make_app, sign_in
+from tests.web import PASSWORD, add_person, call_callback, dash_csrf, make_app, sign_in
 
 
 @pytest.fixture
@@ -231,3 +231,26 @@ def test_production_mode_has_no_debug_no_mcp_and_no_tracebacks(db_url):
     assert response.status_code == 500
     assert "Traceback" not in body and "secret internals" not in body
     assert "Something went wrong" in body
+
+
+def test_the_csrf_cookie_comes_with_pages_not_with_callback_answers(app):
+    client = app.test_client()
+    sign_in(client, "driver@example.com")
+    page = client.get("/")
+    assert any(h.startswith("_csrf_token=") for h in page.headers.getlist("Set-Cookie"))
+    # The status pills' tick: the first answer gives the digest; sent back, nothing has changed
+    # and the answer is a 204, as text/html (it once came with a new token and cookie).
+    key = next(
+        k for k in app.extensions["polaris_dash"].callback_map if "charger-status-data.data" in k
+    )
+    tick = [{"id": "refresh-interval", "property": "n_intervals", "value": 3}]
+
+    def shown(value: object) -> list[dict[str, object]]:
+        return [{"id": "charger-status-shown", "property": "data", "value": value}]
+
+    first = call_callback(client, key, tick, state=shown(None))
+    digest = first.get_json()["response"]["charger-status-shown"]["data"]
+    again = call_callback(client, key, tick, state=shown(digest))
+    assert again.status_code == 204
+    for answer in (first, again):
+        assert not any(h.startswith("_csrf_token=") for h in answer.headers.getlist("Set-Cookie"))
