@@ -188,59 +188,50 @@ def _seconds_sqlite(element: SecondsBetween, compiler: SQLCompiler, **kw: Any) -
 # --- rollup keys (data/rollup.py): a UTC timestamp's quarter-hour, day and month; exact spans ---
 
 
-class QuarterOf(FunctionElement[int]):
-    """``floor(epoch seconds / 900)`` of a UTC timestamp column (also before 1970)."""
+class EpochBucket(FunctionElement[int]):
+    """``floor(epoch seconds / SECONDS)`` of a UTC timestamp column (also before 1970)."""
 
+    SECONDS: int
+    inherit_cache = True
+
+
+class QuarterOf(EpochBucket):
+    """A UTC timestamp's quarter-hour."""
+
+    SECONDS = 900
     type = BigInteger()
     name = "quarter_of"
     inherit_cache = True
 
 
-@compiles(QuarterOf)
-def _quarter_default(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
-    raise NotImplementedError(f"quarters are not implemented for {compiler.dialect.name}")
+class DayOf(EpochBucket):
+    """A UTC timestamp's UTC day."""
 
-
-@compiles(QuarterOf, "postgresql")
-def _quarter_postgresql(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
-    ts = compiler.process(element.clauses, **kw)
-    # EXTRACT gives numeric (exact microseconds); floor, not a cast, which would round.
-    return f"CAST(floor(EXTRACT(EPOCH FROM {ts}) / 900) AS BIGINT)"
-
-
-@compiles(QuarterOf, "sqlite")
-def _quarter_sqlite(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
-    ts = compiler.process(element.clauses, **kw)
-    # Naive UTC text; whole seconds are enough, and SQLite's / truncates toward zero.
-    seconds = f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
-    return f"({seconds} / 900 - ({seconds} % 900 < 0))"
-
-
-class DayOf(FunctionElement[int]):
-    """``floor(epoch seconds / 86400)`` of a UTC timestamp column: its UTC day."""
-
+    SECONDS = 86400
     type = Integer()
     name = "day_of"
     inherit_cache = True
 
 
-@compiles(DayOf)
-def _day_default(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
-    raise NotImplementedError(f"days are not implemented for {compiler.dialect.name}")
+@compiles(EpochBucket)
+def _bucket_default(element: EpochBucket, compiler: SQLCompiler, **kw: Any) -> str:
+    raise NotImplementedError(f"{element.name} is not implemented for {compiler.dialect.name}")
 
 
-@compiles(DayOf, "postgresql")
-def _day_postgresql(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(EpochBucket, "postgresql")
+def _bucket_postgresql(element: EpochBucket, compiler: SQLCompiler, **kw: Any) -> str:
     ts = compiler.process(element.clauses, **kw)
-    return f"CAST(floor(EXTRACT(EPOCH FROM {ts}) / 86400) AS INTEGER)"
+    sql_type = compiler.dialect.type_compiler_instance.process(element.type)
+    # EXTRACT gives numeric (exact microseconds); floor, not a cast, which would round.
+    return f"CAST(floor(EXTRACT(EPOCH FROM {ts}) / {element.SECONDS}) AS {sql_type})"
 
 
-@compiles(DayOf, "sqlite")
-def _day_sqlite(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
-    seconds = (
-        f"CAST(strftime('%s', substr({compiler.process(element.clauses, **kw)}, 1, 19)) AS INTEGER)"
-    )
-    return f"({seconds} / 86400 - ({seconds} % 86400 < 0))"
+@compiles(EpochBucket, "sqlite")
+def _bucket_sqlite(element: EpochBucket, compiler: SQLCompiler, **kw: Any) -> str:
+    ts = compiler.process(element.clauses, **kw)
+    # Naive UTC text; whole seconds are enough, and SQLite's / truncates toward zero.
+    seconds = f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
+    return f"({seconds} / {element.SECONDS} - ({seconds} % {element.SECONDS} < 0))"
 
 
 class MonthOf(FunctionElement[int]):
