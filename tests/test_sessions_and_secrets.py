@@ -3,6 +3,7 @@ security headers, production mode."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import time
 import uuid
@@ -56,6 +57,43 @@ def test_production_refuses_missing_short_or_known_keys(key, monkeypatch):
 def test_production_accepts_a_long_random_key():
     key = uuid.uuid4().hex + uuid.uuid4().hex
     assert load_config({"ENV": "production", "SECRET_KEY": key})["SECRET_KEY"] == key
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "a" * 48,
+        "abc" * 16,
+        "0123456789" * 4,
+        "password" * 6,
+        "0123456789abcdefghijklmnopqrstuvwxyz",  # a run, not random
+        "a" * 30 + "9f3k2LmQ8xZr",  # a long run with a little noise
+        "my-polaris-production-key-2026-do-not-share",  # a known word inside
+        "changeme-" + "x1y2z3" * 5,
+    ],
+)
+def test_production_refuses_keys_with_too_little_entropy(key, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    assert len(key) >= config.MIN_KEY_LENGTH  # long enough: only their regularity is wrong
+    with pytest.raises(ConfigError) as refused:
+        load_config({"ENV": "production", "SECRET_KEY": key})
+    message = str(refused.value)
+    assert "too weak" in message
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(48))"' in message
+
+
+def test_production_accepts_every_generated_key():
+    keys = [secrets.token_urlsafe(n) for n in (32, 48, 64) for _ in range(1000)]
+    keys += [secrets.token_hex(32) for _ in range(2000)]
+    refused = [k for k in keys if config.weak_key_reason(k) is not None]
+    assert refused == []
+    assert min(config.key_strength_bits(k) for k in keys) >= config.MIN_KEY_BITS
+
+
+def test_a_missing_key_says_how_to_make_one(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="token_urlsafe"):
+        load_config({"ENV": "production", "SECRET_KEY": None})
 
 
 def test_development_generates_a_key_once_and_keeps_it(tmp_path, monkeypatch):
@@ -212,7 +250,7 @@ def test_security_headers(app, path):
 
 
 def test_production_mode_has_no_debug_no_mcp_and_no_tracebacks(db_url):
-    key = uuid.uuid4().hex * 2
+    key = secrets.token_urlsafe(48)  # a uuid's hex twice over is a repeat: refused
     app = make_app(db_url, ENV="production", SECRET_KEY=key, TESTING=False)
     people(app)
     assert app.debug is False
