@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from data.db import read_scope, session_scope
 from data.models import Role
-from data.signin import signed_in_person
+from data.signin import landing_account_id, signed_in_person
 from data.tokens import TOKEN_PATH_PREFIXES, authenticate_token, bearer_secret
 
 ACCOUNT_KEY = "account_id"
@@ -58,9 +58,12 @@ class SignedInUser(UserMixin):
 
     @property
     def default_account(self) -> AccountInfo | None:
-        if self.default_account_id in self.accounts:
-            return self.accounts[self.default_account_id]
-        return next(iter(self.accounts.values()), None)
+        """The account sign-in starts in (``data.signin.landing_account_id``): an admin account
+        for anyone who holds one, whatever created the person or which default was stored."""
+        chosen = landing_account_id(
+            ((a.id, a.role) for a in self.accounts.values()), self.default_account_id
+        )
+        return None if chosen is None else self.accounts[chosen]
 
 
 def load_signed_in_user(s: Session, user_id: int) -> SignedInUser | None:

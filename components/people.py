@@ -481,6 +481,8 @@ def person_accounts(p: Person, selected: str | None) -> Component:
             className="mb-0",
         )
     items = []
+    # Someone who holds an admin account always signs in to one (data.signin.landing_account_id).
+    holds_admin = any(a.is_admin for a in p.accounts)
     for a in p.accounts:
         is_selected = a.account_id == selected
         actions: list[Component] = [_managing_badge()] if is_selected else []
@@ -495,7 +497,7 @@ def person_accounts(p: Person, selected: str | None) -> Component:
                     n_clicks=0,
                 )
             )
-        if not a.is_default:
+        if not a.is_default and (a.is_admin or not holds_admin):
             actions.append(
                 dbc.Button(
                     "Sign in here by default",

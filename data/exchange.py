@@ -55,6 +55,7 @@ from data.models import (
 )
 from data.models import Charger as ChargerModel
 from data.models import Reservation as ReservationModel
+from data.signin import landing_account_id
 from data.sql import Bytewise
 
 # Rows per INSERT/UPDATE executemany and per fetched chunk when streaming.
@@ -981,13 +982,14 @@ def _import_accounts(
 
 
 def _set_default_accounts(session: Session, user_ids: set[int]) -> None:
-    """A person's default account is their first one, customer accounts first; set it where it
-    is empty or no longer one of theirs (sign-in lands there)."""
+    """Store the account sign-in starts in (``data.signin.landing_account_id``: an admin account
+    for anyone who holds one, whatever order accounts.csv listed them in), where the stored one
+    is empty, no longer theirs, or a customer account of a person who holds an admin account."""
     if not user_ids:
         return
     users: Table = User.__table__  # type: ignore[assignment]
     accounts: Table = Account.__table__  # type: ignore[assignment]
-    owned: dict[int, list[tuple[bool, str]]] = {}
+    owned: dict[int, list[tuple[str, Role]]] = {}
     current: dict[int, str | None] = {}
     ids = sorted(user_ids)
     for start in range(0, len(ids), _IN_CHUNK):
@@ -997,7 +999,7 @@ def _set_default_accounts(session: Session, user_ids: set[int]) -> None:
                 accounts.c.user_id.in_(chunk)
             )
         ):
-            owned.setdefault(uid, []).append((role != Role.customer, acc_id))
+            owned.setdefault(uid, []).append((acc_id, Role(role)))
         current.update(
             session.execute(
                 select(users.c.id, users.c.default_account_id).where(users.c.id.in_(chunk))
@@ -1005,13 +1007,10 @@ def _set_default_accounts(session: Session, user_ids: set[int]) -> None:
         )
     updates = []
     for uid in ids:
-        mine = owned.get(uid, [])
         default = current.get(uid)
-        if default is not None and any(acc_id == default for _, acc_id in mine):
-            continue
-        first = min(mine)[1] if mine else None
-        if first != default:
-            updates.append({"k_id": uid, "default_account_id": first})
+        landing = landing_account_id(owned.get(uid, []), default)
+        if landing != default:
+            updates.append({"k_id": uid, "default_account_id": landing})
     _update(session, users, ["id"], updates)
 
 

@@ -42,6 +42,7 @@ from data.models import (
     User,
     Visibility,
 )
+from data.signin import landing_account_id
 
 T = TypeVar("T")
 
@@ -547,10 +548,8 @@ def person(session: Session, user_id: int) -> Person | None:
         .where(Account.user_id == user_id)
         .order_by(Account.id)
     ).all()
-    # Sign-in opens the stored default, or the first account when it is missing.
-    default = user.default_account_id
-    if default not in {r.id for r in rows}:
-        default = rows[0].id if rows else None
+    # The account sign-in opens: an admin one for anyone who holds one (data.signin).
+    default = landing_account_id(((r.id, Role(r.role)) for r in rows), user.default_account_id)
     accounts = tuple(
         PersonAccount(
             r.id, Role(r.role), r.plan_id, r.plan_name, r.label, r.id == default, int(r.grants)
@@ -671,8 +670,9 @@ def create_person(
 
     Field errors come back together, keyed ``email``, ``display_name``, ``password``,
     ``accounts``, ``customer_account_id``, ``customer_label``, ``customer_plan``,
-    ``admin_account_id``, ``admin_label``. With both accounts the admin one is the default (an
-    operator who also drives signs in to work); ``set_default_account`` changes it.
+    ``admin_account_id``, ``admin_label``. With both accounts the admin one is the default: an
+    operator who also drives signs in to work (``data.signin.landing_account_id``), and picks
+    the customer account at ``/switch``.
     """
     checks = _Checks()
     clean_email = checks.run("email", validate_email, email)
@@ -723,9 +723,8 @@ def add_account(session: Session, user_id: object, new: NewAccount) -> PersonAcc
     try:
         with session.begin_nested():
             session.add(Account(user_id=user.id, **rows[0]))
-            if user.default_account_id is None:
-                user.default_account_id = rows[0]["id"]
             session.flush()
+            _store_landing_account(session, user)
     except IntegrityError:
         raise InvalidInput(
             "That account id was taken a moment ago; choose another.", "account_id"
@@ -745,11 +744,33 @@ def set_person_password(session: Session, user_id: object, password: object) -> 
     session.flush()
 
 
+def _store_landing_account(session: Session, user: User) -> None:
+    """Keep the stored default equal to the account sign-in opens (``landing_account_id``)."""
+    owned = session.execute(select(Account.id, Account.role).where(Account.user_id == user.id))
+    user.default_account_id = landing_account_id(
+        ((acc_id, Role(role)) for acc_id, role in owned), user.default_account_id
+    )
+    session.flush()
+
+
 def set_default_account(session: Session, user_id: object, account_id: object) -> None:
+    """Choose the account sign-in opens; for a person who holds an admin account it is always
+    one of their admin accounts (they switch to a customer account at ``/switch``)."""
     user = _require_user(session, user_id)
     account = _require_account(session, account_id)
     if account.user_id != user.id:
         raise NotFound("That account belongs to someone else. Search again.")
+    if account.role != Role.admin:
+        holds_admin = session.scalar(
+            select(func.count())
+            .select_from(Account)
+            .where(Account.user_id == user.id, Account.role == Role.admin)
+        )
+        if holds_admin:
+            raise InvalidInput(
+                "Someone who holds an admin account always signs in to it, so they land on "
+                "the admin portal; they switch to this account at /switch."
+            )
     user.default_account_id = account.id
     session.flush()
 
@@ -944,10 +965,8 @@ def remove_account(
     session.delete(account)
     session.flush()
     if user is not None and user.default_account_id == removed_id:
-        user.default_account_id = session.scalar(
-            select(Account.id).where(Account.user_id == user.id).order_by(Account.id).limit(1)
-        )
-        session.flush()
+        user.default_account_id = None
+        _store_landing_account(session, user)
     return RemovedAccount(removed_id, int(grants.rowcount or 0), int(tags.rowcount or 0))  # type: ignore[attr-defined]
 
 

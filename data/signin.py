@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
@@ -26,6 +27,21 @@ class SignedInPerson:
     session_version: int
     default_account_id: str | None
     accounts: tuple[PersonAccount, ...]
+
+
+def landing_account_id(accounts: Iterable[tuple[str, Role]], default_id: str | None) -> str | None:
+    """The account a sign-in starts in: the one rule every creation path and sign-in shares.
+
+    A person who holds an admin account starts in one (the stored default when it is an admin
+    account, else their first admin account by id), so an operator lands on ``/admin``; anyone
+    else starts in the stored default, or their first account when it is missing or not theirs.
+    A choice made at ``/switch`` lasts for that signed-in session only."""
+    owned = sorted(accounts)
+    admins = [acc_id for acc_id, role in owned if role == Role.admin]
+    candidates = admins or [acc_id for acc_id, _ in owned]
+    if default_id in candidates:
+        return default_id
+    return candidates[0] if candidates else None
 
 
 # Built once: it runs on every signed-in request.

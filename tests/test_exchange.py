@@ -185,12 +185,13 @@ def test_import_sample_counts_and_values(db: Database) -> None:
         assert verify_password(users["ben@example.com"].password_hash, "ben-secret-42")
         carla = users["carla@example.com"]
         assert carla.password_hash is None and carla.display_name == "Carla Nopass, Jr."
-        # Olivia holds acc-hq (admin, listed first) and acc-olivia: customer accounts come first.
+        # Olivia holds acc-hq (admin) and acc-olivia: sign-in starts in the admin account
+        # (data.signin.landing_account_id; tests/test_landing.py tries both row orders).
         assert {a.id: a.role for a in olivia.accounts} == {
             "acc-hq": Role.admin,
             "acc-olivia": Role.customer,
         }
-        assert olivia.default_account_id == "acc-olivia"
+        assert olivia.default_account_id == "acc-hq"
         assert users["ben@example.com"].default_account_id == "acc-ben"
         assert s.get(Account, "acc-hq").plan_id is None  # type: ignore[union-attr]
         assert s.get(Account, "acc-ben").label is None  # type: ignore[union-attr]

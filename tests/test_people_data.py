@@ -85,13 +85,15 @@ def test_create_person_with_two_accounts(db):
     ]
     customer = created.account("ACC-ANNA")
     assert customer is not None and customer.plan_name == "Commuter" and customer.label == "Car"
-    # With both kinds the admin account opens at sign-in; the operator can change that.
+    # With both kinds the admin account opens at sign-in, and stays so (issue 13): she picks
+    # the customer account at /switch.
     assert created.default_account_id == "OPS-ANNA"
     with db.session() as s:
         user = s.scalars(select(User).where(User.id == created.user_id)).one()
         assert user.password_hash.startswith("$argon2id$")
-        set_default_account(s, created.user_id, "ACC-ANNA")
-        assert person(s, created.user_id).default_account_id == "ACC-ANNA"
+        with pytest.raises(InvalidInput, match="/switch"):
+            set_default_account(s, created.user_id, "ACC-ANNA")
+        assert person(s, created.user_id).default_account_id == "OPS-ANNA"
 
 
 def test_create_person_without_password_and_generated_account_id(db):
