@@ -2,6 +2,7 @@
 
 The blueprint is built per app (``auth_blueprint(limiter)``) so each app's rate limits live in
 that app's own storage: Redis shared by every worker in production, memory in development.
+Password attempts are counted there before they are checked (``auth.attempts``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,16 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, session
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+)
 from flask_limiter import Limiter
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
@@ -22,12 +32,14 @@ from auth.accounts import (
     current_account,
     load_signed_in_user,
 )
+from auth.attempts import AttemptCounter, Refused
 from auth.passwords import hash_password, needs_rehash, verify_password
 from data.db import session_scope
 from data.models import User
 
 LOGIN_FAILED = "That email and password do not match an account. Check both and try again."
-RATE_LIMITED = "Too many failed sign-ins for this email. Wait a minute and try again."
+RATE_LIMITED = "Too many sign-in attempts for this email. Nothing was checked; try again in {wait}."
+REAUTH_LIMITED = "Too many tries. Nothing was checked; try again in {wait}."
 SIGNED_IN_AT = "signed_in_at"
 # Becoming an admin asks for the password again when the last sign-in is older than this.
 REAUTH_AFTER_SECONDS = 15 * 60
@@ -49,16 +61,8 @@ def home_for_account(account: AccountInfo | None) -> str:
     return "/admin" if account is not None and account.is_admin else "/"
 
 
-def _email_key() -> str:
-    return "login:" + request.form.get("email", "").strip().lower()
-
-
-def _user_key() -> str:
-    return f"reauth:{current_user.get_id()}"
-
-
-def _failed(response: Response) -> bool:
-    return response.status_code == 401
+def _limited(page: str, refused: Refused) -> tuple[str, int, dict[str, str]]:
+    return page, 429, {"Retry-After": str(refused.retry_after)}
 
 
 def bump_session_version(user_id: int) -> int:
@@ -92,18 +96,12 @@ def _activate(user: SignedInUser, account: AccountInfo) -> BaseResponse:
 
 def auth_blueprint(limiter: Limiter) -> Blueprint:
     bp = Blueprint("auth", __name__, template_folder="templates")
-    failed_sign_ins = limiter.shared_limit(
-        "5 per minute",
-        scope="sign-in",
-        key_func=_email_key,
-        methods=["POST"],
-        deduct_when=_failed,
-        error_message=RATE_LIMITED,
-    )
+
+    def attempts() -> AttemptCounter:
+        return AttemptCounter(limiter.storage, current_app.config.get("RATELIMIT_KEY_PREFIX", ""))
 
     @bp.route("/login", methods=["GET", "POST"])
-    @failed_sign_ins
-    def login() -> BaseResponse | tuple[str, int] | str:
+    def login() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]] | str:
         next_url = safe_next(request.values.get("next"))
         if request.method == "GET":
             if current_user.is_authenticated:
@@ -111,7 +109,15 @@ def auth_blueprint(limiter: Limiter) -> Blueprint:
             return render_template("login.html", next_url=next_url, email="", error=None)
 
         email = request.form.get("email", "").strip().lower()
+        # Counted before the password is checked: parallel guesses cannot all get through.
+        attempt = attempts().sign_in(request.remote_addr or "?", email)
+        if isinstance(attempt, Refused):
+            error = RATE_LIMITED.format(wait=attempt.wait_text)
+            page = render_template("login.html", next_url=next_url, email=email, error=error)
+            return _limited(page, attempt)
         user = _check_password(email, request.form.get("password", ""))
+        if user is not None:
+            attempts().refund(attempt)  # the right password is no guess
         error = LOGIN_FAILED if user is None else None
         if user is not None and user.default_account is None:
             error = "This person has no account yet. Ask your operator to create one."
@@ -143,16 +149,22 @@ def auth_blueprint(limiter: Limiter) -> Blueprint:
         return _activate(current_user._get_current_object(), account)
 
     @bp.route("/account/confirm", methods=["GET", "POST"])
-    @limiter.limit("5 per minute", key_func=_user_key, methods=["POST"], deduct_when=_failed)
-    def confirm_password() -> BaseResponse | tuple[str, int]:
+    def confirm_password() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]:
         """Becoming an admin after a while: prove it is still you."""
         account = current_user.accounts.get(request.values.get("account_id", ""))
         if account is None:
             abort(403)
         error = None
         if request.method == "POST":
+            attempt = attempts().reauth(str(current_user.user_id))  # counted before checking
+            if isinstance(attempt, Refused):
+                error = REAUTH_LIMITED.format(wait=attempt.wait_text)
+                return _limited(
+                    render_template("confirm.html", account=account, error=error), attempt
+                )
             user = _check_password(current_user.email, request.form.get("password", ""))
             if user is not None and user.user_id == current_user.user_id:
+                attempts().refund(attempt)
                 session[SIGNED_IN_AT] = time.time()
                 return _activate(user, account)
             error = "That password is not right. Try again."

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -150,20 +151,38 @@ class CentralSystem:
         if login.password_hash is None:
             return None
         address = str(connection.remote_address[0]) if connection.remote_address else "?"
-        if self._recent_failures(address) >= self.auth_failures_per_minute:
+        attempt = self._count_attempt(address)
+        if attempt is None:
             log.warning("refused charger %s from %s: too many wrong passwords", charger_id, address)
             response = connection.respond(
                 http.HTTPStatus.TOO_MANY_REQUESTS, "Too many failed attempts; retry later\n"
             )
-            response.headers["Retry-After"] = "60"
+            response.headers["Retry-After"] = str(self._retry_after(address))
             return response
         if not await self._password_ok(request.headers, login):
-            self._auth_failures.setdefault(address, deque()).append(time.monotonic())
             log.warning("refused charger %s: missing or wrong OCPP password", charger_id)
             response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Invalid credentials\n")
             response.headers["WWW-Authenticate"] = build_www_authenticate_basic(REALM)
             return response
+        with suppress(KeyError, ValueError):  # already forgotten after a minute: nothing to do
+            self._auth_failures[address].remove(attempt)  # the right password is no guess
         return None
+
+    def _count_attempt(self, address: str) -> float | None:
+        """Count a password attempt from ``address`` before it is checked, or None when the
+        address is at its limit. Nothing awaits between the test and the count, so parallel
+        handshakes on the event loop cannot all pass the test before any is counted."""
+        if self._recent_failures(address) >= self.auth_failures_per_minute:
+            return None
+        stamp = time.monotonic()
+        self._auth_failures.setdefault(address, deque()).append(stamp)
+        return stamp
+
+    def _retry_after(self, address: str) -> int:
+        """Whole seconds until the oldest counted attempt from ``address`` is a minute old."""
+        failures = self._auth_failures.get(address)
+        oldest = failures[0] if failures else time.monotonic() - 60
+        return max(1, math.ceil(oldest + 60 - time.monotonic()))
 
     def _recent_failures(self, address: str) -> int:
         """Wrong passwords from ``address`` in the last minute (older ones are forgotten)."""

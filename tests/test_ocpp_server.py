@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.headers import build_authorization_basic
 
-from auth.passwords import hash_password
+import central.server as server_module
+from auth.passwords import hash_password, verify_password
 from central.server import CentralSystem, bound_port
 from central.simulator import SimulatedCharger, connect_charger
 from data.db import Database
@@ -278,3 +280,45 @@ def test_repeated_wrong_passwords_are_refused_without_checking(site: Database):
 
     run_central(site, scenario)
     assert codes == [401, 401, 401, 429, 101]
+
+
+def test_parallel_wrong_passwords_check_at_most_the_limit(
+    site: Database, monkeypatch: pytest.MonkeyPatch
+):
+    """30 handshakes at once with a wrong password: each was checked (argon2) before any was
+    counted. Counted before the check, at most the limit (10) run argon2; the rest get 429."""
+    checked: list[str] = []
+
+    def counting_verify(password_hash: str | None, password: str) -> bool:
+        checked.append(password)
+        time.sleep(0.05)  # every handshake is in flight while the first checks run
+        return verify_password(password_hash, password)
+
+    monkeypatch.setattr(server_module, "verify_password", counting_verify)
+    codes: list[int] = []
+    retry_after: list[int] = []
+
+    async def scenario(_central: CentralSystem, url: str) -> None:
+        async def attempt(password: str) -> int:
+            headers = {"Authorization": build_authorization_basic("LOCKED", password)}
+            try:
+                async with connect(
+                    f"{url}/LOCKED", subprotocols=["ocpp1.6"], additional_headers=headers
+                ):
+                    return 101
+            except InvalidStatus as exc:
+                if exc.response.status_code == 429:
+                    retry_after.append(int(exc.response.headers["Retry-After"]))
+                return exc.response.status_code
+
+        # A charger reconnecting often is not locked out: a right password is refunded.
+        for _ in range(12):
+            async with connect_charger(url, "LOCKED", password="s3cret-pass") as charger:
+                assert (await charger.boot()).status == "Accepted"
+        codes.extend(await asyncio.gather(*(attempt(f"guess-{i}") for i in range(30))))
+
+    run_central(site, scenario)
+    guesses = [p for p in checked if p != "s3cret-pass"]
+    assert len(guesses) == 10  # was 30: all reached argon2
+    assert sorted(codes) == [401] * 10 + [429] * 20
+    assert all(1 <= s <= 60 for s in retry_after)

@@ -5,19 +5,31 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import threading
 import time
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+import auth.routes as auth_routes
 import config
 from auth.passwords import hash_password, set_password
 from auth.routes import SIGNED_IN_AT
 from config import ConfigError, load_config
 from data.models import Role, User
 from tests.conftest import skip_or_fail
-from tests.web import PASSWORD, add_person, call_callback, dash_csrf, make_app, sign_in
+from tests.web import (
+    PASSWORD,
+    add_person,
+    call_callback,
+    csrf_token,
+    dash_csrf,
+    make_app,
+    sign_in,
+)
 
 
 @pytest.fixture
@@ -138,13 +150,13 @@ def test_no_hsts_over_plain_http(app):
 
 def test_a_cookie_from_before_an_account_switch_is_refused(app):
     client = app.test_client()
-    sign_in(client, "ops@example.com")
+    sign_in(client, "ops@example.com")  # starts in the admin account
     before = client.get_cookie("session").value
     token = dash_csrf(client)
     response = client.post(
-        "/account/switch", data={"account_id": "acc-ops-admin", "csrf_token": token}
+        "/account/switch", data={"account_id": "acc-ops-car", "csrf_token": token}
     )
-    assert response.headers["Location"] == "/admin"
+    assert response.headers["Location"] == "/"
     replay = app.test_client()
     replay.set_cookie("session", before)
     assert replay.get("/").status_code == 302
@@ -163,7 +175,10 @@ def test_a_cookie_from_before_a_password_change_is_refused(app):
 
 def test_switching_to_admin_after_15_minutes_asks_for_the_password(app):
     client = app.test_client()
-    sign_in(client, "ops@example.com")  # default: the customer account
+    sign_in(client, "ops@example.com")  # starts in the admin account (issue 13)
+    token = dash_csrf(client)
+    to_car = client.post("/account/switch", data={"account_id": "acc-ops-car", "csrf_token": token})
+    assert to_car.headers["Location"] == "/"  # becoming a customer asks for nothing
     with client.session_transaction() as session:
         session[SIGNED_IN_AT] = time.time() - 16 * 60
     token = dash_csrf(client)
@@ -183,6 +198,9 @@ def test_switching_to_admin_after_15_minutes_asks_for_the_password(app):
 def test_switching_to_admin_soon_after_sign_in_needs_no_password(app):
     client = app.test_client()
     sign_in(client, "ops@example.com")
+    token = dash_csrf(client)
+    client.post("/account/switch", data={"account_id": "acc-ops-car", "csrf_token": token})
+    assert client.get("/admin").status_code == 403
     response = client.post(
         "/account/switch", data={"account_id": "acc-ops-admin", "csrf_token": dash_csrf(client)}
     )
@@ -211,7 +229,8 @@ def test_sixth_wrong_password_within_a_minute_gets_429(app):
         assert sign_in(client, "driver@example.com", "wrong").status_code == 401
     blocked = sign_in(client, "driver@example.com", PASSWORD)
     assert blocked.status_code == 429
-    assert "Wait a minute" in blocked.get_data(as_text=True)
+    assert "try again in" in blocked.get_data(as_text=True)
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 60
     # another person is not locked out by someone hammering this email
     assert sign_in(app.test_client(), "ops@example.com").status_code == 302
 
@@ -292,3 +311,155 @@ def test_the_csrf_cookie_comes_with_pages_not_with_callback_answers(app):
     assert again.status_code == 204
     for answer in (first, again):
         assert not any(h.startswith("_csrf_token=") for h in answer.headers.getlist("Set-Cookie"))
+
+
+# --- rate limits: counted before the check, per (address, email) and per email ---------------
+
+
+class CountingChecks:
+    """Wraps ``verify_password``: how many argon2 checks really ran, and for which password.
+    Each check is made to last a little longer, so parallel attempts truly overlap."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.passwords: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, password_hash, password):
+        with self.lock:
+            self.passwords.append(password)
+        time.sleep(0.05)
+        return self.real(password_hash, password)
+
+    @property
+    def wrong(self) -> int:
+        return sum(p != PASSWORD for p in self.passwords)
+
+
+@pytest.fixture
+def checks(monkeypatch) -> CountingChecks:
+    counting = CountingChecks(auth_routes.verify_password)
+    monkeypatch.setattr(auth_routes, "verify_password", counting)
+    return counting
+
+
+def parallel_sign_ins(workers, passwords: list[str], email: str = "driver@example.com"):
+    """Every password posted at the same moment, each from its own client (and CSRF token),
+    spread over ``workers`` (apps sharing one rate-limit store, like gunicorn's workers)."""
+    clients = [workers[i % len(workers)].test_client() for i in range(len(passwords))]
+    tokens = [csrf_token(c) for c in clients]
+    barrier = threading.Barrier(len(passwords))
+
+    def attempt(i: int) -> int:
+        barrier.wait()
+        data = {"email": email, "password": passwords[i], "csrf_token": tokens[i]}
+        return clients[i].post("/login", data=data).status_code
+
+    with ThreadPoolExecutor(max_workers=len(passwords)) as pool:
+        return Counter(pool.map(attempt, range(len(passwords))))
+
+
+def redis_workers(db_url: str, n: int = 2):
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.RedisError as exc:
+        skip_or_fail(f"Redis not reachable on 127.0.0.1:6379: {exc}")
+    shared = {
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+        "RATELIMIT_KEY_PREFIX": f"polaris-test-{uuid.uuid4().hex}",
+    }
+    workers = [make_app(db_url, **shared) for _ in range(n)]
+    people(workers[0])
+    return workers
+
+
+def test_parallel_wrong_passwords_check_at_most_the_limit(app, checks):
+    statuses = parallel_sign_ins([app], ["wrong"] * 20)
+    assert len(checks.passwords) == 5  # was 20: every one reached argon2
+    assert statuses == {401: 5, 429: 15}
+
+
+def test_parallel_guesses_with_the_right_password_among_them(app, checks):
+    statuses = parallel_sign_ins([app], ["wrong"] * 19 + [PASSWORD])
+    # Counted before checking: at most 5 guesses checked. The right password is refunded once
+    # checked (it is no guess), which may let one more guess through: never more than that.
+    assert checks.wrong <= 5 and len(checks.passwords) <= 6
+    assert statuses[401] == checks.wrong and statuses[429] >= 14
+    assert statuses[302] == (PASSWORD in checks.passwords)
+
+
+def test_parallel_guesses_across_workers_sharing_redis(db_url, checks):
+    workers = redis_workers(db_url, 4)
+    statuses = parallel_sign_ins(workers, ["wrong"] * 20)
+    assert len(checks.passwords) == 5  # was 8 with 4 gunicorn workers, 20 here
+    assert statuses == {401: 5, 429: 15}
+
+
+def test_parallel_right_and_wrong_across_workers_sharing_redis(db_url, checks):
+    workers = redis_workers(db_url, 2)
+    statuses = parallel_sign_ins(workers, ["wrong"] * 19 + [PASSWORD])
+    assert checks.wrong <= 5 and len(checks.passwords) <= 6
+    assert statuses[401] == checks.wrong and statuses[429] >= 14
+
+
+def from_address(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_an_attacker_elsewhere_does_not_lock_the_owner_out(app, checks):
+    attacker = from_address(app, "10.0.0.1")
+    for _ in range(5):
+        assert sign_in(attacker, "driver@example.com", "wrong").status_code == 401
+    for _ in range(8):  # the right password is refunded: signing in often uses up nothing
+        assert sign_in(from_address(app, "10.0.0.2"), "driver@example.com").status_code == 302
+    blocked = sign_in(attacker, "driver@example.com", PASSWORD)
+    assert blocked.status_code == 429
+    wait = int(blocked.headers["Retry-After"])
+    assert 1 <= wait <= 60
+    body = blocked.get_data(as_text=True)
+    assert f"try again in {wait} second" in body
+    assert len(checks.passwords) == 13  # the 429 checked nothing
+
+
+def test_the_per_email_cap_holds_across_many_addresses(app, checks):
+    for n in range(20):  # 4 wrong from each of 5 addresses: under each address's limit
+        client = from_address(app, f"10.0.0.{n // 4 + 1}")
+        assert sign_in(client, "driver@example.com", "wrong").status_code == 401
+    blocked = sign_in(from_address(app, "10.0.1.1"), "driver@example.com", PASSWORD)
+    assert blocked.status_code == 429
+    wait = int(blocked.headers["Retry-After"])
+    assert 1 <= wait <= 3600
+    assert "try again in" in blocked.get_data(as_text=True)
+    assert len(checks.passwords) == 20
+    # another person is not affected
+    assert sign_in(from_address(app, "10.0.1.1"), "ops@example.com").status_code == 302
+
+
+def test_parallel_password_confirmations_check_at_most_the_limit(app, checks):
+    """/account/confirm (becoming admin again after 15 minutes) counts before checking too."""
+    client = app.test_client()
+    sign_in(client, "ops@example.com")
+    token = dash_csrf(client)
+    client.post("/account/switch", data={"account_id": "acc-ops-car", "csrf_token": token})
+    with client.session_transaction() as session:
+        session[SIGNED_IN_AT] = time.time() - 16 * 60
+    cookie = client.get_cookie("session").value
+    checks.passwords.clear()
+    barrier = threading.Barrier(12)
+
+    def attempt(_: int) -> int:
+        mine = app.test_client()
+        mine.set_cookie("session", cookie)
+        mine.set_cookie("_csrf_token", client.get_cookie("_csrf_token").value)
+        barrier.wait()
+        form = {"account_id": "acc-ops-admin", "csrf_token": token, "password": "wrong"}
+        return mine.post("/account/confirm", data=form).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = Counter(pool.map(attempt, range(12)))
+    assert len(checks.passwords) == 5  # was 12
+    assert statuses == {401: 5, 429: 7}
