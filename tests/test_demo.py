@@ -8,7 +8,6 @@ Charger status is computed here straight from the rules in ``shared/spec/data-ex
 from __future__ import annotations
 
 import shutil
-import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -415,11 +414,8 @@ def test_deterministic_for_a_seed(sqlite_template: Path, tmp_path: Path) -> None
 def test_default_scale_on_sqlite(sqlite_template: Path, tmp_path: Path) -> None:
     db = _sqlite_copy(sqlite_template, tmp_path / "full.db")
     try:
-        t0 = time.perf_counter()
+        # How long this takes is a benchmark's figure (python -m bench.demo_load), not a test's.
         load(db, scale=1.0)
-        elapsed = time.perf_counter() - t0
-        # The target is < 5 s; the bound is looser so a busy CI machine does not flake.
-        assert elapsed < 15, f"load_demo took {elapsed:.1f} s"
         with db.session() as s:
             assert 40_000 <= s.scalar(select(func.count()).select_from(ChargingSession)) <= 80_000
             assert s.scalar(select(func.count()).select_from(Account)) >= 150
