@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 import dash
-from flask import Flask, Response, request, send_file
+from flask import Flask, Response, g, request, send_file
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
@@ -185,6 +185,9 @@ class DatabaseStartUp:
                 return
             self.retry()
             if not self.ready:
+                # As for a database that fails mid-request (auth.accounts): the 503 page and the
+                # after-request hooks go on as for nobody, without asking the database again.
+                g.polaris_db_down = True
                 raise DatabaseNotReady()
 
 

@@ -34,9 +34,9 @@ from app import create_app
 from config import ConfigError, load_config
 from data.db import Database, is_empty, upgrade
 from data.demo import DEMO_LOGINS, DEMO_PASSWORD, OPERATOR_EMAIL, load_demo
-from data.models import Operator, User
+from data.models import Operator, Role, User
 from tests.browser import live_server
-from tests.web import TEST_SECRET, make_app, sign_in
+from tests.web import TEST_SECRET, add_person, make_app, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = 0.01  # a demo with 1% of the history: the same people, loaded in a moment
@@ -247,6 +247,30 @@ def test_app_starts_without_its_database_and_spaces_its_retries(
     assert all(r.exc_info is None for r in caplog.records), "a traceback was logged"
     text = caplog.text
     assert "Traceback" not in text and "Connection refused" not in text
+
+
+def test_a_signed_in_person_gets_the_503_page_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A session cookie from before the restart makes the sign-in check, the error page and the
+    after-request hooks want the person from the database: answered as for nobody, once."""
+    working = make_app(f"sqlite:///{tmp_path / 'ok.db'}")
+    add_person(working, "alice@example.com", ("acc-alice", Role.customer, None))
+    before = working.test_client()
+    assert sign_in(before, "alice@example.com").status_code == 302
+    cookie = before.get_cookie("session")
+    assert cookie is not None
+    app = make_app(f"sqlite:///{tmp_path / 'missing' / 'x.db'}", TESTING=False)
+    client = app.test_client()
+    client.set_cookie("session", cookie.value)
+    caplog.set_level(logging.INFO)
+    for path in ("/", "/switch", "/login"):
+        response = client.get(path)
+        assert response.status_code == 503, (path, response.status_code)
+        assert "try again" in response.get_data(as_text=True).lower()
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    for built in (working, app):
+        built.extensions["polaris_db"].engine.dispose()
 
 
 def test_demo_is_loaded_once_the_database_is_there(
