@@ -142,11 +142,15 @@ def _deps(
 
 
 def _check_pathnames(inputs: list[Any]) -> None:
-    """A location's ``pathname`` is always a string in the browser; ``null`` made Dash's page
-    router raise ``TypeError`` (a traceback in the log for one request)."""
+    """A location's ``pathname`` is always a string in the browser, its ``search`` a string or
+    absent; ``null`` (or a number) made Dash's page router raise ``TypeError`` or
+    ``AttributeError`` (a traceback in the log for one request)."""
     for item in _flat(inputs):
-        if item.get("property") == "pathname" and not isinstance(item.get("value"), str):
+        prop, value = item.get("property"), item.get("value")
+        if prop == "pathname" and not isinstance(value, str):
             raise BadCallbackRequest("'pathname' must be a string.")
+        if prop == "search" and not isinstance(value, str | None):
+            raise BadCallbackRequest("'search' must be a string.")
 
 
 def _check_outputs(sent: Any, callback: Mapping[str, Any]) -> None:

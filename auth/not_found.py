@@ -26,7 +26,7 @@ def install_not_found(server: Flask, dash_app: Dash) -> None:
     @server.before_request
     def unknown_page() -> Response | None:
         rule = request.url_rule
-        if request.method != "GET" or rule is None or rule.rule not in shell_rules:
+        if request.method not in ("GET", "HEAD") or rule is None or rule.rule not in shell_rules:
             return None
         if is_page(dash_app, request.path):
             return None

@@ -403,6 +403,13 @@ def test_a_null_pathname_gets_400_and_no_traceback_in_the_log(
         assert response.status_code == 400, (key, response.status_code)
         assert "pathname" in response.get_json()["error"]
         assert_no_data_no_traceback(response)
+    # The router's other input, a number where the browser sends a query string (or nothing).
+    router = next(k for k in taking_pathname if "_pages_content" in k)
+    body = callback_body(app, router)
+    for entry in body["inputs"]:
+        entry["value"] = {"pathname": "/switch", "search": 5}[entry["property"]]
+    response = raw_post(alice, json.dumps(body), "application/json", dash_csrf(alice))
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
@@ -442,6 +449,8 @@ def test_every_page_answers_200_and_unknown_paths_404(app: Flask, alice: FlaskCl
         assert response.status_code == 404, path
         assert response.mimetype == "text/html"
         assert not leaks(response.get_data(as_text=True), EVERYONE_SECRETS)
+    assert olga.head("/no-such-page").status_code == 404
+    assert olga.head("/admin/sessions").status_code == 200
     assert alice.get("/no-such-page").status_code == 404
     assert alice.get("/switch/no-such").status_code == 404
     # A customer under /admin hears "admin only" (403) first, whatever the path.
