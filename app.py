@@ -198,10 +198,10 @@ def _needs_no_database(path: str) -> bool:
 def _refuse_demo_people(session: Session) -> None:
     found = demo_people(session)
     if found or has_demo(session):
-        who = ", ".join(found) or "the demo operator"
+        what = f"the demo people ({', '.join(found)})" if found else "the demo operator"
         raise ConfigError(
-            f"POLARIS_ENV=production refuses to start: the database holds the demo data "
-            f"({who}), whose password is published in the README. Point DATABASE_URL at an "
+            f"POLARIS_ENV=production, and the database holds {what}; the demo logins' password "
+            "is published in the README. Point DATABASE_URL at an "
             "empty database (and import your data with flask import-data), or delete the demo "
             "people and operator from this one."
         )
