@@ -181,7 +181,8 @@ def test_flask_cli_prints_the_refusal_without_a_traceback(tmp_path: Path) -> Non
         timeout=60,
     )
     assert result.returncode != 0
-    assert "Error: POLARIS_ENV=production, and the database holds the demo people" in result.stderr, result.stderr
+    expected = "Error: POLARIS_ENV=production, and the database holds the demo people"
+    assert expected in result.stderr, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
 
 
