@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -12,20 +14,27 @@ from typing import Any
 
 import click
 import dash
-from flask import Flask
+from flask import Flask, Response, g, request, send_file
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm import Session
 
 from auth import install_auth
+from auth.guard import PUBLIC_PREFIXES
 from central.cli import register_ocpp_cli
-from config import ROOT, load_config
+from config import ROOT, ConfigError, load_config
 from data.analytics_routes import register_analytics_routes
 from data.cli import register_cli
-from data.db import Database, install_read_scope, is_empty, upgrade
-from data.demo import DEMO_LOGINS, has_demo, load_demo, tick_demo
+from data.db import Database, DatabaseNotReady, install_read_scope, is_empty, upgrade
+from data.demo import DEMO_LOGINS, demo_people, has_demo, load_demo, tick_demo
 from data.export_routes import register_export_routes
 from pages import _shell
 
 log = logging.getLogger("polaris")
 DEMO_TICK_SECONDS = 10
+DATABASE_ERRORS = (OperationalError, PoolTimeoutError)
+# Served while the database is not ready yet: liveness, and what the 503 page itself loads.
+NO_DATABASE_PATHS = frozenset({"/healthz", "/favicon.ico", "/_favicon.ico"})
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -52,13 +61,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         pool_size=settings["POOL_SIZE"],
         max_overflow=settings["MAX_OVERFLOW"],
     )
-    upgrade(db.engine)
     server.extensions["polaris_db"] = db
     install_read_scope(server)
-    if settings["DEMO"] and _serving():
-        _load_demo_if_empty(db)
-    if settings["DEMO"]:
-        _install_demo_ticker(server, db)
+    start_up = DatabaseStartUp(
+        db,
+        production=settings["ENV"] == "production" and _serving(),
+        demo=settings["DEMO"] and _serving(),
+        retry_s=settings["DB_RETRY_S"],
+    )
+    start_up.prepare_or_defer()  # a ConfigError (demo people in production) stops here
+    server.extensions["polaris_start_up"] = start_up
 
     dash_app = dash.Dash(
         __name__,
@@ -76,6 +88,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     dash_app.layout = _shell.layout
     _shell.register_callbacks(dash_app)
     server.extensions["polaris_dash"] = dash_app
+    server.add_url_rule("/favicon.ico", "favicon", _favicon)
+    # After Dash's own first-request setup, before the guard (whose user loader reads the
+    # database): until start-up's database work is done, requests get the friendly 503 page.
+    start_up.install(server)
+    if settings["DEMO"]:
+        _install_demo_ticker(server, db, start_up)
 
     install_auth(server, dash_app)
     register_analytics_routes(server)
@@ -96,6 +114,99 @@ def _serving() -> bool:
     return ctx is None or ctx.info_name == "run"
 
 
+def _favicon() -> Response:
+    return send_file(ROOT / "assets" / "favicon.ico", mimetype="image/x-icon", max_age=86_400)
+
+
+class DatabaseStartUp:
+    """What starting needs the database for: migrations, the production check for demo people,
+    demo data. A database that is unreachable at start-up does not stop the app (gunicorn's
+    master would exit): requests get the friendly 503 page, and one of them at a time, at most
+    every ``retry_s`` seconds, tries again; once that succeeds the app serves, no restart."""
+
+    def __init__(self, db: Database, *, production: bool, demo: bool, retry_s: float) -> None:
+        self.db = db
+        self.production = production
+        self.demo = demo
+        self.retry_s = retry_s
+        self.ready = False
+        self._lock = threading.Lock()
+        self._last_try = 0.0
+        self._refusal: str | None = None
+
+    def prepare(self) -> None:
+        """Migrate, check and load; raises the database's error when it cannot be reached, and
+        ``ConfigError`` when a production database holds the demo people."""
+        self._last_try = time.monotonic()
+        upgrade(self.db.engine)
+        if self.production:
+            with self.db.session() as s:
+                _refuse_demo_people(s)
+        if self.demo:
+            _load_demo_if_empty(self.db)
+        self.ready = True
+
+    def prepare_or_defer(self) -> None:
+        try:
+            self.prepare()
+        except DATABASE_ERRORS as error:
+            # One line, no traceback: the state is ordinary and the app handles it.
+            log.warning(
+                "database unreachable at start-up (%s); will retry every %g s while serving "
+                "the 503 page",
+                error.__class__.__name__,
+                self.retry_s,
+            )
+
+    def retry(self) -> None:
+        """Called by requests while not ready: one thread tries, the others answer at once."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self.ready or time.monotonic() - self._last_try < self.retry_s:
+                return
+            try:
+                self.prepare()
+            except DATABASE_ERRORS:
+                return
+            except ConfigError as refusal:
+                if str(refusal) != self._refusal:  # say it once, not every retry
+                    log.error("%s", refusal)
+                    self._refusal = str(refusal)
+                return
+            log.warning("database reachable again: schema up to date, serving")
+        finally:
+            self._lock.release()
+
+    def install(self, server: Flask) -> None:
+        @server.before_request
+        def wait_for_database() -> None:
+            if self.ready or _needs_no_database(request.path):
+                return
+            self.retry()
+            if not self.ready:
+                # As for a database that fails mid-request (auth.accounts): the 503 page and the
+                # after-request hooks go on as for nobody, without asking the database again.
+                g.polaris_db_down = True
+                raise DatabaseNotReady()
+
+
+def _needs_no_database(path: str) -> bool:
+    return path in NO_DATABASE_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def _refuse_demo_people(session: Session) -> None:
+    found = demo_people(session)
+    if found or has_demo(session):
+        what = f"the demo people ({', '.join(found)})" if found else "the demo operator"
+        raise ConfigError(
+            f"POLARIS_ENV=production, and the database holds {what}; the demo logins' password "
+            "is published in the README. Point DATABASE_URL at an "
+            "empty database (and import your data with flask import-data), or delete the demo "
+            "people and operator from this one."
+        )
+
+
 def _load_demo_if_empty(db: Database) -> None:
     with db.session() as s:
         if is_empty(s):
@@ -108,13 +219,13 @@ def _load_demo_if_empty(db: Database) -> None:
     click.echo("\n".join(lines) + "\n", err=True)
 
 
-def _install_demo_ticker(server: Flask, db: Database) -> None:
+def _install_demo_ticker(server: Flask, db: Database, start_up: DatabaseStartUp) -> None:
     """Keep the demo alive (heartbeats, the charging session's kWh) while people look at it."""
     last_tick = [0.0]
 
     @server.before_request
     def tick() -> None:
-        if time.monotonic() - last_tick[0] < DEMO_TICK_SECONDS:
+        if not start_up.ready or time.monotonic() - last_tick[0] < DEMO_TICK_SECONDS:
             return
         last_tick[0] = time.monotonic()
         with db.session() as s:
@@ -133,7 +244,13 @@ def freeze_start_up_heap() -> None:
 def __getattr__(name: str) -> Flask:
     # ``server`` is built on first use, so importing create_app (tests, CLI) builds nothing.
     if name == "server":
-        globals()["server"] = create_app()
+        try:
+            globals()["server"] = create_app()
+        except ConfigError as refusal:
+            # The message says what to do; a traceback would only bury it. Exit status 3 is
+            # gunicorn's "worker failed to boot": its master stops instead of respawning.
+            print(f"Polaris Express cannot start: {refusal}", file=sys.stderr)
+            raise SystemExit(3) from None
         freeze_start_up_heap()
         return globals()["server"]
     raise AttributeError(name)

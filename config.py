@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import click
 
 ROOT = Path(__file__).resolve().parent
 INSTANCE = Path(os.environ.get("POLARIS_INSTANCE", ROOT / "instance"))
@@ -29,16 +32,25 @@ DEFAULT_OFFLINE_AFTER_S = 3600
 # A worker answers the fleet-wide part of every driver's request (statuses, catalogue, operator
 # settings) from a snapshot this old at most, then rebuilds it in the background (data/snapshots).
 DEFAULT_SNAPSHOT_S = 2.0
+# How often a worker that started without its database tries again (migrations, then serving).
+DEFAULT_DB_RETRY_S = 5.0
 # Bounds keep a typo from calling the whole fleet Offline (0) or never (years).
 OFFLINE_AFTER_BOUNDS_S = (1, 7 * 24 * 3600)
 
 
-class ConfigError(RuntimeError):
-    """A setting that makes starting unsafe or impossible."""
+log = logging.getLogger("polaris")
+
+
+class ConfigError(click.ClickException, RuntimeError):
+    """A setting that makes starting unsafe or impossible. A ClickException, so the Flask CLI
+    prints the message alone (``Error: ...``) rather than a traceback."""
+
+
+_TRUE = ("1", "true", "yes", "on")
 
 
 def _flag(name: str, default: str) -> bool:
-    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get(name, default).strip().lower() in _TRUE
 
 
 def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -47,8 +59,11 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "ENV": os.environ.get("POLARIS_ENV", "development"),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'polaris.db'}",
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
-        "DEMO": _flag("POLARIS_DEMO", "1"),
+        # None: the default for the environment (on in development, never in production).
+        "DEMO": os.environ.get("POLARIS_DEMO"),
         "HTTPS": _flag("POLARIS_HTTPS", "0"),
+        # A charger without an OCPP password may connect in production only when this says so.
+        "OCPP_ALLOW_NO_PASSWORD": _flag("POLARIS_OCPP_ALLOW_NO_PASSWORD", "0"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "polaris"),
         "STATEMENT_TIMEOUT_MS": int(os.environ.get("POLARIS_STATEMENT_TIMEOUT_MS", "15000")),
@@ -62,13 +77,30 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # Bigger request bodies get 413 before anything reads them: the largest legitimate one
         # is an import upload (16 MB of files, base64 in the callback's JSON: about 22 MB).
         "MAX_CONTENT_LENGTH": 24 * 1024 * 1024,
+        "DB_RETRY_S": DEFAULT_DB_RETRY_S,
         "TESTING": False,
     }
     config.update(overrides or {})
     config["SECRET_KEY"] = _secret_key(config)
+    config["DEMO"] = _demo(config["DEMO"], production=config["ENV"] == "production")
     config["OFFLINE_AFTER_S"] = _offline_after_s(config["OFFLINE_AFTER_S"])
     config["SNAPSHOT_S"] = _snapshot_seconds(config["SNAPSHOT_S"])
     return config
+
+
+def _demo(value: object, *, production: bool) -> bool:
+    """Demo data on by default in development; never in production, where anyone would know
+    the admin's password. Asking for it there is ignored, with a warning saying so."""
+    if value is None:
+        return not production
+    wanted = value if isinstance(value, bool) else str(value).strip().lower() in _TRUE
+    if wanted and production:
+        log.warning(
+            "POLARIS_DEMO=1 is ignored: POLARIS_ENV=production never loads demo data "
+            "(its logins and password are public)"
+        )
+        return False
+    return wanted
 
 
 def _offline_after_s(value: object) -> int:

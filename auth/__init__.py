@@ -17,7 +17,9 @@ from auth.accounts import current_account, current_account_id, login_manager
 from auth.guard import install_guard
 from auth.hardening import install_hardening
 from auth.headers import install_security_headers
+from auth.not_found import install_not_found
 from auth.routes import auth_blueprint
+from data.db import DatabaseNotReady
 
 __all__ = ["current_account", "current_account_id", "install_auth"]
 
@@ -37,6 +39,7 @@ def install_auth(server: Flask, dash_app: Dash) -> None:
     server.register_blueprint(auth_blueprint(limiter))
     install_security_headers(server, dash_app)
     install_hardening(server, dash_app)  # after the guard and CSRF: they answer first
+    install_not_found(server, dash_app)  # after the guard: anonymous people sign in first
     _install_error_pages(server)
 
 
@@ -59,6 +62,7 @@ def _install_error_pages(server: Flask) -> None:
 
     @server.errorhandler(OperationalError)
     @server.errorhandler(PoolTimeoutError)
+    @server.errorhandler(DatabaseNotReady)
     def database_unavailable(error: Exception) -> tuple[str | dict[str, Any], int]:
         log.warning("database unavailable: %s", error.__class__.__name__)
         return friendly(

@@ -10,7 +10,8 @@ traceback:
 * 400 to a body that is not the object the renderer sends: an ``output`` that names a server
   callback, ``inputs``/``state``/``outputs`` that are lists of ``{"id", "property"}`` entries
   matching that callback's own dependencies, one for one (an input relabelled as
-  ``url.pathname`` is refused), and ``changedPropIds`` that name only those inputs;
+  ``url.pathname`` is refused), ``changedPropIds`` that name only those inputs, and a
+  ``pathname`` input that is a string (``null`` crashed Dash's page router);
 * 403 to a non-admin account calling a callback whose outputs are admin components (an id, or a
   pattern-matching id's value, starting with ``admin-``), whichever page the request says it
   comes from; and 403 to a non-admin account on any export (``/export/...``) but its own
@@ -119,6 +120,7 @@ def check_body(body: dict[str, Any], callback: Mapping[str, Any]) -> None:
     """Raise ``BadCallbackRequest`` unless ``body`` has the shape the renderer sends for
     ``callback``: its own dependencies, one for one, in order."""
     inputs = _deps(body, "inputs", callback["inputs"], required=True)
+    _check_pathnames(inputs)
     _deps(body, "state", callback["state"], required=False)
     _check_outputs(body.get("outputs"), callback)
     _check_changed(body.get("changedPropIds", []), inputs)
@@ -137,6 +139,18 @@ def _deps(
     for entry, spec in zip(sent, declared, strict=True):
         _check_dep(entry, spec["id"], spec["property"], key)
     return sent
+
+
+def _check_pathnames(inputs: list[Any]) -> None:
+    """A location's ``pathname`` is always a string in the browser, its ``search`` a string or
+    absent; ``null`` (or a number) made Dash's page router raise ``TypeError`` or
+    ``AttributeError`` (a traceback in the log for one request)."""
+    for item in _flat(inputs):
+        prop, value = item.get("property"), item.get("value")
+        if prop == "pathname" and not isinstance(value, str):
+            raise BadCallbackRequest("'pathname' must be a string.")
+        if prop == "search" and not isinstance(value, str | None):
+            raise BadCallbackRequest("'search' must be a string.")
 
 
 def _check_outputs(sent: Any, callback: Mapping[str, Any]) -> None:

@@ -6,8 +6,15 @@ Dash's one inline script (the renderer start-up) is allowed by its hash from
 
 from __future__ import annotations
 
+import sys
+
 from dash import Dash
 from flask import Flask, Response
+from werkzeug.serving import WSGIRequestHandler
+
+# What the Server header says instead of "Werkzeug/3.1.9 Python/3.11.7" or "gunicorn": the
+# software and its versions are a scanner's shortcut to known vulnerabilities.
+SERVER_NAME = "Polaris Express"
 
 
 def content_security_policy(script_hashes: list[str]) -> str:
@@ -26,7 +33,23 @@ def content_security_policy(script_hashes: list[str]) -> str:
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
 
 
+def hide_server_software() -> None:
+    """Both servers write their Server header themselves, after the app has answered (a header
+    set by the app would only be sent twice), so the name they write is replaced: Werkzeug's
+    request handler (``flask run``, the tests' live server) and, when it runs the app,
+    gunicorn's (its worker imported ``gunicorn.http.wsgi`` before loading the app)."""
+    WSGIRequestHandler.version_string = _server_name  # type: ignore[method-assign]
+    gunicorn_wsgi = sys.modules.get("gunicorn.http.wsgi")
+    if gunicorn_wsgi is not None:
+        gunicorn_wsgi.SERVER = SERVER_NAME  # type: ignore[attr-defined]
+
+
+def _server_name(_handler: object) -> str:
+    return SERVER_NAME
+
+
 def install_security_headers(server: Flask, dash_app: Dash) -> None:
+    hide_server_software()
     policy: list[str] = []  # computed on first response: every inline script exists by then
 
     @server.after_request

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -48,7 +50,10 @@ def ocpp_server(host: str, port: int, heartbeat_interval: int, reserve_lead: int
         get_db(),
         heartbeat_interval_s=heartbeat_interval,
         reserve_lead=timedelta(minutes=reserve_lead),
+        allow_no_password=allows_no_password(current_app.config),
     )
+    if not central.allow_no_password:
+        click.echo("Chargers without an OCPP password are refused (production).")
     click.echo(f"OCPP 1.6J central system on ws://{host}:{port}/ocpp/<charger id> (Ctrl+C stops)")
     try:
         asyncio.run(central.serve_forever(host, port))
@@ -128,6 +133,12 @@ def ocpp_simulate(
             )
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def allows_no_password(config: Mapping[str, Any]) -> bool:
+    """Chargers without an OCPP password may connect in development; in production only with
+    POLARIS_OCPP_ALLOW_NO_PASSWORD=1 (a private network, chargers that cannot send one)."""
+    return config["ENV"] != "production" or bool(config["OCPP_ALLOW_NO_PASSWORD"])
 
 
 def register_ocpp_cli(server: Flask) -> None:

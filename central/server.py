@@ -4,7 +4,8 @@ One ``ChargerConnection`` (the ``ocpp`` library's ChargePoint) per connected cha
 message it receives is handled by one function of ``data.ocpp`` in one database transaction,
 run in a worker thread so the event loop never waits for the database. The handshake refuses
 unknown charger ids (404), a missing ``ocpp1.6`` subprotocol (400) and, for a charger with an
-OCPP password (security profile 1), missing or wrong HTTP Basic credentials (401).
+OCPP password (security profile 1), missing or wrong HTTP Basic credentials (401); with
+``allow_no_password=False`` (production) also a charger that has no OCPP password (401).
 
 A reservation loop sends ReserveNow to a connected charger shortly before a confirmed
 reservation starts, CancelReservation when a reservation it holds is cancelled, and records the
@@ -107,6 +108,7 @@ class CentralSystem:
         response_timeout_s: float = 30.0,
         db_threads: int | None = None,
         clock: Callable[[], datetime] | None = None,
+        allow_no_password: bool = True,
     ) -> None:
         self.db = db
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -114,6 +116,9 @@ class CentralSystem:
         self.reserve_poll_s = reserve_poll_s
         self.response_timeout_s = response_timeout_s
         self.clock = clock or (lambda: datetime.now(UTC))
+        # False in production (unless POLARIS_OCPP_ALLOW_NO_PASSWORD=1): anyone who knows a
+        # charger id could otherwise speak for that charger.
+        self.allow_no_password = allow_no_password
         self.connected: dict[str, ChargerConnection] = {}
         self.stats = HandlingStats()
         # One thread per pooled connection: more would only queue for the pool.
@@ -149,7 +154,7 @@ class CentralSystem:
             log.warning("refused unknown charger id %r", charger_id)
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown charger\n")
         if login.password_hash is None:
-            return None
+            return None if self.allow_no_password else self._no_password(connection, charger_id)
         address = str(connection.remote_address[0]) if connection.remote_address else "?"
         attempt = self._count_attempt(address)
         if attempt is None:
@@ -203,6 +208,13 @@ class CentralSystem:
         # Security profile 1: the user name is the charger's identity.
         ok = await asyncio.to_thread(verify_password, login.password_hash, password)
         return ok and username == login.charger_id
+
+    def _no_password(self, connection: ServerConnection, charger_id: str) -> Response:
+        log.warning("refused charger %s: it has no OCPP password (required here)", charger_id)
+        return connection.respond(
+            http.HTTPStatus.UNAUTHORIZED,
+            "This charger has no OCPP password yet; an admin sets one at /admin/ocpp\n",
+        )
 
     # --- a connected charger -----------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 import psycopg
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
@@ -83,6 +83,11 @@ def export_data(folder: Path) -> None:
 @with_appcontext
 def demo_data(reset: bool) -> None:
     """Load the demo operator into an empty database (or reload it with --reset)."""
+    if current_app.config["ENV"] == "production":
+        click.echo(
+            "POLARIS_ENV=production never loads demo data (its logins are public).", err=True
+        )
+        raise click.exceptions.Exit(1)
     with get_db().session() as s:
         if not is_empty(s):
             if not has_demo(s):

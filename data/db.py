@@ -29,6 +29,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 PING_IDLE_AFTER_S = 1.0
 
 
+class DatabaseNotReady(Exception):
+    """The app started while its database was unreachable and has not caught up yet (schema
+    migrations pending): answered like a database that is down, with the friendly 503 page."""
+
+
 def normalise_url(url: str) -> str:
     """Accept the usual ``postgresql://`` spelling and use psycopg 3 for it."""
     if url.startswith("postgres://"):

@@ -266,6 +266,14 @@ def has_demo(session: Session) -> bool:
     return row is not None and tuple(row) == (DEMO_OPERATOR_NAME, DEMO_SUPPORT_EMAIL)
 
 
+def demo_people(session: Session) -> list[str]:
+    """The demo sign-ins (``DEMO_LOGINS``) present in the database, by email: whoever knows the
+    README knows their password, so a production start refuses a database that has them."""
+    emails = [login.email for login in DEMO_LOGINS]
+    found = set(session.scalars(select(User.email).where(User.email.in_(emails))))
+    return [email for email in emails if email in found]
+
+
 def load_demo(
     session: Session, now: datetime, *, seed: int = 7, scale: float = 1.0
 ) -> list[DemoLogin]:

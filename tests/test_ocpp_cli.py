@@ -12,7 +12,11 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.headers import build_authorization_basic
 
+from auth.passwords import hash_password
 from central.server import CentralSystem, bound_port
 from data.models import ChargingSession, OcppTransaction
 from tests.factories import make_account, make_charger, make_id_tag
@@ -90,3 +94,46 @@ def test_server_says_plainly_when_it_cannot_listen(app: Flask):
     assert result.exit_code == 1
     assert f"Cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("env", "allow", "expected"),
+    [
+        ("production", False, 401),  # before: 101, anyone knowing "C1" spoke for it
+        ("production", True, 101),  # POLARIS_OCPP_ALLOW_NO_PASSWORD=1
+        ("development", False, 101),
+    ],
+)
+def test_production_server_refuses_chargers_without_an_ocpp_password(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, env: str, allow: bool, expected: int
+):
+    """``flask ocpp-server`` takes the rule from the app's config; a charger with a password
+    connects with it in every case."""
+    app = make_app(database_url, ENV=env, OCPP_ALLOW_NO_PASSWORD=allow)
+    with app.extensions["polaris_db"].session() as s:
+        make_charger(s, charger_id="C1")
+        make_charger(s, charger_id="LOCKED").ocpp_password_hash = hash_password("s3cret-pass-16ch")
+    statuses: dict[str, int] = {}
+
+    async def attempt(url: str, password: str | None = None) -> int:
+        headers = {}
+        if password is not None:
+            headers["Authorization"] = build_authorization_basic("LOCKED", password)
+        try:
+            async with connect(url, subprotocols=["ocpp1.6"], additional_headers=headers):
+                return 101
+        except InvalidStatus as refused:
+            return refused.response.status_code
+
+    async def serve_forever(self: CentralSystem, host: str, port: int) -> None:
+        # The command's own CentralSystem, on a free port, for two handshakes and no longer.
+        async with self.running("127.0.0.1", 0, reservations=False) as server:
+            base = f"ws://127.0.0.1:{bound_port(server)}/ocpp"
+            statuses["C1"] = await attempt(f"{base}/C1")
+            statuses["LOCKED"] = await attempt(f"{base}/LOCKED", "s3cret-pass-16ch")
+
+    monkeypatch.setattr(CentralSystem, "serve_forever", serve_forever)
+    result = app.test_cli_runner().invoke(args=["ocpp-server", "--port", "0"])
+    assert result.exit_code == 0, result.output
+    assert statuses == {"C1": expected, "LOCKED": 101}
+    assert ("without an OCPP password are refused" in result.output) == (expected == 401)

@@ -14,6 +14,7 @@ Timings are printed (``pytest -s``) so the report can quote them.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -38,7 +39,12 @@ from components.dashboard import PERIOD_STORE_ID
 from data.db import Database, normalise_url
 from data.exchange import import_folder
 from data.models import Role
-from tests.conftest import _truncate_postgres, skip_or_fail
+from tests.conftest import (
+    _truncate_postgres,
+    postgres_admin,
+    scratch_postgres_name,
+    skip_or_fail,
+)
 from tests.factories import make_charger, make_operator, make_session
 from tests.tcp_proxy import TcpProxy
 from tests.test_dashboard_http import RENDER_OUTPUTS
@@ -255,6 +261,67 @@ def test_unresponsive_database_fails_within_the_connect_timeout(pg_url, proxy, a
 
     proxy.start()
     assert_serves(client)
+
+
+# --- the database down when the app starts --------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_app_started_while_the_database_is_down_catches_up_by_itself(proxy, apps, caplog):
+    """Before, the start-up migration raised OperationalError out of ``create_app`` (gunicorn's
+    master exited). Now the app starts on a new, empty database it cannot reach, answers the
+    friendly 503 page, and once the database is back migrates it and serves: no restart."""
+    admin = postgres_admin()
+    name, url = scratch_postgres_name("polaris_startup")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        proxy.stop()
+        caplog.set_level(logging.INFO)
+        start = time.monotonic()  # in this thread: Dash registers pages in a context variable
+        app = make_app(
+            through(proxy, url),
+            TESTING=False,
+            POOL_TIMEOUT_S=1,
+            CONNECT_TIMEOUT_S=2,
+            DB_RETRY_S=0,  # retry on every request: the test needs no waiting
+        )
+        seconds = time.monotonic() - start
+        apps.append(app)
+        report("create_app with the database down", seconds)
+        assert seconds < 5
+        ours = [r.getMessage() for r in caplog.records if r.name == "polaris"]
+        assert ours[:1] == [
+            "database unreachable at start-up (OperationalError); will retry every 0 s while "
+            "serving the 503 page"
+        ], ours
+        port = f":{proxy.port}"
+        client = app.test_client()
+        for path in ("/", "/login", "/switch"):
+            response, seconds = timed(lambda p=path: client.get(p), proxy.start)
+            report(f"GET {path} before the database was ever reached", seconds)
+            assert seconds < 5
+            assert_friendly_page(response, port)
+        response, _ = timed(lambda: render_dashboard(client), proxy.start)
+        assert "database" in friendly_callback_error(response, port).lower()
+        assert all(r.exc_info is None for r in caplog.records), "a traceback was logged"
+        assert "Traceback" not in caplog.text
+
+        proxy.start()  # the database is back: the same app migrates it and serves
+        response, seconds = timed(lambda: client.get("/login"), proxy.start)
+        report("first request after the database came back (migrations included)", seconds)
+        assert response.status_code == 200
+        with psycopg.connect(
+            make_url(url).set(drivername="postgresql").render_as_string(False)
+        ) as c:
+            assert c.execute("SELECT version_num FROM alembic_version").fetchone() is not None
+            assert c.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+        seed_customer(app)
+        assert_serves(signed_in(app))
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 # --- a query held by a lock ---------------------------------------------------------------------

@@ -13,10 +13,14 @@ The apps run with ``PROPAGATE_EXCEPTIONS=False``, as in production, so a crash s
 from __future__ import annotations
 
 import json
+import logging
+import re
+import struct
 import uuid
 from pathlib import Path
 from typing import Any
 
+import dash
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -46,6 +50,7 @@ PUBLIC_RULES = frozenset(
         "/login",
         "/healthz",
         "/_favicon.ico",
+        "/favicon.ico",
         "/assets/<path:filename>",
         "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
     }
@@ -369,8 +374,109 @@ def test_malformed_callback_bodies_get_400_without_traceback(alice: FlaskClient,
 
 
 def test_other_methods_on_the_callback_endpoint_are_not_500(alice: FlaskClient) -> None:
-    # GET falls through to Dash's catch-all page route: the static index, no data.
+    # GET falls through to Dash's catch-all page route: no page there, so 404 and no data.
     for method in ("GET", "PUT", "DELETE", "PATCH"):
         response = alice.open(CALLBACK_URL, method=method, headers={"X-CSRFToken": "x"})
-        assert response.status_code in ((200,) if method == "GET" else (400, 405)), method
+        assert response.status_code in ((404,) if method == "GET" else (400, 405)), method
         assert_no_data_no_traceback(response)
+
+
+def test_a_null_pathname_gets_400_and_no_traceback_in_the_log(
+    app: Flask, alice: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every callback that takes a location's ``pathname`` (the shell's, /switch's, Dash's page
+    router), sent ``null`` there: the router raised TypeError (logged with its traceback by the
+    shell's error handler) and answered an alert; now the body check answers 400 first."""
+    caplog.set_level(logging.INFO)
+    taking_pathname = [
+        key
+        for key, cb in callback_map(app).items()
+        if any(i["property"] == "pathname" for i in cb["inputs"])
+    ]
+    assert len(taking_pathname) >= 3, taking_pathname  # shell, switch, the page router
+    for key in taking_pathname:
+        body = callback_body(app, key)
+        for entry in body["inputs"]:
+            if entry["property"] == "pathname":
+                entry["value"] = None
+        response = raw_post(alice, json.dumps(body), "application/json", dash_csrf(alice))
+        assert response.status_code == 400, (key, response.status_code)
+        assert "pathname" in response.get_json()["error"]
+        assert_no_data_no_traceback(response)
+    # The router's other input, a number where the browser sends a query string (or nothing).
+    router = next(k for k in taking_pathname if "_pages_content" in k)
+    body = callback_body(app, router)
+    for entry in body["inputs"]:
+        entry["value"] = {"pathname": "/switch", "search": 5}[entry["property"]]
+    response = raw_post(alice, json.dumps(body), "application/json", dash_csrf(alice))
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+# --- Unknown paths and the favicon --------------------------------------------------------------
+
+
+def page_paths() -> list[str]:
+    """Every page Dash's registry holds, as a URL (a path template filled with a sample id); the
+    not-found page is not a page anyone asks for."""
+    paths = []
+    for page in dash.page_registry.values():
+        if page["module"].endswith("not_found_404"):
+            continue
+        template = page.get("path_template")
+        paths.append(re.sub(r"<[^>]+>", "c-street", template) if template else page["path"])
+    return paths
+
+
+UNKNOWN_PATHS = ("/no-such-page", "/admin/no-such", "/switchx", "/admin/chargers", "/404")
+
+
+def test_every_page_answers_200_and_unknown_paths_404(app: Flask, alice: FlaskClient) -> None:
+    """Dash's catch-all answered every path with its shell and 200; an unknown path now gets the
+    shell (which shows the not-found page) with 404. Known pages come from Dash's registry."""
+    olga = signed_in(app, ADMIN_EMAIL)
+    paths = page_paths()
+    assert {"/", "/switch", "/admin", "/admin/chargers/c-street"} <= set(paths)
+    for path in paths:
+        for url in (path, f"{path}?period=current", f"{path}/" if path != "/" else "/?x=1"):
+            expected = 302 if path == "/" else 200  # an admin's home is /admin
+            assert olga.get(url).status_code == expected, url
+            if not path.startswith("/admin"):
+                assert alice.get(url).status_code == 200, url
+    for path in UNKNOWN_PATHS:
+        response = olga.get(path)
+        assert response.status_code == 404, path
+        assert response.mimetype == "text/html"
+        assert not leaks(response.get_data(as_text=True), EVERYONE_SECRETS)
+    assert olga.head("/no-such-page").status_code == 404
+    assert olga.head("/admin/sessions").status_code == 200
+    assert alice.get("/no-such-page").status_code == 404
+    assert alice.get("/switch/no-such").status_code == 404
+    # A customer under /admin hears "admin only" (403) first, whatever the path.
+    assert alice.get("/admin/no-such").status_code == 403
+
+
+def test_anonymous_unknown_paths_are_sent_to_sign_in_like_known_ones(app: Flask) -> None:
+    """The guard's allow-list decides what an anonymous request learns: every page path, known
+    or not, is a redirect to sign in (no 404 that tells which pages exist)."""
+    client = app.test_client()
+    for path in (*UNKNOWN_PATHS, "/switch", "/admin/sessions"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_favicon_is_an_icon_for_everyone(app: Flask, alice: FlaskClient) -> None:
+    """/favicon.ico answered the app shell (with the Python version in its config) to a
+    signed-in person, and a redirect to sign in to anyone else."""
+    for client in (app.test_client(), alice):
+        response = client.get("/favicon.ico")
+        assert response.status_code == 200
+        assert response.mimetype in ("image/x-icon", "image/vnd.microsoft.icon")
+        icon = response.get_data()
+        reserved, kind, count = struct.unpack("<HHH", icon[:6])
+        assert (reserved, kind) == (0, 1) and count >= 1  # an ICO directory
+        sizes = {struct.unpack("<BB", icon[6 + 16 * i : 8 + 16 * i]) for i in range(count)}
+        assert (16, 16) in sizes and (32, 32) in sizes
+        assert b"python_version" not in icon and b"<html" not in icon.lower()
