@@ -122,6 +122,7 @@ def dashboard_keys(app: Flask) -> dict[str, str]:
     keys = {
         "pages": output_key(app, "_pages_content.children"),
         "banner": output_key(app, "banner-kwh.children"),
+        "menu": output_key(app, "account-menu.children"),
         "render": output_key(app, "recent-sessions-data.data", "usage-chart.figure"),
         "statuses": output_key(app, "charger-status-data.data"),
     }
@@ -129,6 +130,10 @@ def dashboard_keys(app: Flask) -> dict[str, str]:
     if recent:
         keys["recent"] = recent
     return keys
+
+
+# The account menu's one call per page load (its input is a store nothing writes).
+MENU_INPUTS = [{"id": "account-menu-load", "property": "data", "value": True}]
 
 
 def outputs_of(key: str) -> Any:
@@ -201,7 +206,7 @@ class Driver:
         self.csrf = cookie.value
         self.keys = dashboard_keys(app)
         # What the browser shows, updated from each response (for the polls' State).
-        self.banner: list[Any] = [True, None, None, None, None]  # banner texts, menu drawn
+        self.banner: list[Any] = [True, None, None, None]  # the banner's texts
         self.status_shown: Any = None  # what the browser keeps of the pills it shows
         self.pills: list[str] = []  # the chargers the last render put on screen
         self.n_intervals = 0
@@ -262,7 +267,7 @@ class Driver:
 
     # The first page view of "/": layout, the pages router, then what the page mounts.
     def load(self, period: str = "current") -> list[Call]:
-        self.banner = [True, None, None, None, None]  # a new page: as the layout has it
+        self.banner = [True, None, None, None]  # a new page: as the layout has it
         calls = [self.get("layout", "/_dash-layout")]
         calls.append(
             self.callback(
@@ -274,6 +279,7 @@ class Driver:
             )
         )
         calls.append(self.banner_call(first=True))
+        calls.append(self.callback("menu", MENU_INPUTS))
         calls.append(self.render(period))
         # Recent activity is asked again only when the banner changes after this first view
         # (pages/dashboard.py recentGate): not part of a page view; ``recent`` times it alone.
@@ -301,9 +307,8 @@ class Driver:
             "banner-kwh",
             "banner-started",
             "banner-charger",
-            "account-menu-drawn",
         )
-        props = ("hidden", "children", "children", "children", "data")
+        props = ("hidden", "children", "children", "children")
         state = [
             {"id": i, "property": p, "value": v}
             for i, p, v in zip(ids, props, self.banner, strict=True)
@@ -591,10 +596,7 @@ async def _drive(
                 {"id": "banner-kwh", "property": "children", "value": None},
                 {"id": "banner-started", "property": "children", "value": None},
                 {"id": "banner-charger", "property": "children", "value": None},
-                {"id": "account-menu-drawn", "property": "data", "value": None},
             ]
-            # Ticks come after the first view drew the menu.
-            tick_state = [*banner_state[:-1], {**banner_state[-1], "value": True}]
             tick = 0
             while time.perf_counter() < window[1]:
                 started = time.perf_counter()
@@ -604,7 +606,7 @@ async def _drive(
                     {"id": "_pages_location", "property": "search", "value": ""},
                 ]
                 await post("pages", pathname)
-                _banner, render = await asyncio.gather(
+                _banner, _menu, render = await asyncio.gather(
                     post(
                         "banner",
                         [
@@ -614,6 +616,7 @@ async def _drive(
                         banner_state,
                         changed=1,
                     ),
+                    post("menu", MENU_INPUTS),
                     post(
                         "render",
                         [{"id": "dashboard-period", "property": "data", "value": "current"}],
@@ -631,7 +634,7 @@ async def _drive(
                         post(
                             "banner",
                             [interval, {"id": "url", "property": "pathname", "value": "/"}],
-                            tick_state,
+                            banner_state,
                         ),
                         post("statuses", [interval], shown_pills),
                     )

@@ -18,7 +18,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components.admin import admin_page
-from components.charts import captioned_chart
+from components.charts import captioned_chart, plotly_text
 from components.dashboard import empty_figure, loading_placeholder, section
 from components.format import format_kwh
 from data.analytics import (
@@ -510,7 +510,7 @@ def utilisation_figure(rows: Sequence[ChargerUtilisation]) -> dict[str, Any]:
     percents = [round(r.share * 100, 1) for r in rows]
     names = [
         {
-            "text": f"{_short_name(r.friendly_name)} · {r.connector_type}",
+            "text": plotly_text(f"{_short_name(r.friendly_name)} · {r.connector_type}"),
             "x": 0,
             "y": i,
             "xref": "x",
@@ -535,7 +535,12 @@ def utilisation_figure(rows: Sequence[ChargerUtilisation]) -> dict[str, Any]:
                 "textposition": "outside",
                 "cliponaxis": False,
                 "customdata": [
-                    [r.friendly_name, r.connector_type, r.hours_in_use, r.hours_in_period]
+                    [
+                        plotly_text(r.friendly_name),
+                        plotly_text(r.connector_type),
+                        r.hours_in_use,
+                        r.hours_in_period,
+                    ]
                     for r in rows
                 ],
                 "marker": {"color": _COLOUR},
@@ -576,7 +581,8 @@ def connector_figure(rows: Sequence[ConnectorEnergy]) -> dict[str, Any]:
         "data": [
             {
                 "type": "pie",
-                "labels": [r.connector_type for r in shown],
+                # Labels are drawn as markup (ring, hover): escaped, like every name.
+                "labels": [plotly_text(r.connector_type) for r in shown],
                 "values": [float(r.energy_kwh) for r in shown],
                 "customdata": [r.sessions for r in shown],
                 "hole": 0.55,

@@ -9,6 +9,16 @@ from dash import dcc, html
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 
 
+def plotly_text(text: str) -> str:
+    """``text`` as plotly.js shows it literally. Plotly renders a subset of HTML (``<a href>``,
+    ``<b>``, ``<span style>``, ``<br>``...) in every text it draws: titles, tick labels,
+    category values, legends, annotations, hover text and what ``%{...}`` substitutes into a
+    template; and it decodes entities. So every name a person typed or imported goes through
+    here before it reaches a figure: ``&``, ``<`` and ``>`` become entities, shown as the
+    characters themselves, never as a link or markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def captioned_chart(
     graph_id: str, figure: Any, height_px: int, caption: str, class_name: str = "mb-0"
 ) -> html.Figure:

@@ -10,8 +10,10 @@ from auth.accounts import AccountInfo
 
 BANNER_ID = "active-session-banner"
 BANNER_CHARGER_ID = "banner-charger"
-# True once this page load drew the account menu: in-app navigation keeps it (and keeps it open).
-MENU_DRAWN_ID = "account-menu-drawn"
+# A store nothing writes: the account menu's callback listens to it alone, so it runs once per
+# page load (its initial call), never on a tick or in-app navigation, which would redraw the menu
+# and close it under the pointer.
+MENU_LOAD_ID = "account-menu-load"
 
 
 def active_session_banner() -> html.Div:
@@ -92,7 +94,7 @@ def frame(page: Component, refresh_interval_ms: int) -> html.Div:
         [
             dcc.Location(id="url", refresh="callback-nav"),
             dcc.Interval(id="refresh-interval", interval=refresh_interval_ms),
-            dcc.Store(id=MENU_DRAWN_ID),
+            dcc.Store(id=MENU_LOAD_ID, data=True),
             html.Header([navbar(), active_session_banner()]),
             dbc.Container(
                 [

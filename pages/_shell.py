@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from auth.accounts import current_account, current_account_id
 from components.format import format_ago, format_kwh, format_time
-from components.shell import BANNER_ID, MENU_DRAWN_ID, account_menu, frame
+from components.shell import BANNER_ID, MENU_LOAD_ID, account_menu, frame
 from components.static import encoded_once
 from config import snapshot_s
 from data.dashboard import active_session
@@ -66,21 +66,15 @@ def register_callbacks(app: Dash) -> None:
         Output("banner-kwh", "children"),
         Output("banner-started", "children"),
         Output("banner-charger", "children"),
-        Output("account-menu", "children"),
-        Output(MENU_DRAWN_ID, "data"),
         Input("refresh-interval", "n_intervals"),
         Input("url", "pathname"),
         State(BANNER_ID, "hidden"),
         State("banner-kwh", "children"),
         State("banner-started", "children"),
         State("banner-charger", "children"),
-        State(MENU_DRAWN_ID, "data"),
     )
-    def refresh_shell(_n: int | None, _path: str | None, *shown_and_drawn: Any) -> tuple[Any, ...]:
-        """The frame's one callback: the Active session banner on every tick, and the account
-        menu once a page load (not again on ticks or in-app navigation, which would close it
-        under the pointer), so a page view costs one request for both."""
-        *shown, menu_drawn = shown_and_drawn
+    def refresh_banner(_n: int | None, _path: str | None, *shown: Any) -> tuple[Any, ...]:
+        """The Active session banner, on every page shown and every tick."""
         account_id = current_account_id()
         now = datetime.now(UTC)
         with read_scope() as s:
@@ -93,12 +87,18 @@ def register_callbacks(app: Dash) -> None:
             started += format_ago(active.started_at, now)
             fresh = (False, format_kwh(active.energy_kwh), started, f"on {active.charger_name}")
         # Send only what changed: the banner's texts are props, not a rebuilt tree.
-        banner = tuple(
+        return tuple(
             no_update if new == old else new for new, old in zip(fresh, shown, strict=True)
         )
-        if menu_drawn is True:
-            return (*banner, no_update, no_update)
-        return (*banner, _account_menu(), True)
+
+    @app.callback(Output("account-menu", "children"), Input(MENU_LOAD_ID, "data"))
+    def draw_account_menu(_load: object) -> Any:
+        """The account menu, once per page load. Its only input is a store nothing writes, so
+        Dash calls it once, at load: no tick and no in-app navigation can redraw the menu (a
+        redraw replaces the open dropdown with a closed one), nor supersede its one request
+        (sharing the banner's ticking callback, a tick dropped every first draw slower than
+        the refresh interval, and the menu never appeared)."""
+        return _account_menu()
 
 
 def _account_menu() -> Any:

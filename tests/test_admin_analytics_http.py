@@ -20,7 +20,7 @@ from werkzeug.exceptions import Unauthorized
 from components.analytics import GRAPH_IDS, RANGE_NOTE_ID, SUMMARY_ID
 from components.format import format_kwh
 from data.analytics import CHARTS, WEEKDAYS
-from data.analytics_routes import csv_cell, register_analytics_routes
+from data.analytics_routes import csv_cell
 from data.models import ConnectorType, Role
 from tests.factories import make_charger, make_operator, make_session
 from tests.web import add_person, call_callback, client_for, make_app
@@ -37,18 +37,11 @@ RENDER_OUTPUTS = [
 ]
 
 
-def ensure_analytics_routes(app: Flask) -> Flask:
-    """The CSV blueprint, unless ``create_app`` already registers it."""
-    if "analytics_csv" not in app.blueprints:
-        register_analytics_routes(app)
-    return app
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
     path = tmp_path_factory.mktemp("analytics") / "analytics.db"
     shutil.copy(sqlite_template, path)
-    app = ensure_analytics_routes(make_app(f"sqlite:///{path}"))
+    app = make_app(f"sqlite:///{path}")
     add_person(app, ADMIN, ("acc-ops", Role.admin, None))
     add_person(app, CUSTOMER, ("acc-driver", Role.customer, None))
     with app.extensions["polaris_db"].session() as s:
@@ -253,6 +246,13 @@ def test_layout_links_carry_the_range_and_notes_explain_a_bad_one(app: Flask) ->
 
 
 # --- CSV downloads -----------------------------------------------------------------------------
+
+
+def test_create_app_serves_the_csv_downloads(app: Flask) -> None:
+    """The app as built for production has the downloads: nothing here registers them."""
+    rules = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules()}
+    assert rules.get("/admin/analytics/<chart>.csv", "").startswith("analytics_csv.")
+    assert "analytics_csv" in app.blueprints
 
 
 @pytest.mark.parametrize("chart", CHARTS)

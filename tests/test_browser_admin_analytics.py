@@ -12,22 +12,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask import Flask
 from playwright.sync_api import expect
 
 from components.analytics import GRAPH_IDS
 from data.demo import DEMO_TIMEZONE, OPERATOR_EMAIL
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
-from tests.test_admin_analytics_http import ensure_analytics_routes
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 15_000
-
-
-@pytest.fixture(scope="module")
-def demo_app(demo_app: Flask) -> Flask:
-    """The shared demo app, with the CSV downloads (until ``create_app`` registers them)."""
-    return ensure_analytics_routes(demo_app)
 
 
 @pytest.fixture(scope="module")

@@ -67,15 +67,8 @@ def look_at(page: Any, name: str) -> None:
 
 
 def sign_out(page: Any) -> None:
-    # The account menu is drawn again after each navigation; one that lands while the menu
-    # opens closes it, so open it again rather than wait for a hidden button.
-    for _ in range(3):
-        page.click("#account-menu .dropdown-toggle")
-        try:
-            page.click("#sign-out", timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            continue
+    page.click("#account-menu .dropdown-toggle")
+    page.click("#sign-out", timeout=5_000)
     page.wait_for_url(re.compile(r"/login"), timeout=TIMEOUT)
 
 

@@ -198,9 +198,13 @@ def test_refusals_have_a_clear_message(world, values, message):
 
 
 def test_the_current_minute_is_not_the_past(world):
-    """The form has minute precision: 09:17 is fine at 09:17:30."""
+    """The form has minute precision: 09:17 is fine at 09:17:30, 09:16 is the past."""
     start = NOW.replace(second=0)
-    create(world, charger_id="c2", starts_at=start, ends_at=start + timedelta(hours=1))
+    with pytest.raises(ReservationError, match="start is in the past"):
+        create(world, charger_id="c2", starts_at=start - timedelta(minutes=1), ends_at=at(0))
+    row = create(world, charger_id="c2", starts_at=start, ends_at=start + timedelta(hours=1))
+    assert (row.status, row.charger_id, row.starts_at) == ("confirmed", "c2", start)
+    assert holding(world, "c2") == [row.reservation_id]
 
 
 def test_a_granted_restricted_charger_can_be_reserved(world):
@@ -209,9 +213,13 @@ def test_a_granted_restricted_charger_can_be_reserved(world):
 
 
 def test_a_cancelled_reservation_frees_its_slot(world):
+    with pytest.raises(ReservationOverlap):
+        create(world, starts_at=at(0), ends_at=at(1))
     with world.session() as s:
-        cancel_reservation(s, "r-existing", NOW)
-    create(world, starts_at=at(0), ends_at=at(1))
+        assert cancel_reservation(s, "r-existing", NOW).status == "cancelled"
+    row = create(world, starts_at=at(0), ends_at=at(1))
+    assert (row.status, row.starts_at, row.ends_at) == ("confirmed", at(0), at(1))
+    assert holding(world) == [row.reservation_id]
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no EXCLUDE
