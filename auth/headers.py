@@ -48,8 +48,23 @@ def _server_name(_handler: object) -> str:
     return SERVER_NAME
 
 
+def hide_python_version(dash_app: Dash) -> None:
+    """Dash writes ``sys.version`` into every page's config (``python_version``: the exact build
+    and compiler); its renderer never reads it, and a scanner would. The rest stays as Dash
+    makes it. ``_config`` is Dash's own hook for that script (Dash 4.4)."""
+    dash_config = dash_app._config
+
+    def config_without_python() -> dict[str, object]:
+        config = dash_config()
+        config.pop("python_version", None)
+        return config
+
+    dash_app._config = config_without_python  # type: ignore[method-assign]
+
+
 def install_security_headers(server: Flask, dash_app: Dash) -> None:
     hide_server_software()
+    hide_python_version(dash_app)
     policy: list[str] = []  # computed on first response: every inline script exists by then
 
     @server.after_request

@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import struct
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -465,6 +466,14 @@ def test_anonymous_unknown_paths_are_sent_to_sign_in_like_known_ones(app: Flask)
         response = client.get(path)
         assert response.status_code == 302, path
         assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_pages_do_not_name_the_python_version(alice: FlaskClient) -> None:
+    """Every page's Dash config held ``python_version`` (``sys.version``: build and compiler)."""
+    for path in ("/", "/no-such-page", "/switch"):
+        page = alice.get(path).get_data(as_text=True)
+        assert '"dash_version"' in page  # the config is there
+        assert "python_version" not in page and sys.version not in page
 
 
 def test_favicon_is_an_icon_for_everyone(app: Flask, alice: FlaskClient) -> None:
