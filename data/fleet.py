@@ -464,7 +464,11 @@ def fleet_page(
     filters by them, in which case for every charger (one range of the last 30 days, grouped).
     """
     since = now - timedelta(days=RECENT_DAYS)
-    recent_filter = (ChargingSession.started_at >= since, ChargingSession.started_at <= now)
+    recent_filter = (
+        ChargingSession.started_at >= since,
+        ChargingSession.started_at <= now,
+        ChargingSession.counted(),  # disputed energy counts nowhere until resolved
+    )
     needs_recent = any(k.column in _RECENT_COLUMNS for k in request.sort) or any(
         f.column in _RECENT_COLUMNS for f in request.filters
     )
@@ -774,6 +778,7 @@ def _daily_energy(session: Session, charger_id: str, period: Period) -> dict[dat
             ChargingSession.charger_id == charger_id,
             ChargingSession.started_at >= period.start_utc,
             ChargingSession.started_at < period.end_utc,
+            ChargingSession.counted(),
         )
         .subquery("in_period")
     )
