@@ -161,6 +161,7 @@ class ChargerSessionRow:
     ended_at: datetime | None  # None: in progress
     energy_kwh: float
     finalized: bool
+    energy_disputed: bool = False  # counted nowhere until an admin resolves it
 
 
 @dataclass(frozen=True)
@@ -684,6 +685,7 @@ def charger_sessions(
             ChargingSession.ended_at,
             ChargingSession.energy_kwh,
             ChargingSession.finalized,
+            ChargingSession.energy_disputed_at,
         )
         # Backward scan of ix_sessions_charger_started.
         .where(ChargingSession.charger_id == charger_id)
@@ -693,8 +695,14 @@ def charger_sessions(
     ).all()
     return [
         ChargerSessionRow(
-            r.id, r.account_id, r.started_at, r.ended_at, _kwh(r.energy_kwh), bool(r.finalized)
-        )
+            r.id,
+            r.account_id,
+            r.started_at,
+            r.ended_at,
+            _kwh(r.energy_kwh),
+            bool(r.finalized),
+            r.energy_disputed_at is not None,
+        )  # fmt: skip
         for r in rows
     ]
 

@@ -63,6 +63,7 @@ from data.models import (
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 KWH = Decimal("0.001")  # sessions.energy_kwh is Numeric(12, 3)
 WH = Decimal("0.001")  # meter readings are kept to the milliwatt-hour (Numeric(15, 3))
+MAX_READING_WH = Decimal("999999999999.999")  # the largest Numeric(15, 3)
 # A charger whose clock runs ahead would otherwise open sessions in the future.
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
 SESSION_PREFIX = "ocpp-"
@@ -76,8 +77,6 @@ FALLBACK_POWER_KW = Decimal("400")
 # The start time is the charger's own word: a backdated StartTransaction buys no more than
 # three days of charging (a real session never needs more: no car battery takes more).
 MAX_PLAUSIBLE_DURATION = timedelta(days=3)
-# energy_disputed_kwh is Numeric(15, 3): a larger claim is kept as this.
-MAX_DISPUTED_KWH = Decimal("999999999999.999")
 
 log = logging.getLogger("polaris.ocpp")
 
@@ -143,7 +142,8 @@ def energy_reading_wh(sampled_value: Mapping[str, Any]) -> Decimal | None:
         value *= 1000
     elif unit != "Wh":
         return None
-    return value.quantize(WH, rounding=ROUND_HALF_UP)
+    # Beyond any register (and Decimal's precision): the most a reading can be, implausible.
+    return min(value, MAX_READING_WH).quantize(WH, rounding=ROUND_HALF_UP)
 
 
 def highest_energy_wh(meter_values: Iterable[Mapping[str, Any]]) -> Decimal | None:
@@ -179,7 +179,8 @@ def allowed_energy_kwh(
 
 
 def _reported_kwh(start_wh: Decimal, reading_wh: Decimal) -> Decimal:
-    return min(session_energy_kwh(start_wh, reading_wh), MAX_DISPUTED_KWH)
+    # Readings are capped at MAX_READING_WH, so this always fits sessions.energy_kwh.
+    return session_energy_kwh(start_wh, reading_wh)
 
 
 @dataclass(frozen=True)
@@ -433,6 +434,8 @@ def start_transaction(
     touch(session, charger_id, now)
     if meter_start_wh < 0:
         raise OcppDataError("meterStart must not be negative")
+    if meter_start_wh > MAX_READING_WH:
+        raise OcppDataError(f"meterStart must be at most {MAX_READING_WH} Wh")
     started_at = parse_timestamp(timestamp, now)
     existing = _find_start(session, charger_id, connector_id, started_at)
     if existing is not None:
@@ -593,7 +596,7 @@ def stop_transaction(
     tx = _own_transaction(session, charger_id, transaction_id)
     if tx is None or tx.stopped_at is not None:
         return tag_status
-    final = Decimal(meter_stop_wh).quantize(WH)
+    final = min(Decimal(meter_stop_wh), MAX_READING_WH).quantize(WH)
     if transaction_data:
         final = max(final, highest_energy_wh(transaction_data) or final)
     stopped_at = max(parse_timestamp(timestamp, now), tx.started_at)

@@ -24,6 +24,7 @@ from dash.exceptions import PreventUpdate
 from auth.roles import admin_only
 from components.admin import admin_page
 from components.dashboard import empty_figure
+from components.energy import energy_disputes_skeleton
 from components.fleet import (
     CHARGER_ACCESS_FEEDBACK_ID,
     CHARGER_ACCESS_ID,
@@ -80,6 +81,7 @@ from data.fleet import (
     update_charger,
 )
 from data.periods import parse_period, period_bounds
+from pages import _energy  # noqa: F401 - the "Disputed energy" section's callbacks
 from pages._admin import admin_layout
 
 dash.register_page(
@@ -103,7 +105,9 @@ def layout(charger_id: object = "", **_: object) -> Component:
     cid = unquote(charger_id) if isinstance(charger_id, str) else ""
     from components.ocpp import ocpp_link  # here, so the OCPP link is one edit of this file
 
-    return admin_page("Charger", "/admin", ocpp_link(cid), *charger_skeleton(cid))
+    return admin_page(
+        "Charger", "/admin", ocpp_link(cid), *charger_skeleton(cid, [energy_disputes_skeleton(cid)])
+    )
 
 
 def _bump(counter: object) -> int:

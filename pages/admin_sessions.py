@@ -21,6 +21,7 @@ from dash.exceptions import PreventUpdate
 
 from auth.roles import admin_only
 from components.admin import admin_page
+from components.energy import energy_disputes_skeleton
 from components.history import (
     SESSIONS_ACCOUNT_ID,
     SESSIONS_APPLY_ID,
@@ -54,6 +55,7 @@ from data.history import (
     session_page,
     session_totals,
 )
+from pages import _energy  # noqa: F401 - the "Disputed energy" section's callbacks
 from pages._admin import admin_layout
 
 dash.register_page(
@@ -72,7 +74,12 @@ def _query(params: dict[str, object]) -> dict[str, Any]:
 
 @admin_layout
 def layout(**query: object) -> Component:
-    return admin_page("Sessions", "/admin/sessions", *sessions_skeleton(_query(query)))
+    return admin_page(
+        "Sessions",
+        "/admin/sessions",
+        energy_disputes_skeleton(),
+        *sessions_skeleton(_query(query)),
+    )
 
 
 @callback(

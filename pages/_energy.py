@@ -1,0 +1,96 @@
+"""Callbacks of the "Disputed energy" section (components/energy.py), shared by
+``/admin/sessions`` and ``/admin/chargers/<id>`` (both import this module; Dash registers the
+callbacks once). Admin only, checked here as well as by the hardening layer; the acting admin
+comes from the server session, never from the browser."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from dash import ALL, Input, Output, State, callback, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from auth.accounts import current_account_id
+from auth.roles import admin_only
+from components.energy import (
+    ENERGY_CONFIRM_TYPE,
+    ENERGY_CORRECT_TYPE,
+    ENERGY_DISPUTES_ID,
+    ENERGY_FEEDBACK_ID,
+    ENERGY_SCOPE_STORE,
+    ENERGY_STORE,
+    ENERGY_VALUE_TYPE,
+    energy_disputes_body,
+)
+from components.fleet import feedback
+from data.dashboard import operator_settings
+from data.db import session_scope
+from data.models import ID_LENGTH
+from data.ocpp_admin import OcppAdminError, disputed_sessions, resolve_energy_dispute
+
+
+def _bump(counter: object) -> int:
+    return (counter if isinstance(counter, int) and not isinstance(counter, bool) else 0) + 1
+
+
+@callback(
+    Output(ENERGY_DISPUTES_ID, "children"),
+    Input(ENERGY_STORE, "data"),
+    State(ENERGY_SCOPE_STORE, "data"),
+)
+@admin_only
+def render_energy_disputes(_changed: object, scope: object) -> Any:
+    """The disputed sessions, of the page's charger (a lookup key only) or of all."""
+    charger = scope if isinstance(scope, str) and 0 < len(scope) <= ID_LENGTH else None
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        disputes = disputed_sessions(s, charger)
+    return energy_disputes_body(disputes, tz, now, show_charger=charger is None)
+
+
+def _typed_value(session_id: object) -> object:
+    """What the operator typed in the row of ``session_id`` (the Correct button's row)."""
+    for item in ctx.states_list[0] if ctx.states_list else []:
+        ident = item.get("id") if isinstance(item, dict) else None
+        if isinstance(ident, dict) and ident.get("session") == session_id:
+            return item.get("value")
+    return None
+
+
+@callback(
+    Output(ENERGY_FEEDBACK_ID, "children"),
+    Output(ENERGY_STORE, "data"),
+    Input({"type": ENERGY_CONFIRM_TYPE, "session": ALL}, "n_clicks"),
+    Input({"type": ENERGY_CORRECT_TYPE, "session": ALL}, "n_clicks"),
+    State({"type": ENERGY_VALUE_TYPE, "session": ALL}, "value"),
+    State(ENERGY_STORE, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def resolve_energy(
+    _confirms: object, _corrects: object, _values: object, n: object
+) -> tuple[Any, Any]:
+    """Confirm the reported figure, or correct it to the one typed in the same row."""
+    trigger = ctx.triggered_id
+    # New buttons appearing (n_clicks None) are not clicks.
+    if not isinstance(trigger, dict) or not ctx.triggered or not ctx.triggered[0].get("value"):
+        raise PreventUpdate
+    session_id = trigger.get("session")
+    confirming = trigger.get("type") == ENERGY_CONFIRM_TYPE
+    value = None if confirming else _typed_value(session_id)
+    if not confirming and (value is None or (isinstance(value, str) and not value.strip())):
+        return feedback("Enter the session's energy in kWh, then press Correct.", ok=False), (
+            no_update
+        )
+    try:
+        with session_scope() as s:
+            energy = resolve_energy_dispute(
+                s, session_id, current_account_id(), value, datetime.now(UTC)
+            )
+    except OcppAdminError as error:
+        return feedback(str(error), ok=False), _bump(n)
+    how = "confirmed at" if confirming else "corrected to"
+    message = f"Session {session_id}: energy {how} {energy:,.3f} kWh; it counts again."
+    return feedback(message, ok=True), _bump(n)
