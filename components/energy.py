@@ -90,15 +90,24 @@ def _row(row: DisputedSessionRow, tz: ZoneInfo, now: datetime, show_charger: boo
                     ),
                     dbc.InputGroup(
                         [
-                            dbc.Input(
-                                id={"type": ENERGY_VALUE_TYPE, "session": sid},
-                                type="text",
-                                inputMode="decimal",
-                                placeholder="kWh",
-                                maxLength=20,
-                                size="sm",
-                                style={"maxWidth": "6.5rem"},
-                                **{"aria-label": f"Correct energy of {sid} in kWh"},
+                            # An implicit label: dbc.Input takes no aria-label.
+                            html.Label(
+                                [
+                                    html.Span(
+                                        f"Energy of {sid} in kWh", className="visually-hidden"
+                                    ),
+                                    dbc.Input(
+                                        id={"type": ENERGY_VALUE_TYPE, "session": sid},
+                                        type="text",
+                                        inputMode="decimal",
+                                        placeholder="kWh",
+                                        maxLength=20,
+                                        size="sm",
+                                        style={"maxWidth": "6.5rem"},
+                                        class_name="rounded-end-0",
+                                    ),
+                                ],
+                                className="mb-0",
                             ),
                             dbc.Button(
                                 "Correct",

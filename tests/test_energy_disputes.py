@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -376,11 +376,3 @@ def test_the_sessions_export_writes_a_disputed_session_as_not_finalized(site: Da
     # The spec's columns, unchanged: its energy is the last plausible one, and not final.
     assert (rows[sid]["energy_kwh"], rows[sid]["finalized"]) == ("2", "false")
     assert rows["plain"]["finalized"] == "true"
-
-
-def test_the_day_is_unchanged_for_other_days(site: Database):
-    # The plain session's day only: nothing leaks into the neighbours.
-    _disputed_start(site)
-    with site.session() as s:
-        day = AnalyticsRange("custom", date(2026, 11, 24), date(2026, 11, 24)).bounds(NOW, UTC)
-        assert total_energy(energy_per_day(s, day)) == 0
