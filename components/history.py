@@ -364,7 +364,7 @@ def sessions_totals_text(totals: SessionTotals) -> str:
     noun = "session" if totals.sessions == 1 else "sessions"
     text = f"{totals.sessions:,} {noun} · {format_kwh(float(totals.energy_kwh))}"
     if totals.disputed:
-        text += f" (without {totals.disputed:,} with disputed energy)"
+        text += f" ({totals.disputed:,} with disputed energy not counted)"
     return text
 
 
@@ -393,7 +393,7 @@ def session_grid_rows(
             duration = format_duration(row.ended_at - row.started_at)
             finalized = "Yes" if row.finalized else "Not yet"
         if row.energy_disputed:
-            finalized = "Energy disputed"  # not counted in any total until resolved
+            finalized = "Disputed"  # its energy: not counted in any total until resolved
         out.append(
             {
                 "session": row.session_id,

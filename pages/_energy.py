@@ -1,7 +1,10 @@
-"""Callbacks of the "Disputed energy" section (components/energy.py), shared by
-``/admin/sessions`` and ``/admin/chargers/<id>`` (both import this module; Dash registers the
-callbacks once). Admin only, checked here as well as by the hardening layer; the acting admin
-comes from the server session, never from the browser."""
+"""Callbacks of the "Disputed energy" section (components/energy.py), shown on
+``/admin/sessions`` and ``/admin/chargers/<id>``. Admin only, checked here as well as by the
+hardening layer; the acting admin comes from the server session, never from the browser.
+
+``register()`` is called by pages/admin_sessions.py: Dash runs a page module again for every
+app it builds, so each app gets these callbacks once (a module imported normally would run
+once per process, and only the first app would have them)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from components.energy import (
     ENERGY_DISPUTES_ID,
     ENERGY_FEEDBACK_ID,
     ENERGY_SCOPE_STORE,
+    ENERGY_SECTION_ID,
     ENERGY_STORE,
     ENERGY_VALUE_TYPE,
     energy_disputes_body,
@@ -34,20 +38,18 @@ def _bump(counter: object) -> int:
     return (counter if isinstance(counter, int) and not isinstance(counter, bool) else 0) + 1
 
 
-@callback(
-    Output(ENERGY_DISPUTES_ID, "children"),
-    Input(ENERGY_STORE, "data"),
-    State(ENERGY_SCOPE_STORE, "data"),
-)
 @admin_only
-def render_energy_disputes(_changed: object, scope: object) -> Any:
-    """The disputed sessions, of the page's charger (a lookup key only) or of all."""
+def render_energy_disputes(changed: object, scope: object) -> tuple[Any, bool]:
+    """The disputed sessions, of the page's charger (a lookup key only) or of all. With none
+    the section stays hidden, unless the operator just resolved the last one (the feedback
+    is in it)."""
     charger = scope if isinstance(scope, str) and 0 < len(scope) <= ID_LENGTH else None
     now = datetime.now(UTC)
     with session_scope() as s:
         tz = operator_settings(s).tz
         disputes = disputed_sessions(s, charger)
-    return energy_disputes_body(disputes, tz, now, show_charger=charger is None)
+    body = energy_disputes_body(disputes, tz, now, show_charger=charger is None)
+    return body, not disputes.sessions and not changed
 
 
 def _typed_value(session_id: object) -> object:
@@ -59,15 +61,6 @@ def _typed_value(session_id: object) -> object:
     return None
 
 
-@callback(
-    Output(ENERGY_FEEDBACK_ID, "children"),
-    Output(ENERGY_STORE, "data"),
-    Input({"type": ENERGY_CONFIRM_TYPE, "session": ALL}, "n_clicks"),
-    Input({"type": ENERGY_CORRECT_TYPE, "session": ALL}, "n_clicks"),
-    State({"type": ENERGY_VALUE_TYPE, "session": ALL}, "value"),
-    State(ENERGY_STORE, "data"),
-    prevent_initial_call=True,
-)
 @admin_only
 def resolve_energy(
     _confirms: object, _corrects: object, _values: object, n: object
@@ -94,3 +87,22 @@ def resolve_energy(
     how = "confirmed at" if confirming else "corrected to"
     message = f"Session {session_id}: energy {how} {energy:,.3f} kWh; it counts again."
     return feedback(message, ok=True), _bump(n)
+
+
+def register() -> None:
+    """Register both callbacks for the app Dash is building (see the module's docstring)."""
+    callback(
+        Output(ENERGY_DISPUTES_ID, "children"),
+        Output(ENERGY_SECTION_ID, "hidden"),
+        Input(ENERGY_STORE, "data"),
+        State(ENERGY_SCOPE_STORE, "data"),
+    )(render_energy_disputes)
+    callback(
+        Output(ENERGY_FEEDBACK_ID, "children"),
+        Output(ENERGY_STORE, "data"),
+        Input({"type": ENERGY_CONFIRM_TYPE, "session": ALL}, "n_clicks"),
+        Input({"type": ENERGY_CORRECT_TYPE, "session": ALL}, "n_clicks"),
+        State({"type": ENERGY_VALUE_TYPE, "session": ALL}, "value"),
+        State(ENERGY_STORE, "data"),
+        prevent_initial_call=True,
+    )(resolve_energy)

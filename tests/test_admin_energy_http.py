@@ -79,7 +79,10 @@ def post(client: FlaskClient, payload: dict[str, Any], *, csrf: bool = True):
 def render_body(app: Flask, scope: str = "") -> dict[str, Any]:
     return {
         "output": keys(app)["render"],
-        "outputs": {"id": "admin-energy-disputes", "property": "children"},
+        "outputs": [
+            {"id": "admin-energy-disputes", "property": "children"},
+            {"id": "admin-energy-section", "property": "hidden"},
+        ],
         "inputs": [{"id": "admin-energy-store", "property": "data", "value": 0}],
         "state": [{"id": "admin-energy-scope", "property": "data", "value": scope}],
         "changedPropIds": [],
