@@ -414,6 +414,7 @@ FLOOR_QUERIES = {
         SELECT date_trunc('day', started_at, %(tz)s::text) AS day, sum(energy_kwh)
         FROM sessions WHERE account_id = %(a)s::text
           AND started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
+          AND energy_disputed_at IS NULL
         GROUP BY 1""",
     "plan": """
         SELECT p.id, p.name, p.allowance_kwh, p.currency
@@ -462,7 +463,9 @@ def naive_load(conn: psycopg.Connection, account_id: str, period_name: str, tz: 
     period = period_bounds(period_name, now, tz)
     sessions = pd.DataFrame(
         conn.execute(
-            "SELECT s.*, c.friendly_name FROM sessions s JOIN chargers c ON c.id = s.charger_id "
+            # The columns by name: later migrations add more to sessions (0012).
+            "SELECT s.id, s.account_id, s.charger_id, s.started_at, s.ended_at, s.energy_kwh, "
+            "s.finalized, c.friendly_name FROM sessions s JOIN chargers c ON c.id = s.charger_id "
             "WHERE s.account_id = %s",
             (account_id,),
         ).fetchall(),
@@ -713,7 +716,10 @@ def admin_figures(app: Flask, repeat: int) -> dict[str, Any]:
 
     def explorer(query: dict[str, str]) -> Callable[[], None]:
         def run() -> None:
-            view = driver.callback("sessions_view", [_in("admin-sessions-query", "data", query)])
+            view = driver.callback(
+                "sessions_view",
+                [_in("admin-sessions-query", "data", query), _in("admin-energy-store", "data", 0)],
+            )
             grid = next(
                 n["id"]
                 for n in _walk(view.body["response"])

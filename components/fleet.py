@@ -762,6 +762,8 @@ def sessions_grid() -> dag.AgGrid:
 
 
 def session_state(row: ChargerSessionRow) -> str:
+    if row.energy_disputed:
+        return "Energy disputed"
     if row.ended_at is None:
         return "In progress"
     return "Finalized" if row.finalized else "Not finalized yet"
@@ -843,8 +845,9 @@ def reservations_table(
     )
 
 
-def charger_skeleton(charger_id: str) -> list[Component]:
-    """The detail page body; the charger id is only a key until a callback has checked it."""
+def charger_skeleton(charger_id: str, after_overview: Sequence[Component] = ()) -> list[Component]:
+    """The detail page body; the charger id is only a key until a callback has checked it.
+    ``after_overview``: sections shown right below "Now" (the disputed energy)."""
     return [
         dcc.Store(id=CHARGER_ID_STORE, data=charger_id),
         dcc.Store(id=CHARGER_SAVED_STORE, data=0),
@@ -872,6 +875,7 @@ def charger_skeleton(charger_id: str) -> list[Component]:
                         )
                     ],
                 ),
+                *after_overview,
                 dbc.Row(
                     [
                         dbc.Col(

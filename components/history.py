@@ -362,7 +362,10 @@ def sessions_grid(view: str, key: str) -> dag.AgGrid:
 def sessions_totals_text(totals: SessionTotals) -> str:
     """``1,204 sessions · 5,678.9 kWh`` (energy of sessions in progress counted so far)."""
     noun = "session" if totals.sessions == 1 else "sessions"
-    return f"{totals.sessions:,} {noun} · {format_kwh(float(totals.energy_kwh))}"
+    text = f"{totals.sessions:,} {noun} · {format_kwh(float(totals.energy_kwh))}"
+    if totals.disputed:
+        text += f" ({totals.disputed:,} with disputed energy not counted)"
+    return text
 
 
 def _kwh_cell(value: float) -> str:
@@ -389,6 +392,8 @@ def session_grid_rows(
             )
             duration = format_duration(row.ended_at - row.started_at)
             finalized = "Yes" if row.finalized else "Not yet"
+        if row.energy_disputed:
+            finalized = "Disputed"  # its energy: not counted in any total until resolved
         out.append(
             {
                 "session": row.session_id,

@@ -255,10 +255,12 @@ def hour_of_week_expression(
 
 
 def _in_period(period: Period) -> list[ColumnElement[bool]]:
-    # One range of ix_sessions_started: only the period's sessions are read.
+    # One range of ix_sessions_started: only the period's sessions are read. Disputed energy
+    # counts nowhere until resolved, as in the rollup (migration 0012).
     return [
         ChargingSession.started_at >= period.start_utc,
         ChargingSession.started_at < period.end_utc,
+        ChargingSession.counted(),
     ]
 
 

@@ -363,6 +363,7 @@ def _daily_usage_statement(period: Period) -> Select[Any]:
             ChargingSession.account_id == bindparam("account_id"),
             ChargingSession.started_at >= period.start_utc,
             ChargingSession.started_at < period.end_utc,
+            ChargingSession.counted(),  # disputed energy counts once an admin resolved it
         )
         .subquery("in_period")
     )

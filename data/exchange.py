@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import available_timezones
 
-from sqlalchemy import Select, Table, bindparam, null, select, text
+from sqlalchemy import Boolean, Select, Table, and_, bindparam, null, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 from auth.passwords import hash_password, verify_password
@@ -1187,7 +1187,12 @@ def export_query(name: str, dialect: str) -> Select[Any]:
             s.started_at,
             s.ended_at,
             s.energy_kwh,
-            s.finalized,
+            # A session whose energy is disputed (data/ocpp.py) is written as not finalized:
+            # its energy_kwh is the last plausible figure, not a final one. The spec's columns
+            # stay as they are; the dispute itself is not part of the exchange format.
+            type_coerce(and_(s.finalized, s.energy_disputed_at.is_(None)), Boolean).label(
+                "finalized"
+            ),
         ).order_by(Bytewise(s.id))
     if name == "id_tags":
         return select(IdTag.id_tag, IdTag.account_id).order_by(Bytewise(IdTag.id_tag))

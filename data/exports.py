@@ -403,6 +403,7 @@ def _recent(now: datetime, value: Any) -> ColumnElement[Any]:
             s.charger_id == ChargerModel.id,
             s.started_at >= now - timedelta(days=RECENT_DAYS),
             s.started_at <= now,
+            s.counted(),
         )
         .correlate(ChargerModel)
         .scalar_subquery()
@@ -495,7 +496,8 @@ def _file_conditions(
 def _usage_conditions(flt: ExportFilter, tz: ZoneInfo) -> list[Any]:
     s = ChargingSession
     start, end = flt.bounds_utc(tz)
-    conditions = _range(s.started_at, start, end)
+    # Disputed energy counts in no usage figure until an admin resolved it.
+    conditions = [*_range(s.started_at, start, end), s.counted()]
     if flt.account_id is not None:
         conditions.append(s.account_id == flt.account_id)
     if flt.charger_id is not None:

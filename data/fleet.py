@@ -161,6 +161,7 @@ class ChargerSessionRow:
     ended_at: datetime | None  # None: in progress
     energy_kwh: float
     finalized: bool
+    energy_disputed: bool = False  # counted nowhere until an admin resolves it
 
 
 @dataclass(frozen=True)
@@ -464,7 +465,11 @@ def fleet_page(
     filters by them, in which case for every charger (one range of the last 30 days, grouped).
     """
     since = now - timedelta(days=RECENT_DAYS)
-    recent_filter = (ChargingSession.started_at >= since, ChargingSession.started_at <= now)
+    recent_filter = (
+        ChargingSession.started_at >= since,
+        ChargingSession.started_at <= now,
+        ChargingSession.counted(),  # disputed energy counts nowhere until resolved
+    )
     needs_recent = any(k.column in _RECENT_COLUMNS for k in request.sort) or any(
         f.column in _RECENT_COLUMNS for f in request.filters
     )
@@ -680,6 +685,7 @@ def charger_sessions(
             ChargingSession.ended_at,
             ChargingSession.energy_kwh,
             ChargingSession.finalized,
+            ChargingSession.energy_disputed_at,
         )
         # Backward scan of ix_sessions_charger_started.
         .where(ChargingSession.charger_id == charger_id)
@@ -689,8 +695,14 @@ def charger_sessions(
     ).all()
     return [
         ChargerSessionRow(
-            r.id, r.account_id, r.started_at, r.ended_at, _kwh(r.energy_kwh), bool(r.finalized)
-        )
+            r.id,
+            r.account_id,
+            r.started_at,
+            r.ended_at,
+            _kwh(r.energy_kwh),
+            bool(r.finalized),
+            r.energy_disputed_at is not None,
+        )  # fmt: skip
         for r in rows
     ]
 
@@ -774,6 +786,7 @@ def _daily_energy(session: Session, charger_id: str, period: Period) -> dict[dat
             ChargingSession.charger_id == charger_id,
             ChargingSession.started_at >= period.start_utc,
             ChargingSession.started_at < period.end_utc,
+            ChargingSession.counted(),
         )
         .subquery("in_period")
     )

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select, tuple_
+from sqlalchemy import ColumnElement, case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from data.models import Account, Charger, ChargingSession
@@ -219,8 +219,14 @@ def _conditions(session: Session, flt: SessionFilter, tz: ZoneInfo) -> list[Colu
 
 @dataclass(frozen=True)
 class SessionTotals:
-    sessions: int
+    sessions: int  # every session of the filter (the grid's rows)
     energy_kwh: Decimal  # 3 decimals, in-progress sessions with their energy so far
+    disputed: int = 0  # of ``sessions``, those whose energy is disputed: not in ``energy_kwh``
+
+    @property
+    def counted(self) -> int:
+        """The sessions that count in usage (disputed energy counts nowhere until resolved)."""
+        return self.sessions - self.disputed
 
 
 def _kwh(value: Any) -> Decimal:
@@ -236,18 +242,31 @@ def session_totals(session: Session, flt: SessionFilter, tz: ZoneInfo) -> Sessio
     A filter of days only (all or finalized sessions) is summed from ``usage_quarters`` (a year
     is ~35,000 quarters instead of millions of sessions); a charger, an account or "in
     progress" (``ended_at``, which the rollup does not keep) aggregate the filter's sessions."""
+    conditions = _conditions(session, flt, tz)
     if not flt.charger and not flt.account_id and flt.state in ("all", "finalized"):
         usage = usage_between(
             session, flt.start_utc(tz), flt.end_utc(tz), finalized_only=flt.state == "finalized"
         )
         if usage is not None:
-            return SessionTotals(usage.sessions, usage.energy_kwh)
+            # The rollup leaves disputed sessions out; the grid still lists them (few: a
+            # partial index holds them).
+            disputed = session.scalar(
+                select(func.count())
+                .select_from(ChargingSession)
+                .where(*conditions, ChargingSession.energy_disputed_at.is_not(None))
+            )
+            return SessionTotals(
+                usage.sessions + int(disputed or 0), usage.energy_kwh, int(disputed or 0)
+            )
+    counted = ChargingSession.counted()
     row = session.execute(
-        select(func.count(), func.sum(ChargingSession.energy_kwh)).where(
-            *_conditions(session, flt, tz)
-        )
+        select(
+            func.count(),
+            func.sum(case((counted, ChargingSession.energy_kwh))),
+            func.count(ChargingSession.energy_disputed_at),
+        ).where(*conditions)
     ).one()
-    return SessionTotals(int(row[0] or 0), _kwh(row[1]))
+    return SessionTotals(int(row[0] or 0), _kwh(row[1]), int(row[2] or 0))
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -263,6 +282,7 @@ class SessionListRow:
     ended_at: datetime | None  # None: in progress
     energy_kwh: Decimal
     finalized: bool
+    energy_disputed: bool = False  # a charger reported implausible energy; not resolved yet
 
 
 @dataclass(frozen=True)
@@ -355,6 +375,7 @@ def session_page(
             ChargingSession.ended_at,
             ChargingSession.energy_kwh,
             ChargingSession.finalized,
+            ChargingSession.energy_disputed_at,
         )
         .where(*_conditions(session, flt, tz), *keyset)
         .order_by(*order)
@@ -380,6 +401,7 @@ def session_page(
             r.ended_at,
             _kwh(r.energy_kwh),
             bool(r.finalized),
+            r.energy_disputed_at is not None,
         )
         for r in rows
     ]

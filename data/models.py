@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     DateTime,
     Dialect,
     Enum,
@@ -214,9 +215,17 @@ class ChargingSession(Base):
             "ix_sessions_account_started",
             "account_id",
             "started_at",
-            postgresql_include=["energy_kwh"],
+            # energy_disputed_at too: usage leaves disputed sessions out (migration 0012).
+            postgresql_include=["energy_kwh", "energy_disputed_at"],
         ),
         Index("ix_sessions_charger_started", "charger_id", "started_at"),
+        # The operators' list of sessions whose energy a charger reported implausibly.
+        Index(
+            "ix_sessions_energy_disputed",
+            "energy_disputed_at",
+            postgresql_where=text("energy_disputed_at IS NOT NULL"),
+            sqlite_where=text("energy_disputed_at IS NOT NULL"),
+        ),
         Index("ix_sessions_started", "started_at"),
         # "In use" and the active-session banner look only at sessions in progress.
         Index(
@@ -240,6 +249,18 @@ class ChargingSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     energy_kwh: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("0"))
     finalized: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when a charger reported energy it cannot have delivered (data/ocpp.py): energy_kwh
+    # keeps the last plausible figure, the session counts in no usage figure until an admin
+    # confirms the reported figure (energy_disputed_kwh) or corrects it (migration 0012).
+    energy_disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    energy_disputed_kwh: Mapped[Decimal | None] = mapped_column(Numeric(15, 3))
+    energy_resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    energy_resolved_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+    @classmethod
+    def counted(cls) -> ColumnElement[bool]:
+        """SQL: the session counts in usage figures (its energy is not disputed)."""
+        return cls.energy_disputed_at.is_(None)
 
 
 class Reservation(Base):

@@ -10,19 +10,39 @@ message after a reconnect changes nothing the second time:
   "highest reading - meterStart", so a late or repeated MeterValues never lowers or double-counts;
 - a StopTransaction for a stopped transaction answers the same and changes nothing.
 
+A reading is taken only when it is plausible (``allowed_energy_kwh``): the energy since the
+transaction's start is at most what the charger's ``max_power_kw`` can deliver in the time
+since then, 10 % plus 0.05 kWh of tolerance, and the register never goes backwards. An
+implausible MeterValues or StopTransaction is still answered (a charger refused would retry
+forever) but its energy is not taken: the session keeps its last plausible figure, is marked
+``energy_disputed_at`` with what the charger reported, counts in no usage figure until an admin
+confirms or corrects it (data/ocpp_admin.py), and the rejection is logged.
+
 Sessions opened here are ordinary rows in ``sessions`` (id ``ocpp-<transactionId>``), so the
 dashboards, the admin views and the exports see them like any imported session.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Integer, Numeric, and_, bindparam, case, exists, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Numeric,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,9 +63,22 @@ from data.models import (
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 KWH = Decimal("0.001")  # sessions.energy_kwh is Numeric(12, 3)
 WH = Decimal("0.001")  # meter readings are kept to the milliwatt-hour (Numeric(15, 3))
+MAX_READING_WH = Decimal("999999999999.999")  # the largest Numeric(15, 3)
 # A charger whose clock runs ahead would otherwise open sessions in the future.
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
 SESSION_PREFIX = "ocpp-"
+
+# Plausible energy: max_power_kw x hours since the start, 10 % over (meters and power ratings
+# are not exact) plus a fixed 0.05 kWh (seconds of clock skew between start and reading).
+POWER_TOLERANCE = Decimal("1.10")
+ENERGY_ALLOWANCE_KWH = Decimal("0.05")
+# A charger without a power rating: above the fastest car chargers (350 kW CCS).
+FALLBACK_POWER_KW = Decimal("400")
+# The start time is the charger's own word: a backdated StartTransaction buys no more than
+# three days of charging (a real session never needs more: no car battery takes more).
+MAX_PLAUSIBLE_DURATION = timedelta(days=3)
+
+log = logging.getLogger("polaris.ocpp")
 
 # OCPP 1.6 AuthorizationStatus values we answer with.
 ACCEPTED = "Accepted"
@@ -109,7 +142,8 @@ def energy_reading_wh(sampled_value: Mapping[str, Any]) -> Decimal | None:
         value *= 1000
     elif unit != "Wh":
         return None
-    return value.quantize(WH, rounding=ROUND_HALF_UP)
+    # Beyond any register (and Decimal's precision): the most a reading can be, implausible.
+    return min(value, MAX_READING_WH).quantize(WH, rounding=ROUND_HALF_UP)
 
 
 def highest_energy_wh(meter_values: Iterable[Mapping[str, Any]]) -> Decimal | None:
@@ -131,6 +165,94 @@ def session_energy_kwh(start_wh: Decimal, last_wh: Decimal) -> Decimal:
 
 def session_id_for(transaction_id: int) -> str:
     return f"{SESSION_PREFIX}{transaction_id}"
+
+
+def allowed_energy_kwh(
+    max_power_kw: Decimal | float | None, started_at: datetime, read_at: datetime
+) -> Decimal:
+    """The most energy (kWh) a charger rated ``max_power_kw`` can have delivered between
+    ``started_at`` and ``read_at``, with the tolerance above (never less than 0.05 kWh)."""
+    power = Decimal(str(max_power_kw)) if max_power_kw and max_power_kw > 0 else FALLBACK_POWER_KW
+    elapsed = min(max(read_at - started_at, timedelta(0)), MAX_PLAUSIBLE_DURATION)
+    hours = Decimal(elapsed // timedelta(microseconds=1)) / Decimal(3_600_000_000)
+    return (power * hours * POWER_TOLERANCE + ENERGY_ALLOWANCE_KWH).quantize(KWH, ROUND_DOWN)
+
+
+def _reported_kwh(start_wh: Decimal, reading_wh: Decimal) -> Decimal:
+    # Readings are capped at MAX_READING_WH, so this always fits sessions.energy_kwh.
+    return session_energy_kwh(start_wh, reading_wh)
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """Why a reading was not taken: what it claims and the most (or least) it could be."""
+
+    reported_kwh: Decimal
+    limit_kwh: Decimal
+    decreasing: bool
+
+
+def check_reading(
+    max_power_kw: Decimal | float | None,
+    started_at: datetime,
+    meter_start_wh: Decimal,
+    meter_last_wh: Decimal,
+    meter_last_at: datetime | None,
+    reading_wh: Decimal,
+    read_at: datetime,
+) -> Dispute | None:
+    """None when ``reading_wh`` at ``read_at`` may be taken (or is simply an old or repeated
+    reading: not higher, and not sampled after the register's latest); a ``Dispute`` when it
+    claims more than the charger can deliver, or is lower than a reading sampled before it."""
+    if reading_wh > meter_last_wh:
+        allowed = allowed_energy_kwh(max_power_kw, started_at, read_at)
+        if (Decimal(reading_wh) - Decimal(meter_start_wh)) / 1000 <= allowed:
+            return None
+        return Dispute(_reported_kwh(meter_start_wh, reading_wh), allowed, decreasing=False)
+    if reading_wh < meter_last_wh and meter_last_at is not None and read_at > meter_last_at:
+        return Dispute(
+            _reported_kwh(meter_start_wh, reading_wh),
+            session_energy_kwh(meter_start_wh, meter_last_wh),
+            decreasing=True,
+        )
+    return None
+
+
+def _log_dispute(
+    charger_id: str, transaction_id: int, session_id: str | None, dispute: Dispute, message: str
+) -> None:
+    if dispute.decreasing:
+        log.warning(
+            "%s from charger %s, session %s (transaction %s): register went back to %s kWh "
+            "since the start, below the %s kWh already read; not taken, energy disputed",
+            message, charger_id, session_id, transaction_id, dispute.reported_kwh,
+            dispute.limit_kwh,
+        )  # fmt: skip
+    else:
+        log.warning(
+            "%s from charger %s, session %s (transaction %s): %s kWh since the start reported, "
+            "at most %s kWh allowed; not taken, energy disputed",
+            message, charger_id, session_id, transaction_id, dispute.reported_kwh,
+            dispute.limit_kwh,
+        )  # fmt: skip
+
+
+def _dispute_session(
+    session: Session, session_id: str | None, dispute: Dispute, now: datetime
+) -> None:
+    """Mark the session's energy disputed (the first time at ``now``), keeping the latest
+    reported figure; the rollup triggers take it out of every usage figure."""
+    if session_id is None:
+        return
+    session.execute(
+        update(ChargingSession)
+        .where(ChargingSession.id == session_id)
+        .values(
+            energy_disputed_at=func.coalesce(ChargingSession.energy_disputed_at, now),
+            energy_disputed_kwh=dispute.reported_kwh,
+        ),
+        execution_options={"synchronize_session": False},
+    )
 
 
 # --- connecting ------------------------------------------------------------------------------
@@ -189,7 +311,17 @@ _RAISE_REGISTER = (
     )
     .returning(*_REGISTER)
 )
-_READ_REGISTER = select(*_REGISTER).where(_OPEN_TRANSACTION)
+# What the plausibility check needs, with the register (one statement).
+_READ_REGISTER = (
+    select(
+        *_REGISTER,
+        _transactions.c.meter_last_at,
+        _transactions.c.started_at,
+        _chargers.c.max_power_kw,
+    )
+    .join(_chargers, _chargers.c.id == _transactions.c.charger_id)
+    .where(_OPEN_TRANSACTION)
+)
 _energy = bindparam("energy", type_=Numeric(12, 3))
 _SESSION_ENERGY = (
     _sessions.update()
@@ -302,6 +434,8 @@ def start_transaction(
     touch(session, charger_id, now)
     if meter_start_wh < 0:
         raise OcppDataError("meterStart must not be negative")
+    if meter_start_wh > MAX_READING_WH:
+        raise OcppDataError(f"meterStart must be at most {MAX_READING_WH} Wh")
     started_at = parse_timestamp(timestamp, now)
     existing = _find_start(session, charger_id, connector_id, started_at)
     if existing is not None:
@@ -401,24 +535,34 @@ def meter_values(
 
     Returns the session's energy in kWh after this message (None when the values belong to no
     open transaction of this charger: they are acknowledged and ignored). The busiest message
-    of all: three statements (last seen, register, session).
+    of all: three statements (last seen, register, session), four when the register moves.
+    An implausible reading is not taken: the session is marked disputed instead.
     """
     del connector_id  # the transaction names its connector
     touch(session, charger_id, now)
     if transaction_id is None:
         return None
     key = {"for_transaction": int(transaction_id), "for_charger": charger_id}
+    row: Any = session.execute(_READ_REGISTER, key).first()
+    if row is None:
+        return None  # not this charger's, unknown, or stopped (meterStop is final)
     reading = highest_energy_wh(meter_value)
-    if reading is None:
-        row = session.execute(_READ_REGISTER, key).first()
-    else:
+    if reading is not None:
         sampled_at = max(
             (parse_timestamp(v.get("timestamp"), now) for v in meter_value), default=now
         )
-        params = key | {"reading": reading, "sampled_at": sampled_at}
-        row = session.execute(_RAISE_REGISTER, params).first()
-    if row is None:
-        return None  # not this charger's, unknown, or stopped (meterStop is final)
+        dispute = check_reading(
+            row.max_power_kw, row.started_at, row.meter_start_wh, row.meter_last_wh,
+            row.meter_last_at, reading, sampled_at,
+        )  # fmt: skip
+        if dispute is not None:
+            _log_dispute(charger_id, int(transaction_id), row.session_id, dispute, "MeterValues")
+            _dispute_session(session, row.session_id, dispute, now)
+        elif reading > row.meter_last_wh:
+            params = key | {"reading": reading, "sampled_at": sampled_at}
+            row = session.execute(_RAISE_REGISTER, params).first()
+            if row is None:
+                return None  # stopped meanwhile
     energy = session_energy_kwh(row.meter_start_wh, row.meter_last_wh)
     if row.session_id is not None:
         session.execute(_SESSION_ENERGY, {"for_session": row.session_id, "energy": energy})
@@ -438,6 +582,9 @@ def stop_transaction(
 ) -> str | None:
     """StopTransaction: close the session with the final reading and mark it finalized.
 
+    An implausible final reading still stops the transaction and finalizes the session, with
+    its last plausible energy, marked disputed.
+
     Returns the idTagInfo status for ``id_tag`` (None when the charger sent no tag). Stopping
     a stopped or unknown transaction changes nothing (a charger re-sending after a reconnect
     must still get its answer, or it would retry forever).
@@ -449,11 +596,20 @@ def stop_transaction(
     tx = _own_transaction(session, charger_id, transaction_id)
     if tx is None or tx.stopped_at is not None:
         return tag_status
-    final = Decimal(meter_stop_wh).quantize(WH)
+    final = min(Decimal(meter_stop_wh), MAX_READING_WH).quantize(WH)
     if transaction_data:
         final = max(final, highest_energy_wh(transaction_data) or final)
     stopped_at = max(parse_timestamp(timestamp, now), tx.started_at)
-    _raise_register(session, tx, final, stopped_at)
+    charger = session.get(Charger, charger_id)
+    dispute = check_reading(
+        charger.max_power_kw if charger is not None else None, tx.started_at,
+        tx.meter_start_wh, tx.meter_last_wh, tx.meter_last_at, final, stopped_at,
+    )  # fmt: skip
+    if dispute is None:
+        _raise_register(session, tx, final, stopped_at)
+    else:
+        # Still stopped and answered; the session keeps its last plausible figure.
+        _log_dispute(charger_id, tx.id, tx.session_id, dispute, "StopTransaction")
     tx.stopped_at = stopped_at
     tx.stop_reason = (reason or "Local")[:32]
     if tx.session_id is not None:
@@ -464,6 +620,9 @@ def stop_transaction(
                 Decimal(row.energy_kwh), session_energy_kwh(tx.meter_start_wh, tx.meter_last_wh)
             )
             row.finalized = True
+            if dispute is not None:
+                row.energy_disputed_at = row.energy_disputed_at or now
+                row.energy_disputed_kwh = dispute.reported_kwh
     session.flush()
     return tag_status
 

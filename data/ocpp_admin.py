@@ -5,6 +5,8 @@ customer-facing status, and whether it must log in with an HTTP Basic password. 
 itself is stored only as an argon2 hash (``auth.passwords``) and never shown. Id tags (RFID
 cards, app tokens) map to customer accounts for Authorize/StartTransaction. Reservations sent to
 chargers list the charger's answers to ReserveNow/CancelReservation; refusals are flagged.
+Sessions whose energy a charger reported implausibly (data/ocpp.py) are listed until an admin
+confirms the reported figure or corrects it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +26,7 @@ from data.models import (
     ID_LENGTH,
     Account,
     Charger,
+    ChargingSession,
     ConnectorStatus,
     IdTag,
     OcppReservation,
@@ -34,6 +38,9 @@ from data.models import (
 CHARGER_LIMIT = 20  # rows on the page; the search narrows it down
 TAG_LIMIT = 20
 RESERVATION_LIMIT = 50
+DISPUTE_LIMIT = 50
+# sessions.energy_kwh is Numeric(12, 3).
+MAX_SESSION_KWH = Decimal("999999999.999")
 SEARCH_MAX_LENGTH = 200
 ID_TAG_MAX_LENGTH = 20  # OCPP 1.6 IdToken is CiString20Type
 PASSWORD_MIN_LENGTH = 16  # OCPP 1.6 security whitepaper, profile 1: 16 to 40 characters
@@ -391,3 +398,126 @@ def sent_reservations(
         )
         for r in rows
     ]
+
+
+# --- sessions with disputed energy -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisputedSessionRow:
+    session_id: str
+    account_id: str
+    charger_id: str
+    charger_name: str
+    started_at: datetime
+    ended_at: datetime | None
+    energy_kwh: Decimal  # the last plausible figure (counted nowhere while disputed)
+    reported_kwh: Decimal | None  # what the charger reported
+    disputed_at: datetime
+
+
+@dataclass(frozen=True)
+class DisputedSessions:
+    sessions: list[DisputedSessionRow]
+    total: int  # of which at most the limit are listed
+
+
+def disputed_sessions(
+    session: Session, charger_id: str | None = None, limit: int = DISPUTE_LIMIT
+) -> DisputedSessions:
+    """Sessions whose energy is disputed (of one charger, or all), the latest flagged first."""
+    where = [ChargingSession.energy_disputed_at.is_not(None)]
+    if charger_id is not None:
+        where.append(ChargingSession.charger_id == charger_id)
+    total = session.scalar(select(func.count()).select_from(ChargingSession).where(*where)) or 0
+    rows = session.execute(
+        select(
+            ChargingSession.id,
+            ChargingSession.account_id,
+            ChargingSession.charger_id,
+            Charger.friendly_name,
+            ChargingSession.started_at,
+            ChargingSession.ended_at,
+            ChargingSession.energy_kwh,
+            ChargingSession.energy_disputed_kwh,
+            ChargingSession.energy_disputed_at,
+        )
+        .join(Charger, Charger.id == ChargingSession.charger_id)
+        .where(*where)
+        .order_by(ChargingSession.energy_disputed_at.desc(), ChargingSession.id)
+        .limit(max(limit, 0))
+    ).all()
+    return DisputedSessions(
+        [
+            DisputedSessionRow(
+                r.id,
+                r.account_id,
+                r.charger_id,
+                r.friendly_name,
+                r.started_at,
+                r.ended_at,
+                Decimal(r.energy_kwh).quantize(Decimal("0.001")),
+                None
+                if r.energy_disputed_kwh is None
+                else Decimal(r.energy_disputed_kwh).quantize(Decimal("0.001")),
+                r.energy_disputed_at,
+            )  # fmt: skip
+            for r in rows
+        ],
+        int(total),
+    )
+
+
+def parse_energy_kwh(value: object) -> Decimal:
+    """An energy figure an operator typed, in kWh with at most 3 decimals."""
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, bool) or not isinstance(text, str | int | float | Decimal) or text == "":
+        raise OcppAdminError("Enter the session's energy in kWh, e.g. 12.5.")
+    try:
+        kwh = Decimal(str(text).replace(",", "."))
+    except InvalidOperation:
+        raise OcppAdminError(f"{text!r} is not a number of kWh.") from None
+    if not kwh.is_finite() or kwh < 0:
+        raise OcppAdminError("The energy must be a number of kWh, 0 or more.")
+    if kwh > MAX_SESSION_KWH:
+        raise OcppAdminError(f"At most {MAX_SESSION_KWH} kWh can be stored for a session.")
+    if kwh != kwh.quantize(Decimal("0.001")):
+        raise OcppAdminError("At most 3 decimals (Wh) please.")
+    return kwh.quantize(Decimal("0.001"))
+
+
+def resolve_energy_dispute(
+    session: Session, session_id: object, admin: str, value: object, now: datetime
+) -> Decimal:
+    """An admin ends a session's energy dispute: ``value`` None confirms what the charger
+    reported, a figure corrects it. The session then counts again, with that energy (the
+    rollup triggers put it back). Returns the energy now counted."""
+    account = session.get(Account, admin) if isinstance(admin, str) else None
+    if account is None or account.role != Role.admin:
+        raise PermissionError("Only an admin account may resolve an energy dispute.")
+    row = (
+        session.get(ChargingSession, session_id, with_for_update=True)
+        if isinstance(session_id, str) and 0 < len(session_id) <= ID_LENGTH
+        else None
+    )
+    if row is None or row.energy_disputed_at is None:
+        raise OcppAdminError(
+            f"Session {session_id!s:.{ID_LENGTH}} has no disputed energy (resolved already?)."
+        )
+    if value is None:
+        reported = row.energy_disputed_kwh
+        if reported is None:
+            raise OcppAdminError("No figure was reported for this session: enter one instead.")
+        if Decimal(reported) > MAX_SESSION_KWH:
+            raise OcppAdminError(
+                f"The reported {reported} kWh cannot be a session's energy: enter the real one."
+            )
+        energy = Decimal(reported).quantize(Decimal("0.001"))
+    else:
+        energy = parse_energy_kwh(value)
+    row.energy_kwh = energy
+    row.energy_disputed_at = None
+    row.energy_resolved_at = now
+    row.energy_resolved_by = account.id
+    session.flush()
+    return energy

@@ -109,6 +109,8 @@ def refill_usage_quarters(bind: Session | Connection) -> int:
             func.coalesce(func.sum(case((finalized, wh), else_=0)), 0),
         )
         .join(Charger, Charger.id == ChargingSession.charger_id)
+        # As the triggers since 0012: disputed energy counts nowhere until resolved.
+        .where(ChargingSession.counted())
         .group_by(quarter, Charger.connector_type)
         # Written in key order: a period is then a run of adjacent pages, as the triggers
         # leave it when sessions arrive in time order.

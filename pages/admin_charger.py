@@ -24,6 +24,7 @@ from dash.exceptions import PreventUpdate
 from auth.roles import admin_only
 from components.admin import admin_page
 from components.dashboard import empty_figure
+from components.energy import ENERGY_STORE, energy_disputes_skeleton
 from components.fleet import (
     CHARGER_ACCESS_FEEDBACK_ID,
     CHARGER_ACCESS_ID,
@@ -103,7 +104,10 @@ def layout(charger_id: object = "", **_: object) -> Component:
     cid = unquote(charger_id) if isinstance(charger_id, str) else ""
     from components.ocpp import ocpp_link  # here, so the OCPP link is one edit of this file
 
-    return admin_page("Charger", "/admin", ocpp_link(cid), *charger_skeleton(cid))
+    # The disputed-energy section's callbacks are registered by pages/admin_sessions.py.
+    return admin_page(
+        "Charger", "/admin", ocpp_link(cid), *charger_skeleton(cid, [energy_disputes_skeleton(cid)])
+    )
 
 
 def _bump(counter: object) -> int:
@@ -274,10 +278,12 @@ def change_access(
     Output(CHARGER_USAGE_TOTALS_ID, "children"),
     Input(CHARGER_ID_STORE, "data"),
     Input(CHARGER_PERIOD_ID, "active_tab"),
+    Input(ENERGY_STORE, "data"),
 )
 @admin_only
-def render_usage(charger_id: object, period_value: object) -> tuple[Any, ...]:
-    """Utilisation and energy per local day of the chosen period."""
+def render_usage(charger_id: object, period_value: object, _resolved: object) -> tuple[Any, ...]:
+    """Utilisation and energy per local day of the chosen period (again once a disputed
+    session was resolved: it counts from then on)."""
     name, _valid = parse_period(period_value if isinstance(period_value, str) else None)
     now = datetime.now(UTC)
     cid = _charger_id(charger_id)

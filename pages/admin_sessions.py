@@ -21,6 +21,7 @@ from dash.exceptions import PreventUpdate
 
 from auth.roles import admin_only
 from components.admin import admin_page
+from components.energy import ENERGY_STORE, energy_disputes_skeleton
 from components.history import (
     SESSIONS_ACCOUNT_ID,
     SESSIONS_APPLY_ID,
@@ -54,11 +55,15 @@ from data.history import (
     session_page,
     session_totals,
 )
+from pages import _energy
 from pages._admin import admin_layout
 
 dash.register_page(
     __name__, path="/admin/sessions", title="Sessions · Polaris Express", name="Sessions"
 )
+
+# The "Disputed energy" section's callbacks, for this page and the charger page.
+_energy.register()
 
 QUERY_KEYS = ("from", "to", "charger", "account", "state")
 # Last-row keys of pages served by this process: the next page continues from them (keyset).
@@ -72,7 +77,12 @@ def _query(params: dict[str, object]) -> dict[str, Any]:
 
 @admin_layout
 def layout(**query: object) -> Component:
-    return admin_page("Sessions", "/admin/sessions", *sessions_skeleton(_query(query)))
+    return admin_page(
+        "Sessions",
+        "/admin/sessions",
+        energy_disputes_skeleton(),
+        *sessions_skeleton(_query(query)),
+    )
 
 
 @callback(
@@ -84,10 +94,12 @@ def layout(**query: object) -> Component:
     Output(SESSIONS_NOTE_ID, "children"),
     Output(SESSIONS_RESULTS_ID, "children"),
     Input(SESSIONS_QUERY_ID, "data"),
+    Input(ENERGY_STORE, "data"),
 )
 @admin_only
-def show_view(query: object) -> tuple[Any, ...]:
-    """Validate the URL's filter (it came from a browser) and mount a grid for it."""
+def show_view(query: object, _resolved: object) -> tuple[Any, ...]:
+    """Validate the URL's filter (it came from a browser) and mount a grid for it (again once
+    a disputed session was resolved: fresh totals and rows)."""
     params = query if isinstance(query, dict) else {}
     now = datetime.now(UTC)
     with session_scope() as s:

@@ -42,7 +42,7 @@ NEUTRAL: dict[str, Any] = {
 }
 # The functions each page registers; each must be wrapped by ``admin_only``.
 PAGE_FUNCTIONS = [
-    ("pages.admin_sessions", "show_view", ({},)),
+    ("pages.admin_sessions", "show_view", ({}, 0)),
     ("pages.admin_sessions", "sessions_page", ({"startRow": 0, "endRow": 100}, None)),
     (
         "pages.admin_sessions",

@@ -220,7 +220,10 @@ EXPLORER_QUERIES = [
 
 def show_view(client: FlaskClient, app: Flask, query: dict[str, str]) -> dict[str, Any]:
     key = callback_key(app, "admin-sessions-results.children")
-    inputs = [{"id": "admin-sessions-query", "property": "data", "value": query}]
+    inputs = [
+        {"id": "admin-sessions-query", "property": "data", "value": query},
+        {"id": "admin-energy-store", "property": "data", "value": 0},
+    ]
     response = call(client, key, inputs)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     return response.get_json()["response"]

@@ -150,7 +150,7 @@ def test_the_rule() -> None:
     assert landing_account_id([], "a-car") is None
 
 
-def test_migration_0012_corrects_defaults_stored_by_old_imports(db: Database) -> None:
+def test_migration_0013_corrects_defaults_stored_by_old_imports(db: Database) -> None:
     from alembic import command
 
     from data.db import alembic_config, upgrade
@@ -163,7 +163,7 @@ def test_migration_0012_corrects_defaults_stored_by_old_imports(db: Database) ->
         make_account(s, account_id="c-van", user=driver)
         make_account(s, account_id="d-truck", user=driver)
         both.default_account_id, driver.default_account_id = "a-car", "d-truck"
-    command.downgrade(alembic_config(db.engine), "0011")
+    command.downgrade(alembic_config(db.engine), "0012")
     upgrade(db.engine)
     with db.session() as s:
         defaults = dict(s.execute(select(User.email, User.default_account_id)).all())

@@ -167,6 +167,35 @@ def test_a_charging_session_through_the_wire(site: Database):
         assert len(s.scalars(select(ChargingSession)).all()) == 1
 
 
+def test_impossible_energy_is_answered_but_not_taken(site: Database):
+    """Issue 13: a charger without a password opens a session with a known tag, reports
+    500,000,000,000 Wh and stops a second later. Both messages are answered (no CallError: it
+    would retry forever); the session keeps 0 kWh, finalized, disputed."""
+    seen: dict[str, object] = {}
+
+    async def scenario(central: CentralSystem, url: str) -> None:
+        async with connect_charger(url, "C1") as charger:
+            await charger.boot()
+            started, later = "2026-11-25T08:59:59.000Z", "2026-11-25T09:00:00.000Z"
+            tx, status = await charger.start_transaction(
+                "TAG1", meter_start_wh=0, timestamp=started
+            )
+            await charger.meter(tx, 500_000_000_000, timestamp=later)
+            seen["stop"] = await charger.stop_transaction(tx, 500_000_000_000, timestamp=later)
+            seen["tx"], seen["status"] = tx, status
+        seen["handled"] = central.stats.handled
+
+    run_central(site, scenario)
+    tx = seen.pop("tx")
+    assert seen == {"status": "Accepted", "stop": None, "handled": 4}
+    with site.session() as s:
+        row = s.get(ChargingSession, f"ocpp-{tx}")
+        assert row.finalized is True and row.ended_at is not None
+        assert Decimal(row.energy_kwh) == 0
+        assert row.energy_disputed_at == NOW
+        assert Decimal(row.energy_disputed_kwh) == Decimal("500000000")
+
+
 def test_bad_values_get_a_call_error_and_the_connection_stays_up(site: Database):
     seen: dict[str, object] = {}
 

@@ -107,7 +107,9 @@ def counted_in_python(s: Session) -> list[Row]:
             ChargingSession.energy_kwh,
             ChargingSession.finalized,
             Charger.connector_type,
-        ).join(Charger, Charger.id == ChargingSession.charger_id)
+        )
+        .join(Charger, Charger.id == ChargingSession.charger_id)
+        .where(ChargingSession.energy_disputed_at.is_(None))  # counted nowhere (migration 0012)
     ).all()
     for started, kwh, finalized, kind in rows:
         wh = int((Decimal(str(kwh)) * 1000).to_integral_value())

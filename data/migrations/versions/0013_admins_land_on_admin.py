@@ -5,8 +5,8 @@ they landed on the driver view. Sign-in now chooses by ``data.signin.landing_acc
 anyway; this makes the stored default (shown as "Signs in here" in the admin portal) agree:
 the person's first admin account by id, unless the stored default already is an admin account.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
