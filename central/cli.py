@@ -18,7 +18,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from central.server import DEFAULT_HEARTBEAT_INTERVAL_S, CentralSystem
-from central.simulator import simulate
+from central.simulator import SIMULATED_POWER_KW, simulate
 from data.db import get_db
 from data.demo import DRIVER_ID_TAG
 from data.models import Charger
@@ -83,7 +83,9 @@ def ocpp_server(host: str, port: int, heartbeat_interval: int, reserve_lead: int
 @click.option("--meter-values", default=6, show_default=True, type=click.IntRange(0, 100_000))
 @click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.05, 3600))
 @click.option("--heartbeat", default=30.0, show_default=True, type=click.FloatRange(0.1, 3600))
-@click.option("--power-kw", default=11.0, show_default=True, type=click.FloatRange(0.1, 1000))
+@click.option(
+    "--power-kw", default=SIMULATED_POWER_KW, show_default=True, type=click.FloatRange(0.1, 1000)
+)
 @click.option("--unit", default="Wh", show_default=True, type=click.Choice(["Wh", "kWh"]))
 @with_appcontext
 def ocpp_simulate(

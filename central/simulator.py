@@ -27,6 +27,11 @@ log = logging.getLogger("polaris.simulator")
 SUBPROTOCOL = "ocpp1.6"
 
 
+# Below every demo charger's rating (7.4 kW and up): the central system takes no reading a
+# charger could not have delivered (data/ocpp.py), so a faster simulation would be disputed.
+SIMULATED_POWER_KW = 7.0
+
+
 def ocpp_time(moment: datetime | None = None) -> str:
     moment = moment or datetime.now(UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -217,7 +222,7 @@ async def charging_session(
     *,
     meter_values: int = 5,
     interval_s: float = 5.0,
-    power_kw: float = 11.0,
+    power_kw: float = SIMULATED_POWER_KW,
     unit: str = "Wh",
     meter_start_wh: int = 0,
     summary: SessionSummary | None = None,
@@ -261,7 +266,7 @@ async def simulate_charger(
     heartbeat_s: float = 30.0,
     meter_values: int = 5,
     interval_s: float = 5.0,
-    power_kw: float = 11.0,
+    power_kw: float = SIMULATED_POWER_KW,
     unit: str = "Wh",
 ) -> SessionSummary:
     """One charger from boot to the end of one charging session."""

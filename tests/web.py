@@ -13,7 +13,8 @@ from app import create_app
 from auth.passwords import hash_password
 from data.models import Account, Role, User
 
-TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# Random (production refuses regular keys and words like "secret"); for tests only.
+TEST_SECRET = "-TVVnzFIPaUJ61koEpL3xhKHkOroxO9iHK3wqL4VZvz1DPtH"
 PASSWORD = "correct horse battery staple"
 
 
