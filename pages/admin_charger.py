@@ -273,7 +273,7 @@ def change_access(
     Output(CHARGER_ENERGY_CHART_ID, "figure"),
     Output(CHARGER_USAGE_TOTALS_ID, "children"),
     Input(CHARGER_ID_STORE, "data"),
-    Input(CHARGER_PERIOD_ID, "active_tab"),
+    Input(CHARGER_PERIOD_ID, "value"),
 )
 @admin_only
 def render_usage(charger_id: object, period_value: object) -> tuple[Any, ...]:
