@@ -8,7 +8,11 @@
 // (inert: Dash sets its tabindex back to 0 whenever the button loses focus).
 //
 // The button is named by the value shown ("ISO 4217, e.g. EUR"), not by its field; the field's
-// <label for=...> goes first in its aria-labelledby, so it is heard as "Currency, EUR".
+// <label for=...> goes first in its aria-labelledby, so it is heard as "Currency, EUR". The open
+// list (role=listbox) has no name at all; it gets the field's label too.
+//
+// Left as Dash draws it: each option (role=option) holds a focusable radio input, which is where
+// Dash's arrow keys move the focus (axe nested-interactive while a list is open).
 (function () {
   "use strict";
 
@@ -27,10 +31,18 @@
       button.tabIndex = 0;
     }
     const label = button.id ? document.querySelector(`label[for="${CSS.escape(button.id)}"]`) : null;
+    if (!label) {
+      return;
+    }
     const named = button.getAttribute("aria-labelledby") || "";
-    if (label && !named.split(" ").includes(label.id || "\u0000")) {
+    if (!named.split(" ").includes(label.id || "\u0000")) {
       label.id = label.id || `${button.id}-label`;
       button.setAttribute("aria-labelledby", `${label.id} ${named}`.trim());
+    }
+    const open = button.getAttribute("aria-controls");
+    const list = open && document.getElementById(open)?.querySelector("[role=listbox]");
+    if (list && !list.hasAttribute("aria-labelledby")) {
+      list.setAttribute("aria-labelledby", label.id);
     }
   }
 
