@@ -147,10 +147,13 @@ FLASK_VIEWS = (
     (OPERATOR_EMAIL, "/account/confirm?account_id=NOT-MINE", "h1:has-text('Not allowed')"),
 )
 
-# Drawn, not waiting: no grey placeholder, no Dash loading state, no grid still fetching.
+# Drawn, not waiting: no grey placeholder, no Dash loading state, no grid still fetching, and no
+# transition running (a modal fading in has text of too little contrast for axe, half-way).
 SETTLED = """() =>
   !document.querySelector('._dash-loading, .dashboard-loading, [data-dash-is-loading="true"]')
-  && !document.querySelector('.ag-overlay-loading-wrapper, .ag-skeleton-container')"""
+  && !document.querySelector('.ag-overlay-loading-wrapper, .ag-skeleton-container')
+  && !document.getAnimations().some(
+    (a) => a instanceof CSSTransition && a.playState === 'running')"""
 
 
 def test_every_registered_page_is_checked(demo_app: Any) -> None:
