@@ -86,6 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     dash_app.layout = _shell.layout
+    dash_app.index_string = _shell.INDEX_STRING
     _shell.register_callbacks(dash_app)
     server.extensions["polaris_dash"] = dash_app
     server.add_url_rule("/favicon.ico", "favicon", _favicon)

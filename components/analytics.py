@@ -38,7 +38,8 @@ PATH = "/admin/analytics"
 # Stable ids (tests, automation). Every id on an admin page starts with "admin-".
 RANGE_STORE_ID = "admin-analytics-range"
 SUMMARY_ID = "admin-analytics-summary"
-DATES_ID = "admin-analytics-dates"
+DATE_FROM_ID = "admin-analytics-from"
+DATE_TO_ID = "admin-analytics-to"
 APPLY_ID = "admin-analytics-apply"
 RANGE_NOTE_ID = "admin-analytics-range-note"
 GRAPH_IDS = {
@@ -121,32 +122,41 @@ def period_choices(choice: AnalyticsRange) -> html.Nav:
 
 
 def range_picker(choice: AnalyticsRange) -> html.Div:
-    """Two local dates (both included) and a button; the page callback validates and navigates."""
+    """Two local dates (both included) and a button; the page callback validates and navigates.
+
+    The browser's own date fields, not dcc.DatePickerRange: its box carries ARIA its role does
+    not allow, and its calendar has an unnamed year field and 20 px wide buttons."""
     start = choice.first_day.isoformat() if choice.first_day else None
     end = choice.last_day.isoformat() if choice.last_day else None
     return html.Div(
         className="d-flex flex-wrap align-items-end gap-2 mt-2",
         children=[
-            html.Div(
+            html.Fieldset(
                 [
-                    html.Label(
+                    html.Legend(
                         "Custom range (first and last day)",
-                        htmlFor=DATES_ID,
-                        className="form-label small text-body-secondary mb-1 d-block",
+                        className="form-label small text-body-secondary mb-1",
                     ),
-                    dcc.DatePickerRange(
-                        id=DATES_ID,
-                        start_date=start,
-                        end_date=end,
-                        display_format="YYYY-MM-DD",
-                        start_date_placeholder_text="From",
-                        end_date_placeholder_text="To",
-                        first_day_of_week=1,
-                        number_of_months_shown=1,
-                        minimum_nights=0,
-                        persistence=False,
+                    html.Div(
+                        [
+                            dbc.Label(
+                                "First day", html_for=DATE_FROM_ID, class_name="visually-hidden"
+                            ),
+                            dbc.Input(
+                                id=DATE_FROM_ID, type="date", value=start, class_name="range-day"
+                            ),
+                            html.Span("–", **{"aria-hidden": "true"}),
+                            dbc.Label(
+                                "Last day", html_for=DATE_TO_ID, class_name="visually-hidden"
+                            ),
+                            dbc.Input(
+                                id=DATE_TO_ID, type="date", value=end, class_name="range-day"
+                            ),
+                        ],
+                        className="d-flex flex-wrap align-items-center gap-1",
                     ),
-                ]
+                ],
+                className="mb-0 range-fields",
             ),
             dbc.Button("Show range", id=APPLY_ID, color="primary", outline=True, n_clicks=0),
         ],

@@ -636,13 +636,23 @@ def access_section_body() -> list[Component]:
     ]
 
 
-def period_picker(active: str = "current") -> dbc.Tabs:
-    """This month / Last month / This year: the charts below are the tabs' panel."""
-    return dbc.Tabs(
-        [dbc.Tab(label=PERIOD_LABELS[p], tab_id=p) for p in PERIODS],
-        id=CHARGER_PERIOD_ID,
-        active_tab=active,
-        class_name="period-picker",
+def period_picker(active: str = "current") -> html.Div:
+    """This month / Last month / This year, drawn as tabs. Radio buttons underneath, not
+    dbc.Tabs: those render every tab with ``tabindex=-1`` (no keyboard user reaches them) and an
+    ``aria-controls`` naming a panel that does not exist."""
+    return html.Div(
+        dbc.RadioItems(
+            id=CHARGER_PERIOD_ID,
+            options=[{"label": PERIOD_LABELS[p], "value": p} for p in PERIODS],
+            value=active,
+            inline=True,
+            class_name="nav nav-tabs period-picker",
+            input_class_name="btn-check",
+            label_class_name="nav-link",
+            label_checked_class_name="active",
+        ),
+        role="radiogroup",
+        **_aria(label="Period"),
     )
 
 

@@ -137,7 +137,8 @@ def export_link(link_id: str, href: str | None, what: str) -> html.A:
         id=link_id,
         title=f"Download {what} as CSV",
         className="btn btn-outline-secondary btn-sm text-nowrap admin-export-link",
-        **_aria(label=f"Export {what} as CSV"),
+        # The visible words first, then which rows (WCAG 2.5.3: say what you see to operate it).
+        **_aria(label=f"Export CSV of {what}"),
     )
 
 

@@ -7,6 +7,7 @@ the report or the errors to these functions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -37,6 +38,19 @@ _DROP_STYLE = {
     "cursor": "pointer",
     "background": "var(--bs-tertiary-bg)",
 }
+
+# The zone opens the file picker through its <label> (see drop_zone), not its own click handler.
+_DROP_PROPS: dict[str, Any] = {
+    "style": _DROP_STYLE,
+    "className": "upload-zone",
+    "disable_click": True,
+}
+
+
+def drop_zone(upload: dcc.Upload) -> html.Label:
+    """dcc.Upload's file input has no name of its own: wrapped in a <label>, it is named by the
+    zone's words (WCAG 4.1.2), and a click anywhere on the zone opens the picker natively."""
+    return html.Label(upload, className="d-block mb-0")
 
 
 def limits_text() -> str:
@@ -72,29 +86,33 @@ def import_skeleton() -> html.Div:
                     className="g-2",
                     children=[
                         dbc.Col(
-                            dcc.Upload(
-                                id=UPLOAD_ID,
-                                multiple=True,
-                                accept=".csv,.zip",
-                                style=_DROP_STYLE,
-                                children=html.Div(
-                                    [
-                                        html.Strong("Drop the folder, its CSV files or a zip"),
-                                        html.Span(" here, or "),
-                                        html.Span("choose files", className="link-primary"),
-                                    ]
-                                ),
+                            drop_zone(
+                                dcc.Upload(
+                                    id=UPLOAD_ID,
+                                    multiple=True,
+                                    accept=".csv,.zip",
+                                    children=html.Span(
+                                        [
+                                            html.Strong("Drop the folder, its CSV files or a zip"),
+                                            html.Span(" here, or "),
+                                            html.Span("choose files", className="link-primary"),
+                                        ]
+                                    ),
+                                    **_DROP_PROPS,
+                                )
                             ),
                             md=8,
                         ),
                         dbc.Col(
-                            dcc.Upload(
-                                id=FOLDER_UPLOAD_ID,
-                                multiple=True,
-                                enable_folder_selection=True,
-                                accept=".csv",
-                                style=_DROP_STYLE,
-                                children=html.Span("Choose a folder", className="link-primary"),
+                            drop_zone(
+                                dcc.Upload(
+                                    id=FOLDER_UPLOAD_ID,
+                                    multiple=True,
+                                    enable_folder_selection=True,
+                                    accept=".csv",
+                                    children=html.Span("Choose a folder", className="link-primary"),
+                                    **_DROP_PROPS,
+                                )
                             ),
                             md=4,
                         ),

@@ -68,8 +68,10 @@ def account_menu(display_name: str, account: AccountInfo, csrf_token: str) -> li
             color="secondary",
             size="sm",
             children=[
-                dbc.DropdownMenuItem(
-                    f"Signed in as {account.title} ({account.role.value})", header=True
+                # Plain text, not dbc's header item: that one is a role=heading without a level.
+                html.P(
+                    f"Signed in as {account.title} ({account.role.value})",
+                    className="dropdown-header mb-0",
                 ),
                 dbc.DropdownMenuItem("Switch account", href="/switch"),
                 dbc.DropdownMenuItem(divider=True),

@@ -31,6 +31,26 @@ from data.snapshots import SETTINGS
 
 log = logging.getLogger("polaris")
 
+# Dash's own page template, with the page's language declared (screen readers pick their voice
+# and pronunciation from it; WCAG 3.1.1). Every Dash page, the 403 one included, is this.
+INDEX_STRING = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
+
 
 def layout() -> Any:
     interval = current_app.config["REFRESH_INTERVAL_MS"] if current_app else 15_000

@@ -20,7 +20,8 @@ from dash.exceptions import PreventUpdate
 from auth.roles import admin_only
 from components.analytics import (
     APPLY_ID,
-    DATES_ID,
+    DATE_FROM_ID,
+    DATE_TO_ID,
     GRAPH_IDS,
     RANGE_NOTE_ID,
     RANGE_STORE_ID,
@@ -96,8 +97,8 @@ def render_analytics(range_query: object) -> tuple[Any, ...]:
     Output("url", "search", allow_duplicate=True),
     Output(RANGE_NOTE_ID, "children"),
     Input(APPLY_ID, "n_clicks"),
-    State(DATES_ID, "start_date"),
-    State(DATES_ID, "end_date"),
+    State(DATE_FROM_ID, "value"),
+    State(DATE_TO_ID, "value"),
     prevent_initial_call=True,
 )
 @admin_only
@@ -105,9 +106,9 @@ def apply_range(_clicks: int | None, start: object, end: object) -> tuple[Any, A
     """Go to ``?from=...&to=...`` (the page re-renders with it), or say what is wrong."""
     if not _clicks:
         raise PreventUpdate  # the button mounting is not a click
-    # The picker may send "2026-03-29T00:00:00"; only the day counts.
-    first = start[:10] if isinstance(start, str) else None
-    last = end[:10] if isinstance(end, str) else None
+    # An emptied field sends ""; a forged one may send "2026-03-29T00:00:00": only the day counts.
+    first = start[:10] or None if isinstance(start, str) else None
+    last = end[:10] or None if isinstance(end, str) else None
     try:
         choice = custom_range(first, last)
     except RangeError as exc:

@@ -277,7 +277,7 @@ def change_access(
     Output(CHARGER_ENERGY_CHART_ID, "figure"),
     Output(CHARGER_USAGE_TOTALS_ID, "children"),
     Input(CHARGER_ID_STORE, "data"),
-    Input(CHARGER_PERIOD_ID, "active_tab"),
+    Input(CHARGER_PERIOD_ID, "value"),
     Input(ENERGY_STORE, "data"),
 )
 @admin_only

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.exceptions import Unauthorized
 
-from components.analytics import GRAPH_IDS, RANGE_NOTE_ID, SUMMARY_ID
+from components.analytics import DATE_FROM_ID, DATE_TO_ID, GRAPH_IDS, RANGE_NOTE_ID, SUMMARY_ID
 from components.format import format_kwh
 from data.analytics import CHARTS, WEEKDAYS
 from data.analytics_routes import csv_cell
@@ -85,7 +85,8 @@ def page_callbacks(app: Flask) -> dict[str, dict[str, Any]]:
 
 
 def request_for(app: Flask, key: str, values: dict[str, Any]) -> dict[str, Any]:
-    """The renderer's body for callback ``key``, every input/state given from ``values``."""
+    """The renderer's body for callback ``key``, every input/state given from ``values`` (by
+    component id, else by property)."""
     cb = page_callbacks(app)[key]
     declared = cb["output"]
     outputs = declared if isinstance(declared, list | tuple) else [declared]
@@ -94,9 +95,13 @@ def request_for(app: Flask, key: str, values: dict[str, Any]) -> dict[str, Any]:
         "outputs": [
             {"id": o.component_id_str(), "property": o.component_property} for o in outputs
         ],
-        "inputs": [{**i, "value": values.get(i["property"])} for i in cb["inputs"]],
-        "state": [{**st, "value": values.get(st["property"])} for st in cb["state"]],
+        "inputs": [{**i, "value": _value(values, i)} for i in cb["inputs"]],
+        "state": [{**st, "value": _value(values, st)} for st in cb["state"]],
     }
+
+
+def _value(values: dict[str, Any], dependency: dict[str, Any]) -> Any:
+    return values.get(dependency["id"], values.get(dependency["property"]))
 
 
 def post(client: FlaskClient, body: dict[str, Any]):
@@ -105,7 +110,7 @@ def post(client: FlaskClient, body: dict[str, Any]):
     )
 
 
-NEUTRAL = {"data": {"period": "current"}, "n_clicks": 1, "start_date": None, "end_date": None}
+NEUTRAL = {"data": {"period": "current"}, "n_clicks": 1, DATE_FROM_ID: None, DATE_TO_ID: None}
 
 
 def test_the_page_has_its_two_callbacks_and_both_write_admin_components(app: Flask) -> None:
@@ -167,7 +172,7 @@ def test_a_forged_range_store_shows_this_month(
 
 def apply(app: Flask, client: FlaskClient, clicks: int, start: object, end: object):
     key = next(k for k in page_callbacks(app) if RANGE_NOTE_ID in k)
-    values = {"n_clicks": clicks, "start_date": start, "end_date": end}
+    values = {"n_clicks": clicks, DATE_FROM_ID: start, DATE_TO_ID: end}
     return post(client, request_for(app, key, values))
 
 
@@ -185,6 +190,9 @@ def test_show_range_navigates_to_the_range(app: Flask, admin: FlaskClient) -> No
         (None, None, "Pick the first and the last day of the range."),
         ("2025-04-02", "2025-03-27", "ends before it starts"),
         ("2025-03-27", None, "needs a last day"),
+        # Emptied date fields send "".
+        ("", "", "Pick the first and the last day of the range."),
+        ("2025-03-27", "", "needs a last day"),
         ("2020-01-01", "2025-01-01", "at most 366 days"),
     ],
 )

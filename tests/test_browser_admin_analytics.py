@@ -108,9 +108,9 @@ def test_operator_picks_a_custom_range(operator_page: Any, base_url: str) -> Non
     page.click("#admin-analytics-apply")
     expect(page.locator("#admin-analytics-range-note")).to_contain_text("Pick the first")
 
-    # Typed, as a keyboard user would (the calendar opens as well).
-    for field, day in (("#admin-analytics-dates", "2026-03-27"),
-                       ("#admin-analytics-dates-end-date", "2026-04-02")):  # fmt: skip
+    # The browser's own date fields.
+    for field, day in (("#admin-analytics-from", "2026-03-27"),
+                       ("#admin-analytics-to", "2026-04-02")):  # fmt: skip
         page.fill(field, day)
         page.keyboard.press("Tab")
         expect(page.locator(field)).to_have_value(day)

@@ -1,0 +1,271 @@
+"""Accessibility: axe-core on every page, driver and admin, at 1280 and 390 px (issue 13).
+
+Each registered Dash page (``dash.page_registry``) has its views below, opened by the person who
+sees it, rendered (charts, lists and grids drawn in the browser) before axe runs; the Flask
+pages (sign-in, password confirmation, error) too, and the main interactive states: the account
+menu open and a modal. No violation of impact serious or critical may remain (rules tagged
+WCAG 2.0/2.1 A and AA, WCAG 2.2 AA).
+
+axe-core comes from npm (``package.json``; the README's test command runs ``npm ci``). It is
+injected into the page, which the Content-Security-Policy would refuse: these contexts alone
+bypass it (tests/test_browser.py checks the policy itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dash
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from config import ROOT
+from data.demo import DRIVER_EMAIL, FAULTED_CHARGER_ID, NEWCOMER_EMAIL, OPERATOR_EMAIL
+from tests.browser import DEMO_PASSWORD, sign_in_page
+from tests.conftest import skip_or_fail
+
+pytestmark = pytest.mark.browser
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+BLOCKING = ("serious", "critical")
+WIDTHS = (1280, 390)
+TIMEOUT = 15_000
+
+
+@dataclass(frozen=True)
+class View:
+    who: str
+    path: str
+    ready: tuple[str, ...] = ()  # selectors that exist once the page has drawn its data
+    open: str | None = None  # a control to click first (a menu, a modal), then ``ready``
+    scope: str | None = None  # what axe checks then (the rest is the plain view's)
+
+
+ADMIN_GRID = " .ag-center-cols-container .ag-row"
+
+# Every registered page, by module: a page added without views here fails
+# test_every_registered_page_is_checked.
+VIEWS: dict[str, tuple[View, ...]] = {
+    "pages.dashboard": (
+        *(
+            View(
+                DRIVER_EMAIL,
+                f"/?period={period}",
+                ("#charger-grid .charger-card", "#usage-chart .main-svg", "li.session-item"),
+            )
+            for period in ("current", "previous", "year")
+        ),
+        View(NEWCOMER_EMAIL, "/", ("#charger-grid .charger-card", "#usage-chart .main-svg")),
+        View(
+            DRIVER_EMAIL,
+            "/",
+            ("#account-menu .dropdown-menu.show #sign-out",),
+            open="#account-menu .dropdown-toggle",
+            scope="#account-menu",
+        ),
+    ),
+    "pages.switch": (
+        View(DRIVER_EMAIL, "/switch", ("#account-list",)),
+        View(OPERATOR_EMAIL, "/switch", ("#account-list button",)),
+    ),
+    "pages.admin": (
+        View(OPERATOR_EMAIL, "/admin", ("#admin-fleet-grid" + ADMIN_GRID, ".fleet-pill-count")),
+        View(
+            OPERATOR_EMAIL,
+            "/admin",
+            ("#account-menu .dropdown-menu.show #sign-out",),
+            open="#account-menu .dropdown-toggle",
+            scope="#account-menu",
+        ),
+        # A customer on an admin page: the notice with a way out.
+        View(DRIVER_EMAIL, "/admin", ("#main a[href='/switch']",)),
+    ),
+    "pages.admin_sessions": (
+        View(OPERATOR_EMAIL, "/admin/sessions", (".admin-sessions-grid" + ADMIN_GRID,)),
+    ),
+    "pages.admin_reservations": (
+        View(OPERATOR_EMAIL, "/admin/reservations", (".admin-reservations-grid" + ADMIN_GRID,)),
+    ),
+    "pages.admin_accounts": (
+        View(OPERATOR_EMAIL, "/admin/accounts", ("#admin-accounts-grid" + ADMIN_GRID,)),
+        View(
+            OPERATOR_EMAIL,
+            "/admin/accounts",
+            ("#admin-new-person-modal #admin-new-email",),
+            open="#admin-new-person-open",
+            scope=".modal.show",
+        ),
+    ),
+    "pages.admin_settings": (
+        View(OPERATOR_EMAIL, "/admin/settings", ("#admin-plans-table tr[data-plan]",)),
+    ),
+    "pages.admin_analytics": (
+        View(
+            OPERATOR_EMAIL,
+            "/admin/analytics",
+            ("#admin-analytics-total:has-text('kWh')", ".analytics-card .main-svg"),
+        ),
+    ),
+    "pages.admin_charger": (
+        View(
+            OPERATOR_EMAIL,
+            f"/admin/chargers/{FAULTED_CHARGER_ID}",
+            (
+                "#admin-charger-status",
+                "#admin-charger-access .grants-list, #admin-charger-access p",
+                "#admin-charger-sessions-grid" + ADMIN_GRID,
+                "#admin-charger-utilisation-chart .main-svg",
+                "#admin-charger-energy-chart .main-svg",
+            ),
+        ),
+    ),
+    "pages.admin_ocpp": (
+        View(OPERATOR_EMAIL, "/admin/ocpp", (f"tr[data-charger='{FAULTED_CHARGER_ID}']",)),
+    ),
+    "pages.admin_tokens": (
+        View(
+            OPERATOR_EMAIL,
+            "/admin/tokens",
+            (".admin-tokens-table, #admin-tokens-list:has-text('No API tokens')",),
+        ),
+    ),
+    "pages.admin_import": (View(OPERATOR_EMAIL, "/admin/import", ("#admin-import-upload",)),),
+    "pages.not_found_404": (
+        View(DRIVER_EMAIL, "/no-such-page", ("h1",)),
+        View(OPERATOR_EMAIL, "/no-such-page", ("h1",)),
+    ),
+}
+
+# Served by Flask, not Dash: (who or None for nobody signed in, path, a selector on the page).
+FLASK_VIEWS = (
+    (None, "/login", "form input[name=email]"),
+    (OPERATOR_EMAIL, "/account/confirm?account_id=ACC-OPS", "form input[name=password]"),
+    (OPERATOR_EMAIL, "/account/confirm?account_id=NOT-MINE", "h1:has-text('Not allowed')"),
+)
+
+# Drawn, not waiting: no grey placeholder, no Dash loading state, no grid still fetching, and no
+# transition running (a modal fading in has text of too little contrast for axe, half-way).
+SETTLED = """() =>
+  !document.querySelector('._dash-loading, .dashboard-loading, [data-dash-is-loading="true"]')
+  && !document.querySelector('.ag-overlay-loading-wrapper, .ag-skeleton-container')
+  && !document.getAnimations().some(
+    (a) => a instanceof CSSTransition && a.playState === 'running')"""
+
+
+def test_every_registered_page_is_checked(demo_app: Any) -> None:
+    """A new page is in dash.page_registry (filled as the app is built); it needs views here."""
+    assert set(dash.page_registry) == set(VIEWS), "pages without axe views (or views of no page)"
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> Path:
+    if not AXE.exists():
+        skip_or_fail(f"axe-core not installed at {AXE} (run npm ci)")
+    return AXE
+
+
+# Only what is asserted crosses back from the page (a full result, passes included, is many
+# megabytes on a page with a grid).
+RUN_AXE = """async ([tags, blocking, scope]) => {
+  const result = await axe.run(scope ? {include: [scope]} : document,
+    {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+  return result.violations.filter((v) => blocking.includes(v.impact)).map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')),
+  }));
+}"""
+
+
+def axe_violations(page: Any, axe_source: Path, scope: str | None = None) -> list[dict[str, Any]]:
+    """The serious and critical violations axe finds on the page as it is now (within the
+    ``scope`` selector, else the whole document)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(axe_source))
+    return page.evaluate(RUN_AXE, [TAGS, list(BLOCKING), scope])
+
+
+def describe(where: str, violations: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for v in violations:
+        targets = "; ".join(v["targets"][:5])
+        more = f" (+{len(v['targets']) - 5} more)" if len(v["targets"]) > 5 else ""
+        lines.append(f"{where}: {v['id']} [{v['impact']}] {v['help']} -> {targets}{more}")
+    return lines
+
+
+def open_view(page: Any, base_url: str, view: View) -> None:
+    page.goto(base_url + view.path)
+    page.wait_for_selector("#_pages_content h1", timeout=TIMEOUT)
+    if view.open:
+        # A menu drawn again just as it opens closes (tests/test_browser_admin_fleet.py): the
+        # page settles first, and the click is tried again if what it opens is not there.
+        page.wait_for_function(SETTLED, timeout=TIMEOUT)
+        for attempt in range(3):
+            page.click(view.open)
+            try:
+                page.wait_for_selector(view.ready[0], timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
+    for selector in view.ready:
+        page.wait_for_selector(selector, timeout=TIMEOUT)
+    page.wait_for_function(SETTLED, timeout=TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def contexts(browser: Any, base_url: str) -> Iterator[dict[tuple[str, int], Any]]:
+    """One signed-in page per person and width (CSP bypassed: axe is injected)."""
+    pages: dict[tuple[str, int], Any] = {}
+    opened = []
+    try:
+        for who in (DRIVER_EMAIL, NEWCOMER_EMAIL, OPERATOR_EMAIL):
+            for width in WIDTHS:
+                context = browser.new_context(
+                    viewport={"width": width, "height": 900}, bypass_csp=True
+                )
+                opened.append(context)
+                page = context.new_page()
+                sign_in_page(page, base_url, who, DEMO_PASSWORD, wait_for_idle=False)
+                pages[(who, width)] = page
+        yield pages
+    finally:
+        for context in opened:
+            context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("who", [DRIVER_EMAIL, NEWCOMER_EMAIL, OPERATOR_EMAIL])
+def test_no_serious_violation_on_any_page(
+    contexts: dict[tuple[str, int], Any], base_url: str, axe_source: Path, who: str, width: int
+) -> None:
+    page = contexts[(who, width)]
+    views = [v for group in VIEWS.values() for v in group if v.who == who]
+    assert views
+    problems: list[str] = []
+    for view in views:
+        open_view(page, base_url, view)
+        where = f"{view.path}{' + ' + view.open if view.open else ''} as {who} at {width} px"
+        problems += describe(where, axe_violations(page, axe_source, view.scope))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_serious_violation_on_the_flask_pages(
+    browser: Any, contexts: dict[tuple[str, int], Any], base_url: str, axe_source: Path, width: int
+) -> None:
+    anonymous = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    problems: list[str] = []
+    try:
+        for who, path, ready in FLASK_VIEWS:
+            page = contexts[(who, width)] if who else anonymous.new_page()
+            page.goto(base_url + path)
+            page.wait_for_selector(ready, timeout=TIMEOUT)
+            assert page.get_attribute("html", "lang") == "en", path
+            problems += describe(f"{path} at {width} px", axe_violations(page, axe_source))
+    finally:
+        anonymous.close()
+    assert not problems, "\n".join(problems)
