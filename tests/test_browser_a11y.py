@@ -20,7 +20,6 @@ from typing import Any
 
 import dash
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from config import ROOT
 from data.demo import DRIVER_EMAIL, FAULTED_CHARGER_ID, NEWCOMER_EMAIL, OPERATOR_EMAIL
@@ -200,17 +199,10 @@ def open_view(page: Any, base_url: str, view: View) -> None:
     page.goto(base_url + view.path)
     page.wait_for_selector("#_pages_content h1", timeout=TIMEOUT)
     if view.open:
-        # A menu drawn again just as it opens closes (tests/test_browser_admin_fleet.py): the
-        # page settles first, and the click is tried again if what it opens is not there.
+        # The page settles first; the menu is drawn once a page load (tests/
+        # test_browser_account_menu.py), so one click opens it.
         page.wait_for_function(SETTLED, timeout=TIMEOUT)
-        for attempt in range(3):
-            page.click(view.open)
-            try:
-                page.wait_for_selector(view.ready[0], timeout=5_000)
-                break
-            except PlaywrightTimeout:
-                if attempt == 2:
-                    raise
+        page.click(view.open)
     for selector in view.ready:
         page.wait_for_selector(selector, timeout=TIMEOUT)
     page.wait_for_function(SETTLED, timeout=TIMEOUT)
