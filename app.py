@@ -22,13 +22,16 @@ from sqlalchemy.orm import Session
 from auth import install_auth
 from auth.guard import PUBLIC_PREFIXES
 from central.cli import register_ocpp_cli
+from cli.data import register_cli
+from cli.tokens import register_token_cli
 from config import ROOT, ConfigError, load_config
-from data.analytics_routes import register_analytics_routes
-from data.cli import register_cli
-from data.db import Database, DatabaseNotReady, install_read_scope, is_empty, upgrade
+from data.db import Database, DatabaseNotReady, is_empty, upgrade
 from data.demo import DEMO_LOGINS, demo_people, has_demo, load_demo, tick_demo
-from data.export_routes import register_export_routes
 from pages import _shell
+from web.analytics_csv import register_analytics_routes
+from web.db import install_read_scope
+from web.errors import install_error_pages
+from web.exports import register_export_routes
 
 log = logging.getLogger("polaris")
 DEMO_TICK_SECONDS = 10
@@ -97,10 +100,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         _install_demo_ticker(server, db, start_up)
 
     install_auth(server, dash_app)
+    install_error_pages(server)
     register_analytics_routes(server)
     register_cli(server)
     register_ocpp_cli(server)
     register_export_routes(server)
+    register_token_cli(server)
     # Run Dash's first-request setup now: it claims the page callbacks (registered with the
     # global ``dash.callback``) for this app, so an app built later in the process gets its own.
     with server.test_request_context("/healthz"):

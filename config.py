@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from data.dashboard import OFFLINE_AFTER_SECONDS
+
 ROOT = Path(__file__).resolve().parent
 INSTANCE = Path(os.environ.get("POLARIS_INSTANCE", ROOT / "instance"))
 
@@ -27,8 +29,8 @@ MIN_KEY_LENGTH = 32
 # The estimate of key_strength_bits() a production key needs: as hard to guess as 128 random bits.
 MIN_KEY_BITS = 128
 MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
-# A charger silent for longer than this is Offline (data-exchange spec: one hour).
-DEFAULT_OFFLINE_AFTER_S = 3600
+# A charger silent for longer than this is Offline: the status rule's own default (one hour).
+DEFAULT_OFFLINE_AFTER_S = OFFLINE_AFTER_SECONDS
 # A worker answers the fleet-wide part of every driver's request (statuses, catalogue, operator
 # settings) from a snapshot this old at most, then rebuilds it in the background (data/snapshots).
 DEFAULT_SNAPSHOT_S = 2.0

@@ -18,10 +18,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
-from data.db import read_scope, session_scope
 from data.models import Role
 from data.signin import landing_account_id, signed_in_person
 from data.tokens import TOKEN_PATH_PREFIXES, authenticate_token, bearer_secret
+from web.db import read_scope, session_scope
 
 ACCOUNT_KEY = "account_id"
 

@@ -15,7 +15,7 @@ traceback:
 * 403 to a non-admin account calling a callback whose outputs are admin components (an id, or a
   pattern-matching id's value, starting with ``admin-``), whichever page the request says it
   comes from; and 403 to a non-admin account on any export (``/export/...``) but its own
-  sessions and usage (``CUSTOMER_EXPORT_PATHS``, whose rows ``data.export_routes`` always
+  sessions and usage (``data.exports.CUSTOMER_EXPORT_PATHS``, whose rows ``web.exports`` always
   limits to the account).
 
 It also answers 404, not 500, to a component-bundle URL that names no registered file
@@ -37,16 +37,12 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
 from auth.accounts import current_account
+from data.exports import CUSTOMER_EXPORT_PATHS
 
 log = logging.getLogger("polaris.auth")
 
 ADMIN_ID_PREFIX = "admin-"
 ADMIN_ONLY_PREFIXES = ("/export/",)
-# The exports a customer may ask for: ``data.exports.CUSTOMER_EXPORTS`` (a test keeps the two
-# equal; importing data.exports here would be circular: it imports data.exchange -> auth).
-CUSTOMER_EXPORT_PATHS = frozenset(
-    {"/export/sessions.csv", "/export/usage-daily.csv", "/export/usage-monthly.csv"}
-)
 WILDCARDS = frozenset({"ALL", "MATCH", "ALLSMALLER"})
 
 

@@ -33,9 +33,9 @@ from auth.accounts import (
     load_signed_in_user,
 )
 from auth.attempts import AttemptCounter, Refused
-from auth.passwords import hash_password, needs_rehash, verify_password
-from data.db import session_scope
 from data.models import User
+from data.passwords import hash_password, needs_rehash, verify_password
+from web.db import session_scope
 
 LOGIN_FAILED = "That email and password do not match an account. Check both and try again."
 RATE_LIMITED = "Too many sign-in attempts for this email. Nothing was checked; try again in {wait}."

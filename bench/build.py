@@ -30,8 +30,8 @@ from typing import TextIO
 import psycopg
 from sqlalchemy.engine import make_url
 
-from auth.passwords import hash_password
 from data.db import Database, normalise_url, upgrade
+from data.passwords import hash_password
 from data.rollup import refill_rollups
 
 BENCH_OPERATOR = "Polaris bench"

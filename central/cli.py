@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from central.server import DEFAULT_HEARTBEAT_INTERVAL_S, CentralSystem
 from central.simulator import SIMULATED_POWER_KW, simulate
-from data.db import get_db
 from data.demo import DRIVER_ID_TAG
 from data.models import Charger
+from web.db import get_db
 
 
 @click.command("ocpp-server")

@@ -44,8 +44,8 @@ from websockets.headers import build_www_authenticate_basic, parse_authorization
 from websockets.http11 import Request, Response
 
 import data.ocpp as ocpp_data
-from auth.passwords import verify_password
 from data.db import Database
+from data.passwords import verify_password
 
 log = logging.getLogger("polaris.ocpp")
 

@@ -53,6 +53,8 @@ from data.models import (
 from data.periods import Period, local_midnight_utc
 from data.sql import ShiftedUTCDate
 
+# A charger silent for longer than this is Offline (data-exchange spec: one hour). The one
+# default: the app's POLARIS_OFFLINE_AFTER_S (config.py) overrides it and callers pass it in.
 OFFLINE_AFTER_SECONDS = 3600
 CHARGER_LIMIT = 50
 KWH = Decimal("0.001")  # energy is stored with 3 decimals; every figure is rounded to that

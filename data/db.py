@@ -1,9 +1,9 @@
 """Engine, sessions and schema upgrades.
 
 The Flask app keeps one ``Database`` in ``app.extensions``; callbacks and routes open a short
-session with ``session_scope()`` (a transaction, committed at the end), or ``read_scope()`` for
-reads that need no transaction of their own. Every query function elsewhere in ``data`` takes
-that session.
+session with ``web.db.session_scope()`` (a transaction, committed at the end), or
+``web.db.read_scope()`` for reads that need no transaction of their own. Every query function
+elsewhere in ``data`` takes that session.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import Engine, Executable, Result, create_engine, event, exc, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -182,48 +181,3 @@ def core_rows(session: Session, statement: Executable, params: Mapping[str, Any]
     if session.autoflush:
         session.flush()
     return session.connection().execute(statement, params)
-
-
-def get_db() -> Database:
-    return current_app.extensions["polaris_db"]
-
-
-@contextmanager
-def session_scope() -> Iterator[Session]:
-    with get_db().session() as s:
-        yield s
-
-
-READS_KEY = "polaris_reads"
-
-
-@contextmanager
-def read_scope() -> Iterator[Session]:
-    """A session for reads only, in autocommit. Within a request every ``read_scope`` shares one
-    session and so one pooled connection (the sign-in check and the callback's queries alike),
-    given back when the request ends; writes go through ``session_scope``."""
-    if not has_request_context():
-        with get_db().reads() as s:
-            yield s
-        return
-    s = g.get(READS_KEY)
-    if s is None:
-        s = get_db().reads()
-        setattr(g, READS_KEY, s)
-    try:
-        yield s
-    except BaseException:
-        # Never reuse a session whose statement failed (its connection may be gone).
-        _close_reads()
-        raise
-
-
-def _close_reads(_error: BaseException | None = None) -> None:
-    s = g.pop(READS_KEY, None)
-    if s is not None:
-        s.close()
-
-
-def install_read_scope(server: Flask) -> None:
-    """Give the request's read session (and its connection) back when the request ends."""
-    server.teardown_request(_close_reads)

@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from auth.passwords import hash_password
 from data.models import (
     Account,
     Base,
@@ -42,6 +41,7 @@ from data.models import (
     User,
     Visibility,
 )
+from data.passwords import hash_password
 
 DEMO_OPERATOR_NAME = "Polaris Express Demo Energy"
 DEMO_SUPPORT_EMAIL = "support@polaris.example"

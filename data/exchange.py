@@ -38,7 +38,6 @@ from zoneinfo import available_timezones
 from sqlalchemy import Boolean, Select, Table, and_, bindparam, null, select, text, type_coerce
 from sqlalchemy.orm import Session
 
-from auth.passwords import hash_password, verify_password
 from data.models import (
     ID_LENGTH,
     Account,
@@ -55,6 +54,7 @@ from data.models import (
 )
 from data.models import Charger as ChargerModel
 from data.models import Reservation as ReservationModel
+from data.passwords import hash_password, verify_password
 from data.signin import landing_account_id
 from data.sql import Bytewise
 

@@ -2,7 +2,7 @@
 
 Per charger: when it was last heard from, the latest StatusNotification of each connector, its
 customer-facing status, and whether it must log in with an HTTP Basic password. The password
-itself is stored only as an argon2 hash (``auth.passwords``) and never shown. Id tags (RFID
+itself is stored only as an argon2 hash (``data.passwords``) and never shown. Id tags (RFID
 cards, app tokens) map to customer accounts for Authorize/StartTransaction. Reservations sent to
 chargers list the charger's answers to ReserveNow/CancelReservation; refusals are flagged.
 Sessions whose energy a charger reported implausibly (data/ocpp.py) are listed until an admin
@@ -20,7 +20,6 @@ from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth.passwords import hash_password
 from data.dashboard import OFFLINE_AFTER_SECONDS, ChargerStatus, charger_status_expression
 from data.models import (
     ID_LENGTH,
@@ -34,6 +33,7 @@ from data.models import (
     Role,
     User,
 )
+from data.passwords import hash_password
 
 CHARGER_LIMIT = 20  # rows on the page; the search narrows it down
 TAG_LIMIT = 20

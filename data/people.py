@@ -25,7 +25,6 @@ from sqlalchemy import ColumnElement, String, and_, cast, delete, func, or_, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth.passwords import set_password
 from data.dashboard import operator_settings
 from data.grants import add_grant, remove_grant
 from data.models import (
@@ -42,6 +41,7 @@ from data.models import (
     User,
     Visibility,
 )
+from data.passwords import set_password
 from data.signin import landing_account_id
 
 T = TypeVar("T")

@@ -29,9 +29,9 @@ from components.energy import (
 )
 from components.fleet import feedback
 from data.dashboard import operator_settings
-from data.db import session_scope
 from data.models import ID_LENGTH
 from data.ocpp_admin import OcppAdminError, disputed_sessions, resolve_energy_dispute
+from web.db import session_scope
 
 
 def _bump(counter: object) -> int:

@@ -26,8 +26,8 @@ from components.shell import BANNER_ID, MENU_LOAD_ID, account_menu, frame
 from components.static import encoded_once
 from config import snapshot_s
 from data.dashboard import active_session
-from data.db import read_scope
 from data.snapshots import SETTINGS
+from web.db import read_scope
 
 log = logging.getLogger("polaris")
 

@@ -35,9 +35,9 @@ from components.fleet import (
     pill_label,
 )
 from config import offline_after_s
-from data.db import session_scope
 from data.fleet import fleet_counts, fleet_page, parse_fleet_request
 from pages._admin import admin_layout
+from web.db import session_scope
 
 dash.register_page(__name__, path="/admin", title="Fleet · Polaris Express", name="Admin")
 

@@ -88,7 +88,6 @@ from components.people import (
     remove_question,
     success,
 )
-from data.db import session_scope
 from data.models import Role
 from data.people import (
     REFRESH_FILTER,
@@ -113,6 +112,7 @@ from data.people import (
     set_person_password,
 )
 from pages._admin import admin_layout
+from web.db import session_scope
 
 PATH = "/admin/accounts"
 dash.register_page(__name__, path=PATH, title="Accounts · Polaris Express", name="Accounts")

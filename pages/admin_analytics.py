@@ -4,7 +4,7 @@ energy by connector type, for a period or a custom range of local days.
 The layout is a static skeleton built from the URL query alone (no SQL); ``render_analytics``
 fills every chart once per range. The range comes back from the browser's store, so it is read
 again with ``read_range`` before any query. The CSV downloads are Flask routes
-(``data/analytics_routes.py``), linked from each chart with the same query.
+(``web/analytics_csv.py``), linked from each chart with the same query.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from data.analytics import (
     top_chargers_by_utilisation,
 )
 from data.dashboard import operator_settings
-from data.db import session_scope
 from pages._admin import admin_layout
+from web.db import session_scope
 
 dash.register_page(
     __name__, path="/admin/analytics", title="Analytics · Polaris Express", name="Analytics"

@@ -64,7 +64,6 @@ from components.fleet import (
 )
 from config import offline_after_s
 from data.dashboard import operator_settings
-from data.db import session_scope
 from data.fleet import (
     ChargerNotFoundError,
     FleetInputError,
@@ -82,6 +81,7 @@ from data.fleet import (
 )
 from data.periods import parse_period, period_bounds
 from pages._admin import admin_layout
+from web.db import session_scope
 
 dash.register_page(
     __name__,

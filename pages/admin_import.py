@@ -45,9 +45,9 @@ from components.imports import (
 )
 from config import INSTANCE
 from data import import_uploads as uploads
-from data.db import session_scope
 from data.exchange import ExchangeError, ImportReport, RowError, broken_rule, import_folder
 from pages._admin import admin_layout
+from web.db import session_scope
 
 log = logging.getLogger("polaris.import")
 

@@ -46,7 +46,6 @@ from components.ocpp import (
 )
 from config import offline_after_s
 from data.dashboard import operator_settings
-from data.db import session_scope
 from data.ocpp_admin import (
     OcppAdminError,
     assign_id_tag,
@@ -58,6 +57,7 @@ from data.ocpp_admin import (
     set_ocpp_password,
 )
 from pages._admin import admin_layout
+from web.db import session_scope
 
 dash.register_page(__name__, path="/admin/ocpp", title="OCPP · Polaris Express", name="OCPP")
 

@@ -56,7 +56,6 @@ from components.history import (
     reservations_skeleton,
 )
 from data.dashboard import operator_settings
-from data.db import session_scope
 from data.reservations import (
     ReservationError,
     account_choice,
@@ -72,6 +71,7 @@ from data.reservations import (
     upcoming_reservations,
 )
 from pages._admin import admin_layout
+from web.db import session_scope
 
 dash.register_page(
     __name__,

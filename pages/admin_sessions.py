@@ -45,7 +45,6 @@ from components.history import (
     view_summary,
 )
 from data.dashboard import operator_settings
-from data.db import session_scope
 from data.history import (
     PageKeys,
     SessionTotals,
@@ -57,6 +56,7 @@ from data.history import (
 )
 from pages import _energy
 from pages._admin import admin_layout
+from web.db import session_scope
 
 dash.register_page(
     __name__, path="/admin/sessions", title="Sessions · Polaris Express", name="Sessions"

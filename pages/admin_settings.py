@@ -39,7 +39,6 @@ from components.people import (
     settings_skeleton,
     success,
 )
-from data.db import session_scope
 from data.people import (
     InvalidInput,
     create_plan,
@@ -49,6 +48,7 @@ from data.people import (
     update_plan,
 )
 from pages._admin import admin_layout
+from web.db import session_scope
 
 PATH = "/admin/settings"
 dash.register_page(

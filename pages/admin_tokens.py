@@ -43,9 +43,9 @@ from components.tokens import (
     tokens_table,
 )
 from data.dashboard import operator_settings
-from data.db import session_scope
 from data.tokens import NAME_LENGTH, TokenError, TokenRow, create_token, list_tokens, revoke_token
 from pages._admin import admin_layout
+from web.db import session_scope
 
 dash.register_page(
     __name__, path="/admin/tokens", title="API tokens · Polaris Express", name="API tokens"

@@ -60,7 +60,6 @@ from data.dashboard import (
     next_reservation,
     recent_sessions,
 )
-from data.db import read_scope
 from data.models import ID_LENGTH
 from data.periods import parse_period, period_bounds
 from data.snapshots import (
@@ -70,6 +69,7 @@ from data.snapshots import (
     shown_statuses,
     snapshot_chargers,
 )
+from web.db import read_scope
 
 dash.register_page(__name__, path="/", title="Dashboard · Polaris Express", name="Dashboard")
 

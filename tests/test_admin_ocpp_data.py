@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from auth.passwords import verify_password
 from data.dashboard import ChargerStatus
 from data.db import Database
 from data.models import Charger, ConnectorStatus, IdTag, OcppReservation, Role
@@ -21,6 +20,7 @@ from data.ocpp_admin import (
     sent_reservations,
     set_ocpp_password,
 )
+from data.passwords import verify_password
 from tests.factories import make_account, make_charger, make_reservation, make_user
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

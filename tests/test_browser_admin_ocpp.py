@@ -16,7 +16,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from auth.passwords import verify_password
 from data.demo import (
     DRIVER_EMAIL,
     FAULTED_CHARGER_ID,
@@ -26,6 +25,7 @@ from data.demo import (
     OPERATOR_EMAIL,
 )
 from data.models import Charger, IdTag
+from data.passwords import verify_password
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser

@@ -1,5 +1,5 @@
 """data/db.py: idle PostgreSQL connections are pinged before reuse (and a dead one replaced),
-busy ones are not; ``read_scope`` shares one autocommit session per request."""
+busy ones are not; web/db.py's ``read_scope`` shares one autocommit session per request."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from flask import Flask
 from sqlalchemy import text
 
 import data.db as db_module
-from data.db import Database, read_scope
+from data.db import Database
 from tests.conftest import postgres_admin
+from web.db import install_read_scope, read_scope
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_read_scope_is_one_autocommit_session_per_request(tmp_path: Any) -> None
     server = Flask(__name__)
     database = Database(f"sqlite:///{tmp_path / 'reads.db'}")
     server.extensions["polaris_db"] = database
-    db_module.install_read_scope(server)
+    install_read_scope(server)
     with server.test_request_context():
         with read_scope() as a:
             a.execute(text("SELECT 1"))

@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from auth.passwords import verify_password
 from data.dashboard import CHARGER_LIMIT, visible_chargers
 from data.db import Database
 from data.demo import (
@@ -50,6 +49,7 @@ from data.models import (
     Role,
     User,
 )
+from data.passwords import verify_password
 
 NOW = datetime(2026, 3, 18, 14, 25, 13, tzinfo=UTC)  # a Wednesday afternoon, mid-month
 BERLIN = ZoneInfo("Europe/Berlin")

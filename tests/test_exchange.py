@@ -16,7 +16,6 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 import data.exchange as exchange
-from auth.passwords import needs_rehash, verify_password
 from data.db import Database
 from data.exchange import ExchangeError, RowError, export_folder, import_folder
 from data.models import (
@@ -34,6 +33,7 @@ from data.models import (
     User,
     Visibility,
 )
+from data.passwords import needs_rehash, verify_password
 from tests.conftest import _truncate_postgres
 
 FIXTURES = Path(__file__).parent / "fixtures"

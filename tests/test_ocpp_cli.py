@@ -16,9 +16,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.headers import build_authorization_basic
 
-from auth.passwords import hash_password
 from central.server import CentralSystem, bound_port
 from data.models import ChargingSession, OcppTransaction
+from data.passwords import hash_password
 from tests.factories import make_account, make_charger, make_id_tag
 from tests.web import make_app
 

@@ -18,7 +18,6 @@ from websockets.exceptions import InvalidStatus
 from websockets.headers import build_authorization_basic
 
 import central.server as server_module
-from auth.passwords import hash_password, verify_password
 from central.server import CentralSystem, bound_port
 from central.simulator import SimulatedCharger, connect_charger
 from data.db import Database
@@ -30,6 +29,7 @@ from data.models import (
     Reservation,
     ReservationStatus,
 )
+from data.passwords import hash_password, verify_password
 from tests.factories import make_account, make_charger, make_id_tag, make_reservation
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

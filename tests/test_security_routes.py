@@ -217,7 +217,7 @@ def test_customer_gets_403_on_admin_pages_and_exports(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
     def add_export(app: Flask) -> None:
-        # A new export added beside the real ones (data.export_routes serves /export/<name>.csv).
+        # A new export added beside the real ones (web.exports serves /export/<name>.csv).
         app.add_url_rule("/export/probe/<name>.csv", "export_probe", lambda name: "ADMIN-EXPORT")
 
     app = build_app(tmp_path, sqlite_template, add_export, PROPAGATE_EXCEPTIONS=False)

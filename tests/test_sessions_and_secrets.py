@@ -16,10 +16,10 @@ import pytest
 
 import auth.routes as auth_routes
 import config
-from auth.passwords import hash_password, set_password
 from auth.routes import SIGNED_IN_AT
 from config import ConfigError, load_config
 from data.models import Role, User
+from data.passwords import hash_password, set_password
 from tests.conftest import skip_or_fail
 from tests.web import (
     PASSWORD,

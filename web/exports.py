@@ -1,4 +1,4 @@
-"""``/export/<name>.csv``: the CSV exports as plain Flask routes, streamed; token commands.
+"""``/export/<name>.csv``: the CSV exports as plain Flask routes, streamed.
 
 Registered by ``create_app`` with ``register_export_routes(server)``. The request gate has
 already turned anonymous requests away (401) and ``auth.hardening`` customers away from every
@@ -11,9 +11,7 @@ Bad query strings get 400 with a plain-text message saying what to fix. The file
 (``data.exports.export_chunks``); the first piece is read before the response starts, so a
 database that is down or a statement that fails still gets the app's friendly error status
 instead of a 200 with a broken file. Optional gzip when the client accepts it.
-
-CLI: ``flask --app app create-token EMAIL [--account ID] [--name TEXT]``,
-``flask --app app revoke-token ID``, ``flask --app app list-tokens``.
+The tokens a request may carry are made on the command line (``cli.tokens``).
 """
 
 from __future__ import annotations
@@ -21,14 +19,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-import click
 from flask import Blueprint, Flask, Response, current_app, g, request
-from flask.cli import with_appcontext
 
 from auth.accounts import current_account
 from config import offline_after_s
 from data.dashboard import operator_settings
-from data.db import get_db, session_scope
 from data.exports import (
     EXPORT_STATEMENT_TIMEOUT_MS,
     EXPORTS,
@@ -42,7 +37,8 @@ from data.exports import (
     parse_filter,
     scope_filter,
 )
-from data.tokens import TokenError, create_token, has_bearer_header, list_tokens, revoke_token
+from data.tokens import has_bearer_header
+from web.db import get_db
 
 export_blueprint_name = "exports"
 
@@ -125,67 +121,6 @@ def export_blueprint() -> Blueprint:
     return bp
 
 
-# --- Tokens on the command line --------------------------------------------------------------
-
-
-@click.command("create-token")
-@click.argument("email")
-@click.option("--account", "account_id", help="The admin account, when the person has several.")
-@click.option("--name", help="What the token is for (shown in list-tokens).")
-@with_appcontext
-def create_token_command(email: str, account_id: str | None, name: str | None) -> None:
-    """Create a personal API token for EMAIL's admin account; it is shown once."""
-    try:
-        with session_scope() as s:
-            token = create_token(s, email, datetime.now(UTC), account_id=account_id, name=name)
-    except TokenError as exc:
-        click.echo(str(exc), err=True)
-        raise click.exceptions.Exit(1) from None
-    click.echo(
-        f"Token {token.token_id} for {token.email} acts as admin account {token.account_id}. "
-        "It is shown only now; store it safely:",
-        err=True,
-    )
-    click.echo(token.secret)
-
-
-@click.command("revoke-token")
-@click.argument("token_id", type=int)
-@with_appcontext
-def revoke_token_command(token_id: int) -> None:
-    """Revoke token TOKEN_ID: requests with it get 401 from now on."""
-    try:
-        with session_scope() as s:
-            changed = revoke_token(s, token_id, datetime.now(UTC))
-    except TokenError as exc:
-        click.echo(str(exc), err=True)
-        raise click.exceptions.Exit(1) from None
-    click.echo(f"Token {token_id} {'revoked' if changed else 'was already revoked'}.")
-
-
-@click.command("list-tokens")
-@with_appcontext
-def list_tokens_command() -> None:
-    """Every API token: id, account, name, created, last used, revoked (times in UTC)."""
-
-    def when(value: datetime | None) -> str:
-        return "-" if value is None else value.strftime("%Y-%m-%d %H:%M")
-
-    with session_scope() as s:
-        rows = list_tokens(s)
-    if not rows:
-        click.echo("No API tokens.")
-    for row in rows:
-        state = f"revoked {when(row.revoked_at)}" if row.revoked_at else "active"
-        click.echo(
-            f"{row.token_id}\t{row.prefix}…\t{row.account_id} ({row.email})\t{row.name or ''}\t"
-            f"created {when(row.created_at)}\tlast used {when(row.last_used_at)}\t{state}"
-        )
-
-
 def register_export_routes(server: Flask) -> None:
-    """Serve ``/export/<name>.csv`` from ``server`` and add the token commands to its CLI."""
+    """Serve ``/export/<name>.csv`` from ``server`` (the token commands: ``cli.tokens``)."""
     server.register_blueprint(export_blueprint())
-    server.cli.add_command(create_token_command)
-    server.cli.add_command(revoke_token_command)
-    server.cli.add_command(list_tokens_command)

@@ -16,10 +16,11 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from data.db import get_db, is_empty
+from data.db import is_empty
 from data.demo import has_demo, load_demo
 from data.exchange import ExchangeError, broken_rule, export_folder, import_folder
 from data.models import Base
+from web.db import get_db
 
 
 @click.command("import-data")

@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, request
 from auth.roles import require_admin
 from data.analytics import CHARTS, ChartTable, RangeError, chart_table, parse_range
 from data.dashboard import operator_settings
-from data.db import session_scope
+from web.db import session_scope
 
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

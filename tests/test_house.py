@@ -1,0 +1,79 @@
+"""The house rule for ``data/``: SQL and models only, nothing of the web, the CLI or the pages.
+
+Every module under ``data/`` (the migrations included; Alembic is allowed) is parsed and each
+import, at module level or inside a function, is checked against the packages data/ may never
+use. A query function that needs a setting gets it as an argument from its caller.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+# Top-level packages that belong to the web layer, the command line or the app around data/.
+FORBIDDEN = frozenset(
+    {
+        "flask",
+        "flask_login",
+        "flask_wtf",
+        "flask_limiter",
+        "werkzeug",
+        "dash",
+        "dash_bootstrap_components",
+        "click",
+        "auth",
+        "pages",
+        "components",
+        "central",
+        "web",
+        "cli",
+        "app",
+        "config",
+    }
+)
+
+
+def _imported(tree: ast.AST) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def forbidden_imports(path: Path, root: Path = ROOT) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        f"{path.relative_to(root)}:{line} imports {name}"
+        for line, name in _imported(tree)
+        if name.split(".")[0] in FORBIDDEN
+    ]
+
+
+MODULES = sorted(DATA.rglob("*.py"))
+
+
+def test_data_has_modules() -> None:
+    assert len(MODULES) > 20  # the walk found the package (a wrong path would pass vacuously)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_data_imports_nothing_of_the_web_or_cli(path: Path) -> None:
+    assert forbidden_imports(path) == []
+
+
+def test_the_check_sees_imports_inside_functions(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "import sqlalchemy\n\ndef f():\n    from flask import g\n    import click.core\n"
+    )
+    assert forbidden_imports(module, tmp_path) == [
+        "m.py:4 imports flask",
+        "m.py:5 imports click.core",
+    ]
