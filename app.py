@@ -25,7 +25,7 @@ from central.cli import register_ocpp_cli
 from cli.data import register_cli
 from cli.tokens import register_token_cli
 from config import ROOT, ConfigError, load_config
-from data.db import Database, DatabaseNotReady, is_empty, upgrade
+from data.core.db import Database, DatabaseNotReady, is_empty, upgrade
 from data.demo import DEMO_LOGINS, demo_people, has_demo, load_demo, tick_demo
 from pages import _shell
 from web.analytics_csv import register_analytics_routes

@@ -4,7 +4,7 @@ The Flask-Login id is ``"<user id>:<session version>"``: bumping the version in 
 (logout, password change, account switch) makes every older cookie load no user at all.
 
 On the export routes only, a personal API token (``Authorization: Bearer ...``, see
-``data.tokens``) signs a request in as the token's admin account, without a session cookie.
+``data.accounts.tokens``) signs a request in as the token's admin account, without a session cookie.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
-from data.models import Role
-from data.signin import landing_account_id, signed_in_person
-from data.tokens import TOKEN_PATH_PREFIXES, authenticate_token, bearer_secret
+from data.accounts.signin import landing_account_id, signed_in_person
+from data.accounts.tokens import TOKEN_PATH_PREFIXES, authenticate_token, bearer_secret
+from data.core.models import Role
 from web.db import read_scope, session_scope
 
 ACCOUNT_KEY = "account_id"
@@ -58,8 +58,9 @@ class SignedInUser(UserMixin):
 
     @property
     def default_account(self) -> AccountInfo | None:
-        """The account sign-in starts in (``data.signin.landing_account_id``): an admin account
-        for anyone who holds one, whatever created the person or which default was stored."""
+        """The account sign-in starts in (``data.accounts.signin.landing_account_id``): an admin
+        account for anyone who holds one, whatever created the person or which default was
+        stored."""
         chosen = landing_account_id(
             ((a.id, a.role) for a in self.accounts.values()), self.default_account_id
         )

@@ -15,8 +15,8 @@ traceback:
 * 403 to a non-admin account calling a callback whose outputs are admin components (an id, or a
   pattern-matching id's value, starting with ``admin-``), whichever page the request says it
   comes from; and 403 to a non-admin account on any export (``/export/...``) but its own
-  sessions and usage (``data.exports.CUSTOMER_EXPORT_PATHS``, whose rows ``web.exports`` always
-  limits to the account).
+  sessions and usage (``data.exchange.exports.CUSTOMER_EXPORT_PATHS``, whose rows ``web.exports``
+  always limits to the account).
 
 It also answers 404, not 500, to a component-bundle URL that names no registered file
 (``/_dash-component-suites/...`` is public: Dash raised ``DependencyException`` for anyone).
@@ -37,7 +37,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
 from auth.accounts import current_account
-from data.exports import CUSTOMER_EXPORT_PATHS
+from data.exchange.exports import CUSTOMER_EXPORT_PATHS
 
 log = logging.getLogger("polaris.auth")
 

@@ -33,8 +33,8 @@ from auth.accounts import (
     load_signed_in_user,
 )
 from auth.attempts import AttemptCounter, Refused
-from data.models import User
-from data.passwords import hash_password, needs_rehash, verify_password
+from data.accounts.passwords import hash_password, needs_rehash, verify_password
+from data.core.models import User
 from web.db import session_scope
 
 LOGIN_FAILED = "That email and password do not match an account. Check both and try again."

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from data.db import Database, upgrade
+from data.core.db import Database, upgrade
+from data.core.models import ChargingSession
 from data.demo import load_demo
-from data.models import ChargingSession
 
 
 def main(argv: list[str] | None = None) -> None:

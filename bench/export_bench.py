@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import delete, func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from data.db import Database, normalise_url, upgrade  # noqa: E402
-from data.models import ApiToken, ChargingSession, Operator  # noqa: E402
-from data.tokens import create_token  # noqa: E402
+from data.accounts.tokens import create_token  # noqa: E402
+from data.core.db import Database, normalise_url, upgrade  # noqa: E402
+from data.core.models import ApiToken, ChargingSession, Operator  # noqa: E402
 
 BENCH_OPERATOR = "Polaris export bench"
 BENCH_ADMIN = "bench-admin@bench.example"

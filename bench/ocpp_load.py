@@ -33,8 +33,8 @@ from sqlalchemy.engine import make_url
 
 from central.server import CentralSystem, bound_port
 from central.simulator import SimulatedCharger, connect_charger
-from data.db import Database, normalise_url, upgrade
-from data.models import (
+from data.core.db import Database, normalise_url, upgrade
+from data.core.models import (
     Account,
     Charger,
     ChargingSession,

@@ -45,9 +45,9 @@ from bench.build import (
     PASSWORD,
     libpq_url,
 )
-from data.db import Database, normalise_url, upgrade
-from data.periods import PERIODS, period_bounds
-from data.tokens import create_token
+from data.accounts.tokens import create_token
+from data.core.db import Database, normalise_url, upgrade
+from data.core.periods import PERIODS, period_bounds
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGINS = {"light": LIGHT_EMAIL, "heavy": HEAVY_EMAIL}
@@ -751,8 +751,8 @@ def admin_figures(app: Flask, repeat: int) -> dict[str, Any]:
         from dash._utils import to_json
 
         from components.analytics import daily_energy_figure
-        from data.analytics import custom_range, energy_per_day
-        from data.dashboard import operator_settings
+        from data.charging.analytics import custom_range, energy_per_day
+        from data.charging.dashboard import operator_settings
 
         with app.extensions["polaris_db"].session() as s:
             tz = operator_settings(s).tz

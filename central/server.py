@@ -1,10 +1,10 @@
 """The OCPP 1.6J central system: chargers connect to ``ws://HOST:PORT/ocpp/<charger_id>``.
 
 One ``ChargerConnection`` (the ``ocpp`` library's ChargePoint) per connected charger; every
-message it receives is handled by one function of ``data.ocpp`` in one database transaction,
-run in a worker thread so the event loop never waits for the database. The handshake refuses
-unknown charger ids (404), a missing ``ocpp1.6`` subprotocol (400) and, for a charger with an
-OCPP password (security profile 1), missing or wrong HTTP Basic credentials (401); with
+message it receives is handled by one function of ``data.ocpp.messages`` in one database
+transaction, run in a worker thread so the event loop never waits for the database. The handshake
+refuses unknown charger ids (404), a missing ``ocpp1.6`` subprotocol (400) and, for a charger with
+an OCPP password (security profile 1), missing or wrong HTTP Basic credentials (401); with
 ``allow_no_password=False`` (production) also a charger that has no OCPP password (401).
 
 A reservation loop sends ReserveNow to a connected charger shortly before a confirmed
@@ -43,9 +43,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHeader
 from websockets.headers import build_www_authenticate_basic, parse_authorization_basic
 from websockets.http11 import Request, Response
 
-import data.ocpp as ocpp_data
-from data.db import Database
-from data.passwords import verify_password
+import data.ocpp.messages as ocpp_data
+from data.accounts.passwords import verify_password
+from data.core.db import Database
 
 log = logging.getLogger("polaris.ocpp")
 
@@ -350,7 +350,7 @@ def bound_port(server: Server) -> int:
 
 
 class ChargerConnection(ChargePoint):
-    """One connected charger: routes its OCPP messages to ``data.ocpp``."""
+    """One connected charger: routes its OCPP messages to ``data.ocpp.messages``."""
 
     def __init__(self, charger_id: str, connection: ServerConnection, central: CentralSystem):
         super().__init__(charger_id, connection, response_timeout=central.response_timeout_s)

@@ -16,10 +16,10 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from data.db import is_empty
+from data.core.db import is_empty
+from data.core.models import Base
 from data.demo import has_demo, load_demo
-from data.exchange import ExchangeError, broken_rule, export_folder, import_folder
-from data.models import Base
+from data.exchange.folder import ExchangeError, broken_rule, export_folder, import_folder
 from web.db import get_db
 
 

@@ -13,7 +13,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from data.tokens import TokenError, create_token, list_tokens, revoke_token
+from data.accounts.tokens import TokenError, create_token, list_tokens, revoke_token
 from web.db import session_scope
 
 

@@ -1,7 +1,7 @@
 """The analytics page's pieces: the period picker, chart cards and their figures.
 
-No database access here: ``pages/admin_analytics.py`` queries ``data.analytics`` and hands the
-rows to these functions. Figures are ``plotly.graph_objects`` with fixed axes (no zoom: a phone
+No database access here: ``pages/admin_analytics.py`` queries ``data.charging.analytics`` and hands
+the rows to these functions. Figures are ``plotly.graph_objects`` with fixed axes (no zoom: a phone
 scrolls the page instead); every chart has a caption that says what it counts, and an "Export
 CSV" link carrying the range on screen, so the figures are available as data too.
 """
@@ -21,7 +21,7 @@ from components.admin import admin_page
 from components.charts import captioned_chart, plotly_text
 from components.dashboard import empty_figure, loading_placeholder, section
 from components.format import format_kwh
-from data.analytics import (
+from data.charging.analytics import (
     TOP_CHARGERS,
     WEEKDAYS,
     AnalyticsRange,
@@ -32,7 +32,7 @@ from data.analytics import (
     range_label,
     total_energy,
 )
-from data.periods import PERIOD_LABELS, PERIODS, Period
+from data.core.periods import PERIOD_LABELS, PERIODS, Period
 
 PATH = "/admin/analytics"
 # Stable ids (tests, automation). Every id on an admin page starts with "admin-".

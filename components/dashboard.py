@@ -1,4 +1,4 @@
-"""The customer dashboard's pieces: small typed functions over ``data.dashboard`` rows.
+"""The customer dashboard's pieces: small typed functions over ``data.charging.dashboard`` rows.
 
 No database access here: the page's callbacks query, these functions only build trees and figures.
 Every status carries text (and, for charger pills, an icon drawn by ``assets/polaris.css``), never
@@ -23,7 +23,7 @@ from components.charts import captioned_chart
 from components.format import format_datetime, format_duration, format_kwh, format_time
 from components.landmarks import aria as _aria
 from components.landmarks import named_section
-from data.dashboard import (
+from data.charging.dashboard import (
     ChargerList,
     ChargerRow,
     ChargerStatus,
@@ -33,7 +33,7 @@ from data.dashboard import (
     SessionRow,
     usage_total_kwh,
 )
-from data.periods import PERIOD_LABELS, PERIODS, Period
+from data.core.periods import PERIOD_LABELS, PERIODS, Period
 
 # Stable ids (for tests and for people who automate).
 RECENT_SESSIONS_ID = "recent-sessions"
@@ -219,7 +219,7 @@ def usage_frame(df: pd.DataFrame, period: Period) -> pd.DataFrame:
     """
     days_of_period = period.days
     if "energy_kwh" in df and "day" in df and df["day"].tolist() == days_of_period:
-        return df  # already one row per day, as ``data.dashboard.daily_usage`` returns it
+        return df  # already one row per day, as ``data.charging.dashboard.daily_usage`` returns it
     # At most 366 rows: a plain loop is a tenth of what a pandas groupby costs here.
     values: dict[date, float] = {}
     for day, kwh in zip(df.get("day", ()), df.get("energy_kwh", ()), strict=True):

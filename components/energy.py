@@ -17,7 +17,7 @@ from dash.development.base_component import Component
 
 from components.fleet import admin_section
 from components.format import format_datetime
-from data.ocpp_admin import DisputedSessionRow, DisputedSessions
+from data.ocpp.admin import DisputedSessionRow, DisputedSessions
 
 ENERGY_SECTION_ID = "admin-energy-section"
 ENERGY_DISPUTES_ID = "admin-energy-disputes"

@@ -1,9 +1,9 @@
 """The admin fleet pages' pieces: the overview (status pills, the chargers table) and one
 charger's detail (summary, settings, access, usage charts, sessions, reservations).
 
-No database access: the pages' callbacks query ``data.fleet``; these functions build trees, grid
-rows and figures. Every status is text (pills add an icon via ``assets/polaris.css``), times are
-in the operator's time zone, energy via ``format_kwh``. Every component id starts with
+No database access: the pages' callbacks query ``data.chargers.fleet``; these functions build trees,
+grid rows and figures. Every status is text (pills add an icon via ``assets/polaris.css``), times
+are in the operator's time zone, energy via ``format_kwh``. Every component id starts with
 ``admin-`` so the central gate refuses customers for any callback that writes to it.
 """
 
@@ -32,8 +32,7 @@ from components.format import format_ago, format_datetime, format_duration, form
 from components.history import export_link
 from components.landmarks import aria as _aria
 from components.landmarks import named_section
-from data.dashboard import ChargerStatus
-from data.fleet import (
+from data.chargers.fleet import (
     AccountOption,
     ChargerDetail,
     ChargerReservationRow,
@@ -41,7 +40,8 @@ from data.fleet import (
     FleetRow,
     GrantRow,
 )
-from data.periods import PERIOD_LABELS, PERIODS, Period
+from data.charging.dashboard import ChargerStatus
+from data.core.periods import PERIOD_LABELS, PERIODS, Period
 
 # --- ids (stable, for tests and for people who automate) ---------------------------------------
 

@@ -26,7 +26,7 @@ from components.admin import confirm_modal
 from components.format import format_datetime, format_duration, format_kwh, format_time
 from components.landmarks import aria as _aria
 from components.landmarks import named_section
-from data.history import (
+from data.charging.history import (
     PAGE_SIZE_MAX,
     STATE_LABELS,
     STATES,
@@ -35,7 +35,7 @@ from data.history import (
     SessionListRow,
     SessionTotals,
 )
-from data.reservations import AccountChoice, ChargerChoice, ReservationRow
+from data.charging.reservations import AccountChoice, ChargerChoice, ReservationRow
 
 # --- ids (stable, for callbacks, tests and people who automate) ---------------------------------
 
@@ -144,7 +144,7 @@ def export_link(link_id: str, href: str | None, what: str) -> html.A:
 
 def sessions_export_href(view: str) -> str:
     """The explorer's view (its canonical ``?from=...`` query) as a CSV download: the export
-    reads the same parameters with the same meaning (``data.exports``)."""
+    reads the same parameters with the same meaning (``data.exchange.exports``)."""
     return "/export/sessions.csv" + view
 
 

@@ -1,7 +1,7 @@
 """The import page's pieces: the upload area, the dry-run summary and the result of an import.
 
-No database access here: ``pages/admin_import.py`` runs the import (``data.exchange``) and hands
-the report or the errors to these functions.
+No database access here: ``pages/admin_import.py`` runs the import (``data.exchange.folder``) and
+hands the report or the errors to these functions.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dash.development.base_component import Component
 
 from components.admin import admin_page
 from components.landmarks import aria, named_section
-from data.exchange import FileCounts, ImportReport, RowError
-from data.import_uploads import EXPECTED, UNPACKED_LIMIT, UPLOAD_LIMIT, ZIP_ENTRY_LIMIT
+from data.exchange.folder import FileCounts, ImportReport, RowError
+from data.exchange.import_uploads import EXPECTED, UNPACKED_LIMIT, UPLOAD_LIMIT, ZIP_ENTRY_LIMIT
 
 PATH = "/admin/import"
 # Stable ids (tests, automation). Every id on an admin page starts with "admin-".

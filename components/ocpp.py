@@ -21,7 +21,7 @@ from components.dashboard import loading_placeholder, status_class
 from components.fleet import admin_section, charger_href, heartbeat_text
 from components.format import format_datetime, format_time
 from components.landmarks import aria as _aria
-from data.ocpp_admin import (
+from data.ocpp.admin import (
     ID_TAG_MAX_LENGTH,
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,

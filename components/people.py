@@ -1,5 +1,5 @@
 """The pieces of ``/admin/accounts`` and ``/admin/settings``: small typed functions over
-``data.people`` rows. No database access here; the pages' callbacks query and call these.
+``data.accounts.people`` rows. No database access here; the pages' callbacks query and call these.
 
 Every component id starts with ``admin-`` (the callback gate refuses customers for those).
 Messages carry a mark and words (✓ Saved, ✕ and the reason), never colour alone.
@@ -20,8 +20,7 @@ from dash.development.base_component import Component
 
 from components.history import export_link
 from components.landmarks import aria as _aria
-from data.models import Role
-from data.people import (
+from data.accounts.people import (
     ISO_4217_CODES,
     PASSWORD_MIN_LENGTH,
     REFRESH_FILTER,
@@ -34,6 +33,7 @@ from data.people import (
     PlanSummary,
     timezone_names,
 )
+from data.core.models import Role
 
 # --- ids: /admin/accounts -----------------------------------------------------------------------
 
@@ -93,7 +93,7 @@ NEW_KINDS_ID = "admin-new-kinds"  # checklist: customer / admin
 NEW_CUSTOMER_FIELDS_ID = "admin-new-customer-fields"
 NEW_ADMIN_FIELDS_ID = "admin-new-admin-fields"
 
-# Field name (as data.people reports it) -> input id. Each has an error line "<id>-error".
+# Field name (as data.accounts.people reports it) -> input id. Each has an error line "<id>-error".
 NEW_PERSON_FIELDS = {
     "email": "admin-new-email",
     "display_name": "admin-new-name",
@@ -481,7 +481,8 @@ def person_accounts(p: Person, selected: str | None) -> Component:
             className="mb-0",
         )
     items = []
-    # Someone who holds an admin account always signs in to one (data.signin.landing_account_id).
+    # Someone who holds an admin account always signs in to one
+    # (data.accounts.signin.landing_account_id).
     holds_admin = any(a.is_admin for a in p.accounts)
     for a in p.accounts:
         is_selected = a.account_id == selected

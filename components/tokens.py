@@ -18,7 +18,7 @@ from components.admin import confirm_modal
 from components.format import format_datetime
 from components.landmarks import aria as _aria
 from components.landmarks import named_section
-from data.tokens import NAME_LENGTH, TokenRow
+from data.accounts.tokens import NAME_LENGTH, TokenRow
 
 TOKENS_VERSION_ID = "admin-tokens-version"
 TOKENS_LIST_ID = "admin-tokens-list"

@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from data.models import (
+from data.accounts.passwords import hash_password
+from data.core.models import (
     Account,
     Base,
     Charger,
@@ -41,7 +42,6 @@ from data.models import (
     User,
     Visibility,
 )
-from data.passwords import hash_password
 
 DEMO_OPERATOR_NAME = "Polaris Express Demo Energy"
 DEMO_SUPPORT_EMAIL = "support@polaris.example"

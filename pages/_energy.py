@@ -28,9 +28,9 @@ from components.energy import (
     energy_disputes_body,
 )
 from components.fleet import feedback
-from data.dashboard import operator_settings
-from data.models import ID_LENGTH
-from data.ocpp_admin import OcppAdminError, disputed_sessions, resolve_energy_dispute
+from data.charging.dashboard import operator_settings
+from data.core.models import ID_LENGTH
+from data.ocpp.admin import OcppAdminError, disputed_sessions, resolve_energy_dispute
 from web.db import session_scope
 
 

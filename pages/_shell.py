@@ -25,8 +25,8 @@ from components.format import format_ago, format_kwh, format_time
 from components.shell import BANNER_ID, MENU_LOAD_ID, account_menu, frame
 from components.static import encoded_once
 from config import snapshot_s
-from data.dashboard import active_session
-from data.snapshots import SETTINGS
+from data.chargers.snapshots import SETTINGS
+from data.charging.dashboard import active_session
 from web.db import read_scope
 
 log = logging.getLogger("polaris")

@@ -35,7 +35,7 @@ from components.fleet import (
     pill_label,
 )
 from config import offline_after_s
-from data.fleet import fleet_counts, fleet_page, parse_fleet_request
+from data.chargers.fleet import fleet_counts, fleet_page, parse_fleet_request
 from pages._admin import admin_layout
 from web.db import session_scope
 

@@ -88,8 +88,7 @@ from components.people import (
     remove_question,
     success,
 )
-from data.models import Role
-from data.people import (
+from data.accounts.people import (
     REFRESH_FILTER,
     SEARCH_FILTER,
     SEARCH_MAX_LENGTH,
@@ -111,6 +110,7 @@ from data.people import (
     set_default_account,
     set_person_password,
 )
+from data.core.models import Role
 from pages._admin import admin_layout
 from web.db import session_scope
 

@@ -36,7 +36,7 @@ from components.analytics import (
     summary,
     utilisation_figure,
 )
-from data.analytics import (
+from data.charging.analytics import (
     RangeError,
     custom_range,
     energy_by_connector,
@@ -46,7 +46,7 @@ from data.analytics import (
     sessions_by_hour_of_week,
     top_chargers_by_utilisation,
 )
-from data.dashboard import operator_settings
+from data.charging.dashboard import operator_settings
 from pages._admin import admin_layout
 from web.db import session_scope
 

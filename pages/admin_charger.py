@@ -63,8 +63,7 @@ from components.fleet import (
     utilisation_figure,
 )
 from config import offline_after_s
-from data.dashboard import operator_settings
-from data.fleet import (
+from data.chargers.fleet import (
     ChargerNotFoundError,
     FleetInputError,
     charger_daily_usage,
@@ -79,7 +78,8 @@ from data.fleet import (
     search_accounts,
     update_charger,
 )
-from data.periods import parse_period, period_bounds
+from data.charging.dashboard import operator_settings
+from data.core.periods import parse_period, period_bounds
 from pages._admin import admin_layout
 from web.db import session_scope
 

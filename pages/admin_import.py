@@ -1,7 +1,7 @@
 """``/admin/import``: import a data-exchange folder from the browser, checked before it is written.
 
 1. The admin uploads the folder's CSV files (or one zip). ``check_upload`` checks the upload
-   (``data.import_uploads``: size, names, zip safety), keeps the files server-side under an
+   (``data.exchange.import_uploads``: size, names, zip safety), keeps the files server-side under an
    unguessable id bound to this person and account, and runs the real import as a dry run
    (``import_folder(..., dry_run=True)``: every statement, then rolled back), so the summary
    shows exactly what the import would do, or every error with its file, line and column.
@@ -44,8 +44,8 @@ from components.imports import (
     summary,
 )
 from config import INSTANCE
-from data import import_uploads as uploads
-from data.exchange import ExchangeError, ImportReport, RowError, broken_rule, import_folder
+from data.exchange import import_uploads as uploads
+from data.exchange.folder import ExchangeError, ImportReport, RowError, broken_rule, import_folder
 from pages._admin import admin_layout
 from web.db import session_scope
 

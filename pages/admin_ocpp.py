@@ -2,7 +2,7 @@
 
 The layout is a static skeleton (``?charger=<id>`` only pre-fills the search and the password
 form); callbacks fill it, each checking the admin role first. Charger ids, tags and accounts
-typed by the operator are validated in ``data.ocpp_admin``; nothing the browser sends names the
+typed by the operator are validated in ``data.ocpp.admin``; nothing the browser sends names the
 acting account.
 """
 
@@ -45,8 +45,8 @@ from components.ocpp import (
     tags_list,
 )
 from config import offline_after_s
-from data.dashboard import operator_settings
-from data.ocpp_admin import (
+from data.charging.dashboard import operator_settings
+from data.ocpp.admin import (
     OcppAdminError,
     assign_id_tag,
     clear_ocpp_password,

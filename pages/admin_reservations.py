@@ -3,7 +3,7 @@
 The list is a server-paged grid; the version store names the grid to mount, so creating or
 cancelling a reservation mounts a fresh one that reads from row 0. Cancelling asks first (a
 modal naming the reservation, read again from the database). Creating takes a customer account,
-a charger and a start and end in the operator's local time; ``data.reservations`` refuses
+a charger and a start and end in the operator's local time; ``data.charging.reservations`` refuses
 anything that cannot be (past, unknown, admin account, restricted charger, overlap) with a
 message shown as is. Ids from the browser are only keys: each is looked up again here.
 """
@@ -55,8 +55,8 @@ from components.history import (
     reservations_grid,
     reservations_skeleton,
 )
-from data.dashboard import operator_settings
-from data.reservations import (
+from data.charging.dashboard import operator_settings
+from data.charging.reservations import (
     ReservationError,
     account_choice,
     cancel_reservation,

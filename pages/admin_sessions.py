@@ -44,8 +44,8 @@ from components.history import (
     sessions_totals_text,
     view_summary,
 )
-from data.dashboard import operator_settings
-from data.history import (
+from data.charging.dashboard import operator_settings
+from data.charging.history import (
     PageKeys,
     SessionTotals,
     filter_matches,

@@ -3,7 +3,8 @@
 The layout is a static skeleton (the time zone and currency choices are constants, not data);
 callbacks fill it and save. A save validates every field first: invalid input shows its message
 next to the field and nothing is written. The customer dashboard reads plans and the operator row
-(``data.dashboard.operator_settings``) on every render, so a change shows on its next refresh.
+(``data.charging.dashboard.operator_settings``) on every render, so a change shows on its next
+refresh.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from components.people import (
     settings_skeleton,
     success,
 )
-from data.people import (
+from data.accounts.people import (
     InvalidInput,
     create_plan,
     list_plans,

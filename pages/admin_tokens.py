@@ -5,7 +5,7 @@ time zone), creates one for the signed-in person's active admin account (the acc
 the server side, never from the browser), and revokes one after asking. A new token's secret is
 in the answer to "Create token" only: no store holds it and no later callback sends it again
 ("I have copied it" removes it from the page). Tokens work on ``/export/`` only
-(``data.tokens``).
+(``data.accounts.tokens``).
 """
 
 from __future__ import annotations
@@ -42,8 +42,15 @@ from components.tokens import (
     tokens_skeleton,
     tokens_table,
 )
-from data.dashboard import operator_settings
-from data.tokens import NAME_LENGTH, TokenError, TokenRow, create_token, list_tokens, revoke_token
+from data.accounts.tokens import (
+    NAME_LENGTH,
+    TokenError,
+    TokenRow,
+    create_token,
+    list_tokens,
+    revoke_token,
+)
+from data.charging.dashboard import operator_settings
 from pages._admin import admin_layout
 from web.db import session_scope
 

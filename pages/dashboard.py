@@ -52,7 +52,14 @@ from components.dashboard import (
 from components.shell import BANNER_CHARGER_ID, BANNER_ID
 from components.static import encoded_once
 from config import offline_after_s, snapshot_s
-from data.dashboard import (
+from data.chargers.snapshots import (
+    FLEET,
+    SETTINGS,
+    account_grants,
+    shown_statuses,
+    snapshot_chargers,
+)
+from data.charging.dashboard import (
     CHARGER_LIMIT,
     ChargerRow,
     account_plan,
@@ -60,15 +67,8 @@ from data.dashboard import (
     next_reservation,
     recent_sessions,
 )
-from data.models import ID_LENGTH
-from data.periods import parse_period, period_bounds
-from data.snapshots import (
-    FLEET,
-    SETTINGS,
-    account_grants,
-    shown_statuses,
-    snapshot_chargers,
-)
+from data.core.models import ID_LENGTH
+from data.core.periods import parse_period, period_bounds
 from web.db import read_scope
 
 dash.register_page(__name__, path="/", title="Dashboard · Polaris Express", name="Dashboard")
@@ -220,7 +220,7 @@ def refresh_statuses(_n: int | None, shown: object) -> tuple[Any, ...]:
 
     The browser names the chargers it shows (as ``render_dashboard`` listed them); only those
     the account may see get a status, any other id the neutral pill. Statuses come from the
-    worker's fleet snapshot (``data.snapshots``), so a poll costs one small query (the
+    worker's fleet snapshot (``data.chargers.snapshots``), so a poll costs one small query (the
     account's grants) whatever the fleet. Without a usable list the account's first 50 are
     found again.
     """

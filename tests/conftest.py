@@ -21,9 +21,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import Engine, create_engine, text
 
-from data.db import Database, normalise_url, upgrade
+from data.core.db import Database, normalise_url, upgrade
+from data.core.models import Base
 from data.demo import load_demo
-from data.models import Base
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, live_server
 from tests.web import make_app
 

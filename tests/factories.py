@@ -19,8 +19,9 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from data.dashboard import OFFLINE_AFTER_SECONDS, ChargerStatus
-from data.models import (
+from data.chargers.snapshots import account_grants, fleet_snapshot, shown_statuses
+from data.charging.dashboard import OFFLINE_AFTER_SECONDS, ChargerStatus
+from data.core.models import (
     Account,
     Charger,
     ChargerAccess,
@@ -35,7 +36,6 @@ from data.models import (
     User,
     Visibility,
 )
-from data.snapshots import account_grants, fleet_snapshot, shown_statuses
 
 _counter = itertools.count(1)
 T = TypeVar("T")

@@ -19,8 +19,8 @@ from werkzeug.exceptions import Unauthorized
 
 from components.analytics import DATE_FROM_ID, DATE_TO_ID, GRAPH_IDS, RANGE_NOTE_ID, SUMMARY_ID
 from components.format import format_kwh
-from data.analytics import CHARTS, WEEKDAYS
-from data.models import ConnectorType, Role
+from data.charging.analytics import CHARTS, WEEKDAYS
+from data.core.models import ConnectorType, Role
 from tests.factories import make_charger, make_operator, make_session
 from tests.web import add_person, call_callback, client_for, make_app
 from web.analytics_csv import csv_cell

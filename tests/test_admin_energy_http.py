@@ -16,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-import data.ocpp as ocpp
-from data.models import ChargingSession, Role
+import data.ocpp.messages as ocpp
+from data.core.models import ChargingSession, Role
 from tests.factories import make_charger, make_id_tag, make_operator
 from tests.web import add_person, client_for, dash_csrf, make_app
 

@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from data.models import Charger, ChargerAccess, Role, Visibility
+from data.core.models import Charger, ChargerAccess, Role, Visibility
 from tests.factories import (
     grant_access,
     make_charger,

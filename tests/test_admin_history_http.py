@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from data.models import Reservation, ReservationStatus, Role
+from data.core.models import Reservation, ReservationStatus, Role
 from tests.factories import make_charger, make_operator, make_reservation, make_session
 from tests.web import add_person, client_for, dash_csrf, make_app
 

@@ -18,10 +18,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-import data.exchange as exchange
-from data.db import Database
-from data.exchange import ExchangeError, broken_rule, import_folder
-from data.models import Charger, Role, User
+import data.exchange.folder as exchange
+from data.core.db import Database
+from data.core.models import Charger, Role, User
+from data.exchange.folder import ExchangeError, broken_rule, import_folder
 from tests.conftest import _truncate_postgres
 from tests.test_exchange import (
     SAMPLE,
@@ -74,7 +74,7 @@ def exported(db: Database, folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
 
 
-# --- The dry run in data.exchange --------------------------------------------------------------
+# --- The dry run in data.exchange.folder ----------------------------------------------------------
 
 
 def test_dry_run_counts_what_the_import_then_does(db: Database) -> None:

@@ -1,5 +1,6 @@
-"""Uploads for the admin import page (``data.import_uploads``): what is accepted, what is refused
-with a message (and nothing stored), and the server-side staging between check and import."""
+"""Uploads for the admin import page (``data.exchange.import_uploads``): what is accepted, what is
+refused with a message (and nothing stored), and the server-side staging between check and
+import."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from data import import_uploads as uploads
-from data.import_uploads import UploadRefused, unpack_upload
+from data.exchange import import_uploads as uploads
+from data.exchange.import_uploads import UploadRefused, unpack_upload
 
 SAMPLE = Path(__file__).parent / "fixtures" / "exchange_sample"
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

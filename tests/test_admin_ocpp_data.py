@@ -1,4 +1,4 @@
-"""The /admin/ocpp queries and edits (data/ocpp_admin.py), on SQLite and PostgreSQL."""
+"""The /admin/ocpp queries and edits (data/ocpp/admin.py), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from data.dashboard import ChargerStatus
-from data.db import Database
-from data.models import Charger, ConnectorStatus, IdTag, OcppReservation, Role
-from data.ocpp_admin import (
+from data.accounts.passwords import verify_password
+from data.charging.dashboard import ChargerStatus
+from data.core.db import Database
+from data.core.models import Charger, ConnectorStatus, IdTag, OcppReservation, Role
+from data.ocpp.admin import (
     OcppAdminError,
     assign_id_tag,
     clear_ocpp_password,
@@ -20,7 +21,6 @@ from data.ocpp_admin import (
     sent_reservations,
     set_ocpp_password,
 )
-from data.passwords import verify_password
 from tests.factories import make_account, make_charger, make_reservation, make_user
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

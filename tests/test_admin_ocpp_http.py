@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from data.models import Charger, ConnectorStatus, IdTag, Role
-from data.passwords import verify_password
+from data.accounts.passwords import verify_password
+from data.core.models import Charger, ConnectorStatus, IdTag, Role
 from tests.factories import make_charger, make_operator
 from tests.web import add_person, client_for, dash_csrf, make_app
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from data.models import Account, ChargerAccess, Operator, Plan, Role, User, Visibility
+from data.core.models import Account, ChargerAccess, Operator, Plan, Role, User, Visibility
 from tests.factories import make_charger, make_operator, make_plan
 from tests.web import (
     PASSWORD,

@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from data.models import Role
-from data.tokens import TOKEN_PATTERN, create_token, list_tokens
+from data.accounts.tokens import TOKEN_PATTERN, create_token, list_tokens
+from data.core.models import Role
 from tests.factories import make_charger, make_operator, make_session
 from tests.test_export_links import call, callback_key, find
 from tests.web import add_person, client_for, dash_csrf, make_app

@@ -1,4 +1,4 @@
-"""The analytics aggregates (data/analytics.py) at their edges, on SQLite and PostgreSQL.
+"""The analytics aggregates (data/charging/analytics.py) at their edges, on SQLite and PostgreSQL.
 
 Times are pinned; the operator is in Europe/Berlin, whose 2026 DST days are Sunday 29 March
 (23 hours: 02:00 CET jumps to 03:00 CEST at 01:00 UTC) and Sunday 25 October (25 hours: 03:00
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from data.analytics import (
+from data.charging.analytics import (
     CHARTS,
     CUSTOM,
     MAX_RANGE_DAYS,
@@ -33,10 +33,10 @@ from data.analytics import (
     top_chargers_by_utilisation,
     total_energy,
 )
-from data.dashboard import daily_usage, operator_settings
-from data.db import Database
-from data.models import ConnectorType
-from data.periods import Period, period_bounds
+from data.charging.dashboard import daily_usage, operator_settings
+from data.core.db import Database
+from data.core.models import ConnectorType
+from data.core.periods import Period, period_bounds
 from tests.factories import make_account, make_charger, make_operator, make_session
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import pytest
 
 from components import analytics as a
-from data.analytics import ChargerUtilisation, ConnectorEnergy, DayEnergy, energy_per_month
+from data.charging.analytics import ChargerUtilisation, ConnectorEnergy, DayEnergy, energy_per_month
 
 DAYS = [
     DayEnergy(date(2026, 3, 1) + timedelta(days=n), n % 3, Decimal(n % 3) * 7) for n in range(40)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from data.models import Role
+from data.core.models import Role
 from tests.web import PASSWORD, add_person, call_callback, make_app, sign_in
 
 
@@ -174,7 +174,7 @@ def test_logout_ends_the_session_and_old_cookie_is_refused(client, app):
 def test_password_is_stored_as_argon2_hash(app):
     from sqlalchemy import select
 
-    from data.models import User
+    from data.core.models import User
 
     with app.extensions["polaris_db"].session() as s:
         stored = s.scalar(select(User.password_hash).where(User.email == "driver@example.com"))

@@ -25,15 +25,21 @@ from sqlalchemy.orm import Session
 
 from bench.build import ensure_database
 from bench.run import Driver, counting_statements
-from data.dashboard import (
+from data.chargers.snapshots import (
+    account_grants,
+    fleet_snapshot,
+    shown_statuses,
+    snapshot_chargers,
+)
+from data.charging.dashboard import (
     STATUS_RANK,
     ChargerStatus,
     charger_status_expression,
     visible_charger_condition,
     visible_chargers,
 )
-from data.db import Database, upgrade
-from data.models import (
+from data.core.db import Database, upgrade
+from data.core.models import (
     Charger,
     ChargingSession,
     ConnectorStatus,
@@ -41,12 +47,6 @@ from data.models import (
     ReservationStatus,
     Role,
     Visibility,
-)
-from data.snapshots import (
-    account_grants,
-    fleet_snapshot,
-    shown_statuses,
-    snapshot_chargers,
 )
 from tests.conftest import postgres_admin, scratch_postgres_name
 from tests.factories import (
@@ -375,7 +375,8 @@ def test_charger_list_matches_the_status_rule_for_every_charger(db: Database):
         counts = visible_chargers(s, me.id, NOW, limit=0)
         assert (counts.chargers, counts.visible, counts.available) == ([], len(brute), online)
 
-        # The workers' snapshot (data/snapshots.py) answers the same, rows and counts alike.
+        # The workers' snapshot (data/chargers/snapshots.py) answers the same, rows and counts
+        # alike.
         snapshot = fleet_snapshot(s, NOW)
         granted = account_grants(s, me.id)
         for limit in (0, 5, 50, 200):

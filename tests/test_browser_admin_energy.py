@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-import data.ocpp as ocpp
+import data.ocpp.messages as ocpp
+from data.core.models import ChargingSession
 from data.demo import DRIVER_FAST_CHARGER_ID, DRIVER_ID_TAG, OPERATOR_EMAIL
-from data.models import ChargingSession
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser

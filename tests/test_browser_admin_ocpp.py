@@ -16,6 +16,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from data.accounts.passwords import verify_password
+from data.core.models import Charger, IdTag
 from data.demo import (
     DRIVER_EMAIL,
     FAULTED_CHARGER_ID,
@@ -24,8 +26,6 @@ from data.demo import (
     NEWCOMER_EMAIL,
     OPERATOR_EMAIL,
 )
-from data.models import Charger, IdTag
-from data.passwords import verify_password
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from data.accounts.tokens import TOKEN_PATTERN
 from data.demo import OPERATOR_EMAIL
-from data.tokens import TOKEN_PATTERN
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser

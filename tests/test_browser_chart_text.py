@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from components.analytics import GRAPH_IDS
+from data.core.models import Charger
 from data.demo import DRIVER_EMAIL, OPERATOR_EMAIL
-from data.models import Charger
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser

@@ -26,8 +26,8 @@ from flask import Flask
 
 from central.server import CentralSystem, bound_port
 from central.simulator import SimulatedCharger, connect_charger, ocpp_time
+from data.core.models import Charger, ChargingSession
 from data.demo import DRIVER_EMAIL, DRIVER_ID_TAG, NEVER_SEEN_CHARGER_ID, load_demo
-from data.models import Charger, ChargingSession
 from tests.browser import DEMO_PASSWORD, live_server, screenshot, sign_in_page
 from tests.web import make_app
 
@@ -108,8 +108,8 @@ def test_a_live_ocpp_session_on_the_drivers_dashboard(
     with db.session() as s:
         charger_row = s.get(Charger, CHARGER_ID)
         charger_name = charger_row.friendly_name
-        # 6.4 kWh in 20 minutes is plausible at 22 kW (data/ocpp.py takes no reading a charger
-        # could not have delivered since the session's start).
+        # 6.4 kWh in 20 minutes is plausible at 22 kW (data/ocpp/messages.py takes no reading a
+        # charger could not have delivered since the session's start).
         charger_row.max_power_kw = Decimal("22")
     started = datetime.now(UTC) - timedelta(minutes=20)
     context = browser.new_context(viewport={"width": 1280, "height": 900})

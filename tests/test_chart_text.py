@@ -30,8 +30,8 @@ import pytest
 import components
 from components import analytics, dashboard, fleet
 from components.charts import plotly_text
-from data.analytics import ChargerUtilisation, ConnectorEnergy, DayEnergy, energy_per_month
-from data.periods import Period, period_bounds
+from data.charging.analytics import ChargerUtilisation, ConnectorEnergy, DayEnergy, energy_per_month
+from data.core.periods import Period, period_bounds
 
 HOSTILE = '<a href="https://evil.example/">Click here</a>'
 SHOWN = plotly_text(HOSTILE)

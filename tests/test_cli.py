@@ -81,7 +81,7 @@ def test_overlapping_reservations_are_refused_plainly_on_postgresql(
 
     from sqlalchemy import text
 
-    from data.db import Database
+    from data.core.db import Database
 
     folder = tmp_path / "overlap"
     shutil.copytree(SAMPLE, folder)

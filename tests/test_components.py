@@ -14,7 +14,7 @@ import pytest
 from dash.development.base_component import Component
 
 from components import dashboard as c
-from data.dashboard import (
+from data.charging.dashboard import (
     CHARGER_LIMIT,
     ChargerList,
     ChargerRow,
@@ -24,7 +24,7 @@ from data.dashboard import (
     ReservationRow,
     SessionRow,
 )
-from data.periods import period_bounds
+from data.core.periods import period_bounds
 
 TZ = ZoneInfo("Europe/Amsterdam")
 # Tuesday 24 November 2026, 10:00 in Amsterdam.

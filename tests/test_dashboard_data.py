@@ -1,4 +1,5 @@
-"""The dashboard queries (data/dashboard.py) against the rules in shared/spec/data-exchange.md.
+"""The dashboard queries (data/charging/dashboard.py) against the rules in
+shared/spec/data-exchange.md.
 
 Every test runs on SQLite and on PostgreSQL (fixture ``db``); ``now`` is always pinned.
 """
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from data.dashboard import (
+from data.charging.dashboard import (
     CHARGER_LIMIT,
     ChargerStatus,
     OperatorSettings,
@@ -28,9 +29,9 @@ from data.dashboard import (
     usage_total_kwh,
     visible_chargers,
 )
-from data.db import Database
-from data.models import Charger, ConnectorType, ReservationStatus, Visibility
-from data.periods import period_bounds
+from data.core.db import Database
+from data.core.models import Charger, ConnectorType, ReservationStatus, Visibility
+from data.core.periods import period_bounds
 from tests.factories import (
     grant_access,
     make_account,

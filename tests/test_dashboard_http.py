@@ -23,7 +23,7 @@ from components.dashboard import (
     USAGE_TOTAL_ID,
 )
 from components.shell import MENU_LOAD_ID
-from data.models import Role, Visibility
+from data.core.models import Role, Visibility
 from tests.factories import grant_access, make_charger, make_operator, make_session
 from tests.web import add_person, call_callback, found_secrets, make_app, sign_in
 

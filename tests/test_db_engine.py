@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from data.db import Database
+from data.core.db import Database
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -1,4 +1,4 @@
-"""data/db.py: idle PostgreSQL connections are pinged before reuse (and a dead one replaced),
+"""data/core/db.py: idle PostgreSQL connections are pinged before reuse (and a dead one replaced),
 busy ones are not; web/db.py's ``read_scope`` shares one autocommit session per request."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-import data.db as db_module
-from data.db import Database
+import data.core.db as db_module
+from data.core.db import Database
 from tests.conftest import postgres_admin
 from web.db import install_read_scope, read_scope
 
@@ -100,9 +100,9 @@ def test_read_scope_is_one_autocommit_session_per_request(tmp_path: Any) -> None
 
 def test_core_rows_sees_what_the_session_has_not_flushed_yet(db: Database) -> None:
     """``core_rows`` skips the ORM's per-statement bookkeeping but not its autoflush."""
-    from data.db import core_rows
-    from data.models import Plan
-    from data.signin import _PERSON  # a prebuilt statement of the kind core_rows runs
+    from data.accounts.signin import _PERSON  # a prebuilt statement of the kind core_rows runs
+    from data.core.db import core_rows
+    from data.core.models import Plan
 
     with db.session() as s:
         s.add(Plan(id="plan-pending", name="Pending", allowance_kwh=1, currency="EUR"))

@@ -18,8 +18,23 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from data.dashboard import CHARGER_LIMIT, visible_chargers
-from data.db import Database
+from data.accounts.passwords import verify_password
+from data.charging.dashboard import CHARGER_LIMIT, visible_chargers
+from data.core.db import Database
+from data.core.models import (
+    Account,
+    Base,
+    Charger,
+    ChargerAccess,
+    ChargingSession,
+    ConnectorStatus,
+    Operator,
+    Plan,
+    Reservation,
+    ReservationStatus,
+    Role,
+    User,
+)
 from data.demo import (
     DEMO_PASSWORD,
     DEMO_SUPPORT_EMAIL,
@@ -35,21 +50,6 @@ from data.demo import (
     load_demo,
     tick_demo,
 )
-from data.models import (
-    Account,
-    Base,
-    Charger,
-    ChargerAccess,
-    ChargingSession,
-    ConnectorStatus,
-    Operator,
-    Plan,
-    Reservation,
-    ReservationStatus,
-    Role,
-    User,
-)
-from data.passwords import verify_password
 
 NOW = datetime(2026, 3, 18, 14, 25, 13, tzinfo=UTC)  # a Wednesday afternoon, mid-month
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -17,8 +17,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-import data.ocpp as ocpp
-from data.analytics import (
+import data.ocpp.messages as ocpp
+from data.chargers.fleet import (
+    charger_daily_usage,
+    charger_sessions,
+    fleet_page,
+    parse_fleet_request,
+)
+from data.charging.analytics import (
     AnalyticsRange,
     energy_by_connector,
     energy_by_connector_from_sessions,
@@ -27,19 +33,18 @@ from data.analytics import (
     sessions_by_hour_of_week,
     total_energy,
 )
-from data.dashboard import daily_usage, usage_total_kwh
-from data.db import Database
-from data.exports import ExportFilter, export_chunks
-from data.fleet import charger_daily_usage, charger_sessions, fleet_page, parse_fleet_request
-from data.history import SessionFilter, session_page, session_totals
-from data.models import ChargingSession, OcppTransaction, Role
-from data.ocpp_admin import (
+from data.charging.dashboard import daily_usage, usage_total_kwh
+from data.charging.history import SessionFilter, session_page, session_totals
+from data.charging.rollup import refill_rollups, usage_between
+from data.core.db import Database
+from data.core.models import ChargingSession, OcppTransaction, Role
+from data.core.periods import period_bounds
+from data.exchange.exports import ExportFilter, export_chunks
+from data.ocpp.admin import (
     OcppAdminError,
     disputed_sessions,
     resolve_energy_dispute,
 )
-from data.periods import period_bounds
-from data.rollup import refill_rollups, usage_between
 from tests.factories import make_account, make_charger, make_id_tag, make_session
 from tests.test_rollup import counted_in_python, table_rows
 

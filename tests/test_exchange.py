@@ -15,10 +15,10 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-import data.exchange as exchange
-from data.db import Database
-from data.exchange import ExchangeError, RowError, export_folder, import_folder
-from data.models import (
+import data.exchange.folder as exchange
+from data.accounts.passwords import needs_rehash, verify_password
+from data.core.db import Database
+from data.core.models import (
     Account,
     Charger,
     ChargerAccess,
@@ -33,7 +33,7 @@ from data.models import (
     User,
     Visibility,
 )
-from data.passwords import needs_rehash, verify_password
+from data.exchange.folder import ExchangeError, RowError, export_folder, import_folder
 from tests.conftest import _truncate_postgres
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -186,7 +186,7 @@ def test_import_sample_counts_and_values(db: Database) -> None:
         carla = users["carla@example.com"]
         assert carla.password_hash is None and carla.display_name == "Carla Nopass, Jr."
         # Olivia holds acc-hq (admin) and acc-olivia: sign-in starts in the admin account
-        # (data.signin.landing_account_id; tests/test_landing.py tries both row orders).
+        # (data.accounts.signin.landing_account_id; tests/test_landing.py tries both row orders).
         assert {a.id: a.role for a in olivia.accounts} == {
             "acc-hq": Role.admin,
             "acc-olivia": Role.customer,

@@ -22,13 +22,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from components.fleet import charger_skeleton
-from data.dashboard import ChargerStatus
-from data.fleet import fleet_page, parse_fleet_request
-from data.history import parse_session_filter, session_totals
-from data.models import ConnectorType, ReservationStatus, Role, Visibility
-from data.people import parse_grid_request as parse_account_grid
-from data.people import search_accounts
-from data.reservations import count_upcoming_reservations, upcoming_reservations
+from data.accounts.people import parse_grid_request as parse_account_grid
+from data.accounts.people import search_accounts
+from data.chargers.fleet import fleet_page, parse_fleet_request
+from data.charging.dashboard import ChargerStatus
+from data.charging.history import parse_session_filter, session_totals
+from data.charging.reservations import count_upcoming_reservations, upcoming_reservations
+from data.core.models import ConnectorType, ReservationStatus, Role, Visibility
 from tests.factories import (
     make_account,
     make_charger,

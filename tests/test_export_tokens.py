@@ -13,9 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from data.db import Database
-from data.models import ApiToken, Role
-from data.tokens import (
+from data.accounts.tokens import (
     LAST_USED_RESOLUTION,
     TOKEN_PATTERN,
     TokenError,
@@ -25,6 +23,8 @@ from data.tokens import (
     list_tokens,
     revoke_token,
 )
+from data.core.db import Database
+from data.core.models import ApiToken, Role
 from tests.factories import make_account, make_charger, make_operator, make_session, make_user
 from tests.test_exports import fresh_database, rows_of
 from tests.web import add_person, client_for, dash_csrf, make_app

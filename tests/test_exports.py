@@ -36,10 +36,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 import auth.hardening as hardening
-import data.exports as exports
-from data.dashboard import daily_usage
-from data.db import Database
-from data.exchange import (
+import data.exchange.exports as exports
+from data.accounts.passwords import hash_password
+from data.charging.dashboard import daily_usage
+from data.core.db import Database
+from data.core.models import ReservationStatus, Role, Visibility
+from data.core.periods import Period, local_midnight_utc
+from data.exchange.exports import EXPORTS, ExportFilter, export_chunks
+from data.exchange.folder import (
     FILES,
     FORMULA_STARTS,
     PLAIN_NUMBER,
@@ -48,10 +52,6 @@ from data.exchange import (
     neutralise_cell,
     restore_cell,
 )
-from data.exports import EXPORTS, ExportFilter, export_chunks
-from data.models import ReservationStatus, Role, Visibility
-from data.passwords import hash_password
-from data.periods import Period, local_midnight_utc
 from tests.conftest import migrated_postgres_database
 from tests.factories import (
     grant_access,

@@ -1,7 +1,8 @@
-"""The fleet queries and edits (data/fleet.py), on SQLite and PostgreSQL (fixture ``db``).
+"""The fleet queries and edits (data/chargers/fleet.py), on SQLite and PostgreSQL (fixture ``db``).
 
-``now`` is always pinned. Status numbers are checked against ``data.dashboard`` (the customer's
-view of the same rule); usage edges: 30 days exactly, local midnight, DST days, empty periods.
+``now`` is always pinned. Status numbers are checked against ``data.charging.dashboard`` (the
+customer's view of the same rule); usage edges: 30 days exactly, local midnight, DST days, empty
+periods.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from data.dashboard import ChargerStatus, visible_chargers
-from data.db import Database
-from data.fleet import (
+from data.chargers.fleet import (
     MAX_GRID_ROWS,
     ChargerNotFoundError,
     FleetInputError,
@@ -34,7 +33,9 @@ from data.fleet import (
     search_accounts,
     update_charger,
 )
-from data.models import (
+from data.charging.dashboard import ChargerStatus, visible_chargers
+from data.core.db import Database
+from data.core.models import (
     Charger,
     ChargerAccess,
     ConnectorStatus,
@@ -43,7 +44,7 @@ from data.models import (
     Role,
     Visibility,
 )
-from data.periods import period_bounds
+from data.core.periods import period_bounds
 from tests.factories import (
     grant_access,
     make_account,

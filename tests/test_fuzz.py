@@ -34,10 +34,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data.db import Database
-from data.exchange import COLUMNS, ExchangeError, ImportReport, export_folder, import_folder
-from data.models import Base, Charger, Role
-from data.periods import PERIODS
+from data.core.db import Database
+from data.core.models import Base, Charger, Role
+from data.core.periods import PERIODS
+from data.exchange.folder import COLUMNS, ExchangeError, ImportReport, export_folder, import_folder
 from tests.factories import make_account, make_charger, make_operator, make_plan, make_user
 from tests.test_idor import (
     ALICE_EMAIL,

@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from data.db import Database
-from data.history import (
+from data.charging.history import (
     DEFAULT_SORT,
     MAX_DAYS,
     PAGE_SIZE_MAX,
@@ -25,6 +24,7 @@ from data.history import (
     session_page,
     session_totals,
 )
+from data.core.db import Database
 from tests.factories import make_account, make_charger, make_operator, make_session
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -77,3 +77,15 @@ def test_the_check_sees_imports_inside_functions(tmp_path: Path) -> None:
         "m.py:4 imports flask",
         "m.py:5 imports click.core",
     ]
+
+
+def test_data_is_split_by_domain() -> None:
+    """Modules live in a subpackage by domain (core, chargers, accounts, charging, ocpp,
+    exchange), each saying what lives there; only a few stay loose beside them."""
+    loose = sorted(p.name for p in DATA.glob("*.py") if p.name != "__init__.py")
+    assert len(loose) <= 4, loose
+    packages = sorted(p.parent for p in DATA.glob("*/__init__.py"))
+    assert len(packages) >= 6
+    for package in packages:
+        docstring = ast.get_docstring(ast.parse((package / "__init__.py").read_text()))
+        assert docstring, f"{package.relative_to(ROOT)}/__init__.py says what lives there"

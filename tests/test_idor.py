@@ -29,7 +29,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from data.models import Account, Role, Visibility
+from data.core.models import Account, Role, Visibility
 from tests.factories import (
     grant_access,
     make_charger,

@@ -11,10 +11,16 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from data.db import Database
-from data.models import Role, User
-from data.people import InvalidInput, NewAccount, create_person, person, set_default_account
-from data.signin import landing_account_id
+from data.accounts.people import (
+    InvalidInput,
+    NewAccount,
+    create_person,
+    person,
+    set_default_account,
+)
+from data.accounts.signin import landing_account_id
+from data.core.db import Database
+from data.core.models import Role, User
 from tests.factories import make_account, make_user
 from tests.test_admin_import import answer, button_body, check_body, folder_upload, post
 from tests.test_exchange import copy_sample, fast_hashing  # noqa: F401 - a fixture
@@ -153,7 +159,7 @@ def test_the_rule() -> None:
 def test_migration_0013_corrects_defaults_stored_by_old_imports(db: Database) -> None:
     from alembic import command
 
-    from data.db import alembic_config, upgrade
+    from data.core.db import alembic_config, upgrade
 
     with db.session() as s:
         both = make_user(s, email="both@example.com")

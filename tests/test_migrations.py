@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from data.db import Database, upgrade
-from data.models import Base, ChargingSession, User
+from data.core.db import Database, upgrade
+from data.core.models import Base, ChargingSession, User
 from tests.factories import make_account, make_charger
 
 

@@ -17,8 +17,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.headers import build_authorization_basic
 
 from central.server import CentralSystem, bound_port
-from data.models import ChargingSession, OcppTransaction
-from data.passwords import hash_password
+from data.accounts.passwords import hash_password
+from data.core.models import ChargingSession, OcppTransaction
 from tests.factories import make_account, make_charger, make_id_tag
 from tests.web import make_app
 

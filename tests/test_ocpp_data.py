@@ -1,4 +1,4 @@
-"""data.ocpp: what each OCPP 1.6J message does to the database, on SQLite and PostgreSQL.
+"""data.ocpp.messages: what each OCPP 1.6J message does to the database, on SQLite and PostgreSQL.
 
 Chargers re-send after a reconnect and deliver meter values late: nothing may be counted twice,
 lowered or opened twice.
@@ -12,9 +12,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-import data.ocpp as ocpp
-from data.db import Database
-from data.models import (
+import data.ocpp.messages as ocpp
+from data.core.db import Database
+from data.core.models import (
     Charger,
     ChargingSession,
     ConnectorStatus,

@@ -20,8 +20,9 @@ from websockets.headers import build_authorization_basic
 import central.server as server_module
 from central.server import CentralSystem, bound_port
 from central.simulator import SimulatedCharger, connect_charger
-from data.db import Database
-from data.models import (
+from data.accounts.passwords import hash_password, verify_password
+from data.core.db import Database
+from data.core.models import (
     Charger,
     ChargingSession,
     ConnectorStatus,
@@ -29,7 +30,6 @@ from data.models import (
     Reservation,
     ReservationStatus,
 )
-from data.passwords import hash_password, verify_password
 from tests.factories import make_account, make_charger, make_id_tag, make_reservation
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

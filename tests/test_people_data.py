@@ -1,4 +1,4 @@
-"""People, accounts, plans and operator settings (data.people) on SQLite and PostgreSQL."""
+"""People, accounts, plans and operator settings (data.accounts.people) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from data.dashboard import account_plan, operator_settings, visible_chargers
-from data.models import Account, ChargerAccess, IdTag, Plan, Role, User, Visibility
-from data.people import (
+from data.accounts.people import (
     ISO_4217_CODES,
     PAGE_LIMIT,
     AccountQuery,
@@ -40,6 +38,8 @@ from data.people import (
     validate_currency,
     validate_timezone,
 )
+from data.charging.dashboard import account_plan, operator_settings, visible_chargers
+from data.core.models import Account, ChargerAccess, IdTag, Plan, Role, User, Visibility
 from tests.factories import (
     grant_access,
     make_account,
@@ -552,7 +552,7 @@ def test_currency_and_zone_lists():
 def test_a_concurrent_duplicate_is_reported_not_crashed(db, monkeypatch):
     """Another admin saving the same email between our check and our insert: the unique key
     decides, the operator gets a message, and the session stays usable."""
-    import data.people as people
+    import data.accounts.people as people
 
     with db.session() as s:
         make_user(s, email="race@example.com")

@@ -36,9 +36,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from components.dashboard import PERIOD_STORE_ID
-from data.db import Database, normalise_url
-from data.exchange import import_folder
-from data.models import Role
+from data.core.db import Database, normalise_url
+from data.core.models import Role
+from data.exchange.folder import import_folder
 from tests.conftest import (
     _truncate_postgres,
     postgres_admin,

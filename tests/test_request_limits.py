@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from data.models import Role
+from data.core.models import Role
 from tests.web import add_person, dash_csrf, make_app, sign_in
 
 LIMIT = 64 * 1024  # small, so the test sends little
@@ -20,7 +20,7 @@ def _app(tmp_path: Path):
 
 def test_the_default_limit_admits_an_import_upload_and_no_more() -> None:
     from config import load_config
-    from data.import_uploads import UPLOAD_LIMIT
+    from data.exchange.import_uploads import UPLOAD_LIMIT
 
     limit = load_config({"SECRET_KEY": "x" * 40})["MAX_CONTENT_LENGTH"]
     # 16 MB of files arrive base64-encoded (4/3) inside the callback's JSON.

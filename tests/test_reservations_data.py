@@ -14,10 +14,8 @@ from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from data import reservations
-from data.db import Database, alembic_config, upgrade
-from data.models import Reservation, ReservationStatus, Role, Visibility
-from data.reservations import (
+from data.charging import reservations
+from data.charging.reservations import (
     EXCLUSION_CONSTRAINT,
     ReservationError,
     ReservationOverlap,
@@ -30,6 +28,8 @@ from data.reservations import (
     search_customer_accounts,
     upcoming_reservations,
 )
+from data.core.db import Database, alembic_config, upgrade
+from data.core.models import Reservation, ReservationStatus, Role, Visibility
 from tests.factories import (
     grant_access,
     make_account,

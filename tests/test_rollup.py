@@ -1,4 +1,4 @@
-"""The usage rollup (migration 0008, data/rollup.py) on SQLite and PostgreSQL.
+"""The usage rollup (migration 0008, data/charging/rollup.py) on SQLite and PostgreSQL.
 
 After every write path the rollups (usage_quarters and its coarser views, charger_days and
 charger_months) must equal a recount from scratch (``refill_rollups``) and
@@ -26,8 +26,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from bench.build import build
-from data import exchange
-from data.analytics import (
+from data.charging.analytics import (
     AnalyticsRange,
     energy_by_connector,
     energy_by_connector_from_sessions,
@@ -39,9 +38,18 @@ from data.analytics import (
     top_chargers_by_utilisation,
     top_chargers_by_utilisation_from_sessions,
 )
-from data.db import Database
-from data.history import SessionFilter, session_totals
-from data.models import (
+from data.charging.history import SessionFilter, session_totals
+from data.charging.rollup import (
+    day_of,
+    local_quarters,
+    month_of,
+    quarter_of,
+    refill_rollups,
+    start_spans,
+    usage_between,
+)
+from data.core.db import Database
+from data.core.models import (
     Account,
     Base,
     Charger,
@@ -53,15 +61,7 @@ from data.models import (
     UsageQuarter,
     UsageQuarterTotal,
 )
-from data.rollup import (
-    day_of,
-    local_quarters,
-    month_of,
-    quarter_of,
-    refill_rollups,
-    start_spans,
-    usage_between,
-)
+from data.exchange import folder as exchange
 from tests.conftest import postgres_admin, scratch_postgres_name
 from tests.factories import make_account, make_charger, make_operator, make_session
 

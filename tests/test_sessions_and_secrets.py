@@ -18,8 +18,8 @@ import auth.routes as auth_routes
 import config
 from auth.routes import SIGNED_IN_AT
 from config import ConfigError, load_config
-from data.models import Role, User
-from data.passwords import hash_password, set_password
+from data.accounts.passwords import hash_password, set_password
+from data.core.models import Role, User
 from tests.conftest import skip_or_fail
 from tests.web import (
     PASSWORD,

@@ -1,12 +1,12 @@
-"""``data.signin.signed_in_person``: the person and their accounts in one query."""
+"""``data.accounts.signin.signed_in_person``: the person and their accounts in one query."""
 
 from __future__ import annotations
 
 from sqlalchemy import event
 
-from data.db import Database
-from data.models import Role
-from data.signin import PersonAccount, signed_in_person
+from data.accounts.signin import PersonAccount, signed_in_person
+from data.core.db import Database
+from data.core.models import Role
 from tests.factories import make_account, make_user
 
 

@@ -1,5 +1,6 @@
-"""The workers' snapshots (data/snapshots.py): reused while young, rebuilt in the background
-while a little old, rebuilt on the spot when old; one per database; failures never stick."""
+"""The workers' snapshots (data/chargers/snapshots.py): reused while young, rebuilt in the
+background while a little old, rebuilt on the spot when old; one per database; failures never
+stick."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from config import ConfigError, load_config
-from data.snapshots import WorkerSnapshots
+from data.chargers.snapshots import WorkerSnapshots
 from tests.web import TEST_SECRET
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -143,8 +144,8 @@ def test_the_snapshot_setting_defaults_to_two_seconds(monkeypatch: pytest.Monkey
 
 def test_the_dashboard_reads_the_fleet_once_per_snapshot(database_url: str) -> None:
     from bench.run import Driver, counting_statements
-    from data.models import Role
-    from data.snapshots import FLEET, SETTINGS
+    from data.chargers.snapshots import FLEET, SETTINGS
+    from data.core.models import Role
     from tests.factories import make_charger, make_operator
     from tests.web import PASSWORD, add_person, make_app
 

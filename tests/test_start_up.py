@@ -32,9 +32,9 @@ from sqlalchemy import select, update
 import app as app_module
 from app import create_app
 from config import ConfigError, load_config
-from data.db import Database, is_empty, upgrade
+from data.core.db import Database, is_empty, upgrade
+from data.core.models import Operator, Role, User
 from data.demo import DEMO_LOGINS, DEMO_PASSWORD, OPERATOR_EMAIL, load_demo
-from data.models import Operator, Role, User
 from tests.browser import live_server
 from tests.web import TEST_SECRET, add_person, make_app, sign_in
 

@@ -20,14 +20,14 @@ from sqlalchemy import select
 
 from components.dashboard import PERIOD_STORE_ID
 from config import DEFAULT_OFFLINE_AFTER_S, ConfigError, load_config, offline_after_s
-from data.dashboard import (
+from data.chargers.fleet import charger_detail, fleet_counts, fleet_page, parse_fleet_request
+from data.charging.dashboard import (
     ChargerStatus,
     charger_status_expression,
     visible_chargers,
 )
-from data.db import Database
-from data.fleet import charger_detail, fleet_counts, fleet_page, parse_fleet_request
-from data.models import Charger, ConnectorStatus, ReservationStatus, Role
+from data.core.db import Database
+from data.core.models import Charger, ConnectorStatus, ReservationStatus, Role
 from tests.factories import (
     make_account,
     make_charger,

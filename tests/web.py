@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from data.models import Account, Role, User
-from data.passwords import hash_password
+from data.accounts.passwords import hash_password
+from data.core.models import Account, Role, User
 
 # Random (production refuses regular keys and words like "secret"); for tests only.
 TEST_SECRET = "-TVVnzFIPaUJ61koEpL3xhKHkOroxO9iHK3wqL4VZvz1DPtH"

@@ -2,7 +2,7 @@
 
 A Flask blueprint, registered by ``app.py`` with ``register_analytics_routes(server)``. Every
 request is checked for an admin account first (401 signed out, 403 for a customer). The figures
-are the ones the page draws (``data.analytics.chart_table``), for the same query; cells a
+are the ones the page draws (``data.charging.analytics.chart_table``), for the same query; cells a
 spreadsheet would run as a formula are neutralised (a charger name is operator-typed text).
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request
 
 from auth.roles import require_admin
-from data.analytics import CHARTS, ChartTable, RangeError, chart_table, parse_range
-from data.dashboard import operator_settings
+from data.charging.analytics import CHARTS, ChartTable, RangeError, chart_table, parse_range
+from data.charging.dashboard import operator_settings
 from web.db import session_scope
 
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").

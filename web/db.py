@@ -1,4 +1,4 @@
-"""The app's database inside a request: ``get_db()`` is the app's ``data.db.Database``,
+"""The app's database inside a request: ``get_db()`` is the app's ``data.core.db.Database``,
 ``session_scope()`` a short transaction, ``read_scope()`` the request's one autocommit read
 session (given back when the request ends, see ``install_read_scope``)."""
 
@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from flask import Flask, current_app, g, has_request_context
 from sqlalchemy.orm import Session
 
-from data.db import Database
+from data.core.db import Database
 
 
 def get_db() -> Database:

@@ -9,7 +9,7 @@ from flask import Flask, render_template, request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from data.db import DatabaseNotReady
+from data.core.db import DatabaseNotReady
 
 log = logging.getLogger("polaris.auth")
 

@@ -4,11 +4,11 @@ Registered by ``create_app`` with ``register_export_routes(server)``. The reques
 already turned anonymous requests away (401) and ``auth.hardening`` customers away from every
 export but their own sessions and usage (403); this blueprint checks both again, so no export
 depends on a check made elsewhere. A customer's export is always limited to the active account
-(``data.exports.scope_filter``). A request with ``Authorization: Bearer`` whose token was not
-accepted gets 401, even with a session cookie.
+(``data.exchange.exports.scope_filter``). A request with ``Authorization: Bearer`` whose token was
+not accepted gets 401, even with a session cookie.
 
 Bad query strings get 400 with a plain-text message saying what to fix. The file is streamed
-(``data.exports.export_chunks``); the first piece is read before the response starts, so a
+(``data.exchange.exports.export_chunks``); the first piece is read before the response starts, so a
 database that is down or a statement that fails still gets the app's friendly error status
 instead of a 200 with a broken file. Optional gzip when the client accepts it.
 The tokens a request may carry are made on the command line (``cli.tokens``).
@@ -23,8 +23,9 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from auth.accounts import current_account
 from config import offline_after_s
-from data.dashboard import operator_settings
-from data.exports import (
+from data.accounts.tokens import has_bearer_header
+from data.charging.dashboard import operator_settings
+from data.exchange.exports import (
     EXPORT_STATEMENT_TIMEOUT_MS,
     EXPORTS,
     ExportForbidden,
@@ -37,7 +38,6 @@ from data.exports import (
     parse_filter,
     scope_filter,
 )
-from data.tokens import has_bearer_header
 from web.db import get_db
 
 export_blueprint_name = "exports"

@@ -1,8 +1,8 @@
-"""Alembic runs against the engine the app hands it (see data.db.upgrade)."""
+"""Alembic runs against the engine the app hands it (see data.core.db.upgrade)."""
 
 from alembic import context
 
-from data.models import Base
+from data.core.models import Base
 
 config = context.config
 engine = config.attributes["engine"]

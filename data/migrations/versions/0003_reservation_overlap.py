@@ -3,8 +3,8 @@
 Two ``active`` or ``confirmed`` reservations on one charger may not share any instant of
 ``[starts_at, ends_at)`` (touching is fine). PostgreSQL enforces it with a GiST exclusion
 constraint (``btree_gist`` gives GiST the ``=`` on ``charger_id``). SQLite has no such constraint;
-``data.reservations.create_reservation`` serialises creations there instead, so on SQLite this
-revision changes nothing.
+``data.charging.reservations.create_reservation`` serialises creations there instead, so on SQLite
+this revision changes nothing.
 
 A database that already holds overlapping holding reservations cannot take the constraint: the
 upgrade then stops and names them, rather than cancelling anybody's reservation by itself.

@@ -23,7 +23,7 @@ The database keeps the table exact, so no code path can forget it:
   cascade then finds nothing left. Deleting an account cascades normally (its chargers stay).
 
 A bulk load with ``session_replication_role = replica`` (bench/build.py) skips triggers and
-refills the table afterwards (``data.rollup.refill_usage_quarters``).
+refills the table afterwards (``data.charging.rollup.refill_usage_quarters``).
 
 Revision ID: 0008
 Revises: 0007

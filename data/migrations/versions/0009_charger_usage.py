@@ -9,12 +9,12 @@ hours at its very edges (read from ``sessions``) add up the sessions that starte
 sessions that reach across its start or end are clipped from ``sessions`` by index ranges no
 longer than the longest finished session (``charger_months.longest_us``, which only grows, so
 it stays an upper bound after deletions). Sessions in progress come from their partial index
-as before (data/analytics.py, ``top_chargers_by_utilisation``).
+as before (data/charging/analytics.py, ``top_chargers_by_utilisation``).
 
 Kept like ``usage_quarters`` (0008): statement-level triggers with transition tables on
 PostgreSQL (TRUNCATE empties both), row triggers on SQLite; a charger's sessions are deleted
 before it (0008's trigger), so its rows drop to zero. Rows that drop to zero stay. A bulk load
-with triggers off refills them (``data.rollup.refill_charger_usage``).
+with triggers off refills them (``data.charging.rollup.refill_charger_usage``).
 
 Revision ID: 0009
 Revises: 0008

@@ -2,8 +2,8 @@
 
 ``sessions`` gains ``energy_disputed_at`` (NULL: the session counts), ``energy_disputed_kwh``
 (what the charger reported) and who resolved the last dispute when (``energy_resolved_at``,
-``energy_resolved_by``). data/ocpp.py sets the dispute; an admin confirms or corrects it
-(data/ocpp_admin.py), which clears it.
+``energy_resolved_by``). data/ocpp/messages.py sets the dispute; an admin confirms or corrects it
+(data/ocpp/admin.py), which clears it.
 
 The usage rollup (``usage_quarters``, 0008, and from it 0010's tables) must leave disputed
 sessions out, on every write path: its trigger functions (PostgreSQL) and triggers (SQLite)

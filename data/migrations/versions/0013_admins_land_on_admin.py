@@ -1,7 +1,7 @@
 """People who hold an admin account sign in to it: correct the defaults stored before the rule.
 
 Imports used to store a customer account as the default of a person holding both kinds, so
-they landed on the driver view. Sign-in now chooses by ``data.signin.landing_account_id``
+they landed on the driver view. Sign-in now chooses by ``data.accounts.signin.landing_account_id``
 anyway; this makes the stored default (shown as "Signs in here" in the admin portal) agree:
 the person's first admin account by id, unless the stored default already is an admin account.
 

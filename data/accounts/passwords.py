@@ -5,7 +5,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from data.models import User
+from data.core.models import User
 
 _hasher = PasswordHasher()
 

@@ -22,8 +22,8 @@ from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from data.dashboard import HOLDING_STATUSES, UPCOMING_STATUSES
-from data.models import (
+from data.charging.dashboard import HOLDING_STATUSES, UPCOMING_STATUSES
+from data.core.models import (
     Account,
     Charger,
     ChargerAccess,

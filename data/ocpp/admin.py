@@ -2,11 +2,11 @@
 
 Per charger: when it was last heard from, the latest StatusNotification of each connector, its
 customer-facing status, and whether it must log in with an HTTP Basic password. The password
-itself is stored only as an argon2 hash (``data.passwords``) and never shown. Id tags (RFID
+itself is stored only as an argon2 hash (``data.accounts.passwords``) and never shown. Id tags (RFID
 cards, app tokens) map to customer accounts for Authorize/StartTransaction. Reservations sent to
 chargers list the charger's answers to ReserveNow/CancelReservation; refusals are flagged.
-Sessions whose energy a charger reported implausibly (data/ocpp.py) are listed until an admin
-confirms the reported figure or corrects it.
+Sessions whose energy a charger reported implausibly (data/ocpp/messages.py) are listed until an
+admin confirms the reported figure or corrects it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from data.dashboard import OFFLINE_AFTER_SECONDS, ChargerStatus, charger_status_expression
-from data.models import (
+from data.accounts.passwords import hash_password
+from data.charging.dashboard import OFFLINE_AFTER_SECONDS, ChargerStatus, charger_status_expression
+from data.core.models import (
     ID_LENGTH,
     Account,
     Charger,
@@ -33,7 +34,6 @@ from data.models import (
     Role,
     User,
 )
-from data.passwords import hash_password
 
 CHARGER_LIMIT = 20  # rows on the page; the search narrows it down
 TAG_LIMIT = 20

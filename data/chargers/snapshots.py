@@ -23,7 +23,7 @@ from typing import Generic, NamedTuple, TypeVar, cast
 from sqlalchemy import Engine, Float, String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
-from data.dashboard import (
+from data.charging.dashboard import (
     CHARGER_LIMIT,
     OFFLINE_AFTER_SECONDS,
     STATUS_RANK,
@@ -35,8 +35,8 @@ from data.dashboard import (
     maybe_not_online_ids,
     operator_settings,
 )
-from data.db import core_rows
-from data.models import Charger, ChargerAccess, Visibility
+from data.core.db import core_rows
+from data.core.models import Charger, ChargerAccess, Visibility
 
 log = logging.getLogger("polaris")
 

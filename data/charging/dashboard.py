@@ -36,8 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from data.db import core_rows
-from data.models import (
+from data.core.db import core_rows
+from data.core.models import (
     Account,
     Charger,
     ChargerAccess,
@@ -50,8 +50,8 @@ from data.models import (
     ReservationStatus,
     Visibility,
 )
-from data.periods import Period, local_midnight_utc
-from data.sql import ShiftedUTCDate
+from data.core.periods import Period, local_midnight_utc
+from data.core.sql import ShiftedUTCDate
 
 # A charger silent for longer than this is Offline (data-exchange spec: one hour). The one
 # default: the app's POLARIS_OFFLINE_AFTER_S (config.py) overrides it and callers pass it in.
@@ -528,7 +528,7 @@ def visible_chargers(
 ) -> ChargerList:
     """Public chargers and those granted to the account, with their status at ``now``, in one
     SQL statement. Requests answer from the workers' snapshot instead
-    (``data.snapshots.snapshot_chargers``), which the tests keep equal to this.
+    (``data.chargers.snapshots.snapshot_chargers``), which the tests keep equal to this.
 
     One query whose cost does not grow with the fleet: the status rule runs only for the few
     chargers that may not be Online (``maybe_not_online_ids``); every other visible charger is

@@ -38,7 +38,9 @@ from zoneinfo import available_timezones
 from sqlalchemy import Boolean, Select, Table, and_, bindparam, null, select, text, type_coerce
 from sqlalchemy.orm import Session
 
-from data.models import (
+from data.accounts.passwords import hash_password, verify_password
+from data.accounts.signin import landing_account_id
+from data.core.models import (
     ID_LENGTH,
     Account,
     ChargerAccess,
@@ -52,11 +54,9 @@ from data.models import (
     User,
     Visibility,
 )
-from data.models import Charger as ChargerModel
-from data.models import Reservation as ReservationModel
-from data.passwords import hash_password, verify_password
-from data.signin import landing_account_id
-from data.sql import Bytewise
+from data.core.models import Charger as ChargerModel
+from data.core.models import Reservation as ReservationModel
+from data.core.sql import Bytewise
 
 # Rows per INSERT/UPDATE executemany and per fetched chunk when streaming.
 BATCH_SIZE = 5000
@@ -982,9 +982,9 @@ def _import_accounts(
 
 
 def _set_default_accounts(session: Session, user_ids: set[int]) -> None:
-    """Store the account sign-in starts in (``data.signin.landing_account_id``: an admin account
-    for anyone who holds one, whatever order accounts.csv listed them in), where the stored one
-    is empty, no longer theirs, or a customer account of a person who holds an admin account."""
+    """Store the account sign-in starts in (``data.accounts.signin.landing_account_id``: an admin
+    account for anyone who holds one, whatever order accounts.csv listed them in), where the stored
+    one is empty, no longer theirs, or a customer account of a person who holds an admin account."""
     if not user_ids:
         return
     users: Table = User.__table__  # type: ignore[assignment]
@@ -1187,9 +1187,9 @@ def export_query(name: str, dialect: str) -> Select[Any]:
             s.started_at,
             s.ended_at,
             s.energy_kwh,
-            # A session whose energy is disputed (data/ocpp.py) is written as not finalized:
-            # its energy_kwh is the last plausible figure, not a final one. The spec's columns
-            # stay as they are; the dispute itself is not part of the exchange format.
+            # A session whose energy is disputed (data/ocpp/messages.py) is written as not
+            # finalized: its energy_kwh is the last plausible figure, not a final one. The spec's
+            # columns stay as they are; the dispute itself is not part of the exchange format.
             type_coerce(and_(s.finalized, s.energy_disputed_at.is_(None)), Boolean).label(
                 "finalized"
             ),

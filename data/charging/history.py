@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, case, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from data.models import Account, Charger, ChargingSession
-from data.periods import local_midnight_utc
-from data.rollup import usage_between
+from data.charging.rollup import usage_between
+from data.core.models import Account, Charger, ChargingSession
+from data.core.periods import local_midnight_utc
 
 PAGE_SIZE_MAX = 100
 DEFAULT_DAYS = 7

@@ -20,9 +20,9 @@ from sqlalchemy import Engine, Executable, Result, create_engine, event, exc, se
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.models import Charger, Operator, User
+from data.core.models import Charger, Operator, User
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 # A pooled PostgreSQL connection idle for longer than this is pinged before use (one round trip);
 # one that served a request a moment ago is not, so a busy worker never pays a ping per request.
 PING_IDLE_AFTER_S = 1.0

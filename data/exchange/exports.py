@@ -1,11 +1,11 @@
 """The analysts' CSV exports (``/export/<name>.csv``): which rows, and the bytes, streamed.
 
 Every file of the data-exchange format (``shared/spec/data-exchange.md``) with the same columns
-and formatting as the CLI export (``data.exchange``), so an export is also an import, plus two
-derived files: ``usage-daily`` (``account_id, charger_id, day, sessions, energy_kwh``) and
+and formatting as the CLI export (``data.exchange.folder``), so an export is also an import, plus
+two derived files: ``usage-daily`` (``account_id, charger_id, day, sessions, energy_kwh``) and
 ``usage-monthly`` (the same with ``month``), by the spec's usage rule: a session counts on the
 local day (operator's time zone) on which it started, a session in progress with its energy so
-far; aggregated in SQL with ``data.dashboard.local_day_expression``, so the figures are the
+far; aggregated in SQL with ``data.charging.dashboard.local_day_expression``, so the figures are the
 dashboard's to the last digit.
 
 Filters come from query parameters (``parse_filter``): ``from``/``to`` (local dates, inclusive)
@@ -15,9 +15,9 @@ account may export only ``CUSTOMER_EXPORTS``, always limited to itself (``scope_
 Streaming (``export_chunks``) never holds the file. On PostgreSQL the SELECT formats every value
 in SQL and runs as ``COPY (...) TO STDOUT WITH (FORMAT csv)`` through psycopg's
 ``cursor.copy()``, so CSV text arrives ready-made; on SQLite (or with ``method="cursor"``) a
-chunked cursor formats with the CLI export's ``data.exchange.format_value``. Both write the
+chunked cursor formats with the CLI export's ``data.exchange.folder.format_value``. Both write the
 same bytes: values as the CLI export writes them (ISO 8601 UTC with ``Z``, numbers without
-trailing zeros, ``true``/``false``), spreadsheet-safe (``data.exchange.neutralise_cell``),
+trailing zeros, ``true``/``false``), spreadsheet-safe (``data.exchange.folder.neutralise_cell``),
 quoted where PostgreSQL quotes (a field holding ``,``, ``"``, a line feed or a carriage return),
 ``\\n`` line ends. The CLI export differs only for a row with a carriage return in a cell, which
 it quotes whole; both read back to the same rows.
@@ -58,25 +58,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
-from data.dashboard import (
+from data.accounts.people import AccountQuery, account_query_conditions
+from data.accounts.people import parse_grid_request as parse_account_grid
+from data.chargers.fleet import RECENT_DAYS, fleet_filter_condition, parse_fleet_request
+from data.charging.dashboard import (
     OFFLINE_AFTER_SECONDS,
     ChargerStatus,
     charger_status_expression,
     local_day_expression,
 )
-from data.db import Database
-from data.exchange import (
-    COLUMNS,
-    FILES,
-    FORMULA_STARTS,
-    PLAIN_NUMBER,
-    export_query,
-    format_value,
-    neutralise_cell,
-)
-from data.fleet import RECENT_DAYS, fleet_filter_condition, parse_fleet_request
-from data.history import chargers_matching, session_conditions
-from data.models import (
+from data.charging.history import chargers_matching, session_conditions
+from data.charging.reservations import upcoming_conditions
+from data.core.db import Database
+from data.core.models import (
     ID_LENGTH,
     Account,
     ChargerAccess,
@@ -87,12 +81,18 @@ from data.models import (
     ReservationStatus,
     User,
 )
-from data.models import Charger as ChargerModel
-from data.people import AccountQuery, account_query_conditions
-from data.people import parse_grid_request as parse_account_grid
-from data.periods import PERIODS, Period, local_midnight_utc, period_bounds
-from data.reservations import upcoming_conditions
-from data.sql import Bytewise
+from data.core.models import Charger as ChargerModel
+from data.core.periods import PERIODS, Period, local_midnight_utc, period_bounds
+from data.core.sql import Bytewise
+from data.exchange.folder import (
+    COLUMNS,
+    FILES,
+    FORMULA_STARTS,
+    PLAIN_NUMBER,
+    export_query,
+    format_value,
+    neutralise_cell,
+)
 
 USAGE_DAILY = "usage-daily"
 USAGE_MONTHLY = "usage-monthly"
@@ -163,11 +163,11 @@ class ExportFilter:
     charger_id: str | None = None
     account_id: str | None = None
     status: str | None = None
-    # The admin screens' own filters, with their meaning there (data.history, data.fleet,
-    # data.reservations, data.people): sessions' ``charger`` is the explorer's search (an
-    # exact id, else part of an id or name); ``search`` is the reservations, fleet or accounts
-    # search box; ``upcoming`` keeps reservations not ended at ``as_of`` (the request's time,
-    # which also decides a charger's status).
+    # The admin screens' own filters, with their meaning there (data.charging.history,
+    # data.chargers.fleet, data.charging.reservations, data.accounts.people): sessions' ``charger``
+    # is the explorer's search (an exact id, else part of an id or name); ``search`` is the
+    # reservations, fleet or accounts search box; ``upcoming`` keeps reservations not ended at
+    # ``as_of`` (the request's time, which also decides a charger's status).
     charger_search: str | None = None
     charger_status: str | None = None  # chargers: the fleet's status pill ("In use", ...)
     offline_after_s: int = OFFLINE_AFTER_SECONDS  # the app's threshold, as on the fleet page
@@ -242,8 +242,8 @@ def _search(text: str) -> str:
 
 def _grid_filters(name: str, text: str) -> tuple[Any, ...]:
     """A table's filter model (JSON) as that table reads it, with its allow-lists and operators
-    (``data.fleet.parse_fleet_request``, ``data.people.parse_grid_request``): entries the table
-    would ignore are ignored here too."""
+    (``data.chargers.fleet.parse_fleet_request``, ``data.accounts.people.parse_grid_request``):
+    entries the table would ignore are ignored here too."""
     try:
         model = json.loads(text) if len(text) <= GRID_FILTER_MAX_LENGTH else None
     except ValueError:
@@ -412,7 +412,7 @@ def _recent(now: datetime, value: Any) -> ColumnElement[Any]:
 
 def _fleet_conditions(flt: ExportFilter) -> list[ColumnElement[bool]]:
     """The fleet table's filters (status pill, search box, column menus), as the fleet table
-    itself reads them (``data.fleet``: the same filter model, parser and SQL)."""
+    itself reads them (``data.chargers.fleet``: the same filter model, parser and SQL)."""
     model: dict[str, Any] = {}
     if flt.charger_status is not None:
         model["status"] = {"filterType": "text", "type": "equals", "filter": flt.charger_status}
@@ -441,7 +441,8 @@ def _file_conditions(
     start, end = flt.bounds_utc(tz)
     conditions: list[Any] = []
     if name == "sessions":
-        # The sessions explorer's own WHERE clause (data.history), so a view and its export agree.
+        # The sessions explorer's own WHERE clause (data.charging.history), so a view and its export
+        # agree.
         conditions += session_conditions(
             session,
             start,
@@ -462,14 +463,14 @@ def _file_conditions(
         if flt.status is not None:
             conditions.append(r.status == flt.status)
         if flt.upcoming:
-            # The reservations page's list and search (data.reservations).
+            # The reservations page's list and search (data.charging.reservations).
             conditions += upcoming_conditions(_as_of(flt), flt.search)
     elif name == "accounts":
         if flt.account_id is not None:
             conditions.append(Account.id == flt.account_id)
         if flt.search is not None or flt.grid_filters:
             # The accounts table's search (every account of a matching person) and column
-            # filters, by its own WHERE clause (data.people) over the same join.
+            # filters, by its own WHERE clause (data.accounts.people) over the same join.
             query = AccountQuery(search=flt.search or "", filters=flt.grid_filters)
             listed = (
                 select(Account.id)
@@ -574,7 +575,7 @@ def export_statement(
 # --- PostgreSQL: every value formatted in SQL, for COPY -------------------------------------------
 
 _FORMULA_CODES = [ord(ch) for ch in (*FORMULA_STARTS, "'")]
-# The same tests as data.exchange._formula_like, as PostgreSQL regular expressions.
+# The same tests as data.exchange.folder._formula_like, as PostgreSQL regular expressions.
 _FORMULA_RE = "^[-" + "".join(ch for ch in FORMULA_STARTS if ch != "-") + "]"  # "-" first
 _NUMBER_RE = "^" + PLAIN_NUMBER.pattern + "$"
 
@@ -675,7 +676,7 @@ def _cursor_chunks(session: Session, stmt: Select[Any], header: bytes) -> Iterat
     writer = csv.writer(out, lineterminator="\n")  # quotes , " and \n like PostgreSQL does
     yield_size = CHUNK_BYTES  # characters; close enough to bytes for chunking
     pending = header
-    # data.exchange.iter_rows, with fetches of a few chunks' worth of rows rather than 5000.
+    # data.exchange.folder.iter_rows, with fetches of a few chunks' worth of rows rather than 5000.
     for row in session.execute(stmt.execution_options(yield_per=CURSOR_BATCH_ROWS)):
         cells = [neutralise_cell(format_value(v)) for v in row]
         if any("\r" in c for c in cells):

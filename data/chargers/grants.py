@@ -1,9 +1,9 @@
 """Charger grants: the customer accounts that may see a restricted charger (``ChargerAccess``).
 
 One place writes and deletes grants for both admin pages that change them, the charger page
-(``data.fleet``) and the accounts page (``data.people``). Each caller first checks its own input
-(a customer account, a restricted charger) and words its own messages; these functions only
-take ids that exist.
+(``data.chargers.fleet``) and the accounts page (``data.accounts.people``). Each caller first checks
+its own input (a customer account, a restricted charger) and words its own messages; these functions
+only take ids that exist.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from data.models import ChargerAccess
+from data.core.models import ChargerAccess
 
 
 def add_grant(session: Session, account_id: str, charger_id: str) -> bool:

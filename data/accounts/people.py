@@ -25,9 +25,11 @@ from sqlalchemy import ColumnElement, String, and_, cast, delete, func, or_, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from data.dashboard import operator_settings
-from data.grants import add_grant, remove_grant
-from data.models import (
+from data.accounts.passwords import set_password
+from data.accounts.signin import landing_account_id
+from data.chargers.grants import add_grant, remove_grant
+from data.charging.dashboard import operator_settings
+from data.core.models import (
     ID_LENGTH,
     Account,
     Charger,
@@ -41,8 +43,6 @@ from data.models import (
     User,
     Visibility,
 )
-from data.passwords import set_password
-from data.signin import landing_account_id
 
 T = TypeVar("T")
 
@@ -548,7 +548,7 @@ def person(session: Session, user_id: int) -> Person | None:
         .where(Account.user_id == user_id)
         .order_by(Account.id)
     ).all()
-    # The account sign-in opens: an admin one for anyone who holds one (data.signin).
+    # The account sign-in opens: an admin one for anyone who holds one (data.accounts.signin).
     default = landing_account_id(((r.id, Role(r.role)) for r in rows), user.default_account_id)
     accounts = tuple(
         PersonAccount(
@@ -671,8 +671,8 @@ def create_person(
     Field errors come back together, keyed ``email``, ``display_name``, ``password``,
     ``accounts``, ``customer_account_id``, ``customer_label``, ``customer_plan``,
     ``admin_account_id``, ``admin_label``. With both accounts the admin one is the default: an
-    operator who also drives signs in to work (``data.signin.landing_account_id``), and picks
-    the customer account at ``/switch``.
+    operator who also drives signs in to work (``data.accounts.signin.landing_account_id``), and
+    picks the customer account at ``/switch``.
     """
     checks = _Checks()
     clean_email = checks.run("email", validate_email, email)
@@ -1104,7 +1104,7 @@ class OperatorValues:
 
 def operator_values(session: Session) -> OperatorValues:
     """What the settings form shows: the same row (or placeholder) the customer dashboard reads
-    through ``data.dashboard.operator_settings``."""
+    through ``data.charging.dashboard.operator_settings``."""
     settings = operator_settings(session)
     return OperatorValues(settings.name, settings.support_email, settings.tz.key, settings.currency)
 

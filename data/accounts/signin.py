@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from data.db import core_rows
-from data.models import Account, Role, User
+from data.core.db import core_rows
+from data.core.models import Account, Role, User
 
 
 @dataclass(frozen=True)

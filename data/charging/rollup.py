@@ -44,8 +44,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from data.dashboard import day_buckets
-from data.models import (
+from data.charging.dashboard import day_buckets
+from data.core.models import (
     Charger,
     ChargerDay,
     ChargerMonth,
@@ -54,8 +54,8 @@ from data.models import (
     UsageQuarter,
     UsageQuarterTotal,
 )
-from data.periods import Period
-from data.sql import DayOf, EpochSeconds, Greatest, Least, MicrosBetween, MonthOf, QuarterOf
+from data.core.periods import Period
+from data.core.sql import DayOf, EpochSeconds, Greatest, Least, MicrosBetween, MonthOf, QuarterOf
 
 QUARTER = timedelta(minutes=15)
 QUARTERS_PER_DAY = 96
@@ -63,7 +63,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 KWH = Decimal("0.001")
 
 
-# --- quarters and energy in Python and SQL (the key functions themselves: data/sql.py) ----------
+# --- quarters and energy in Python and SQL (the key functions themselves: data/core/sql.py) -------
 
 
 def _wh(kwh: ColumnElement[Decimal]) -> ColumnElement[int]:
@@ -162,8 +162,8 @@ class LocalQuarters:
 def local_quarters(
     period: Period, runs: list[tuple[datetime, datetime, int]]
 ) -> LocalQuarters | None:
-    """``period`` (cut by ``runs``, ``data.analytics.offset_runs``) as quarters; ``None`` when
-    some local day or hour of it is not a whole number of UTC quarters."""
+    """``period`` (cut by ``runs``, ``data.charging.analytics.offset_runs``) as quarters; ``None``
+    when some local day or hour of it is not a whole number of UTC quarters."""
     if not runs or not period.days:
         return None
     base = datetime.combine(period.first_day, time.min, tzinfo=UTC)

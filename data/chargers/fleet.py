@@ -1,8 +1,8 @@
 """The operator's fleet: status counts, the table of every charger, one charger's detail, and the
 edits an operator makes to a charger (name, visibility, which accounts may see it).
 
-Every figure is computed in SQL. The status is ``data.dashboard.charger_status_expression`` (the
-one rule the customer view uses too). The table pages, sorts and filters in SQL from an ag-grid
+Every figure is computed in SQL. The status is ``data.charging.dashboard.charger_status_expression``
+(the one rule the customer view uses too). The table pages, sorts and filters in SQL from an ag-grid
 request that is translated through an allow-list of columns and operators; anything else in the
 request is ignored, never pasted into SQL. Rules: ``shared/spec/data-exchange.md``.
 """
@@ -32,7 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from data.dashboard import (
+from data.chargers.grants import add_grant, remove_grant
+from data.charging.dashboard import (
     KWH,
     OFFLINE_AFTER_SECONDS,
     ChargerStatus,
@@ -40,8 +41,7 @@ from data.dashboard import (
     day_buckets,
     local_day_expression,
 )
-from data.grants import add_grant, remove_grant
-from data.models import (
+from data.core.models import (
     ID_LENGTH,
     Account,
     Charger,
@@ -55,8 +55,8 @@ from data.models import (
     UTCDateTime,
     Visibility,
 )
-from data.periods import Period
-from data.sql import Bytewise, SecondsBetween
+from data.core.periods import Period
+from data.core.sql import Bytewise, SecondsBetween
 
 RECENT_DAYS = 30  # "sessions and kWh in the last 30 days" on the fleet table
 MAX_GRID_ROWS = 500  # rows per grid request, whatever the browser asks for

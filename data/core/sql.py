@@ -185,7 +185,7 @@ def _seconds_sqlite(element: SecondsBetween, compiler: SQLCompiler, **kw: Any) -
     return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
 
 
-# --- rollup keys (data/rollup.py): a UTC timestamp's quarter-hour, day and month; exact spans ---
+# --- rollup keys (data/charging/rollup.py): a UTC timestamp's quarter-hour, day and month; exact sp
 
 
 class EpochBucket(FunctionElement[int]):

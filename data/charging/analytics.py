@@ -3,8 +3,8 @@
 Every query takes a session and a ``Period`` (a named period or a custom range of local days)
 and groups in SQL; no query loads sessions into Python. The fleet-wide figures (energy per day
 and month, sessions per hour of the week, energy per connector type) sum the period's rows of
-``usage_quarters`` (data/rollup.py: per UTC quarter-hour, kept by triggers), or scan the index
-range of the period's sessions (``ix_sessions_started``) when the period's local days are not
+``usage_quarters`` (data/charging/rollup.py: per UTC quarter-hour, kept by triggers), or scan the
+index range of the period's sessions (``ix_sessions_started``) when the period's local days are not
 whole quarters; utilisation is per charger and always reads the period's sessions. Days and
 hours are local to the operator's time zone and are computed without a time-zone database in
 SQL (``offset_runs``, ``local_day_expression``, ``hour_of_week_expression``), so SQLite and
@@ -12,7 +12,7 @@ PostgreSQL give the same answer.
 
 Usage follows shared/spec/data-exchange.md: a session's energy counts on the local day it
 started, in progress with its energy so far, so the fleet total here is the sum of every
-account's ``data.dashboard.daily_usage``.
+account's ``data.charging.dashboard.daily_usage``.
 """
 
 from __future__ import annotations
@@ -39,10 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import Subquery
 
-from data.dashboard import KWH, day_buckets, local_day_expression
-from data.models import Charger, ChargingSession, ConnectorType
-from data.periods import PERIODS, Period, local_midnight_utc, period_bounds
-from data.rollup import (
+from data.charging.dashboard import KWH, day_buckets, local_day_expression
+from data.charging.rollup import (
     LONGEST_FINISHED_SESSION,
     Usage,
     in_use_micros,
@@ -51,7 +49,9 @@ from data.rollup import (
     usage_per_connector,
     usage_per_local_day,
 )
-from data.sql import EpochSeconds, Greatest, Least, ShiftedHourOfWeek
+from data.core.models import Charger, ChargingSession, ConnectorType
+from data.core.periods import PERIODS, Period, local_midnight_utc, period_bounds
+from data.core.sql import EpochSeconds, Greatest, Least, ShiftedHourOfWeek
 
 CUSTOM = "custom"
 # The charts, in page order; each is also a CSV download named ``<chart>.csv``.
@@ -426,7 +426,7 @@ def top_chargers_by_utilisation(
     Finished sessions that started in the period are summed from ``charger_months`` and
     ``charger_days`` (per charger, kept by triggers) with the edge hours from ``sessions``;
     only the sessions that reach across the period's start or end are clipped one by one
-    (``data.rollup.in_use_micros``).
+    (``data.charging.rollup.in_use_micros``).
     """
     w_start, w_end = utilisation_window(period, now)
     window_seconds = (w_end - w_start).total_seconds()

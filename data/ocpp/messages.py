@@ -16,7 +16,7 @@ since then, 10 % plus 0.05 kWh of tolerance, and the register never goes backwar
 implausible MeterValues or StopTransaction is still answered (a charger refused would retry
 forever) but its energy is not taken: the session keeps its last plausible figure, is marked
 ``energy_disputed_at`` with what the charger reported, counts in no usage figure until an admin
-confirms or corrects it (data/ocpp_admin.py), and the rejection is logged.
+confirms or corrects it (data/ocpp/admin.py), and the rejection is logged.
 
 Sessions opened here are ordinary rows in ``sessions`` (id ``ocpp-<transactionId>``), so the
 dashboards, the admin views and the exports see them like any imported session.
@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from data.models import (
+from data.core.models import (
     Charger,
     ChargerAccess,
     ChargingSession,

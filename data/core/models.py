@@ -249,9 +249,9 @@ class ChargingSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     energy_kwh: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("0"))
     finalized: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Set when a charger reported energy it cannot have delivered (data/ocpp.py): energy_kwh
-    # keeps the last plausible figure, the session counts in no usage figure until an admin
-    # confirms the reported figure (energy_disputed_kwh) or corrects it (migration 0012).
+    # Set when a charger reported energy it cannot have delivered (data/ocpp/messages.py):
+    # energy_kwh keeps the last plausible figure, the session counts in no usage figure until an
+    # admin confirms the reported figure (energy_disputed_kwh) or corrects it (migration 0012).
     energy_disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     energy_disputed_kwh: Mapped[Decimal | None] = mapped_column(Numeric(15, 3))
     energy_resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -281,7 +281,8 @@ class Reservation(Base):
         ),
         # Reservations that hold a charger never overlap on it ([starts_at, ends_at): touching
         # is fine). PostgreSQL enforces it (migration 0003, extension btree_gist); SQLite has no
-        # such constraint, so data.reservations.create_reservation serialises creations there.
+        # such constraint, so data.charging.reservations.create_reservation serialises creations
+        # there.
         ExcludeConstraint(
             ("charger_id", "="),
             (text("tstzrange(starts_at, ends_at)"), "&&"),

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from data.models import Account, ApiToken, Role, User
+from data.core.models import Account, ApiToken, Role, User
 
 TOKEN_PREFIX = "pex_"  # noqa: S105 - a marker that says what the secret is, not a secret
 TOKEN_PATTERN = re.compile(r"pex_[A-Za-z0-9_-]{43}")  # the prefix and 32 random bytes
