@@ -17,7 +17,17 @@ from typing import Any
 from urllib.parse import unquote
 
 import dash
-from dash import ALL, Input, Output, State, callback, ctx, no_update
+from dash import (
+    ALL,
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    no_update,
+)
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
@@ -323,6 +333,16 @@ def session_rows(request: object, charger_id: object) -> tuple[dict[str, Any], s
         rows = charger_sessions(s, cid, grid.start, grid.limit) if grid.start < total else []
     note = f"{total:,} session{'' if total == 1 else 's'}, newest first."
     return {"rowData": [session_row(r, tz, now) for r in rows], "rowCount": total}, note
+
+
+# After a confirm or correct, the sessions grid shows the resolved session without a reload.
+clientside_callback(
+    ClientsideFunction(namespace="polarisAdmin", function_name="refreshGridRows"),
+    Output(CHARGER_SESSIONS_NOTE_ID, "title"),
+    Input(ENERGY_STORE, "data"),
+    State(CHARGER_SESSIONS_GRID_ID, "id"),
+    prevent_initial_call=True,
+)
 
 
 @callback(

@@ -118,7 +118,9 @@ def is_ours(callback: dict[str, Any]) -> bool:
 
 
 def our_keys(app: Flask) -> list[str]:
-    return sorted(k for k, cb in callbacks(app).items() if is_ours(cb))
+    """The server callbacks of /admin and the charger page (the browser-only ones hold no data:
+    ``test_the_pages_have_the_callbacks_we_test`` names them)."""
+    return sorted(k for k, cb in callbacks(app).items() if is_ours(cb) and "callback" in cb)
 
 
 def key_for(app: Flask, output: str) -> str:
@@ -206,8 +208,9 @@ def answer(response) -> dict[str, Any]:
 def test_the_pages_have_the_callbacks_we_test(app: Flask) -> None:
     keys = our_keys(app)
     assert len(keys) == 13, keys  # 4 on /admin, 9 on a charger's page
-    for key in keys:
-        assert "callback" in callbacks(app)[key], f"{key} must run on the server"
+    # In the browser only: the sessions grid asks for its rows again after a resolve.
+    in_browser = sorted(k for k, cb in callbacks(app).items() if is_ours(cb) and k not in keys)
+    assert in_browser == ["admin-charger-sessions-note.title"], in_browser
 
 
 def test_every_callback_refuses_a_customer_and_an_anonymous_request(

@@ -77,6 +77,15 @@ def test_the_operator_sees_and_corrects_a_disputed_session(
     page.get_by_role("button", name="Correct", exact=True).click()
     wait_for_text(page, "#admin-energy-feedback", "corrected to 12.500 kWh")
     wait_for_text(page, "#admin-energy-disputes", "No session has disputed energy")
+    # The charger's sessions grid shows the corrected session without a reload.
+    newest = "#admin-charger-sessions-grid .ag-center-cols-container .ag-row[row-index='0']"
+    page.wait_for_function(
+        "(s) => { const r = document.querySelector(s);"
+        " return !!r && r.innerText.includes('12.5') && r.innerText.includes('Finalized'); }",
+        arg=newest,
+        timeout=TIMEOUT,
+    )
+    assert "Energy disputed" not in page.inner_text("#admin-charger-sessions-grid")
     screenshot(page, "energy-corrected-1280")
     # Another charger's page has nothing disputed: no section at all.
     page.goto(f"{base_url}/admin/chargers/PX-001")

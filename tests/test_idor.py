@@ -117,6 +117,7 @@ CLIENTSIDE_CALLBACKS = frozenset(
         "..recent-banner-seen.data...recent-refresh.data..",
         "charger-grid.children",
         "recent-sessions.children",
+        "admin-charger-sessions-note.title",  # the charger's grid asks again after a resolve
     }
 )
 
@@ -456,7 +457,9 @@ def test_clientside_callbacks_cannot_be_called(app: Flask, alice: FlaskClient) -
 
 
 def admin_callback_keys(app: Flask) -> list[str]:
-    return [k for k, cb in callback_map(app).items() if is_admin_callback(cb)]
+    """The admin callbacks that run on the server (a browser-only one answers 400 to anybody:
+    ``test_clientside_callbacks_cannot_be_called``)."""
+    return [k for k, cb in callback_map(app).items() if is_admin_callback(cb) and "callback" in cb]
 
 
 def assert_admin_callbacks_refuse(app: Flask, customer: FlaskClient) -> int:
