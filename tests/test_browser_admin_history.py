@@ -27,9 +27,15 @@ def _pick(page, dropdown_id: str, text: str) -> None:
     """Type into a searchable dropdown and choose the option the server found."""
     page.click(f"#{dropdown_id}")
     page.keyboard.type(text)
-    option = page.locator("[role=option]", has_text=text).first
-    option.wait_for(timeout=10_000)
-    option.click()
+    # Each keystroke asks the server and the list is drawn again with each answer: choose once
+    # the answer to the whole text is drawn (on a busy machine the earlier ones come late).
+    page.wait_for_function(
+        "(t) => { const o = [...document.querySelectorAll('[role=option]')];"
+        " return o.length > 0 && o.every((e) => e.innerText.includes(t)); }",
+        arg=text,
+        timeout=10_000,
+    )
+    page.locator("[role=option]", has_text=text).first.click()
 
 
 def _wait_for_search(page, fragment: str, timeout_s: float = 10) -> None:
