@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,11 +19,8 @@ from flask import Blueprint, Flask, Response, request
 from auth.roles import require_admin
 from data.charging.analytics import CHARTS, ChartTable, RangeError, chart_table, parse_range
 from data.charging.dashboard import operator_settings
+from data.exchange.folder import neutralise_cell
 from web.db import session_scope
-
-# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 analytics_blueprint = Blueprint("analytics_csv", __name__)
 
@@ -38,10 +34,8 @@ def csv_cell(value: Any) -> str:
     """One cell as text; ``'`` in front of text a spreadsheet would evaluate, numbers kept."""
     if isinstance(value, Decimal):
         return format(value, "f")
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
+    # The exports' rule (data.exchange.folder): one way to make a cell safe for a spreadsheet.
+    return neutralise_cell("" if value is None else str(value))
 
 
 def table_csv(table: ChartTable) -> str:
