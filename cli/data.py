@@ -11,15 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import psycopg
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy.exc import IntegrityError
 
 from data.core.db import is_empty
 from data.core.models import Base
 from data.demo import has_demo, load_demo
-from data.exchange.folder import ExchangeError, broken_rule, export_folder, import_folder
+from data.exchange.folder import (
+    DATABASE_RULE_ERRORS,
+    ExchangeError,
+    broken_rule_message,
+    export_folder,
+    import_folder,
+)
 from web.db import get_db
 
 
@@ -45,13 +49,10 @@ def import_data(folder: Path, dry_run: bool) -> None:
             click.echo(str(error), err=True)
         click.echo(f"{len(exc.errors)} error(s); {nothing}.", err=True)
         raise click.exceptions.Exit(1) from None
-    except (IntegrityError, psycopg.IntegrityError) as exc:
-        # A rule only the database checks, e.g. two holding reservations overlapping on one
-        # charger (PostgreSQL's exclusion constraint): still nothing written, and said plainly.
-        rule, detail = broken_rule(exc)
-        click.echo(f"The folder breaks the database rule {rule}; {nothing}.", err=True)
-        if detail:
-            click.echo(detail, err=True)
+    except DATABASE_RULE_ERRORS as exc:
+        # A rule only the database checks: still nothing written, said as the import page says it.
+        click.echo(broken_rule_message(exc), err=True)
+        click.echo(f"1 error; {nothing}.", err=True)
         raise click.exceptions.Exit(1) from None
     for line in report.lines():
         click.echo(line)

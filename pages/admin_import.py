@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import dash
-import psycopg
 from dash import Input, Output, State, callback, ctx
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 from flask import current_app
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from auth.roles import admin_only, require_admin
 from components.imports import (
@@ -45,7 +43,14 @@ from components.imports import (
 )
 from config import INSTANCE
 from data.exchange import import_uploads as uploads
-from data.exchange.folder import ExchangeError, ImportReport, RowError, broken_rule, import_folder
+from data.exchange.folder import (
+    DATABASE_RULE_ERRORS,
+    ExchangeError,
+    ImportReport,
+    RowError,
+    broken_rule_message,
+    import_folder,
+)
 from pages._admin import admin_layout
 from web.db import session_scope
 
@@ -78,10 +83,8 @@ def _run(folder: Path, *, dry_run: bool) -> tuple[ImportReport | None, list[RowE
             return import_folder(s, folder, dry_run=dry_run), [], None
     except ExchangeError as exc:
         return None, exc.errors, None
-    except (IntegrityError, psycopg.IntegrityError) as exc:
-        rule, detail = broken_rule(exc)
-        text = f"The files break the database rule {rule}" + (f": {detail}" if detail else ".")
-        return None, [], text
+    except DATABASE_RULE_ERRORS as exc:
+        return None, [], broken_rule_message(exc)
 
 
 def _counts(report: ImportReport) -> dict[str, tuple[int, int, int]]:

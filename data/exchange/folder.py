@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import available_timezones
 
+import psycopg
 from sqlalchemy import Boolean, Select, Table, and_, bindparam, null, select, text, type_coerce
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from data.accounts.passwords import hash_password, verify_password
@@ -1073,6 +1075,17 @@ def import_folder(session: Session, folder: Path, *, dry_run: bool = False) -> I
         # Undoes every write, drops PostgreSQL's temporary tables and releases the import lock.
         session.rollback()
     return report
+
+
+# What the database raises when rows break a rule only it checks (e.g. PostgreSQL's exclusion
+# constraint on overlapping holding reservations): SQLAlchemy's error, or psycopg's own from COPY.
+DATABASE_RULE_ERRORS: tuple[type[Exception], ...] = (IntegrityError, psycopg.IntegrityError)
+
+
+def broken_rule_message(exc: BaseException) -> str:
+    """The one sentence the import page and ``flask import-data`` both say for such an error."""
+    rule, detail = broken_rule(exc)
+    return f"The files break the database rule {rule}" + (f": {detail}" if detail else ".")
 
 
 def broken_rule(exc: BaseException) -> tuple[str, str]:
