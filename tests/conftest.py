@@ -122,6 +122,35 @@ def db(database_url: str) -> Iterator[Database]:
     database.engine.dispose()
 
 
+# --- markers that select what they say -------------------------------------------------------
+
+# A test that takes one of these needs that service: ``-m postgres`` / ``-m browser`` (or their
+# ``not``) select it whether or not its module remembered the decorator.
+POSTGRES_FIXTURES = frozenset({"postgres_database_url"})
+BROWSER_FIXTURES = frozenset({"browser", "page"})
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    """True for the PostgreSQL run of a ``database_url``/``db`` test and any test that takes the
+    session's PostgreSQL database."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("database_url") == "postgresql":
+        return True
+    return bool(POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def needs_browser(item: pytest.Item) -> bool:
+    return bool(BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if needs_postgres(item):
+            item.add_marker(pytest.mark.postgres)
+        if needs_browser(item):
+            item.add_marker(pytest.mark.browser)
+
+
 # --- browser tests: a live app with the demo data, and headless Chromium -------------------
 
 
