@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import pytest
 from sqlalchemy import select, update
 
-import app as app_module
+import web.start_up as start_up_module
 from app import create_app
 from config import ConfigError, load_config
 from data.core.db import Database, is_empty, upgrade
@@ -119,7 +119,7 @@ def test_development_still_loads_and_ticks_the_demo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The other side of the rule: nothing changed for a newcomer's first start."""
-    monkeypatch.setattr(app_module, "load_demo", lambda s, now: load_demo(s, now, scale=SMALL))
+    monkeypatch.setattr(start_up_module, "load_demo", lambda s, now: load_demo(s, now, scale=SMALL))
     url = f"sqlite:///{tmp_path / 'dev.db'}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": TEST_SECRET, "SNAPSHOT_S": 0})
     assert app.config["DEMO"] is True
@@ -214,13 +214,13 @@ def test_app_starts_without_its_database_and_spaces_its_retries(
     one line and every request gets the friendly 503 page; a request retries the start-up work
     only when ``DB_RETRY_S`` has passed since the last try (here an hour: never again)."""
     tries: list[float] = []
-    real_upgrade = app_module.upgrade
+    real_upgrade = start_up_module.upgrade
 
     def counting_upgrade(engine: Any) -> None:
         tries.append(time.monotonic())
         real_upgrade(engine)
 
-    monkeypatch.setattr(app_module, "upgrade", counting_upgrade)
+    monkeypatch.setattr(start_up_module, "upgrade", counting_upgrade)
     caplog.set_level(logging.INFO)
     url = f"postgresql://root@127.0.0.1:{closed_port()}/polaris"
     app = make_app(url, TESTING=False, DB_RETRY_S=3600, CONNECT_TIMEOUT_S=2)
@@ -280,7 +280,7 @@ def test_demo_is_loaded_once_the_database_is_there(
     """Development: a SQLite file in a folder that does not exist yet cannot be opened
     (OperationalError, as for a server that is down). When the folder appears, the next request
     migrates, loads the demo and serves it."""
-    monkeypatch.setattr(app_module, "load_demo", lambda s, now: load_demo(s, now, scale=SMALL))
+    monkeypatch.setattr(start_up_module, "load_demo", lambda s, now: load_demo(s, now, scale=SMALL))
     folder = tmp_path / "later"
     url = f"sqlite:///{folder / 'polaris.db'}"
     config = {"DATABASE_URL": url, "SECRET_KEY": TEST_SECRET, "SNAPSHOT_S": 0, "DB_RETRY_S": 0}
