@@ -106,7 +106,9 @@ def _row(row: DisputedSessionRow, tz: ZoneInfo, now: datetime, show_charger: boo
                                         placeholder="kWh",
                                         maxLength=20,
                                         size="sm",
-                                        style={"maxWidth": "6.5rem"},
+                                        # A fixed width: squeezed by a phone's table, the
+                                        # field shrank to 18 px (axe target-size).
+                                        style={"width": "6.5rem"},
                                         class_name="rounded-end-0",
                                     ),
                                 ],

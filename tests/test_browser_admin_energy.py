@@ -19,6 +19,7 @@ import data.ocpp.messages as ocpp
 from data.core.models import ChargingSession
 from data.demo import DRIVER_FAST_CHARGER_ID, DRIVER_ID_TAG, OPERATOR_EMAIL
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.test_browser_a11y import axe_source, axe_violations, describe  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +49,27 @@ def disputed(demo_app: Flask) -> str:
         )  # fmt: skip
     assert start.session_id is not None
     return start.session_id
+
+
+def test_the_disputed_energy_section_passes_axe_on_a_phone(
+    browser: Any,
+    base_url: str,
+    disputed: str,
+    axe_source: Any,  # noqa: F811 - the fixture imported above
+) -> None:
+    """At 390 px the table squeezed the kWh field to 18 px wide (axe target-size, serious)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    phone = context.new_page()
+    try:
+        sign_in_page(phone, base_url, OPERATOR_EMAIL, DEMO_PASSWORD, wait_for_idle=False)
+        for path in ("/admin/sessions", f"/admin/chargers/{DRIVER_FAST_CHARGER_ID}"):
+            phone.goto(base_url + path)
+            wait_for_text(phone, "#admin-energy-disputes", disputed)
+            found = axe_violations(phone, axe_source, "#admin-energy-section")
+            assert not found, describe(path, found)
+        screenshot(phone, "energy-sessions-charger-390")
+    finally:
+        context.close()
 
 
 def test_the_operator_sees_and_corrects_a_disputed_session(
