@@ -17,6 +17,7 @@ from dash.development.base_component import Component
 
 from components.fleet import admin_section
 from components.format import format_datetime
+from components.landmarks import scroll_box
 from data.ocpp.admin import DisputedSessionRow, DisputedSessions
 
 ENERGY_SECTION_ID = "admin-energy-section"
@@ -158,7 +159,7 @@ def energy_disputes_body(
                 color="warning",
                 class_name="py-2 small",
             ),
-            html.Div(
+            scroll_box(
                 dbc.Table(
                     [
                         html.Thead(html.Tr([html.Th(h, scope="col") for h in heads])),
@@ -167,7 +168,7 @@ def energy_disputes_body(
                     size="sm",
                     class_name="mb-1 align-middle energy-disputes-table",
                 ),
-                className="table-responsive",
+                "Sessions with disputed energy",
             ),
             *more,
         ]

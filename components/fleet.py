@@ -31,7 +31,7 @@ from components.dashboard import empty_figure, format_kw, loading_placeholder, s
 from components.format import format_ago, format_datetime, format_duration, format_kwh, format_time
 from components.history import export_link
 from components.landmarks import aria as _aria
-from components.landmarks import named_section
+from components.landmarks import named_section, scroll_box
 from data.chargers.fleet import (
     AccountOption,
     ChargerDetail,
@@ -829,7 +829,7 @@ def reservations_table(
                 className="table-light" if when == "Past" else None,
             )
         )
-    return html.Div(
+    return scroll_box(
         dbc.Table(
             [
                 html.Thead(
@@ -851,7 +851,7 @@ def reservations_table(
             hover=True,
             class_name="mb-0 reservations-table",
         ),
-        className="table-responsive",
+        "Reservations",
     )
 
 

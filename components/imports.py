@@ -14,7 +14,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components.admin import admin_page
-from components.landmarks import aria, named_section
+from components.landmarks import aria, named_section, scroll_box
 from data.exchange.folder import FileCounts, ImportReport, RowError
 from data.exchange.import_uploads import EXPECTED, UNPACKED_LIMIT, UPLOAD_LIMIT, ZIP_ENTRY_LIMIT
 
@@ -219,14 +219,14 @@ def _files_table(
             ]
         )
     )
-    return dbc.Table(
+    table = dbc.Table(
         [head, html.Tbody(rows)],
         size="sm",
-        responsive=True,
         class_name="mb-2 align-middle small",
         style={"maxWidth": "36rem"},
         id="admin-import-files",
     )
+    return scroll_box(table, "Rows per file")
 
 
 def _error_list(errors: Sequence[RowError]) -> html.Div:

@@ -24,3 +24,18 @@ def named_section(
         **aria(labelledby=heading_id),
         children=[html.H2(title, id=heading_id, className="h5 mb-3"), *children],
     )
+
+
+def scroll_box(table: Component, label: str, class_name: str = "") -> html.Div:
+    """A table that may scroll sideways on a phone, reachable by keyboard.
+
+    A scrolling box without anything focusable in it cannot be scrolled from the keyboard
+    (axe: scrollable-region-focusable), so the box itself takes focus and is a named region.
+    """
+    return html.Div(
+        table,
+        className=f"table-responsive {class_name}".strip(),
+        tabIndex="0",
+        role="region",
+        **aria(label=label),
+    )

@@ -21,6 +21,7 @@ from components.dashboard import loading_placeholder, status_class
 from components.fleet import admin_section, charger_href, heartbeat_text
 from components.format import format_datetime, format_time
 from components.landmarks import aria as _aria
+from components.landmarks import scroll_box
 from data.ocpp.admin import (
     ID_TAG_MAX_LENGTH,
     PASSWORD_MAX_LENGTH,
@@ -143,11 +144,11 @@ def chargers_table(result: OcppChargerList, tz: ZoneInfo, now: datetime) -> Comp
         )
         for c in result.chargers
     ]
-    return html.Div(
+    return scroll_box(
         html.Table(
             [head, html.Tbody(rows)], className="table table-sm align-middle mb-0 ocpp-chargers"
         ),
-        className="table-responsive",
+        "OCPP chargers",
     )
 
 
@@ -285,9 +286,9 @@ def reservations_table(
     return html.Div(
         [
             summary,
-            html.Div(
+            scroll_box(
                 html.Table([head, body], className="table table-sm align-middle mb-0"),
-                className="table-responsive",
+                "OCPP messages",
             ),
         ]
     )

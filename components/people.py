@@ -20,6 +20,7 @@ from dash.development.base_component import Component
 
 from components.history import export_link
 from components.landmarks import aria as _aria
+from components.landmarks import scroll_box
 from data.accounts.people import (
     ISO_4217_CODES,
     PASSWORD_MIN_LENGTH,
@@ -1044,11 +1045,12 @@ def plans_table(plans: Sequence[PlanSummary], editing: str | None) -> Component:
             for p in plans
         ]
     )
-    return html.Div(
+    return scroll_box(
         dbc.Table([header, body], hover=True, size="sm", className="mb-0 align-middle"),
         # position-relative: the visually hidden button texts (position: absolute) would
         # otherwise escape the scroll box and widen the whole page on a phone.
-        className="table-responsive position-relative",
+        "People",
+        class_name="position-relative",
     )
 
 

@@ -17,7 +17,7 @@ from dash.development.base_component import Component
 from components.admin import confirm_modal
 from components.format import format_datetime
 from components.landmarks import aria as _aria
-from components.landmarks import named_section
+from components.landmarks import named_section, scroll_box
 from data.accounts.tokens import NAME_LENGTH, TokenRow
 
 TOKENS_VERSION_ID = "admin-tokens-version"
@@ -202,7 +202,7 @@ def tokens_table(rows: Sequence[TokenRow], tz: ZoneInfo, now: datetime) -> Compo
         ("Last used", _WIDE),
         ("Revoked", ""),
     ]
-    return html.Div(
+    return scroll_box(
         dbc.Table(
             [
                 html.Thead(
@@ -214,7 +214,7 @@ def tokens_table(rows: Sequence[TokenRow], tz: ZoneInfo, now: datetime) -> Compo
             hover=True,
             class_name="mb-0 align-middle admin-tokens-table",
         ),
-        className="table-responsive",
+        "API tokens",
     )
 
 

@@ -467,3 +467,34 @@ def test_a_tree_encoded_once_sends_the_same_json_and_is_still_a_tree() -> None:
     assert to_json({"children": tree}) == expected
     assert to_json({"children": tree}) == expected  # and again, from what it kept
     assert by_id(tree, "dashboard-period").data == "year"  # code and tests can still walk it
+
+
+def test_a_scrolling_table_box_takes_keyboard_focus_and_is_named() -> None:
+    from dash import html
+
+    from components.landmarks import scroll_box
+
+    box = scroll_box(html.Table([]), "Reservations", class_name="position-relative")
+    props = box.to_plotly_json()["props"]
+    assert props["tabIndex"] == "0"
+    assert props["role"] == "region"
+    assert props["aria-label"] == "Reservations"
+    assert props["className"] == "table-responsive position-relative"
+
+
+def test_every_scrolling_table_uses_the_focusable_box() -> None:
+    """A phone-width table that scrolls must be reachable by keyboard (axe:
+    scrollable-region-focusable); whether it scrolls depends on the data, so the rule is
+    checked in the source rather than left to the day's demo data."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("components", "pages")
+        for path in sorted((root / folder).glob("*.py"))
+        if path.name != "landmarks.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if '"table-responsive' in line or "responsive=True" in line
+    ]
+    assert not offenders, offenders
