@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from dash import html
 from dash.development.base_component import Component
 
 
-def aria(**attrs: str) -> dict[str, str]:
+def aria(**attrs: str) -> dict[str, Any]:
     """``aria_label="x"`` → ``{"aria-label": "x"}`` for html components' wildcard props."""
     return {"aria-" + key.replace("_", "-"): value for key, value in attrs.items()}
 
