@@ -66,12 +66,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     dash_app = dash.Dash(
         __name__,
-        server=server,
+        server=server,  # type: ignore[arg-type]  # Dash 4's hints say bool; a Flask app is documented
         use_pages=True,
         pages_folder=str(ROOT / "pages"),
         assets_folder=str(ROOT / "assets"),
         title="Polaris Express",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None turns the "Updating..." title off
         suppress_callback_exceptions=True,
         on_error=_shell.callback_error,
         enable_mcp=False,  # no MCP endpoint in production: callbacks are the only API

@@ -38,7 +38,7 @@ def hide_server_software() -> None:
     set by the app would only be sent twice), so the name they write is replaced: Werkzeug's
     request handler (``flask run``, the tests' live server) and, when it runs the app,
     gunicorn's (its worker imported ``gunicorn.http.wsgi`` before loading the app)."""
-    WSGIRequestHandler.version_string = _server_name  # type: ignore[method-assign]
+    WSGIRequestHandler.version_string = _server_name  # type: ignore[method-assign,assignment]
     gunicorn_wsgi = sys.modules.get("gunicorn.http.wsgi")
     if gunicorn_wsgi is not None:
         gunicorn_wsgi.SERVER = SERVER_NAME  # type: ignore[attr-defined]

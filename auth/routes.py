@@ -112,8 +112,8 @@ def auth_blueprint(limiter: Limiter) -> Blueprint:
         # Counted before the password is checked: parallel guesses cannot all get through.
         attempt = attempts().sign_in(request.remote_addr or "?", email)
         if isinstance(attempt, Refused):
-            error = RATE_LIMITED.format(wait=attempt.wait_text)
-            page = render_template("login.html", next_url=next_url, email=email, error=error)
+            limited = RATE_LIMITED.format(wait=attempt.wait_text)
+            page = render_template("login.html", next_url=next_url, email=email, error=limited)
             return _limited(page, attempt)
         user = _check_password(email, request.form.get("password", ""))
         if user is not None:

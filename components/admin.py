@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash_bootstrap_components as dbc
 from dash import html
 from dash.development.base_component import Component
@@ -67,12 +69,12 @@ def action_row(
     """One line of a list: a bold ``title`` over a small grey ``detail`` (wrapping, never
     pushing the button off a phone's screen), and ``action`` (a button) on the right.
     ``text_class_name`` marks the block holding title and detail (tests look for it)."""
+    marker: dict[str, Any] = {"className": text_class_name} if text_class_name else {}
     text = html.Div(
         [title, html.Div(detail, className="small text-body-secondary text-break")],
         style={"minWidth": 0},
+        **marker,
     )
-    if text_class_name:
-        text.className = text_class_name
     return html.Div(
         [text, action], className="d-flex justify-content-between align-items-center gap-2"
     )

@@ -21,6 +21,7 @@ from components.admin import admin_page
 from components.charts import captioned_chart, plotly_text
 from components.dashboard import empty_figure, loading_placeholder, section
 from components.format import format_kwh
+from components.landmarks import aria
 from data.charging.analytics import (
     TOP_CHARGERS,
     WEEKDAYS,
@@ -117,7 +118,7 @@ def period_choices(choice: AnalyticsRange) -> html.Nav:
         )
     return html.Nav(
         dbc.Nav(items, pills=True, class_name="period-selector flex-wrap"),
-        **{"aria-label": "Analytics period"},
+        **aria(label="Analytics period"),
     )
 
 
@@ -145,7 +146,7 @@ def range_picker(choice: AnalyticsRange) -> html.Div:
                             dbc.Input(
                                 id=DATE_FROM_ID, type="date", value=start, class_name="range-day"
                             ),
-                            html.Span("–", **{"aria-hidden": "true"}),
+                            html.Span("–", **aria(hidden="true")),
                             dbc.Label(
                                 "Last day", html_for=DATE_TO_ID, class_name="visually-hidden"
                             ),
@@ -186,7 +187,7 @@ def chart_card(
     return html.Section(
         id=section_id,
         className="card card-body h-100 analytics-card",
-        **{"aria-labelledby": heading_id},
+        **aria(labelledby=heading_id),
         children=[
             html.Div(
                 className="d-flex justify-content-between align-items-start gap-2 mb-2",

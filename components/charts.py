@@ -6,7 +6,7 @@ from typing import Any
 
 from dash import dcc, html
 
-GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False, "responsive": True}
 
 
 def plotly_text(text: str) -> str:

@@ -14,6 +14,11 @@ def aria(**attrs: str) -> dict[str, Any]:
     return {"aria-" + key.replace("_", "-"): value for key, value in attrs.items()}
 
 
+def data_attributes(**attrs: str) -> dict[str, Any]:
+    """``charger="PX-1"`` → ``{"data-charger": "PX-1"}``: data attributes for tests and scripts."""
+    return {"data-" + key.replace("_", "-"): value for key, value in attrs.items()}
+
+
 def named_section(
     section_id: str, title: str, children: Sequence[Component | str], class_name: str
 ) -> html.Section:

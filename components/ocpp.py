@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from components.dashboard import loading_placeholder, status_class
 from components.fleet import admin_section, charger_href, heartbeat_text
 from components.format import format_datetime, format_time
 from components.landmarks import aria as _aria
-from components.landmarks import scroll_box
+from components.landmarks import data_attributes, scroll_box
 from data.ocpp.admin import (
     ID_TAG_MAX_LENGTH,
     PASSWORD_MAX_LENGTH,
@@ -72,10 +73,12 @@ def ocpp_href(charger_id: str | None = None) -> str:
 # --- chargers --------------------------------------------------------------------------------
 
 
-def _badge(text: str, colour: str, problem: bool = False) -> html.Span:
+def _badge(text: str, colour: str, problem: bool = False, title: str | None = None) -> html.Span:
+    extra: dict[str, Any] = {"title": title} if title is not None else {}
     return html.Span(
         [html.Span(WARNING + " ", **_aria(hidden="true")), text] if problem else text,
         className=f"badge rounded-pill text-bg-{colour} me-1 mb-1 ocpp-badge",
+        **extra,
     )
 
 
@@ -90,11 +93,10 @@ def connector_badge(c: ConnectorRow, tz: ZoneInfo, now: datetime) -> html.Span:
         if c.problem
         else {"Charging": "primary", "Available": "success"}.get(c.status, "light border")
     )
-    badge = _badge(text, colour, c.problem)
-    badge.title = " ".join(
+    title = " ".join(
         part for part in (f"reported {format_datetime(c.reported_at, tz, now)}", c.info) if part
     )
-    return badge
+    return _badge(text, colour, c.problem, title)
 
 
 def _password_badge(is_set: bool) -> html.Span:
@@ -140,7 +142,7 @@ def chargers_table(result: OcppChargerList, tz: ZoneInfo, now: datetime) -> Comp
                 html.Td(_password_badge(c.password_set)),
             ],
             className="ocpp-charger-row",
-            **{"data-charger": c.charger_id},
+            **data_attributes(charger=c.charger_id),
         )
         for c in result.chargers
     ]

@@ -7,6 +7,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from auth.accounts import AccountInfo
+from components.landmarks import aria
 
 BANNER_ID = "active-session-banner"
 BANNER_CHARGER_ID = "banner-charger"
@@ -22,17 +23,17 @@ def active_session_banner() -> html.Div:
         id=BANNER_ID,
         hidden=True,
         role="status",
-        **{"aria-live": "polite"},
+        **aria(live="polite"),
         className="alert alert-success d-flex flex-wrap align-items-center gap-2 mb-0 "
         "rounded-0 border-0 border-bottom active-session-banner",
         children=[
-            html.Span("⚡", className="banner-icon", **{"aria-hidden": "true"}),
+            html.Span("⚡", className="banner-icon", **aria(hidden="true")),
             html.Strong("Active session"),
             html.Span(id="banner-kwh", className="fw-semibold"),
             html.Span("delivered so far", className="text-success-emphasis"),
-            html.Span("·", **{"aria-hidden": "true"}),
+            html.Span("·", **aria(hidden="true")),
             html.Span(id="banner-started"),
-            html.Span("·", **{"aria-hidden": "true"}),
+            html.Span("·", **aria(hidden="true")),
             html.Span(id=BANNER_CHARGER_ID),
         ],
     )

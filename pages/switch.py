@@ -11,6 +11,7 @@ from flask_wtf.csrf import generate_csrf
 
 from auth.accounts import current_account
 from components.accounts import account_picker
+from components.landmarks import aria
 
 dash.register_page(
     __name__, path="/switch", title="Switch account · Polaris Express", name="Switch"
@@ -24,7 +25,7 @@ def layout(**_: object) -> Component:
             html.P("Pick the account you want to use.", className="text-body-secondary"),
             html.Div(dbc.Spinner(size="sm"), id="switch-accounts"),
         ],
-        **{"aria-label": "Your accounts"},
+        **aria(label="Your accounts"),
         className="mx-auto",
         style={"maxWidth": "36rem"},
     )

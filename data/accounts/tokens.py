@@ -77,7 +77,7 @@ def bearer_secret(header: str | None) -> str | None:
 
 def has_bearer_header(header: str | None) -> bool:
     """Whether the request says it carries a bearer token, valid or not."""
-    return bool(header) and header.partition(" ")[0].lower() == "bearer"
+    return header is not None and header.partition(" ")[0].lower() == "bearer"
 
 
 def create_token(

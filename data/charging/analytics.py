@@ -29,6 +29,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    SQLColumnExpression,
     case,
     func,
     literal,
@@ -237,7 +238,7 @@ def offset_runs(period: Period) -> list[tuple[datetime, datetime, int]]:
 
 
 def hour_of_week_expression(
-    started_at: ColumnElement[datetime], period: Period
+    started_at: SQLColumnExpression[datetime], period: Period
 ) -> ColumnElement[int]:
     """Local ``weekday * 24 + hour`` (Monday 0 … Sunday 23 → 167) of a UTC timestamp column,
     for instants inside ``period``: the UTC offset of each run of ``offset_runs`` is added to

@@ -12,7 +12,6 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -22,7 +21,7 @@ from sqlalchemy import (
     CompoundSelect,
     Date,
     Integer,
-    Select,
+    SQLColumnExpression,
     and_,
     bindparam,
     case,
@@ -51,7 +50,7 @@ from data.core.models import (
     Visibility,
 )
 from data.core.periods import Period, local_midnight_utc
-from data.core.sql import ShiftedUTCDate
+from data.core.sql import AnySelect, ShiftedUTCDate
 
 # A charger silent for longer than this is Offline (data-exchange spec: one hour). The one
 # default: the app's POLARIS_OFFLINE_AFTER_S (config.py) overrides it and callers pass it in.
@@ -179,7 +178,7 @@ def operator_settings(session: Session) -> OperatorSettings:
 # statement anew on each call costs more Python than the database takes to answer it.
 
 
-def _latest_first(stmt: Select[Any]) -> Select[Any]:
+def _latest_first(stmt: AnySelect) -> AnySelect:
     return stmt.order_by(ChargingSession.started_at.desc(), ChargingSession.id.desc())
 
 
@@ -304,7 +303,7 @@ def day_buckets(period: Period) -> list[tuple[date, datetime, datetime]]:
 
 
 def local_day_expression(
-    started_at: ColumnElement[datetime], period: Period
+    started_at: SQLColumnExpression[datetime], period: Period
 ) -> ColumnElement[date]:
     """The local calendar day (``period.tz``) of a UTC timestamp column, as SQL, for the instants
     inside ``period``: exact to the microsecond, and the same on PostgreSQL and SQLite.
@@ -351,7 +350,7 @@ def daily_usage(session: Session, account_id: str, period: Period) -> pd.DataFra
 
 
 @functools.lru_cache(maxsize=32)
-def _daily_usage_statement(period: Period) -> Select[Any]:
+def _daily_usage_statement(period: Period) -> AnySelect:
     """Built once per period (every account asks for the same month): its day CASE and its
     compilation cost more than the query takes."""
     # One range scan of ix_sessions_account_started bounded by the period, grouped by local day:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from data.charging.dashboard import HOLDING_STATUSES, UPCOMING_STATUSES
+from data.core.db import rows_changed
 from data.core.models import (
     Account,
     Charger,
@@ -186,12 +187,13 @@ def cancel_reservation(session: Session, reservation_id: str, now: datetime) -> 
         raise ReservationError(f"Reservation {row.reservation_id} has already ended.")
     # Conditional on the status still being cancellable: two operators cancelling at once, or
     # the charger completing it meanwhile, leave one clear answer.
-    changed = session.execute(
+    changed = rows_changed(
+        session,
         update(Reservation)
         .where(Reservation.id == row.reservation_id, Reservation.status.in_(UPCOMING_STATUSES))
         .values(status=ReservationStatus.cancelled)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if changed != 1:
         raise ReservationError(f"Reservation {row.reservation_id} changed meanwhile; reload.")
     return ReservationRow(

@@ -17,6 +17,7 @@ as Monrovia's -00:44:30 before 1972), and the callers scan ``sessions`` as befor
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -28,8 +29,9 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Float,
-    Select,
+    SQLColumnExpression,
     Subquery,
+    Table,
     case,
     cast,
     delete,
@@ -55,7 +57,16 @@ from data.core.models import (
     UsageQuarterTotal,
 )
 from data.core.periods import Period
-from data.core.sql import DayOf, EpochSeconds, Greatest, Least, MicrosBetween, MonthOf, QuarterOf
+from data.core.sql import (
+    AnySelect,
+    DayOf,
+    EpochSeconds,
+    Greatest,
+    Least,
+    MicrosBetween,
+    MonthOf,
+    QuarterOf,
+)
 
 QUARTER = timedelta(minutes=15)
 QUARTERS_PER_DAY = 96
@@ -66,7 +77,7 @@ KWH = Decimal("0.001")
 # --- quarters and energy in Python and SQL (the key functions themselves: data/core/sql.py) -------
 
 
-def _wh(kwh: ColumnElement[Decimal]) -> ColumnElement[int]:
+def _wh(kwh: SQLColumnExpression[Decimal]) -> ColumnElement[int]:
     # kWh with 3 decimals as integer Wh: exact sums on SQLite too (its NUMERIC is a float).
     return cast(func.round(kwh * 1000), BigInteger)
 
@@ -89,7 +100,7 @@ def refill_usage_quarters(bind: Session | Connection) -> int:
     For after a bulk load with triggers off. Runs in the caller's transaction; on PostgreSQL
     sessions are locked against writes until it commits, so none can slip between the
     recount and the triggers."""
-    table = UsageQuarter.__table__
+    table = typing.cast(Table, UsageQuarter.__table__)
     dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
     if dialect.name == "postgresql":
         bind.execute(text("LOCK TABLE sessions IN SHARE MODE"))
@@ -256,7 +267,7 @@ def _utc_range(first: int, end: int, finalized_only: bool) -> Subquery:
         ]
         days = [(first_day, end_day)]
     q, d = UsageQuarter, UsageDay
-    parts: list[Select[Any]] = [
+    parts: list[AnySelect] = [
         select(
             table.connector_type,
             getattr(table, figures[0]).label("sessions"),
@@ -413,7 +424,7 @@ def in_use_micros(session: Session, start: datetime, end: datetime) -> CompoundS
     finished = s.ended_at.is_not(None)
     spans = start_spans(start, end)
     longest = longest_finished_session(session, start, end)
-    parts: list[Select[Any]] = []
+    parts: list[AnySelect] = []
     # Finished sessions that started in the window, whole ...
     for lo, hi in spans.instants:
         parts.append(
@@ -473,7 +484,7 @@ def refill_charger_usage(bind: Session | Connection) -> None:
         (ChargerDay, DayOf(s.started_at), []),
         (ChargerMonth, MonthOf(s.started_at), [func.max(us)]),
     ):
-        table = model.__table__
+        table = typing.cast(Table, model.__table__)
         if postgresql:
             bind.execute(text(f"TRUNCATE {table.name}"))
         else:

@@ -9,6 +9,7 @@ elsewhere in ``data`` takes that session.
 from __future__ import annotations
 
 import time
+import typing
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,17 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, Executable, Result, create_engine, event, exc, select, text
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Executable,
+    Result,
+    create_engine,
+    event,
+    exc,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -173,7 +184,9 @@ class Database:
             yield s
 
 
-def core_rows(session: Session, statement: Executable, params: Mapping[str, Any]) -> Result[Any]:
+def core_rows(
+    session: Session, statement: Executable, params: Mapping[str, Any]
+) -> Result[*tuple[Any, ...]]:
     """Run a column SELECT on the session's connection, past the ORM's per-statement bookkeeping
     (about 0.1 ms of Python a statement, as much as the index lookups of a page view take in the
     database). For the queries every request runs; they return rows, never ORM objects.
@@ -181,3 +194,10 @@ def core_rows(session: Session, statement: Executable, params: Mapping[str, Any]
     if session.autoflush:
         session.flush()
     return session.connection().execute(statement, params)
+
+
+def rows_changed(session: Session, statement: Executable) -> int:
+    """Run an INSERT/UPDATE/DELETE in ``session`` and return how many rows it changed (the
+    result of such a statement is a cursor result, which has ``rowcount``)."""
+    result = typing.cast(CursorResult[Any], session.execute(statement))
+    return int(result.rowcount or 0)

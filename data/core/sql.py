@@ -7,13 +7,16 @@ both databases (timestamps are ``timestamptz`` on PostgreSQL and naive UTC text 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import BigInteger, Date, Float, Integer, String
+from sqlalchemy import BigInteger, Date, Float, Integer, Select, String
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+
+# A select of any columns: SQLAlchemy 2.1 types a Select by its columns' types.
+AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
 
 
 class ShiftedUTCDate(FunctionElement[date]):

@@ -363,4 +363,4 @@ def checked_counts(staged: Staged) -> dict[str, tuple[int, int, int]] | None:
         return None
     if not isinstance(raw, dict):
         return None
-    return {str(k): tuple(v) for k, v in raw.items() if isinstance(v, list) and len(v) == 3}  # type: ignore[misc]
+    return {str(k): tuple(v) for k, v in raw.items() if isinstance(v, list) and len(v) == 3}

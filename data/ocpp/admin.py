@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy import ColumnElement, case, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -426,7 +426,7 @@ def disputed_sessions(
     session: Session, charger_id: str | None = None, limit: int = DISPUTE_LIMIT
 ) -> DisputedSessions:
     """Sessions whose energy is disputed (of one charger, or all), the latest flagged first."""
-    where = [ChargingSession.energy_disputed_at.is_not(None)]
+    where: list[ColumnElement[bool]] = [ChargingSession.energy_disputed_at.is_not(None)]
     if charger_id is not None:
         where.append(ChargingSession.charger_id == charger_id)
     total = session.scalar(select(func.count()).select_from(ChargingSession).where(*where)) or 0
