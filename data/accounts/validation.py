@@ -65,7 +65,7 @@ class InvalidInput(ValueError):
 
 
 class NotFound(InvalidInput):
-    """A person, account, plan or charger the browser named does not exist (any more)."""
+    """A person, account or plan the browser named does not exist (any more)."""
 
 
 class Refused(InvalidInput):

@@ -43,7 +43,7 @@ from data.charging.dashboard import (
     ChargerStatus,
     local_day_expression,
 )
-from data.charging.history import chargers_matching, session_conditions
+from data.charging.history import STATES, chargers_matching, session_conditions
 from data.charging.reservations import upcoming_conditions
 from data.core.grid import ColumnFilter
 from data.core.models import (
@@ -94,7 +94,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     USAGE_DAILY: (*_DATES, "charger", "account"),
     USAGE_MONTHLY: (*_DATES, "charger", "account"),
 }
-SESSION_STATUSES = ("in_progress", "finalized")
+SESSION_STATUSES = tuple(s for s in STATES if s != "all")  # the explorer's states
 RESERVATION_STATUSES = tuple(s.value for s in ReservationStatus)
 CHARGER_STATUSES = tuple(s.value for s in ChargerStatus)  # the fleet's pills: "In use", ...
 SEARCH_MAX_LENGTH = 200  # as the admin screens' search boxes
