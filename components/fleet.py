@@ -32,14 +32,9 @@ from components.format import format_ago, format_datetime, format_duration, form
 from components.history import export_link
 from components.landmarks import aria as _aria
 from components.landmarks import named_section, scroll_box
-from data.chargers.fleet import (
-    AccountOption,
-    ChargerDetail,
-    ChargerReservationRow,
-    ChargerSessionRow,
-    FleetRow,
-    GrantRow,
-)
+from data.chargers.charger import ChargerDetail, ChargerReservationRow, ChargerSessionRow
+from data.chargers.fleet import FleetRow
+from data.chargers.grants import AccountOption, GrantRow
 from data.charging.dashboard import ChargerStatus
 from data.core.periods import PERIOD_LABELS, PERIODS, Period
 

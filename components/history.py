@@ -9,7 +9,6 @@ from row 0.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -80,21 +79,8 @@ NEW_TZ_ID = "admin-reservation-tz"
 IN_PROGRESS_TEXT = "In progress"
 
 
-MAX_ROW = 1_000_000_000  # beyond any table; keeps OFFSET inside what a database accepts
-
-
 def new_grid_key() -> str:
     return uuid.uuid4().hex[:12]
-
-
-def grid_row(value: object, default: int) -> int:
-    """A row index from a grid request (``startRow``/``endRow``): any JSON may arrive, so
-    anything but a finite number is ``default``, and the result lies in ``0..MAX_ROW``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return default
-    if isinstance(value, float) and not math.isfinite(value):
-        return default
-    return min(max(int(value), 0), MAX_ROW)
 
 
 def _section(section_id: str, title: str, children: Sequence[Component | str]) -> html.Section:

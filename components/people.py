@@ -21,19 +21,17 @@ from dash.development.base_component import Component
 from components.history import export_link
 from components.landmarks import aria as _aria
 from components.landmarks import scroll_box
+from data.accounts.operator_settings import OperatorValues
 from data.accounts.people import (
-    ISO_4217_CODES,
-    PASSWORD_MIN_LENGTH,
     REFRESH_FILTER,
     SEARCH_FILTER,
     AccountListRow,
-    GrantedCharger,
-    OperatorValues,
     Person,
     PersonAccount,
-    PlanSummary,
-    timezone_names,
 )
+from data.accounts.plans import PlanSummary
+from data.accounts.validation import ISO_4217_CODES, PASSWORD_MIN_LENGTH, timezone_names
+from data.chargers.grants import GrantedCharger
 from data.core.models import Role
 
 # --- ids: /admin/accounts -----------------------------------------------------------------------

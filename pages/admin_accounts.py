@@ -91,24 +91,25 @@ from components.people import (
 from data.accounts.people import (
     REFRESH_FILTER,
     SEARCH_FILTER,
-    SEARCH_MAX_LENGTH,
-    InvalidInput,
     NewAccount,
-    account_grants,
     add_account,
     check_account_removal,
     create_person,
-    grant_charger,
-    list_plans,
-    parse_grid_request,
+    parse_accounts_request,
     person,
     remove_account,
-    restricted_charger_choices,
-    revoke_charger,
     search_accounts,
     set_account_plan,
     set_default_account,
     set_person_password,
+)
+from data.accounts.plans import list_plans
+from data.accounts.validation import SEARCH_MAX_LENGTH, InvalidInput
+from data.chargers.grants import (
+    account_grants,
+    grant_charger,
+    restricted_charger_choices,
+    revoke_charger,
 )
 from data.core.models import Role
 from pages._admin import admin_layout
@@ -233,7 +234,7 @@ def load_rows(request: object) -> tuple[Any, Any, Any]:
     """One block of rows for the grid, searched, filtered, sorted and paged in SQL."""
     if not request:
         raise PreventUpdate
-    query = parse_grid_request(request)
+    query = parse_accounts_request(request)
     first_block = query.offset == 0
     with session_scope() as s:
         page = search_accounts(s, query, with_total=first_block)

@@ -73,22 +73,27 @@ from components.fleet import (
     utilisation_figure,
 )
 from config import offline_after_s
-from data.chargers.fleet import (
+from data.chargers.charger import (
     ChargerNotFoundError,
     FleetInputError,
-    charger_daily_usage,
     charger_detail,
-    charger_grants,
     charger_reservations,
     charger_session_count,
     charger_sessions,
-    grant_charger,
-    parse_grid_request,
-    revoke_charger,
-    search_accounts,
     update_charger,
 )
+from data.chargers.grants import (
+    GrantProblem,
+    GrantRefused,
+    charger_grants,
+    customer_account_choices,
+    grant_charger,
+    revoke_charger,
+)
+from data.chargers.usage import charger_daily_usage
 from data.charging.dashboard import operator_settings
+from data.core.grid import parse_grid_request
+from data.core.models import ID_LENGTH
 from data.core.periods import parse_period, period_bounds
 from pages._admin import admin_layout
 from web.db import session_scope
@@ -227,7 +232,7 @@ def find_accounts(search: object, picked: object, shown: object) -> Any:
     if not isinstance(search, str) or not search.strip():
         raise PreventUpdate
     with session_scope() as s:
-        options = account_options(search_accounts(s, search))
+        options = account_options(customer_account_choices(s, search))
     if isinstance(picked, str) and isinstance(shown, list):
         if all(o["value"] != picked for o in options):
             kept = [o for o in shown if isinstance(o, dict) and o.get("value") == picked]
@@ -255,31 +260,55 @@ def change_access(
         raise PreventUpdate  # a Revoke button appearing, not being pressed
     trigger = ctx.triggered_id
     cid = _charger_id(charger_id)
+    if trigger == CHARGER_GRANT_ID:
+        account = picked
+    elif isinstance(trigger, dict) and trigger.get("type") == CHARGER_REVOKE_TYPE:
+        account = trigger.get("account")
+    else:
+        raise PreventUpdate
+    granting = trigger == CHARGER_GRANT_ID
     try:
         with session_scope() as s:
-            if trigger == CHARGER_GRANT_ID:
-                account = picked
-                done = grant_charger(s, cid, account)
+            if granting:
+                done = grant_charger(s, account, cid).changed
                 message = (
                     f"{account} may now see this charger."
                     if done
                     else f"{account} could already see this charger."
                 )
-            elif isinstance(trigger, dict) and trigger.get("type") == CHARGER_REVOKE_TYPE:
-                account = trigger.get("account")
-                done = revoke_charger(s, cid, account)
+            else:
+                done = revoke_charger(s, account, cid).changed
                 message = (
                     f"{account} no longer sees this charger."
                     if done
                     else f"{account} had no access to this charger."
                 )
-            else:
-                raise PreventUpdate
-    except ChargerNotFoundError:
-        return feedback(GONE, ok=False), no_update, no_update
-    except FleetInputError as error:
-        return feedback(str(error), ok=False), no_update, no_update
+    except GrantRefused as refused:
+        if not granting and refused.problem == GrantProblem.unknown_account:
+            if len(str(account)) > ID_LENGTH:
+                return feedback("Pick an account first.", ok=False), no_update, no_update
+            # No such account has a grant here: as good as revoked already.
+            message = f"{account} had no access to this charger."
+            return feedback(message, ok=True), _bump(changed), None
+        return feedback(_grant_refusal(refused.problem, account), ok=False), no_update, no_update
     return feedback(message, ok=True), _bump(changed), None
+
+
+def _grant_refusal(problem: GrantProblem, account: object) -> str:
+    """This page's words for a grant it could not make (``data.chargers.grants``)."""
+    if problem == GrantProblem.unknown_charger:
+        return GONE
+    if problem == GrantProblem.no_account:
+        return "Pick an account first."
+    shown = str(account) if len(str(account)) <= ID_LENGTH else str(account)[:ID_LENGTH] + "…"
+    if problem == GrantProblem.unknown_account:
+        return f"There is no account “{shown}”."
+    if problem == GrantProblem.admin_account:
+        return f"“{shown}” is an admin account: only customer accounts can be granted a charger."
+    return (
+        "This charger is public: every customer already sees it. "
+        "Make it restricted to choose who sees it."
+    )
 
 
 @callback(

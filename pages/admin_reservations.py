@@ -45,7 +45,6 @@ from components.history import (
     RESERVATIONS_VERSION_ID,
     account_options,
     charger_options,
-    grid_row,
     message,
     new_grid_key,
     reservation_count_text,
@@ -65,6 +64,7 @@ from data.charging.reservations import (
     create_reservation,
     get_reservation,
     parse_local_time,
+    parse_reservations_request,
     reservation_window_text,
     search_chargers,
     search_customer_accounts,
@@ -134,8 +134,8 @@ def reservations_page(requests: list[Any], search: object) -> tuple[list[Any], A
     request = requests[0] if requests and isinstance(requests[0], dict) else None
     if request is None:
         raise PreventUpdate
-    start = max(0, grid_row(request.get("startRow"), 0))
-    end = grid_row(request.get("endRow"), start)
+    grid = parse_reservations_request(request)
+    start, end = grid.start, grid.end
     needle = _text(search)
     now = datetime.now(UTC)
     with session_scope() as s:

@@ -37,7 +37,6 @@ from components.history import (
     SESSIONS_TO_ID,
     SESSIONS_TOTALS_TYPE,
     filter_notes,
-    grid_row,
     session_grid_rows,
     sessions_results,
     sessions_skeleton,
@@ -50,8 +49,9 @@ from data.charging.history import (
     SessionTotals,
     filter_matches,
     parse_session_filter,
-    parse_sort,
+    parse_sessions_request,
     session_page,
+    session_sort,
     session_totals,
 )
 from pages import _energy
@@ -137,9 +137,8 @@ def sessions_page(request: object, known: object) -> tuple[Any, ...]:
     view = grid_id.get("view") if isinstance(grid_id, dict) else None
     raw = parse_qs(view.removeprefix("?")) if isinstance(view, str) else {}
     params = {k: v[0] if len(v) == 1 else v for k, v in raw.items()}
-    start = max(0, grid_row(request.get("startRow"), 0))
-    end = grid_row(request.get("endRow"), start)
-    sort = parse_sort(request.get("sortModel"))
+    grid = parse_sessions_request(request)
+    start, end, sort = grid.start, grid.end, session_sort(grid)
     known_count = known.get("sessions") if isinstance(known, dict) else None
     count = known_count if isinstance(known_count, int) and known_count >= 0 else None
 

@@ -40,14 +40,9 @@ from components.people import (
     settings_skeleton,
     success,
 )
-from data.accounts.people import (
-    InvalidInput,
-    create_plan,
-    list_plans,
-    operator_values,
-    save_operator_settings,
-    update_plan,
-)
+from data.accounts.operator_settings import operator_values, save_operator_settings
+from data.accounts.plans import create_plan, list_plans, update_plan
+from data.accounts.validation import InvalidInput
 from pages._admin import admin_layout
 from web.db import session_scope
 

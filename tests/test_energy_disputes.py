@@ -18,12 +18,9 @@ import pytest
 from sqlalchemy import func, select
 
 import data.ocpp.messages as ocpp
-from data.chargers.fleet import (
-    charger_daily_usage,
-    charger_sessions,
-    fleet_page,
-    parse_fleet_request,
-)
+from data.chargers.charger import charger_sessions
+from data.chargers.fleet import fleet_page, parse_fleet_request
+from data.chargers.usage import charger_daily_usage
 from data.charging.analytics import (
     AnalyticsRange,
     energy_by_connector,
@@ -39,7 +36,8 @@ from data.charging.rollup import refill_rollups, usage_between
 from data.core.db import Database
 from data.core.models import ChargingSession, OcppTransaction, Role
 from data.core.periods import period_bounds
-from data.exchange.exports import ExportFilter, export_chunks
+from data.exchange.export_stream import export_chunks
+from data.exchange.exports import ExportFilter
 from data.ocpp.admin import (
     OcppAdminError,
     disputed_sessions,

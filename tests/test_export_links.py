@@ -22,8 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from components.fleet import charger_skeleton
-from data.accounts.people import parse_grid_request as parse_account_grid
-from data.accounts.people import search_accounts
+from data.accounts.people import parse_accounts_request, search_accounts
 from data.chargers.fleet import fleet_page, parse_fleet_request
 from data.charging.dashboard import ChargerStatus
 from data.charging.history import parse_session_filter, session_totals
@@ -437,7 +436,7 @@ def accounts_link(client: FlaskClient, key: str, model: dict[str, Any]) -> str:
 
 def listed_accounts(app: Flask, model: dict[str, Any]) -> set[str]:
     """The account ids the accounts table lists for a filter model (its own query)."""
-    query = parse_account_grid({"filterModel": model, "startRow": 0, "endRow": 100})
+    query = parse_accounts_request({"filterModel": model, "startRow": 0, "endRow": 100})
     with app.extensions["polaris_db"].session() as s:
         page = search_accounts(s, query)
     return {row.account_id for row in page.rows if row.account_id}

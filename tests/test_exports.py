@@ -36,13 +36,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 import auth.hardening as hardening
+import data.exchange.export_stream as export_stream
 import data.exchange.exports as exports
 from data.accounts.passwords import hash_password
 from data.charging.dashboard import daily_usage
 from data.core.db import Database
 from data.core.models import ReservationStatus, Role, Visibility
 from data.core.periods import Period, local_midnight_utc
-from data.exchange.exports import EXPORTS, ExportFilter, export_chunks
+from data.exchange.export_stream import export_chunks
+from data.exchange.exports import EXPORTS, ExportFilter
 from data.exchange.folder import (
     FILES,
     FORMULA_STARTS,
@@ -670,7 +672,7 @@ def test_a_database_error_before_the_first_byte_is_a_proper_error(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(exports, "export_statement", broken)
+    monkeypatch.setattr(export_stream, "export_statement", broken)
     response = scenario.olga.get("/export/sessions.csv")
     assert response.status_code == 503
     assert "session_id" not in response.get_data(as_text=True)
@@ -765,7 +767,7 @@ def test_memory_stays_flat_whatever_the_row_count(bulk_app: Flask) -> None:
     assert large_size > 7 * small_size  # eight times the rows...
     assert large_peak < 1.5 * small_peak + 256 * 1024  # ...about the same memory
     assert large_peak < large_size / 2  # and never the whole file
-    assert largest < 2 * exports.CHUNK_BYTES  # pieces of about CHUNK_BYTES
+    assert largest < 2 * export_stream.CHUNK_BYTES  # pieces of about CHUNK_BYTES
 
 
 def test_a_client_that_goes_away_gives_the_connection_back(bulk_app: Flask) -> None:

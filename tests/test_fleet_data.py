@@ -15,26 +15,28 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from data.chargers.fleet import (
-    MAX_GRID_ROWS,
+from data.chargers.charger import (
     ChargerNotFoundError,
     FleetInputError,
-    charger_daily_usage,
     charger_detail,
-    charger_grants,
     charger_reservations,
     charger_session_count,
     charger_sessions,
-    fleet_counts,
-    fleet_page,
-    grant_charger,
-    parse_fleet_request,
-    revoke_charger,
-    search_accounts,
     update_charger,
 )
+from data.chargers.fleet import fleet_counts, fleet_page, parse_fleet_request
+from data.chargers.grants import (
+    GrantProblem,
+    GrantRefused,
+    charger_grants,
+    customer_account_choices,
+    grant_charger,
+    revoke_charger,
+)
+from data.chargers.usage import charger_daily_usage
 from data.charging.dashboard import ChargerStatus, visible_chargers
 from data.core.db import Database
+from data.core.grid import MAX_GRID_ROWS
 from data.core.models import (
     Charger,
     ChargerAccess,
@@ -513,20 +515,22 @@ def test_grant_and_revoke(db: Database) -> None:
         make_charger(s, charger_id="street", last_seen_at=NOW)
     with db.session() as s:
         assert [c.charger_id for c in visible_chargers(s, "acc-nico", NOW).chargers] == ["street"]
-        with pytest.raises(FleetInputError, match="no account “acc-ghost”"):
-            grant_charger(s, "depot", "acc-ghost")
-        with pytest.raises(FleetInputError, match="admin account"):
-            grant_charger(s, "depot", "acc-admin")
-        with pytest.raises(FleetInputError, match="Pick an account"):
-            grant_charger(s, "depot", None)
-        with pytest.raises(FleetInputError, match="is public"):
-            grant_charger(s, "street", "acc-nico")
-        with pytest.raises(ChargerNotFoundError):
-            grant_charger(s, "nope", "acc-nico")
-        with pytest.raises(FleetInputError, match="no account"):
-            grant_charger(s, "depot", "a" * 300)
-        assert grant_charger(s, "depot", "acc-nico") is True
-        assert grant_charger(s, "depot", "acc-nico") is False  # already there: no error
+        refusals = {
+            ("acc-ghost", "depot"): GrantProblem.unknown_account,
+            ("acc-admin", "depot"): GrantProblem.admin_account,
+            (None, "depot"): GrantProblem.no_account,
+            ("  ", "depot"): GrantProblem.no_account,
+            ("acc-nico", "street"): GrantProblem.public_charger,
+            ("acc-nico", "nope"): GrantProblem.unknown_charger,
+            ("acc-nico", None): GrantProblem.unknown_charger,
+            ("a" * 300, "depot"): GrantProblem.unknown_account,
+        }
+        for (account, charger), problem in refusals.items():
+            with pytest.raises(GrantRefused) as refused:
+                grant_charger(s, account, charger)
+            assert refused.value.problem == problem, (account, charger)
+        assert grant_charger(s, "acc-nico", "depot").changed is True
+        assert grant_charger(s, "acc-nico", "depot").changed is False  # already: no error
     with db.session() as s:
         # The customer's next refresh reads the database: the charger is there.
         shown = {c.charger_id for c in visible_chargers(s, "acc-nico", NOW).chargers}
@@ -534,16 +538,17 @@ def test_grant_and_revoke(db: Database) -> None:
         (grant,) = charger_grants(s, "depot")
         assert (grant.email, grant.display_name, grant.label) == ("nico@example.com", "Nico", "Van")
         assert page(db).rows[0].granted_accounts == 1
-        assert revoke_charger(s, "depot", "acc-nico") is True
-        assert revoke_charger(s, "depot", "acc-nico") is False
-        with pytest.raises(ChargerNotFoundError):
-            revoke_charger(s, "gone", "acc-nico")
+        assert revoke_charger(s, "acc-nico", "depot").changed is True
+        assert revoke_charger(s, "acc-nico", "depot").changed is False
+        with pytest.raises(GrantRefused) as refused:
+            revoke_charger(s, "acc-nico", "gone")
+        assert refused.value.problem == GrantProblem.unknown_charger
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(ChargerAccess)) == 0
         assert [c.charger_id for c in visible_chargers(s, "acc-nico", NOW).chargers] == ["street"]
 
 
-def test_search_accounts(db: Database) -> None:
+def test_customer_account_choices(db: Database) -> None:
     with db.session() as s:
         nico = make_user(s, email="newcomer@polaris.example", display_name="Nico Newcomer")
         make_account(s, account_id="ACC-NEWCOMER", user=nico)
@@ -555,7 +560,7 @@ def test_search_accounts(db: Database) -> None:
     with db.session() as s:
 
         def found(text: object) -> list[str]:
-            return [a.account_id for a in search_accounts(s, text)]
+            return [a.account_id for a in customer_account_choices(s, text)]
 
         assert found("newcomer") == ["ACC-NEWCOMER"]
         assert found("NEWCOMER@polaris") == ["ACC-NEWCOMER"]

@@ -20,8 +20,9 @@ from data.charging.history import (
     default_filter,
     filter_matches,
     parse_session_filter,
-    parse_sort,
+    parse_sessions_request,
     session_page,
+    session_sort,
     session_totals,
 )
 from data.core.db import Database
@@ -148,14 +149,23 @@ def test_blank_values_are_no_filter_and_no_note():
     ],
 )
 def test_unknown_sort_columns_and_shapes_are_ignored(model):
-    assert parse_sort(model) == DEFAULT_SORT == SessionSort("started", descending=True)
+    assert sort_of(model) == DEFAULT_SORT == SessionSort("started", descending=True)
+
+
+def sort_of(model: object) -> SessionSort:
+    return session_sort(parse_sessions_request({"startRow": 0, "endRow": 100, "sortModel": model}))
 
 
 def test_allowed_sorts():
-    assert parse_sort([{"colId": "kwh", "sort": "asc"}]) == SessionSort("kwh", False)
-    assert parse_sort([{"colId": "x", "sort": "asc"}, {"colId": "started", "sort": "asc"}]) == (
+    assert sort_of([{"colId": "kwh", "sort": "asc"}]) == SessionSort("kwh", False)
+    assert sort_of([{"colId": "x", "sort": "asc"}, {"colId": "started", "sort": "asc"}]) == (
         SessionSort("started", False)
     )
+
+
+def test_the_explorer_reads_at_most_a_page_of_rows():
+    request = parse_sessions_request({"startRow": 200, "endRow": 10**12})
+    assert (request.start, request.end) == (200, 200 + PAGE_SIZE_MAX)
 
 
 def test_day_bounds_are_local_midnights_including_dst_days():

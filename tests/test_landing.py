@@ -11,14 +11,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from data.accounts.people import (
-    InvalidInput,
-    NewAccount,
-    create_person,
-    person,
-    set_default_account,
-)
+from data.accounts.people import NewAccount, create_person, person, set_default_account
 from data.accounts.signin import landing_account_id
+from data.accounts.validation import InvalidInput
 from data.core.db import Database
 from data.core.models import Role, User
 from tests.factories import make_account, make_user

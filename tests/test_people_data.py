@@ -8,37 +8,39 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from data.accounts.operator_settings import operator_values, save_operator_settings
 from data.accounts.people import (
-    ISO_4217_CODES,
-    PAGE_LIMIT,
     AccountQuery,
-    ColumnFilter,
-    InvalidInput,
     NewAccount,
-    NotFound,
-    Refused,
-    account_grants,
     add_account,
     create_person,
-    create_plan,
-    grant_charger,
-    list_plans,
-    operator_values,
-    parse_grid_request,
+    parse_accounts_request,
     person,
     remove_account,
-    restricted_charger_choices,
-    revoke_charger,
-    save_operator_settings,
     search_accounts,
     set_account_plan,
     set_default_account,
     set_person_password,
-    update_plan,
+)
+from data.accounts.plans import create_plan, list_plans, update_plan
+from data.accounts.validation import (
+    ISO_4217_CODES,
+    InvalidInput,
+    NotFound,
+    Refused,
     validate_currency,
     validate_timezone,
 )
+from data.chargers.grants import (
+    GrantProblem,
+    GrantRefused,
+    account_grants,
+    grant_charger,
+    restricted_charger_choices,
+    revoke_charger,
+)
 from data.charging.dashboard import account_plan, operator_settings, visible_chargers
+from data.core.grid import MAX_GRID_ROWS, ColumnFilter, Condition, SortKey
 from data.core.models import Account, ChargerAccess, IdTag, Plan, Role, User, Visibility
 from tests.factories import (
     grant_access,
@@ -243,20 +245,24 @@ def test_grants_only_restricted_chargers_to_customer_accounts(db):
         assert (granted.changed, granted.friendly_name) == (True, "Depot North")
         assert not grant_charger(s, customer.id, depot.id).changed  # already: no duplicate
         assert visible_chargers(s, customer.id, NOW).visible == before + 1
-        with pytest.raises(Refused, match="public"):
+        with pytest.raises(GrantRefused, match="public") as public:
             grant_charger(s, customer.id, street.id)
-        with pytest.raises(Refused, match="admin account"):
+        assert public.value.problem == GrantProblem.public_charger
+        assert public.value.errors == {"charger": public.value.message}
+        with pytest.raises(GrantRefused, match="admin account") as admin_account:
             grant_charger(s, admin.id, depot.id)
-        with pytest.raises(NotFound, match="That charger no longer exists"):
+        assert admin_account.value.problem == GrantProblem.admin_account
+        with pytest.raises(GrantRefused, match="That charger no longer exists"):
             grant_charger(s, customer.id, "GONE")
-        with pytest.raises(NotFound):
+        with pytest.raises(GrantRefused, match="That account no longer exists") as gone:
             grant_charger(s, "ACC-GONE", depot.id)
+        assert gone.value.problem == GrantProblem.unknown_account
 
         grants, total = account_grants(s, customer.id)
         assert total == 1 and [g.charger_id for g in grants] == ["DEPOT-1"]
         assert revoke_charger(s, customer.id, depot.id).changed
         assert not revoke_charger(s, customer.id, depot.id).changed
-        with pytest.raises(NotFound, match="That charger no longer exists"):
+        with pytest.raises(GrantRefused, match="That charger no longer exists"):
             revoke_charger(s, customer.id, "GONE")
         assert visible_chargers(s, customer.id, NOW).visible == before
 
@@ -383,13 +389,15 @@ def test_account_list_search_filter_and_sort(db):
         by_label = search_accounts(s, AccountQuery(search="50%"))
         wildcard = search_accounts(s, AccountQuery(search="%"))
         plan_filter = search_accounts(
-            s, AccountQuery(filters=(ColumnFilter("plan", (("equals", "lite"),)),))
+            s, AccountQuery(filters=(ColumnFilter("plan", (Condition("equals", "lite"),)),))
         )
         no_plan = search_accounts(
-            s, AccountQuery(filters=(ColumnFilter("plan", (("notContains", "lite"),)),))
+            s, AccountQuery(filters=(ColumnFilter("plan", (Condition("notContains", "lite"),)),))
         )
-        newest_first = search_accounts(s, AccountQuery(sort=(("account_id", True),), limit=2))
-        plans_sorted = search_accounts(s, AccountQuery(sort=(("plan", False),)))
+        newest_first = search_accounts(
+            s, AccountQuery(sort=(SortKey("account_id", True),), limit=2)
+        )
+        plans_sorted = search_accounts(s, AccountQuery(sort=(SortKey("plan", False),)))
     assert [r.account_id for r in by_email.rows] == ["L-03"]
     assert [r.account_id for r in by_name.rows] == ["L-10", "L-11"]
     assert [r.account_id for r in by_id.rows] == ["L-05"]
@@ -404,7 +412,7 @@ def test_account_list_search_filter_and_sort(db):
 
 
 def test_grid_request_parsing_keeps_to_the_allow_list():
-    query = parse_grid_request(
+    query = parse_accounts_request(
         {
             "startRow": 100,
             "endRow": 100_000,
@@ -429,15 +437,23 @@ def test_grid_request_parsing_keeps_to_the_allow_list():
             },
         }
     )
-    assert query.offset == 100 and query.limit == PAGE_LIMIT
-    assert query.sort == (("email", True),)
+    assert query.offset == 100 and query.limit == MAX_GRID_ROWS
+    assert query.sort == (SortKey("email", True),)
     assert query.search == "anna"
     assert query.filters == (
-        ColumnFilter("label", (("startsWith", "fleet"), ("equals", "car")), "OR"),
-        ColumnFilter("role", (("equals", "7"),)),
+        ColumnFilter("label", (Condition("startsWith", "fleet"), Condition("equals", "car")), "OR"),
+        ColumnFilter("role", (Condition("equals", "7"),)),
     )
     for junk in (None, "x", [], {"startRow": "0", "endRow": True, "sortModel": "email"}):
-        assert parse_grid_request(junk) == AccountQuery()
+        assert parse_accounts_request(junk) == AccountQuery()
+
+
+def test_the_accounts_table_keeps_its_text_filter_kinds():
+    """Blank and notBlank are the fleet's; the accounts table never offers them."""
+    query = parse_accounts_request(
+        {"filterModel": {"label": {"type": "blank"}, "plan": {"type": "notBlank"}}}
+    )
+    assert query.filters == ()
 
 
 # --- plans --------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from components.dashboard import PERIOD_STORE_ID
 from config import DEFAULT_OFFLINE_AFTER_S, ConfigError, load_config, offline_after_s
-from data.chargers.fleet import charger_detail, fleet_counts, fleet_page, parse_fleet_request
+from data.chargers.charger import charger_detail
+from data.chargers.fleet import fleet_counts, fleet_page, parse_fleet_request
 from data.charging.dashboard import (
     ChargerStatus,
     charger_status_expression,

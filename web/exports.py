@@ -8,9 +8,9 @@ depends on a check made elsewhere. A customer's export is always limited to the 
 not accepted gets 401, even with a session cookie.
 
 Bad query strings get 400 with a plain-text message saying what to fix. The file is streamed
-(``data.exchange.exports.export_chunks``); the first piece is read before the response starts, so a
-database that is down or a statement that fails still gets the app's friendly error status
-instead of a 200 with a broken file. Optional gzip when the client accepts it.
+(``data.exchange.export_stream.export_chunks``); the first piece is read before the response
+starts, so a database that is down or a statement that fails still gets the app's friendly error
+status instead of a 200 with a broken file. Optional gzip when the client accepts it.
 The tokens a request may carry are made on the command line (``cli.tokens``).
 """
 
@@ -25,16 +25,18 @@ from auth.accounts import current_account
 from config import offline_after_s
 from data.accounts.tokens import has_bearer_header
 from data.charging.dashboard import operator_settings
-from data.exchange.exports import (
+from data.exchange.export_stream import (
     EXPORT_STATEMENT_TIMEOUT_MS,
+    closing_chain,
+    export_chunks,
+    gzip_chunks,
+)
+from data.exchange.exports import (
     EXPORTS,
     ExportForbidden,
     ExportRequestError,
     check_references,
-    closing_chain,
-    export_chunks,
     export_filename,
-    gzip_chunks,
     parse_filter,
     scope_filter,
 )

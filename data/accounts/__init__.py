@@ -1,2 +1,3 @@
-"""People and their accounts: drivers, admins, plans and the operator's settings, sign-in
-(passwords, which account a person lands on) and personal API tokens."""
+"""People and their accounts: drivers and admins (``people``), plans (``plans``), the operator's
+settings (``operator_settings``), what their forms accept (``validation``), sign-in (``signin``,
+``passwords``) and personal API tokens (``tokens``)."""

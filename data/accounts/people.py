@@ -1,242 +1,61 @@
-"""People, their accounts, plans and the operator's settings: what ``/admin/accounts`` and
-``/admin/settings`` read and write.
+"""People and their accounts: what ``/admin/accounts`` lists, shows and changes (the searchable
+list, one person, new people and accounts, passwords, the default account, an account's plan,
+removing an account).
 
 Every query takes a SQLAlchemy session and explicit arguments; every write validates its values and
-raises ``InvalidInput`` (a ``ValueError``) with a message an operator can act on, keyed by the form
-field it belongs next to. The account list is searched, sorted and paged in SQL, so the admin grid
-costs the same with 100,000 accounts as with ten. Changes are plain rows: the customer's next
-request reads them (sign-in loads accounts per request; the dashboard reads plans and the
+raises ``InvalidInput`` (``data.accounts.validation``) with a message an operator can act on, keyed
+by the form field it belongs next to. The account list is searched, sorted and paged in SQL, so the
+admin grid costs the same with 100,000 accounts as with ten. Changes are plain rows: the customer's
+next request reads them (sign-in loads accounts per request; the dashboard reads plans and the
 operator row on every render).
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from typing import Any, TypeVar
-from zoneinfo import available_timezones
+from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, cast, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from data.accounts.passwords import set_password
 from data.accounts.signin import landing_account_id
-from data.chargers.grants import add_grant, remove_grant
-from data.charging.dashboard import operator_settings
+from data.accounts.validation import (
+    SEARCH_MAX_LENGTH,
+    FieldChecks,
+    InvalidInput,
+    NotFound,
+    Refused,
+    text_value,
+    validate_email,
+    validate_id,
+    validate_label,
+    validate_name,
+    validate_password,
+)
+from data.core.grid import (
+    MATCH_OPERATORS,
+    MAX_GRID_ROWS,
+    ColumnFilter,
+    SortKey,
+    combine,
+    parse_grid_request,
+    text_condition,
+    text_matches,
+)
 from data.core.models import (
-    ID_LENGTH,
     Account,
-    Charger,
     ChargerAccess,
     ChargingSession,
     IdTag,
-    Operator,
     Plan,
     Reservation,
     Role,
     User,
-    Visibility,
 )
-
-T = TypeVar("T")
-
-PASSWORD_MIN_LENGTH = 10
-PASSWORD_MAX_LENGTH = 1024  # argon2 takes any length; a cap keeps one request from costing much
-EMAIL_MAX_LENGTH = 254
-NAME_MAX_LENGTH = 200
-SEARCH_MAX_LENGTH = 200
-PAGE_LIMIT = 500  # the most rows one grid block may ask for
-PLAN_LIMIT = 500  # plans are a short price list, never a big table
-MAX_ALLOWANCE = Decimal("999999999.999")  # Numeric(12, 3)
-KWH = Decimal("0.001")
-
-# Active ISO 4217 currency codes (the list as amended up to 2025: HRK, SLL, ZWL, CUC, ANG and
-# BGN are withdrawn). Fund codes, precious metals and test codes are left out on purpose: a plan
-# or an operator bills in money.
-ISO_4217_CODES: tuple[str, ...] = (
-    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BHD",
-    "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF",
-    "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN",
-    "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD",
-    "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES",
-    "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL",
-    "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN",
-    "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP",
-    "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK",
-    "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT",
-    "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VED", "VES",
-    "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
-)  # fmt: skip
-_ISO_4217 = frozenset(ISO_4217_CODES)
-# In zoneinfo's list but not places: the host's own link and tzdata's "no zone here" marker.
-_NOT_TIME_ZONES = frozenset({"localtime", "Factory"})
-
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]+")
-# Ids appear in the exchange format and in URLs: letters, digits and a few separators.
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
-_LIKE_ESCAPE = "!"  # not a backslash: its meaning in string literals differs between databases
-
-
-# --- errors -------------------------------------------------------------------------------------
-
-
-class InvalidInput(ValueError):
-    """The operator's input cannot be saved. ``errors`` maps form fields to messages."""
-
-    def __init__(self, errors: Mapping[str, str] | str, field: str = "form") -> None:
-        self.errors: dict[str, str] = {field: errors} if isinstance(errors, str) else dict(errors)
-        super().__init__(" ".join(self.errors.values()))
-
-    @property
-    def message(self) -> str:
-        return str(self)
-
-
-class NotFound(InvalidInput):
-    """A person, account, plan or charger the browser named does not exist (any more)."""
-
-
-class Refused(InvalidInput):
-    """Valid input that a rule refuses (the last admin account, an account with history)."""
-
-
-class _Checks:
-    """Runs several field checks and raises once with every message, so a form shows them all."""
-
-    def __init__(self) -> None:
-        self.errors: dict[str, str] = {}
-
-    def run(self, field: str, check: Callable[..., T], *args: Any) -> T | None:
-        try:
-            return check(*args)
-        except InvalidInput as exc:
-            self.errors[field] = exc.message
-            return None
-
-    def fail(self, field: str, message: str) -> None:
-        self.errors.setdefault(field, message)
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise InvalidInput(self.errors)
-
-
-# --- validators (each returns the clean value or raises InvalidInput) ---------------------------
-
-
-def _text(raw: object) -> str:
-    return raw.strip() if isinstance(raw, str) else ""
-
-
-def validate_email(raw: object) -> str:
-    email = _text(raw)
-    if not email:
-        raise InvalidInput("Enter an email address.")
-    if len(email) > EMAIL_MAX_LENGTH or not _EMAIL.fullmatch(email):
-        raise InvalidInput(f"“{email[:80]}” is not an email address (like name@example.com).")
-    return email
-
-
-def validate_optional_email(raw: object) -> str | None:
-    return validate_email(raw) if _text(raw) else None
-
-
-def validate_name(raw: object, what: str = "a name") -> str:
-    name = _text(raw)
-    if not name:
-        raise InvalidInput(f"Enter {what}.")
-    if len(name) > NAME_MAX_LENGTH:
-        raise InvalidInput(f"Keep it under {NAME_MAX_LENGTH} characters.")
-    return name
-
-
-def validate_label(raw: object) -> str | None:
-    label = _text(raw)
-    if len(label) > NAME_MAX_LENGTH:
-        raise InvalidInput(f"Keep the label under {NAME_MAX_LENGTH} characters.")
-    return label or None
-
-
-def validate_password(raw: object) -> str:
-    password = raw if isinstance(raw, str) else ""
-    if len(password) < PASSWORD_MIN_LENGTH:
-        have = f" (this one has {len(password)})" if password else ""
-        raise InvalidInput(f"A password needs at least {PASSWORD_MIN_LENGTH} characters{have}.")
-    if len(password) > PASSWORD_MAX_LENGTH:
-        raise InvalidInput(f"Keep the password under {PASSWORD_MAX_LENGTH} characters.")
-    if password.strip() != password:
-        raise InvalidInput("A password cannot start or end with a space.")
-    return password
-
-
-def validate_id(raw: object, what: str = "id") -> str:
-    value = _text(raw)
-    if not value:
-        raise InvalidInput(f"Enter an {what}.")
-    if len(value) > ID_LENGTH or not _ID.fullmatch(value):
-        raise InvalidInput(
-            f"An {what} is up to {ID_LENGTH} letters, digits, dots, dashes, colons or "
-            "underscores, starting with a letter or digit."
-        )
-    return value
-
-
-def validate_currency(raw: object) -> str:
-    code = _text(raw).upper()
-    if not code:
-        raise InvalidInput("Choose a currency (an ISO 4217 code such as EUR).")
-    if code not in _ISO_4217:
-        shown = _text(raw)[:20]
-        raise InvalidInput(
-            f"“{shown}” is not an ISO 4217 currency code. Use three letters such as EUR, "
-            "USD or GBP."
-        )
-    return code
-
-
-@lru_cache(maxsize=1)
-def timezone_names() -> tuple[str, ...]:
-    """Every IANA time zone the server knows (zoneinfo), sorted: the choices and the rule."""
-    return tuple(sorted(available_timezones() - _NOT_TIME_ZONES))
-
-
-def validate_timezone(raw: object) -> str:
-    name = _text(raw)
-    if name in timezone_names():
-        return name
-    if not name:
-        raise InvalidInput("Choose a time zone, such as Europe/Berlin.")
-    shown = name[:64]
-    close = difflib.get_close_matches(name, timezone_names(), n=1, cutoff=0.8)
-    hint = f" Did you mean {close[0]}?" if close else " Pick one such as Europe/Berlin."
-    raise InvalidInput(f"“{shown}” is not an IANA time zone.{hint}")
-
-
-def validate_allowance(raw: object) -> Decimal:
-    """kWh per billing period: a number ≥ 0 with at most 3 decimals."""
-    if isinstance(raw, bool) or raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise InvalidInput("Enter the allowance in kWh (0 for none).")
-    try:
-        # Through str so that 7.1 means 7.1, not the nearest binary float.
-        value = Decimal(raw.strip() if isinstance(raw, str) else str(raw))
-    except (InvalidOperation, ValueError):
-        raise InvalidInput("The allowance must be a number of kWh, like 250.") from None
-    if not value.is_finite():
-        raise InvalidInput("The allowance must be a number of kWh, like 250.")
-    if value < 0:
-        raise InvalidInput("The allowance cannot be negative; use 0 for no allowance.")
-    if value > MAX_ALLOWANCE:
-        raise InvalidInput("That allowance is too large.")
-    if value != value.quantize(KWH):
-        raise InvalidInput("Use at most 3 decimals for the allowance.")
-    return value.quantize(KWH)
-
 
 # --- the account list (server-side paging for the admin grid) -----------------------------------
 
@@ -262,19 +81,10 @@ class AccountPage:
 
 
 @dataclass(frozen=True)
-class ColumnFilter:
-    """A text filter on one allow-listed column: conditions joined by ``operator``."""
-
-    column: str
-    conditions: tuple[tuple[str, str], ...]  # (kind, value); kind in FILTER_KINDS
-    operator: str = "AND"
-
-
-@dataclass(frozen=True)
 class AccountQuery:
     search: str = ""  # matches email, name, account id or label (contains, any case)
     filters: tuple[ColumnFilter, ...] = ()
-    sort: tuple[tuple[str, bool], ...] = ()  # (column, descending)
+    sort: tuple[SortKey, ...] = ()
     offset: int = 0
     limit: int = 100
 
@@ -296,92 +106,28 @@ SEARCH_FILTER = "search"  # the grid's hidden column that carries the search box
 # A hidden column whose filter value changes after each write: the grid sees a new filter model
 # and fetches its rows again. It filters nothing (not in the allow-list).
 REFRESH_FILTER = "refresh"
-FILTER_KINDS = ("contains", "notContains", "equals", "notEqual", "startsWith", "endsWith")
 
 
-def _int(value: object, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _filter_value(value: object) -> str | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value.strip()[:SEARCH_MAX_LENGTH]
-
-
-def _condition(raw: object) -> tuple[str, str] | None:
-    if not isinstance(raw, Mapping):
-        return None
-    kind, value = raw.get("type"), _filter_value(raw.get("filter"))
-    if kind not in FILTER_KINDS or value is None:
-        return None
-    return str(kind), value
-
-
-def parse_grid_request(request: object) -> AccountQuery:
-    """A dash-ag-grid ``getRowsRequest`` as an ``AccountQuery``.
-
-    Whatever the browser sent: rows are clamped to ``PAGE_LIMIT`` per block, sort and filter
-    columns not in the allow-list (and filter kinds not understood) are ignored.
+def parse_accounts_request(request: object) -> AccountQuery:
+    """The accounts table's ``getRowsRequest`` (``data.core.grid.parse_grid_request`` with its
+    allow-lists) as an ``AccountQuery``: at most ``MAX_GRID_ROWS`` rows per block, text filters
+    with ``MATCH_OPERATORS`` on the listed columns; the hidden search column is the search box.
     """
-    if not isinstance(request, Mapping):
-        return AccountQuery()
-    start = max(0, _int(request.get("startRow"), 0))
-    end = _int(request.get("endRow"), start + 100)
-    limit = min(PAGE_LIMIT, max(1, end - start))
-
-    sort: list[tuple[str, bool]] = []
-    sort_model = request.get("sortModel")
-    for item in sort_model if isinstance(sort_model, list) else []:
-        if not isinstance(item, Mapping):
-            continue
-        column, direction = item.get("colId"), item.get("sort")
-        if column in LIST_COLUMNS and direction in ("asc", "desc") and column not in dict(sort):
-            sort.append((str(column), direction == "desc"))
-
+    grid = parse_grid_request(
+        request,
+        sortable=frozenset(LIST_COLUMNS),
+        text_columns=frozenset({*LIST_COLUMNS, SEARCH_FILTER}),
+        text_operators=MATCH_OPERATORS,
+        max_sort_keys=len(LIST_COLUMNS),
+    )
     search = ""
     filters: list[ColumnFilter] = []
-    filter_model = request.get("filterModel")
-    for column, spec in (filter_model if isinstance(filter_model, Mapping) else {}).items():
-        if not isinstance(spec, Mapping):
-            continue
-        if "conditions" in spec and isinstance(spec.get("conditions"), list):
-            conditions = [_condition(c) for c in spec["conditions"]]
-            operator = "OR" if spec.get("operator") == "OR" else "AND"
+    for f in grid.filters:
+        if f.column == SEARCH_FILTER:
+            search = str(f.conditions[0].value)
         else:
-            conditions, operator = [_condition(spec)], "AND"
-        kept = tuple(c for c in conditions if c is not None)
-        if not kept:
-            continue
-        if column == SEARCH_FILTER:
-            search = kept[0][1]
-        elif column in LIST_COLUMNS:
-            filters.append(ColumnFilter(str(column), kept, operator))
-    return AccountQuery(search, tuple(filters), tuple(sort), start, limit)
-
-
-def _like_pattern(kind: str, value: str) -> str:
-    escaped = value.lower()
-    for ch in (_LIKE_ESCAPE, "%", "_"):
-        escaped = escaped.replace(ch, _LIKE_ESCAPE + ch)
-    if kind in ("contains", "notContains"):
-        return f"%{escaped}%"
-    if kind == "startsWith":
-        return f"{escaped}%"
-    if kind == "endsWith":
-        return f"%{escaped}"
-    return escaped  # equals / notEqual: a LIKE without wildcards, case-insensitive
-
-
-def _matches(column: ColumnElement[Any], kind: str, value: str) -> ColumnElement[bool]:
-    """Case-insensitive on both databases: lower() on each side, LIKE with our own escape."""
-    like = func.lower(column).like(_like_pattern(kind, value), escape=_LIKE_ESCAPE)
-    if kind in ("notContains", "notEqual"):
-        # NULL (no label, no plan) does not contain the text: keep those rows.
-        return or_(column.is_(None), ~like)
-    return like
+            filters.append(f)
+    return AccountQuery(search, tuple(filters), grid.sort, grid.start, grid.limit)
 
 
 def account_query_conditions(query: AccountQuery) -> list[ColumnElement[bool]]:
@@ -399,24 +145,36 @@ def account_query_conditions(query: AccountQuery) -> list[ColumnElement[bool]]:
         # users in page order, so a common word stops at the first page.
         by_account = select(Account.user_id).where(
             or_(
-                _matches(Account.id, "contains", search),
-                _matches(Account.label, "contains", search),
+                text_matches(Account.id, "contains", search),
+                text_matches(Account.label, "contains", search),
             )
         )
         conditions.append(
             or_(
-                _matches(User.email, "contains", search),
-                _matches(User.display_name, "contains", search),
+                text_matches(User.email, "contains", search),
+                text_matches(User.display_name, "contains", search),
                 User.id.in_(by_account),
             )
         )
     for f in query.filters:
         if f.column not in columns:
             continue
-        parts = [_matches(columns[f.column], kind, value) for kind, value in f.conditions]
+        parts = [text_condition([columns[f.column]], c) for c in f.conditions]
         if parts:
-            conditions.append(or_(*parts) if f.operator == "OR" else and_(*parts))
+            conditions.append(combine(parts, f.join))
     return conditions
+
+
+def listed_accounts(query: AccountQuery) -> Select[Any]:
+    """The ids of the accounts the table lists for ``query`` (its search, every account of a
+    matching person, and its column filters), uncorrelated, for its Export CSV."""
+    return (
+        select(Account.id)
+        .join(User, User.id == Account.user_id)
+        .outerjoin(Plan, Plan.id == Account.plan_id)
+        .where(*account_query_conditions(query))
+        .correlate(None)
+    )
 
 
 def search_accounts(
@@ -442,14 +200,14 @@ def search_accounts(
         )
 
     order: list[Any] = []
-    for column, descending in query.sort:
-        expr = columns[column]
+    for key in query.sort:
+        expr, descending = columns[key.column], key.descending
         # NULLs (no plan, no label) last on both databases. The plain column, not lower(): a
         # sort key function makes PostgreSQL sort every row instead of reading an index.
         order.append(expr.desc().nulls_last() if descending else expr.asc().nulls_last())
     # A total order, so pages never overlap or skip: email is unique, then the account id.
     order += [User.email.asc(), User.id.asc(), Account.id.asc().nulls_first()]
-    limit = min(PAGE_LIMIT, max(1, query.limit))
+    limit = min(MAX_GRID_ROWS, max(1, query.limit))
     rows = session.execute(
         base(
             User.id,
@@ -621,7 +379,7 @@ def _plan_exists(session: Session, plan_id: str) -> bool:
 
 def _check_new_accounts(
     session: Session,
-    checks: _Checks,
+    checks: FieldChecks,
     accounts: Sequence[NewAccount],
     *,
     prefix: Callable[[NewAccount], str],
@@ -632,7 +390,7 @@ def _check_new_accounts(
     for new in accounts:
         field = prefix(new)
         account_id = None
-        if _text(new.account_id):
+        if text_value(new.account_id):
             account_id = checks.run(f"{field}account_id", validate_id, new.account_id, "account id")
             if account_id is not None:
                 if account_id.lower() in chosen:
@@ -674,7 +432,7 @@ def create_person(
     operator who also drives signs in to work (``data.accounts.signin.landing_account_id``), and
     picks the customer account at ``/switch``.
     """
-    checks = _Checks()
+    checks = FieldChecks()
     clean_email = checks.run("email", validate_email, email)
     if clean_email is not None and email_in_use(session, clean_email):
         checks.fail("email", f"{clean_email} already belongs to someone (emails ignore case).")
@@ -717,7 +475,7 @@ def create_person(
 def add_account(session: Session, user_id: object, new: NewAccount) -> PersonAccount:
     """Another account for an existing person (fields ``account_id``, ``label``, ``plan``)."""
     user = _require_user(session, user_id)
-    checks = _Checks()
+    checks = FieldChecks()
     rows = _check_new_accounts(session, checks, [new], prefix=lambda _n: "")
     checks.raise_if_any()
     try:
@@ -789,103 +547,6 @@ def set_account_plan(session: Session, account_id: object, plan_id: object) -> s
     account.plan_id = plan.id
     session.flush()
     return plan.name
-
-
-# --- charger grants -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GrantedCharger:
-    charger_id: str
-    friendly_name: str
-    connector_type: str
-
-
-@dataclass(frozen=True)
-class ChargerChoice:
-    charger_id: str
-    friendly_name: str
-
-
-def account_grants(
-    session: Session, account_id: str, *, limit: int = 50
-) -> tuple[list[GrantedCharger], int]:
-    """The restricted chargers granted to the account (first ``limit`` by name) and how many."""
-    total = int(
-        session.scalar(
-            select(func.count())
-            .select_from(ChargerAccess)
-            .where(ChargerAccess.account_id == account_id)
-        )
-        or 0
-    )
-    rows = session.execute(
-        select(Charger.id, Charger.friendly_name, Charger.connector_type)
-        .join(ChargerAccess, ChargerAccess.charger_id == Charger.id)
-        .where(ChargerAccess.account_id == account_id)
-        .order_by(func.lower(Charger.friendly_name), Charger.id)
-        .limit(max(0, limit))
-    ).all()
-    return [GrantedCharger(r.id, r.friendly_name, str(r.connector_type)) for r in rows], total
-
-
-def restricted_charger_choices(
-    session: Session, account_id: str, text: str, *, limit: int = 20
-) -> list[ChargerChoice]:
-    """Restricted chargers not yet granted to ``account_id`` whose id or name contains
-    ``text`` (any case); exact id matches first, then by name."""
-    term = _text(text)[:SEARCH_MAX_LENGTH]
-    granted = select(ChargerAccess.charger_id).where(ChargerAccess.account_id == account_id)
-    stmt = select(Charger.id, Charger.friendly_name).where(
-        Charger.visibility == Visibility.restricted, Charger.id.not_in(granted)
-    )
-    if term:
-        stmt = stmt.where(
-            or_(
-                _matches(Charger.id, "contains", term),
-                _matches(Charger.friendly_name, "contains", term),
-            )
-        )
-        exact = func.lower(Charger.id) == term.lower()
-        stmt = stmt.order_by(exact.desc())
-    rows = session.execute(
-        stmt.order_by(func.lower(Charger.friendly_name), Charger.id).limit(max(0, limit))
-    ).all()
-    return [ChargerChoice(r.id, r.friendly_name) for r in rows]
-
-
-@dataclass(frozen=True)
-class GrantChange:
-    charger_id: str
-    friendly_name: str
-    changed: bool  # False: it was already so (granted twice, revoked twice)
-
-
-def grant_charger(session: Session, account_id: object, charger_id: object) -> GrantChange:
-    """Let a customer account see a restricted charger (``changed`` False: it already could)."""
-    account = _require_account(session, account_id)
-    _require_customer(account)
-    charger = session.get(Charger, charger_id) if isinstance(charger_id, str) else None
-    if charger is None:
-        raise NotFound("That charger no longer exists.", "charger")
-    if charger.visibility != Visibility.restricted:
-        raise Refused(
-            f"{charger.friendly_name} is public: every customer already sees it. Grants are for "
-            "restricted chargers.",
-            "charger",
-        )
-    added = add_grant(session, account.id, charger.id)
-    return GrantChange(charger.id, charger.friendly_name, added)
-
-
-def revoke_charger(session: Session, account_id: object, charger_id: object) -> GrantChange:
-    """Take a grant back (``changed`` False: there was none, e.g. revoked elsewhere)."""
-    account = _require_account(session, account_id)
-    charger = session.get(Charger, charger_id) if isinstance(charger_id, str) else None
-    if charger is None:
-        raise NotFound("That charger no longer exists.", "charger")
-    removed = remove_grant(session, account.id, charger.id)
-    return GrantChange(charger.id, charger.friendly_name, removed)
 
 
 # --- removing an account ------------------------------------------------------------------------
@@ -972,159 +633,3 @@ def remove_account(
 
 def _plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
-
-
-# --- plans --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlanSummary:
-    plan_id: str
-    name: str
-    allowance_kwh: Decimal
-    currency: str
-    accounts: int  # customer accounts on the plan
-
-
-def list_plans(session: Session) -> list[PlanSummary]:
-    """Every plan (a short price list; capped at ``PLAN_LIMIT``) with how many accounts use it."""
-    on_plan = (
-        select(Account.plan_id, func.count().label("n"))
-        .where(Account.plan_id.is_not(None))
-        .group_by(Account.plan_id)
-        .subquery("on_plan")
-    )
-    rows = session.execute(
-        select(
-            Plan.id,
-            Plan.name,
-            Plan.allowance_kwh,
-            Plan.currency,
-            func.coalesce(on_plan.c.n, 0).label("accounts"),
-        )
-        .outerjoin(on_plan, on_plan.c.plan_id == Plan.id)
-        .order_by(func.lower(Plan.name), Plan.id)
-        .limit(PLAN_LIMIT)
-    ).all()
-    return [
-        PlanSummary(
-            r.id, r.name, Decimal(r.allowance_kwh).quantize(KWH), r.currency, int(r.accounts)
-        )
-        for r in rows
-    ]
-
-
-def _plan_name_taken(session: Session, name: str, except_id: str | None) -> bool:
-    stmt = select(Plan.id).where(func.lower(Plan.name) == name.lower())
-    if except_id is not None:
-        stmt = stmt.where(Plan.id != except_id)
-    return session.scalar(stmt.limit(1)) is not None
-
-
-def _check_plan(
-    session: Session, name: object, allowance_kwh: object, currency: object, plan_id: str | None
-) -> tuple[str, Decimal, str]:
-    checks = _Checks()
-    clean_name = checks.run("name", validate_name, name, "a plan name")
-    if clean_name is not None and _plan_name_taken(session, clean_name, plan_id):
-        checks.fail("name", f"A plan called {clean_name} already exists.")
-    allowance = checks.run("allowance_kwh", validate_allowance, allowance_kwh)
-    code = checks.run("currency", validate_currency, currency)
-    checks.raise_if_any()
-    assert clean_name is not None and allowance is not None and code is not None
-    return clean_name, allowance, code
-
-
-def _summary(session: Session, plan_id: str) -> PlanSummary:
-    found = next((p for p in list_plans(session) if p.plan_id == plan_id), None)
-    assert found is not None
-    return found
-
-
-def create_plan(
-    session: Session,
-    *,
-    name: object,
-    allowance_kwh: object,
-    currency: object,
-    plan_id: object = "",
-) -> PlanSummary:
-    """A new plan; fields ``plan_id`` (blank: made from the name), ``name``, ``allowance_kwh``,
-    ``currency``."""
-    checks = _Checks()
-    clean_id = None
-    if _text(plan_id):
-        clean_id = checks.run("plan_id", validate_id, plan_id, "plan id")
-        if clean_id is not None and session.get(Plan, clean_id) is not None:
-            checks.fail("plan_id", f"The plan id {clean_id} is taken.")
-    try:
-        clean_name, allowance, code = _check_plan(session, name, allowance_kwh, currency, None)
-    except InvalidInput as exc:
-        checks.errors.update(exc.errors)
-    checks.raise_if_any()
-    clean_id = clean_id or _plan_id_from(session, clean_name)
-    session.add(Plan(id=clean_id, name=clean_name, allowance_kwh=allowance, currency=code))
-    session.flush()
-    return _summary(session, clean_id)
-
-
-def _plan_id_from(session: Session, name: str) -> str:
-    slug = re.sub(r"[^A-Z0-9]+", "-", name.upper()).strip("-")[: ID_LENGTH - 10] or "PLAN"
-    base = f"PLAN-{slug}"
-    candidate, n = base, 1
-    while session.get(Plan, candidate) is not None:
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
-
-
-def update_plan(
-    session: Session, plan_id: object, *, name: object, allowance_kwh: object, currency: object
-) -> PlanSummary:
-    """Change a plan's name, allowance or currency; its customers see it on their next refresh."""
-    plan = session.get(Plan, plan_id) if isinstance(plan_id, str) else None
-    if plan is None:
-        raise NotFound("That plan no longer exists. Reload the page.")
-    clean_name, allowance, code = _check_plan(session, name, allowance_kwh, currency, plan.id)
-    plan.name, plan.allowance_kwh, plan.currency = clean_name, allowance, code
-    session.flush()
-    return _summary(session, plan.id)
-
-
-# --- operator settings --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OperatorValues:
-    name: str
-    support_email: str | None
-    timezone: str  # IANA name
-    currency: str  # ISO 4217
-
-
-def operator_values(session: Session) -> OperatorValues:
-    """What the settings form shows: the same row (or placeholder) the customer dashboard reads
-    through ``data.charging.dashboard.operator_settings``."""
-    settings = operator_settings(session)
-    return OperatorValues(settings.name, settings.support_email, settings.tz.key, settings.currency)
-
-
-def save_operator_settings(
-    session: Session, *, name: object, support_email: object, timezone: object, currency: object
-) -> OperatorValues:
-    """Validate every field (errors keyed ``name``, ``support_email``, ``timezone``,
-    ``currency``) and save them all, or nothing."""
-    checks = _Checks()
-    clean_name = checks.run("name", validate_name, name, "the operator's name")
-    email = checks.run("support_email", validate_optional_email, support_email)
-    zone = checks.run("timezone", validate_timezone, timezone)
-    code = checks.run("currency", validate_currency, currency)
-    checks.raise_if_any()
-    assert clean_name is not None and zone is not None and code is not None
-    row = session.get(Operator, 1)
-    if row is None:
-        row = Operator(id=1, name=clean_name)
-        session.add(row)
-    row.name, row.support_email, row.timezone, row.currency = clean_name, email, zone, code
-    session.flush()
-    return OperatorValues(clean_name, email, zone, code)

@@ -155,7 +155,7 @@ _SQLITE_HAS_MATERIALIZED = sqlite3.sqlite_version_info >= (3, 35, 0)
 _PLACEHOLDER_OPERATOR = OperatorSettings("Polaris Express", None, ZoneInfo("UTC"), "EUR")
 
 
-def _kwh(value: Decimal | None) -> float:
+def kwh_figure(value: Decimal | float | None) -> float:
     """Numeric from either database -> float with the 3 decimals the schema stores."""
     if value is None:
         return 0.0
@@ -265,7 +265,7 @@ def active_session(session: Session, account_id: str, now: datetime) -> ActiveSe
     row = core_rows(session, _ACTIVE_SESSION, {"account_id": account_id}).first()
     if row is None:
         return None
-    return ActiveSession(row.id, row.friendly_name, row.started_at, _kwh(row.energy_kwh))
+    return ActiveSession(row.id, row.friendly_name, row.started_at, kwh_figure(row.energy_kwh))
 
 
 def recent_sessions(session: Session, account_id: str, limit: int = 5) -> list[SessionRow]:
@@ -275,7 +275,12 @@ def recent_sessions(session: Session, account_id: str, limit: int = 5) -> list[S
     ).all()
     return [
         SessionRow(
-            r.id, r.friendly_name, r.started_at, r.ended_at, _kwh(r.energy_kwh), bool(r.finalized)
+            r.id,
+            r.friendly_name,
+            r.started_at,
+            r.ended_at,
+            kwh_figure(r.energy_kwh),
+            bool(r.finalized),
         )
         for r in rows
     ]
@@ -345,7 +350,7 @@ def daily_usage(session: Session, account_id: str, period: Period) -> pd.DataFra
     if not days:
         return _usage_frame([], [])
     rows = core_rows(session, _daily_usage_statement(period), {"account_id": account_id}).all()
-    totals = {r.day: _kwh(r.energy_kwh) for r in rows}
+    totals = {r.day: kwh_figure(r.energy_kwh) for r in rows}
     return _usage_frame(days, [totals.get(d, 0.0) for d in days])
 
 
@@ -398,7 +403,7 @@ def account_plan(session: Session, account_id: str) -> PlanRow | None:
     row = core_rows(session, _ACCOUNT_PLAN, {"account_id": account_id}).first()
     if row is None:
         return None
-    return PlanRow(row.id, row.name, _kwh(row.allowance_kwh), row.currency)
+    return PlanRow(row.id, row.name, kwh_figure(row.allowance_kwh), row.currency)
 
 
 def charger_status_expression(

@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from data.charging.rollup import usage_between
+from data.core.grid import GridRequest, parse_grid_request
 from data.core.models import Account, Charger, ChargingSession
 from data.core.periods import local_midnight_utc
 
@@ -303,16 +304,17 @@ class SessionSort:
 DEFAULT_SORT = SessionSort()
 
 
-def parse_sort(sort_model: Any) -> SessionSort:
-    """The grid's ``sortModel`` (``[{"colId": "kwh", "sort": "asc"}]``) as an allow-listed
-    order; unknown columns, directions and shapes give the default (newest first)."""
-    if isinstance(sort_model, list):
-        for entry in sort_model:
-            if not isinstance(entry, dict):
-                continue
-            column, direction = entry.get("colId"), entry.get("sort")
-            if column in SORT_COLUMNS and direction in ("asc", "desc"):
-                return SessionSort(str(column), direction == "desc")
+def parse_sessions_request(raw: object) -> GridRequest:
+    """The explorer grid's ``getRowsRequest``: rows (at most ``PAGE_SIZE_MAX``) and sort keys
+    on ``SORT_COLUMNS``, read by ``data.core.grid.parse_grid_request``."""
+    return parse_grid_request(raw, sortable=frozenset(SORT_COLUMNS), max_rows=PAGE_SIZE_MAX)
+
+
+def session_sort(request: GridRequest) -> SessionSort:
+    """The request's first sort key (``[{"colId": "kwh", "sort": "asc"}]``) as the order; none
+    (unknown columns, directions and shapes are dropped) gives the default, newest first."""
+    for key in request.sort:
+        return SessionSort(key.column, key.descending)
     return DEFAULT_SORT
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from data.charging.dashboard import HOLDING_STATUSES, UPCOMING_STATUSES
 from data.core.db import rows_changed
+from data.core.grid import GridRequest, parse_grid_request
 from data.core.models import (
     Account,
     Charger,
@@ -134,6 +135,12 @@ def upcoming_conditions(now: datetime, search: str | None = None) -> list[Column
 
 
 # --- the list ---------------------------------------------------------------------------------
+
+
+def parse_reservations_request(raw: object) -> GridRequest:
+    """The reservations grid's ``getRowsRequest``: its rows (at most ``PAGE_SIZE_MAX``), read by
+    ``data.core.grid.parse_grid_request``; the list has one order and no column filters."""
+    return parse_grid_request(raw, max_rows=PAGE_SIZE_MAX)
 
 
 def upcoming_reservations(

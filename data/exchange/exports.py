@@ -12,74 +12,48 @@ Filters come from query parameters (``parse_filter``): ``from``/``to`` (local da
 or ``period`` (current, previous, year), ``charger``, ``account`` and ``status``. A customer
 account may export only ``CUSTOMER_EXPORTS``, always limited to itself (``scope_filter``).
 
-Streaming (``export_chunks``) never holds the file. On PostgreSQL the SELECT formats every value
-in SQL and runs as ``COPY (...) TO STDOUT WITH (FORMAT csv)`` through psycopg's
-``cursor.copy()``, so CSV text arrives ready-made; on SQLite (or with ``method="cursor"``) a
-chunked cursor formats with the CLI export's ``data.exchange.folder.format_value``. Both write the
-same bytes: values as the CLI export writes them (ISO 8601 UTC with ``Z``, numbers without
-trailing zeros, ``true``/``false``), spreadsheet-safe (``data.exchange.folder.neutralise_cell``),
-quoted where PostgreSQL quotes (a field holding ``,``, ``"``, a line feed or a carriage return),
-``\\n`` line ends. The CLI export differs only for a row with a carriage return in a cell, which
-it quotes whole; both read back to the same rows.
+The file is streamed by ``data.exchange.export_stream``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
-    Date,
-    DateTime,
-    Enum,
-    Integer,
     Numeric,
     Select,
     String,
-    Text,
-    and_,
-    case,
-    cast,
     func,
-    literal,
     select,
     type_coerce,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeDecorator
 
-from data.accounts.people import AccountQuery, account_query_conditions
-from data.accounts.people import parse_grid_request as parse_account_grid
-from data.chargers.fleet import RECENT_DAYS, fleet_filter_condition, parse_fleet_request
+from data.accounts.people import AccountQuery, listed_accounts, parse_accounts_request
+from data.chargers.fleet import fleet_conditions, parse_fleet_request
 from data.charging.dashboard import (
     OFFLINE_AFTER_SECONDS,
     ChargerStatus,
-    charger_status_expression,
     local_day_expression,
 )
-from data.charging.history import chargers_matching, session_conditions
+from data.charging.history import STATES, chargers_matching, session_conditions
 from data.charging.reservations import upcoming_conditions
-from data.core.db import Database
+from data.core.grid import ColumnFilter
 from data.core.models import (
     ID_LENGTH,
     Account,
     ChargerAccess,
     ChargingSession,
     IdTag,
-    Plan,
     Reservation,
     ReservationStatus,
-    User,
 )
 from data.core.models import Charger as ChargerModel
 from data.core.periods import PERIODS, Period, local_midnight_utc, period_bounds
@@ -87,11 +61,7 @@ from data.core.sql import Bytewise
 from data.exchange.folder import (
     COLUMNS,
     FILES,
-    FORMULA_STARTS,
-    PLAIN_NUMBER,
     export_query,
-    format_value,
-    neutralise_cell,
 )
 
 USAGE_DAILY = "usage-daily"
@@ -124,7 +94,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     USAGE_DAILY: (*_DATES, "charger", "account"),
     USAGE_MONTHLY: (*_DATES, "charger", "account"),
 }
-SESSION_STATUSES = ("in_progress", "finalized")
+SESSION_STATUSES = tuple(s for s in STATES if s != "all")  # the explorer's states
 RESERVATION_STATUSES = tuple(s.value for s in ReservationStatus)
 CHARGER_STATUSES = tuple(s.value for s in ChargerStatus)  # the fleet's pills: "In use", ...
 SEARCH_MAX_LENGTH = 200  # as the admin screens' search boxes
@@ -136,13 +106,6 @@ _ALIASES = {"sessions": {"state": "status"}}
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(9998, 12, 31)  # the local midnight after it must still be a datetime
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-CHUNK_BYTES = 64 * 1024  # what one streamed piece holds (a few hundred rows)
-CURSOR_BATCH_ROWS = 500  # rows per fetch on the cursor path (SQLite): about one chunk
-GZIP_LEVEL = 5
-# PostgreSQL: an export may run longer than a page's query, but not for ever (a stalled client
-# holds the connection). The app's setting EXPORT_STATEMENT_TIMEOUT_MS overrides it.
-EXPORT_STATEMENT_TIMEOUT_MS = 10 * 60 * 1000
 
 
 class ExportRequestError(ValueError):
@@ -173,7 +136,7 @@ class ExportFilter:
     offline_after_s: int = OFFLINE_AFTER_SECONDS  # the app's threshold, as on the fleet page
     # The column filters of the fleet table (chargers) or the accounts table (accounts), from
     # ``filter``, the grid's filter model as JSON, read by that screen's own parser.
-    grid_filters: tuple[Any, ...] = ()
+    grid_filters: tuple[ColumnFilter, ...] = ()
     search: str | None = None
     upcoming: bool = False
     as_of: datetime | None = None
@@ -240,9 +203,9 @@ def _search(text: str) -> str:
     return text
 
 
-def _grid_filters(name: str, text: str) -> tuple[Any, ...]:
+def _grid_filters(name: str, text: str) -> tuple[ColumnFilter, ...]:
     """A table's filter model (JSON) as that table reads it, with its allow-lists and operators
-    (``data.chargers.fleet.parse_fleet_request``, ``data.accounts.people.parse_grid_request``):
+    (``data.chargers.fleet.parse_fleet_request``, ``data.accounts.people.parse_accounts_request``):
     entries the table would ignore are ignored here too."""
     try:
         model = json.loads(text) if len(text) <= GRID_FILTER_MAX_LENGTH else None
@@ -254,7 +217,7 @@ def _grid_filters(name: str, text: str) -> tuple[Any, ...]:
             '{"label": {"filterType": "text", "type": "contains", "filter": "fleet"}}.'
         )
     if name == "accounts":
-        return parse_account_grid({"filterModel": model}).filters
+        return parse_accounts_request({"filterModel": model}).filters
     return parse_fleet_request({"filterModel": model}).filters
 
 
@@ -393,48 +356,6 @@ def _as_of(flt: ExportFilter) -> datetime:
     return flt.as_of
 
 
-def _recent(now: datetime, value: Any) -> ColumnElement[Any]:
-    """The fleet's "in the last 30 days" figure of each charger (sessions started in
-    ``[now - 30 days, now]``), as a subquery per charger."""
-    s = ChargingSession
-    return (
-        select(value)
-        .where(
-            s.charger_id == ChargerModel.id,
-            s.started_at >= now - timedelta(days=RECENT_DAYS),
-            s.started_at <= now,
-            s.counted(),
-        )
-        .correlate(ChargerModel)
-        .scalar_subquery()
-    )
-
-
-def _fleet_conditions(flt: ExportFilter) -> list[ColumnElement[bool]]:
-    """The fleet table's filters (status pill, search box, column menus), as the fleet table
-    itself reads them (``data.chargers.fleet``: the same filter model, parser and SQL)."""
-    model: dict[str, Any] = {}
-    if flt.charger_status is not None:
-        model["status"] = {"filterType": "text", "type": "equals", "filter": flt.charger_status}
-    if flt.search is not None:
-        model["friendly_name"] = {"filterType": "text", "type": "contains", "filter": flt.search}
-    filters = (*parse_fleet_request({"filterModel": model}).filters, *flt.grid_filters)
-    if not filters:
-        return []
-    now = _as_of(flt)
-    columns: dict[str, ColumnElement[Any]] = {
-        "charger_id": ChargerModel.id,
-        "friendly_name": ChargerModel.friendly_name,
-        "connector_type": ChargerModel.connector_type,
-        "max_power_kw": ChargerModel.max_power_kw,
-        "visibility": ChargerModel.visibility,
-        "status": charger_status_expression(now, flt.offline_after_s),
-        "sessions_30d": _recent(now, func.count()),
-        "energy_kwh_30d": func.coalesce(_recent(now, func.sum(ChargingSession.energy_kwh)), 0),
-    }
-    return [fleet_filter_condition(columns, f) for f in filters]
-
-
 def _file_conditions(
     session: Session, name: str, flt: ExportFilter, tz: ZoneInfo
 ) -> list[ColumnElement[bool]]:
@@ -472,18 +393,19 @@ def _file_conditions(
             # The accounts table's search (every account of a matching person) and column
             # filters, by its own WHERE clause (data.accounts.people) over the same join.
             query = AccountQuery(search=flt.search or "", filters=flt.grid_filters)
-            listed = (
-                select(Account.id)
-                .join(User, User.id == Account.user_id)
-                .outerjoin(Plan, Plan.id == Account.plan_id)
-                .where(*account_query_conditions(query))
-                .correlate(None)
-            )
-            conditions.append(Account.id.in_(listed))
+            conditions.append(Account.id.in_(listed_accounts(query)))
     elif name == "chargers":
         if flt.charger_id is not None:
             conditions.append(ChargerModel.id == flt.charger_id)
-        conditions += _fleet_conditions(flt)
+        if flt.charger_status is not None or flt.search is not None or flt.grid_filters:
+            # The fleet table's status pill, search box and column filters, by its own rule.
+            conditions += fleet_conditions(
+                _as_of(flt),
+                status=flt.charger_status,
+                search=flt.search,
+                filters=flt.grid_filters,
+                offline_after_s=flt.offline_after_s,
+            )
     elif name == "access":
         if flt.account_id is not None:
             conditions.append(ChargerAccess.account_id == flt.account_id)
@@ -570,187 +492,3 @@ def export_statement(
         period = usage_period(session, flt, tz)
         return None if period is None else usage_query(name, flt, period, dialect)
     return export_query(name, dialect).where(*_file_conditions(session, name, flt, tz))
-
-
-# --- PostgreSQL: every value formatted in SQL, for COPY -------------------------------------------
-
-_FORMULA_CODES = [ord(ch) for ch in (*FORMULA_STARTS, "'")]
-# The same tests as data.exchange.folder._formula_like, as PostgreSQL regular expressions.
-_FORMULA_RE = "^[-" + "".join(ch for ch in FORMULA_STARTS if ch != "-") + "]"  # "-" first
-_NUMBER_RE = "^" + PLAIN_NUMBER.pattern + "$"
-
-
-def _pg_text(column: Any) -> ColumnElement[str]:
-    # ascii() first: one integer test per cell; the regular expressions run only on the rare
-    # cell that starts with one of the characters.
-    rest = func.ltrim(column, "'")
-    return case(
-        (
-            and_(
-                func.ascii(column).in_(_FORMULA_CODES),
-                rest.op("~")(_FORMULA_RE),
-                rest.op("!~")(_NUMBER_RE),
-            ),
-            literal("'") + column,
-        ),
-        else_=func.nullif(column, ""),  # '' and NULL are both an empty cell, as in the CLI
-    )
-
-
-def _pg_formatted(column: Any) -> ColumnElement[Any]:
-    """One selected column as the text the CLI export writes for it."""
-    kind = column.type
-    if isinstance(kind, TypeDecorator):  # UTCDateTime: what it stores is a DateTime
-        kind = kind.impl_instance
-    if isinstance(kind, Enum):
-        return cast(column, Text)
-    if isinstance(kind, DateTime):
-        # With DateStyle ISO (set for the COPY), a timestamp's text is format_timestamp's shape
-        # (seconds always, microseconds without trailing zeros) with a space for the "T":
-        # twice as fast as to_json or to_char, which dominated the export's time.
-        utc = cast(func.timezone("UTC", column), Text)
-        return func.replace(utc, " ", "T").op("||")("Z")
-    if isinstance(kind, Boolean):
-        return case((column.is_(True), "true"), (column.is_(False), "false"))
-    if isinstance(kind, Integer):
-        return cast(column, Text)
-    if isinstance(kind, Numeric):
-        return cast(func.trim_scale(column), Text)  # 12.500 -> 12.5, 7.000 -> 7
-    if isinstance(kind, Date):
-        return func.to_char(column, "YYYY-MM-DD")
-    if isinstance(kind, String):
-        return _pg_text(column)
-    return column  # NULL (the users file's password)
-
-
-def copy_sql(session: Session, stmt: Select[Any]) -> tuple[str, dict[str, Any]]:
-    """``COPY (<stmt with every column formatted>) TO STDOUT`` and its parameters (merged into
-    the statement by psycopg on the client: COPY takes no server-side parameters)."""
-    formatted = [_pg_formatted(c) for c in stmt.selected_columns]
-    compiled = stmt.with_only_columns(*formatted, maintain_column_froms=False).compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
-    )
-    return f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", dict(compiled.params)
-
-
-def _postgres_chunks(
-    session: Session, stmt: Select[Any], header: bytes, timeout_ms: int
-) -> Iterator[bytes]:
-    sql, params = copy_sql(session, stmt)
-    # A bounded statement time for exports; JIT compiling buys nothing for a streamed scan.
-    session.execute(select(func.set_config("statement_timeout", str(int(timeout_ms)), True)))
-    session.execute(select(func.set_config("jit", "off", True)))
-    session.execute(select(func.set_config("datestyle", "ISO, YMD", True)))
-    raw = session.connection().connection.dbapi_connection
-    assert raw is not None
-    buffer = bytearray(header)
-    with raw.cursor() as cursor, cursor.copy(sql, params) as copy:
-        # One message per row; handed on in pieces of about CHUNK_BYTES. On an early close
-        # (the client went away) psycopg cancels the COPY and drains it, so the connection goes
-        # back to the pool clean.
-        for data in copy:
-            buffer += data
-            if len(buffer) >= CHUNK_BYTES:
-                yield bytes(buffer)
-                buffer.clear()
-    if buffer:
-        yield bytes(buffer)
-
-
-# --- Any database: a chunked cursor ---------------------------------------------------------------
-
-
-def _needs_quotes(cell: str) -> bool:
-    return any(ch in cell for ch in ',"\n\r')
-
-
-def _quoted_line(cells: Iterable[str]) -> str:
-    # PostgreSQL's CSV quoting, for the rows Python's csv module would leave a "\r" bare in.
-    return (
-        ",".join('"' + c.replace('"', '""') + '"' if _needs_quotes(c) else c for c in cells) + "\n"
-    )
-
-
-def _cursor_chunks(session: Session, stmt: Select[Any], header: bytes) -> Iterator[bytes]:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")  # quotes , " and \n like PostgreSQL does
-    yield_size = CHUNK_BYTES  # characters; close enough to bytes for chunking
-    pending = header
-    # data.exchange.folder.iter_rows, with fetches of a few chunks' worth of rows rather than 5000.
-    for row in session.execute(stmt.execution_options(yield_per=CURSOR_BATCH_ROWS)):
-        cells = [neutralise_cell(format_value(v)) for v in row]
-        if any("\r" in c for c in cells):
-            out.write(_quoted_line(cells))
-        else:
-            writer.writerow(cells)
-        if out.tell() >= yield_size:
-            yield pending + out.getvalue().encode("utf-8")
-            pending = b""
-            out.seek(0)
-            out.truncate()
-    yield pending + out.getvalue().encode("utf-8")
-
-
-def header_line(name: str) -> bytes:
-    return _quoted_line(neutralise_cell(c) for c in EXPORT_COLUMNS[name]).encode("utf-8")
-
-
-def export_chunks(
-    db: Database,
-    name: str,
-    flt: ExportFilter,
-    tz: ZoneInfo,
-    *,
-    method: str = "auto",
-    timeout_ms: int = EXPORT_STATEMENT_TIMEOUT_MS,
-) -> Iterator[bytes]:
-    """The CSV file, header first, in pieces of about ``CHUNK_BYTES``; the first piece comes
-    once the database has started answering. The database session lives exactly as long as
-    the iteration: closing the generator early (a client that went away) ends it.
-
-    ``method``: ``"copy"`` (PostgreSQL only), ``"cursor"``, or ``"auto"`` (COPY on PostgreSQL).
-    """
-    if method not in ("auto", "copy", "cursor"):
-        raise ValueError(f"unknown method {method!r}")
-    use_copy = method == "copy" or (method == "auto" and db.dialect == "postgresql")
-    if use_copy and db.dialect != "postgresql":
-        raise ValueError("COPY needs PostgreSQL")
-    header = header_line(name)
-    with db.sessions() as session, session.begin():
-        stmt = export_statement(session, name, flt, tz)
-        if stmt is None:
-            yield header
-            return
-        if use_copy:
-            yield from _postgres_chunks(session, stmt, header, timeout_ms)
-        else:
-            yield from _cursor_chunks(session, stmt, header)
-
-
-def _close(source: Iterable[bytes]) -> None:
-    close: Callable[[], None] | None = getattr(source, "close", None)
-    if close is not None:
-        close()
-
-
-def gzip_chunks(chunks: Iterable[bytes], level: int = GZIP_LEVEL) -> Iterator[bytes]:
-    """``chunks`` gzip-compressed on the fly (one member, as ``Content-Encoding: gzip`` wants);
-    closing this closes ``chunks``."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    try:
-        for chunk in chunks:
-            if out := compressor.compress(chunk):
-                yield out
-        yield compressor.flush()
-    finally:
-        _close(chunks)
-
-
-def closing_chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    """``first``, then ``rest``; closing this closes ``rest`` (``itertools.chain`` would not, and
-    the database session inside ``rest`` would wait for the garbage collector)."""
-    try:
-        yield first
-        yield from rest
-    finally:
-        _close(rest)
