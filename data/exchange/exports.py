@@ -84,15 +84,9 @@ from data.core.models import (
 from data.core.models import Charger as ChargerModel
 from data.core.periods import PERIODS, Period, local_midnight_utc, period_bounds
 from data.core.sql import Bytewise
-from data.exchange.folder import (
-    COLUMNS,
-    FILES,
-    FORMULA_STARTS,
-    PLAIN_NUMBER,
-    export_query,
-    format_value,
-    neutralise_cell,
-)
+from data.exchange.csv_safety import FORMULA_STARTS, PLAIN_NUMBER, neutralise_cell
+from data.exchange.exporter import export_query
+from data.exchange.format import COLUMNS, FILES, format_value
 
 USAGE_DAILY = "usage-daily"
 USAGE_MONTHLY = "usage-monthly"
