@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from data.core.db import Database, upgrade
 from data.core.models import ChargingSession
-from data.demo import load_demo
+from data.demo.loader import load_demo
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from central.server import DEFAULT_HEARTBEAT_INTERVAL_S, CentralSystem
 from central.simulator import SIMULATED_POWER_KW, simulate
 from data.core.models import Charger
-from data.demo import DRIVER_ID_TAG
+from data.demo.showcase import DRIVER_ID_TAG
 from web.db import get_db
 
 

@@ -44,6 +44,7 @@ from websockets.headers import build_www_authenticate_basic, parse_authorization
 from websockets.http11 import Request, Response
 
 import data.ocpp.messages as ocpp_data
+import data.ocpp.reservations as ocpp_reservations
 from data.accounts.passwords import verify_password
 from data.core.db import Database
 
@@ -245,14 +246,16 @@ class CentralSystem:
         awaited in background tasks; ``wait_for_sends`` waits for them)."""
         now = self.clock()
         connected = sorted(self.connected)
-        due = await self.db_call(ocpp_data.due_reservations, now, self.reserve_lead, connected)
+        due = await self.db_call(
+            ocpp_reservations.due_reservations, now, self.reserve_lead, connected
+        )
         for reservation_id, _charger_id in due:
-            claimed = await self.db_call(ocpp_data.claim_reservation, reservation_id, now)
+            claimed = await self.db_call(ocpp_reservations.claim_reservation, reservation_id, now)
             if claimed is not None:
                 self._spawn(self._reserve(claimed))
-        for cancellation in await self.db_call(ocpp_data.due_cancellations, connected):
+        for cancellation in await self.db_call(ocpp_reservations.due_cancellations, connected):
             if await self.db_call(
-                ocpp_data.claim_cancellation, cancellation.ocpp_reservation_id, now
+                ocpp_reservations.claim_cancellation, cancellation.ocpp_reservation_id, now
             ):
                 self._spawn(self._cancel(cancellation))
 
@@ -265,7 +268,7 @@ class CentralSystem:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _reserve(self, to_send: ocpp_data.ReservationToSend) -> None:
+    async def _reserve(self, to_send: ocpp_reservations.ReservationToSend) -> None:
         answer = await self._send(
             to_send.charger_id,
             call.ReserveNow(
@@ -276,30 +279,36 @@ class CentralSystem:
             ),
         )
         await self.db_call(
-            ocpp_data.record_reserve_answer, to_send.ocpp_reservation_id, answer, self.clock()
+            ocpp_reservations.record_reserve_answer,
+            to_send.ocpp_reservation_id,
+            answer,
+            self.clock(),
         )
 
-    async def _cancel(self, to_send: ocpp_data.CancellationToSend) -> None:
+    async def _cancel(self, to_send: ocpp_reservations.CancellationToSend) -> None:
         answer = await self._send(
             to_send.charger_id,
             call.CancelReservation(reservation_id=to_send.ocpp_reservation_id),
         )
         await self.db_call(
-            ocpp_data.record_cancel_answer, to_send.ocpp_reservation_id, answer, self.clock()
+            ocpp_reservations.record_cancel_answer,
+            to_send.ocpp_reservation_id,
+            answer,
+            self.clock(),
         )
 
     async def _send(self, charger_id: str, request: Any) -> str:
         """Send a call; the answer's status, ``no answer`` (gone, timeout) or ``error``."""
         charger = self.connected.get(charger_id)
         if charger is None:
-            return ocpp_data.NO_ANSWER
+            return ocpp_reservations.NO_ANSWER
         try:
             result = await charger.call(request, suppress=False)
         except (TimeoutError, ConnectionClosed):
-            return ocpp_data.NO_ANSWER
+            return ocpp_reservations.NO_ANSWER
         except OCPPError as exc:
             log.warning("charger %s answered %s with an error: %s", charger_id, request, exc)
-            return ocpp_data.CALL_ERROR
+            return ocpp_reservations.CALL_ERROR
         return str(result.status)
 
     async def reservation_loop(self) -> None:

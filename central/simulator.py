@@ -28,7 +28,7 @@ SUBPROTOCOL = "ocpp1.6"
 
 
 # Below every demo charger's rating (7.4 kW and up): the central system takes no reading a
-# charger could not have delivered (data/ocpp/messages.py), so a faster simulation would be
+# charger could not have delivered (data/ocpp/energy.py), so a faster simulation would be
 # disputed.
 SIMULATED_POWER_KW = 7.0
 

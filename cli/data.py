@@ -16,14 +16,10 @@ from flask.cli import with_appcontext
 
 from data.core.db import is_empty
 from data.core.models import Base
-from data.demo import has_demo, load_demo
-from data.exchange.folder import (
-    DATABASE_RULE_ERRORS,
-    ExchangeError,
-    broken_rule_message,
-    export_folder,
-    import_folder,
-)
+from data.demo.loader import has_demo, load_demo
+from data.exchange.exporter import export_folder
+from data.exchange.importer import DATABASE_RULE_ERRORS, broken_rule_message, import_folder
+from data.exchange.validation import ExchangeError
 from web.db import get_db
 
 

@@ -1,6 +1,6 @@
 """The import page's pieces: the upload area, the dry-run summary and the result of an import.
 
-No database access here: ``pages/admin_import.py`` runs the import (``data.exchange.folder``) and
+No database access here: ``pages/admin_import.py`` runs the import (``data.exchange.importer``) and
 hands the report or the errors to these functions.
 """
 
@@ -15,8 +15,9 @@ from dash.development.base_component import Component
 
 from components.admin import admin_page
 from components.landmarks import aria, named_section, scroll_box
-from data.exchange.folder import FileCounts, ImportReport, RowError
 from data.exchange.import_uploads import EXPECTED, UNPACKED_LIMIT, UPLOAD_LIMIT, ZIP_ENTRY_LIMIT
+from data.exchange.importer import FileCounts, ImportReport
+from data.exchange.validation import RowError
 
 PATH = "/admin/import"
 # Stable ids (tests, automation). Every id on an admin page starts with "admin-".

@@ -43,14 +43,13 @@ from components.imports import (
 )
 from config import INSTANCE
 from data.exchange import import_uploads as uploads
-from data.exchange.folder import (
+from data.exchange.importer import (
     DATABASE_RULE_ERRORS,
-    ExchangeError,
     ImportReport,
-    RowError,
     broken_rule_message,
     import_folder,
 )
+from data.exchange.validation import ExchangeError, RowError
 from pages._admin import admin_layout
 from web.db import session_scope
 

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from data.core.db import Database, normalise_url, upgrade
 from data.core.models import Base
-from data.demo import load_demo
+from data.demo.loader import load_demo
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, live_server
 from tests.web import make_app
 

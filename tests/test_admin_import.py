@@ -18,10 +18,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-import data.exchange.folder as exchange
+import data.exchange.importer as importer
 from data.core.db import Database
 from data.core.models import Charger, Role, User
-from data.exchange.folder import ExchangeError, broken_rule, import_folder
+from data.exchange.importer import broken_rule, import_folder
+from data.exchange.validation import ExchangeError
 from tests.conftest import _truncate_postgres
 from tests.test_exchange import (
     SAMPLE,
@@ -56,16 +57,16 @@ SAMPLE_TOTAL = sum(SAMPLE_ROWS.values())  # 36
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Still argon2id and verifiable, but cheap: these tests are not about hashing cost."""
     monkeypatch.setattr(
-        exchange, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash
+        importer, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash
     )
 
 
-def dry_run(db: Database, folder: Path) -> exchange.ImportReport:
+def dry_run(db: Database, folder: Path) -> importer.ImportReport:
     with db.session() as s:
         return import_folder(s, folder, dry_run=True)
 
 
-def counts(report: exchange.ImportReport) -> dict[str, tuple[int, int, int]]:
+def counts(report: importer.ImportReport) -> dict[str, tuple[int, int, int]]:
     return {n: (c.added, c.updated, c.unchanged) for n, c in report.files.items()}
 
 
@@ -74,7 +75,7 @@ def exported(db: Database, folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
 
 
-# --- The dry run in data.exchange.folder ----------------------------------------------------------
+# --- The dry run in data.exchange.importer --------------------------------------------------------
 
 
 def test_dry_run_counts_what_the_import_then_does(db: Database) -> None:
@@ -97,8 +98,8 @@ def test_dry_run_of_changes_matches_the_import_and_writes_nothing(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Tiny batches: PostgreSQL's COPY into a temporary table and UPDATE ... FROM, several times.
-    monkeypatch.setattr(exchange, "BATCH_SIZE", 2)
-    monkeypatch.setattr(exchange, "IN_LOOKUP_LIMIT", 3)
+    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
+    monkeypatch.setattr(importer, "IN_LOOKUP_LIMIT", 3)
     run_import(db, SAMPLE)
     before = exported(db, tmp_path / "before")
     with db.session() as s:

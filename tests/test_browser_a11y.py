@@ -22,7 +22,7 @@ import dash
 import pytest
 
 from config import ROOT
-from data.demo import DRIVER_EMAIL, FAULTED_CHARGER_ID, NEWCOMER_EMAIL, OPERATOR_EMAIL
+from data.demo.showcase import DRIVER_EMAIL, FAULTED_CHARGER_ID, NEWCOMER_EMAIL, OPERATOR_EMAIL
 from tests.browser import DEMO_PASSWORD, sign_in_page
 from tests.conftest import skip_or_fail
 

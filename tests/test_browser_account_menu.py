@@ -17,7 +17,7 @@ import pytest
 from flask import Flask, request
 from playwright.sync_api import expect
 
-from data.demo import DRIVER_EMAIL
+from data.demo.showcase import DRIVER_EMAIL
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser

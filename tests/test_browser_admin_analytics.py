@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from components.analytics import GRAPH_IDS
-from data.demo import DEMO_TIMEZONE, OPERATOR_EMAIL
+from data.demo.showcase import DEMO_TIMEZONE, OPERATOR_EMAIL
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser

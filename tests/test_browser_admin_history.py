@@ -9,7 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from data.demo import DEMO_TIMEZONE, DRIVER_ACCOUNT_ID, DRIVER_LIVE_SESSION_ID, OPERATOR_EMAIL
+from data.demo.showcase import (
+    DEMO_TIMEZONE,
+    DRIVER_ACCOUNT_ID,
+    DRIVER_LIVE_SESSION_ID,
+    OPERATOR_EMAIL,
+)
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser

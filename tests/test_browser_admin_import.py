@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from data.core.models import Account, Charger, Plan, Role
-from data.demo import OPERATOR_EMAIL, load_demo
+from data.demo.loader import load_demo
+from data.demo.showcase import OPERATOR_EMAIL
 from tests.browser import DEMO_PASSWORD, live_server, screenshot, sign_in_page
 from tests.web import make_app
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from data.accounts.passwords import verify_password
 from data.core.models import Charger, IdTag
-from data.demo import (
+from data.demo.showcase import (
     DRIVER_EMAIL,
     FAULTED_CHARGER_ID,
     FAULTED_ERROR_CODE,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from data.demo import OPERATOR_EMAIL
+from data.demo.showcase import OPERATOR_EMAIL
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser

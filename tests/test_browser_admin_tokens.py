@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from data.accounts.tokens import TOKEN_PATTERN
-from data.demo import OPERATOR_EMAIL
+from data.demo.showcase import OPERATOR_EMAIL
 from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser

@@ -27,7 +27,8 @@ from flask import Flask
 from central.server import CentralSystem, bound_port
 from central.simulator import SimulatedCharger, connect_charger, ocpp_time
 from data.core.models import Charger, ChargingSession
-from data.demo import DRIVER_EMAIL, DRIVER_ID_TAG, NEVER_SEEN_CHARGER_ID, load_demo
+from data.demo.loader import load_demo
+from data.demo.showcase import DRIVER_EMAIL, DRIVER_ID_TAG, NEVER_SEEN_CHARGER_ID
 from tests.browser import DEMO_PASSWORD, live_server, screenshot, sign_in_page
 from tests.web import make_app
 
@@ -108,7 +109,7 @@ def test_a_live_ocpp_session_on_the_drivers_dashboard(
     with db.session() as s:
         charger_row = s.get(Charger, CHARGER_ID)
         charger_name = charger_row.friendly_name
-        # 6.4 kWh in 20 minutes is plausible at 22 kW (data/ocpp/messages.py takes no reading a
+        # 6.4 kWh in 20 minutes is plausible at 22 kW (data/ocpp/energy.py takes no reading a
         # charger could not have delivered since the session's start).
         charger_row.max_power_kw = Decimal("22")
     started = datetime.now(UTC) - timedelta(minutes=20)

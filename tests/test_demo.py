@@ -35,7 +35,8 @@ from data.core.models import (
     Role,
     User,
 )
-from data.demo import (
+from data.demo.loader import has_demo, load_demo, tick_demo
+from data.demo.showcase import (
     DEMO_PASSWORD,
     DEMO_SUPPORT_EMAIL,
     DRIVER_ACCOUNT_ID,
@@ -46,9 +47,6 @@ from data.demo import (
     OPERATOR_EMAIL,
     SHOWCASE_CHARGER_ID,
     SHOWCASE_RESERVATION_ID,
-    has_demo,
-    load_demo,
-    tick_demo,
 )
 
 NOW = datetime(2026, 3, 18, 14, 25, 13, tzinfo=UTC)  # a Wednesday afternoon, mid-month

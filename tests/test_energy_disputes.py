@@ -43,6 +43,7 @@ from data.ocpp.admin import (
     disputed_sessions,
     resolve_energy_dispute,
 )
+from data.ocpp.energy import allowed_energy_kwh
 from tests.factories import make_account, make_charger, make_id_tag, make_session
 from tests.test_rollup import counted_in_python, table_rows
 
@@ -107,22 +108,22 @@ def _disputed_start(db: Database) -> str:
 def test_allowed_energy_is_power_times_time_with_the_documented_tolerance():
     start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
     # 50 kW for 15 minutes: 12.5 kWh, +10 % and +0.05 kWh.
-    assert ocpp.allowed_energy_kwh(Decimal("50"), start, start + timedelta(minutes=15)) == (
+    assert allowed_energy_kwh(Decimal("50"), start, start + timedelta(minutes=15)) == (
         Decimal("13.800")
     )
     # A second: only the fixed allowance is left (clock skew).
-    assert ocpp.allowed_energy_kwh(Decimal("50"), start, start + timedelta(seconds=1)) == (
+    assert allowed_energy_kwh(Decimal("50"), start, start + timedelta(seconds=1)) == (
         Decimal("0.065")
     )
     # A reading stamped before the start, and no rating at all: 400 kW.
-    assert ocpp.allowed_energy_kwh(Decimal("50"), start, start - timedelta(hours=1)) == (
+    assert allowed_energy_kwh(Decimal("50"), start, start - timedelta(hours=1)) == (
         Decimal("0.050")
     )
-    assert ocpp.allowed_energy_kwh(None, start, start + timedelta(hours=1)) == Decimal("440.050")
+    assert allowed_energy_kwh(None, start, start + timedelta(hours=1)) == Decimal("440.050")
     # A backdated start buys at most three days.
-    assert ocpp.allowed_energy_kwh(
+    assert allowed_energy_kwh(
         Decimal("50"), start - timedelta(days=365), start
-    ) == ocpp.allowed_energy_kwh(Decimal("50"), start - timedelta(days=3), start)
+    ) == allowed_energy_kwh(Decimal("50"), start - timedelta(days=3), start)
 
 
 # --- MeterValues and StopTransaction ------------------------------------------------------------

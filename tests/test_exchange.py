@@ -15,7 +15,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-import data.exchange.folder as exchange
+import data.exchange.importer as importer
 from data.accounts.passwords import needs_rehash, verify_password
 from data.core.db import Database
 from data.core.models import (
@@ -33,7 +33,16 @@ from data.core.models import (
     User,
     Visibility,
 )
-from data.exchange.folder import ExchangeError, RowError, export_folder, import_folder
+from data.exchange.exporter import export_folder
+from data.exchange.format import (
+    COLUMNS,
+    format_bool,
+    format_decimal,
+    format_timestamp,
+    format_value,
+)
+from data.exchange.importer import import_folder
+from data.exchange.validation import ExchangeError, RowError
 from tests.conftest import _truncate_postgres
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -68,11 +77,11 @@ SAMPLE_ROWS = {
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Still argon2id and verifiable, but cheap: for tests that are not about hashing cost."""
     monkeypatch.setattr(
-        exchange, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash
+        importer, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash
     )
 
 
-def run_import(db: Database, folder: Path) -> exchange.ImportReport:
+def run_import(db: Database, folder: Path) -> importer.ImportReport:
     with db.session() as s:
         return import_folder(s, folder)
 
@@ -304,8 +313,8 @@ def test_batched_writes_and_table_scans(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Tiny batches and lookup limits: the paths that 100k-row imports take, on the sample.
-    monkeypatch.setattr(exchange, "BATCH_SIZE", 2)
-    monkeypatch.setattr(exchange, "IN_LOOKUP_LIMIT", 3)
+    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
+    monkeypatch.setattr(importer, "IN_LOOKUP_LIMIT", 3)
     run_import(db, SAMPLE)
     folder = copy_sample(tmp_path)
     for sid, kwh in (("s-0001", "1"), ("s-0002", "2"), ("s-0003", "3.001")):
@@ -341,13 +350,13 @@ def test_export_matches_expected_files(db: Database, tmp_path: Path) -> None:
     assert "2026-11-23T18:00:00.25Z" in sessions and ",0.125,true\n" in sessions
     assert ",,3.4,false\n" in sessions  # in progress: empty ended_at
     # The helpers the HTTP export reuses.
-    assert exchange.format_decimal(Decimal("1000.000")) == "1000"
-    assert exchange.format_decimal(0.1 + 0.2, places=3) == "0.3"
-    assert exchange.format_timestamp(datetime.fromisoformat("2026-11-24T09:30:00+01:00")) == (
+    assert format_decimal(Decimal("1000.000")) == "1000"
+    assert format_decimal(0.1 + 0.2, places=3) == "0.3"
+    assert format_timestamp(datetime.fromisoformat("2026-11-24T09:30:00+01:00")) == (
         "2026-11-24T08:30:00Z"
     )
-    assert exchange.format_bool(False) == "false" and exchange.format_value(None) == ""
-    assert exchange.COLUMNS["sessions"] == read_rows(EXPECTED / "sessions.csv")[0]
+    assert format_bool(False) == "false" and format_value(None) == ""
+    assert COLUMNS["sessions"] == read_rows(EXPECTED / "sessions.csv")[0]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(SAMPLE_ROWS)
 
 

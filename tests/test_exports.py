@@ -43,17 +43,12 @@ from data.charging.dashboard import daily_usage
 from data.core.db import Database
 from data.core.models import ReservationStatus, Role, Visibility
 from data.core.periods import Period, local_midnight_utc
+from data.exchange.csv_safety import FORMULA_STARTS, PLAIN_NUMBER, neutralise_cell, restore_cell
 from data.exchange.export_stream import export_chunks
+from data.exchange.exporter import export_folder
 from data.exchange.exports import EXPORTS, ExportFilter
-from data.exchange.folder import (
-    FILES,
-    FORMULA_STARTS,
-    PLAIN_NUMBER,
-    export_folder,
-    import_folder,
-    neutralise_cell,
-    restore_cell,
-)
+from data.exchange.format import FILES
+from data.exchange.importer import import_folder
 from tests.conftest import migrated_postgres_database
 from tests.factories import (
     grant_access,

@@ -37,7 +37,10 @@ from sqlalchemy.orm import Session
 from data.core.db import Database
 from data.core.models import Base, Charger, Role
 from data.core.periods import PERIODS
-from data.exchange.folder import COLUMNS, ExchangeError, ImportReport, export_folder, import_folder
+from data.exchange.exporter import export_folder
+from data.exchange.format import COLUMNS
+from data.exchange.importer import ImportReport, import_folder
+from data.exchange.validation import ExchangeError
 from tests.factories import make_account, make_charger, make_operator, make_plan, make_user
 from tests.test_idor import (
     ALICE_EMAIL,

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 import data.ocpp.messages as ocpp
+import data.ocpp.reservations as ocpp_reservations
 from data.core.db import Database
 from data.core.models import (
     Charger,
@@ -23,6 +24,7 @@ from data.core.models import (
     ReservationStatus,
     Visibility,
 )
+from data.ocpp.energy import energy_reading_wh
 from tests.factories import grant_access, make_account, make_charger, make_id_tag, make_reservation
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -221,19 +223,20 @@ def test_reservations_are_sent_once_shortly_before_they_start(site: Database):
             s, tagless, "C3", starts_at=NOW, ends_at=NOW + timedelta(minutes=30)
         ).id
     with site.session() as s:
-        assert ocpp.due_reservations(s, NOW, lead, ["C2"]) == []  # charger not connected
-        due = ocpp.due_reservations(s, NOW, lead, ["C1", "C2", "C3"])
+        # Charger C2 is not connected.
+        assert ocpp_reservations.due_reservations(s, NOW, lead, ["C2"]) == []
+        due = ocpp_reservations.due_reservations(s, NOW, lead, ["C1", "C2", "C3"])
     assert due == [(no_tag, "C3"), (soon, "C1")]
     with site.session() as s:
-        to_send = ocpp.claim_reservation(s, soon, NOW)
-        assert ocpp.claim_reservation(s, no_tag, NOW) is None
+        to_send = ocpp_reservations.claim_reservation(s, soon, NOW)
+        assert ocpp_reservations.claim_reservation(s, no_tag, NOW) is None
     assert to_send is not None
     assert (to_send.charger_id, to_send.id_tag) == ("C1", "TAG1")
     assert to_send.expires_at == NOW + timedelta(hours=1)
     with site.session() as s:
-        assert ocpp.claim_reservation(s, soon, NOW) is None  # never twice
-        assert ocpp.due_reservations(s, NOW, lead, ["C1", "C3"]) == []
-        ocpp.record_reserve_answer(s, to_send.ocpp_reservation_id, "Occupied", NOW)
+        assert ocpp_reservations.claim_reservation(s, soon, NOW) is None  # never twice
+        assert ocpp_reservations.due_reservations(s, NOW, lead, ["C1", "C3"]) == []
+        ocpp_reservations.record_reserve_answer(s, to_send.ocpp_reservation_id, "Occupied", NOW)
     with site.session() as s:
         row = s.scalar(select(OcppReservation).where(OcppReservation.reservation_id == soon))
         assert (row.state, row.answered_at) == ("Occupied", NOW)
@@ -248,21 +251,21 @@ def test_a_cancelled_reservation_the_charger_accepted_is_cancelled_once(site: Da
         reservation = make_reservation(
             s, "a1", "C1", starts_at=NOW, ends_at=NOW + timedelta(hours=1)
         )
-        to_send = ocpp.claim_reservation(s, reservation.id, NOW)
-        ocpp.record_reserve_answer(s, to_send.ocpp_reservation_id, "Accepted", NOW)
+        to_send = ocpp_reservations.claim_reservation(s, reservation.id, NOW)
+        ocpp_reservations.record_reserve_answer(s, to_send.ocpp_reservation_id, "Accepted", NOW)
     with site.session() as s:
-        assert ocpp.due_cancellations(s, ["C1"]) == []  # still confirmed
+        assert ocpp_reservations.due_cancellations(s, ["C1"]) == []  # still confirmed
         s.get(type(reservation), reservation.id).status = ReservationStatus.cancelled
     with site.session() as s:
-        due = ocpp.due_cancellations(s, ["C1"])
+        due = ocpp_reservations.due_cancellations(s, ["C1"])
         assert [d.ocpp_reservation_id for d in due] == [to_send.ocpp_reservation_id]
-        assert ocpp.claim_cancellation(s, to_send.ocpp_reservation_id, NOW) is True
-        assert ocpp.claim_cancellation(s, to_send.ocpp_reservation_id, NOW) is False
-        ocpp.record_cancel_answer(s, to_send.ocpp_reservation_id, "Accepted", NOW)
+        assert ocpp_reservations.claim_cancellation(s, to_send.ocpp_reservation_id, NOW) is True
+        assert ocpp_reservations.claim_cancellation(s, to_send.ocpp_reservation_id, NOW) is False
+        ocpp_reservations.record_cancel_answer(s, to_send.ocpp_reservation_id, "Accepted", NOW)
     with site.session() as s:
         row = s.get(OcppReservation, to_send.ocpp_reservation_id)
         assert (row.state, row.cancel_answer) == ("cancelled", "Accepted")
-        assert ocpp.due_cancellations(s, ["C1"]) == []
+        assert ocpp_reservations.due_cancellations(s, ["C1"]) == []
 
 
 @pytest.mark.parametrize(
@@ -276,4 +279,4 @@ def test_a_cancelled_reservation_the_charger_accepted_is_cancelled_once(site: Da
     ],
 )
 def test_energy_reading_units(sampled: dict, expected: Decimal | None):
-    assert ocpp.energy_reading_wh(sampled) == expected
+    assert energy_reading_wh(sampled) == expected

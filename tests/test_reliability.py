@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 from components.dashboard import PERIOD_STORE_ID
 from data.core.db import Database, normalise_url
 from data.core.models import Role
-from data.exchange.folder import import_folder
+from data.exchange.importer import import_folder
 from tests.conftest import (
     _truncate_postgres,
     postgres_admin,

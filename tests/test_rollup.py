@@ -61,7 +61,7 @@ from data.core.models import (
     UsageQuarter,
     UsageQuarterTotal,
 )
-from data.exchange import folder as exchange
+from data.exchange import importer
 from tests.conftest import postgres_admin, scratch_postgres_name
 from tests.factories import make_account, make_charger, make_operator, make_session
 
@@ -433,12 +433,12 @@ def test_bulk_import_and_reimport(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        exchange, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash
+        importer, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash
     )
     folder = tmp_path / "folder"
     shutil.copytree(SAMPLE, folder)
     with db.session() as s:
-        exchange.import_folder(s, folder)
+        importer.import_folder(s, folder)
         s.commit()
     first = assert_exact(db)
     assert sum(r[2] for r in first) == 12
@@ -462,7 +462,7 @@ def test_bulk_import_and_reimport(
     )
     rewrite("chargers.csv", {}, {"ch-ccs-1": {"connector_type": "NACS"}})
     with db.session() as s:
-        exchange.import_folder(s, folder)
+        importer.import_folder(s, folder)
         s.commit()
     second = assert_exact(db)
     assert second != first

@@ -34,7 +34,8 @@ from app import create_app
 from config import ConfigError, load_config
 from data.core.db import Database, is_empty, upgrade
 from data.core.models import Operator, Role, User
-from data.demo import DEMO_LOGINS, DEMO_PASSWORD, OPERATOR_EMAIL, load_demo
+from data.demo.loader import load_demo
+from data.demo.showcase import DEMO_LOGINS, DEMO_PASSWORD, OPERATOR_EMAIL
 from tests.browser import live_server
 from tests.web import TEST_SECRET, add_person, make_app, sign_in
 

@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, Response, request
 from auth.roles import require_admin
 from data.charging.analytics import CHARTS, ChartTable, RangeError, chart_table, parse_range
 from data.charging.dashboard import operator_settings
-from data.exchange.folder import neutralise_cell
+from data.exchange.csv_safety import neutralise_cell
 from web.db import session_scope
 
 analytics_blueprint = Blueprint("analytics_csv", __name__)
@@ -34,7 +34,7 @@ def csv_cell(value: Any) -> str:
     """One cell as text; ``'`` in front of text a spreadsheet would evaluate, numbers kept."""
     if isinstance(value, Decimal):
         return format(value, "f")
-    # The exports' rule (data.exchange.folder): one way to make a cell safe for a spreadsheet.
+    # The exports' rule (data.exchange.csv_safety): one way to make a cell safe for a spreadsheet.
     return neutralise_cell("" if value is None else str(value))
 
 

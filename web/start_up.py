@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from auth.guard import PUBLIC_PREFIXES
 from config import ConfigError
 from data.core.db import Database, DatabaseNotReady, is_empty, upgrade
-from data.demo import DEMO_LOGINS, demo_people, has_demo, load_demo, tick_demo
+from data.demo.loader import demo_people, has_demo, load_demo, tick_demo
+from data.demo.showcase import DEMO_LOGINS
 
 log = logging.getLogger("polaris")
 DEMO_TICK_SECONDS = 10

@@ -249,7 +249,7 @@ class ChargingSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     energy_kwh: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("0"))
     finalized: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Set when a charger reported energy it cannot have delivered (data/ocpp/messages.py):
+    # Set when a charger reported energy it cannot have delivered (data/ocpp/energy.py):
     # energy_kwh keeps the last plausible figure, the session counts in no usage figure until an
     # admin confirms the reported figure (energy_disputed_kwh) or corrects it (migration 0012).
     energy_disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

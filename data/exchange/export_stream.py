@@ -3,9 +3,9 @@
 On PostgreSQL the export's SELECT (``data.exchange.exports.export_statement``) formats every
 value in SQL and runs as ``COPY (...) TO STDOUT WITH (FORMAT csv)`` through psycopg's
 ``cursor.copy()``, so CSV text arrives ready-made; on SQLite (or with ``method="cursor"``) a
-chunked cursor formats with the CLI export's ``data.exchange.folder.format_value``. Both write the
+chunked cursor formats with the CLI export's ``data.exchange.format.format_value``. Both write the
 same bytes: values as the CLI export writes them (ISO 8601 UTC with ``Z``, numbers without
-trailing zeros, ``true``/``false``), spreadsheet-safe (``data.exchange.folder.neutralise_cell``),
+trailing zeros, ``true``/``false``), spreadsheet-safe (``csv_safety.neutralise_cell``),
 quoted where PostgreSQL quotes (a field holding ``,``, ``"``, a line feed or a carriage return),
 ``\\n`` line ends. The CLI export differs only for a row with a carriage return in a cell, which
 it quotes whole; both read back to the same rows.
@@ -42,8 +42,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from data.core.db import Database
+from data.exchange.csv_safety import FORMULA_STARTS, PLAIN_NUMBER, neutralise_cell
 from data.exchange.exports import EXPORT_COLUMNS, ExportFilter, export_statement
-from data.exchange.folder import FORMULA_STARTS, PLAIN_NUMBER, format_value, neutralise_cell
+from data.exchange.format import format_value
 
 CHUNK_BYTES = 64 * 1024  # what one streamed piece holds (a few hundred rows)
 CURSOR_BATCH_ROWS = 500  # rows per fetch on the cursor path (SQLite): about one chunk
@@ -55,7 +56,7 @@ EXPORT_STATEMENT_TIMEOUT_MS = 10 * 60 * 1000
 # --- PostgreSQL: every value formatted in SQL, for COPY -------------------------------------------
 
 _FORMULA_CODES = [ord(ch) for ch in (*FORMULA_STARTS, "'")]
-# The same tests as data.exchange.folder._formula_like, as PostgreSQL regular expressions.
+# The same tests as data.exchange.csv_safety._formula_like, as PostgreSQL regular expressions.
 _FORMULA_RE = "^[-" + "".join(ch for ch in FORMULA_STARTS if ch != "-") + "]"  # "-" first
 _NUMBER_RE = "^" + PLAIN_NUMBER.pattern + "$"
 
@@ -156,7 +157,7 @@ def _cursor_chunks(session: Session, stmt: Select[Any], header: bytes) -> Iterat
     writer = csv.writer(out, lineterminator="\n")  # quotes , " and \n like PostgreSQL does
     yield_size = CHUNK_BYTES  # characters; close enough to bytes for chunking
     pending = header
-    # data.exchange.folder.iter_rows, with fetches of a few chunks' worth of rows rather than 5000.
+    # data.exchange.exporter.iter_rows, with fetches of a few chunks' worth of rows rather than 5000.
     for row in session.execute(stmt.execution_options(yield_per=CURSOR_BATCH_ROWS)):
         cells = [neutralise_cell(format_value(v)) for v in row]
         if any("\r" in c for c in cells):

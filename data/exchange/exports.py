@@ -1,7 +1,7 @@
-"""The analysts' CSV exports (``/export/<name>.csv``): which rows, and the bytes, streamed.
+"""The analysts' CSV exports (``/export/<name>.csv``): which rows (``export_stream`` streams them).
 
 Every file of the data-exchange format (``shared/spec/data-exchange.md``) with the same columns
-and formatting as the CLI export (``data.exchange.folder``), so an export is also an import, plus
+and formatting as the CLI export (``data.exchange.exporter``), so an export is also an import, plus
 two derived files: ``usage-daily`` (``account_id, charger_id, day, sessions, energy_kwh``) and
 ``usage-monthly`` (the same with ``month``), by the spec's usage rule: a session counts on the
 local day (operator's time zone) on which it started, a session in progress with its energy so
@@ -58,11 +58,8 @@ from data.core.models import (
 from data.core.models import Charger as ChargerModel
 from data.core.periods import PERIODS, Period, local_midnight_utc, period_bounds
 from data.core.sql import Bytewise
-from data.exchange.folder import (
-    COLUMNS,
-    FILES,
-    export_query,
-)
+from data.exchange.exporter import export_query
+from data.exchange.format import COLUMNS, FILES
 
 USAGE_DAILY = "usage-daily"
 USAGE_MONTHLY = "usage-monthly"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from data.exchange.folder import FILES
+from data.exchange.format import FILES
 
 MB = 1024 * 1024
 # What one upload may hold: the files as sent (a zip counts at its compressed size). Base64 in

@@ -5,7 +5,7 @@ customer-facing status, and whether it must log in with an HTTP Basic password. 
 itself is stored only as an argon2 hash (``data.accounts.passwords``) and never shown. Id tags (RFID
 cards, app tokens) map to customer accounts for Authorize/StartTransaction. Reservations sent to
 chargers list the charger's answers to ReserveNow/CancelReservation; refusals are flagged.
-Sessions whose energy a charger reported implausibly (data/ocpp/messages.py) are listed until an
+Sessions whose energy a charger reported implausibly (data/ocpp/energy.py) are listed until an
 admin confirms the reported figure or corrects it.
 """
 

@@ -10,13 +10,8 @@ message after a reconnect changes nothing the second time:
   "highest reading - meterStart", so a late or repeated MeterValues never lowers or double-counts;
 - a StopTransaction for a stopped transaction answers the same and changes nothing.
 
-A reading is taken only when it is plausible (``allowed_energy_kwh``): the energy since the
-transaction's start is at most what the charger's ``max_power_kw`` can deliver in the time
-since then, 10 % plus 0.05 kWh of tolerance, and the register never goes backwards. An
-implausible MeterValues or StopTransaction is still answered (a charger refused would retry
-forever) but its energy is not taken: the session keeps its last plausible figure, is marked
-``energy_disputed_at`` with what the charger reported, counts in no usage figure until an admin
-confirms or corrects it (data/ocpp/admin.py), and the rejection is logged.
+Whether a reading is plausible, and what happens when it is not, is ``data.ocpp.energy``;
+reservations sent to chargers are ``data.ocpp.reservations``.
 
 Sessions opened here are ordinary rows in ``sessions`` (id ``ocpp-<transactionId>``), so the
 dashboards, the admin views and the exports see them like any imported session.
@@ -24,11 +19,10 @@ dashboards, the admin views and the exports see them like any imported session.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -38,7 +32,6 @@ from sqlalchemy import (
     bindparam,
     case,
     exists,
-    func,
     or_,
     select,
     update,
@@ -52,48 +45,28 @@ from data.core.models import (
     ChargingSession,
     ConnectorStatus,
     IdTag,
-    OcppReservation,
     OcppTransaction,
-    Reservation,
-    ReservationStatus,
     UTCDateTime,
     Visibility,
 )
+from data.ocpp.energy import (
+    MAX_READING_WH,
+    WH,
+    check_reading,
+    dispute_session,
+    highest_energy_wh,
+    log_dispute,
+    session_energy_kwh,
+)
 
-ENERGY_REGISTER = "Energy.Active.Import.Register"
-KWH = Decimal("0.001")  # sessions.energy_kwh is Numeric(12, 3)
-WH = Decimal("0.001")  # meter readings are kept to the milliwatt-hour (Numeric(15, 3))
-MAX_READING_WH = Decimal("999999999999.999")  # the largest Numeric(15, 3)
 # A charger whose clock runs ahead would otherwise open sessions in the future.
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
 SESSION_PREFIX = "ocpp-"
-
-# Plausible energy: max_power_kw x hours since the start, 10 % over (meters and power ratings
-# are not exact) plus a fixed 0.05 kWh (seconds of clock skew between start and reading).
-POWER_TOLERANCE = Decimal("1.10")
-ENERGY_ALLOWANCE_KWH = Decimal("0.05")
-# A charger without a power rating: above the fastest car chargers (350 kW CCS).
-FALLBACK_POWER_KW = Decimal("400")
-# The start time is the charger's own word: a backdated StartTransaction buys no more than
-# three days of charging (a real session never needs more: no car battery takes more).
-MAX_PLAUSIBLE_DURATION = timedelta(days=3)
-
-log = logging.getLogger("polaris.ocpp")
 
 # OCPP 1.6 AuthorizationStatus values we answer with.
 ACCEPTED = "Accepted"
 BLOCKED = "Blocked"  # a known tag on a restricted charger its account has no grant for
 INVALID = "Invalid"  # an unknown tag
-
-# ocpp_reservations.state values besides the charger's own ReserveNow answers.
-SENDING = "sending"
-NO_ANSWER = "no answer"  # the charger was gone or did not answer in time
-CALL_ERROR = "error"  # the charger answered with a CallError (e.g. reservations not supported)
-NO_ID_TAG = "no id tag"
-CANCEL_SENT = "cancel_sent"
-CANCELLED = "cancelled"
-# Polaris models a charger as one connector (one connector_type per charger).
-RESERVE_CONNECTOR_ID = 1
 
 
 class OcppDataError(ValueError):
@@ -121,138 +94,8 @@ def parse_timestamp(value: str | None, now: datetime) -> datetime:
     return now if parsed > now + MAX_CLOCK_AHEAD else parsed
 
 
-def energy_reading_wh(sampled_value: Mapping[str, Any]) -> Decimal | None:
-    """The energy register in Wh from one OCPP SampledValue, or None if it is not one.
-
-    OCPP defaults: measurand Energy.Active.Import.Register, unit Wh. Per-phase values are
-    skipped (the register total has no phase); so are unreadable or negative values.
-    """
-    if sampled_value.get("measurand", ENERGY_REGISTER) != ENERGY_REGISTER:
-        return None
-    if sampled_value.get("phase"):
-        return None
-    unit = sampled_value.get("unit", "Wh")
-    try:
-        value = Decimal(str(sampled_value.get("value", "")).strip())
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value < 0:
-        return None
-    if unit == "kWh":
-        value *= 1000
-    elif unit != "Wh":
-        return None
-    # Beyond any register (and Decimal's precision): the most a reading can be, implausible.
-    return min(value, MAX_READING_WH).quantize(WH, rounding=ROUND_HALF_UP)
-
-
-def highest_energy_wh(meter_values: Iterable[Mapping[str, Any]]) -> Decimal | None:
-    """The highest energy register reading (Wh) in a MeterValues ``meterValue`` list."""
-    readings = [
-        wh
-        for meter_value in meter_values
-        for sampled in meter_value.get("sampled_value", ())
-        if (wh := energy_reading_wh(sampled)) is not None
-    ]
-    return max(readings, default=None)
-
-
-def session_energy_kwh(start_wh: Decimal, last_wh: Decimal) -> Decimal:
-    """kWh delivered between two register readings, rounded as sessions.energy_kwh stores it."""
-    delivered = max(Decimal(last_wh) - Decimal(start_wh), Decimal(0))
-    return (delivered / 1000).quantize(KWH, rounding=ROUND_HALF_UP)
-
-
 def session_id_for(transaction_id: int) -> str:
     return f"{SESSION_PREFIX}{transaction_id}"
-
-
-def allowed_energy_kwh(
-    max_power_kw: Decimal | float | None, started_at: datetime, read_at: datetime
-) -> Decimal:
-    """The most energy (kWh) a charger rated ``max_power_kw`` can have delivered between
-    ``started_at`` and ``read_at``, with the tolerance above (never less than 0.05 kWh)."""
-    power = Decimal(str(max_power_kw)) if max_power_kw and max_power_kw > 0 else FALLBACK_POWER_KW
-    elapsed = min(max(read_at - started_at, timedelta(0)), MAX_PLAUSIBLE_DURATION)
-    hours = Decimal(elapsed // timedelta(microseconds=1)) / Decimal(3_600_000_000)
-    return (power * hours * POWER_TOLERANCE + ENERGY_ALLOWANCE_KWH).quantize(KWH, ROUND_DOWN)
-
-
-def _reported_kwh(start_wh: Decimal, reading_wh: Decimal) -> Decimal:
-    # Readings are capped at MAX_READING_WH, so this always fits sessions.energy_kwh.
-    return session_energy_kwh(start_wh, reading_wh)
-
-
-@dataclass(frozen=True)
-class Dispute:
-    """Why a reading was not taken: what it claims and the most (or least) it could be."""
-
-    reported_kwh: Decimal
-    limit_kwh: Decimal
-    decreasing: bool
-
-
-def check_reading(
-    max_power_kw: Decimal | float | None,
-    started_at: datetime,
-    meter_start_wh: Decimal,
-    meter_last_wh: Decimal,
-    meter_last_at: datetime | None,
-    reading_wh: Decimal,
-    read_at: datetime,
-) -> Dispute | None:
-    """None when ``reading_wh`` at ``read_at`` may be taken (or is simply an old or repeated
-    reading: not higher, and not sampled after the register's latest); a ``Dispute`` when it
-    claims more than the charger can deliver, or is lower than a reading sampled before it."""
-    if reading_wh > meter_last_wh:
-        allowed = allowed_energy_kwh(max_power_kw, started_at, read_at)
-        if (Decimal(reading_wh) - Decimal(meter_start_wh)) / 1000 <= allowed:
-            return None
-        return Dispute(_reported_kwh(meter_start_wh, reading_wh), allowed, decreasing=False)
-    if reading_wh < meter_last_wh and meter_last_at is not None and read_at > meter_last_at:
-        return Dispute(
-            _reported_kwh(meter_start_wh, reading_wh),
-            session_energy_kwh(meter_start_wh, meter_last_wh),
-            decreasing=True,
-        )
-    return None
-
-
-def _log_dispute(
-    charger_id: str, transaction_id: int, session_id: str | None, dispute: Dispute, message: str
-) -> None:
-    if dispute.decreasing:
-        log.warning(
-            "%s from charger %s, session %s (transaction %s): register went back to %s kWh "
-            "since the start, below the %s kWh already read; not taken, energy disputed",
-            message, charger_id, session_id, transaction_id, dispute.reported_kwh,
-            dispute.limit_kwh,
-        )  # fmt: skip
-    else:
-        log.warning(
-            "%s from charger %s, session %s (transaction %s): %s kWh since the start reported, "
-            "at most %s kWh allowed; not taken, energy disputed",
-            message, charger_id, session_id, transaction_id, dispute.reported_kwh,
-            dispute.limit_kwh,
-        )  # fmt: skip
-
-
-def _dispute_session(
-    session: Session, session_id: str | None, dispute: Dispute, now: datetime
-) -> None:
-    """Mark the session's energy disputed (the first time at ``now``), keeping the latest
-    reported figure; the rollup triggers take it out of every usage figure."""
-    if session_id is None:
-        return
-    session.execute(
-        update(ChargingSession)
-        .where(ChargingSession.id == session_id)
-        .values(
-            energy_disputed_at=func.coalesce(ChargingSession.energy_disputed_at, now),
-            energy_disputed_kwh=dispute.reported_kwh,
-        ),
-        execution_options={"synchronize_session": False},
-    )
 
 
 # --- connecting ------------------------------------------------------------------------------
@@ -556,8 +399,8 @@ def meter_values(
             row.meter_last_at, reading, sampled_at,
         )  # fmt: skip
         if dispute is not None:
-            _log_dispute(charger_id, int(transaction_id), row.session_id, dispute, "MeterValues")
-            _dispute_session(session, row.session_id, dispute, now)
+            log_dispute(charger_id, int(transaction_id), row.session_id, dispute, "MeterValues")
+            dispute_session(session, row.session_id, dispute, now)
         elif reading > row.meter_last_wh:
             params = key | {"reading": reading, "sampled_at": sampled_at}
             row = session.execute(_RAISE_REGISTER, params).first()
@@ -609,7 +452,7 @@ def stop_transaction(
         _raise_register(session, tx, final, stopped_at)
     else:
         # Still stopped and answered; the session keeps its last plausible figure.
-        _log_dispute(charger_id, tx.id, tx.session_id, dispute, "StopTransaction")
+        log_dispute(charger_id, tx.id, tx.session_id, dispute, "StopTransaction")
     tx.stopped_at = stopped_at
     tx.stop_reason = (reason or "Local")[:32]
     if tx.session_id is not None:
@@ -625,141 +468,3 @@ def stop_transaction(
                 row.energy_disputed_kwh = dispute.reported_kwh
     session.flush()
     return tag_status
-
-
-# --- reservations sent to chargers (ReserveNow / CancelReservation) ---------------------------
-
-
-@dataclass(frozen=True)
-class ReservationToSend:
-    ocpp_reservation_id: int  # the reservationId sent to the charger
-    reservation_id: str
-    charger_id: str
-    connector_id: int
-    id_tag: str
-    expires_at: datetime
-
-
-def due_reservations(
-    session: Session, now: datetime, lead: timedelta, charger_ids: Sequence[str]
-) -> list[tuple[str, str]]:
-    """(reservation id, charger id) of confirmed reservations on ``charger_ids`` that start
-    within ``lead`` of ``now``, have not ended and were never sent to their charger."""
-    if not charger_ids:
-        return []
-    rows = session.execute(
-        select(Reservation.id, Reservation.charger_id)
-        .where(
-            Reservation.charger_id.in_(list(charger_ids)),
-            Reservation.status == ReservationStatus.confirmed,
-            Reservation.starts_at <= now + lead,
-            Reservation.ends_at > now,
-            ~exists().where(OcppReservation.reservation_id == Reservation.id),
-        )
-        .order_by(Reservation.starts_at, Reservation.id)
-    ).all()
-    return [(r.id, r.charger_id) for r in rows]
-
-
-def claim_reservation(
-    session: Session, reservation_id: str, now: datetime
-) -> ReservationToSend | None:
-    """Record that ReserveNow is about to go out for ``reservation_id`` and return what to send.
-
-    None when it was already claimed (the unique reservation_id makes sure only one ReserveNow
-    is ever sent per reservation) or is no longer confirmed. A reservation whose account has no
-    id tag cannot be held for anyone at the charger: it is recorded as ``no id tag``.
-    """
-    reservation = session.get(Reservation, reservation_id)
-    if reservation is None or reservation.status != ReservationStatus.confirmed:
-        return None
-    id_tag = session.scalar(
-        select(IdTag.id_tag)
-        .where(IdTag.account_id == reservation.account_id)
-        .order_by(IdTag.id_tag)
-        .limit(1)
-    )
-    try:
-        with session.begin_nested():
-            row = OcppReservation(
-                reservation_id=reservation.id,
-                charger_id=reservation.charger_id,
-                connector_id=RESERVE_CONNECTOR_ID,
-                state=SENDING if id_tag else NO_ID_TAG,
-                sent_at=now if id_tag else None,
-            )
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return None
-    if id_tag is None:
-        return None
-    return ReservationToSend(
-        row.id, reservation.id, reservation.charger_id, row.connector_id, id_tag,
-        reservation.ends_at,
-    )  # fmt: skip
-
-
-def record_reserve_answer(
-    session: Session, ocpp_reservation_id: int, answer: str, now: datetime
-) -> None:
-    """The charger's ReserveNow answer (Accepted, Faulted, Occupied, Rejected, Unavailable) or
-    ``no answer``."""
-    session.execute(
-        update(OcppReservation)
-        .where(OcppReservation.id == ocpp_reservation_id, OcppReservation.state == SENDING)
-        .values(state=answer[:32], answered_at=now),
-        execution_options={"synchronize_session": False},
-    )
-
-
-@dataclass(frozen=True)
-class CancellationToSend:
-    ocpp_reservation_id: int
-    charger_id: str
-
-
-def due_cancellations(session: Session, charger_ids: Sequence[str]) -> list[CancellationToSend]:
-    """Reservations cancelled in Polaris that a connected charger accepted (or may have: no
-    answer yet) and was not yet told about."""
-    if not charger_ids:
-        return []
-    rows = session.execute(
-        select(OcppReservation.id, OcppReservation.charger_id)
-        .join(Reservation, Reservation.id == OcppReservation.reservation_id)
-        .where(
-            OcppReservation.charger_id.in_(list(charger_ids)),
-            OcppReservation.state.in_([ACCEPTED, NO_ANSWER]),
-            Reservation.status == ReservationStatus.cancelled,
-        )
-        .order_by(OcppReservation.id)
-    ).all()
-    return [CancellationToSend(r.id, r.charger_id) for r in rows]
-
-
-def claim_cancellation(session: Session, ocpp_reservation_id: int, now: datetime) -> bool:
-    """Mark CancelReservation as going out; False if another sender already did."""
-    del now
-    return bool(
-        session.execute(
-            update(OcppReservation)
-            .where(
-                OcppReservation.id == ocpp_reservation_id,
-                OcppReservation.state.in_([ACCEPTED, NO_ANSWER]),
-            )
-            .values(state=CANCEL_SENT),
-            execution_options={"synchronize_session": False},
-        ).rowcount
-    )
-
-
-def record_cancel_answer(
-    session: Session, ocpp_reservation_id: int, answer: str, now: datetime
-) -> None:
-    """The charger's CancelReservation answer (Accepted, Rejected) or ``no answer``."""
-    session.execute(
-        update(OcppReservation)
-        .where(OcppReservation.id == ocpp_reservation_id, OcppReservation.state == CANCEL_SENT)
-        .values(state=CANCELLED, cancel_answer=answer[:32], answered_at=now),
-        execution_options={"synchronize_session": False},
-    )

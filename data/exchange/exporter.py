@@ -1,0 +1,133 @@
+"""The export of the data-exchange folder (``export_folder``) and the query behind each file.
+
+The export writes every file, ordered by id (byte order on both databases) with deterministic
+formatting, so export -> import -> export gives the same bytes; every text cell is
+spreadsheet-safe (``data.exchange.csv_safety``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Boolean, Select, and_, null, select, type_coerce
+from sqlalchemy.orm import Session
+
+from data.core.models import Account, ChargerAccess, ChargingSession, IdTag, Operator, Plan, User
+from data.core.models import Charger as ChargerModel
+from data.core.models import Reservation as ReservationModel
+from data.core.sql import Bytewise
+from data.exchange.csv_safety import neutralise_cell
+from data.exchange.format import BATCH_SIZE, COLUMNS, FILES, format_value
+
+
+def export_query(name: str, dialect: str) -> Select[Any]:
+    """The rows of one file as a SELECT whose columns are ``COLUMNS[name]``, ordered by id.
+
+    Callers may add ``.where(...)`` filters (the HTTP export does)."""
+    if name == "operator":
+        return select(
+            Operator.name, Operator.support_email, Operator.timezone, Operator.currency
+        ).order_by(Operator.id)
+    if name == "plans":
+        return select(
+            Plan.id.label("plan_id"), Plan.name, Plan.allowance_kwh, Plan.currency
+        ).order_by(Bytewise(Plan.id))
+    if name == "users":
+        # Password hashes never leave the database: the column is always empty.
+        return select(User.email, User.display_name, null().label("password")).order_by(User.id)
+    if name == "accounts":
+        return (
+            select(
+                Account.id.label("account_id"),
+                User.email,
+                Account.role,
+                Account.plan_id,
+                Account.label,
+            )
+            .join(User, Account.user_id == User.id)
+            .order_by(Bytewise(Account.id))
+        )
+    if name == "chargers":
+        c = ChargerModel
+        return select(
+            c.id.label("charger_id"),
+            c.friendly_name,
+            c.connector_type,
+            c.max_power_kw,
+            c.visibility,
+            c.last_seen_at,
+        ).order_by(Bytewise(c.id))
+    if name == "access":
+        a = ChargerAccess
+        return select(a.account_id, a.charger_id).order_by(
+            Bytewise(a.account_id), Bytewise(a.charger_id)
+        )
+    if name == "sessions":
+        s = ChargingSession
+        return select(
+            s.id.label("session_id"),
+            s.account_id,
+            s.charger_id,
+            s.started_at,
+            s.ended_at,
+            s.energy_kwh,
+            # A session whose energy is disputed (data/ocpp/energy.py) is written as not
+            # finalized: its energy_kwh is the last plausible figure, not a final one. The spec's
+            # columns stay as they are; the dispute itself is not part of the exchange format.
+            type_coerce(and_(s.finalized, s.energy_disputed_at.is_(None)), Boolean).label(
+                "finalized"
+            ),
+        ).order_by(Bytewise(s.id))
+    if name == "id_tags":
+        return select(IdTag.id_tag, IdTag.account_id).order_by(Bytewise(IdTag.id_tag))
+    if name == "reservations":
+        r = ReservationModel
+        return select(
+            r.id.label("reservation_id"),
+            r.account_id,
+            r.charger_id,
+            r.starts_at,
+            r.ends_at,
+            r.status,
+        ).order_by(Bytewise(r.id))
+    raise KeyError(name)
+
+
+def iter_rows(session: Session, stmt: Select[Any]) -> Iterator[list[str]]:
+    """Formatted, spreadsheet-safe cells of every row of ``stmt``, streamed in chunks so memory
+    stays flat."""
+    for row in session.execute(stmt.execution_options(yield_per=BATCH_SIZE)):
+        yield [neutralise_cell(format_value(v)) for v in row]
+
+
+def export_folder(session: Session, folder: Path) -> dict[str, int]:
+    """Write every file of the format into ``folder``; returns the rows written per file name.
+
+    Each file is written beside its final name and then renamed, so a failed export never
+    leaves a half-written file under a real name."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    dialect = session.get_bind().dialect.name
+    written: dict[str, int] = {}
+    for name in FILES:
+        target = folder / f"{name}.csv"
+        tmp = folder / f".{name}.csv.tmp"
+        count = 0
+        try:
+            with tmp.open("w", encoding="utf-8", newline="") as fh:
+                writer = csv.writer(fh, lineterminator="\n")
+                # csv leaves a lone \r unquoted when lines end in \n; quote such rows fully.
+                quoted = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_ALL)
+                writer.writerow(COLUMNS[name])
+                for cells in iter_rows(session, export_query(name, dialect)):
+                    (quoted if any("\r" in c for c in cells) else writer).writerow(cells)
+                    count += 1
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        written[target.name] = count
+    return written
