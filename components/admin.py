@@ -1,12 +1,15 @@
-"""The frame of every admin page: a heading and the admin navigation."""
+"""The frame of every admin page: heading, navigation, sections, dialogs and outcome alerts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import html
 from dash.development.base_component import Component
+
+from components.landmarks import named_section
 
 ADMIN_SECTIONS = (
     ("/admin", "Fleet"),
@@ -77,4 +80,21 @@ def action_row(
     )
     return html.Div(
         [text, action], className="d-flex justify-content-between align-items-center gap-2"
+    )
+
+
+def admin_section(
+    section_id: str, title: str, children: Sequence[Component | str], *, class_name: str = ""
+) -> html.Section:
+    class_names = f"admin-section card card-body mb-3 {class_name}".strip()
+    return named_section(section_id, title, children, class_names)
+
+
+def feedback(message: str, ok: bool) -> dbc.Alert:
+    """What happened after a save, grant or revoke: green when done, red with the reason."""
+    return dbc.Alert(
+        message,
+        color="success" if ok else "danger",
+        class_name="py-2 mb-0 mt-2",
+        dismissable=ok,
     )

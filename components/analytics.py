@@ -18,10 +18,9 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components.admin import admin_page
-from components.charts import captioned_chart, plotly_text
-from components.dashboard import empty_figure, loading_placeholder, section
+from components.charts import captioned_chart, empty_figure, plotly_text
 from components.format import format_kwh
-from components.landmarks import aria
+from components.landmarks import aria, loading_placeholder, section
 from data.charging.analytics import (
     TOP_CHARGERS,
     WEEKDAYS,

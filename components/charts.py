@@ -1,4 +1,4 @@
-"""A chart as the pages show it: a figure element holding the graph and its caption."""
+"""A chart as the pages show it (graph and caption in a figure element), and the empty figure."""
 
 from __future__ import annotations
 
@@ -36,3 +36,18 @@ def captioned_chart(
         ],
         className=class_name,
     )
+
+
+def empty_figure() -> dict[str, Any]:
+    """What the chart holds before the first render: no axes, no data."""
+    return {
+        "data": [],
+        "layout": {
+            "height": 260,
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "xaxis": {"visible": False},
+            "yaxis": {"visible": False},
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
+        },
+    }

@@ -19,10 +19,18 @@ import pandas as pd
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from components.charts import captioned_chart
-from components.format import format_datetime, format_duration, format_kwh, format_time
+from components.charger_status import status_class, status_text
+from components.charts import captioned_chart, empty_figure
+from components.format import (
+    format_datetime,
+    format_duration,
+    format_kw,
+    format_kwh,
+    format_number,
+    format_time,
+)
 from components.landmarks import aria as _aria
-from components.landmarks import named_section
+from components.landmarks import loading_placeholder, section
 from data.charging.dashboard import (
     ChargerList,
     ChargerRow,
@@ -72,7 +80,6 @@ NO_CHARGERS_TEXT = (
     "Ask your operator which chargers your account is meant to see."
 )
 NO_PLAN_TEXT = "No plan on this account."
-UNKNOWN_STATUS_TEXT = "—"
 MISSING_CHARGER_ANSWER = (
     "The dashboard shows up to 50 chargers. If your operator has more, ask them which chargers "
     "your account is meant to see."
@@ -86,52 +93,10 @@ EMPTY_SESSIONS_ANSWER = (
     "Start a session and it’ll appear here once the system records it."
 )
 
-_STATUS_CLASS = {
-    ChargerStatus.online: "status-online text-bg-success",
-    ChargerStatus.in_use: "status-in-use text-bg-primary",
-    ChargerStatus.reserved: "status-reserved text-bg-warning",
-    ChargerStatus.out_of_order: "status-out-of-order text-bg-danger",
-    ChargerStatus.offline: "status-offline text-bg-secondary",
-}
-_PILL_BASE = "badge rounded-pill charger-status"
 _RESERVATION_STATUS = {"pending": "Pending", "confirmed": "Confirmed", "active": "Active now"}
 
 _CHART_COLOUR = "#0b5394"
 _GRID_COLOUR = "#e9ecef"
-
-
-# --- small helpers ------------------------------------------------------------------------------
-
-
-def _number(value: float) -> str:
-    """``250``, ``182.4``, ``1,204.5``: one decimal, dropped when it is zero."""
-    return f"{value:,.1f}".removesuffix(".0")
-
-
-def section(
-    section_id: str, title: str, children: Sequence[Component | str], *, class_name: str = ""
-) -> html.Section:
-    """A landmark with an h2 that names it."""
-    return named_section(section_id, title, children, f"dashboard-section {class_name}".strip())
-
-
-def loading_placeholder(label: str, lines: int = 3) -> html.Div:
-    """Grey bars while the first render is on its way; screen readers hear ``label``."""
-    widths = ("col-7", "col-5", "col-9", "col-4", "col-6")
-    return html.Div(
-        className="dashboard-loading",
-        children=[
-            html.Span(label, className="visually-hidden"),
-            html.Div(
-                className="placeholder-glow",
-                **_aria(hidden="true"),
-                children=[
-                    html.Span(className=f"placeholder {widths[i % len(widths)]} d-block mb-2")
-                    for i in range(lines)
-                ],
-            ),
-        ],
-    )
 
 
 # --- recent sessions ----------------------------------------------------------------------------
@@ -330,21 +295,6 @@ def daily_usage_figure(frame: pd.DataFrame, period: Period) -> dict[str, Any]:
     }
 
 
-def empty_figure() -> dict[str, Any]:
-    """What the chart holds before the first render: no axes, no data."""
-    return {
-        "data": [],
-        "layout": {
-            "height": 260,
-            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-            "xaxis": {"visible": False},
-            "yaxis": {"visible": False},
-            "paper_bgcolor": "rgba(0,0,0,0)",
-            "plot_bgcolor": "rgba(0,0,0,0)",
-        },
-    }
-
-
 def plan_gauge(
     plan: PlanRow | None, used_kwh: float, billing_label: str | None = None
 ) -> Component:
@@ -368,12 +318,12 @@ def plan_gauge(
         over = used > allowance
         if over:
             text = (
-                f"{_number(used)} of {_number(allowance)} kWh — {_number(used - allowance)} kWh "
-                f"over your allowance ({percent}%)"
+                f"{format_number(used)} of {format_number(allowance)} kWh — "
+                f"{format_number(used - allowance)} kWh over your allowance ({percent}%)"
             )
             colour = "bg-danger"
         else:
-            text = f"{_number(used)} of {_number(allowance)} kWh ({percent}%)"
+            text = f"{format_number(used)} of {format_number(allowance)} kWh ({percent}%)"
             colour = "bg-warning" if ratio >= 0.9 else "bg-success"
         width = min(100.0, max(0.0, ratio * 100))
         if billing_label:
@@ -398,7 +348,9 @@ def plan_gauge(
         ]
     else:
         children.append(
-            html.P(f"{_number(used)} kWh used; this plan has no kWh allowance.", className="mb-1")
+            html.P(
+                f"{format_number(used)} kWh used; this plan has no kWh allowance.", className="mb-1"
+            )
         )
     children.append(html.P(f"Billed in {plan.currency}", className="small text-body-secondary"))
     return html.Div(children, className="plan-gauge-body")
@@ -463,17 +415,6 @@ def status_id(charger_id: str) -> dict[str, str]:
     return {"type": STATUS_TYPE, "charger": charger_id}
 
 
-def status_text(status: ChargerStatus | None) -> str:
-    return UNKNOWN_STATUS_TEXT if status is None else str(status)
-
-
-def status_class(status: ChargerStatus | None) -> str:
-    """The pill's classes: colour and (via CSS) an icon per status; neutral when unknown."""
-    if status is None:
-        return f"{_PILL_BASE} status-unknown text-bg-light border"
-    return f"{_PILL_BASE} {_STATUS_CLASS[status]}"
-
-
 def status_pill(charger_id: str, status: ChargerStatus | None) -> html.Span:
     return html.Span(status_text(status), id=status_id(charger_id), className=status_class(status))
 
@@ -492,11 +433,6 @@ def status_payload(
     }
     encoded = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return payload, hashlib.blake2b(encoded, digest_size=12).hexdigest()
-
-
-def format_kw(kw: float) -> str:
-    """``150 kW``, ``7.4 kW``."""
-    return f"{_number(kw)} kW"
 
 
 def charger_card_data(row: ChargerRow) -> dict[str, Any]:

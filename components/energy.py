@@ -15,7 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from components.fleet import admin_section
+from components.admin import admin_section
 from components.format import format_datetime
 from components.landmarks import scroll_box
 from data.ocpp.admin import DisputedSessionRow, DisputedSessions

@@ -53,3 +53,13 @@ def format_ago(moment: datetime, now: datetime) -> str:
     if delta < timedelta(minutes=1):
         return "just now"
     return f"{format_duration(delta)} ago"
+
+
+def format_number(value: float) -> str:
+    """``250``, ``182.4``, ``1,204.5``: one decimal, dropped when it is zero."""
+    return f"{value:,.1f}".removesuffix(".0")
+
+
+def format_kw(kw: float) -> str:
+    """``150 kW``, ``7.4 kW``."""
+    return f"{format_number(kw)} kW"

@@ -1,4 +1,4 @@
-"""Accessible building blocks shared by every page: aria attributes and named sections."""
+"""Accessible building blocks shared by every page: aria, named sections, scroll boxes, loading."""
 
 from __future__ import annotations
 
@@ -44,4 +44,30 @@ def scroll_box(table: Component, label: str, class_name: str = "") -> html.Div:
         tabIndex="0",
         role="region",
         **aria(label=label),
+    )
+
+
+def section(
+    section_id: str, title: str, children: Sequence[Component | str], *, class_name: str = ""
+) -> html.Section:
+    """A card of the dashboard and analytics pages: a landmark with an h2 that names it."""
+    return named_section(section_id, title, children, f"dashboard-section {class_name}".strip())
+
+
+def loading_placeholder(label: str, lines: int = 3) -> html.Div:
+    """Grey bars while the first render is on its way; screen readers hear ``label``."""
+    widths = ("col-7", "col-5", "col-9", "col-4", "col-6")
+    return html.Div(
+        className="dashboard-loading",
+        children=[
+            html.Span(label, className="visually-hidden"),
+            html.Div(
+                className="placeholder-glow",
+                **aria(hidden="true"),
+                children=[
+                    html.Span(className=f"placeholder {widths[i % len(widths)]} d-block mb-2")
+                    for i in range(lines)
+                ],
+            ),
+        ],
     )

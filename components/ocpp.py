@@ -17,12 +17,12 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from components.admin import action_row
-from components.dashboard import loading_placeholder, status_class
-from components.fleet import admin_section, charger_href, heartbeat_text
+from components.admin import action_row, admin_section
+from components.charger import charger_href, heartbeat_text
+from components.charger_status import status_class
 from components.format import format_datetime, format_time
 from components.landmarks import aria as _aria
-from components.landmarks import data_attributes, scroll_box
+from components.landmarks import data_attributes, loading_placeholder, scroll_box
 from data.ocpp.admin import (
     ID_TAG_MAX_LENGTH,
     PASSWORD_MAX_LENGTH,

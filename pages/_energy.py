@@ -16,6 +16,7 @@ from dash.exceptions import PreventUpdate
 
 from auth.accounts import current_account_id
 from auth.roles import admin_only
+from components.admin import feedback
 from components.energy import (
     ENERGY_CONFIRM_TYPE,
     ENERGY_CORRECT_TYPE,
@@ -27,7 +28,6 @@ from components.energy import (
     ENERGY_VALUE_TYPE,
     energy_disputes_body,
 )
-from components.fleet import feedback
 from data.charging.dashboard import operator_settings
 from data.core.models import ID_LENGTH
 from data.ocpp.admin import OcppAdminError, disputed_sessions, resolve_energy_dispute

@@ -6,33 +6,42 @@ browser holds only keys (the chosen person and account in ``SELECTED_ID``, charg
 buttons): each is looked up again and validated before anything is read or written, and the
 acting admin always comes from the server session. Writes commit in ``session_scope()``, so the
 customer's next request (sign-in reloads accounts; the dashboard re-reads plans and grants) sees
-them.
+them. The New person dialog's callbacks are in ``pages/_new_person.py``, what both share in
+``pages/_accounts.py``.
 """
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, no_update
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
-from flask_login import current_user, login_user
+from flask_login import login_user
 
-from auth.accounts import current_account, load_signed_in_user
+from auth.accounts import load_signed_in_user
 from auth.roles import admin_only
 from components.admin import admin_page
-from components.people import (
-    ACCOUNT_DEFAULT_TYPE,
-    ACCOUNT_HEADING_ID,
-    ACCOUNT_PICK_TYPE,
-    ACCOUNT_TOOLS_ID,
+from components.forms import error_id, failure, success
+from components.people_list import (
     ACCOUNTS_ALERT_ID,
     ACCOUNTS_COUNT_ID,
     ACCOUNTS_EXPORT_ID,
     ACCOUNTS_GRID_ID,
     ACCOUNTS_SEARCH_ID,
+    SELECTED_ID,
+    accounts_export_href,
+    accounts_skeleton,
+    count_text,
+    grid_rows,
+    grid_style,
+)
+from components.person import (
+    ACCOUNT_DEFAULT_TYPE,
+    ACCOUNT_HEADING_ID,
+    ACCOUNT_PICK_TYPE,
+    ACCOUNT_TOOLS_ID,
     ADD_ACCOUNT_FIELDS,
     ADD_FEEDBACK_ID,
     ADD_PLAN_ID,
@@ -45,16 +54,6 @@ from components.people import (
     GRANT_FEEDBACK_ID,
     GRANT_SAVE_ID,
     GRANTS_LIST_ID,
-    NEW_ADMIN_FIELDS_ID,
-    NEW_CANCEL_ID,
-    NEW_CUSTOMER_FIELDS_ID,
-    NEW_FEEDBACK_ID,
-    NEW_KINDS_ID,
-    NEW_MODAL_ID,
-    NEW_OPEN_ID,
-    NEW_PERSON_FIELDS,
-    NEW_SAVE_ID,
-    NO_PLAN_VALUE,
     PASSWORD_FEEDBACK_ID,
     PASSWORD_INPUT_ID,
     PASSWORD_SAVE_ID,
@@ -71,30 +70,19 @@ from components.people import (
     REMOVE_MODAL_ID,
     REMOVE_OPEN_ID,
     REVOKE_TYPE,
-    SELECTED_ID,
     account_heading,
-    accounts_export_href,
-    accounts_skeleton,
     charger_choice_options,
-    count_text,
-    error_id,
-    failure,
     grants_list,
-    grid_rows,
-    grid_style,
     person_accounts,
     person_heading,
-    plan_options,
     remove_question,
-    success,
 )
+from components.plans import NO_PLAN_VALUE, plan_options
 from data.accounts.people import (
-    REFRESH_FILTER,
     SEARCH_FILTER,
     NewAccount,
     add_account,
     check_account_removal,
-    create_person,
     parse_accounts_request,
     person,
     remove_account,
@@ -112,11 +100,23 @@ from data.chargers.grants import (
     revoke_charger,
 )
 from data.core.models import Role
+from pages import _new_person
+from pages._accounts import (
+    acting,
+    clicked,
+    field_messages,
+    pattern_click,
+    plan_choice,
+    refresh_grid,
+    select,
+    selection,
+)
 from pages._admin import admin_layout
 from web.db import session_scope
 
 PATH = "/admin/accounts"
 dash.register_page(__name__, path=PATH, title="Accounts · Polaris Express", name="Accounts")
+_new_person.register()  # the New person dialog (pages/_new_person.py)
 
 # Reset when another person or account is chosen: what the tools said about the previous one,
 # and anything typed for them (a half-typed password must never carry over to someone else).
@@ -138,86 +138,11 @@ _RESET_ON_CHOICE: tuple[tuple[str, str, Any], ...] = (
 )  # fmt: skip
 _RESET_OUTPUTS = [Output(i, prop, allow_duplicate=True) for i, prop, _ in _RESET_ON_CHOICE]
 _RESET_VALUES = [value for _, _, value in _RESET_ON_CHOICE]
-_NEW_INPUTS = {f: i for f, i in NEW_PERSON_FIELDS.items() if f != "accounts"}
 
 
 @admin_layout
 def layout(**_: object) -> Component:
     return admin_page("Accounts", PATH, *accounts_skeleton())
-
-
-# --- helpers ------------------------------------------------------------------------------------
-
-
-def _selection(data: object) -> tuple[int | None, str | None]:
-    """``(user_id, account_id)`` from the browser's store, type-checked; existence is checked
-    by the query that uses them."""
-    if not isinstance(data, dict):
-        return None, None
-    user_id, account_id = data.get("user_id"), data.get("account_id")
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
-        return None, None
-    return user_id, account_id if isinstance(account_id, str) and account_id else None
-
-
-def _select(user_id: int, account_id: str | None, previous: object = None) -> dict[str, Any]:
-    """A new store value; ``rev`` changes so the panel re-reads even for the same keys, and
-    ``fresh`` says whether another person or account was chosen (then the forms are reset;
-    otherwise what the operator is typing or choosing stays)."""
-    before = previous if isinstance(previous, dict) else {}
-    rev = before.get("rev", 0)
-    same = before.get("user_id") == user_id and before.get("account_id") == account_id
-    return {
-        "user_id": user_id,
-        "account_id": account_id,
-        "rev": (rev if isinstance(rev, int) else 0) + 1,
-        "fresh": not same,
-    }
-
-
-def _refresh_grid(model: object) -> dict[str, Any]:
-    """The grid's filter model with a new refresh token: the grid fetches its rows again (the
-    same model again would be ignored). The token filters nothing on the server."""
-    new = dict(model) if isinstance(model, dict) else {}
-    token = secrets.token_hex(4)
-    new[REFRESH_FILTER] = {"filterType": "text", "type": "contains", "filter": token}
-    return new
-
-
-def _acting() -> tuple[int, str]:
-    """The signed-in admin's person and account, from the server session."""
-    account = current_account()
-    if account is None or not current_user.is_authenticated:
-        raise PermissionError("no active account")
-    return int(current_user.user_id), account.id
-
-
-def _plan_choice(value: object) -> str | None:
-    """A plan select's value: a plan id to look up, or None for "No plan"."""
-    return value if isinstance(value, str) and value not in ("", NO_PLAN_VALUE) else None
-
-
-def _clicked(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _pattern_click() -> str | None:
-    """The key of the pattern-matched button that was really clicked (a re-render that adds
-    buttons with ``n_clicks=0`` also fires the callback)."""
-    trigger = ctx.triggered_id
-    if (
-        not isinstance(trigger, dict)
-        or not ctx.triggered
-        or not _clicked(ctx.triggered[0]["value"])
-    ):
-        return None
-    key = trigger.get("account", trigger.get("charger"))
-    return key if isinstance(key, str) else None
-
-
-def _field_messages(errors: dict[str, str], fields: dict[str, str]) -> list[Any]:
-    """For each field, in order: its message, or nothing when it is fine."""
-    return [errors.get(field, "") for field in fields]
 
 
 # --- the list -----------------------------------------------------------------------------------
@@ -290,10 +215,10 @@ def choose_row(rows: object, previous: object) -> tuple[Any, ...]:
     row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else None
     if row is None:
         raise PreventUpdate
-    user_id, account_id = _selection(row)
-    if user_id is None or (user_id, account_id) == _selection(previous):
+    user_id, account_id = selection(row)
+    if user_id is None or (user_id, account_id) == selection(previous):
         raise PreventUpdate  # nothing new (the grid re-reports its selection after a refresh)
-    return (_select(user_id, account_id, previous), *_RESET_VALUES)
+    return (select(user_id, account_id, previous), *_RESET_VALUES)
 
 
 @callback(
@@ -305,11 +230,11 @@ def choose_row(rows: object, previous: object) -> tuple[Any, ...]:
 )
 @admin_only
 def pick_account(_clicks: list[Any], selected: object) -> tuple[Any, ...]:
-    account_id = _pattern_click()
-    user_id, _ = _selection(selected)
+    account_id = pattern_click()
+    user_id, _ = selection(selected)
     if account_id is None or user_id is None:
         raise PreventUpdate
-    return (_select(user_id, account_id, selected), *_RESET_VALUES)
+    return (select(user_id, account_id, selected), *_RESET_VALUES)
 
 
 # --- one person ---------------------------------------------------------------------------------
@@ -335,7 +260,7 @@ def pick_account(_clicks: list[Any], selected: object) -> tuple[Any, ...]:
 @admin_only
 def show_person(selected: object) -> tuple[Any, ...]:
     """The chosen person, read fresh from the database (the store holds only keys)."""
-    user_id, account_id = _selection(selected)
+    user_id, account_id = selection(selected)
     if user_id is None:
         return (True, *([no_update] * 13))
     with session_scope() as s:
@@ -387,12 +312,12 @@ def show_person(selected: object) -> tuple[Any, ...]:
 )
 @admin_only
 def save_password(clicks: object, password: object, selected: object) -> tuple[Any, ...]:
-    if not _clicked(clicks):
+    if not clicked(clicks):
         raise PreventUpdate
-    user_id, account_id = _selection(selected)
+    user_id, account_id = selection(selected)
     if user_id is None:
         raise PreventUpdate
-    acting_user, _ = _acting()
+    acting_user, _ = acting()
     try:
         with session_scope() as s:
             set_person_password(s, user_id, password)
@@ -409,7 +334,7 @@ def save_password(clicks: object, password: object, selected: object) -> tuple[A
         message = "Your password is changed. Your other sessions have ended."
     else:
         message = f"Password set for {name}. Any session they had open has ended."
-    return success(message), "", False, _select(user_id, account_id, selected)
+    return success(message), "", False, select(user_id, account_id, selected)
 
 
 @callback(
@@ -426,18 +351,18 @@ def save_password(clicks: object, password: object, selected: object) -> tuple[A
 def assign_plan(
     clicks: object, plan_id: object, selected: object, model: object
 ) -> tuple[Any, ...]:
-    if not _clicked(clicks):
+    if not clicked(clicks):
         raise PreventUpdate
-    user_id, account_id = _selection(selected)
+    user_id, account_id = selection(selected)
     if user_id is None:
         raise PreventUpdate
     try:
         with session_scope() as s:
-            name = set_account_plan(s, account_id, _plan_choice(plan_id))
+            name = set_account_plan(s, account_id, plan_choice(plan_id))
     except InvalidInput as exc:
         return failure(exc.message), no_update, no_update
     text = f"{account_id} is now on {name}." if name else f"{account_id} has no plan now."
-    return success(text), _select(user_id, account_id, selected), _refresh_grid(model)
+    return success(text), select(user_id, account_id, selected), refresh_grid(model)
 
 
 @callback(
@@ -451,7 +376,7 @@ def assign_plan(
 @admin_only
 def find_chargers(text: object, value: object, options: object, selected: object) -> Any:
     """Restricted chargers not granted yet whose id or name contains the text typed."""
-    _, account_id = _selection(selected)
+    _, account_id = selection(selected)
     if account_id is None or not isinstance(text, str):
         raise PreventUpdate
     with session_scope() as s:
@@ -474,9 +399,9 @@ def find_chargers(text: object, value: object, options: object, selected: object
 )
 @admin_only
 def grant(clicks: object, charger_id: object, selected: object) -> tuple[Any, ...]:
-    if not _clicked(clicks):
+    if not clicked(clicks):
         raise PreventUpdate
-    user_id, account_id = _selection(selected)
+    user_id, account_id = selection(selected)
     if user_id is None:
         raise PreventUpdate
     if not charger_id:
@@ -487,7 +412,7 @@ def grant(clicks: object, charger_id: object, selected: object) -> tuple[Any, ..
             # The choices without the one just granted (only chargers not granted yet).
             choices = charger_choice_options(restricted_charger_choices(s, str(account_id), ""))
     except InvalidInput as exc:
-        refreshed = _select(user_id, account_id, selected)
+        refreshed = select(user_id, account_id, selected)
         return failure(exc.message), refreshed, None, no_update
     charger = f"{change.friendly_name} ({change.charger_id})"
     text = (
@@ -495,7 +420,7 @@ def grant(clicks: object, charger_id: object, selected: object) -> tuple[Any, ..
         if change.changed
         else f"{account_id} could already use {charger}."
     )
-    return success(text), _select(user_id, account_id, selected), None, choices
+    return success(text), select(user_id, account_id, selected), None, choices
 
 
 @callback(
@@ -507,8 +432,8 @@ def grant(clicks: object, charger_id: object, selected: object) -> tuple[Any, ..
 )
 @admin_only
 def revoke(_clicks: list[Any], selected: object) -> tuple[Any, ...]:
-    charger_id = _pattern_click()
-    user_id, account_id = _selection(selected)
+    charger_id = pattern_click()
+    user_id, account_id = selection(selected)
     if charger_id is None or user_id is None:
         raise PreventUpdate
     try:
@@ -522,7 +447,7 @@ def revoke(_clicks: list[Any], selected: object) -> tuple[Any, ...]:
         if change.changed
         else f"{charger} was no longer granted to {account_id}."
     )
-    return success(text), _select(user_id, account_id, selected)
+    return success(text), select(user_id, account_id, selected)
 
 
 @callback(
@@ -536,8 +461,8 @@ def revoke(_clicks: list[Any], selected: object) -> tuple[Any, ...]:
 )
 @admin_only
 def make_default(_clicks: list[Any], selected: object, model: object) -> tuple[Any, ...]:
-    account_id = _pattern_click()
-    user_id, chosen = _selection(selected)
+    account_id = pattern_click()
+    user_id, chosen = selection(selected)
     if account_id is None or user_id is None:
         raise PreventUpdate
     try:
@@ -546,7 +471,7 @@ def make_default(_clicks: list[Any], selected: object, model: object) -> tuple[A
     except InvalidInput as exc:
         return failure(exc.message), no_update, no_update
     text = f"They now sign in to {account_id}; switching accounts stays possible."
-    return success(text), _select(user_id, chosen, selected), _refresh_grid(model)
+    return success(text), select(user_id, chosen, selected), refresh_grid(model)
 
 
 # --- removing an account ------------------------------------------------------------------------
@@ -566,8 +491,8 @@ def ask_remove(_open: object, _cancel: object, selected: object) -> tuple[Any, .
     """Explain a refusal straight away; ask for confirmation only when removal would work."""
     if ctx.triggered_id == REMOVE_CANCEL_ID:
         return False, no_update, ""
-    user_id, account_id = _selection(selected)
-    acting_user, acting_account = _acting()
+    user_id, account_id = selection(selected)
+    acting_user, acting_account = acting()
     try:
         with session_scope() as s:
             check_account_removal(
@@ -593,10 +518,10 @@ def ask_remove(_open: object, _cancel: object, selected: object) -> tuple[Any, .
 )
 @admin_only
 def confirm_remove(clicks: object, selected: object, model: object) -> tuple[Any, ...]:
-    if not _clicked(clicks):
+    if not clicked(clicks):
         raise PreventUpdate
-    user_id, account_id = _selection(selected)
-    acting_user, acting_account = _acting()
+    user_id, account_id = selection(selected)
+    acting_user, acting_account = acting()
     try:
         with session_scope() as s:
             removed = remove_account(
@@ -615,13 +540,13 @@ def confirm_remove(clicks: object, selected: object, model: object) -> tuple[Any
     return (
         False,
         "",
-        _select(user_id, None, selected) if user_id is not None else no_update,
-        _refresh_grid(model),
+        select(user_id, None, selected) if user_id is not None else no_update,
+        refresh_grid(model),
         success(text),
     )
 
 
-# --- adding accounts and people -----------------------------------------------------------------
+# --- adding an account (a new person: pages/_new_person.py) -------------------------------------
 
 
 @callback(
@@ -648,9 +573,9 @@ def add_account_to_person(
     selected: object,
     model: object,
 ) -> tuple[Any, ...]:
-    if not _clicked(clicks):
+    if not clicked(clicks):
         raise PreventUpdate
-    user_id, _ = _selection(selected)
+    user_id, _ = selection(selected)
     if user_id is None:
         raise PreventUpdate
     kind = Role.admin if role == Role.admin.value else Role.customer
@@ -658,13 +583,13 @@ def add_account_to_person(
         kind,
         account_id if isinstance(account_id, str) else "",
         label if isinstance(label, str) else "",
-        _plan_choice(plan_id) if kind == Role.customer else None,
+        plan_choice(plan_id) if kind == Role.customer else None,
     )
     try:
         with session_scope() as s:
             added = add_account(s, user_id, new)
     except InvalidInput as exc:
-        messages = _field_messages(exc.errors, ADD_ACCOUNT_FIELDS)
+        messages = field_messages(exc.errors, ADD_ACCOUNT_FIELDS)
         general = exc.errors.get("form")
         general_line = failure(general or "Nothing was saved: fix the fields marked above.")
         return (general_line, *messages, no_update, no_update, no_update, no_update)
@@ -674,110 +599,6 @@ def add_account_to_person(
         *([""] * len(ADD_ACCOUNT_FIELDS)),
         "",
         "",
-        _select(user_id, added.account_id, selected),
-        _refresh_grid(model),
-    )
-
-
-@callback(
-    Output(NEW_MODAL_ID, "is_open"),
-    Output(NEW_PERSON_FIELDS["customer_plan"], "options"),
-    *(Output(i, "value") for i in _NEW_INPUTS.values()),
-    *(Output(error_id(i), "children", allow_duplicate=True) for i in NEW_PERSON_FIELDS.values()),
-    Output(NEW_FEEDBACK_ID, "children", allow_duplicate=True),
-    Input(NEW_OPEN_ID, "n_clicks"),
-    Input(NEW_CANCEL_ID, "n_clicks"),
-    prevent_initial_call=True,
-)
-@admin_only
-def toggle_new_person(_open: object, _cancel: object) -> tuple[Any, ...]:
-    """Open with an empty form (and the current plans), or close."""
-    if ctx.triggered_id == NEW_CANCEL_ID:
-        return (False, *([no_update] * (1 + len(_NEW_INPUTS) + len(NEW_PERSON_FIELDS) + 1)))
-    with session_scope() as s:
-        plans = list_plans(s)
-    empty = [NO_PLAN_VALUE if f == "customer_plan" else "" for f in _NEW_INPUTS]
-    return (True, plan_options(plans), *empty, *([""] * len(NEW_PERSON_FIELDS)), "")
-
-
-@callback(
-    Output(NEW_CUSTOMER_FIELDS_ID, "hidden"),
-    Output(NEW_ADMIN_FIELDS_ID, "hidden"),
-    Input(NEW_KINDS_ID, "value"),
-)
-@admin_only
-def show_account_fields(kinds: object) -> tuple[bool, bool]:
-    chosen = kinds if isinstance(kinds, list) else []
-    return "customer" not in chosen, "admin" not in chosen
-
-
-@callback(
-    Output(NEW_MODAL_ID, "is_open", allow_duplicate=True),
-    *(Output(error_id(i), "children") for i in NEW_PERSON_FIELDS.values()),
-    Output(NEW_FEEDBACK_ID, "children"),
-    Output(ACCOUNTS_SEARCH_ID, "value"),
-    Output(SELECTED_ID, "data", allow_duplicate=True),
-    Output(ACCOUNTS_ALERT_ID, "children", allow_duplicate=True),
-    Input(NEW_SAVE_ID, "n_clicks"),
-    State(NEW_KINDS_ID, "value"),
-    *(State(i, "value") for i in _NEW_INPUTS.values()),
-    State(SELECTED_ID, "data"),
-    prevent_initial_call=True,
-)
-@admin_only
-def create_new_person(clicks: object, kinds: object, *values: Any) -> tuple[Any, ...]:
-    if not _clicked(clicks):
-        raise PreventUpdate
-    *field_values, selected = values
-    v = dict(zip(_NEW_INPUTS, field_values, strict=True))
-    chosen = kinds if isinstance(kinds, list) else []
-
-    def text(name: str) -> str:
-        return v[name] if isinstance(v[name], str) else ""
-
-    accounts = []
-    if "admin" in chosen:
-        accounts.append(NewAccount(Role.admin, text("admin_account_id"), text("admin_label")))
-    if "customer" in chosen:
-        accounts.append(
-            NewAccount(
-                Role.customer,
-                text("customer_account_id"),
-                text("customer_label"),
-                _plan_choice(v["customer_plan"]),
-            )
-        )
-    try:
-        with session_scope() as s:
-            created = create_person(
-                s,
-                email=v["email"],
-                display_name=v["display_name"],
-                accounts=accounts,
-                password=v["password"] or None,
-            )
-    except InvalidInput as exc:
-        messages = _field_messages(exc.errors, NEW_PERSON_FIELDS)
-        return (
-            no_update,
-            *messages,
-            failure("Nothing was saved: fix the fields marked above."),
-            no_update,
-            no_update,
-            no_update,
-        )
-    ids = ", ".join(a.account_id for a in created.accounts)
-    login = (
-        "They can sign in now."
-        if created.has_password
-        else "Set a password before they can sign in."
-    )
-    done = success(f"{created.display_name} ({created.email}) created with {ids}. {login}")
-    return (
-        False,
-        *([""] * len(NEW_PERSON_FIELDS)),
-        "",
-        created.email,
-        _select(created.user_id, created.default_account_id, selected),
-        done,
+        select(user_id, added.account_id, selected),
+        refresh_grid(model),
     )

@@ -32,10 +32,8 @@ from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
 from auth.roles import admin_only
-from components.admin import admin_page
-from components.dashboard import empty_figure
-from components.energy import ENERGY_STORE, energy_disputes_skeleton
-from components.fleet import (
+from components.admin import admin_page, feedback
+from components.charger import (
     CHARGER_ACCESS_FEEDBACK_ID,
     CHARGER_ACCESS_ID,
     CHARGER_ACCESS_NOTE_ID,
@@ -65,13 +63,14 @@ from components.fleet import (
     charger_skeleton,
     charger_summary,
     energy_figure,
-    feedback,
     grants_list,
     reservations_table,
     session_row,
     usage_totals,
     utilisation_figure,
 )
+from components.charts import empty_figure
+from components.energy import ENERGY_STORE, energy_disputes_skeleton
 from config import offline_after_s
 from data.chargers.charger import (
     ChargerNotFoundError,

@@ -17,8 +17,7 @@ from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
 from auth.roles import admin_only
-from components.admin import admin_page
-from components.fleet import feedback
+from components.admin import admin_page, feedback
 from components.ocpp import (
     CHARGERS_ID,
     CHARGERS_TOTAL_ID,

@@ -18,10 +18,16 @@ from dash.exceptions import PreventUpdate
 
 from auth.roles import admin_only
 from components.admin import admin_page
-from components.people import (
+from components.forms import REFRESH_NOTE, error_id, failure, success
+from components.operator_settings import (
     OPERATOR_FEEDBACK_ID,
     OPERATOR_FIELDS,
     OPERATOR_SAVE_ID,
+    SETTINGS_OPERATOR_VERSION_ID,
+    operator_form_values,
+    settings_skeleton,
+)
+from components.plans import (
     PLAN_EDIT_TYPE,
     PLAN_EDITING_ID,
     PLAN_FIELDS,
@@ -30,15 +36,8 @@ from components.people import (
     PLAN_FORM_TITLE_ID,
     PLAN_NEW_ID,
     PLANS_TABLE_ID,
-    REFRESH_NOTE,
-    SETTINGS_OPERATOR_VERSION_ID,
     SETTINGS_PLANS_VERSION_ID,
-    error_id,
-    failure,
-    operator_form_values,
     plans_table,
-    settings_skeleton,
-    success,
 )
 from data.accounts.operator_settings import operator_values, save_operator_settings
 from data.accounts.plans import create_plan, list_plans, update_plan

@@ -25,7 +25,7 @@ from tests.web import (
     sign_in,
 )
 
-MODULES = ("pages.admin_accounts", "pages.admin_settings")
+MODULES = ("pages.admin_accounts", "pages._new_person", "pages.admin_settings")
 NEW_PASSWORD = "a brand new password"
 
 

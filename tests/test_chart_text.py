@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 import pytest
 
 import components
-from components import analytics, dashboard, fleet
+from components import analytics, charger, charts, dashboard
 from components.charts import plotly_text
 from data.charging.analytics import ChargerUtilisation, ConnectorEnergy, DayEnergy, energy_per_month
 from data.core.periods import Period, period_bounds
@@ -111,13 +111,13 @@ BUILDERS: dict[str, tuple[Callable[[], Any], bool]] = {
         lambda: dashboard.daily_usage_figure(_usage_frame(), _period()),
         False,
     ),
-    "components.dashboard.empty_figure": (dashboard.empty_figure, False),
-    "components.fleet.utilisation_figure": (
-        lambda: fleet.utilisation_figure(_charger_frame(), _period()),
+    "components.charts.empty_figure": (charts.empty_figure, False),
+    "components.charger.utilisation_figure": (
+        lambda: charger.utilisation_figure(_charger_frame(), _period()),
         False,
     ),
-    "components.fleet.energy_figure": (
-        lambda: fleet.energy_figure(_charger_frame(), _period()),
+    "components.charger.energy_figure": (
+        lambda: charger.energy_figure(_charger_frame(), _period()),
         False,
     ),
 }

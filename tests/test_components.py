@@ -14,6 +14,8 @@ import pytest
 from dash.development.base_component import Component
 
 from components import dashboard as c
+from components.charger_status import status_class, status_text
+from components.format import format_kw
 from data.charging.dashboard import (
     CHARGER_LIMIT,
     ChargerList,
@@ -307,15 +309,15 @@ def test_charger_card_shows_name_connector_power_and_status_text(
 
 
 def test_power_keeps_a_decimal_only_when_it_has_one() -> None:
-    assert c.format_kw(150.0) == "150 kW"
-    assert c.format_kw(7.4) == "7.4 kW"
+    assert format_kw(150.0) == "150 kW"
+    assert format_kw(7.4) == "7.4 kW"
 
 
 def test_unknown_status_is_neutral() -> None:
-    assert c.status_text(None) == "—"
-    assert "status-unknown" in c.status_class(None)
+    assert status_text(None) == "—"
+    assert "status-unknown" in status_class(None)
     for status in ChargerStatus:
-        assert "status-unknown" not in c.status_class(status)
+        assert "status-unknown" not in status_class(status)
 
 
 def test_available_pill_text() -> None:

@@ -21,7 +21,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from components.fleet import charger_skeleton
+from components.charger import charger_skeleton
 from data.accounts.people import parse_accounts_request, search_accounts
 from data.chargers.fleet import fleet_page, parse_fleet_request
 from data.charging.dashboard import ChargerStatus

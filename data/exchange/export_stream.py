@@ -157,7 +157,7 @@ def _cursor_chunks(session: Session, stmt: Select[Any], header: bytes) -> Iterat
     writer = csv.writer(out, lineterminator="\n")  # quotes , " and \n like PostgreSQL does
     yield_size = CHUNK_BYTES  # characters; close enough to bytes for chunking
     pending = header
-    # data.exchange.exporter.iter_rows, with fetches of a few chunks' worth of rows rather than 5000.
+    # exporter.iter_rows, with fetches of a few chunks' worth of rows rather than 5000.
     for row in session.execute(stmt.execution_options(yield_per=CURSOR_BATCH_ROWS)):
         cells = [neutralise_cell(format_value(v)) for v in row]
         if any("\r" in c for c in cells):
