@@ -8,34 +8,23 @@ at the end. Without a reachable server those tests skip with the reason printed,
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
-from sqlalchemy import Engine, create_engine, text
 
-from data.core.db import Database, normalise_url, upgrade
-from data.core.models import Base
+import data.exchange.folder as exchange
+from data.core.db import Database, upgrade
 from data.demo import load_demo
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, live_server
+from tests.support.axe import AXE
+from tests.support.databases import migrated_postgres_database, skip_or_fail, truncate_postgres
 from tests.web import make_app
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-POSTGRES_URL = os.environ.get("POLARIS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip with the reason on a laptop; in CI a missing dependency is a failure."""
-    if IN_CI:
-        pytest.fail(f"CI must run this test, but: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -48,55 +37,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def postgres_admin() -> Engine:
-    """An AUTOCOMMIT engine on the test server, for CREATE and DROP DATABASE; skips (fails
-    under CI) when no PostgreSQL answers."""
-    try:
-        admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no PostgreSQL here"
-        skip_or_fail(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.__class__.__name__}")
-    return admin
-
-
-def scratch_postgres_name(prefix: str) -> tuple[str, str]:
-    """A database name of this process's own, ``<prefix>_<pid>_<random>``, and its URL on the
-    test server (the database is not created)."""
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    return name, normalise_url(POSTGRES_URL).rsplit("/", 1)[0] + "/" + name
-
-
-@contextmanager
-def migrated_postgres_database(prefix: str) -> Iterator[str]:
-    """A new, migrated PostgreSQL database (see ``scratch_postgres_name``); yields its URL and
-    drops it afterwards, even while connections to it remain."""
-    admin = postgres_admin()
-    name, url = scratch_postgres_name(prefix)
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        db = Database(url)
-        upgrade(db.engine)
-        db.engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="session")
 def postgres_database_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this pytest process."""
     with migrated_postgres_database("polaris_test") as url:
         yield url
-
-
-def _truncate_postgres(db: Database) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with db.engine.begin() as c:
-        c.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -109,7 +54,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     else:
         url = request.getfixturevalue("postgres_database_url")
         db = Database(url)
-        _truncate_postgres(db)
+        truncate_postgres(db)
         db.engine.dispose()
         yield url
 
@@ -120,6 +65,14 @@ def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database
     database.engine.dispose()
+
+
+@pytest.fixture
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Still argon2id and verifiable, but cheap: for tests that are not about hashing cost."""
+    monkeypatch.setattr(
+        exchange, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash
+    )
 
 
 # --- markers that select what they say -------------------------------------------------------
@@ -189,3 +142,11 @@ def page(browser: Any) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> Path:
+    """axe-core's script, installed by ``npm ci`` (tests/support/axe.py runs it in the page)."""
+    if not AXE.exists():
+        skip_or_fail(f"axe-core not installed at {AXE} (run npm ci)")
+    return AXE

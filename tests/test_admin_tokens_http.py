@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from data.accounts.tokens import TOKEN_PATTERN, create_token, list_tokens
 from data.core.models import Role
 from tests.factories import make_charger, make_operator, make_session
-from tests.test_export_links import call, callback_key, find
+from tests.support.callbacks import call, callback_containing, find
 from tests.web import add_person, client_for, dash_csrf, make_app
 
 OLGA, ALICE = "olga@example.com", "alice@example.com"
@@ -55,7 +55,7 @@ def token_keys(app: Flask) -> list[str]:
 
 
 def create(client: FlaskClient, app: Flask, name: str | None) -> Any:
-    key = callback_key(app, "admin-token-created.children...admin-token-name.value")
+    key = callback_containing(app, "admin-token-created.children...admin-token-name.value")
     return call(
         client,
         key,
@@ -68,7 +68,7 @@ def create(client: FlaskClient, app: Flask, name: str | None) -> Any:
 
 
 def show(client: FlaskClient, app: Flask) -> Any:
-    key = callback_key(app, "admin-tokens-list.children")
+    key = callback_containing(app, "admin-tokens-list.children")
     return call(client, key, [{"id": "admin-tokens-version", "property": "data", "value": 1}])
 
 
@@ -85,7 +85,7 @@ def revoke(
     client: FlaskClient, app: Flask, trigger: str, token_id: Any, shown: list[int]
 ) -> dict[str, Any]:
     """The revoke flow: ``trigger`` "open" (the row's button), "keep" or "confirm"."""
-    key = callback_key(app, "admin-token-revoke-modal.is_open")
+    key = callback_containing(app, "admin-token-revoke-modal.is_open")
     buttons = [
         {
             "id": {"type": "admin-token-revoke", "token": t},

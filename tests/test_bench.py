@@ -48,7 +48,6 @@ from data.core.models import (
     Role,
     Visibility,
 )
-from tests.conftest import postgres_admin, scratch_postgres_name
 from tests.factories import (
     grant_access,
     make_account,
@@ -58,6 +57,7 @@ from tests.factories import (
     make_reservation,
     make_session,
 )
+from tests.support.databases import postgres_admin, scratch_postgres_name
 from tests.web import PASSWORD, add_person, make_app
 
 ROOT = Path(__file__).resolve().parents[1]

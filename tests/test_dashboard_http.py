@@ -10,36 +10,17 @@ from pathlib import Path
 import pytest
 
 from components.dashboard import (
-    AVAILABLE_COUNT_ID,
-    CHARGER_DATA_ID,
-    NEXT_RESERVATION_BODY_ID,
-    OPERATOR_CONTACT_ID,
     PERIOD_STORE_ID,
-    PLAN_GAUGE_ID,
-    RECENT_DATA_ID,
     STATUS_DATA_ID,
     STATUS_SHOWN_ID,
-    USAGE_CHART_ID,
-    USAGE_TOTAL_ID,
 )
 from components.shell import MENU_LOAD_ID
 from data.core.models import Role, Visibility
 from tests.factories import grant_access, make_charger, make_operator, make_session
+from tests.support.callbacks import RENDER_OUTPUTS
 from tests.web import add_person, call_callback, found_secrets, make_app, sign_in
 
 NOW = datetime.now(UTC)
-
-RENDER_OUTPUTS = [
-    (RECENT_DATA_ID, "data"),
-    (NEXT_RESERVATION_BODY_ID, "children"),
-    (USAGE_TOTAL_ID, "children"),
-    (USAGE_CHART_ID, "figure"),
-    (PLAN_GAUGE_ID, "children"),
-    (CHARGER_DATA_ID, "data"),
-    (AVAILABLE_COUNT_ID, "children"),
-    (OPERATOR_CONTACT_ID, "children"),
-    (STATUS_SHOWN_ID, "data"),
-]
 
 
 @pytest.fixture

@@ -37,7 +37,8 @@ from tests.factories import (
     make_session,
     make_user,
 )
-from tests.web import add_person, client_for, dash_csrf, make_app
+from tests.support.callbacks import call, callback_containing, find
+from tests.web import add_person, client_for, make_app
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime.now(UTC)
@@ -137,64 +138,6 @@ def olga(app: Flask) -> FlaskClient:
 # --- calling callbacks and reading answers ------------------------------------------------------
 
 
-def callback_key(app: Flask, marker: str) -> str:
-    """The callback whose key is ``marker``, or the only one whose outputs include it."""
-    if marker in app.extensions["polaris_dash"].callback_map:
-        return marker
-    keys = [k for k in app.extensions["polaris_dash"].callback_map if marker in k]
-    assert len(keys) == 1, (marker, keys)
-    return keys[0]
-
-
-def outputs_of(key: str) -> list[dict[str, Any]]:
-    specs = []
-    for part in key.strip(".").split("..."):
-        ident, _, prop = part.rpartition(".")
-        specs.append(
-            {"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop}
-        )
-    return specs
-
-
-def call(
-    client: FlaskClient,
-    key: str,
-    inputs: list[dict[str, Any]],
-    state: list[dict[str, Any]] | None = None,
-    outputs: list[dict[str, Any]] | None = None,
-) -> Any:
-    specs = outputs or outputs_of(key)
-    body = {
-        "output": key,
-        "outputs": specs if len(specs) > 1 else specs[0],
-        "inputs": inputs,
-        "state": state or [],
-        "changedPropIds": [f"{json.dumps(inputs[0]['id'])}.{inputs[0]['property']}"]
-        if isinstance(inputs[0]["id"], dict)
-        else [f"{inputs[0]['id']}.{inputs[0]['property']}"],
-    }
-    headers = {"X-CSRFToken": dash_csrf(client)} if client.get_cookie("session") else {}
-    return client.post(
-        CALLBACK_URL, data=json.dumps(body), content_type="application/json", headers=headers
-    )
-
-
-def find(tree: Any, ident: str) -> dict[str, Any] | None:
-    """The props of the component with id ``ident`` anywhere in a callback's answer."""
-    if isinstance(tree, dict):
-        props = tree.get("props")
-        if isinstance(props, dict) and props.get("id") == ident:
-            return props
-        for value in tree.values():
-            if (found := find(value, ident)) is not None:
-                return found
-    elif isinstance(tree, list):
-        for value in tree:
-            if (found := find(value, ident)) is not None:
-                return found
-    return None
-
-
 def csv_rows(client: FlaskClient, href: str) -> list[dict[str, str]]:
     response = client.get(href)
     assert response.status_code == 200, (href, response.get_data(as_text=True))
@@ -219,7 +162,7 @@ EXPLORER_QUERIES = [
 
 
 def show_view(client: FlaskClient, app: Flask, query: dict[str, str]) -> dict[str, Any]:
-    key = callback_key(app, "admin-sessions-results.children")
+    key = callback_containing(app, "admin-sessions-results.children")
     inputs = [
         {"id": "admin-sessions-query", "property": "data", "value": query},
         {"id": "admin-energy-store", "property": "data", "value": 0},
@@ -231,7 +174,7 @@ def show_view(client: FlaskClient, app: Flask, query: dict[str, str]) -> dict[st
 
 def explorer_count(client: FlaskClient, app: Flask, view: str) -> int:
     """The count the explorer's grid callback sends with its first block."""
-    key = callback_key(app, "admin-sessions-count")
+    key = callback_containing(app, "admin-sessions-count")
     grid = {"type": "admin-sessions-grid", "view": view, "n": "k1"}
     totals = {"type": "admin-sessions-totals", "view": view, "n": "k1"}
     count = {"type": "admin-sessions-count", "view": view, "n": "k1"}
@@ -315,7 +258,7 @@ def test_a_filtered_view_changes_the_link(app: Flask, olga: FlaskClient) -> None
 def test_the_reservations_link_exports_the_upcoming_list_with_its_search(
     app: Flask, olga: FlaskClient
 ) -> None:
-    key = callback_key(app, "admin-reservations-export.href")
+    key = callback_containing(app, "admin-reservations-export.href")
     for search in ["", "px-2", "MARKTPLATZ", "acc-bob", "r-4", "nothing-like-it"]:
         inputs = [
             {"id": "admin-reservations-version", "property": "data", "value": "initial"},
@@ -374,7 +317,7 @@ def number_filter(kind: str, value: float) -> dict[str, Any]:
 def test_the_fleet_link_carries_the_status_pill_and_the_search(
     app: Flask, olga: FlaskClient
 ) -> None:
-    key = callback_key(app, "admin-fleet-export.href")
+    key = callback_containing(app, "admin-fleet-export.href")
     models: list[dict[str, Any]] = [
         {},
         {"status": text_filter("equals", "Offline")},
@@ -446,8 +389,8 @@ def listed_accounts(app: Flask, model: dict[str, Any]) -> set[str]:
 def test_the_accounts_link_carries_the_search_and_column_filters(
     app: Flask, olga: FlaskClient
 ) -> None:
-    search_key = callback_key(app, "admin-accounts-grid.filterModel")
-    link_key = callback_key(app, "admin-accounts-export.href")
+    search_key = callback_containing(app, "admin-accounts-grid.filterModel")
+    link_key = callback_containing(app, "admin-accounts-export.href")
     for search in ["", "bob", "VANS", "alice@", "nobody-at-all"]:
         # The search box writes the grid's filter model; the link follows the model.
         response = call(

@@ -26,8 +26,8 @@ from data.accounts.tokens import (
 from data.core.db import Database
 from data.core.models import ApiToken, Role
 from tests.factories import make_account, make_charger, make_operator, make_session, make_user
-from tests.test_exports import fresh_database, rows_of
-from tests.web import add_person, client_for, dash_csrf, make_app
+from tests.support.databases import fresh_database
+from tests.web import add_person, client_for, dash_csrf, make_app, rows_of
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 OLGA, ALICE, MIXED = "olga@example.com", "alice@example.com", "mixed@example.com"

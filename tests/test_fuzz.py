@@ -39,18 +39,9 @@ from data.core.models import Base, Charger, Role
 from data.core.periods import PERIODS
 from data.exchange.folder import COLUMNS, ExchangeError, ImportReport, export_folder, import_folder
 from tests.factories import make_account, make_charger, make_operator, make_plan, make_user
-from tests.test_idor import (
-    ALICE_EMAIL,
-    RENDER,
-    ROUTER,
-    build_app,
-    callback_body,
-    callback_key,
-    callback_map,
-    leaks,
-    post,
-    signed_in,
-)
+from tests.support.callbacks import RENDER, ROUTER, callback_body, callback_key, callback_map, post
+from tests.support.two_customers import ALICE_EMAIL, build_app, leaks
+from tests.web import client_for
 
 FUZZ = settings(
     max_examples=50,
@@ -66,7 +57,7 @@ def app(tmp_path: Path, sqlite_template: Path) -> Flask:
 
 @pytest.fixture
 def alice(app: Flask) -> FlaskClient:
-    return signed_in(app, ALICE_EMAIL)
+    return client_for(app, ALICE_EMAIL)
 
 
 def find_props(tree: Any, component_id: str) -> dict[str, Any] | None:

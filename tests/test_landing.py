@@ -22,8 +22,9 @@ from data.accounts.signin import landing_account_id
 from data.core.db import Database
 from data.core.models import Role, User
 from tests.factories import make_account, make_user
-from tests.test_admin_import import answer, button_body, check_body, folder_upload, post
-from tests.test_exchange import copy_sample, fast_hashing  # noqa: F401 - a fixture
+from tests.support.callbacks import post
+from tests.support.exchange import copy_sample
+from tests.support.import_page import answer, button_body, check_body, folder_upload
 from tests.web import PASSWORD, add_person, client_for, dash_csrf, make_app, sign_in
 
 OLIVIA = "olivia@polaris.example"

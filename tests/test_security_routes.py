@@ -29,20 +29,17 @@ from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 import auth.guard as guard
-from tests.test_idor import (
+from tests.support.callbacks import BANNER, callback_body, callback_map
+from tests.support.two_customers import (
     A_SECRETS,
     ADMIN_EMAIL,
     ALICE_EMAIL,
     B_SECRETS,
-    BANNER,
     ZEB_EMAIL,
     build_app,
-    callback_body,
-    callback_map,
     leaks,
-    signed_in,
 )
-from tests.web import dash_csrf
+from tests.web import client_for, dash_csrf
 
 CALLBACK_URL = "/_dash-update-component"
 # The explicit allow-list, by URL rule. Everything else turns anonymous people away.
@@ -69,7 +66,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flas
 
 @pytest.fixture(scope="module")
 def alice(app: Flask) -> FlaskClient:
-    return signed_in(app, ALICE_EMAIL)
+    return client_for(app, ALICE_EMAIL)
 
 
 # --- The inventory ------------------------------------------------------------------------------
@@ -221,8 +218,8 @@ def test_customer_gets_403_on_admin_pages_and_exports(
         app.add_url_rule("/export/probe/<name>.csv", "export_probe", lambda name: "ADMIN-EXPORT")
 
     app = build_app(tmp_path, sqlite_template, add_export, PROPAGATE_EXCEPTIONS=False)
-    alice = signed_in(app, ALICE_EMAIL)
-    olga = signed_in(app, ADMIN_EMAIL)
+    alice = client_for(app, ALICE_EMAIL)
+    olga = client_for(app, ADMIN_EMAIL)
     admin_rules = [
         sample_url(r)
         for r in app.url_map.iter_rules()
@@ -302,7 +299,7 @@ def test_callbacks_accept_json_only(alice: FlaskClient, content_type: str | None
 
 
 def test_callback_without_a_valid_csrf_token_is_refused(app: Flask, alice: FlaskClient) -> None:
-    zeb = signed_in(app, ZEB_EMAIL)
+    zeb = client_for(app, ZEB_EMAIL)
     body = json.dumps(menu_body())
     for token in (None, "", "forged-token", dash_csrf(zeb)):  # the last: B's own, valid token
         response = raw_post(alice, body, "application/json", token)
@@ -436,7 +433,7 @@ UNKNOWN_PATHS = ("/no-such-page", "/admin/no-such", "/switchx", "/admin/chargers
 def test_every_page_answers_200_and_unknown_paths_404(app: Flask, alice: FlaskClient) -> None:
     """Dash's catch-all answered every path with its shell and 200; an unknown path now gets the
     shell (which shows the not-found page) with 404. Known pages come from Dash's registry."""
-    olga = signed_in(app, ADMIN_EMAIL)
+    olga = client_for(app, ADMIN_EMAIL)
     paths = page_paths()
     assert {"/", "/switch", "/admin", "/admin/chargers/c-street"} <= set(paths)
     for path in paths:

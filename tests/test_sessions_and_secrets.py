@@ -20,7 +20,7 @@ from auth.routes import SIGNED_IN_AT
 from config import ConfigError, load_config
 from data.accounts.passwords import hash_password, set_password
 from data.core.models import Role, User
-from tests.conftest import skip_or_fail
+from tests.support.databases import skip_or_fail
 from tests.web import (
     PASSWORD,
     add_person,

@@ -36,7 +36,7 @@ from tests.factories import (
     make_session,
     poll_statuses,
 )
-from tests.test_dashboard_http import RENDER_OUTPUTS
+from tests.support.callbacks import RENDER_OUTPUTS
 from tests.web import add_person, call_callback, make_app, sign_in
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from typing import Any
@@ -125,3 +127,8 @@ def secret_pattern(secret: str) -> re.Pattern[str]:
         tail = r"(?!\d*[1-9])" if "." in secret else r"(?!\d)"
         return re.compile(rf"(?<![\d.]){re.escape(secret)}{tail}")
     return re.compile(re.escape(secret))
+
+
+def rows_of(body: str) -> list[dict[str, str]]:
+    """The rows of a CSV answer (an export), by column name."""
+    return list(csv.DictReader(io.StringIO(body, newline="")))
