@@ -9,22 +9,22 @@ at the end. Without a reachable server those tests skip with the reason printed,
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from flask import Flask
+from flask.testing import FlaskClient
 
 import data.exchange.folder as exchange
 from data.core.db import Database, upgrade
-from data.demo import load_demo
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, live_server
 from tests.support.axe import AXE
 from tests.support.databases import migrated_postgres_database, skip_or_fail, truncate_postgres
-from tests.web import make_app
+from tests.web import AppFactory, client_for
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +35,51 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     upgrade(db.engine)
     db.engine.dispose()
     return path
+
+
+# --- the app, and clients of it ---------------------------------------------------------------
+
+
+@pytest.fixture
+def app_factory(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[AppFactory]:
+    """Builds this test's apps (``AppFactory``: a fresh SQLite copy unless given a database
+    URL, the demo data on request, config overrides); their engines close when the test ends."""
+    factory = AppFactory(lambda: tmp_path_factory.mktemp("app"), sqlite_template)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def module_app_factory(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[AppFactory]:
+    """``app_factory`` for an app the whole module shares; engines close when the module ends."""
+    factory = AppFactory(lambda: tmp_path_factory.mktemp("app"), sqlite_template)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def app(app_factory: AppFactory) -> Flask:
+    """The app on a fresh copy of the migrated SQLite database, nobody in it. A module whose
+    tests need people, chargers or settings overrides ``app``, building it with ``app_factory``
+    (or ``module_app_factory``); ``client`` and ``client_for`` then serve the module's app."""
+    return app_factory()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """An anonymous test client of this test's ``app``."""
+    return app.test_client()
+
+
+@pytest.fixture(name="client_for")
+def client_for_fixture(app: Flask) -> Callable[[str | None], FlaskClient]:
+    """``client_for(email)``: a test client of this test's ``app`` signed in as ``email`` with
+    the test password (``tests.web.client_for``), anonymous for None."""
+    return partial(client_for, app)
 
 
 @pytest.fixture(scope="session")
@@ -108,14 +153,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="module")
-def demo_app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
+def demo_app(module_app_factory: AppFactory) -> Flask:
     """The app on a fresh SQLite copy with the demo loaded; one per test module."""
-    path = tmp_path_factory.mktemp("browser") / "demo.db"
-    shutil.copy(sqlite_template, path)
-    app = make_app(f"sqlite:///{path}", REFRESH_INTERVAL_MS=1000)
-    with app.extensions["polaris_db"].session() as s:
-        load_demo(s, datetime.now(UTC))
-    return app
+    return module_app_factory(demo=True, REFRESH_INTERVAL_MS=1000)
 
 
 @pytest.fixture(scope="module")

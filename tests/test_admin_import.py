@@ -32,7 +32,7 @@ from tests.support.exchange import (
     table_counts,
 )
 from tests.support.import_page import answer, button_body, check_body, data_url, folder_upload
-from tests.web import add_person, client_for, make_app
+from tests.web import AppFactory, add_person, client_for, make_app
 
 EMPTY = dict.fromkeys(
     (
@@ -162,8 +162,8 @@ CUSTOMER = "cleo@example.com"
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Flask:
-    app = make_app(database_url, IMPORT_UPLOAD_FOLDER=str(tmp_path / "imports"))
+def app(app_factory: AppFactory, database_url: str, tmp_path: Path) -> Flask:
+    app = app_factory(database_url, IMPORT_UPLOAD_FOLDER=str(tmp_path / "imports"))
     add_person(app, ADMIN, ("acc-olga-admin", Role.admin, "Operations"))
     add_person(app, OTHER_ADMIN, ("acc-oscar-admin", Role.admin, "Operations"))
     add_person(app, CUSTOMER, ("acc-cleo", Role.customer, None))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -38,7 +37,7 @@ from tests.factories import (
     make_user,
 )
 from tests.support.callbacks import call, callback_containing, find
-from tests.web import add_person, client_for, make_app
+from tests.web import AppFactory, add_person, client_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime.now(UTC)
@@ -52,8 +51,8 @@ def day(offset: int) -> str:
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    app = make_app(database_url, PROPAGATE_EXCEPTIONS=False)
+def app(app_factory: AppFactory, database_url: str) -> Flask:
+    app = app_factory(database_url, PROPAGATE_EXCEPTIONS=False)
     add_person(app, OLGA, ("acc-ops", Role.admin, "Operations"))
     add_person(app, ALICE, ("acc-alice", Role.customer, None))
     # Heard from when the test runs (not at import): a long run must not age them past the
@@ -126,8 +125,7 @@ def app(database_url: str) -> Iterator[Flask]:
             status=ReservationStatus.completed,
             reservation_id="r-past",
         )
-    yield app
-    app.extensions["polaris_db"].engine.dispose()
+    return app
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from data.exchange.folder import COLUMNS, ExchangeError, ImportReport, export_fo
 from tests.factories import make_account, make_charger, make_operator, make_plan, make_user
 from tests.support.callbacks import RENDER, ROUTER, callback_body, callback_key, callback_map, post
 from tests.support.two_customers import ALICE_EMAIL, build_app, leaks
-from tests.web import client_for
+from tests.web import AppFactory, client_for
 
 FUZZ = settings(
     max_examples=50,
@@ -51,8 +51,8 @@ FUZZ = settings(
 
 
 @pytest.fixture
-def app(tmp_path: Path, sqlite_template: Path) -> Flask:
-    return build_app(tmp_path, sqlite_template, PROPAGATE_EXCEPTIONS=False)
+def app(app_factory: AppFactory) -> Flask:
+    return build_app(app_factory, PROPAGATE_EXCEPTIONS=False)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ reservation on a named charger, B's charging session in progress, B's plan and n
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import dash
@@ -43,7 +42,7 @@ from tests.support.two_customers import (
     build_app,
     leaks,
 )
-from tests.web import client_for, found_secrets
+from tests.web import AppFactory, client_for, found_secrets
 
 PAYLOADS: tuple[Any, ...] = (
     *B_IDS,
@@ -138,8 +137,8 @@ def forged(body: dict[str, Any], where: list[tuple[str, int]], payload: Any) -> 
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
-    return build_app(tmp_path_factory.mktemp("idor"), sqlite_template, PROPAGATE_EXCEPTIONS=False)
+def app(module_app_factory: AppFactory) -> Flask:
+    return build_app(module_app_factory, PROPAGATE_EXCEPTIONS=False)
 
 
 @pytest.fixture(scope="module")
@@ -256,10 +255,10 @@ def test_customer_gets_403_from_every_admin_callback(app: Flask, alice: FlaskCli
     assert_admin_callbacks_refuse(app, alice)
 
 
-def test_admin_rule_covers_callbacks_added_later(tmp_path: Path, sqlite_template: Path) -> None:
+def test_admin_rule_covers_callbacks_added_later(app_factory: AppFactory) -> None:
     """A new admin callback (plain or pattern-matching id) is refused to customers with no
     further code: the rule is the ``admin-`` output id, enforced on the server."""
-    app = build_app(tmp_path, sqlite_template, PROPAGATE_EXCEPTIONS=False)
+    app = build_app(app_factory, PROPAGATE_EXCEPTIONS=False)
     dash_app = app.extensions["polaris_dash"]
     existing = set(admin_callback_keys(app))
 

@@ -18,7 +18,6 @@ import re
 import struct
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import dash
@@ -39,7 +38,7 @@ from tests.support.two_customers import (
     build_app,
     leaks,
 )
-from tests.web import client_for, dash_csrf
+from tests.web import AppFactory, client_for, dash_csrf
 
 CALLBACK_URL = "/_dash-update-component"
 # The explicit allow-list, by URL rule. Everything else turns anonymous people away.
@@ -60,8 +59,8 @@ TRACEBACK_SIGNS = ("Traceback", 'File "', "KeyError", "TypeError", "AttributeErr
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
-    return build_app(tmp_path_factory.mktemp("routes"), sqlite_template, PROPAGATE_EXCEPTIONS=False)
+def app(module_app_factory: AppFactory) -> Flask:
+    return build_app(module_app_factory, PROPAGATE_EXCEPTIONS=False)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +132,7 @@ def test_anonymous_inventory(app: Flask) -> None:
 
 
 def test_inventory_catches_a_route_made_public(
-    tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+    app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """New routes are refused without anyone listing them; one put on the gate's allow-list
     without thought fails the inventory."""
@@ -144,7 +143,7 @@ def test_inventory_catches_a_route_made_public(
         app.add_url_rule("/export/<name>.csv", "export_probe", lambda name: secret)
         app.add_url_rule("/api/v1/sessions", "api_probe", lambda: secret, methods=["POST"])
 
-    app = build_app(tmp_path, sqlite_template, add_routes, PROPAGATE_EXCEPTIONS=False)
+    app = build_app(app_factory, add_routes, PROPAGATE_EXCEPTIONS=False)
     assert anonymous_violations(app) == []  # deny by default: nobody had to list them
 
     monkeypatch.setattr(guard, "PUBLIC_PATHS", guard.PUBLIC_PATHS | {"/reports/1"})
@@ -210,14 +209,12 @@ def test_static_layout_and_dependencies_hold_no_user_data(app: Flask, alice: Fla
     assert layout  # a real layout came back, not an empty answer
 
 
-def test_customer_gets_403_on_admin_pages_and_exports(
-    tmp_path: Path, sqlite_template: Path
-) -> None:
+def test_customer_gets_403_on_admin_pages_and_exports(app_factory: AppFactory) -> None:
     def add_export(app: Flask) -> None:
         # A new export added beside the real ones (web.exports serves /export/<name>.csv).
         app.add_url_rule("/export/probe/<name>.csv", "export_probe", lambda name: "ADMIN-EXPORT")
 
-    app = build_app(tmp_path, sqlite_template, add_export, PROPAGATE_EXCEPTIONS=False)
+    app = build_app(app_factory, add_export, PROPAGATE_EXCEPTIONS=False)
     alice = client_for(app, ALICE_EMAIL)
     olga = client_for(app, ADMIN_EMAIL)
     admin_rules = [

@@ -7,10 +7,8 @@ fuzz and route tests forge B's ids into A's requests and look for B's secrets in
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -24,7 +22,7 @@ from tests.factories import (
     make_reservation,
     make_session,
 )
-from tests.web import add_person, found_secrets, make_app
+from tests.web import AppFactory, add_person, found_secrets
 
 NOW = datetime.now(UTC)
 
@@ -140,16 +138,13 @@ def seed_two_customers(app: Flask) -> None:
 
 
 def build_app(
-    directory: Path,
-    template: Path,
+    app_factory: AppFactory,
     setup: Callable[[Flask], None] | None = None,
     **overrides: Any,
 ) -> Flask:
-    """A seeded app whose callback map holds every page callback; ``setup`` runs first (Flask
-    takes new routes only until the first request)."""
-    path = directory / "idor.db"
-    shutil.copy(template, path)
-    app = make_app(f"sqlite:///{path}", **overrides)
+    """A seeded app on a fresh SQLite copy whose callback map holds every page callback;
+    ``setup`` runs first (Flask takes new routes only until the first request)."""
+    app = app_factory(**overrides)
     if setup is not None:
         setup(app)
     # Dash copies the page callbacks into the app on its first request (create_app runs that
