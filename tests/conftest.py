@@ -21,10 +21,10 @@ from flask.testing import FlaskClient
 
 import data.exchange.folder as exchange
 from data.core.db import Database, upgrade
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, live_server
 from tests.support.axe import AXE
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, live_server
 from tests.support.databases import migrated_postgres_database, skip_or_fail, truncate_postgres
-from tests.web import AppFactory, client_for
+from tests.support.web import AppFactory, client_for
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +78,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture(name="client_for")
 def client_for_fixture(app: Flask) -> Callable[[str | None], FlaskClient]:
     """``client_for(email)``: a test client of this test's ``app`` signed in as ``email`` with
-    the test password (``tests.web.client_for``), anonymous for None."""
+    the test password (``tests.support.web.client_for``), anonymous for None."""
     return partial(client_for, app)
 
 

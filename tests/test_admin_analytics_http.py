@@ -19,8 +19,8 @@ from components.analytics import DATE_FROM_ID, DATE_TO_ID, GRAPH_IDS, RANGE_NOTE
 from components.format import format_kwh
 from data.charging.analytics import CHARTS, WEEKDAYS
 from data.core.models import ConnectorType, Role
-from tests.factories import make_charger, make_operator, make_session
-from tests.web import AppFactory, add_person, call_callback, client_for
+from tests.support.factories import make_charger, make_operator, make_session
+from tests.support.web import AppFactory, add_person, call_callback, client_for
 from web.analytics_csv import csv_cell
 
 ADMIN = "ops@example.com"

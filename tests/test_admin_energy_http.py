@@ -16,8 +16,8 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 
 import data.ocpp.messages as ocpp
 from data.core.models import ChargingSession, Role
-from tests.factories import make_charger, make_id_tag, make_operator
-from tests.web import AppFactory, add_person, client_for, dash_csrf
+from tests.support.factories import make_charger, make_id_tag, make_operator
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf
 
 OPERATOR = "olga@example.com"
 CUSTOMER = "carl@example.com"

@@ -21,14 +21,14 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from data.core.models import Charger, ChargerAccess, Role, Visibility
-from tests.factories import (
+from tests.support.factories import (
     grant_access,
     make_charger,
     make_operator,
     make_reservation,
     make_session,
 )
-from tests.web import AppFactory, add_person, client_for, dash_csrf, found_secrets, sign_in
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf, found_secrets, sign_in
 
 NOW = datetime.now(UTC)
 OPERATOR = "olga@example.com"

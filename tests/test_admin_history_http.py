@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from data.core.models import Reservation, ReservationStatus, Role
-from tests.factories import make_charger, make_operator, make_reservation, make_session
-from tests.web import AppFactory, add_person, client_for, dash_csrf
+from tests.support.factories import make_charger, make_operator, make_reservation, make_session
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf
 
 CALLBACK_URL = "/_dash-update-component"
 OUR_PREFIXES = ("admin-sessions", "admin-reservation")  # admin-reservation(s)-...

@@ -32,7 +32,7 @@ from tests.support.exchange import (
     table_counts,
 )
 from tests.support.import_page import answer, button_body, check_body, data_url, folder_upload
-from tests.web import AppFactory, add_person, client_for, make_app
+from tests.support.web import AppFactory, add_person, client_for, make_app
 
 EMPTY = dict.fromkeys(
     (

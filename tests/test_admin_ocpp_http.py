@@ -17,8 +17,8 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 
 from data.accounts.passwords import verify_password
 from data.core.models import Charger, ConnectorStatus, IdTag, Role
-from tests.factories import make_charger, make_operator
-from tests.web import AppFactory, add_person, client_for, dash_csrf
+from tests.support.factories import make_charger, make_operator
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf
 
 NOW = datetime.now(UTC)
 OPERATOR = "olga@example.com"

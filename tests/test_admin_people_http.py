@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from data.core.models import Account, ChargerAccess, Operator, Plan, Role, User, Visibility
-from tests.factories import make_charger, make_operator, make_plan
-from tests.web import (
+from tests.support.factories import make_charger, make_operator, make_plan
+from tests.support.web import (
     PASSWORD,
     AppFactory,
     _outputs_from,

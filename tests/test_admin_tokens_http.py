@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 
 from data.accounts.tokens import TOKEN_PATTERN, create_token, list_tokens
 from data.core.models import Role
-from tests.factories import make_charger, make_operator, make_session
 from tests.support.callbacks import call, callback_containing, find
-from tests.web import AppFactory, add_person, client_for, dash_csrf
+from tests.support.factories import make_charger, make_operator, make_session
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf
 
 OLGA, ALICE = "olga@example.com", "alice@example.com"
 TOKEN_PREFIX = "admin-token"  # admin-token-... and admin-tokens-...

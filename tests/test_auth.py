@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 
 from data.core.models import Role
-from tests.web import PASSWORD, AppFactory, add_person, call_callback, sign_in
+from tests.support.web import PASSWORD, AppFactory, add_person, call_callback, sign_in
 
 
 @pytest.fixture
@@ -185,6 +185,6 @@ def test_healthz_is_public(client):
 
 def _page_token(client) -> str:
     """A form token for the signed-in session (the account menu renders one)."""
-    from tests.web import dash_csrf
+    from tests.support.web import dash_csrf
 
     return dash_csrf(client)

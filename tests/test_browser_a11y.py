@@ -22,8 +22,8 @@ import dash
 import pytest
 
 from data.demo import DRIVER_EMAIL, FAULTED_CHARGER_ID, NEWCOMER_EMAIL, OPERATOR_EMAIL
-from tests.browser import DEMO_PASSWORD, sign_in_page
 from tests.support.axe import axe_violations, describe
+from tests.support.browser import DEMO_PASSWORD, sign_in_page
 
 pytestmark = pytest.mark.browser
 

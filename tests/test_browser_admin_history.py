@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from data.demo import DEMO_TIMEZONE, DRIVER_ACCOUNT_ID, DRIVER_LIVE_SESSION_ID, OPERATOR_EMAIL
-from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
 

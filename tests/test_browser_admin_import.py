@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from data.core.models import Account, Charger, Plan, Role
 from data.demo import OPERATOR_EMAIL
-from tests.browser import DEMO_PASSWORD, live_server, screenshot, sign_in_page
-from tests.web import AppFactory
+from tests.support.browser import DEMO_PASSWORD, live_server, screenshot, sign_in_page
+from tests.support.web import AppFactory
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 20_000

@@ -26,8 +26,8 @@ from central.server import CentralSystem, bound_port
 from central.simulator import SimulatedCharger, connect_charger, ocpp_time
 from data.core.models import Charger, ChargingSession
 from data.demo import DRIVER_EMAIL, DRIVER_ID_TAG, NEVER_SEEN_CHARGER_ID
-from tests.browser import DEMO_PASSWORD, live_server, screenshot, sign_in_page
-from tests.web import AppFactory
+from tests.support.browser import DEMO_PASSWORD, live_server, screenshot, sign_in_page
+from tests.support.web import AppFactory
 
 T = TypeVar("T")
 OFFLINE_AFTER_S = 4  # short, so the test sees a silent charger turn Offline

@@ -17,9 +17,9 @@ from components.dashboard import (
 )
 from components.shell import MENU_LOAD_ID
 from data.core.models import Role, Visibility
-from tests.factories import grant_access, make_charger, make_operator, make_session
 from tests.support.callbacks import RENDER_OUTPUTS
-from tests.web import AppFactory, add_person, call_callback, found_secrets, sign_in
+from tests.support.factories import grant_access, make_charger, make_operator, make_session
+from tests.support.web import AppFactory, add_person, call_callback, found_secrets, sign_in
 
 NOW = datetime.now(UTC)
 

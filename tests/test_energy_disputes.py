@@ -45,7 +45,7 @@ from data.ocpp.admin import (
     disputed_sessions,
     resolve_energy_dispute,
 )
-from tests.factories import make_account, make_charger, make_id_tag, make_session
+from tests.support.factories import make_account, make_charger, make_id_tag, make_session
 from tests.support.rollups import counted_in_python, table_rows
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

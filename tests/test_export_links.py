@@ -28,7 +28,8 @@ from data.charging.dashboard import ChargerStatus
 from data.charging.history import parse_session_filter, session_totals
 from data.charging.reservations import count_upcoming_reservations, upcoming_reservations
 from data.core.models import ConnectorType, ReservationStatus, Role, Visibility
-from tests.factories import (
+from tests.support.callbacks import call, callback_containing, find
+from tests.support.factories import (
     make_account,
     make_charger,
     make_operator,
@@ -36,8 +37,7 @@ from tests.factories import (
     make_session,
     make_user,
 )
-from tests.support.callbacks import call, callback_containing, find
-from tests.web import AppFactory, add_person, client_for
+from tests.support.web import AppFactory, add_person, client_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime.now(UTC)

@@ -25,9 +25,15 @@ from data.accounts.tokens import (
 )
 from data.core.db import Database
 from data.core.models import ApiToken, Role
-from tests.factories import make_account, make_charger, make_operator, make_session, make_user
 from tests.support.databases import fresh_database
-from tests.web import AppFactory, add_person, client_for, dash_csrf, rows_of
+from tests.support.factories import (
+    make_account,
+    make_charger,
+    make_operator,
+    make_session,
+    make_user,
+)
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf, rows_of
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 OLGA, ALICE, MIXED = "olga@example.com", "alice@example.com", "mixed@example.com"

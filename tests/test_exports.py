@@ -49,7 +49,8 @@ from data.exchange.folder import (
     neutralise_cell,
     restore_cell,
 )
-from tests.factories import (
+from tests.support.databases import fresh_database
+from tests.support.factories import (
     grant_access,
     make_charger,
     make_id_tag,
@@ -58,8 +59,7 @@ from tests.factories import (
     make_reservation,
     make_session,
 )
-from tests.support.databases import fresh_database
-from tests.web import PASSWORD, add_person, client_for, found_secrets, make_app, rows_of
+from tests.support.web import PASSWORD, add_person, client_for, found_secrets, make_app, rows_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OLGA, ALICE, ZEB = "olga@example.com", "alice@example.com", "zebulon@example.com"

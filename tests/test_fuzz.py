@@ -38,10 +38,10 @@ from data.core.db import Database
 from data.core.models import Base, Charger, Role
 from data.core.periods import PERIODS
 from data.exchange.folder import COLUMNS, ExchangeError, ImportReport, export_folder, import_folder
-from tests.factories import make_account, make_charger, make_operator, make_plan, make_user
 from tests.support.callbacks import RENDER, ROUTER, callback_body, callback_key, callback_map, post
+from tests.support.factories import make_account, make_charger, make_operator, make_plan, make_user
 from tests.support.two_customers import ALICE_EMAIL, build_app, leaks
-from tests.web import AppFactory, client_for
+from tests.support.web import AppFactory, client_for
 
 FUZZ = settings(
     max_examples=50,

@@ -158,3 +158,14 @@ def test_the_check_sees_every_way_of_importing_a_test_module(tmp_path: Path) -> 
         "tests/test_m.py:4 imports tests.conftest",
         "tests/test_m.py:8 imports tests.test_fuzz",
     ]
+
+
+def test_tests_holds_test_modules_and_support_holds_helpers() -> None:
+    """At the top of tests/ only test modules, the conftest and the package marker; helpers
+    are in tests/support/, each saying what it is for."""
+    top = sorted(p.name for p in TESTS.glob("*.py"))
+    assert [n for n in top if not n.startswith("test_")] == ["__init__.py", "conftest.py"]
+    helpers = sorted((TESTS / "support").glob("*.py"))
+    assert len(helpers) >= 8
+    for helper in helpers:
+        assert ast.get_docstring(ast.parse(helper.read_text())), f"{helper.name} has a docstring"

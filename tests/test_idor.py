@@ -42,7 +42,7 @@ from tests.support.two_customers import (
     build_app,
     leaks,
 )
-from tests.web import AppFactory, client_for, found_secrets
+from tests.support.web import AppFactory, client_for, found_secrets
 
 PAYLOADS: tuple[Any, ...] = (
     *B_IDS,

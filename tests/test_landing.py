@@ -21,11 +21,11 @@ from data.accounts.people import (
 from data.accounts.signin import landing_account_id
 from data.core.db import Database
 from data.core.models import Role, User
-from tests.factories import make_account, make_user
 from tests.support.callbacks import post
 from tests.support.exchange import copy_sample
+from tests.support.factories import make_account, make_user
 from tests.support.import_page import answer, button_body, check_body, folder_upload
-from tests.web import PASSWORD, add_person, client_for, dash_csrf, make_app, sign_in
+from tests.support.web import PASSWORD, add_person, client_for, dash_csrf, make_app, sign_in
 
 OLIVIA = "olivia@polaris.example"
 OLIVIA_PASSWORD = "correct horse battery"  # from tests/fixtures/exchange_sample/users.csv

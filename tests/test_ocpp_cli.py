@@ -19,8 +19,8 @@ from websockets.headers import build_authorization_basic
 from central.server import CentralSystem, bound_port
 from data.accounts.passwords import hash_password
 from data.core.models import ChargingSession, OcppTransaction
-from tests.factories import make_account, make_charger, make_id_tag
-from tests.web import AppFactory, make_app
+from tests.support.factories import make_account, make_charger, make_id_tag
+from tests.support.web import AppFactory, make_app
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from data.accounts.people import (
 )
 from data.charging.dashboard import account_plan, operator_settings, visible_chargers
 from data.core.models import Account, ChargerAccess, IdTag, Plan, Role, User, Visibility
-from tests.factories import (
+from tests.support.factories import (
     grant_access,
     make_account,
     make_charger,

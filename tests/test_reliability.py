@@ -39,7 +39,6 @@ from components.dashboard import PERIOD_STORE_ID
 from data.core.db import Database, normalise_url
 from data.core.models import Role
 from data.exchange.folder import import_folder
-from tests.factories import make_charger, make_operator, make_session
 from tests.support.callbacks import RENDER_OUTPUTS
 from tests.support.databases import (
     postgres_admin,
@@ -47,8 +46,9 @@ from tests.support.databases import (
     skip_or_fail,
     truncate_postgres,
 )
-from tests.tcp_proxy import TcpProxy
-from tests.web import add_person, call_callback, make_app, sign_in
+from tests.support.factories import make_charger, make_operator, make_session
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.web import add_person, call_callback, make_app, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC)

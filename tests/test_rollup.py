@@ -62,8 +62,8 @@ from data.core.models import (
     UsageQuarterTotal,
 )
 from data.exchange import folder as exchange
-from tests.factories import make_account, make_charger, make_operator, make_session
 from tests.support.databases import postgres_admin, scratch_postgres_name
+from tests.support.factories import make_account, make_charger, make_operator, make_session
 from tests.support.rollups import Row, counted_in_python, table_rows
 
 SAMPLE = Path(__file__).parent / "fixtures" / "exchange_sample"

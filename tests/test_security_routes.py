@@ -38,7 +38,7 @@ from tests.support.two_customers import (
     build_app,
     leaks,
 )
-from tests.web import AppFactory, client_for, dash_csrf
+from tests.support.web import AppFactory, client_for, dash_csrf
 
 CALLBACK_URL = "/_dash-update-component"
 # The explicit allow-list, by URL rule. Everything else turns anonymous people away.

@@ -22,7 +22,7 @@ from config import ConfigError, load_config
 from data.accounts.passwords import hash_password, set_password
 from data.core.models import Role, User
 from tests.support.databases import skip_or_fail
-from tests.web import (
+from tests.support.web import (
     PASSWORD,
     AppFactory,
     add_person,

@@ -23,7 +23,7 @@ from components.dashboard import (
     USAGE_TOTAL_ID,
 )
 from tests.support.two_customers import PATTERN_IDS
-from tests.web import dash_csrf
+from tests.support.web import dash_csrf
 
 CALLBACK_URL = "/_dash-update-component"
 

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask
 
 from data.core.models import Account, Role, Visibility
-from tests.factories import (
+from tests.support.factories import (
     grant_access,
     make_charger,
     make_operator,
@@ -22,7 +22,7 @@ from tests.factories import (
     make_reservation,
     make_session,
 )
-from tests.web import AppFactory, add_person, found_secrets
+from tests.support.web import AppFactory, add_person, found_secrets
 
 NOW = datetime.now(UTC)
 
