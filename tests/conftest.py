@@ -1,4 +1,6 @@
-"""Shared fixtures: every data test runs on SQLite and on PostgreSQL.
+"""Shared fixtures: every data test runs on SQLite and on PostgreSQL; every HTTP test builds its
+app with ``app_factory`` (or ``module_app_factory``) and reaches it through ``client`` and
+``client_for``; browser tests share a live demo app. Helpers are in tests/support/.
 
 PostgreSQL comes from ``POLARIS_TEST_POSTGRES_URL`` (default: the local server on 127.0.0.1:5432,
 database ``test``). Each pytest process works in a database of its own, created here and dropped
