@@ -1,4 +1,6 @@
-"""Shared fixtures: every data test runs on SQLite and on PostgreSQL.
+"""Shared fixtures: every data test runs on SQLite and on PostgreSQL; every HTTP test builds its
+app with ``app_factory`` (or ``module_app_factory``) and reaches it through ``client`` and
+``client_for``; browser tests share a live demo app. Helpers are in tests/support/.
 
 PostgreSQL comes from ``POLARIS_TEST_POSTGRES_URL`` (default: the local server on 127.0.0.1:5432,
 database ``test``). Each pytest process works in a database of its own, created here and dropped
@@ -8,34 +10,23 @@ at the end. Without a reachable server those tests skip with the reason printed,
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
-from sqlalchemy import Engine, create_engine, text
+from flask.testing import FlaskClient
 
-from data.core.db import Database, normalise_url, upgrade
-from data.core.models import Base
-from data.demo.loader import load_demo
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, live_server
-from tests.web import make_app
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-POSTGRES_URL = os.environ.get("POLARIS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip with the reason on a laptop; in CI a missing dependency is a failure."""
-    if IN_CI:
-        pytest.fail(f"CI must run this test, but: {reason}")
-    pytest.skip(reason)
+import data.exchange.importer as importer
+from data.core.db import Database, upgrade
+from tests.support.axe import AXE
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, live_server
+from tests.support.databases import migrated_postgres_database, skip_or_fail, truncate_postgres
+from tests.support.web import AppFactory, client_for
 
 
 @pytest.fixture(scope="session")
@@ -48,42 +39,49 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def postgres_admin() -> Engine:
-    """An AUTOCOMMIT engine on the test server, for CREATE and DROP DATABASE; skips (fails
-    under CI) when no PostgreSQL answers."""
-    try:
-        admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no PostgreSQL here"
-        skip_or_fail(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.__class__.__name__}")
-    return admin
+# --- the app, and clients of it ---------------------------------------------------------------
 
 
-def scratch_postgres_name(prefix: str) -> tuple[str, str]:
-    """A database name of this process's own, ``<prefix>_<pid>_<random>``, and its URL on the
-    test server (the database is not created)."""
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    return name, normalise_url(POSTGRES_URL).rsplit("/", 1)[0] + "/" + name
+@pytest.fixture
+def app_factory(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[AppFactory]:
+    """Builds this test's apps (``AppFactory``: a fresh SQLite copy unless given a database
+    URL, the demo data on request, config overrides); their engines close when the test ends."""
+    factory = AppFactory(lambda: tmp_path_factory.mktemp("app"), sqlite_template)
+    yield factory
+    factory.close()
 
 
-@contextmanager
-def migrated_postgres_database(prefix: str) -> Iterator[str]:
-    """A new, migrated PostgreSQL database (see ``scratch_postgres_name``); yields its URL and
-    drops it afterwards, even while connections to it remain."""
-    admin = postgres_admin()
-    name, url = scratch_postgres_name(prefix)
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        db = Database(url)
-        upgrade(db.engine)
-        db.engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+@pytest.fixture(scope="module")
+def module_app_factory(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[AppFactory]:
+    """``app_factory`` for an app the whole module shares; engines close when the module ends."""
+    factory = AppFactory(lambda: tmp_path_factory.mktemp("app"), sqlite_template)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def app(app_factory: AppFactory) -> Flask:
+    """The app on a fresh copy of the migrated SQLite database, nobody in it. A module whose
+    tests need people, chargers or settings overrides ``app``, building it with ``app_factory``
+    (or ``module_app_factory``); ``client`` and ``client_for`` then serve the module's app."""
+    return app_factory()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """An anonymous test client of this test's ``app``."""
+    return app.test_client()
+
+
+@pytest.fixture(name="client_for")
+def client_for_fixture(app: Flask) -> Callable[[str | None], FlaskClient]:
+    """``client_for(email)``: a test client of this test's ``app`` signed in as ``email`` with
+    the test password (``tests.support.web.client_for``), anonymous for None."""
+    return partial(client_for, app)
 
 
 @pytest.fixture(scope="session")
@@ -91,12 +89,6 @@ def postgres_database_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this pytest process."""
     with migrated_postgres_database("polaris_test") as url:
         yield url
-
-
-def _truncate_postgres(db: Database) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with db.engine.begin() as c:
-        c.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -109,7 +101,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     else:
         url = request.getfixturevalue("postgres_database_url")
         db = Database(url)
-        _truncate_postgres(db)
+        truncate_postgres(db)
         db.engine.dispose()
         yield url
 
@@ -120,6 +112,14 @@ def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database
     database.engine.dispose()
+
+
+@pytest.fixture
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Still argon2id and verifiable, but cheap: for tests that are not about hashing cost."""
+    monkeypatch.setattr(
+        importer, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash
+    )
 
 
 # --- markers that select what they say -------------------------------------------------------
@@ -155,14 +155,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="module")
-def demo_app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
+def demo_app(module_app_factory: AppFactory) -> Flask:
     """The app on a fresh SQLite copy with the demo loaded; one per test module."""
-    path = tmp_path_factory.mktemp("browser") / "demo.db"
-    shutil.copy(sqlite_template, path)
-    app = make_app(f"sqlite:///{path}", REFRESH_INTERVAL_MS=1000)
-    with app.extensions["polaris_db"].session() as s:
-        load_demo(s, datetime.now(UTC))
-    return app
+    return module_app_factory(demo=True, REFRESH_INTERVAL_MS=1000)
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +184,11 @@ def page(browser: Any) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> Path:
+    """axe-core's script, installed by ``npm ci`` (tests/support/axe.py runs it in the page)."""
+    if not AXE.exists():
+        skip_or_fail(f"axe-core not installed at {AXE} (run npm ci)")
+    return AXE

@@ -6,10 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +19,8 @@ from components.analytics import DATE_FROM_ID, DATE_TO_ID, GRAPH_IDS, RANGE_NOTE
 from components.format import format_kwh
 from data.charging.analytics import CHARTS, WEEKDAYS
 from data.core.models import ConnectorType, Role
-from tests.factories import make_charger, make_operator, make_session
-from tests.web import add_person, call_callback, client_for, make_app
+from tests.support.factories import make_charger, make_operator, make_session
+from tests.support.web import AppFactory, add_person, call_callback, client_for
 from web.analytics_csv import csv_cell
 
 ADMIN = "ops@example.com"
@@ -38,10 +36,8 @@ RENDER_OUTPUTS = [
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
-    path = tmp_path_factory.mktemp("analytics") / "analytics.db"
-    shutil.copy(sqlite_template, path)
-    app = make_app(f"sqlite:///{path}")
+def app(module_app_factory: AppFactory) -> Flask:
+    app = module_app_factory()
     add_person(app, ADMIN, ("acc-ops", Role.admin, None))
     add_person(app, CUSTOMER, ("acc-driver", Role.customer, None))
     with app.extensions["polaris_db"].session() as s:

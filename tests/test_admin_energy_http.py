@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import importlib
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +16,8 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 
 import data.ocpp.messages as ocpp
 from data.core.models import ChargingSession, Role
-from tests.factories import make_charger, make_id_tag, make_operator
-from tests.web import add_person, client_for, dash_csrf, make_app
+from tests.support.factories import make_charger, make_id_tag, make_operator
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf
 
 OPERATOR = "olga@example.com"
 CUSTOMER = "carl@example.com"
@@ -43,10 +41,8 @@ def _dispute(app: Flask, minute_offset: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
-    path = tmp_path_factory.mktemp("energy-http") / "energy.db"
-    shutil.copy(sqlite_template, path)
-    app = make_app(f"sqlite:///{path}", PROPAGATE_EXCEPTIONS=False)
+def app(module_app_factory: AppFactory) -> Flask:
+    app = module_app_factory(PROPAGATE_EXCEPTIONS=False)
     add_person(app, OPERATOR, ("acc-ops", Role.admin, "Operations"))
     add_person(app, CUSTOMER, ("acc-carl", Role.customer, "Van"))
     with app.extensions["polaris_db"].session() as s:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,14 +21,14 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from data.core.models import Charger, ChargerAccess, Role, Visibility
-from tests.factories import (
+from tests.support.factories import (
     grant_access,
     make_charger,
     make_operator,
     make_reservation,
     make_session,
 )
-from tests.web import add_person, dash_csrf, found_secrets, make_app, sign_in
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf, found_secrets, sign_in
 
 NOW = datetime.now(UTC)
 OPERATOR = "olga@example.com"
@@ -50,10 +48,8 @@ FORGED_IDS: tuple[Any, ...] = (
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
-    path = tmp_path_factory.mktemp("fleet-http") / "fleet.db"
-    shutil.copy(sqlite_template, path)
-    app = make_app(f"sqlite:///{path}", PROPAGATE_EXCEPTIONS=False)
+def app(module_app_factory: AppFactory) -> Flask:
+    app = module_app_factory(PROPAGATE_EXCEPTIONS=False)
     add_person(app, OPERATOR, ("acc-ops", Role.admin, "Operations"))
     add_person(app, CUSTOMER, ("acc-carl", Role.customer, "Van"))
     add_person(app, "nico@example.com", ("acc-nico", Role.customer, None))
@@ -88,16 +84,12 @@ def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flas
 
 @pytest.fixture(scope="module")
 def operator(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client, OPERATOR).status_code == 302
-    return client
+    return client_for(app, OPERATOR)
 
 
 @pytest.fixture(scope="module")
 def customer(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client, CUSTOMER).status_code == 302
-    return client
+    return client_for(app, CUSTOMER)
 
 
 # --- building requests the way the renderer does ----------------------------------------------

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import importlib
 import json
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,8 +17,8 @@ from flask.testing import FlaskClient
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from data.core.models import Reservation, ReservationStatus, Role
-from tests.factories import make_charger, make_operator, make_reservation, make_session
-from tests.web import add_person, client_for, dash_csrf, make_app
+from tests.support.factories import make_charger, make_operator, make_reservation, make_session
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf
 
 CALLBACK_URL = "/_dash-update-component"
 OUR_PREFIXES = ("admin-sessions", "admin-reservation")  # admin-reservation(s)-...
@@ -61,10 +59,8 @@ PAGE_FUNCTIONS = [
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
-    path = tmp_path_factory.mktemp("admin-history") / "polaris.db"
-    shutil.copy(sqlite_template, path)
-    app = make_app(f"sqlite:///{path}", PROPAGATE_EXCEPTIONS=False)
+def app(module_app_factory: AppFactory) -> Flask:
+    app = module_app_factory(PROPAGATE_EXCEPTIONS=False)
     add_person(app, "olga@example.com", ("acc-ops", Role.admin, "Operations"))
     add_person(app, "alice@example.com", ("acc-alice", Role.customer, None))
     with app.extensions["polaris_db"].session() as s:
@@ -94,13 +90,13 @@ def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flas
 
 
 @pytest.fixture
-def olga(app: Flask) -> FlaskClient:
-    return client_for(app, "olga@example.com")
+def olga(client_for: Callable[[str], FlaskClient]) -> FlaskClient:
+    return client_for("olga@example.com")
 
 
 @pytest.fixture
-def alice(app: Flask) -> FlaskClient:
-    return client_for(app, "alice@example.com")
+def alice(client_for: Callable[[str], FlaskClient]) -> FlaskClient:
+    return client_for("alice@example.com")
 
 
 # --- requests the way the renderer builds them -------------------------------------------------

@@ -12,9 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from argon2 import PasswordHasher
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -23,8 +21,9 @@ from data.core.db import Database
 from data.core.models import Charger, Role, User
 from data.exchange.importer import broken_rule, import_folder
 from data.exchange.validation import ExchangeError
-from tests.conftest import _truncate_postgres
-from tests.test_exchange import (
+from tests.support.callbacks import post
+from tests.support.databases import truncate_postgres
+from tests.support.exchange import (
     SAMPLE,
     SAMPLE_ROWS,
     copy_sample,
@@ -33,8 +32,8 @@ from tests.test_exchange import (
     set_cell,
     table_counts,
 )
-from tests.test_idor import callback_body, callback_map
-from tests.web import add_person, client_for, dash_csrf, make_app
+from tests.support.import_page import answer, button_body, check_body, data_url, folder_upload
+from tests.support.web import AppFactory, add_person, client_for, make_app
 
 EMPTY = dict.fromkeys(
     (
@@ -52,13 +51,8 @@ EMPTY = dict.fromkeys(
 )
 SAMPLE_TOTAL = sum(SAMPLE_ROWS.values())  # 36
 
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Still argon2id and verifiable, but cheap: these tests are not about hashing cost."""
-    monkeypatch.setattr(
-        importer, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash
-    )
+# Still argon2id and verifiable, but cheap: these tests are not about hashing cost.
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 def dry_run(db: Database, folder: Path) -> importer.ImportReport:
@@ -143,7 +137,7 @@ def test_a_database_rule_shows_in_the_dry_run(postgres_database_url: str, tmp_pa
     so it meets the rule, and still nothing stays written."""
     db = Database(postgres_database_url)
     try:
-        _truncate_postgres(db)
+        truncate_postgres(db)
         folder = copy_sample(tmp_path)
         with (folder / "reservations.csv").open("a") as fh:
             fh.write(
@@ -157,7 +151,7 @@ def test_a_database_rule_shows_in_the_dry_run(postgres_database_url: str, tmp_pa
         assert "ch-ccs-1" in detail
         assert table_counts(db) == EMPTY
     finally:
-        _truncate_postgres(db)
+        truncate_postgres(db)
         db.engine.dispose()
 
 
@@ -169,77 +163,12 @@ CUSTOMER = "cleo@example.com"
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Flask:
-    app = make_app(database_url, IMPORT_UPLOAD_FOLDER=str(tmp_path / "imports"))
+def app(app_factory: AppFactory, database_url: str, tmp_path: Path) -> Flask:
+    app = app_factory(database_url, IMPORT_UPLOAD_FOLDER=str(tmp_path / "imports"))
     add_person(app, ADMIN, ("acc-olga-admin", Role.admin, "Operations"))
     add_person(app, OTHER_ADMIN, ("acc-oscar-admin", Role.admin, "Operations"))
     add_person(app, CUSTOMER, ("acc-cleo", Role.customer, None))
     return app
-
-
-def callback_keys(app: Flask) -> dict[str, str]:
-    """check, apply and reset by their first input."""
-    found = {}
-    for k, cb in callback_map(app).items():
-        first = cb["inputs"][0]["id"] if cb["inputs"] else ""
-        if first.startswith("admin-import-"):
-            found[first] = k
-    return {
-        "check": found["admin-import-upload"],
-        "apply": found["admin-import-apply"],
-        "reset": found["admin-import-reset"],
-    }
-
-
-def post(client: FlaskClient, body: dict[str, Any]) -> Any:
-    return client.post(
-        "/_dash-update-component",
-        data=json.dumps(body),
-        content_type="application/json",
-        headers={"X-CSRFToken": dash_csrf(client)},
-    )
-
-
-def data_url(blob: bytes) -> str:
-    return "data:text/csv;base64," + base64.b64encode(blob).decode()
-
-
-def check_body(
-    app: Flask, names: list[str], contents: list[str], *, folder: bool = False, staged: Any = None
-) -> dict[str, Any]:
-    body = callback_body(app, callback_keys(app)["check"])
-    which = 1 if folder else 0
-    body["inputs"][0]["value"] = None
-    body["inputs"][1]["value"] = None
-    body["inputs"][which]["value"] = contents
-    body["state"][0]["value"] = None if folder else names
-    body["state"][1]["value"] = names if folder else None
-    body["state"][2]["value"] = staged
-    body["changedPropIds"] = [f"{body['inputs'][which]['id']}.{body['inputs'][which]['property']}"]
-    return body
-
-
-def button_body(app: Flask, which: str, staged: Any) -> dict[str, Any]:
-    body = callback_body(app, callback_keys(app)[which])
-    body["inputs"][0]["value"] = 1
-    body["state"][0]["value"] = staged
-    return body
-
-
-def folder_upload(folder: Path) -> tuple[list[str], list[str]]:
-    files = sorted(folder.glob("*.csv"))
-    return [f"{folder.name}/{p.name}" for p in files], [data_url(p.read_bytes()) for p in files]
-
-
-def answer(response: Any) -> tuple[Any, str, Any]:
-    """(staged id, panel text, apply disabled) from a check/apply answer."""
-    assert response.status_code == 200, response.get_data(as_text=True)[:500]
-    out = response.get_json()["response"]
-    return (
-        out["admin-import-staged"]["data"],
-        json.dumps(out["admin-import-panel"]["children"]),
-        out["admin-import-apply"]["disabled"],
-    )
 
 
 def staged_folders(tmp_path: Path) -> list[Path]:
@@ -378,7 +307,7 @@ def test_a_database_rule_is_reported_on_the_page(
     """PostgreSQL refuses overlapping holding reservations: the check says which rule and rows."""
     app = make_app(postgres_database_url, IMPORT_UPLOAD_FOLDER=str(tmp_path / "imports"))
     db = app.extensions["polaris_db"]
-    _truncate_postgres(db)
+    truncate_postgres(db)
     try:
         add_person(app, ADMIN, ("acc-olga-admin", Role.admin, "Operations"))
         folder = copy_sample(tmp_path)
@@ -394,7 +323,7 @@ def test_a_database_rule_is_reported_on_the_page(
         assert staged is None and disabled is True
         assert table_counts(db)["reservations"] == 0
     finally:
-        _truncate_postgres(db)
+        truncate_postgres(db)
         db.engine.dispose()
 
 

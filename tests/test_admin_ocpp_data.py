@@ -21,7 +21,7 @@ from data.ocpp.admin import (
     sent_reservations,
     set_ocpp_password,
 )
-from tests.factories import make_account, make_charger, make_reservation, make_user
+from tests.support.factories import make_account, make_charger, make_reservation, make_user
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 GOOD_PASSWORD = "correct-horse-battery"  # 21 characters

@@ -6,9 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +17,8 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 
 from data.accounts.passwords import verify_password
 from data.core.models import Charger, ConnectorStatus, IdTag, Role
-from tests.factories import make_charger, make_operator
-from tests.web import add_person, client_for, dash_csrf, make_app
+from tests.support.factories import make_charger, make_operator
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf
 
 NOW = datetime.now(UTC)
 OPERATOR = "olga@example.com"
@@ -37,10 +35,8 @@ CALLBACKS = (
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
-    path = tmp_path_factory.mktemp("ocpp-http") / "ocpp.db"
-    shutil.copy(sqlite_template, path)
-    app = make_app(f"sqlite:///{path}", PROPAGATE_EXCEPTIONS=False)
+def app(module_app_factory: AppFactory) -> Flask:
+    app = module_app_factory(PROPAGATE_EXCEPTIONS=False)
     add_person(app, OPERATOR, ("acc-ops", Role.admin, "Operations"))
     add_person(app, CUSTOMER, ("acc-carl", Role.customer, "Van"))
     with app.extensions["polaris_db"].session() as s:

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from data.core.models import Account, ChargerAccess, Operator, Plan, Role, User, Visibility
-from tests.factories import make_charger, make_operator, make_plan
-from tests.web import (
+from tests.support.factories import make_charger, make_operator, make_plan
+from tests.support.web import (
     PASSWORD,
+    AppFactory,
     _outputs_from,
     add_person,
     call_callback,
@@ -48,22 +52,18 @@ def template(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
 
 
 @pytest.fixture
-def app(template: Path, tmp_path: Path):
-    path = tmp_path / "people.db"
-    shutil.copy(template, path)
-    app = make_app(f"sqlite:///{path}")
-    yield app
-    app.extensions["polaris_db"].engine.dispose()
+def app(app_factory: AppFactory, template: Path) -> Flask:
+    return app_factory(copy_of=template)
 
 
 @pytest.fixture
-def ops(app):
-    return client_for(app, "ops@example.com")
+def ops(client_for: Callable[[str], FlaskClient]) -> FlaskClient:
+    return client_for("ops@example.com")
 
 
 @pytest.fixture
-def alice(app):
-    return client_for(app, "alice@example.com")
+def alice(client_for: Callable[[str], FlaskClient]) -> FlaskClient:
+    return client_for("alice@example.com")
 
 
 def _user_id(app, email: str) -> int:

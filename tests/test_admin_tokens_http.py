@@ -5,7 +5,7 @@ signed-in admin's own account and shown once, working as ``Authorization: Bearer
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,17 +15,17 @@ from flask.testing import FlaskClient
 
 from data.accounts.tokens import TOKEN_PATTERN, create_token, list_tokens
 from data.core.models import Role
-from tests.factories import make_charger, make_operator, make_session
-from tests.test_export_links import call, callback_key, find
-from tests.web import add_person, client_for, dash_csrf, make_app
+from tests.support.callbacks import call, callback_containing, find
+from tests.support.factories import make_charger, make_operator, make_session
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf
 
 OLGA, ALICE = "olga@example.com", "alice@example.com"
 TOKEN_PREFIX = "admin-token"  # admin-token-... and admin-tokens-...
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    app = make_app(database_url, PROPAGATE_EXCEPTIONS=False)
+def app(app_factory: AppFactory, database_url: str) -> Flask:
+    app = app_factory(database_url, PROPAGATE_EXCEPTIONS=False)
     add_person(app, OLGA, ("acc-ops", Role.admin, "Operations"), ("acc-olga", Role.customer, None))
     add_person(app, ALICE, ("acc-alice", Role.customer, None))
     with app.extensions["polaris_db"].session() as s:
@@ -39,13 +39,12 @@ def app(database_url: str) -> Iterator[Flask]:
             ended_at=datetime(2026, 11, 2, 10, tzinfo=UTC),
             energy_kwh="12.5",
         )
-    yield app
-    app.extensions["polaris_db"].engine.dispose()
+    return app
 
 
 @pytest.fixture
-def olga(app: Flask) -> FlaskClient:
-    return client_for(app, OLGA)
+def olga(client_for: Callable[[str], FlaskClient]) -> FlaskClient:
+    return client_for(OLGA)
 
 
 def token_keys(app: Flask) -> list[str]:
@@ -55,7 +54,7 @@ def token_keys(app: Flask) -> list[str]:
 
 
 def create(client: FlaskClient, app: Flask, name: str | None) -> Any:
-    key = callback_key(app, "admin-token-created.children...admin-token-name.value")
+    key = callback_containing(app, "admin-token-created.children...admin-token-name.value")
     return call(
         client,
         key,
@@ -68,7 +67,7 @@ def create(client: FlaskClient, app: Flask, name: str | None) -> Any:
 
 
 def show(client: FlaskClient, app: Flask) -> Any:
-    key = callback_key(app, "admin-tokens-list.children")
+    key = callback_containing(app, "admin-tokens-list.children")
     return call(client, key, [{"id": "admin-tokens-version", "property": "data", "value": 1}])
 
 
@@ -85,7 +84,7 @@ def revoke(
     client: FlaskClient, app: Flask, trigger: str, token_id: Any, shown: list[int]
 ) -> dict[str, Any]:
     """The revoke flow: ``trigger`` "open" (the row's button), "keep" or "confirm"."""
-    key = callback_key(app, "admin-token-revoke-modal.is_open")
+    key = callback_containing(app, "admin-token-revoke-modal.is_open")
     buttons = [
         {
             "id": {"type": "admin-token-revoke", "token": t},

@@ -37,7 +37,7 @@ from data.charging.dashboard import daily_usage, operator_settings
 from data.core.db import Database
 from data.core.models import ConnectorType
 from data.core.periods import Period, period_bounds
-from tests.factories import make_account, make_charger, make_operator, make_session
+from tests.support.factories import make_account, make_charger, make_operator, make_session
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from flask import Flask
 
 from data.core.models import Role
-from tests.web import PASSWORD, add_person, call_callback, make_app, sign_in
+from tests.support.web import PASSWORD, AppFactory, add_person, call_callback, sign_in
 
 
 @pytest.fixture
-def app(tmp_path: Path, sqlite_template: Path):
-    import shutil
-
-    path = tmp_path / "auth.db"
-    shutil.copy(sqlite_template, path)
-    app = make_app(f"sqlite:///{path}")
+def app(app_factory: AppFactory) -> Flask:
+    app = app_factory()
     add_person(app, "driver@example.com", ("acc-driver", Role.customer, "My car"))
     add_person(
         app,
@@ -26,11 +21,6 @@ def app(tmp_path: Path, sqlite_template: Path):
     )
     add_person(app, "other@example.com", ("acc-other", Role.customer, None))
     return app
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def test_anonymous_page_request_redirects_to_login_with_next(client):
@@ -195,6 +185,6 @@ def test_healthz_is_public(client):
 
 def _page_token(client) -> str:
     """A form token for the signed-in session (the account menu renders one)."""
-    from tests.web import dash_csrf
+    from tests.support.web import dash_csrf
 
     return dash_csrf(client)

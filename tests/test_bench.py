@@ -48,8 +48,8 @@ from data.core.models import (
     Role,
     Visibility,
 )
-from tests.conftest import postgres_admin, scratch_postgres_name
-from tests.factories import (
+from tests.support.databases import postgres_admin, scratch_postgres_name
+from tests.support.factories import (
     grant_access,
     make_account,
     make_charger,
@@ -58,7 +58,7 @@ from tests.factories import (
     make_reservation,
     make_session,
 )
-from tests.web import PASSWORD, add_person, make_app
+from tests.support.web import PASSWORD, add_person, make_app
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC)

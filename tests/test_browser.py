@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from data.core.models import ChargingSession
 from data.demo.showcase import DEMO_TIMEZONE, DRIVER_EMAIL, DRIVER_LIVE_SESSION_ID, NEWCOMER_EMAIL
-from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
 

@@ -21,16 +21,12 @@ from typing import Any
 import dash
 import pytest
 
-from config import ROOT
 from data.demo.showcase import DRIVER_EMAIL, FAULTED_CHARGER_ID, NEWCOMER_EMAIL, OPERATOR_EMAIL
-from tests.browser import DEMO_PASSWORD, sign_in_page
-from tests.conftest import skip_or_fail
+from tests.support.axe import axe_violations, describe
+from tests.support.browser import DEMO_PASSWORD, sign_in_page
 
 pytestmark = pytest.mark.browser
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-BLOCKING = ("serious", "critical")
 WIDTHS = (1280, 390)
 TIMEOUT = 15_000
 
@@ -158,41 +154,6 @@ SETTLED = """() =>
 def test_every_registered_page_is_checked(demo_app: Any) -> None:
     """A new page is in dash.page_registry (filled as the app is built); it needs views here."""
     assert set(dash.page_registry) == set(VIEWS), "pages without axe views (or views of no page)"
-
-
-@pytest.fixture(scope="module")
-def axe_source() -> Path:
-    if not AXE.exists():
-        skip_or_fail(f"axe-core not installed at {AXE} (run npm ci)")
-    return AXE
-
-
-# Only what is asserted crosses back from the page (a full result, passes included, is many
-# megabytes on a page with a grid).
-RUN_AXE = """async ([tags, blocking, scope]) => {
-  const result = await axe.run(scope ? {include: [scope]} : document,
-    {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
-  return result.violations.filter((v) => blocking.includes(v.impact)).map((v) => ({
-    id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')),
-  }));
-}"""
-
-
-def axe_violations(page: Any, axe_source: Path, scope: str | None = None) -> list[dict[str, Any]]:
-    """The serious and critical violations axe finds on the page as it is now (within the
-    ``scope`` selector, else the whole document)."""
-    if not page.evaluate("() => typeof window.axe === 'object'"):
-        page.add_script_tag(path=str(axe_source))
-    return page.evaluate(RUN_AXE, [TAGS, list(BLOCKING), scope])
-
-
-def describe(where: str, violations: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for v in violations:
-        targets = "; ".join(v["targets"][:5])
-        more = f" (+{len(v['targets']) - 5} more)" if len(v["targets"]) > 5 else ""
-        lines.append(f"{where}: {v['id']} [{v['impact']}] {v['help']} -> {targets}{more}")
-    return lines
 
 
 def open_view(page: Any, base_url: str, view: View) -> None:

@@ -18,7 +18,7 @@ from flask import Flask, request
 from playwright.sync_api import expect
 
 from data.demo.showcase import DRIVER_EMAIL
-from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 10_000

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from components.analytics import GRAPH_IDS
 from data.demo.showcase import DEMO_TIMEZONE, OPERATOR_EMAIL
-from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 15_000

@@ -18,8 +18,8 @@ from flask import Flask
 import data.ocpp.messages as ocpp
 from data.core.models import ChargingSession
 from data.demo.showcase import DRIVER_FAST_CHARGER_ID, DRIVER_ID_TAG, OPERATOR_EMAIL
-from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
-from tests.test_browser_a11y import axe_source, axe_violations, describe  # noqa: F401 - a fixture
+from tests.support.axe import axe_violations, describe
+from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from data.demo.showcase import NEWCOMER_ACCOUNT_ID, NEWCOMER_EMAIL, OPERATOR_EMAIL
-from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ from data.demo.showcase import (
     DRIVER_LIVE_SESSION_ID,
     OPERATOR_EMAIL,
 )
-from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +12,9 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from data.core.models import Account, Charger, Plan, Role
-from data.demo.loader import load_demo
 from data.demo.showcase import OPERATOR_EMAIL
-from tests.browser import DEMO_PASSWORD, live_server, screenshot, sign_in_page
-from tests.web import make_app
+from tests.support.browser import DEMO_PASSWORD, live_server, screenshot, sign_in_page
+from tests.support.web import AppFactory
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 20_000
@@ -25,14 +22,10 @@ UPLOAD_INPUT = "#admin-import-upload input[type=file]"
 
 
 @pytest.fixture(scope="module")
-def import_app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
+def import_app(tmp_path_factory: pytest.TempPathFactory, module_app_factory: AppFactory) -> Flask:
     """The demo on its own SQLite copy, with uploads kept in a temporary folder."""
-    where = tmp_path_factory.mktemp("browser-import")
-    shutil.copy(sqlite_template, where / "demo.db")
-    app = make_app(f"sqlite:///{where / 'demo.db'}", IMPORT_UPLOAD_FOLDER=str(where / "imports"))
-    with app.extensions["polaris_db"].session() as s:
-        load_demo(s, datetime.now(UTC))
-    return app
+    uploads = tmp_path_factory.mktemp("browser-import") / "imports"
+    return module_app_factory(demo=True, IMPORT_UPLOAD_FOLDER=str(uploads))
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from data.demo.showcase import (
     NEWCOMER_EMAIL,
     OPERATOR_EMAIL,
 )
-from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
 

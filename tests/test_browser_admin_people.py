@@ -8,7 +8,7 @@ import re
 import pytest
 
 from data.demo.showcase import OPERATOR_EMAIL
-from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
 

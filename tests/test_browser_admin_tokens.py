@@ -12,7 +12,7 @@ import pytest
 
 from data.accounts.tokens import TOKEN_PATTERN
 from data.demo.showcase import OPERATOR_EMAIL
-from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
 

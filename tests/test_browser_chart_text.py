@@ -13,7 +13,7 @@ from sqlalchemy import select
 from components.analytics import GRAPH_IDS
 from data.core.models import Charger
 from data.demo.showcase import DRIVER_EMAIL, OPERATOR_EMAIL
-from tests.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 15_000

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -27,10 +25,9 @@ from flask import Flask
 from central.server import CentralSystem, bound_port
 from central.simulator import SimulatedCharger, connect_charger, ocpp_time
 from data.core.models import Charger, ChargingSession
-from data.demo.loader import load_demo
 from data.demo.showcase import DRIVER_EMAIL, DRIVER_ID_TAG, NEVER_SEEN_CHARGER_ID
-from tests.browser import DEMO_PASSWORD, live_server, screenshot, sign_in_page
-from tests.web import make_app
+from tests.support.browser import DEMO_PASSWORD, live_server, screenshot, sign_in_page
+from tests.support.web import AppFactory
 
 T = TypeVar("T")
 OFFLINE_AFTER_S = 4  # short, so the test sees a silent charger turn Offline
@@ -51,13 +48,8 @@ class Loop:
 
 
 @pytest.fixture(scope="module")
-def ocpp_app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
-    path = tmp_path_factory.mktemp("ocpp-e2e") / "demo.db"
-    shutil.copy(sqlite_template, path)
-    app = make_app(f"sqlite:///{path}", REFRESH_INTERVAL_MS=500, OFFLINE_AFTER_S=OFFLINE_AFTER_S)
-    with app.extensions["polaris_db"].session() as s:
-        load_demo(s, datetime.now(UTC))
-    return app
+def ocpp_app(module_app_factory: AppFactory) -> Flask:
+    return module_app_factory(demo=True, REFRESH_INTERVAL_MS=500, OFFLINE_AFTER_S=OFFLINE_AFTER_S)
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from data.charging.dashboard import (
 from data.core.db import Database
 from data.core.models import Charger, ConnectorType, ReservationStatus, Visibility
 from data.core.periods import period_bounds
-from tests.factories import (
+from tests.support.factories import (
     grant_access,
     make_account,
     make_charger,

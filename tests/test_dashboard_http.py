@@ -3,50 +3,30 @@ customer gets only the signed-in account's data."""
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from components.dashboard import (
-    AVAILABLE_COUNT_ID,
-    CHARGER_DATA_ID,
-    NEXT_RESERVATION_BODY_ID,
-    OPERATOR_CONTACT_ID,
     PERIOD_STORE_ID,
-    PLAN_GAUGE_ID,
-    RECENT_DATA_ID,
     STATUS_DATA_ID,
     STATUS_SHOWN_ID,
-    USAGE_CHART_ID,
-    USAGE_TOTAL_ID,
 )
 from components.shell import MENU_LOAD_ID
 from data.core.models import Role, Visibility
-from tests.factories import grant_access, make_charger, make_operator, make_session
-from tests.web import add_person, call_callback, found_secrets, make_app, sign_in
+from tests.support.callbacks import RENDER_OUTPUTS
+from tests.support.factories import grant_access, make_charger, make_operator, make_session
+from tests.support.web import AppFactory, add_person, call_callback, found_secrets, sign_in
 
 NOW = datetime.now(UTC)
 
-RENDER_OUTPUTS = [
-    (RECENT_DATA_ID, "data"),
-    (NEXT_RESERVATION_BODY_ID, "children"),
-    (USAGE_TOTAL_ID, "children"),
-    (USAGE_CHART_ID, "figure"),
-    (PLAN_GAUGE_ID, "children"),
-    (CHARGER_DATA_ID, "data"),
-    (AVAILABLE_COUNT_ID, "children"),
-    (OPERATOR_CONTACT_ID, "children"),
-    (STATUS_SHOWN_ID, "data"),
-]
-
 
 @pytest.fixture
-def app(tmp_path: Path, sqlite_template: Path):
-    path = tmp_path / "idor.db"
-    shutil.copy(sqlite_template, path)
-    app = make_app(f"sqlite:///{path}")
+def app(app_factory: AppFactory) -> Flask:
+    app = app_factory()
     add_person(app, "alice@example.com", ("acc-alice", Role.customer, None))
     add_person(app, "bob@example.com", ("acc-bob", Role.customer, None))
     with app.extensions["polaris_db"].session() as s:
@@ -82,10 +62,8 @@ def app(tmp_path: Path, sqlite_template: Path):
 
 
 @pytest.fixture
-def alice(app):
-    client = app.test_client()
-    assert sign_in(client, "alice@example.com").status_code == 302
-    return client
+def alice(client_for: Callable[[str], FlaskClient]) -> FlaskClient:
+    return client_for("alice@example.com")
 
 
 def render(client, store_value):

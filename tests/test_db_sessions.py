@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 import data.core.db as db_module
 from data.core.db import Database
-from tests.conftest import postgres_admin
+from tests.support.databases import postgres_admin
 from web.db import install_read_scope, read_scope
 
 

@@ -44,8 +44,8 @@ from data.ocpp.admin import (
     resolve_energy_dispute,
 )
 from data.ocpp.energy import allowed_energy_kwh
-from tests.factories import make_account, make_charger, make_id_tag, make_session
-from tests.test_rollup import counted_in_python, table_rows
+from tests.support.factories import make_account, make_charger, make_id_tag, make_session
+from tests.support.rollups import counted_in_python, table_rows
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 T0 = "2026-11-25T08:30:00Z"  # the transaction's start: 30 minutes before NOW

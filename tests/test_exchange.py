@@ -5,15 +5,13 @@ Every test runs on SQLite and on PostgreSQL through the ``db`` fixture.
 
 from __future__ import annotations
 
-import csv
 import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import data.exchange.importer as importer
 from data.accounts.passwords import needs_rehash, verify_password
@@ -33,7 +31,6 @@ from data.core.models import (
     User,
     Visibility,
 )
-from data.exchange.exporter import export_folder
 from data.exchange.format import (
     COLUMNS,
     format_bool,
@@ -41,85 +38,20 @@ from data.exchange.format import (
     format_timestamp,
     format_value,
 )
-from data.exchange.importer import import_folder
 from data.exchange.validation import ExchangeError, RowError
-from tests.conftest import _truncate_postgres
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SAMPLE = FIXTURES / "exchange_sample"
-# The sample as the export writes it: UTC with Z, ids in byte order, no passwords.
-EXPECTED = FIXTURES / "exchange_sample_expected"
-MODELS = (
-    Operator,
-    Plan,
-    User,
-    Account,
-    Charger,
-    ChargerAccess,
-    ChargingSession,
-    IdTag,
-    Reservation,
+from tests.support.databases import truncate_postgres
+from tests.support.exchange import (
+    EXPECTED,
+    SAMPLE,
+    SAMPLE_ROWS,
+    copy_sample,
+    read_rows,
+    run_export,
+    run_import,
+    set_cell,
+    table_counts,
+    write_rows,
 )
-SAMPLE_ROWS = {
-    "operator.csv": 1,
-    "plans.csv": 2,
-    "users.csv": 3,
-    "accounts.csv": 4,
-    "chargers.csv": 5,
-    "access.csv": 1,
-    "sessions.csv": 12,
-    "id_tags.csv": 3,
-    "reservations.csv": 5,
-}
-
-
-@pytest.fixture
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Still argon2id and verifiable, but cheap: for tests that are not about hashing cost."""
-    monkeypatch.setattr(
-        importer, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash
-    )
-
-
-def run_import(db: Database, folder: Path) -> importer.ImportReport:
-    with db.session() as s:
-        return import_folder(s, folder)
-
-
-def run_export(db: Database, folder: Path) -> dict[str, int]:
-    with db.session() as s:
-        return export_folder(s, folder)
-
-
-def table_counts(db: Database) -> dict[str, int]:
-    with db.session() as s:
-        return {m.__tablename__: s.scalar(select(func.count()).select_from(m)) or 0 for m in MODELS}
-
-
-def copy_sample(tmp_path: Path, name: str = "folder") -> Path:
-    folder = tmp_path / name
-    shutil.copytree(SAMPLE, folder)
-    return folder
-
-
-def read_rows(path: Path) -> list[list[str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.reader(fh))
-
-
-def write_rows(path: Path, rows: list[list[str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh, lineterminator="\n").writerows(rows)
-
-
-def set_cell(folder: Path, file: str, key: str, column: str, value: str) -> None:
-    """Set one cell of the row whose first cell is ``key``."""
-    rows = read_rows(folder / file)
-    col = rows[0].index(column)
-    matches = [r for r in rows[1:] if r[0] == key]
-    assert len(matches) == 1, f"{key} not in {file}"
-    matches[0][col] = value
-    write_rows(folder / file, rows)
 
 
 def errors_of(excinfo: pytest.ExceptionInfo[ExchangeError]) -> list[tuple[str, int, str]]:
@@ -384,7 +316,7 @@ def test_round_trip_is_byte_identical(
         shutil.copy(request.getfixturevalue("sqlite_template"), second_path)
         target = Database(f"sqlite:///{second_path}")
     else:
-        _truncate_postgres(db)
+        truncate_postgres(db)
         assert sum(table_counts(db).values()) == 0
         target = db
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,7 +27,8 @@ from data.charging.dashboard import ChargerStatus
 from data.charging.history import parse_session_filter, session_totals
 from data.charging.reservations import count_upcoming_reservations, upcoming_reservations
 from data.core.models import ConnectorType, ReservationStatus, Role, Visibility
-from tests.factories import (
+from tests.support.callbacks import call, callback_containing, find
+from tests.support.factories import (
     make_account,
     make_charger,
     make_operator,
@@ -36,7 +36,7 @@ from tests.factories import (
     make_session,
     make_user,
 )
-from tests.web import add_person, client_for, dash_csrf, make_app
+from tests.support.web import AppFactory, add_person, client_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime.now(UTC)
@@ -50,8 +50,8 @@ def day(offset: int) -> str:
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    app = make_app(database_url, PROPAGATE_EXCEPTIONS=False)
+def app(app_factory: AppFactory, database_url: str) -> Flask:
+    app = app_factory(database_url, PROPAGATE_EXCEPTIONS=False)
     add_person(app, OLGA, ("acc-ops", Role.admin, "Operations"))
     add_person(app, ALICE, ("acc-alice", Role.customer, None))
     # Heard from when the test runs (not at import): a long run must not age them past the
@@ -124,8 +124,7 @@ def app(database_url: str) -> Iterator[Flask]:
             status=ReservationStatus.completed,
             reservation_id="r-past",
         )
-    yield app
-    app.extensions["polaris_db"].engine.dispose()
+    return app
 
 
 @pytest.fixture
@@ -134,64 +133,6 @@ def olga(app: Flask) -> FlaskClient:
 
 
 # --- calling callbacks and reading answers ------------------------------------------------------
-
-
-def callback_key(app: Flask, marker: str) -> str:
-    """The callback whose key is ``marker``, or the only one whose outputs include it."""
-    if marker in app.extensions["polaris_dash"].callback_map:
-        return marker
-    keys = [k for k in app.extensions["polaris_dash"].callback_map if marker in k]
-    assert len(keys) == 1, (marker, keys)
-    return keys[0]
-
-
-def outputs_of(key: str) -> list[dict[str, Any]]:
-    specs = []
-    for part in key.strip(".").split("..."):
-        ident, _, prop = part.rpartition(".")
-        specs.append(
-            {"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop}
-        )
-    return specs
-
-
-def call(
-    client: FlaskClient,
-    key: str,
-    inputs: list[dict[str, Any]],
-    state: list[dict[str, Any]] | None = None,
-    outputs: list[dict[str, Any]] | None = None,
-) -> Any:
-    specs = outputs or outputs_of(key)
-    body = {
-        "output": key,
-        "outputs": specs if len(specs) > 1 else specs[0],
-        "inputs": inputs,
-        "state": state or [],
-        "changedPropIds": [f"{json.dumps(inputs[0]['id'])}.{inputs[0]['property']}"]
-        if isinstance(inputs[0]["id"], dict)
-        else [f"{inputs[0]['id']}.{inputs[0]['property']}"],
-    }
-    headers = {"X-CSRFToken": dash_csrf(client)} if client.get_cookie("session") else {}
-    return client.post(
-        CALLBACK_URL, data=json.dumps(body), content_type="application/json", headers=headers
-    )
-
-
-def find(tree: Any, ident: str) -> dict[str, Any] | None:
-    """The props of the component with id ``ident`` anywhere in a callback's answer."""
-    if isinstance(tree, dict):
-        props = tree.get("props")
-        if isinstance(props, dict) and props.get("id") == ident:
-            return props
-        for value in tree.values():
-            if (found := find(value, ident)) is not None:
-                return found
-    elif isinstance(tree, list):
-        for value in tree:
-            if (found := find(value, ident)) is not None:
-                return found
-    return None
 
 
 def csv_rows(client: FlaskClient, href: str) -> list[dict[str, str]]:
@@ -218,7 +159,7 @@ EXPLORER_QUERIES = [
 
 
 def show_view(client: FlaskClient, app: Flask, query: dict[str, str]) -> dict[str, Any]:
-    key = callback_key(app, "admin-sessions-results.children")
+    key = callback_containing(app, "admin-sessions-results.children")
     inputs = [
         {"id": "admin-sessions-query", "property": "data", "value": query},
         {"id": "admin-energy-store", "property": "data", "value": 0},
@@ -230,7 +171,7 @@ def show_view(client: FlaskClient, app: Flask, query: dict[str, str]) -> dict[st
 
 def explorer_count(client: FlaskClient, app: Flask, view: str) -> int:
     """The count the explorer's grid callback sends with its first block."""
-    key = callback_key(app, "admin-sessions-count")
+    key = callback_containing(app, "admin-sessions-count")
     grid = {"type": "admin-sessions-grid", "view": view, "n": "k1"}
     totals = {"type": "admin-sessions-totals", "view": view, "n": "k1"}
     count = {"type": "admin-sessions-count", "view": view, "n": "k1"}
@@ -314,7 +255,7 @@ def test_a_filtered_view_changes_the_link(app: Flask, olga: FlaskClient) -> None
 def test_the_reservations_link_exports_the_upcoming_list_with_its_search(
     app: Flask, olga: FlaskClient
 ) -> None:
-    key = callback_key(app, "admin-reservations-export.href")
+    key = callback_containing(app, "admin-reservations-export.href")
     for search in ["", "px-2", "MARKTPLATZ", "acc-bob", "r-4", "nothing-like-it"]:
         inputs = [
             {"id": "admin-reservations-version", "property": "data", "value": "initial"},
@@ -373,7 +314,7 @@ def number_filter(kind: str, value: float) -> dict[str, Any]:
 def test_the_fleet_link_carries_the_status_pill_and_the_search(
     app: Flask, olga: FlaskClient
 ) -> None:
-    key = callback_key(app, "admin-fleet-export.href")
+    key = callback_containing(app, "admin-fleet-export.href")
     models: list[dict[str, Any]] = [
         {},
         {"status": text_filter("equals", "Offline")},
@@ -445,8 +386,8 @@ def listed_accounts(app: Flask, model: dict[str, Any]) -> set[str]:
 def test_the_accounts_link_carries_the_search_and_column_filters(
     app: Flask, olga: FlaskClient
 ) -> None:
-    search_key = callback_key(app, "admin-accounts-grid.filterModel")
-    link_key = callback_key(app, "admin-accounts-export.href")
+    search_key = callback_containing(app, "admin-accounts-grid.filterModel")
+    link_key = callback_containing(app, "admin-accounts-export.href")
     for search in ["", "bob", "VANS", "alice@", "nobody-at-all"]:
         # The search box writes the grid's filter model; the link follows the model.
         response = call(

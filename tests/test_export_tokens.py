@@ -25,9 +25,15 @@ from data.accounts.tokens import (
 )
 from data.core.db import Database
 from data.core.models import ApiToken, Role
-from tests.factories import make_account, make_charger, make_operator, make_session, make_user
-from tests.test_exports import fresh_database, rows_of
-from tests.web import add_person, client_for, dash_csrf, make_app
+from tests.support.databases import fresh_database
+from tests.support.factories import (
+    make_account,
+    make_charger,
+    make_operator,
+    make_session,
+    make_user,
+)
+from tests.support.web import AppFactory, add_person, client_for, dash_csrf, rows_of
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 OLGA, ALICE, MIXED = "olga@example.com", "alice@example.com", "mixed@example.com"
@@ -156,10 +162,11 @@ def app(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     sqlite_template: Path,
+    module_app_factory: AppFactory,
 ) -> Iterator[Flask]:
     directory = tmp_path_factory.mktemp(f"tokens-{request.param}")
     with fresh_database(request.param, directory, sqlite_template) as url:
-        application = make_app(url, PROPAGATE_EXCEPTIONS=False)
+        application = module_app_factory(url, PROPAGATE_EXCEPTIONS=False)
         add_person(application, OLGA, ("acc-olga-admin", Role.admin, None))
         add_person(application, ALICE, ("acc-alice", Role.customer, None))
         # A person whose default account is a customer one, and who also holds an admin one.

@@ -14,12 +14,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import shutil
 import tracemalloc
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -49,8 +46,8 @@ from data.exchange.exporter import export_folder
 from data.exchange.exports import EXPORTS, ExportFilter
 from data.exchange.format import FILES
 from data.exchange.importer import import_folder
-from tests.conftest import migrated_postgres_database
-from tests.factories import (
+from tests.support.databases import fresh_database
+from tests.support.factories import (
     grant_access,
     make_charger,
     make_id_tag,
@@ -59,7 +56,7 @@ from tests.factories import (
     make_reservation,
     make_session,
 )
-from tests.web import PASSWORD, add_person, client_for, found_secrets, make_app
+from tests.support.web import PASSWORD, add_person, client_for, found_secrets, make_app, rows_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OLGA, ALICE, ZEB = "olga@example.com", "alice@example.com", "zebulon@example.com"
@@ -88,19 +85,6 @@ EDGE_SESSIONS = {
 
 
 # --- Databases and apps --------------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(dialect: str, directory: Path, template: Path) -> Iterator[str]:
-    """An empty, migrated database of its own (not the shared per-process one the ``db``
-    fixture truncates), dropped afterwards."""
-    if dialect == "sqlite":
-        path = directory / f"exports-{uuid.uuid4().hex[:8]}.db"
-        shutil.copy(template, path)
-        yield f"sqlite:///{path}"
-        return
-    with migrated_postgres_database("polaris_test_exports") as url:
-        yield url
 
 
 def app_db(app: Flask) -> Database:
@@ -271,10 +255,6 @@ def get_csv(client: FlaskClient, path: str, status: int = 200) -> str:
     response = client.get(path)
     assert response.status_code == status, (path, response.get_data(as_text=True))
     return response.get_data(as_text=True)
-
-
-def rows_of(body: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(body, newline="")))
 
 
 def export_all(client: FlaskClient, folder: Path) -> dict[str, bytes]:

@@ -47,7 +47,7 @@ from data.core.models import (
     Visibility,
 )
 from data.core.periods import period_bounds
-from tests.factories import (
+from tests.support.factories import (
     grant_access,
     make_account,
     make_charger,

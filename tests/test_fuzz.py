@@ -41,19 +41,10 @@ from data.exchange.exporter import export_folder
 from data.exchange.format import COLUMNS
 from data.exchange.importer import ImportReport, import_folder
 from data.exchange.validation import ExchangeError
-from tests.factories import make_account, make_charger, make_operator, make_plan, make_user
-from tests.test_idor import (
-    ALICE_EMAIL,
-    RENDER,
-    ROUTER,
-    build_app,
-    callback_body,
-    callback_key,
-    callback_map,
-    leaks,
-    post,
-    signed_in,
-)
+from tests.support.callbacks import RENDER, ROUTER, callback_body, callback_key, callback_map, post
+from tests.support.factories import make_account, make_charger, make_operator, make_plan, make_user
+from tests.support.two_customers import ALICE_EMAIL, build_app, leaks
+from tests.support.web import AppFactory, client_for
 
 FUZZ = settings(
     max_examples=50,
@@ -63,13 +54,13 @@ FUZZ = settings(
 
 
 @pytest.fixture
-def app(tmp_path: Path, sqlite_template: Path) -> Flask:
-    return build_app(tmp_path, sqlite_template, PROPAGATE_EXCEPTIONS=False)
+def app(app_factory: AppFactory) -> Flask:
+    return build_app(app_factory, PROPAGATE_EXCEPTIONS=False)
 
 
 @pytest.fixture
 def alice(app: Flask) -> FlaskClient:
-    return signed_in(app, ALICE_EMAIL)
+    return client_for(app, ALICE_EMAIL)
 
 
 def find_props(tree: Any, component_id: str) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ from data.charging.history import (
     session_totals,
 )
 from data.core.db import Database
-from tests.factories import make_account, make_charger, make_operator, make_session
+from tests.support.factories import make_account, make_charger, make_operator, make_session
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TODAY = date(2026, 11, 24)

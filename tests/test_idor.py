@@ -14,12 +14,6 @@ reservation on a named charger, B's charging session in progress, B's plan and n
 from __future__ import annotations
 
 import copy
-import json
-import re
-import shutil
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import dash
@@ -27,44 +21,28 @@ import pytest
 from dash import ALL, Input, Output
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
-from data.core.models import Account, Role, Visibility
-from tests.factories import (
-    grant_access,
-    make_charger,
-    make_operator,
-    make_plan,
-    make_reservation,
-    make_session,
+from tests.support.callbacks import (
+    BANNER,
+    RENDER,
+    ROUTER,
+    callback_body,
+    callback_key,
+    callback_map,
+    callback_name,
+    output_ids,
+    post,
 )
-from tests.web import add_person, dash_csrf, found_secrets, make_app, sign_in
-
-NOW = datetime.now(UTC)
-CALLBACK_URL = "/_dash-update-component"
-
-ALICE_EMAIL = "alice@example.com"
-ZEB_EMAIL = "zebulon@example.com"
-ADMIN_EMAIL = "olga@example.com"
-
-# What A may see of A's own data (and what the anonymous and layout tests look for).
-A_SECRETS = ("11.1", "22.2", "Alice Depot", "Alice Commuter", ALICE_EMAIL, "acc-alice")
-# B's data that A's requests never name: none of it may appear in any answer to A.
-B_SECRETS = (
-    "58.3",  # B's session in progress
-    "49.6",  # B's finished session
-    "Zeb Private Bay",  # a restricted charger granted only to B
-    "Zeb Reserved Bay",  # the charger of B's reservation (restricted, B only)
-    "Fleet Platinum",  # B's plan
-    "4,321",  # B's allowance
-    "Zebulon",  # B's display name
-    ZEB_EMAIL,
+from tests.support.two_customers import (
+    A_SECRETS,
+    ADMIN_EMAIL,
+    ALICE_EMAIL,
+    B_IDS,
+    B_SECRETS,
+    build_app,
+    leaks,
 )
-# B's ids, which A forges into requests (they may be echoed back as A's own input, no more).
-B_IDS = ("acc-zeb", "s-zeb-live", "s-zeb-1", "r-zeb-1", "c-zeb-private", "c-zeb-reserved")
-B_CHARGERS = ("c-zeb-private", "c-zeb-reserved")
-# Concrete values for pattern-matching ids (``{"charger": ALL}``): A's, public and B's.
-PATTERN_IDS = ("c-street", "c-alice-depot", *B_IDS)
+from tests.support.web import AppFactory, client_for, found_secrets
 
 PAYLOADS: tuple[Any, ...] = (
     *B_IDS,
@@ -82,18 +60,8 @@ PAYLOADS: tuple[Any, ...] = (
 
 # --- The classification: every callback of the app, by its output (``@hash`` dropped) ----------
 
-BANNER = (
-    "..active-session-banner.hidden...banner-kwh.children"
-    "...banner-started.children...banner-charger.children.."
-)
 MENU = "account-menu.children"
-RENDER = (
-    "..recent-sessions-data.data...next-reservation-body.children...usage-total.children"
-    "...usage-chart.figure...plan-gauge.children...charger-grid-data.data"
-    "...available-count.children...operator-contact.children...charger-status-shown.data.."
-)
 STATUSES = "..charger-status-data.data...charger-status-shown.data.."
-ROUTER = ".._pages_content.children..._pages_store.data.."
 RECENT = "recent-sessions-data.data"
 
 # Callbacks a customer reaches, with A's own data that a plain request must show (so that a
@@ -131,33 +99,10 @@ LABELS = {
 }
 CUSTOMER_NAMES = sorted(CUSTOMER_CALLBACKS)
 ADMIN_PREFIX = "admin-"
-NEUTRAL_INPUTS = {"pathname": "/", "search": "", "n_intervals": 1, "data": "current"}
-SHOWN = "?"  # a State value no output ever equals, so every output is sent back
 
 
 def label(name: str) -> str:
     return LABELS.get(name, name)
-
-
-def callback_name(key: str) -> str:
-    """The callback map key without ``allow_duplicate`` hashes."""
-    return re.sub(r"@[0-9a-f]{16,}", "", key)
-
-
-def callback_key(app: Flask, name: str) -> str:
-    keys = [k for k in callback_map(app) if callback_name(k) == name]
-    assert len(keys) == 1, f"{name!r} is not one callback of the map"
-    return keys[0]
-
-
-def callback_map(app: Flask) -> dict[str, Any]:
-    return app.extensions["polaris_dash"].callback_map
-
-
-def output_ids(callback: dict[str, Any]) -> list[Any]:
-    declared = callback["output"]
-    outputs = declared if isinstance(declared, list | tuple) else [declared]
-    return [o.component_id for o in outputs]
 
 
 def is_admin_callback(callback: dict[str, Any]) -> bool:
@@ -170,59 +115,6 @@ def is_admin_callback(callback: dict[str, Any]) -> bool:
 
 
 # --- Building requests the way the renderer does -----------------------------------------------
-
-
-def _is_wildcard(value: Any) -> bool:
-    return (
-        isinstance(value, list) and len(value) == 1 and value[0] in ("ALL", "MATCH", "ALLSMALLER")
-    )
-
-
-def dependency(spec_id: str, prop: str, value: Any, *, with_value: bool = True) -> Any:
-    """One Input/State/Output entry; a list of entries for a pattern-matching ``ALL`` id."""
-
-    def entry(ident: Any) -> dict[str, Any]:
-        item: dict[str, Any] = {"id": ident, "property": prop}
-        if with_value:
-            item["value"] = value
-        return item
-
-    if not spec_id.startswith("{"):
-        return entry(spec_id)
-    pattern = json.loads(spec_id)
-    concrete = [
-        {k: (pid if _is_wildcard(v) else v) for k, v in pattern.items()} for pid in PATTERN_IDS
-    ]
-    if any(v == ["MATCH"] for v in pattern.values()):
-        return entry(concrete[0])
-    return [entry(ident) for ident in concrete]
-
-
-def callback_body(app: Flask, key: str) -> dict[str, Any]:
-    """A well-formed request for callback ``key`` with neutral values."""
-    cb = callback_map(app)[key]
-    inputs = [
-        dependency(i["id"], i["property"], NEUTRAL_INPUTS.get(i["property"])) for i in cb["inputs"]
-    ]
-    state = [dependency(s["id"], s["property"], SHOWN) for s in cb["state"]]
-    declared = cb["output"]
-    outputs = [
-        dependency(o.component_id_str(), o.component_property, None, with_value=False)
-        for o in (declared if isinstance(declared, list | tuple) else [declared])
-    ]
-    first = cb["inputs"][0] if cb["inputs"] else None
-    changed = (
-        []
-        if first is None or first["id"].startswith("{")
-        else [f"{first['id']}.{first['property']}"]
-    )
-    return {
-        "output": key,
-        "outputs": outputs if isinstance(declared, list | tuple) else outputs[0],
-        "inputs": inputs,
-        "state": state,
-        "changedPropIds": changed,
-    }
 
 
 def positions(body: dict[str, Any]) -> list[tuple[str, int]]:
@@ -241,134 +133,17 @@ def forged(body: dict[str, Any], where: list[tuple[str, int]], payload: Any) -> 
     return out
 
 
-def post(client: FlaskClient, body: Any, *, csrf: bool = True) -> TestResponse:
-    headers = {"X-CSRFToken": dash_csrf(client)} if csrf else {}
-    return client.post(
-        CALLBACK_URL, data=json.dumps(body), content_type="application/json", headers=headers
-    )
-
-
-def leaks(text: str, secrets: tuple[str, ...] = B_SECRETS) -> list[str]:
-    return found_secrets(text, secrets)
-
-
 # --- Two customers with recognisable data -------------------------------------------------------
 
 
-def seed_two_customers(app: Flask) -> None:
-    """A (Alice) and B (Zebulon), each with chargers, sessions, a reservation and a plan; and an
-    operator (Olga) with an admin account."""
-    add_person(app, ALICE_EMAIL, ("acc-alice", Role.customer, None))
-    add_person(app, ZEB_EMAIL, ("acc-zeb", Role.customer, None))
-    add_person(app, ADMIN_EMAIL, ("acc-olga-admin", Role.admin, "Operations"))
-    with app.extensions["polaris_db"].session() as s:
-        make_operator(s)
-        alice_plan = make_plan(s, plan_id="plan-alice", name="Alice Commuter", allowance_kwh="150")
-        zeb_plan = make_plan(s, plan_id="plan-zeb", name="Fleet Platinum", allowance_kwh="4321")
-        s.get(Account, "acc-alice").plan_id = alice_plan.id  # type: ignore[union-attr]
-        s.get(Account, "acc-zeb").plan_id = zeb_plan.id  # type: ignore[union-attr]
-        street = make_charger(
-            s, charger_id="c-street", friendly_name="Street Charger", last_seen_at=NOW
-        )
-        restricted = {"visibility": Visibility.restricted, "last_seen_at": NOW}
-        alice_depot = make_charger(
-            s, charger_id="c-alice-depot", friendly_name="Alice Depot", **restricted
-        )
-        zeb_private = make_charger(
-            s, charger_id="c-zeb-private", friendly_name="Zeb Private Bay", **restricted
-        )
-        zeb_reserved = make_charger(
-            s, charger_id="c-zeb-reserved", friendly_name="Zeb Reserved Bay", **restricted
-        )
-        grant_access(s, "acc-alice", alice_depot)
-        grant_access(s, "acc-zeb", zeb_private)
-        grant_access(s, "acc-zeb", zeb_reserved)
-        make_session(
-            s,
-            "acc-alice",
-            street,
-            session_id="s-alice-1",
-            started_at=NOW - timedelta(hours=3),
-            ended_at=NOW - timedelta(hours=2),
-            energy_kwh="11.1",
-        )
-        make_session(
-            s,
-            "acc-alice",
-            alice_depot,
-            session_id="s-alice-live",
-            started_at=NOW - timedelta(minutes=20),
-            energy_kwh="22.2",
-        )
-        make_reservation(
-            s,
-            "acc-alice",
-            street,
-            reservation_id="r-alice-1",
-            starts_at=NOW + timedelta(days=1),
-            ends_at=NOW + timedelta(days=1, hours=1),
-        )
-        make_session(
-            s,
-            "acc-zeb",
-            zeb_private,
-            session_id="s-zeb-1",
-            started_at=NOW - timedelta(hours=5),
-            ended_at=NOW - timedelta(hours=4),
-            energy_kwh="49.6",
-        )
-        make_session(
-            s,
-            "acc-zeb",
-            zeb_private,
-            session_id="s-zeb-live",
-            started_at=NOW - timedelta(minutes=10),
-            energy_kwh="58.3",
-        )
-        make_reservation(
-            s,
-            "acc-zeb",
-            zeb_reserved,
-            reservation_id="r-zeb-1",
-            starts_at=NOW + timedelta(hours=2),
-            ends_at=NOW + timedelta(hours=3),
-        )
-
-
-def build_app(
-    directory: Path,
-    template: Path,
-    setup: Callable[[Flask], None] | None = None,
-    **overrides: Any,
-) -> Flask:
-    """A seeded app whose callback map holds every page callback; ``setup`` runs first (Flask
-    takes new routes only until the first request)."""
-    path = directory / "idor.db"
-    shutil.copy(template, path)
-    app = make_app(f"sqlite:///{path}", **overrides)
-    if setup is not None:
-        setup(app)
-    # Dash copies the page callbacks into the app on its first request (create_app runs that
-    # setup itself; a request makes sure of it whatever create_app does).
-    app.test_client().get("/healthz")
-    seed_two_customers(app)
-    return app
-
-
-def signed_in(app: Flask, email: str) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client, email).status_code == 302
-    return client
-
-
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
-    return build_app(tmp_path_factory.mktemp("idor"), sqlite_template, PROPAGATE_EXCEPTIONS=False)
+def app(module_app_factory: AppFactory) -> Flask:
+    return build_app(module_app_factory, PROPAGATE_EXCEPTIONS=False)
 
 
 @pytest.fixture(scope="module")
 def alice(app: Flask) -> FlaskClient:
-    return signed_in(app, ALICE_EMAIL)
+    return client_for(app, ALICE_EMAIL)
 
 
 @pytest.fixture(scope="module")
@@ -480,10 +255,10 @@ def test_customer_gets_403_from_every_admin_callback(app: Flask, alice: FlaskCli
     assert_admin_callbacks_refuse(app, alice)
 
 
-def test_admin_rule_covers_callbacks_added_later(tmp_path: Path, sqlite_template: Path) -> None:
+def test_admin_rule_covers_callbacks_added_later(app_factory: AppFactory) -> None:
     """A new admin callback (plain or pattern-matching id) is refused to customers with no
     further code: the rule is the ``admin-`` output id, enforced on the server."""
-    app = build_app(tmp_path, sqlite_template, PROPAGATE_EXCEPTIONS=False)
+    app = build_app(app_factory, PROPAGATE_EXCEPTIONS=False)
     dash_app = app.extensions["polaris_dash"]
     existing = set(admin_callback_keys(app))
 
@@ -498,9 +273,9 @@ def test_admin_rule_covers_callbacks_added_later(tmp_path: Path, sqlite_template
     def _rows(_n: Any) -> list[str]:
         return ["ADMIN-SECRET" for _ in dash.ctx.outputs_list]
 
-    alice = signed_in(app, ALICE_EMAIL)
+    alice = client_for(app, ALICE_EMAIL)
     assert assert_admin_callbacks_refuse(app, alice) == len(existing) + 2
-    olga = signed_in(app, ADMIN_EMAIL)
+    olga = client_for(app, ADMIN_EMAIL)
     for key in set(admin_callback_keys(app)) - existing:
         response = post(olga, callback_body(app, key))
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
@@ -520,7 +295,7 @@ def test_customer_asking_the_router_for_admin_pages_gets_the_notice(
     ``/admin`` page must come out as the "for operators" notice (the page guard is not asked)."""
     admin_paths = [p["path"] for p in dash.page_registry.values() if p["path"].startswith("/admin")]
     assert admin_paths
-    olga = signed_in(app, ADMIN_EMAIL)
+    olga = client_for(app, ADMIN_EMAIL)
     key = callback_key(app, ROUTER)
     for path in admin_paths:
         body = callback_body(app, key)

@@ -16,10 +16,11 @@ from data.accounts.signin import landing_account_id
 from data.accounts.validation import InvalidInput
 from data.core.db import Database
 from data.core.models import Role, User
-from tests.factories import make_account, make_user
-from tests.test_admin_import import answer, button_body, check_body, folder_upload, post
-from tests.test_exchange import copy_sample, fast_hashing  # noqa: F401 - a fixture
-from tests.web import PASSWORD, add_person, client_for, dash_csrf, make_app, sign_in
+from tests.support.callbacks import post
+from tests.support.exchange import copy_sample
+from tests.support.factories import make_account, make_user
+from tests.support.import_page import answer, button_body, check_body, folder_upload
+from tests.support.web import PASSWORD, add_person, client_for, dash_csrf, make_app, sign_in
 
 OLIVIA = "olivia@polaris.example"
 OLIVIA_PASSWORD = "correct horse battery"  # from tests/fixtures/exchange_sample/users.csv

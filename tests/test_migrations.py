@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from data.core.db import Database, upgrade
 from data.core.models import Base, ChargingSession, User
-from tests.factories import make_account, make_charger
+from tests.support.factories import make_account, make_charger
 
 
 def test_migrated_schema_matches_the_models(db: Database):

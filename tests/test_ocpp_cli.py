@@ -19,13 +19,13 @@ from websockets.headers import build_authorization_basic
 from central.server import CentralSystem, bound_port
 from data.accounts.passwords import hash_password
 from data.core.models import ChargingSession, OcppTransaction
-from tests.factories import make_account, make_charger, make_id_tag
-from tests.web import make_app
+from tests.support.factories import make_account, make_charger, make_id_tag
+from tests.support.web import AppFactory, make_app
 
 
 @pytest.fixture
-def app(database_url: str) -> Flask:
-    app = make_app(database_url)
+def app(app_factory: AppFactory, database_url: str) -> Flask:
+    app = app_factory(database_url)
     with app.extensions["polaris_db"].session() as s:
         make_account(s, account_id="a1")
         make_charger(s, charger_id="C1")

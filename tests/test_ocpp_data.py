@@ -25,7 +25,13 @@ from data.core.models import (
     Visibility,
 )
 from data.ocpp.energy import energy_reading_wh
-from tests.factories import grant_access, make_account, make_charger, make_id_tag, make_reservation
+from tests.support.factories import (
+    grant_access,
+    make_account,
+    make_charger,
+    make_id_tag,
+    make_reservation,
+)
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 T0 = "2026-11-25T08:30:00Z"

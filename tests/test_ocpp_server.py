@@ -30,7 +30,7 @@ from data.core.models import (
     Reservation,
     ReservationStatus,
 )
-from tests.factories import make_account, make_charger, make_id_tag, make_reservation
+from tests.support.factories import make_account, make_charger, make_id_tag, make_reservation
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

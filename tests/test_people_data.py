@@ -42,7 +42,7 @@ from data.chargers.grants import (
 from data.charging.dashboard import account_plan, operator_settings, visible_chargers
 from data.core.grid import MAX_GRID_ROWS, ColumnFilter, Condition, SortKey
 from data.core.models import Account, ChargerAccess, IdTag, Plan, Role, User, Visibility
-from tests.factories import (
+from tests.support.factories import (
     grant_access,
     make_account,
     make_charger,

@@ -39,16 +39,16 @@ from components.dashboard import PERIOD_STORE_ID
 from data.core.db import Database, normalise_url
 from data.core.models import Role
 from data.exchange.importer import import_folder
-from tests.conftest import (
-    _truncate_postgres,
+from tests.support.callbacks import RENDER_OUTPUTS
+from tests.support.databases import (
     postgres_admin,
     scratch_postgres_name,
     skip_or_fail,
+    truncate_postgres,
 )
-from tests.factories import make_charger, make_operator, make_session
-from tests.tcp_proxy import TcpProxy
-from tests.test_dashboard_http import RENDER_OUTPUTS
-from tests.web import add_person, call_callback, make_app, sign_in
+from tests.support.factories import make_charger, make_operator, make_session
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.web import add_person, call_callback, make_app, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC)
@@ -179,7 +179,7 @@ def assert_serves(client: FlaskClient) -> None:
 def pg_url(postgres_database_url: str) -> str:
     """The PostgreSQL test database of this process, emptied."""
     db = Database(postgres_database_url)
-    _truncate_postgres(db)
+    truncate_postgres(db)
     db.engine.dispose()
     return postgres_database_url
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from data.core.models import Role
-from tests.web import add_person, dash_csrf, make_app, sign_in
+from tests.support.web import add_person, dash_csrf, make_app, sign_in
 
 LIMIT = 64 * 1024  # small, so the test sends little
 

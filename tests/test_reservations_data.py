@@ -30,7 +30,7 @@ from data.charging.reservations import (
 )
 from data.core.db import Database, alembic_config, upgrade
 from data.core.models import Reservation, ReservationStatus, Role, Visibility
-from tests.factories import (
+from tests.support.factories import (
     grant_access,
     make_account,
     make_charger,

@@ -62,14 +62,14 @@ from data.core.models import (
     UsageQuarterTotal,
 )
 from data.exchange import importer
-from tests.conftest import postgres_admin, scratch_postgres_name
-from tests.factories import make_account, make_charger, make_operator, make_session
+from tests.support.databases import postgres_admin, scratch_postgres_name
+from tests.support.factories import make_account, make_charger, make_operator, make_session
+from tests.support.rollups import Row, counted_in_python, table_rows
 
 SAMPLE = Path(__file__).parent / "fixtures" / "exchange_sample"
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
 KATHMANDU = ZoneInfo("Asia/Kathmandu")
-Row = tuple[int, str, int, int, int, int]
 
 
 def utc(*args: int) -> datetime:
@@ -77,48 +77,6 @@ def utc(*args: int) -> datetime:
 
 
 # --- what the table should hold -------------------------------------------------------------
-
-
-def table_rows(s: Session) -> list[Row]:
-    """The rollup's rows, without the zero rows that deletions leave behind."""
-    rows = s.execute(
-        select(
-            UsageQuarter.quarter,
-            UsageQuarter.connector_type,
-            UsageQuarter.sessions,
-            UsageQuarter.energy_wh,
-            UsageQuarter.finalized_sessions,
-            UsageQuarter.finalized_energy_wh,
-        ).order_by(UsageQuarter.quarter, UsageQuarter.connector_type)
-    ).all()
-    return [tuple(map(_plain, r)) for r in rows if any(r[2:])]  # type: ignore[misc]
-
-
-def _plain(value: object) -> object:
-    return value if isinstance(value, str) else int(value)  # type: ignore[call-overload]
-
-
-def counted_in_python(s: Session) -> list[Row]:
-    """The same figures from the sessions, counted here (no SQL shared with the triggers)."""
-    acc: dict[tuple[int, str], list[int]] = {}
-    rows = s.execute(
-        select(
-            ChargingSession.started_at,
-            ChargingSession.energy_kwh,
-            ChargingSession.finalized,
-            Charger.connector_type,
-        )
-        .join(Charger, Charger.id == ChargingSession.charger_id)
-        .where(ChargingSession.energy_disputed_at.is_(None))  # counted nowhere (migration 0012)
-    ).all()
-    for started, kwh, finalized, kind in rows:
-        wh = int((Decimal(str(kwh)) * 1000).to_integral_value())
-        entry = acc.setdefault((quarter_of(started), ConnectorType(kind).value), [0, 0, 0, 0])
-        entry[0] += 1
-        entry[1] += wh
-        entry[2] += int(bool(finalized))
-        entry[3] += wh if finalized else 0
-    return [(q, kind, *values) for (q, kind), values in sorted(acc.items())]  # type: ignore[misc]
 
 
 def charger_rows(s: Session) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], dict]:

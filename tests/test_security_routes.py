@@ -18,7 +18,6 @@ import re
 import struct
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import dash
@@ -29,20 +28,17 @@ from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 import auth.guard as guard
-from tests.test_idor import (
+from tests.support.callbacks import BANNER, callback_body, callback_map
+from tests.support.two_customers import (
     A_SECRETS,
     ADMIN_EMAIL,
     ALICE_EMAIL,
     B_SECRETS,
-    BANNER,
     ZEB_EMAIL,
     build_app,
-    callback_body,
-    callback_map,
     leaks,
-    signed_in,
 )
-from tests.web import dash_csrf
+from tests.support.web import AppFactory, client_for, dash_csrf
 
 CALLBACK_URL = "/_dash-update-component"
 # The explicit allow-list, by URL rule. Everything else turns anonymous people away.
@@ -63,13 +59,13 @@ TRACEBACK_SIGNS = ("Traceback", 'File "', "KeyError", "TypeError", "AttributeErr
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
-    return build_app(tmp_path_factory.mktemp("routes"), sqlite_template, PROPAGATE_EXCEPTIONS=False)
+def app(module_app_factory: AppFactory) -> Flask:
+    return build_app(module_app_factory, PROPAGATE_EXCEPTIONS=False)
 
 
 @pytest.fixture(scope="module")
 def alice(app: Flask) -> FlaskClient:
-    return signed_in(app, ALICE_EMAIL)
+    return client_for(app, ALICE_EMAIL)
 
 
 # --- The inventory ------------------------------------------------------------------------------
@@ -136,7 +132,7 @@ def test_anonymous_inventory(app: Flask) -> None:
 
 
 def test_inventory_catches_a_route_made_public(
-    tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+    app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """New routes are refused without anyone listing them; one put on the gate's allow-list
     without thought fails the inventory."""
@@ -147,7 +143,7 @@ def test_inventory_catches_a_route_made_public(
         app.add_url_rule("/export/<name>.csv", "export_probe", lambda name: secret)
         app.add_url_rule("/api/v1/sessions", "api_probe", lambda: secret, methods=["POST"])
 
-    app = build_app(tmp_path, sqlite_template, add_routes, PROPAGATE_EXCEPTIONS=False)
+    app = build_app(app_factory, add_routes, PROPAGATE_EXCEPTIONS=False)
     assert anonymous_violations(app) == []  # deny by default: nobody had to list them
 
     monkeypatch.setattr(guard, "PUBLIC_PATHS", guard.PUBLIC_PATHS | {"/reports/1"})
@@ -213,16 +209,14 @@ def test_static_layout_and_dependencies_hold_no_user_data(app: Flask, alice: Fla
     assert layout  # a real layout came back, not an empty answer
 
 
-def test_customer_gets_403_on_admin_pages_and_exports(
-    tmp_path: Path, sqlite_template: Path
-) -> None:
+def test_customer_gets_403_on_admin_pages_and_exports(app_factory: AppFactory) -> None:
     def add_export(app: Flask) -> None:
         # A new export added beside the real ones (web.exports serves /export/<name>.csv).
         app.add_url_rule("/export/probe/<name>.csv", "export_probe", lambda name: "ADMIN-EXPORT")
 
-    app = build_app(tmp_path, sqlite_template, add_export, PROPAGATE_EXCEPTIONS=False)
-    alice = signed_in(app, ALICE_EMAIL)
-    olga = signed_in(app, ADMIN_EMAIL)
+    app = build_app(app_factory, add_export, PROPAGATE_EXCEPTIONS=False)
+    alice = client_for(app, ALICE_EMAIL)
+    olga = client_for(app, ADMIN_EMAIL)
     admin_rules = [
         sample_url(r)
         for r in app.url_map.iter_rules()
@@ -302,7 +296,7 @@ def test_callbacks_accept_json_only(alice: FlaskClient, content_type: str | None
 
 
 def test_callback_without_a_valid_csrf_token_is_refused(app: Flask, alice: FlaskClient) -> None:
-    zeb = signed_in(app, ZEB_EMAIL)
+    zeb = client_for(app, ZEB_EMAIL)
     body = json.dumps(menu_body())
     for token in (None, "", "forged-token", dash_csrf(zeb)):  # the last: B's own, valid token
         response = raw_post(alice, body, "application/json", token)
@@ -436,7 +430,7 @@ UNKNOWN_PATHS = ("/no-such-page", "/admin/no-such", "/switchx", "/admin/chargers
 def test_every_page_answers_200_and_unknown_paths_404(app: Flask, alice: FlaskClient) -> None:
     """Dash's catch-all answered every path with its shell and 200; an unknown path now gets the
     shell (which shows the not-found page) with 404. Known pages come from Dash's registry."""
-    olga = signed_in(app, ADMIN_EMAIL)
+    olga = client_for(app, ADMIN_EMAIL)
     paths = page_paths()
     assert {"/", "/switch", "/admin", "/admin/chargers/c-street"} <= set(paths)
     for path in paths:

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 import auth.routes as auth_routes
 import config
@@ -20,9 +21,10 @@ from auth.routes import SIGNED_IN_AT
 from config import ConfigError, load_config
 from data.accounts.passwords import hash_password, set_password
 from data.core.models import Role, User
-from tests.conftest import skip_or_fail
-from tests.web import (
+from tests.support.databases import skip_or_fail
+from tests.support.web import (
     PASSWORD,
+    AppFactory,
     add_person,
     call_callback,
     csrf_token,
@@ -50,8 +52,8 @@ def people(app) -> None:
 
 
 @pytest.fixture
-def app(db_url):
-    app = make_app(db_url)
+def app(app_factory: AppFactory, db_url: str) -> Flask:
+    app = app_factory(db_url)
     people(app)
     return app
 

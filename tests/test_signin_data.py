@@ -7,7 +7,7 @@ from sqlalchemy import event
 from data.accounts.signin import PersonAccount, signed_in_person
 from data.core.db import Database
 from data.core.models import Role
-from tests.factories import make_account, make_user
+from tests.support.factories import make_account, make_user
 
 
 def test_a_person_with_accounts_in_id_order_in_one_statement(db: Database) -> None:

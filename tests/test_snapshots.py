@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from config import ConfigError, load_config
 from data.chargers.snapshots import WorkerSnapshots
-from tests.web import TEST_SECRET
+from tests.support.web import TEST_SECRET
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -146,8 +146,8 @@ def test_the_dashboard_reads_the_fleet_once_per_snapshot(database_url: str) -> N
     from bench.run import Driver, counting_statements
     from data.chargers.snapshots import FLEET, SETTINGS
     from data.core.models import Role
-    from tests.factories import make_charger, make_operator
-    from tests.web import PASSWORD, add_person, make_app
+    from tests.support.factories import make_charger, make_operator
+    from tests.support.web import PASSWORD, add_person, make_app
 
     app = make_app(database_url, SNAPSHOT_S=60)
     add_person(app, "dana@example.com", ("acc-dana", Role.customer, None))

@@ -36,8 +36,8 @@ from data.core.db import Database, is_empty, upgrade
 from data.core.models import Operator, Role, User
 from data.demo.loader import load_demo
 from data.demo.showcase import DEMO_LOGINS, DEMO_PASSWORD, OPERATOR_EMAIL
-from tests.browser import live_server
-from tests.web import TEST_SECRET, add_person, make_app, sign_in
+from tests.support.browser import live_server
+from tests.support.web import TEST_SECRET, add_person, make_app, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = 0.01  # a demo with 1% of the history: the same people, loaded in a moment

@@ -29,7 +29,8 @@ from data.charging.dashboard import (
 )
 from data.core.db import Database
 from data.core.models import Charger, ConnectorStatus, ReservationStatus, Role
-from tests.factories import (
+from tests.support.callbacks import RENDER_OUTPUTS
+from tests.support.factories import (
     make_account,
     make_charger,
     make_operator,
@@ -37,8 +38,7 @@ from tests.factories import (
     make_session,
     poll_statuses,
 )
-from tests.test_dashboard_http import RENDER_OUTPUTS
-from tests.web import add_person, call_callback, make_app, sign_in
+from tests.support.web import add_person, call_callback, make_app, sign_in
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -12,6 +18,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from data.accounts.passwords import hash_password
 from data.core.models import Account, Role, User
+from data.demo.loader import load_demo
 
 # Random (production refuses regular keys and words like "secret"); for tests only.
 TEST_SECRET = "-TVVnzFIPaUJ61koEpL3xhKHkOroxO9iHK3wqL4VZvz1DPtH"
@@ -31,6 +38,44 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
     }
     config.update(overrides)
     return create_app(config)
+
+
+class AppFactory:
+    """Builds apps for tests with ``make_app`` and, on ``close``, disposes their engines (the
+    ``app_factory`` and ``module_app_factory`` fixtures close it when the test or module ends).
+
+    ``factory(database_url=None, *, copy_of=None, demo=False, **config)``: without a URL the app
+    works on a fresh copy of the SQLite file ``copy_of`` (by default the migrated, empty
+    template); ``demo`` loads the demo data; ``config`` overrides the test configuration.
+    """
+
+    def __init__(self, directory: Callable[[], Path], template: Path) -> None:
+        self._directory = directory
+        self._template = template
+        self._apps: list[Flask] = []
+
+    def __call__(
+        self,
+        database_url: str | None = None,
+        *,
+        copy_of: Path | None = None,
+        demo: bool = False,
+        **config: Any,
+    ) -> Flask:
+        if database_url is None:
+            path = self._directory() / "polaris.db"
+            shutil.copy(copy_of or self._template, path)
+            database_url = f"sqlite:///{path}"
+        app = make_app(database_url, **config)
+        self._apps.append(app)
+        if demo:
+            with app.extensions["polaris_db"].session() as s:
+                load_demo(s, datetime.now(UTC))
+        return app
+
+    def close(self) -> None:
+        for app in self._apps:
+            app.extensions["polaris_db"].engine.dispose()
 
 
 def add_person(app: Flask, email: str, *accounts: tuple[str, Role, str | None]) -> int:
@@ -125,3 +170,8 @@ def secret_pattern(secret: str) -> re.Pattern[str]:
         tail = r"(?!\d*[1-9])" if "." in secret else r"(?!\d)"
         return re.compile(rf"(?<![\d.]){re.escape(secret)}{tail}")
     return re.compile(re.escape(secret))
+
+
+def rows_of(body: str) -> list[dict[str, str]]:
+    """The rows of a CSV answer (an export), by column name."""
+    return list(csv.DictReader(io.StringIO(body, newline="")))
