@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from data.charging.dashboard import OFFLINE_AFTER_SECONDS
+from data.chargers.status import OFFLINE_AFTER_SECONDS
 
 ROOT = Path(__file__).resolve().parent
 INSTANCE = Path(os.environ.get("POLARIS_INSTANCE", ROOT / "instance"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from data.charging.dashboard import ChargerStatus
+from data.chargers.status import ChargerStatus
 
 UNKNOWN_STATUS_TEXT = "—"
 

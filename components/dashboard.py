@@ -31,10 +31,10 @@ from components.format import (
 )
 from components.landmarks import aria as _aria
 from components.landmarks import loading_placeholder, section
+from data.chargers.status import ChargerStatus
 from data.charging.dashboard import (
     ChargerList,
     ChargerRow,
-    ChargerStatus,
     OperatorSettings,
     PlanRow,
     ReservationRow,

@@ -20,7 +20,7 @@ from components.format import format_number
 from components.history import export_link
 from components.landmarks import aria as _aria
 from data.chargers.fleet import FleetRow
-from data.charging.dashboard import ChargerStatus
+from data.chargers.status import ChargerStatus
 
 # Stable ids (for tests and for people who automate); each starts with ``admin-`` so the
 # central gate refuses customers for any callback that writes to it.

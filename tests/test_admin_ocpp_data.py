@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from data.accounts.passwords import verify_password
-from data.charging.dashboard import ChargerStatus
+from data.chargers.status import ChargerStatus
 from data.core.db import Database
 from data.core.models import Charger, ConnectorStatus, IdTag, OcppReservation, Role
 from data.ocpp.admin import (

@@ -31,13 +31,8 @@ from data.chargers.snapshots import (
     shown_statuses,
     snapshot_chargers,
 )
-from data.charging.dashboard import (
-    STATUS_RANK,
-    ChargerStatus,
-    charger_status_expression,
-    visible_charger_condition,
-    visible_chargers,
-)
+from data.chargers.status import STATUS_RANK, ChargerStatus, charger_status_expression
+from data.charging.dashboard import visible_charger_condition, visible_chargers
 from data.core.db import Database, upgrade
 from data.core.models import (
     Charger,

@@ -16,11 +16,11 @@ from dash.development.base_component import Component
 from components import dashboard as c
 from components.charger_status import status_class, status_text
 from components.format import format_kw
+from data.chargers.status import ChargerStatus
 from data.charging.dashboard import (
     CHARGER_LIMIT,
     ChargerList,
     ChargerRow,
-    ChargerStatus,
     OperatorSettings,
     PlanRow,
     ReservationRow,

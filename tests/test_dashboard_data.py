@@ -14,13 +14,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from data.chargers.status import ChargerStatus, charger_status_expression
 from data.charging.dashboard import (
     CHARGER_LIMIT,
-    ChargerStatus,
     OperatorSettings,
     account_plan,
     active_session,
-    charger_status_expression,
     daily_usage,
     day_buckets,
     next_reservation,

@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from components.charger import charger_skeleton
 from data.accounts.people import parse_accounts_request, search_accounts
 from data.chargers.fleet import fleet_page, parse_fleet_request
-from data.charging.dashboard import ChargerStatus
+from data.chargers.status import ChargerStatus
 from data.charging.history import parse_session_filter, session_totals
 from data.charging.reservations import count_upcoming_reservations, upcoming_reservations
 from data.core.models import ConnectorType, ReservationStatus, Role, Visibility

@@ -33,8 +33,9 @@ from data.chargers.grants import (
     grant_charger,
     revoke_charger,
 )
+from data.chargers.status import ChargerStatus
 from data.chargers.usage import charger_daily_usage
-from data.charging.dashboard import ChargerStatus, visible_chargers
+from data.charging.dashboard import visible_chargers
 from data.core.db import Database
 from data.core.grid import MAX_GRID_ROWS
 from data.core.models import (

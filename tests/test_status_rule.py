@@ -22,11 +22,8 @@ from components.dashboard import PERIOD_STORE_ID
 from config import DEFAULT_OFFLINE_AFTER_S, ConfigError, load_config, offline_after_s
 from data.chargers.charger import charger_detail
 from data.chargers.fleet import fleet_counts, fleet_page, parse_fleet_request
-from data.charging.dashboard import (
-    ChargerStatus,
-    charger_status_expression,
-    visible_chargers,
-)
+from data.chargers.status import ChargerStatus, charger_status_expression
+from data.charging.dashboard import visible_chargers
 from data.core.db import Database
 from data.core.models import Charger, ConnectorStatus, ReservationStatus, Role
 from tests.support.callbacks import RENDER_OUTPUTS

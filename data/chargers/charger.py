@@ -9,12 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from data.charging.dashboard import (
-    OFFLINE_AFTER_SECONDS,
-    ChargerStatus,
-    charger_status_expression,
-    kwh_figure,
-)
+from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus, charger_status_expression
+from data.charging.dashboard import kwh_figure
 from data.core.grid import MAX_GRID_ROWS
 from data.core.models import (
     ID_LENGTH,

@@ -1,7 +1,7 @@
 """The operator's fleet: status counts and the table of every charger, paged, sorted and filtered
 in SQL (and the same filters for its Export CSV).
 
-Every figure is computed in SQL. The status is ``data.charging.dashboard.charger_status_expression``
+Every figure is computed in SQL. The status is ``data.chargers.status.charger_status_expression``
 (the one rule the customer view uses too). The table reads its ag-grid request through
 ``data.core.grid`` with an allow-list of columns and operators; anything else in the request is
 ignored, never pasted into SQL. Rules: ``shared/spec/data-exchange.md``.
@@ -17,12 +17,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, false, func, select
 from sqlalchemy.orm import Session
 
-from data.charging.dashboard import (
-    OFFLINE_AFTER_SECONDS,
-    ChargerStatus,
-    charger_status_expression,
-    kwh_figure,
-)
+from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus, charger_status_expression
+from data.charging.dashboard import kwh_figure
 from data.core.grid import (
     ColumnFilter,
     GridRequest,

@@ -23,16 +23,18 @@ from typing import Generic, NamedTuple, TypeVar, cast
 from sqlalchemy import Engine, Float, String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
-from data.charging.dashboard import (
-    CHARGER_LIMIT,
+from data.chargers.status import (
     OFFLINE_AFTER_SECONDS,
     STATUS_RANK,
-    ChargerList,
-    ChargerRow,
     ChargerStatus,
-    OperatorSettings,
     charger_status_expression,
     maybe_not_online_ids,
+)
+from data.charging.dashboard import (
+    CHARGER_LIMIT,
+    ChargerList,
+    ChargerRow,
+    OperatorSettings,
     operator_settings,
 )
 from data.core.db import core_rows

@@ -22,7 +22,8 @@ from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from data.charging.dashboard import HOLDING_STATUSES, UPCOMING_STATUSES
+from data.chargers.status import HOLDING_STATUSES
+from data.charging.dashboard import UPCOMING_STATUSES
 from data.core.db import rows_changed
 from data.core.grid import GridRequest, parse_grid_request
 from data.core.models import (

@@ -38,11 +38,8 @@ from sqlalchemy.orm import Session
 
 from data.accounts.people import AccountQuery, listed_accounts, parse_accounts_request
 from data.chargers.fleet import fleet_conditions, parse_fleet_request
-from data.charging.dashboard import (
-    OFFLINE_AFTER_SECONDS,
-    ChargerStatus,
-    local_day_expression,
-)
+from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus
+from data.charging.dashboard import local_day_expression
 from data.charging.history import STATES, chargers_matching, session_conditions
 from data.charging.reservations import upcoming_conditions
 from data.core.grid import ColumnFilter

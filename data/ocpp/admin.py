@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from data.accounts.passwords import hash_password
-from data.charging.dashboard import OFFLINE_AFTER_SECONDS, ChargerStatus, charger_status_expression
+from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus, charger_status_expression
 from data.core.models import (
     ID_LENGTH,
     Account,

@@ -20,7 +20,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from data.chargers.snapshots import account_grants, fleet_snapshot, shown_statuses
-from data.charging.dashboard import OFFLINE_AFTER_SECONDS, ChargerStatus
+from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus
 from data.core.models import (
     Account,
     Charger,
