@@ -84,10 +84,15 @@ def action_row(
 
 
 def admin_section(
-    section_id: str, title: str, children: Sequence[Component | str], *, class_name: str = ""
+    section_id: str,
+    title: str,
+    children: Sequence[Component | str],
+    *,
+    class_name: str = "",
+    hidden: bool = False,
 ) -> html.Section:
     class_names = f"admin-section card card-body mb-3 {class_name}".strip()
-    return named_section(section_id, title, children, class_names)
+    return named_section(section_id, title, children, class_names, hidden=hidden)
 
 
 def feedback(message: str, ok: bool) -> dbc.Alert:

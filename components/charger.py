@@ -121,7 +121,7 @@ def charger_missing_notice() -> html.Div:
 
 
 def _fact(label: str, value: Component | str, item_id: str | None = None) -> html.Div:
-    extra = {"id": item_id} if item_id else {}
+    extra: dict[str, Any] = {"id": item_id} if item_id else {}
     return html.Div(
         [html.Dt(label, className="text-body-secondary fw-normal small"), html.Dd(value, **extra)],
         className="charger-fact",

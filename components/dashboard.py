@@ -30,7 +30,7 @@ from components.format import (
     format_time,
 )
 from components.landmarks import aria as _aria
-from components.landmarks import loading_placeholder, section
+from components.landmarks import data_attributes, loading_placeholder, section
 from data.chargers.status import ChargerStatus
 from data.charging.dashboard import (
     ChargerList,
@@ -227,7 +227,7 @@ def usage_total(frame: pd.DataFrame, period: Period) -> Component:
         className="mb-1",
         children=[
             html.Span(
-                format_kwh(total), className="usage-total-value", **{"data-kwh": repr(total)}
+                format_kwh(total), className="usage-total-value", **data_attributes(kwh=repr(total))
             ),
             html.Span(f" used {period_phrase(period)}", className="text-body-secondary"),
         ],

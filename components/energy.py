@@ -40,7 +40,7 @@ EXPLANATION = (
 def energy_disputes_skeleton(charger_id: str = "") -> html.Section:
     """The section before its first answer (hidden until it knows there is a dispute);
     ``charger_id`` narrows it to one charger."""
-    section = admin_section(
+    return admin_section(
         ENERGY_SECTION_ID,
         "Disputed energy",
         [
@@ -52,9 +52,8 @@ def energy_disputes_skeleton(charger_id: str = "") -> html.Section:
             ),
             html.Div(id=ENERGY_FEEDBACK_ID, role="status"),
         ],
+        hidden=True,
     )
-    section.hidden = True
-    return section
 
 
 def _kwh(value: Decimal | None) -> str:

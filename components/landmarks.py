@@ -20,13 +20,21 @@ def data_attributes(**attrs: str) -> dict[str, Any]:
 
 
 def named_section(
-    section_id: str, title: str, children: Sequence[Component | str], class_name: str
+    section_id: str,
+    title: str,
+    children: Sequence[Component | str],
+    class_name: str,
+    *,
+    hidden: bool = False,
 ) -> html.Section:
-    """A landmark with an h2 that names it (``aria-labelledby``)."""
+    """A landmark with an h2 that names it (``aria-labelledby``); ``hidden`` until a callback
+    shows it."""
     heading_id = f"{section_id}-heading"
+    shown: dict[str, Any] = {"hidden": True} if hidden else {}
     return html.Section(
         id=section_id,
         className=class_name,
+        **shown,
         **aria(labelledby=heading_id),
         children=[html.H2(title, id=heading_id, className="h5 mb-3"), *children],
     )

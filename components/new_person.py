@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash_bootstrap_components as dbc
 from dash import html
 
@@ -59,7 +61,7 @@ def _new_account_fieldset(
             form_field("Plan", dbc.Select(id=plan_id, options=[], value=NO_PLAN_VALUE), plan_id)
         )
     width = 12 // len(fields)
-    extra = {"hidden": True} if hidden else {}
+    extra: dict[str, Any] = {"hidden": True} if hidden else {}
     return html.Fieldset(
         id=fieldset_id,
         **extra,

@@ -181,7 +181,7 @@ def person_accounts(p: Person, selected: str | None) -> Component:
                     if is_selected
                     else ""
                 ),
-                **({"aria-current": "true"} if is_selected else {}),
+                **(_aria(current="true") if is_selected else {}),
             )
         )
     return html.Div(

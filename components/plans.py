@@ -17,7 +17,7 @@ from components.forms import (
     live_region,
     text_input,
 )
-from components.landmarks import scroll_box
+from components.landmarks import data_attributes, scroll_box
 from data.accounts.plans import PlanSummary
 
 # Every id starts with ``admin-``: the callback gate refuses customers for those.
@@ -184,7 +184,7 @@ def plans_table(plans: Sequence[PlanSummary], editing: str | None) -> Component:
                     ),
                 ],
                 className="admin-plan-row",
-                **{"data-plan": p.plan_id},
+                **data_attributes(plan=p.plan_id),
             )
             for p in plans
         ]

@@ -94,6 +94,7 @@ from data.accounts.people import (
 from data.accounts.plans import list_plans
 from data.accounts.validation import SEARCH_MAX_LENGTH, InvalidInput
 from data.chargers.grants import (
+    GrantedCharger,
     account_grants,
     grant_charger,
     restricted_charger_choices,
@@ -269,7 +270,8 @@ def show_person(selected: object) -> tuple[Any, ...]:
         chosen = None
         if found is not None:
             chosen = found.account(account_id) or found.account(found.default_account_id)
-        grants, total = ([], 0)
+        grants: list[GrantedCharger] = []
+        total = 0
         choices = []
         if chosen is not None and not chosen.is_admin:
             grants, total = account_grants(s, chosen.account_id)
@@ -321,7 +323,8 @@ def save_password(clicks: object, password: object, selected: object) -> tuple[A
     try:
         with session_scope() as s:
             set_person_password(s, user_id, password)
-            name = person(s, user_id).display_name
+            found = person(s, user_id)
+            name = found.display_name if found is not None else ""
     except InvalidInput as exc:
         return failure(exc.message), no_update, True, no_update
     if user_id == acting_user:

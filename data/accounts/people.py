@@ -17,7 +17,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, delete, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    String,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,7 +100,7 @@ class AccountQuery:
 
 
 # Grid column -> SQL. Nothing else from a browser's request ever reaches a query.
-def _list_columns() -> dict[str, ColumnElement[Any]]:
+def _list_columns() -> dict[str, SQLColumnExpression[Any]]:
     return {
         "email": User.email,
         "display_name": User.display_name,
@@ -407,8 +417,9 @@ def _check_new_accounts(
         rows.append({"id": account_id, "role": new.role, "label": label, "plan_id": plan_id})
     for row in rows:
         if row["id"] is None:
-            row["id"] = _generated_account_id(session, chosen)
-            chosen.add(row["id"].lower())
+            generated = _generated_account_id(session, chosen)
+            row["id"] = generated
+            chosen.add(generated.lower())
     return rows
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, false, func, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, case, false, func, select
 from sqlalchemy.orm import Session
 
 from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus, charger_status_expression
@@ -231,7 +231,7 @@ def fleet_page(
 
 
 def fleet_filter_condition(
-    columns: Mapping[str, ColumnElement[Any]], f: ColumnFilter
+    columns: Mapping[str, SQLColumnExpression[Any]], f: ColumnFilter
 ) -> ColumnElement[bool]:
     """The WHERE condition for one column filter of the fleet table.
 
@@ -272,7 +272,7 @@ def fleet_conditions(
     every = (*parse_fleet_request({"filterModel": model}).filters, *filters)
     if not every:
         return []
-    columns: dict[str, ColumnElement[Any]] = {
+    columns: dict[str, SQLColumnExpression[Any]] = {
         "charger_id": Charger.id,
         "friendly_name": Charger.friendly_name,
         "connector_type": Charger.connector_type,
@@ -309,6 +309,7 @@ def _fleet_order(
     order: list[ColumnElement[Any]] = []
     for key in sort:
         column = columns[key.column]
+        keys: list[ColumnElement[Any]]
         if key.column == "friendly_name":
             keys = [Bytewise(func.lower(column)), Bytewise(column)]
         elif key.column == "charger_id":

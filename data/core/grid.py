@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, func, literal, or_
+from sqlalchemy import ColumnElement, Float, SQLColumnExpression, and_, func, literal, or_
 
 MAX_GRID_ROWS = 500  # rows per grid request, whatever the browser asks for
 MAX_SORT_KEYS = 3
@@ -220,7 +220,9 @@ def like_pattern(operator: str, value: str) -> str:
     return escaped  # equals / notEqual: a LIKE without wildcards, case-insensitive
 
 
-def text_matches(column: ColumnElement[Any], operator: str, value: str) -> ColumnElement[bool]:
+def text_matches(
+    column: SQLColumnExpression[Any], operator: str, value: str
+) -> ColumnElement[bool]:
     """One column against one text operator (not blank/notBlank), case-insensitive on both
     databases: ``lower()`` on each side, LIKE with our own escape. NULL (no label, no plan)
     neither contains nor equals anything, so the negative operators keep it."""
@@ -230,7 +232,9 @@ def text_matches(column: ColumnElement[Any], operator: str, value: str) -> Colum
     return like
 
 
-def text_condition(columns: Sequence[ColumnElement[Any]], c: Condition) -> ColumnElement[bool]:
+def text_condition(
+    columns: Sequence[SQLColumnExpression[Any]], c: Condition
+) -> ColumnElement[bool]:
     """One text condition over one or more columns (the fleet's name filter also searches the
     id): a positive operator matches when any column does, a negative one when every column
     does (none contains the text); ``blank`` when every column is empty or NULL."""
@@ -260,7 +264,7 @@ def choice_values(choices: Sequence[str], c: Condition) -> list[str]:
     return [v for v in choices if tests[c.operator](v.lower())]
 
 
-def number_condition(column: ColumnElement[Any], c: Condition) -> ColumnElement[bool]:
+def number_condition(column: SQLColumnExpression[Any], c: Condition) -> ColumnElement[bool]:
     if c.operator == "blank":
         return column.is_(None)
     if c.operator == "notBlank":

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import csv
 import io
+import typing
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -122,7 +126,8 @@ def _postgres_chunks(
     session.execute(select(func.set_config("statement_timeout", str(int(timeout_ms)), True)))
     session.execute(select(func.set_config("jit", "off", True)))
     session.execute(select(func.set_config("datestyle", "ISO, YMD", True)))
-    raw = session.connection().connection.dbapi_connection
+    # The app's PostgreSQL driver is psycopg 3, whose cursor has copy().
+    raw = typing.cast("psycopg.Connection[Any]", session.connection().connection.dbapi_connection)
     assert raw is not None
     buffer = bytearray(header)
     with raw.cursor() as cursor, cursor.copy(sql, params) as copy:

@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 from data.core.models import Account, ChargerAccess, ChargingSession, IdTag, Operator, Plan, User
 from data.core.models import Charger as ChargerModel
 from data.core.models import Reservation as ReservationModel
-from data.core.sql import Bytewise
+from data.core.sql import AnySelect, Bytewise
 from data.exchange.csv_safety import neutralise_cell
 from data.exchange.format import BATCH_SIZE, COLUMNS, FILES, format_value
 
 
-def export_query(name: str, dialect: str) -> Select[Any]:
+def export_query(name: str, dialect: str) -> AnySelect:
     """The rows of one file as a SELECT whose columns are ``COLUMNS[name]``, ordered by id.
 
     Callers may add ``.where(...)`` filters (the HTTP export does)."""

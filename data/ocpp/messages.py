@@ -19,6 +19,7 @@ dashboards, the admin views and the exports see them like any imported session.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     Numeric,
+    Table,
     and_,
     bindparam,
     case,
@@ -39,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from data.core.db import rows_changed
 from data.core.models import (
     Charger,
     ChargerAccess,
@@ -117,9 +120,9 @@ def charger_login(session: Session, charger_id: str) -> ChargerLogin | None:
 
 # The hot path (every heartbeat and meter value) runs statements built once, on the tables:
 # no per-message statement building, no ORM bulk-update machinery (about half the CPU).
-_chargers = Charger.__table__
-_transactions = OcppTransaction.__table__
-_sessions = ChargingSession.__table__
+_chargers = typing.cast(Table, Charger.__table__)
+_transactions = typing.cast(Table, OcppTransaction.__table__)
+_sessions = typing.cast(Table, ChargingSession.__table__)
 _now = bindparam("now", type_=UTCDateTime())
 _TOUCH = (
     _chargers.update()
@@ -355,12 +358,13 @@ def _raise_register(
 
     One conditional UPDATE, so two concurrent writers can never lower it.
     """
-    moved = session.execute(
+    moved = rows_changed(
+        session,
         update(OcppTransaction)
         .where(OcppTransaction.id == tx.id, OcppTransaction.meter_last_wh < reading_wh)
-        .values(meter_last_wh=reading_wh, meter_last_at=at),
-        execution_options={"synchronize_session": False},
-    ).rowcount
+        .values(meter_last_wh=reading_wh, meter_last_at=at)
+        .execution_options(synchronize_session=False),
+    )
     if moved:
         session.refresh(tx)
     return bool(moved)

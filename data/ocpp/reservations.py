@@ -11,6 +11,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from data.core.db import rows_changed
 from data.core.models import IdTag, OcppReservation, Reservation, ReservationStatus
 from data.ocpp.messages import ACCEPTED
 
@@ -136,15 +137,16 @@ def claim_cancellation(session: Session, ocpp_reservation_id: int, now: datetime
     """Mark CancelReservation as going out; False if another sender already did."""
     del now
     return bool(
-        session.execute(
+        rows_changed(
+            session,
             update(OcppReservation)
             .where(
                 OcppReservation.id == ocpp_reservation_id,
                 OcppReservation.state.in_([ACCEPTED, NO_ANSWER]),
             )
-            .values(state=CANCEL_SENT),
-            execution_options={"synchronize_session": False},
-        ).rowcount
+            .values(state=CANCEL_SENT)
+            .execution_options(synchronize_session=False),
+        )
     )
 
 
