@@ -193,6 +193,6 @@ def plans_table(plans: Sequence[PlanSummary], editing: str | None) -> Component:
         dbc.Table([header, body], hover=True, size="sm", className="mb-0 align-middle"),
         # position-relative: the visually hidden button texts (position: absolute) would
         # otherwise escape the scroll box and widen the whole page on a phone.
-        "People",
+        "Plans",
         class_name="position-relative",
     )
