@@ -16,7 +16,21 @@ from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
-from data.core.models import ID_LENGTH, ConnectorType, ReservationStatus, Role, Visibility
+from sqlalchemy import Table
+
+from data.core.models import (
+    ID_LENGTH,
+    ChargerAccess,
+    ChargingSession,
+    ConnectorType,
+    IdTag,
+    Plan,
+    ReservationStatus,
+    Role,
+    Visibility,
+)
+from data.core.models import Charger as ChargerModel
+from data.core.models import Reservation as ReservationModel
 
 # Rows per INSERT/UPDATE executemany and per fetched chunk when streaming (import and export).
 BATCH_SIZE = 5000
@@ -238,6 +252,58 @@ KEYS: dict[str, tuple[str, ...]] = {
     "sessions": ("session_id",),
     "id_tags": ("id_tag",),
     "reservations": ("reservation_id",),
+}
+
+
+# The files whose rows are rows of one table, column for column: the table and, per file column
+# (in file order), its database column. The import writes through it, the export reads through it.
+TABLE_COLUMNS: dict[str, tuple[Table, dict[str, str]]] = {
+    "plans": (
+        Plan.__table__,  # type: ignore[dict-item]
+        {"plan_id": "id", "name": "name", "allowance_kwh": "allowance_kwh", "currency": "currency"},
+    ),
+    "chargers": (
+        ChargerModel.__table__,  # type: ignore[dict-item]
+        {
+            "charger_id": "id",
+            "friendly_name": "friendly_name",
+            "connector_type": "connector_type",
+            "max_power_kw": "max_power_kw",
+            "visibility": "visibility",
+            "last_seen_at": "last_seen_at",
+        },
+    ),
+    "access": (
+        ChargerAccess.__table__,  # type: ignore[dict-item]
+        {"account_id": "account_id", "charger_id": "charger_id"},
+    ),
+    "sessions": (
+        ChargingSession.__table__,  # type: ignore[dict-item]
+        {
+            "session_id": "id",
+            "account_id": "account_id",
+            "charger_id": "charger_id",
+            "started_at": "started_at",
+            "ended_at": "ended_at",
+            "energy_kwh": "energy_kwh",
+            "finalized": "finalized",
+        },
+    ),
+    "id_tags": (
+        IdTag.__table__,  # type: ignore[dict-item]
+        {"id_tag": "id_tag", "account_id": "account_id"},
+    ),
+    "reservations": (
+        ReservationModel.__table__,  # type: ignore[dict-item]
+        {
+            "reservation_id": "id",
+            "account_id": "account_id",
+            "charger_id": "charger_id",
+            "starts_at": "starts_at",
+            "ends_at": "ends_at",
+            "status": "status",
+        },
+    ),
 }
 
 
