@@ -255,56 +255,23 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-# The files whose rows are rows of one table, column for column: the table and, per file column
-# (in file order), its database column. The import writes through it, the export reads through it.
-TABLE_COLUMNS: dict[str, tuple[Table, dict[str, str]]] = {
-    "plans": (
-        Plan.__table__,  # type: ignore[dict-item]
-        {"plan_id": "id", "name": "name", "allowance_kwh": "allowance_kwh", "currency": "currency"},
-    ),
-    "chargers": (
-        ChargerModel.__table__,  # type: ignore[dict-item]
-        {
-            "charger_id": "id",
-            "friendly_name": "friendly_name",
-            "connector_type": "connector_type",
-            "max_power_kw": "max_power_kw",
-            "visibility": "visibility",
-            "last_seen_at": "last_seen_at",
-        },
-    ),
-    "access": (
-        ChargerAccess.__table__,  # type: ignore[dict-item]
-        {"account_id": "account_id", "charger_id": "charger_id"},
-    ),
-    "sessions": (
-        ChargingSession.__table__,  # type: ignore[dict-item]
-        {
-            "session_id": "id",
-            "account_id": "account_id",
-            "charger_id": "charger_id",
-            "started_at": "started_at",
-            "ended_at": "ended_at",
-            "energy_kwh": "energy_kwh",
-            "finalized": "finalized",
-        },
-    ),
-    "id_tags": (
-        IdTag.__table__,  # type: ignore[dict-item]
-        {"id_tag": "id_tag", "account_id": "account_id"},
-    ),
-    "reservations": (
-        ReservationModel.__table__,  # type: ignore[dict-item]
-        {
-            "reservation_id": "id",
-            "account_id": "account_id",
-            "charger_id": "charger_id",
-            "starts_at": "starts_at",
-            "ends_at": "ends_at",
-            "status": "status",
-        },
-    ),
+# The files whose rows are rows of one table, column for column: the table and the file columns
+# the database names otherwise (each key: ``plan_id`` is ``plans.id``).
+_TABLE_RENAMES: dict[str, tuple[Table, dict[str, str]]] = {
+    "plans": (Plan.__table__, {"plan_id": "id"}),  # type: ignore[dict-item]
+    "chargers": (ChargerModel.__table__, {"charger_id": "id"}),  # type: ignore[dict-item]
+    "access": (ChargerAccess.__table__, {}),  # type: ignore[dict-item]
+    "sessions": (ChargingSession.__table__, {"session_id": "id"}),  # type: ignore[dict-item]
+    "id_tags": (IdTag.__table__, {}),  # type: ignore[dict-item]
+    "reservations": (ReservationModel.__table__, {"reservation_id": "id"}),  # type: ignore[dict-item]
 }
+
+TABLE_COLUMNS: dict[str, tuple[Table, dict[str, str]]] = {
+    name: (table, {c: renamed.get(c, c) for c in COLUMNS[name]})
+    for name, (table, renamed) in _TABLE_RENAMES.items()
+}
+"""Per file of ``_TABLE_RENAMES``: its table and, per file column (in file order), its database
+column. The import writes through it, the export reads through it."""
 
 
 def email_key(email: str) -> str:
