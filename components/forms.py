@@ -1,4 +1,5 @@
-"""The admin forms' shared pieces: labelled fields, error lines, ✓/✕ outcomes, card sections."""
+"""The forms' shared pieces: the POST form with its CSRF token; for the admin forms, labelled
+fields, error lines, ✓/✕ outcomes, card sections."""
 
 from __future__ import annotations
 
@@ -12,6 +13,19 @@ from components.landmarks import aria as _aria
 from data.accounts.validation import ISO_4217_CODES
 
 REFRESH_NOTE = "Customers see it the next time their dashboard refreshes."
+
+
+def post_form(
+    action: str, csrf_token: str, children: list[Component], class_name: str
+) -> html.Form:
+    """A plain HTML form that POSTs to ``action`` (a Flask route, not a callback), the CSRF
+    token first among its fields."""
+    return html.Form(
+        action=action,
+        method="POST",
+        className=class_name,
+        children=[dcc.Input(type="hidden", name="csrf_token", value=csrf_token), *children],
+    )
 
 
 def error_id(input_id: str) -> str:
