@@ -61,11 +61,14 @@ def field_error(input_id: str) -> html.Div:
 
 def form_field(
     label: str,
-    control: Component,
-    input_id: str,
+    control: dbc.Input | dbc.Select | dbc.Checklist | dcc.Dropdown,
     help_text: str | None = None,
     class_name: str = "mb-3",
 ) -> html.Div:
+    """``control`` under its label, then the help text and the line for its error, all three
+    naming the control's own id."""
+    # Dash sets every prop as an attribute; its typed dcc classes just do not declare them.
+    input_id: str = control.id  # type: ignore[union-attr]
     children: list[Component] = [dbc.Label(label, html_for=input_id)]
     children.append(control)
     if help_text:

@@ -335,7 +335,6 @@ def password_form() -> html.Div:
                     minlength=PASSWORD_MIN_LENGTH,
                     maxlength=1024,
                 ),
-                PASSWORD_INPUT_ID,
                 f"At least {PASSWORD_MIN_LENGTH} characters. Their other sessions end.",
                 class_name="mb-2",
             ),
@@ -359,22 +358,17 @@ def add_account_form() -> html.Div:
                     ],
                     value=Role.customer.value,
                 ),
-                ADD_ROLE_ID,
                 class_name="mb-2",
             ),
             form_field(
                 "Account id",
                 text_input(ADD_ACCOUNT_ID, placeholder="Generated when empty", maxlength=64),
-                ADD_ACCOUNT_ID,
                 class_name="mb-2",
             ),
-            form_field(
-                "Label", text_input(ADD_LABEL_ID, maxlength=200), ADD_LABEL_ID, class_name="mb-2"
-            ),
+            form_field("Label", text_input(ADD_LABEL_ID, maxlength=200), class_name="mb-2"),
             form_field(
                 "Plan (customer accounts)",
                 dbc.Select(id=ADD_PLAN_ID, options=[], value=NO_PLAN_VALUE),
-                ADD_PLAN_ID,
                 class_name="mb-2",
             ),
             dbc.Button("Add account", id=ADD_SAVE_ID, n_clicks=0, color="secondary"),
