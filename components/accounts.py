@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from auth.accounts import AccountInfo
+from components.forms import post_form
 
 
 def account_picker(accounts: list[AccountInfo], active_id: str | None, csrf_token: str) -> html.Div:
@@ -14,12 +15,10 @@ def account_picker(accounts: list[AccountInfo], active_id: str | None, csrf_toke
         is_active = account.id == active_id
         items.append(
             dbc.ListGroupItem(
-                html.Form(
-                    action="/account/switch",
-                    method="POST",
-                    className="d-flex align-items-center justify-content-between gap-3",
-                    children=[
-                        dcc.Input(type="hidden", name="csrf_token", value=csrf_token),
+                post_form(
+                    "/account/switch",
+                    csrf_token,
+                    [
                         dcc.Input(type="hidden", name="account_id", value=account.id),
                         html.Div(
                             [
@@ -38,6 +37,7 @@ def account_picker(accounts: list[AccountInfo], active_id: str | None, csrf_toke
                             className="btn btn-outline-primary btn-sm",
                         ),
                     ],
+                    "d-flex align-items-center justify-content-between gap-3",
                 ),
                 className="switch-account",
             )

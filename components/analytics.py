@@ -18,7 +18,16 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components.admin import admin_page
-from components.charts import captioned_chart, empty_figure, plotly_text
+from components.charts import (
+    GRID_COLOUR,
+    captioned_chart,
+    chart_layout,
+    day_axis,
+    empty_figure,
+    empty_note,
+    plotly_text,
+    value_axis,
+)
 from components.format import format_kwh
 from components.landmarks import aria, loading_placeholder, section
 from data.charging.analytics import (
@@ -51,8 +60,7 @@ GRAPH_IDS = {
 }
 
 _COLOUR = "#0b5394"
-_GRID = "#e9ecef"
-_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+_MARGIN = {"l": 48, "r": 12, "t": 8, "b": 36}
 # Okabe–Ito, led by the brand blue: told apart with colour-blindness, and every slice is
 # labelled with its name as well.
 _CONNECTOR_COLOURS = ("#0b5394", "#e69f00", "#009e73", "#cc79a7", "#56b4e9")
@@ -328,45 +336,6 @@ def summary(period: Period, days: Sequence[DayEnergy], tz_name: str) -> html.Div
 # --- figures ----------------------------------------------------------------------------------
 
 
-def _layout(height: int, **extra: Any) -> dict[str, Any]:
-    # No template: plotly's default one adds 7 KB to every figure; the styling here is ours.
-    base: dict[str, Any] = {
-        "height": height,
-        "margin": {"l": 48, "r": 12, "t": 8, "b": 36},
-        "showlegend": False,
-        "paper_bgcolor": "rgba(0,0,0,0)",
-        "plot_bgcolor": "rgba(0,0,0,0)",
-        "font": {"family": _FONT},
-        "hoverlabel": {"bgcolor": "white"},
-    }
-    base.update(extra)
-    return base
-
-
-def _empty_note(text: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "text": text,
-            "xref": "paper",
-            "yref": "paper",
-            "x": 0.5,
-            "y": 0.5,
-            "showarrow": False,
-            "font": {"color": "#6c757d"},
-        }
-    ]
-
-
-def _kwh_axis() -> dict[str, Any]:
-    return {
-        "title": {"text": "kWh"},
-        "rangemode": "tozero",
-        "gridcolor": _GRID,
-        "zeroline": False,
-        "fixedrange": True,
-    }
-
-
 def daily_energy_figure(days: Sequence[DayEnergy]) -> dict[str, Any]:
     """One bar per local day (zeros included)."""
     long = len(days) > 62
@@ -385,18 +354,13 @@ def daily_energy_figure(days: Sequence[DayEnergy]) -> dict[str, Any]:
                 "name": "kWh",
             }
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             DAILY_HEIGHT,
+            _MARGIN,
             bargap=0.1 if long else 0.2,
-            annotations=_empty_note("No sessions in this period") if empty else [],
-            xaxis={
-                "type": "date",
-                "tickformat": "%b" if long else "%-d %b",
-                "showgrid": False,
-                "linecolor": "#adb5bd",
-                "fixedrange": True,
-            },
-            yaxis=_kwh_axis(),
+            annotations=empty_note("No sessions in this period") if empty else [],
+            xaxis=day_axis(long),
+            yaxis=value_axis("kWh"),
         ),
     }
 
@@ -425,10 +389,11 @@ def monthly_energy_figure(months: Sequence[MonthEnergy]) -> dict[str, Any]:
                 "name": "kWh",
             }
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             MONTHLY_HEIGHT,
+            _MARGIN,
             bargap=0.3 if len(months) > 3 else 0.6,
-            annotations=_empty_note("No sessions in this period") if empty else [],
+            annotations=empty_note("No sessions in this period") if empty else [],
             xaxis={
                 "type": "category",
                 # Level, small labels: twelve "Jan".."Dec" fit a phone without turning sideways.
@@ -438,7 +403,7 @@ def monthly_energy_figure(months: Sequence[MonthEnergy]) -> dict[str, Any]:
                 "linecolor": "#adb5bd",
                 "fixedrange": True,
             },
-            yaxis=_kwh_axis(),
+            yaxis=value_axis("kWh"),
         ),
     }
 
@@ -479,10 +444,10 @@ def hour_of_week_figure(grid: Sequence[Sequence[int]]) -> dict[str, Any]:
                 },
             }
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             HEAT_HEIGHT,
-            margin={"l": 40, "r": 8, "t": 8, "b": 96},
-            annotations=_empty_note("No sessions in this period") if empty else [],
+            {"l": 40, "r": 8, "t": 8, "b": 96},
+            annotations=empty_note("No sessions in this period") if empty else [],
             xaxis={
                 "type": "category",
                 "tickvals": hours[::3],
@@ -561,14 +526,14 @@ def utilisation_figure(rows: Sequence[ChargerUtilisation]) -> dict[str, Any]:
                 "name": "Utilisation",
             }
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             UTILISATION_HEIGHT,
-            margin={"l": 8, "r": 48, "t": 8, "b": 32},
-            annotations=names or _empty_note("No charger was in use in this period"),
+            {"l": 8, "r": 48, "t": 8, "b": 32},
+            annotations=names or empty_note("No charger was in use in this period"),
             xaxis={
                 "range": [0, 100],
                 "ticksuffix": "%",
-                "gridcolor": _GRID,
+                "gridcolor": GRID_COLOUR,
                 "zeroline": False,
                 "fixedrange": True,
             },
@@ -613,9 +578,9 @@ def connector_figure(rows: Sequence[ConnectorEnergy]) -> dict[str, Any]:
                 "name": "Connector type",
             }
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             CONNECTOR_HEIGHT,
-            margin={"l": 64, "r": 64, "t": 28, "b": 28},
+            {"l": 64, "r": 64, "t": 28, "b": 28},
             annotations=[
                 {
                     "text": centre,

@@ -18,7 +18,7 @@ from dash.development.base_component import Component
 
 from components.admin import action_row, admin_section
 from components.charger_status import status_class
-from components.charts import captioned_chart, empty_figure
+from components.charts import captioned_chart, chart_layout, day_axis, empty_figure, value_axis
 from components.format import (
     format_ago,
     format_datetime,
@@ -75,7 +75,6 @@ _RESERVATION_STATUS = {
 }
 _CHART_COLOUR = "#0b5394"
 _UTILISATION_COLOUR = "#2f7d4f"
-_GRID_COLOUR = "#e9ecef"
 
 
 def charger_href(charger_id: str) -> str:
@@ -310,35 +309,18 @@ def usage_totals(frame: pd.DataFrame, period: Period) -> html.P:
 
 def _day_chart_layout(period: Period, y_title: str, y_range: list[float] | None) -> dict[str, Any]:
     year = period.name == "year"
-    yaxis: dict[str, Any] = {
-        "title": {"text": y_title},
-        "gridcolor": _GRID_COLOUR,
-        "zeroline": False,
-        "fixedrange": True,
-        "rangemode": "tozero",
-    }
+    yaxis = value_axis(y_title)
     if y_range is not None:
         yaxis["range"] = y_range
         yaxis["tickformat"] = ".0%"
-    return {
-        "template": None,
-        "margin": {"l": 48, "r": 8, "t": 8, "b": 32},
-        "height": 220,
-        "bargap": 0.1 if year else 0.2,
-        "showlegend": False,
-        "paper_bgcolor": "rgba(0,0,0,0)",
-        "plot_bgcolor": "rgba(0,0,0,0)",
-        "font": {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"},
-        "hoverlabel": {"bgcolor": "white"},
-        "xaxis": {
-            "type": "date",
-            "tickformat": "%b" if year else "%-d %b",
-            "showgrid": False,
-            "linecolor": "#adb5bd",
-            "fixedrange": True,
-        },
-        "yaxis": yaxis,
-    }
+    return chart_layout(
+        220,
+        {"l": 48, "r": 8, "t": 8, "b": 32},
+        template=None,
+        bargap=0.1 if year else 0.2,
+        xaxis=day_axis(year),
+        yaxis=yaxis,
+    )
 
 
 def utilisation_figure(frame: pd.DataFrame, period: Period) -> go.Figure:

@@ -20,7 +20,14 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components.charger_status import status_class, status_text
-from components.charts import captioned_chart, empty_figure
+from components.charts import (
+    captioned_chart,
+    chart_layout,
+    day_axis,
+    empty_figure,
+    empty_note,
+    value_axis,
+)
 from components.format import (
     format_datetime,
     format_duration,
@@ -96,7 +103,6 @@ EMPTY_SESSIONS_ANSWER = (
 _RESERVATION_STATUS = {"pending": "Pending", "confirmed": "Confirmed", "active": "Active now"}
 
 _CHART_COLOUR = "#0b5394"
-_GRID_COLOUR = "#e9ecef"
 
 
 # --- recent sessions ----------------------------------------------------------------------------
@@ -241,21 +247,7 @@ def daily_usage_figure(frame: pd.DataFrame, period: Period) -> dict[str, Any]:
     out (1.7 ms against 0.2 ms a render); ``tests/test_components.py`` validates it instead."""
     year = period.name == "year"
     empty = not any(float(v) for v in frame["energy_kwh"])
-    annotations = (
-        [
-            {
-                "text": f"No charging {period_phrase(period)}",
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0.5,
-                "y": 0.5,
-                "showarrow": False,
-                "font": {"color": "#6c757d"},
-            }
-        ]
-        if empty
-        else []
-    )
+    annotations = empty_note(f"No charging {period_phrase(period)}") if empty else []
     return {
         "data": [
             {
@@ -267,31 +259,14 @@ def daily_usage_figure(frame: pd.DataFrame, period: Period) -> dict[str, Any]:
                 "name": "kWh",
             }
         ],
-        "layout": {
-            "margin": {"l": 44, "r": 8, "t": 8, "b": 32},
-            "height": 260,
-            "bargap": 0.1 if year else 0.2,
-            "showlegend": False,
-            "paper_bgcolor": "rgba(0,0,0,0)",
-            "plot_bgcolor": "rgba(0,0,0,0)",
-            "font": {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"},
-            "hoverlabel": {"bgcolor": "white"},
-            "annotations": annotations,
-            "xaxis": {
-                "type": "date",
-                "tickformat": "%b" if year else "%-d %b",
-                "showgrid": False,
-                "linecolor": "#adb5bd",
-                "fixedrange": True,
-            },
-            "yaxis": {
-                "title": {"text": "kWh"},
-                "rangemode": "tozero",
-                "gridcolor": _GRID_COLOUR,
-                "zeroline": False,
-                "fixedrange": True,
-            },
-        },
+        "layout": chart_layout(
+            260,
+            {"l": 44, "r": 8, "t": 8, "b": 32},
+            bargap=0.1 if year else 0.2,
+            annotations=annotations,
+            xaxis=day_axis(year),
+            yaxis=value_axis("kWh"),
+        ),
     }
 
 

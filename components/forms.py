@@ -1,4 +1,5 @@
-"""The admin forms' shared pieces: labelled fields, error lines, ✓/✕ outcomes, card sections."""
+"""The forms' shared pieces: the POST form with its CSRF token; for the admin forms, labelled
+fields, error lines, ✓/✕ outcomes, card sections."""
 
 from __future__ import annotations
 
@@ -12,6 +13,19 @@ from components.landmarks import aria as _aria
 from data.accounts.validation import ISO_4217_CODES
 
 REFRESH_NOTE = "Customers see it the next time their dashboard refreshes."
+
+
+def post_form(
+    action: str, csrf_token: str, children: list[Component], class_name: str
+) -> html.Form:
+    """A plain HTML form that POSTs to ``action`` (a Flask route, not a callback), the CSRF
+    token first among its fields."""
+    return html.Form(
+        action=action,
+        method="POST",
+        className=class_name,
+        children=[dcc.Input(type="hidden", name="csrf_token", value=csrf_token), *children],
+    )
 
 
 def error_id(input_id: str) -> str:
@@ -47,11 +61,14 @@ def field_error(input_id: str) -> html.Div:
 
 def form_field(
     label: str,
-    control: Component,
-    input_id: str,
+    control: dbc.Input | dbc.Select | dbc.Checklist | dcc.Dropdown,
     help_text: str | None = None,
     class_name: str = "mb-3",
 ) -> html.Div:
+    """``control`` under its label, then the help text and the line for its error, all three
+    naming the control's own id."""
+    # Dash sets every prop as an attribute; its typed dcc classes just do not declare them.
+    input_id: str = control.id  # type: ignore[union-attr]
     children: list[Component] = [dbc.Label(label, html_for=input_id)]
     children.append(control)
     if help_text:

@@ -87,9 +87,11 @@ def _section(section_id: str, title: str, children: Sequence[Component | str]) -
     return named_section(section_id, title, children, "mb-4")
 
 
-def _field(label: str, control: Component, control_id: str, width: dict[str, int]) -> dbc.Col:
+def _field(label: str, control: dbc.Input | dbc.Select, **width: int) -> dbc.Col:
+    """A filter or form column: ``control`` under a small label naming its id; ``width`` in
+    grid columns per breakpoint (``xs=6, md=2``)."""
     return dbc.Col(
-        [dbc.Label(label, html_for=control_id, class_name="small mb-1"), control],
+        [dbc.Label(label, html_for=control.id, class_name="small mb-1"), control],
         **width,
         class_name="mb-2",
     )
@@ -154,14 +156,14 @@ def sessions_filter_form() -> dbc.Form:
                 _field(
                     "From (local day)",
                     dbc.Input(id=SESSIONS_FROM_ID, type="date"),
-                    SESSIONS_FROM_ID,
-                    {"xs": 6, "md": 2},
+                    xs=6,
+                    md=2,
                 ),
                 _field(
                     "To (local day)",
                     dbc.Input(id=SESSIONS_TO_ID, type="date"),
-                    SESSIONS_TO_ID,
-                    {"xs": 6, "md": 2},
+                    xs=6,
+                    md=2,
                 ),
                 _field(
                     "Charger (id or name)",
@@ -172,8 +174,8 @@ def sessions_filter_form() -> dbc.Form:
                         maxlength=200,
                         autocomplete="off",
                     ),
-                    SESSIONS_CHARGER_ID,
-                    {"xs": 12, "md": 4},
+                    xs=12,
+                    md=4,
                 ),
                 _field(
                     "Account id",
@@ -184,14 +186,14 @@ def sessions_filter_form() -> dbc.Form:
                         maxlength=64,
                         autocomplete="off",
                     ),
-                    SESSIONS_ACCOUNT_ID,
-                    {"xs": 6, "md": 2},
+                    xs=6,
+                    md=2,
                 ),
                 _field(
                     "State",
                     dbc.Select(id=SESSIONS_STATE_ID, options=state_options, value="all"),
-                    SESSIONS_STATE_ID,
-                    {"xs": 6, "md": 2},
+                    xs=6,
+                    md=2,
                 ),
                 dbc.Col(
                     html.Div(
@@ -595,14 +597,16 @@ def new_reservation_form() -> html.Section:
                             _field(
                                 "Starts",
                                 dbc.Input(id=NEW_START_ID, type="datetime-local", step=60),
-                                NEW_START_ID,
-                                {"xs": 12, "sm": 6, "lg": 12},
+                                xs=12,
+                                sm=6,
+                                lg=12,
                             ),
                             _field(
                                 "Ends",
                                 dbc.Input(id=NEW_END_ID, type="datetime-local", step=60),
-                                NEW_END_ID,
-                                {"xs": 12, "sm": 6, "lg": 12},
+                                xs=12,
+                                sm=6,
+                                lg=12,
                             ),
                         ],
                         class_name="g-2",

@@ -50,16 +50,11 @@ def _new_account_fieldset(
         form_field(
             "Account id",
             text_input(account_id, placeholder="Generated when empty", maxlength=64),
-            account_id,
         ),
-        form_field(
-            "Label", text_input(label_id, placeholder=label_example, maxlength=200), label_id
-        ),
+        form_field("Label", text_input(label_id, placeholder=label_example, maxlength=200)),
     ]
     if plan_id is not None:
-        fields.append(
-            form_field("Plan", dbc.Select(id=plan_id, options=[], value=NO_PLAN_VALUE), plan_id)
-        )
+        fields.append(form_field("Plan", dbc.Select(id=plan_id, options=[], value=NO_PLAN_VALUE)))
     width = 12 // len(fields)
     extra: dict[str, Any] = {"hidden": True} if hidden else {}
     return html.Fieldset(
@@ -92,7 +87,6 @@ def new_person_modal() -> dbc.Modal:
                                     text_input(
                                         f["email"], type="email", autocomplete="off", maxlength=254
                                     ),
-                                    f["email"],
                                 ),
                                 md=6,
                             ),
@@ -100,7 +94,6 @@ def new_person_modal() -> dbc.Modal:
                                 form_field(
                                     "Name",
                                     text_input(f["display_name"], maxlength=200),
-                                    f["display_name"],
                                 ),
                                 md=6,
                             ),
@@ -114,7 +107,6 @@ def new_person_modal() -> dbc.Modal:
                             autocomplete="new-password",
                             maxlength=1024,
                         ),
-                        f["password"],
                         f"At least {PASSWORD_MIN_LENGTH} characters. Without one the person "
                         "cannot sign in until you set it.",
                     ),
@@ -131,7 +123,6 @@ def new_person_modal() -> dbc.Modal:
                             ],
                             value=["customer"],
                         ),
-                        NEW_KINDS_ID,
                     ),
                     _new_account_fieldset(
                         NEW_CUSTOMER_FIELDS_ID,

@@ -299,6 +299,11 @@ def reservations_table(
 # --- the page --------------------------------------------------------------------------------
 
 
+def _labelled(label: str, control: dbc.Input, *after: Component, md: int) -> dbc.Col:
+    """A column of the one-line forms: ``control`` under its label (``after`` it: a hint)."""
+    return dbc.Col([dbc.Label(label, html_for=control.id), control, *after], md=md)
+
+
 def ocpp_skeleton(charger_id: str = "") -> list[Component]:
     """Static: every figure is filled by a callback. ``charger_id`` (from ``?charger=``)
     pre-fills the search and the password form."""
@@ -349,27 +354,23 @@ def ocpp_skeleton(charger_id: str = "") -> list[Component]:
                 ),
                 dbc.Row(
                     [
-                        dbc.Col(
-                            [
-                                dbc.Label("Charger id", html_for=LOGIN_CHARGER_ID),
-                                dbc.Input(id=LOGIN_CHARGER_ID, value=charger_id, maxLength=64),
-                            ],
+                        _labelled(
+                            "Charger id",
+                            dbc.Input(id=LOGIN_CHARGER_ID, value=charger_id, maxLength=64),
                             md=4,
                         ),
-                        dbc.Col(
-                            [
-                                dbc.Label("New password", html_for=LOGIN_INPUT_ID),
-                                dbc.Input(
-                                    id=LOGIN_INPUT_ID,
-                                    type="password",
-                                    autocomplete="new-password",
-                                    maxLength=PASSWORD_MAX_LENGTH,
-                                ),
-                                dbc.FormText(
-                                    f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} letters, "
-                                    "digits or punctuation."
-                                ),
-                            ],
+                        _labelled(
+                            "New password",
+                            dbc.Input(
+                                id=LOGIN_INPUT_ID,
+                                type="password",
+                                autocomplete="new-password",
+                                maxLength=PASSWORD_MAX_LENGTH,
+                            ),
+                            dbc.FormText(
+                                f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} letters, "
+                                "digits or punctuation."
+                            ),
                             md=5,
                         ),
                         dbc.Col(
@@ -406,22 +407,16 @@ def ocpp_skeleton(charger_id: str = "") -> list[Component]:
                 ),
                 dbc.Row(
                     [
-                        dbc.Col(
-                            [
-                                dbc.Label("Id tag", html_for=TAG_INPUT_ID),
-                                dbc.Input(id=TAG_INPUT_ID, maxLength=ID_TAG_MAX_LENGTH),
-                            ],
-                            md=4,
+                        _labelled(
+                            "Id tag", dbc.Input(id=TAG_INPUT_ID, maxLength=ID_TAG_MAX_LENGTH), md=4
                         ),
-                        dbc.Col(
-                            [
-                                dbc.Label("Customer account", html_for=TAG_ACCOUNT_ID),
-                                dbc.Input(
-                                    id=TAG_ACCOUNT_ID,
-                                    placeholder="Account id or the person's email",
-                                    maxLength=200,
-                                ),
-                            ],
+                        _labelled(
+                            "Customer account",
+                            dbc.Input(
+                                id=TAG_ACCOUNT_ID,
+                                placeholder="Account id or the person's email",
+                                maxLength=200,
+                            ),
                             md=5,
                         ),
                         dbc.Col(

@@ -60,11 +60,10 @@ def operator_section() -> html.Section:
                 "months. " + REFRESH_NOTE,
                 className="small text-body-secondary",
             ),
-            form_field("Operator name", text_input(f["name"], maxlength=200), f["name"]),
+            form_field("Operator name", text_input(f["name"], maxlength=200)),
             form_field(
                 "Support email (optional)",
                 text_input(f["support_email"], type="email", maxlength=254),
-                f["support_email"],
                 "Shown to customers on their dashboard.",
             ),
             form_field(
@@ -76,12 +75,10 @@ def operator_section() -> html.Section:
                     clearable=False,
                     placeholder="Type to search, e.g. Berlin",
                 ),
-                f["timezone"],
             ),
             form_field(
                 "Currency",
                 currency_dropdown(f["currency"]),
-                f["currency"],
             ),
             dbc.Button("Save settings", id=OPERATOR_SAVE_ID, n_clicks=0, color="primary"),
             live_region(OPERATOR_FEEDBACK_ID),

@@ -128,6 +128,18 @@ def _managing_badge() -> dbc.Badge:
     return dbc.Badge("Managing below", color="primary", className="admin-managing")
 
 
+def _account_button(label: str, button_type: str, account_id: str, color: str) -> dbc.Button:
+    """A small outlined button acting on one account (``{"type": button_type, "account": id}``)."""
+    return dbc.Button(
+        label,
+        id={"type": button_type, "account": account_id},
+        size="sm",
+        color=color,
+        outline=True,
+        n_clicks=0,
+    )
+
+
 def person_accounts(p: Person, selected: str | None) -> Component:
     """The person's accounts; the chosen one is highlighted and the tools below act on it."""
     if not p.accounts:
@@ -144,25 +156,11 @@ def person_accounts(p: Person, selected: str | None) -> Component:
         is_selected = a.account_id == selected
         actions: list[Component] = [_managing_badge()] if is_selected else []
         if not is_selected:
-            actions.append(
-                dbc.Button(
-                    "Manage",
-                    id={"type": ACCOUNT_PICK_TYPE, "account": a.account_id},
-                    size="sm",
-                    color="primary",
-                    outline=True,
-                    n_clicks=0,
-                )
-            )
+            actions.append(_account_button("Manage", ACCOUNT_PICK_TYPE, a.account_id, "primary"))
         if not a.is_default and (a.is_admin or not holds_admin):
             actions.append(
-                dbc.Button(
-                    "Sign in here by default",
-                    id={"type": ACCOUNT_DEFAULT_TYPE, "account": a.account_id},
-                    size="sm",
-                    color="secondary",
-                    outline=True,
-                    n_clicks=0,
+                _account_button(
+                    "Sign in here by default", ACCOUNT_DEFAULT_TYPE, a.account_id, "secondary"
                 )
             )
         items.append(
@@ -337,7 +335,6 @@ def password_form() -> html.Div:
                     minlength=PASSWORD_MIN_LENGTH,
                     maxlength=1024,
                 ),
-                PASSWORD_INPUT_ID,
                 f"At least {PASSWORD_MIN_LENGTH} characters. Their other sessions end.",
                 class_name="mb-2",
             ),
@@ -361,22 +358,17 @@ def add_account_form() -> html.Div:
                     ],
                     value=Role.customer.value,
                 ),
-                ADD_ROLE_ID,
                 class_name="mb-2",
             ),
             form_field(
                 "Account id",
                 text_input(ADD_ACCOUNT_ID, placeholder="Generated when empty", maxlength=64),
-                ADD_ACCOUNT_ID,
                 class_name="mb-2",
             ),
-            form_field(
-                "Label", text_input(ADD_LABEL_ID, maxlength=200), ADD_LABEL_ID, class_name="mb-2"
-            ),
+            form_field("Label", text_input(ADD_LABEL_ID, maxlength=200), class_name="mb-2"),
             form_field(
                 "Plan (customer accounts)",
                 dbc.Select(id=ADD_PLAN_ID, options=[], value=NO_PLAN_VALUE),
-                ADD_PLAN_ID,
                 class_name="mb-2",
             ),
             dbc.Button("Add account", id=ADD_SAVE_ID, n_clicks=0, color="secondary"),

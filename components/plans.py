@@ -95,7 +95,6 @@ def plans_section() -> html.Section:
                                 form_field(
                                     "Name",
                                     text_input(f["name"], maxlength=200),
-                                    f["name"],
                                 ),
                                 sm=6,
                             ),
@@ -105,7 +104,6 @@ def plans_section() -> html.Section:
                                     text_input(
                                         f["plan_id"], placeholder="Made from the name", maxlength=64
                                     ),
-                                    f["plan_id"],
                                 ),
                                 sm=6,
                             ),
@@ -118,7 +116,6 @@ def plans_section() -> html.Section:
                                         inputmode="decimal",
                                         placeholder="e.g. 250",
                                     ),
-                                    f["allowance_kwh"],
                                     "0 means no allowance.",
                                 ),
                                 sm=6,
@@ -127,7 +124,6 @@ def plans_section() -> html.Section:
                                 form_field(
                                     "Currency",
                                     currency_dropdown(f["currency"]),
-                                    f["currency"],
                                 ),
                                 sm=6,
                             ),

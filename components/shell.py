@@ -7,6 +7,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from auth.accounts import AccountInfo
+from components.forms import post_form
 from components.landmarks import aria
 
 BANNER_ID = "active-session-banner"
@@ -76,16 +77,15 @@ def account_menu(display_name: str, account: AccountInfo, csrf_token: str) -> li
                 ),
                 dbc.DropdownMenuItem("Switch account", href="/switch"),
                 dbc.DropdownMenuItem(divider=True),
-                html.Form(
-                    action="/logout",
-                    method="POST",
-                    className="px-3",
-                    children=[
-                        dcc.Input(type="hidden", name="csrf_token", value=csrf_token),
+                post_form(
+                    "/logout",
+                    csrf_token,
+                    [
                         html.Button(
                             "Sign out", type="submit", className="btn btn-link p-0", id="sign-out"
-                        ),
+                        )
                     ],
+                    "px-3",
                 ),
             ],
         ),

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data.accounts.validation import (
-    KWH,
     FieldChecks,
     InvalidInput,
     NotFound,
@@ -22,6 +21,7 @@ from data.accounts.validation import (
     validate_name,
 )
 from data.core.models import ID_LENGTH, Account, Plan
+from data.core.sql import KWH
 
 PLAN_LIMIT = 500  # plans are a short price list, never a big table
 

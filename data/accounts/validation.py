@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from zoneinfo import available_timezones
 
 from data.core.models import ID_LENGTH
+from data.core.sql import KWH
 
 T = TypeVar("T")
 
@@ -21,7 +22,6 @@ EMAIL_MAX_LENGTH = 254
 NAME_MAX_LENGTH = 200
 SEARCH_MAX_LENGTH = 200
 MAX_ALLOWANCE = Decimal("999999999.999")  # Numeric(12, 3)
-KWH = Decimal("0.001")
 
 # Active ISO 4217 currency codes (the list as amended up to 2025: HRK, SLL, ZWL, CUC, ANG and
 # BGN are withdrawn). Fund codes, precious metals and test codes are left out on purpose: a plan

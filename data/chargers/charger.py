@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus, charger_status_expression
+from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus, chargers_with_status
 from data.charging.dashboard import kwh_figure
 from data.core.grid import MAX_GRID_ROWS
 from data.core.models import (
@@ -81,20 +81,12 @@ def charger_detail(
     if not plausible_charger_id(charger_id):
         return None
     row = session.execute(
-        select(
-            Charger.id,
-            Charger.friendly_name,
-            Charger.connector_type,
-            Charger.max_power_kw,
-            Charger.visibility,
-            Charger.last_seen_at,
-            charger_status_expression(now, offline_after_s).label("status"),
-        ).where(Charger.id == charger_id)
+        chargers_with_status(now, offline_after_s).where(Charger.id == charger_id)
     ).first()
     if row is None:
         return None
     return ChargerDetail(
-        row.id,
+        row.charger_id,
         row.friendly_name,
         ConnectorType(row.connector_type).value,
         float(row.max_power_kw),

@@ -17,7 +17,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, SQLColumnExpression, case, false, func, select
 from sqlalchemy.orm import Session
 
-from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus, charger_status_expression
+from data.chargers.status import (
+    OFFLINE_AFTER_SECONDS,
+    ChargerStatus,
+    charger_status_expression,
+    chargers_with_status,
+)
 from data.charging.dashboard import kwh_figure
 from data.core.grid import (
     ColumnFilter,
@@ -134,15 +139,7 @@ def fleet_page(
 
     # Each charger's status once (the planners would otherwise repeat the CASE in WHERE and
     # ORDER BY); 10,000 chargers cost a few milliseconds.
-    fleet = select(
-        Charger.id.label("charger_id"),
-        Charger.friendly_name,
-        Charger.connector_type,
-        Charger.max_power_kw,
-        Charger.visibility,
-        Charger.last_seen_at,
-        charger_status_expression(now, offline_after_s).label("status"),
-    ).cte("fleet")
+    fleet = chargers_with_status(now, offline_after_s).cte("fleet")
     source: Any = fleet
     columns: dict[str, ColumnElement[Any]] = dict(fleet.c)
     if needs_recent:

@@ -16,6 +16,7 @@ from data.core.models import (
     Reservation,
     ReservationStatus,
 )
+from data.core.sql import AnySelect
 
 # A charger silent for longer than this is Offline (data-exchange spec: one hour). The one
 # default: the app's POLARIS_OFFLINE_AFTER_S (config.py) overrides it and callers pass it in.
@@ -101,6 +102,21 @@ def charger_status_expression(
                 else_=literal(ChargerStatus.online.value),
             ),
         ),
+    )
+
+
+def chargers_with_status(now: datetime, offline_after_s: int = OFFLINE_AFTER_SECONDS) -> AnySelect:
+    """Every charger as the admin pages show it: ``charger_id``, ``friendly_name``,
+    ``connector_type``, ``max_power_kw``, ``visibility``, ``last_seen_at`` and its ``status`` at
+    ``now`` (the fleet table's rows, the charger page's heading)."""
+    return select(
+        Charger.id.label("charger_id"),
+        Charger.friendly_name,
+        Charger.connector_type,
+        Charger.max_power_kw,
+        Charger.visibility,
+        Charger.last_seen_at,
+        charger_status_expression(now, offline_after_s).label("status"),
     )
 
 

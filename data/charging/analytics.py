@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import Subquery
 
-from data.charging.dashboard import KWH, day_buckets, local_day_expression
+from data.charging.dashboard import day_buckets, local_day_expression
 from data.charging.rollup import (
     LONGEST_FINISHED_SESSION,
     Usage,
@@ -52,7 +52,7 @@ from data.charging.rollup import (
 )
 from data.core.models import Charger, ChargingSession, ConnectorType
 from data.core.periods import PERIODS, Period, local_midnight_utc, period_bounds
-from data.core.sql import EpochSeconds, Greatest, Least, ShiftedHourOfWeek
+from data.core.sql import EpochSeconds, Greatest, Least, ShiftedHourOfWeek, kwh_decimal
 
 CUSTOM = "custom"
 # The charts, in page order; each is also a CSV download named ``<chart>.csv``.
@@ -265,13 +265,6 @@ def _in_period(period: Period) -> list[ColumnElement[bool]]:
     ]
 
 
-def _kwh(value: Decimal | float | int | None) -> Decimal:
-    """A SUM from either database as a Decimal with the schema's 3 decimals."""
-    if value is None:
-        return Decimal("0.000")
-    return Decimal(str(value)).quantize(KWH)
-
-
 # --- energy per day and per month -----------------------------------------------------------------
 
 
@@ -302,7 +295,7 @@ def energy_per_day(session: Session, period: Period) -> list[DayEnergy]:
     if quarters is None:
         return energy_per_day_from_sessions(session, period)
     found = usage_per_local_day(session, quarters)
-    zero = Usage(0, _kwh(None))
+    zero = Usage(0, kwh_decimal(None))
     return [DayEnergy(d, *_pair(found.get(d, zero))) for d in days]
 
 
@@ -330,8 +323,8 @@ def energy_per_day_from_sessions(session: Session, period: Period) -> list[DayEn
             func.sum(in_period.c.energy_kwh).label("energy_kwh"),
         ).group_by(in_period.c.day)
     ).all()
-    found = {_as_date(r.day): (int(r.sessions), _kwh(r.energy_kwh)) for r in rows}
-    zero = (0, _kwh(None))
+    found = {_as_date(r.day): (int(r.sessions), kwh_decimal(r.energy_kwh)) for r in rows}
+    zero = (0, kwh_decimal(None))
     return [DayEnergy(d, *found.get(d, zero)) for d in days]
 
 
@@ -348,7 +341,7 @@ def energy_per_month(days: list[DayEnergy]) -> list[MonthEnergy]:
     months: dict[date, MonthEnergy] = {}
     for row in days:
         key = row.day.replace(day=1)
-        seen = months.get(key, MonthEnergy(key, 0, 0, _kwh(None)))
+        seen = months.get(key, MonthEnergy(key, 0, 0, kwh_decimal(None)))
         months[key] = MonthEnergy(
             key, seen.days + 1, seen.sessions + row.sessions, seen.energy_kwh + row.energy_kwh
         )
@@ -356,7 +349,7 @@ def energy_per_month(days: list[DayEnergy]) -> list[MonthEnergy]:
 
 
 def total_energy(rows: list[DayEnergy] | list[MonthEnergy]) -> Decimal:
-    return sum((r.energy_kwh for r in rows), _kwh(None))
+    return sum((r.energy_kwh for r in rows), kwh_decimal(None))
 
 
 # --- when people charge ---------------------------------------------------------------------------
@@ -564,16 +557,17 @@ def energy_by_connector_from_sessions(session: Session, period: Period) -> list[
         .group_by(Charger.connector_type)
     ).all()
     found = {
-        ConnectorType(r.connector_type).value: (int(r.sessions), _kwh(r.energy_kwh)) for r in rows
+        ConnectorType(r.connector_type).value: (int(r.sessions), kwh_decimal(r.energy_kwh))
+        for r in rows
     }
     return _connector_shares(found)
 
 
 def _connector_shares(found: dict[str, tuple[int, Decimal]]) -> list[ConnectorEnergy]:
-    total = sum((kwh for _n, kwh in found.values()), _kwh(None))
+    total = sum((kwh for _n, kwh in found.values()), kwh_decimal(None))
     result = []
     for kind in ConnectorType:
-        sessions, kwh = found.get(kind.value, (0, _kwh(None)))
+        sessions, kwh = found.get(kind.value, (0, kwh_decimal(None)))
         share = float(kwh / total) if total > 0 else 0.0
         result.append(ConnectorEnergy(kind.value, sessions, kwh, share))
     return result

@@ -52,10 +52,9 @@ from data.core.models import (
     Visibility,
 )
 from data.core.periods import Period, local_midnight_utc
-from data.core.sql import AnySelect, ShiftedUTCDate
+from data.core.sql import KWH, AnySelect, ShiftedUTCDate
 
 CHARGER_LIMIT = 50
-KWH = Decimal("0.001")  # energy is stored with 3 decimals; every figure is rounded to that
 
 
 @dataclass(frozen=True)

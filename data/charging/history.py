@@ -32,12 +32,12 @@ from data.charging.rollup import usage_between
 from data.core.grid import GridRequest, parse_grid_request
 from data.core.models import Account, Charger, ChargingSession
 from data.core.periods import local_midnight_utc
+from data.core.sql import kwh_decimal
 
 PAGE_SIZE_MAX = 100
 DEFAULT_DAYS = 7
 MAX_DAYS = 366  # a year at most per view: the totals scan every session in the range
 SEARCH_MAX_LENGTH = 200
-KWH = Decimal("0.001")
 
 STATES = ("all", "in_progress", "finalized")
 STATE_LABELS = {"all": "All", "in_progress": "In progress", "finalized": "Finalized"}
@@ -230,13 +230,6 @@ class SessionTotals:
         return self.sessions - self.disputed
 
 
-def _kwh(value: Any) -> Decimal:
-    if value is None:
-        return Decimal("0.000")
-    # SQLite sums NUMERIC as a float: through str, then to the schema's 3 decimals.
-    return Decimal(str(value)).quantize(KWH)
-
-
 def session_totals(session: Session, flt: SessionFilter, tz: ZoneInfo) -> SessionTotals:
     """How many sessions the filter holds and their energy: one aggregate over the filter.
 
@@ -267,7 +260,7 @@ def session_totals(session: Session, flt: SessionFilter, tz: ZoneInfo) -> Sessio
             func.count(ChargingSession.energy_disputed_at),
         ).where(*conditions)
     ).one()
-    return SessionTotals(int(row[0] or 0), _kwh(row[1]), int(row[2] or 0))
+    return SessionTotals(int(row[0] or 0), kwh_decimal(row[1]), int(row[2] or 0))
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -401,7 +394,7 @@ def session_page(
             r.friendly_name,
             r.started_at,
             r.ended_at,
-            _kwh(r.energy_kwh),
+            kwh_decimal(r.energy_kwh),
             bool(r.finalized),
             r.energy_disputed_at is not None,
         )

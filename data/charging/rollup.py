@@ -58,6 +58,7 @@ from data.core.models import (
 )
 from data.core.periods import Period
 from data.core.sql import (
+    KWH,
     AnySelect,
     DayOf,
     EpochSeconds,
@@ -71,7 +72,6 @@ from data.core.sql import (
 QUARTER = timedelta(minutes=15)
 QUARTERS_PER_DAY = 96
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-KWH = Decimal("0.001")
 
 
 # --- quarters and energy in Python and SQL (the key functions themselves: data/core/sql.py) -------

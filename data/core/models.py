@@ -399,7 +399,18 @@ class OcppReservation(Base):
     cancel_answer: Mapped[str | None] = mapped_column(String(32))
 
 
-class UsageQuarter(Base):
+class _UsageCounts:
+    """The counts every usage rollup row keeps (``UsageQuarter``, ``UsageQuarterTotal``,
+    ``UsageDay``): its sessions and their energy in integer Wh, and the same for the finalized
+    ones. Columns after the row's own key columns."""
+
+    sessions: Mapped[int] = mapped_column(BigInteger)
+    energy_wh: Mapped[int] = mapped_column(BigInteger)
+    finalized_sessions: Mapped[int] = mapped_column(BigInteger)
+    finalized_energy_wh: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageQuarter(_UsageCounts, Base):
     """Sessions and their energy per UTC quarter-hour of their start and connector type.
 
     Kept exact by database triggers on ``sessions`` and ``chargers`` (migration 0008), so every
@@ -413,10 +424,6 @@ class UsageQuarter(Base):
 
     quarter: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     connector_type: Mapped[str] = mapped_column(String(16), primary_key=True)
-    sessions: Mapped[int] = mapped_column(BigInteger)
-    energy_wh: Mapped[int] = mapped_column(BigInteger)
-    finalized_sessions: Mapped[int] = mapped_column(BigInteger)
-    finalized_energy_wh: Mapped[int] = mapped_column(BigInteger)
 
 
 class ChargerDay(Base):
@@ -451,20 +458,16 @@ class ChargerMonth(Base):
     longest_us: Mapped[int] = mapped_column(BigInteger)
 
 
-class UsageQuarterTotal(Base):
+class UsageQuarterTotal(_UsageCounts, Base):
     """``UsageQuarter`` summed over connector types: one row per quarter (migration 0010,
     kept by triggers on ``usage_quarters``), for the figures that need no connector type."""
 
     __tablename__ = "usage_quarter_totals"
 
     quarter: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    sessions: Mapped[int] = mapped_column(BigInteger)
-    energy_wh: Mapped[int] = mapped_column(BigInteger)
-    finalized_sessions: Mapped[int] = mapped_column(BigInteger)
-    finalized_energy_wh: Mapped[int] = mapped_column(BigInteger)
 
 
-class UsageDay(Base):
+class UsageDay(_UsageCounts, Base):
     """``UsageQuarter`` per UTC day (``floor(quarter / 96)``) and connector type (migration
     0010, kept by triggers on ``usage_quarters``): UTC ranges read whole days here."""
 
@@ -472,7 +475,3 @@ class UsageDay(Base):
 
     day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     connector_type: Mapped[str] = mapped_column(String(16), primary_key=True)
-    sessions: Mapped[int] = mapped_column(BigInteger)
-    energy_wh: Mapped[int] = mapped_column(BigInteger)
-    finalized_sessions: Mapped[int] = mapped_column(BigInteger)
-    finalized_energy_wh: Mapped[int] = mapped_column(BigInteger)

@@ -7,6 +7,7 @@ both databases (timestamps are ``timestamptz`` on PostgreSQL and naive UTC text 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any, TypeAlias
 
 from sqlalchemy import BigInteger, Date, Float, Integer, Select, String
@@ -17,6 +18,17 @@ from sqlalchemy.sql.functions import FunctionElement
 
 # A select of any columns: SQLAlchemy 2.1 types a Select by its columns' types.
 AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
+
+# Energy is stored with 3 decimals (``Numeric(12, 3)``); every kWh figure is rounded to that.
+KWH = Decimal("0.001")
+
+
+def kwh_decimal(value: Decimal | float | int | None) -> Decimal:
+    """A kWh value or SUM from either database as a Decimal with the schema's 3 decimals (None,
+    the SUM of no rows, is 0.000). SQLite sums NUMERIC as a float: read through ``str``."""
+    if value is None:
+        return Decimal("0.000")
+    return Decimal(str(value)).quantize(KWH)
 
 
 class ShiftedUTCDate(FunctionElement[date]):

@@ -13,15 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Select, and_, null, select, type_coerce
+from sqlalchemy import Boolean, ColumnElement, Select, and_, null, select, type_coerce
 from sqlalchemy.orm import Session
 
-from data.core.models import Account, ChargerAccess, ChargingSession, IdTag, Operator, Plan, User
-from data.core.models import Charger as ChargerModel
-from data.core.models import Reservation as ReservationModel
+from data.core.models import Account, ChargingSession, Operator, User
 from data.core.sql import AnySelect, Bytewise
 from data.exchange.csv_safety import neutralise_cell
-from data.exchange.format import BATCH_SIZE, COLUMNS, FILES, format_value
+from data.exchange.format import BATCH_SIZE, COLUMNS, FILES, KEYS, TABLE_COLUMNS, format_value
 
 
 def export_query(name: str, dialect: str) -> AnySelect:
@@ -32,10 +30,6 @@ def export_query(name: str, dialect: str) -> AnySelect:
         return select(
             Operator.name, Operator.support_email, Operator.timezone, Operator.currency
         ).order_by(Operator.id)
-    if name == "plans":
-        return select(
-            Plan.id.label("plan_id"), Plan.name, Plan.allowance_kwh, Plan.currency
-        ).order_by(Bytewise(Plan.id))
     if name == "users":
         # Password hashes never leave the database: the column is always empty.
         return select(User.email, User.display_name, null().label("password")).order_by(User.id)
@@ -51,50 +45,25 @@ def export_query(name: str, dialect: str) -> AnySelect:
             .join(User, Account.user_id == User.id)
             .order_by(Bytewise(Account.id))
         )
-    if name == "chargers":
-        c = ChargerModel
-        return select(
-            c.id.label("charger_id"),
-            c.friendly_name,
-            c.connector_type,
-            c.max_power_kw,
-            c.visibility,
-            c.last_seen_at,
-        ).order_by(Bytewise(c.id))
-    if name == "access":
-        a = ChargerAccess
-        return select(a.account_id, a.charger_id).order_by(
-            Bytewise(a.account_id), Bytewise(a.charger_id)
-        )
     if name == "sessions":
         s = ChargingSession
-        return select(
-            s.id.label("session_id"),
-            s.account_id,
-            s.charger_id,
-            s.started_at,
-            s.ended_at,
-            s.energy_kwh,
-            # A session whose energy is disputed (data/ocpp/energy.py) is written as not
-            # finalized: its energy_kwh is the last plausible figure, not a final one. The spec's
-            # columns stay as they are; the dispute itself is not part of the exchange format.
-            type_coerce(and_(s.finalized, s.energy_disputed_at.is_(None)), Boolean).label(
-                "finalized"
-            ),
-        ).order_by(Bytewise(s.id))
-    if name == "id_tags":
-        return select(IdTag.id_tag, IdTag.account_id).order_by(Bytewise(IdTag.id_tag))
-    if name == "reservations":
-        r = ReservationModel
-        return select(
-            r.id.label("reservation_id"),
-            r.account_id,
-            r.charger_id,
-            r.starts_at,
-            r.ends_at,
-            r.status,
-        ).order_by(Bytewise(r.id))
+        # A session whose energy is disputed (data/ocpp/energy.py) is written as not finalized:
+        # its energy_kwh is the last plausible figure, not a final one. The spec's columns stay
+        # as they are; the dispute itself is not part of the exchange format.
+        finalized = type_coerce(and_(s.finalized, s.energy_disputed_at.is_(None)), Boolean)
+        return _table_query(name, {"finalized": finalized})
+    if name in TABLE_COLUMNS:
+        return _table_query(name, {})
     raise KeyError(name)
+
+
+def _table_query(name: str, computed: dict[str, ColumnElement[Any]]) -> AnySelect:
+    """A file of ``TABLE_COLUMNS`` as a SELECT of its table, each column labelled with its file
+    column (``computed`` in place of the stored ones it names), ordered by the file's key."""
+    table, mapping = TABLE_COLUMNS[name]
+    return select(
+        *((computed[f] if f in computed else table.c[c]).label(f) for f, c in mapping.items())
+    ).order_by(*(Bytewise(table.c[mapping[k]]) for k in KEYS[name]))
 
 
 def iter_rows(session: Session, stmt: Select[Any]) -> Iterator[list[str]]:

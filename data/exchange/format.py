@@ -16,7 +16,21 @@ from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
-from data.core.models import ID_LENGTH, ConnectorType, ReservationStatus, Role, Visibility
+from sqlalchemy import Table
+
+from data.core.models import (
+    ID_LENGTH,
+    ChargerAccess,
+    ChargingSession,
+    ConnectorType,
+    IdTag,
+    Plan,
+    ReservationStatus,
+    Role,
+    Visibility,
+)
+from data.core.models import Charger as ChargerModel
+from data.core.models import Reservation as ReservationModel
 
 # Rows per INSERT/UPDATE executemany and per fetched chunk when streaming (import and export).
 BATCH_SIZE = 5000
@@ -239,6 +253,25 @@ KEYS: dict[str, tuple[str, ...]] = {
     "id_tags": ("id_tag",),
     "reservations": ("reservation_id",),
 }
+
+
+# The files whose rows are rows of one table, column for column: the table and the file columns
+# the database names otherwise (each key: ``plan_id`` is ``plans.id``).
+_TABLE_RENAMES: dict[str, tuple[Table, dict[str, str]]] = {
+    "plans": (Plan.__table__, {"plan_id": "id"}),  # type: ignore[dict-item]
+    "chargers": (ChargerModel.__table__, {"charger_id": "id"}),  # type: ignore[dict-item]
+    "access": (ChargerAccess.__table__, {}),  # type: ignore[dict-item]
+    "sessions": (ChargingSession.__table__, {"session_id": "id"}),  # type: ignore[dict-item]
+    "id_tags": (IdTag.__table__, {}),  # type: ignore[dict-item]
+    "reservations": (ReservationModel.__table__, {"reservation_id": "id"}),  # type: ignore[dict-item]
+}
+
+TABLE_COLUMNS: dict[str, tuple[Table, dict[str, str]]] = {
+    name: (table, {c: renamed.get(c, c) for c in COLUMNS[name]})
+    for name, (table, renamed) in _TABLE_RENAMES.items()
+}
+"""Per file of ``_TABLE_RENAMES``: its table and, per file column (in file order), its database
+column. The import writes through it, the export reads through it."""
 
 
 def email_key(email: str) -> str:

@@ -29,17 +29,11 @@ from data.accounts.passwords import hash_password, verify_password
 from data.accounts.signin import landing_account_id
 from data.core.models import (
     Account,
-    ChargerAccess,
-    ChargingSession,
-    IdTag,
     Operator,
-    Plan,
     Role,
     User,
 )
-from data.core.models import Charger as ChargerModel
-from data.core.models import Reservation as ReservationModel
-from data.exchange.format import BATCH_SIZE, KEYS, email_key
+from data.exchange.format import BATCH_SIZE, KEYS, TABLE_COLUMNS, email_key
 from data.exchange.validation import ParsedFile, ParsedRow, read_folder
 
 # Up to this many keys, existing rows are fetched with ``IN (...)`` lookups; above it, one
@@ -87,57 +81,6 @@ class ImportReport:
                 for name, c in self.files.items()
             ]
         return [f"{name}: {counts}" for name, counts in self.files.items()]
-
-
-# File column -> database column, for the tables whose rows map one to one.
-_TABLE_COLUMNS: dict[str, tuple[Table, dict[str, str]]] = {
-    "plans": (
-        Plan.__table__,  # type: ignore[dict-item]
-        {"plan_id": "id", "name": "name", "allowance_kwh": "allowance_kwh", "currency": "currency"},
-    ),
-    "chargers": (
-        ChargerModel.__table__,  # type: ignore[dict-item]
-        {
-            "charger_id": "id",
-            "friendly_name": "friendly_name",
-            "connector_type": "connector_type",
-            "max_power_kw": "max_power_kw",
-            "visibility": "visibility",
-            "last_seen_at": "last_seen_at",
-        },
-    ),
-    "access": (
-        ChargerAccess.__table__,  # type: ignore[dict-item]
-        {"account_id": "account_id", "charger_id": "charger_id"},
-    ),
-    "sessions": (
-        ChargingSession.__table__,  # type: ignore[dict-item]
-        {
-            "session_id": "id",
-            "account_id": "account_id",
-            "charger_id": "charger_id",
-            "started_at": "started_at",
-            "ended_at": "ended_at",
-            "energy_kwh": "energy_kwh",
-            "finalized": "finalized",
-        },
-    ),
-    "id_tags": (
-        IdTag.__table__,  # type: ignore[dict-item]
-        {"id_tag": "id_tag", "account_id": "account_id"},
-    ),
-    "reservations": (
-        ReservationModel.__table__,  # type: ignore[dict-item]
-        {
-            "reservation_id": "id",
-            "account_id": "account_id",
-            "charger_id": "charger_id",
-            "starts_at": "starts_at",
-            "ends_at": "ends_at",
-            "status": "status",
-        },
-    ),
-}
 
 
 # --- Writing ---------------------------------------------------------------------------------
@@ -510,7 +453,7 @@ def import_folder(session: Session, folder: Path, *, dry_run: bool = False) -> I
         elif name == "accounts":
             _import_accounts(session, parsed, counts, touched_users)
         else:
-            table, mapping = _TABLE_COLUMNS[name]
+            table, mapping = TABLE_COLUMNS[name]
             key_cols = [mapping[c] for c in KEYS[name]]
             rows = [_db_row(parsed, mapping, r) for r in parsed.rows]
             _upsert(session, table, key_cols, rows, counts)

@@ -34,6 +34,7 @@ from data.core.models import (
     Role,
     User,
 )
+from data.core.sql import KWH, kwh_decimal
 
 CHARGER_LIMIT = 20  # rows on the page; the search narrows it down
 TAG_LIMIT = 20
@@ -456,10 +457,8 @@ def disputed_sessions(
                 r.friendly_name,
                 r.started_at,
                 r.ended_at,
-                Decimal(r.energy_kwh).quantize(Decimal("0.001")),
-                None
-                if r.energy_disputed_kwh is None
-                else Decimal(r.energy_disputed_kwh).quantize(Decimal("0.001")),
+                kwh_decimal(r.energy_kwh),
+                None if r.energy_disputed_kwh is None else kwh_decimal(r.energy_disputed_kwh),
                 r.energy_disputed_at,
             )  # fmt: skip
             for r in rows
@@ -481,9 +480,9 @@ def parse_energy_kwh(value: object) -> Decimal:
         raise OcppAdminError("The energy must be a number of kWh, 0 or more.")
     if kwh > MAX_SESSION_KWH:
         raise OcppAdminError(f"At most {MAX_SESSION_KWH} kWh can be stored for a session.")
-    if kwh != kwh.quantize(Decimal("0.001")):
+    if kwh != kwh.quantize(KWH):
         raise OcppAdminError("At most 3 decimals (Wh) please.")
-    return kwh.quantize(Decimal("0.001"))
+    return kwh.quantize(KWH)
 
 
 def resolve_energy_dispute(

@@ -22,9 +22,9 @@ from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
 from data.core.models import ChargingSession
+from data.core.sql import KWH
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
-KWH = Decimal("0.001")  # sessions.energy_kwh is Numeric(12, 3)
 WH = Decimal("0.001")  # meter readings are kept to the milliwatt-hour (Numeric(15, 3))
 MAX_READING_WH = Decimal("999999999999.999")  # the largest Numeric(15, 3)
 
