@@ -11,6 +11,7 @@ from flask_login import current_user
 from auth.accounts import current_account
 from components.plans import NO_PLAN_VALUE
 from data.accounts.people import REFRESH_FILTER
+from pages._admin import pressed
 
 
 def selection(data: object) -> tuple[int | None, str | None]:
@@ -61,15 +62,11 @@ def plan_choice(value: object) -> str | None:
     return value if isinstance(value, str) and value not in ("", NO_PLAN_VALUE) else None
 
 
-def clicked(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 def pattern_click() -> str | None:
     """The key of the pattern-matched button that was really clicked (a re-render that adds
     buttons with ``n_clicks=0`` also fires the callback)."""
     trigger = ctx.triggered_id
-    if not isinstance(trigger, dict) or not ctx.triggered or not clicked(ctx.triggered[0]["value"]):
+    if not isinstance(trigger, dict) or not pressed():
         return None
     key = trigger.get("account", trigger.get("charger"))
     return key if isinstance(key, str) else None

@@ -31,6 +31,7 @@ from components.energy import (
 from data.charging.dashboard import operator_settings
 from data.core.models import ID_LENGTH
 from data.ocpp.admin import OcppAdminError, disputed_sessions, resolve_energy_dispute
+from pages._admin import pressed
 from web.db import session_scope
 
 
@@ -68,7 +69,7 @@ def resolve_energy(
     """Confirm the reported figure, or correct it to the one typed in the same row."""
     trigger = ctx.triggered_id
     # New buttons appearing (n_clicks None) are not clicks.
-    if not isinstance(trigger, dict) or not ctx.triggered or not ctx.triggered[0].get("value"):
+    if not isinstance(trigger, dict) or not pressed():
         raise PreventUpdate
     session_id = trigger.get("session")
     confirming = trigger.get("type") == ENERGY_CONFIRM_TYPE

@@ -94,7 +94,7 @@ from data.charging.dashboard import operator_settings
 from data.core.grid import parse_grid_request
 from data.core.models import ID_LENGTH
 from data.core.periods import parse_period, period_bounds
-from pages._admin import admin_layout
+from pages._admin import admin_layout, pressed
 from web.db import session_scope
 
 dash.register_page(
@@ -182,7 +182,7 @@ def save_settings(
     saved: object,
 ) -> tuple[Any, Any]:  # fmt: skip
     """Validate and store the name and visibility; say what happened."""
-    if not ctx.triggered or not ctx.triggered[0].get("value"):
+    if not pressed():
         raise PreventUpdate
     try:
         with session_scope() as s:
@@ -255,7 +255,7 @@ def change_access(
     _grant: object, _revoke: object, charger_id: object, picked: object, changed: object
 ) -> tuple[Any, ...]:
     """Grant the picked account, or revoke the one whose button was pressed."""
-    if not ctx.triggered or not ctx.triggered[0].get("value"):
+    if not pressed():
         raise PreventUpdate  # a Revoke button appearing, not being pressed
     trigger = ctx.triggered_id
     cid = _charger_id(charger_id)

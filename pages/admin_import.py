@@ -50,7 +50,7 @@ from data.exchange.importer import (
     import_folder,
 )
 from data.exchange.validation import ExchangeError, RowError
-from pages._admin import admin_layout
+from pages._admin import admin_layout, clicked
 from web.db import session_scope
 
 log = logging.getLogger("polaris.import")
@@ -73,6 +73,14 @@ def _owner() -> str:
     # The person and the active account, from the server's session: an upload is theirs only.
     account = require_admin()
     return f"{current_user.user_id}:{account.id}"
+
+
+def _pressed_on(clicks: object, token: object) -> uploads.Staged | None:
+    """The upload on screen that a button acts on: this admin's and not expired, or None (a
+    stale page). A callback fired without a press does nothing."""
+    if not clicked(clicks):
+        raise PreventUpdate
+    return uploads.find(_root(), token, _owner(), datetime.now(UTC))
 
 
 def _run(folder: Path, *, dry_run: bool) -> tuple[ImportReport | None, list[RowError], str | None]:
@@ -156,9 +164,7 @@ def check_upload(
 @admin_only
 def apply_import(clicks: object, token: object) -> tuple[Any, ...]:
     """Import the checked upload for real: validated again, all or nothing."""
-    if not isinstance(clicks, int) or clicks < 1:
-        raise PreventUpdate
-    staged = uploads.find(_root(), token, _owner(), datetime.now(UTC))
+    staged = _pressed_on(clicks, token)
     claimed = uploads.claim(staged) if staged is not None else None
     if claimed is None:  # expired, someone else's, or a second click already took it
         return None, gone(), True
@@ -196,9 +202,7 @@ def apply_import(clicks: object, token: object) -> tuple[Any, ...]:
 )
 @admin_only
 def start_over(clicks: object, token: object) -> tuple[Any, ...]:
-    if not isinstance(clicks, int) or clicks < 1:
-        raise PreventUpdate
-    staged = uploads.find(_root(), token, _owner(), datetime.now(UTC))
+    staged = _pressed_on(clicks, token)
     if staged is not None:
         uploads.discard(staged)
     return None, empty_panel(), True, None, None

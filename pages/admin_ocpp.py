@@ -55,7 +55,7 @@ from data.ocpp.admin import (
     sent_reservations,
     set_ocpp_password,
 )
-from pages._admin import admin_layout
+from pages._admin import admin_layout, pressed, timed_table
 from web.db import session_scope
 
 dash.register_page(__name__, path="/admin/ocpp", title="OCPP · Polaris Express", name="OCPP")
@@ -154,7 +154,7 @@ def change_tags(
     trigger = ctx.triggered_id
     if isinstance(trigger, dict):
         # A Remove button; new buttons appearing (n_clicks 0) are not clicks.
-        if not ctx.triggered or not ctx.triggered[0].get("value"):
+        if not pressed():
             raise PreventUpdate
         removed_tag = trigger.get("tag")
         with session_scope() as s:
@@ -177,8 +177,4 @@ def change_tags(
 )
 @admin_only
 def render_reservations(_n: object) -> Any:
-    now = datetime.now(UTC)
-    with session_scope() as s:
-        tz = operator_settings(s).tz
-        rows = sent_reservations(s)
-    return reservations_table(rows, tz, now)
+    return timed_table(sent_reservations, reservations_table)

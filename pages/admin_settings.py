@@ -42,7 +42,7 @@ from components.plans import (
 from data.accounts.operator_settings import operator_values, save_operator_settings
 from data.accounts.plans import create_plan, list_plans, update_plan
 from data.accounts.validation import InvalidInput
-from pages._admin import admin_layout
+from pages._admin import admin_layout, clicked, pressed
 from web.db import session_scope
 
 PATH = "/admin/settings"
@@ -125,8 +125,7 @@ def choose_plan(_edits: list[Any], _new: object) -> tuple[Any, ...]:
             *clean,
             "",
         )
-    clicked = ctx.triggered[0]["value"] if ctx.triggered else None
-    if not isinstance(trigger, dict) or not isinstance(clicked, int) or clicked < 1:
+    if not isinstance(trigger, dict) or not pressed():
         raise PreventUpdate  # the table was re-rendered; nothing was clicked
     plan_id = trigger.get("plan")
     with session_scope() as s:
@@ -171,7 +170,7 @@ def save_plan(
     currency: object,
     version: object,
 ) -> tuple[Any, ...]:
-    if not isinstance(clicks, int) or clicks < 1:
+    if not clicked(clicks):
         raise PreventUpdate
     try:
         with session_scope() as s:
@@ -233,7 +232,7 @@ def save_operator(
     currency: object,
     version: object,
 ) -> tuple[Any, ...]:
-    if not isinstance(clicks, int) or clicks < 1:
+    if not clicked(clicks):
         raise PreventUpdate
     try:
         with session_scope() as s:

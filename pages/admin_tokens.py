@@ -51,7 +51,7 @@ from data.accounts.tokens import (
     revoke_token,
 )
 from data.charging.dashboard import operator_settings
-from pages._admin import admin_layout
+from pages._admin import admin_layout, pressed, timed_table
 from web.db import session_scope
 
 dash.register_page(
@@ -86,11 +86,7 @@ def _find(rows: list[TokenRow], token_id: int) -> TokenRow | None:
 @admin_only
 def show_tokens(_version: object) -> Component:
     """Every token, newest first; again after each create or revoke."""
-    now = datetime.now(UTC)
-    with session_scope() as s:
-        tz = operator_settings(s).tz
-        rows = list_tokens(s)
-    return tokens_table(rows, tz, now)
+    return timed_table(list_tokens, tokens_table)
 
 
 @callback(
@@ -166,7 +162,7 @@ def revoke_flow(
         return False, no_update, None, no_update, no_update
     if isinstance(trigger, dict) and trigger.get("type") == TOKENS_REVOKE_TYPE:
         # A table rebuilt after a change fires with n_clicks None: that is not a click.
-        if not ctx.triggered or not ctx.triggered[0].get("value"):
+        if not pressed():
             raise PreventUpdate
         token_id = _token_id(trigger.get("token"))
         with session_scope() as s:
