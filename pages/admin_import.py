@@ -94,18 +94,32 @@ def _run(folder: Path, *, dry_run: bool) -> tuple[ImportReport | None, list[RowE
         return None, [], broken_rule_message(exc)
 
 
+def _panel_outputs(*, duplicate: bool) -> list[Output]:
+    """What every step writes together: the staged upload's token, the panel, and whether
+    "Apply import" is off."""
+    return [
+        Output(STAGED_ID, "data", allow_duplicate=duplicate),
+        Output(PANEL_ID, "children", allow_duplicate=duplicate),
+        Output(APPLY_ID, "disabled", allow_duplicate=duplicate),
+    ]
+
+
+def _upload_outputs(*, duplicate: bool) -> list[Output]:
+    """Both upload boxes' files, emptied: otherwise every later upload's request would carry the
+    earlier ones again (and could pass MAX_CONTENT_LENGTH)."""
+    return [
+        Output(UPLOAD_ID, "contents", allow_duplicate=duplicate),
+        Output(FOLDER_UPLOAD_ID, "contents", allow_duplicate=duplicate),
+    ]
+
+
 def _counts(report: ImportReport) -> dict[str, tuple[int, int, int]]:
     return {n: (c.added, c.updated, c.unchanged) for n, c in report.files.items()}
 
 
 @callback(
-    Output(STAGED_ID, "data"),
-    Output(PANEL_ID, "children"),
-    Output(APPLY_ID, "disabled"),
-    # The browser forgets the files once they are here: otherwise every later upload's request
-    # would carry the earlier ones again (and could pass MAX_CONTENT_LENGTH).
-    Output(UPLOAD_ID, "contents", allow_duplicate=True),
-    Output(FOLDER_UPLOAD_ID, "contents", allow_duplicate=True),
+    *_panel_outputs(duplicate=False),
+    *_upload_outputs(duplicate=True),  # the browser forgets the files once they are here
     Input(UPLOAD_ID, "contents"),
     Input(FOLDER_UPLOAD_ID, "contents"),
     State(UPLOAD_ID, "filename"),
@@ -151,9 +165,7 @@ def check_upload(
 
 
 @callback(
-    Output(STAGED_ID, "data", allow_duplicate=True),
-    Output(PANEL_ID, "children", allow_duplicate=True),
-    Output(APPLY_ID, "disabled", allow_duplicate=True),
+    *_panel_outputs(duplicate=True),
     Input(APPLY_ID, "n_clicks"),
     State(STAGED_ID, "data"),
     # Off while the import runs: a second click would be a second request, and the renderer
@@ -191,11 +203,8 @@ def apply_import(clicks: object, token: object) -> tuple[Any, ...]:
 
 
 @callback(
-    Output(STAGED_ID, "data", allow_duplicate=True),
-    Output(PANEL_ID, "children", allow_duplicate=True),
-    Output(APPLY_ID, "disabled", allow_duplicate=True),
-    Output(UPLOAD_ID, "contents"),
-    Output(FOLDER_UPLOAD_ID, "contents"),
+    *_panel_outputs(duplicate=True),
+    *_upload_outputs(duplicate=False),
     Input(RESET_ID, "n_clicks"),
     State(STAGED_ID, "data"),
     prevent_initial_call=True,
