@@ -11,7 +11,7 @@ from flask_login import current_user
 from auth.accounts import current_account
 from components.plans import NO_PLAN_VALUE
 from data.accounts.people import REFRESH_FILTER
-from pages._admin import pressed
+from pages._admin import bump, pressed
 
 
 def selection(data: object) -> tuple[int | None, str | None]:
@@ -30,12 +30,11 @@ def select(user_id: int, account_id: str | None, previous: object = None) -> dic
     ``fresh`` says whether another person or account was chosen (then the forms are reset;
     otherwise what the operator is typing or choosing stays)."""
     before = previous if isinstance(previous, dict) else {}
-    rev = before.get("rev", 0)
     same = before.get("user_id") == user_id and before.get("account_id") == account_id
     return {
         "user_id": user_id,
         "account_id": account_id,
-        "rev": (rev if isinstance(rev, int) else 0) + 1,
+        "rev": bump(before.get("rev")),
         "fresh": not same,
     }
 

@@ -1,5 +1,6 @@
 """Shared by the admin pages: a layout decorator that shows customers why they cannot be here,
-the checks that a button was really pressed, and a table of times in the operator's time zone.
+the checks that a button was really pressed, the next value of a version store, and a table of
+times in the operator's time zone.
 
 The request guard already answers 403 for a customer on /admin*; the Dash router still renders
 the page's layout in the browser, so each admin layout says so instead of showing admin tools.
@@ -46,6 +47,12 @@ def pressed() -> bool:
     """Whether the input that fired this callback was really pressed: buttons appearing (a list
     re-rendered with ``n_clicks`` 0 or None) fire pattern-matched callbacks too."""
     return bool(ctx.triggered) and clicked(ctx.triggered[0].get("value"))
+
+
+def bump(version: object) -> int:
+    """A version store's next value: the callbacks that read the store run again (what the
+    browser sends back is checked, a missing or odd value counts as 0)."""
+    return (version if isinstance(version, int) and not isinstance(version, bool) else 0) + 1
 
 
 def timed_table(

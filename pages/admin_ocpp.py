@@ -55,14 +55,10 @@ from data.ocpp.admin import (
     sent_reservations,
     set_ocpp_password,
 )
-from pages._admin import admin_layout, pressed, timed_table
+from pages._admin import admin_layout, bump, pressed, timed_table
 from web.db import session_scope
 
 dash.register_page(__name__, path="/admin/ocpp", title="OCPP · Polaris Express", name="OCPP")
-
-
-def _bump(counter: object) -> int:
-    return (counter if isinstance(counter, int) and not isinstance(counter, bool) else 0) + 1
 
 
 @admin_layout
@@ -119,7 +115,7 @@ def change_password(
         message = f"{cid} connects without a password now."
     else:
         message = f"Password set for {cid}: it must log in with it from its next connection."
-    return feedback(message, ok=True), _bump(n), ""
+    return feedback(message, ok=True), bump(n), ""
 
 
 @callback(
@@ -160,15 +156,15 @@ def change_tags(
         with session_scope() as s:
             removed = remove_id_tag(s, removed_tag)
         if not removed:
-            return feedback("That id tag was already removed.", ok=False), _bump(n), no_update
-        return feedback(f"Id tag {removed_tag} removed.", ok=True), _bump(n), no_update
+            return feedback("That id tag was already removed.", ok=False), bump(n), no_update
+        return feedback(f"Id tag {removed_tag} removed.", ok=True), bump(n), no_update
     try:
         with session_scope() as s:
             row = assign_id_tag(s, tag, account)
     except OcppAdminError as error:
         return feedback(str(error), ok=False), no_update, no_update
     who = " · ".join(p for p in (row.account_id, row.email) if p)
-    return feedback(f"Id tag {row.id_tag} now belongs to {who}.", ok=True), _bump(n), ""
+    return feedback(f"Id tag {row.id_tag} now belongs to {who}.", ok=True), bump(n), ""
 
 
 @callback(

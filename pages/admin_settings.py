@@ -44,7 +44,7 @@ from components.plans import (
 from data.accounts.operator_settings import operator_values, save_operator_settings
 from data.accounts.plans import PlanSummary, create_plan, list_plans, update_plan
 from data.accounts.validation import InvalidInput
-from pages._admin import admin_layout, clicked, pressed
+from pages._admin import admin_layout, bump, clicked, pressed
 from web.db import session_scope
 
 PATH = "/admin/settings"
@@ -87,10 +87,6 @@ def _save(clicks: object, write: Callable[[Session], T]) -> T | InvalidInput:
             return write(s)
     except InvalidInput as exc:
         return exc
-
-
-def _bump(version: object) -> int:
-    return (version if isinstance(version, int) and not isinstance(version, bool) else 0) + 1
 
 
 # --- plans --------------------------------------------------------------------------------------
@@ -208,7 +204,7 @@ def save_plan(
     return (
         *_errors({}, PLAN_FIELDS, _TEXT_PLAN_FIELDS),
         success(text),
-        _bump(version),
+        bump(version),
         saved.plan_id,  # keep editing what was just saved
     )
 
@@ -257,4 +253,4 @@ def save_operator(
             no_update,
         )
     text = f"Settings saved: {saved.name}, {saved.timezone}, {saved.currency}. {REFRESH_NOTE}"
-    return (*_errors({}, OPERATOR_FIELDS, _TEXT_OPERATOR_FIELDS), success(text), _bump(version))
+    return (*_errors({}, OPERATOR_FIELDS, _TEXT_OPERATOR_FIELDS), success(text), bump(version))
