@@ -11,6 +11,7 @@ from flask_login import current_user
 from auth.accounts import current_account
 from components.plans import NO_PLAN_VALUE
 from data.accounts.people import REFRESH_FILTER
+from pages._admin import bump, pressed
 
 
 def selection(data: object) -> tuple[int | None, str | None]:
@@ -29,12 +30,11 @@ def select(user_id: int, account_id: str | None, previous: object = None) -> dic
     ``fresh`` says whether another person or account was chosen (then the forms are reset;
     otherwise what the operator is typing or choosing stays)."""
     before = previous if isinstance(previous, dict) else {}
-    rev = before.get("rev", 0)
     same = before.get("user_id") == user_id and before.get("account_id") == account_id
     return {
         "user_id": user_id,
         "account_id": account_id,
-        "rev": (rev if isinstance(rev, int) else 0) + 1,
+        "rev": bump(before.get("rev")),
         "fresh": not same,
     }
 
@@ -61,15 +61,11 @@ def plan_choice(value: object) -> str | None:
     return value if isinstance(value, str) and value not in ("", NO_PLAN_VALUE) else None
 
 
-def clicked(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 def pattern_click() -> str | None:
     """The key of the pattern-matched button that was really clicked (a re-render that adds
     buttons with ``n_clicks=0`` also fires the callback)."""
     trigger = ctx.triggered_id
-    if not isinstance(trigger, dict) or not ctx.triggered or not clicked(ctx.triggered[0]["value"]):
+    if not isinstance(trigger, dict) or not pressed():
         return None
     key = trigger.get("account", trigger.get("charger"))
     return key if isinstance(key, str) else None

@@ -1,4 +1,6 @@
-"""Shared by the admin pages: a layout decorator that shows customers why they cannot be here.
+"""Shared by the admin pages: a layout decorator that shows customers why they cannot be here,
+the checks that a button was really pressed, the next value of a version store, and a table of
+times in the operator's time zone.
 
 The request guard already answers 403 for a customer on /admin*; the Dash router still renders
 the page's layout in the browser, so each admin layout says so instead of showing admin tools.
@@ -7,14 +9,22 @@ the page's layout in the browser, so each admin layout says so instead of showin
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
+from dash import ctx
 from dash.development.base_component import Component
 from flask import has_request_context
+from sqlalchemy.orm import Session
 
 from auth.accounts import current_account
 from components.notices import admin_only_notice
+from data.charging.dashboard import operator_settings
+from web.db import session_scope
+
+R = TypeVar("R")
 
 
 def admin_layout(build: Callable[..., Component]) -> Callable[..., Component]:
@@ -26,3 +36,32 @@ def admin_layout(build: Callable[..., Component]) -> Callable[..., Component]:
         return build(**kwargs)
 
     return layout
+
+
+def clicked(value: object) -> bool:
+    """Whether a button's ``n_clicks`` says it was pressed (not a first render or a reset)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def pressed() -> bool:
+    """Whether the input that fired this callback was really pressed: buttons appearing (a list
+    re-rendered with ``n_clicks`` 0 or None) fire pattern-matched callbacks too."""
+    return bool(ctx.triggered) and clicked(ctx.triggered[0].get("value"))
+
+
+def bump(version: object) -> int:
+    """A version store's next value: the callbacks that read the store run again (what the
+    browser sends back is checked, a missing or odd value counts as 0)."""
+    return (version if isinstance(version, int) and not isinstance(version, bool) else 0) + 1
+
+
+def timed_table(
+    read: Callable[[Session], R], table: Callable[[R, ZoneInfo, datetime], Component]
+) -> Component:
+    """The rows ``read`` finds, as ``table`` shows them: times in the operator's time zone, and
+    relative to now."""
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        rows = read(s)
+    return table(rows, tz, now)

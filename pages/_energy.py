@@ -31,11 +31,8 @@ from components.energy import (
 from data.charging.dashboard import operator_settings
 from data.core.models import ID_LENGTH
 from data.ocpp.admin import OcppAdminError, disputed_sessions, resolve_energy_dispute
+from pages._admin import bump, pressed
 from web.db import session_scope
-
-
-def _bump(counter: object) -> int:
-    return (counter if isinstance(counter, int) and not isinstance(counter, bool) else 0) + 1
 
 
 @admin_only
@@ -68,7 +65,7 @@ def resolve_energy(
     """Confirm the reported figure, or correct it to the one typed in the same row."""
     trigger = ctx.triggered_id
     # New buttons appearing (n_clicks None) are not clicks.
-    if not isinstance(trigger, dict) or not ctx.triggered or not ctx.triggered[0].get("value"):
+    if not isinstance(trigger, dict) or not pressed():
         raise PreventUpdate
     session_id = trigger.get("session")
     confirming = trigger.get("type") == ENERGY_CONFIRM_TYPE
@@ -83,10 +80,10 @@ def resolve_energy(
                 s, session_id, current_account_id(), value, datetime.now(UTC)
             )
     except OcppAdminError as error:
-        return feedback(str(error), ok=False), _bump(n)
+        return feedback(str(error), ok=False), bump(n)
     how = "confirmed at" if confirming else "corrected to"
     message = f"Session {session_id}: energy {how} {energy:,.3f} kWh; it counts again."
-    return feedback(message, ok=True), _bump(n)
+    return feedback(message, ok=True), bump(n)
 
 
 def register() -> None:

@@ -26,7 +26,8 @@ from data.accounts.people import NewAccount, create_person
 from data.accounts.plans import list_plans
 from data.accounts.validation import InvalidInput
 from data.core.models import Role
-from pages._accounts import clicked, field_messages, plan_choice, select
+from pages._accounts import field_messages, plan_choice, select
+from pages._admin import clicked
 from web.db import session_scope
 
 _NEW_INPUTS = {f: i for f, i in NEW_PERSON_FIELDS.items() if f != "accounts"}

@@ -104,7 +104,6 @@ from data.core.models import Role
 from pages import _new_person
 from pages._accounts import (
     acting,
-    clicked,
     field_messages,
     pattern_click,
     plan_choice,
@@ -112,7 +111,7 @@ from pages._accounts import (
     select,
     selection,
 )
-from pages._admin import admin_layout
+from pages._admin import admin_layout, clicked
 from web.db import session_scope
 
 PATH = "/admin/accounts"

@@ -94,7 +94,7 @@ from data.charging.dashboard import operator_settings
 from data.core.grid import parse_grid_request
 from data.core.models import ID_LENGTH
 from data.core.periods import parse_period, period_bounds
-from pages._admin import admin_layout
+from pages._admin import admin_layout, bump, pressed
 from web.db import session_scope
 
 dash.register_page(
@@ -122,10 +122,6 @@ def layout(charger_id: object = "", **_: object) -> Component:
     return admin_page(
         "Charger", "/admin", ocpp_link(cid), *charger_skeleton(cid, [energy_disputes_skeleton(cid)])
     )
-
-
-def _bump(counter: object) -> int:
-    return (counter if isinstance(counter, int) and not isinstance(counter, bool) else 0) + 1
 
 
 @callback(
@@ -182,7 +178,7 @@ def save_settings(
     saved: object,
 ) -> tuple[Any, Any]:  # fmt: skip
     """Validate and store the name and visibility; say what happened."""
-    if not ctx.triggered or not ctx.triggered[0].get("value"):
+    if not pressed():
         raise PreventUpdate
     try:
         with session_scope() as s:
@@ -194,7 +190,7 @@ def save_settings(
     except FleetInputError as error:
         return feedback(str(error), ok=False), no_update
     message = f"Saved: “{stored_name}”, {stored_visibility.value}."
-    return feedback(message, ok=True), _bump(saved)
+    return feedback(message, ok=True), bump(saved)
 
 
 @callback(
@@ -255,7 +251,7 @@ def change_access(
     _grant: object, _revoke: object, charger_id: object, picked: object, changed: object
 ) -> tuple[Any, ...]:
     """Grant the picked account, or revoke the one whose button was pressed."""
-    if not ctx.triggered or not ctx.triggered[0].get("value"):
+    if not pressed():
         raise PreventUpdate  # a Revoke button appearing, not being pressed
     trigger = ctx.triggered_id
     cid = _charger_id(charger_id)
@@ -288,9 +284,9 @@ def change_access(
                 return feedback("Pick an account first.", ok=False), no_update, no_update
             # No such account has a grant here: as good as revoked already.
             message = f"{account} had no access to this charger."
-            return feedback(message, ok=True), _bump(changed), None
+            return feedback(message, ok=True), bump(changed), None
         return feedback(_grant_refusal(refused.problem, account), ok=False), no_update, no_update
-    return feedback(message, ok=True), _bump(changed), None
+    return feedback(message, ok=True), bump(changed), None
 
 
 def _grant_refusal(problem: GrantProblem, account: object) -> str:

@@ -50,7 +50,7 @@ from data.exchange.importer import (
     import_folder,
 )
 from data.exchange.validation import ExchangeError, RowError
-from pages._admin import admin_layout
+from pages._admin import admin_layout, clicked
 from web.db import session_scope
 
 log = logging.getLogger("polaris.import")
@@ -75,6 +75,14 @@ def _owner() -> str:
     return f"{current_user.user_id}:{account.id}"
 
 
+def _pressed_on(clicks: object, token: object) -> uploads.Staged | None:
+    """The upload on screen that a button acts on: this admin's and not expired, or None (a
+    stale page). A callback fired without a press does nothing."""
+    if not clicked(clicks):
+        raise PreventUpdate
+    return uploads.find(_root(), token, _owner(), datetime.now(UTC))
+
+
 def _run(folder: Path, *, dry_run: bool) -> tuple[ImportReport | None, list[RowError], str | None]:
     """The import (or its dry run): the report, or the errors, or a broken database rule."""
     try:
@@ -86,18 +94,32 @@ def _run(folder: Path, *, dry_run: bool) -> tuple[ImportReport | None, list[RowE
         return None, [], broken_rule_message(exc)
 
 
+def _panel_outputs(*, duplicate: bool) -> list[Output]:
+    """What every step writes together: the staged upload's token, the panel, and whether
+    "Apply import" is off."""
+    return [
+        Output(STAGED_ID, "data", allow_duplicate=duplicate),
+        Output(PANEL_ID, "children", allow_duplicate=duplicate),
+        Output(APPLY_ID, "disabled", allow_duplicate=duplicate),
+    ]
+
+
+def _upload_outputs(*, duplicate: bool) -> list[Output]:
+    """Both upload boxes' files, emptied: otherwise every later upload's request would carry the
+    earlier ones again (and could pass MAX_CONTENT_LENGTH)."""
+    return [
+        Output(UPLOAD_ID, "contents", allow_duplicate=duplicate),
+        Output(FOLDER_UPLOAD_ID, "contents", allow_duplicate=duplicate),
+    ]
+
+
 def _counts(report: ImportReport) -> dict[str, tuple[int, int, int]]:
     return {n: (c.added, c.updated, c.unchanged) for n, c in report.files.items()}
 
 
 @callback(
-    Output(STAGED_ID, "data"),
-    Output(PANEL_ID, "children"),
-    Output(APPLY_ID, "disabled"),
-    # The browser forgets the files once they are here: otherwise every later upload's request
-    # would carry the earlier ones again (and could pass MAX_CONTENT_LENGTH).
-    Output(UPLOAD_ID, "contents", allow_duplicate=True),
-    Output(FOLDER_UPLOAD_ID, "contents", allow_duplicate=True),
+    *_panel_outputs(duplicate=False),
+    *_upload_outputs(duplicate=True),  # the browser forgets the files once they are here
     Input(UPLOAD_ID, "contents"),
     Input(FOLDER_UPLOAD_ID, "contents"),
     State(UPLOAD_ID, "filename"),
@@ -143,9 +165,7 @@ def check_upload(
 
 
 @callback(
-    Output(STAGED_ID, "data", allow_duplicate=True),
-    Output(PANEL_ID, "children", allow_duplicate=True),
-    Output(APPLY_ID, "disabled", allow_duplicate=True),
+    *_panel_outputs(duplicate=True),
     Input(APPLY_ID, "n_clicks"),
     State(STAGED_ID, "data"),
     # Off while the import runs: a second click would be a second request, and the renderer
@@ -156,9 +176,7 @@ def check_upload(
 @admin_only
 def apply_import(clicks: object, token: object) -> tuple[Any, ...]:
     """Import the checked upload for real: validated again, all or nothing."""
-    if not isinstance(clicks, int) or clicks < 1:
-        raise PreventUpdate
-    staged = uploads.find(_root(), token, _owner(), datetime.now(UTC))
+    staged = _pressed_on(clicks, token)
     claimed = uploads.claim(staged) if staged is not None else None
     if claimed is None:  # expired, someone else's, or a second click already took it
         return None, gone(), True
@@ -185,20 +203,15 @@ def apply_import(clicks: object, token: object) -> tuple[Any, ...]:
 
 
 @callback(
-    Output(STAGED_ID, "data", allow_duplicate=True),
-    Output(PANEL_ID, "children", allow_duplicate=True),
-    Output(APPLY_ID, "disabled", allow_duplicate=True),
-    Output(UPLOAD_ID, "contents"),
-    Output(FOLDER_UPLOAD_ID, "contents"),
+    *_panel_outputs(duplicate=True),
+    *_upload_outputs(duplicate=False),
     Input(RESET_ID, "n_clicks"),
     State(STAGED_ID, "data"),
     prevent_initial_call=True,
 )
 @admin_only
 def start_over(clicks: object, token: object) -> tuple[Any, ...]:
-    if not isinstance(clicks, int) or clicks < 1:
-        raise PreventUpdate
-    staged = uploads.find(_root(), token, _owner(), datetime.now(UTC))
+    staged = _pressed_on(clicks, token)
     if staged is not None:
         uploads.discard(staged)
     return None, empty_panel(), True, None, None

@@ -55,14 +55,10 @@ from data.ocpp.admin import (
     sent_reservations,
     set_ocpp_password,
 )
-from pages._admin import admin_layout
+from pages._admin import admin_layout, bump, pressed, timed_table
 from web.db import session_scope
 
 dash.register_page(__name__, path="/admin/ocpp", title="OCPP · Polaris Express", name="OCPP")
-
-
-def _bump(counter: object) -> int:
-    return (counter if isinstance(counter, int) and not isinstance(counter, bool) else 0) + 1
 
 
 @admin_layout
@@ -119,7 +115,7 @@ def change_password(
         message = f"{cid} connects without a password now."
     else:
         message = f"Password set for {cid}: it must log in with it from its next connection."
-    return feedback(message, ok=True), _bump(n), ""
+    return feedback(message, ok=True), bump(n), ""
 
 
 @callback(
@@ -154,21 +150,21 @@ def change_tags(
     trigger = ctx.triggered_id
     if isinstance(trigger, dict):
         # A Remove button; new buttons appearing (n_clicks 0) are not clicks.
-        if not ctx.triggered or not ctx.triggered[0].get("value"):
+        if not pressed():
             raise PreventUpdate
         removed_tag = trigger.get("tag")
         with session_scope() as s:
             removed = remove_id_tag(s, removed_tag)
         if not removed:
-            return feedback("That id tag was already removed.", ok=False), _bump(n), no_update
-        return feedback(f"Id tag {removed_tag} removed.", ok=True), _bump(n), no_update
+            return feedback("That id tag was already removed.", ok=False), bump(n), no_update
+        return feedback(f"Id tag {removed_tag} removed.", ok=True), bump(n), no_update
     try:
         with session_scope() as s:
             row = assign_id_tag(s, tag, account)
     except OcppAdminError as error:
         return feedback(str(error), ok=False), no_update, no_update
     who = " · ".join(p for p in (row.account_id, row.email) if p)
-    return feedback(f"Id tag {row.id_tag} now belongs to {who}.", ok=True), _bump(n), ""
+    return feedback(f"Id tag {row.id_tag} now belongs to {who}.", ok=True), bump(n), ""
 
 
 @callback(
@@ -177,8 +173,4 @@ def change_tags(
 )
 @admin_only
 def render_reservations(_n: object) -> Any:
-    now = datetime.now(UTC)
-    with session_scope() as s:
-        tz = operator_settings(s).tz
-        rows = sent_reservations(s)
-    return reservations_table(rows, tz, now)
+    return timed_table(sent_reservations, reservations_table)

@@ -10,13 +10,15 @@ message shown as is. Ids from the browser are only keys: each is looked up again
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, no_update
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
+from sqlalchemy.orm import Session
 
 from auth.roles import admin_only
 from components.admin import admin_page
@@ -81,6 +83,7 @@ dash.register_page(
 )
 
 GRID = {"type": RESERVATIONS_GRID_TYPE, "n": ALL}
+C = TypeVar("C")  # a choice of a search dropdown
 
 
 @admin_layout
@@ -264,37 +267,44 @@ def create(
     return message(text, ok=True), new_grid_key()
 
 
-@callback(
-    Output(NEW_ACCOUNT_ID, "options"),
-    Input(NEW_ACCOUNT_ID, "search_value"),
-    State(NEW_ACCOUNT_ID, "value"),
-)
-@admin_only
-def find_accounts(search: object, value: object) -> list[dict[str, str]]:
-    """Customer accounts matching what is typed (the chosen one stays listed)."""
-    chosen = _text(value, 64)
-    with session_scope() as s:
-        choices = search_customer_accounts(s, _text(search))
-        if chosen and all(c.account_id != chosen for c in choices):
-            current = account_choice(s, chosen)
-            if current is not None:
-                choices.insert(0, current)
-    return account_options(choices)
+def _search_dropdown(
+    dropdown_id: str,
+    search: Callable[[Session, str], list[C]],
+    choice: Callable[[Session, str], C | None],
+    key: Callable[[C], str],
+    options: Callable[[Sequence[C]], list[dict[str, str]]],
+) -> Callable[[object, object], list[dict[str, str]]]:
+    """The callback of a searchable dropdown of the new-reservation form: the choices matching
+    what is typed, and the chosen one stays listed (a dropdown drops a value it has no option
+    for). Registered here, once per dropdown; returned for the tests."""
+
+    @callback(
+        Output(dropdown_id, "options"),
+        Input(dropdown_id, "search_value"),
+        State(dropdown_id, "value"),
+    )
+    @admin_only
+    def find(typed: object, value: object) -> list[dict[str, str]]:
+        chosen = _text(value, 64)
+        with session_scope() as s:
+            choices = search(s, _text(typed))
+            if chosen and all(key(c) != chosen for c in choices):
+                current = choice(s, chosen)
+                if current is not None:
+                    choices.insert(0, current)
+        return options(choices)
+
+    return find
 
 
-@callback(
-    Output(NEW_CHARGER_ID, "options"),
-    Input(NEW_CHARGER_ID, "search_value"),
-    State(NEW_CHARGER_ID, "value"),
+# Customer accounts, and chargers, matching what is typed.
+find_accounts = _search_dropdown(
+    NEW_ACCOUNT_ID,
+    search_customer_accounts,
+    account_choice,
+    lambda c: c.account_id,
+    account_options,
 )
-@admin_only
-def find_chargers(search: object, value: object) -> list[dict[str, str]]:
-    """Chargers matching what is typed (the chosen one stays listed)."""
-    chosen = _text(value, 64)
-    with session_scope() as s:
-        choices = search_chargers(s, _text(search))
-        if chosen and all(c.charger_id != chosen for c in choices):
-            current = charger_choice(s, chosen)
-            if current is not None:
-                choices.insert(0, current)
-    return charger_options(choices)
+find_chargers = _search_dropdown(
+    NEW_CHARGER_ID, search_chargers, charger_choice, lambda c: c.charger_id, charger_options
+)

@@ -9,12 +9,14 @@ refresh.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, no_update
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
+from sqlalchemy.orm import Session
 
 from auth.roles import admin_only
 from components.admin import admin_page
@@ -40,9 +42,9 @@ from components.plans import (
     plans_table,
 )
 from data.accounts.operator_settings import operator_values, save_operator_settings
-from data.accounts.plans import create_plan, list_plans, update_plan
+from data.accounts.plans import PlanSummary, create_plan, list_plans, update_plan
 from data.accounts.validation import InvalidInput
-from pages._admin import admin_layout
+from pages._admin import admin_layout, bump, clicked, pressed
 from web.db import session_scope
 
 PATH = "/admin/settings"
@@ -52,6 +54,7 @@ dash.register_page(
 
 _TEXT_PLAN_FIELDS = ("plan_id", "name", "allowance_kwh")  # dbc.Inputs (they have "invalid")
 _TEXT_OPERATOR_FIELDS = ("name", "support_email")
+T = TypeVar("T")  # what a save wrote
 
 
 @admin_layout
@@ -74,8 +77,16 @@ def _error_outputs(
     ]
 
 
-def _bump(version: object) -> int:
-    return (version if isinstance(version, int) and not isinstance(version, bool) else 0) + 1
+def _save(clicks: object, write: Callable[[Session], T]) -> T | InvalidInput:
+    """What ``write`` saved, for a real press of a form's Save button; or, when a field is not
+    valid, the error that says which (nothing was written)."""
+    if not clicked(clicks):
+        raise PreventUpdate
+    try:
+        with session_scope() as s:
+            return write(s)
+    except InvalidInput as exc:
+        return exc
 
 
 # --- plans --------------------------------------------------------------------------------------
@@ -125,8 +136,7 @@ def choose_plan(_edits: list[Any], _new: object) -> tuple[Any, ...]:
             *clean,
             "",
         )
-    clicked = ctx.triggered[0]["value"] if ctx.triggered else None
-    if not isinstance(trigger, dict) or not isinstance(clicked, int) or clicked < 1:
+    if not isinstance(trigger, dict) or not pressed():
         raise PreventUpdate  # the table was re-rendered; nothing was clicked
     plan_id = trigger.get("plan")
     with session_scope() as s:
@@ -171,33 +181,30 @@ def save_plan(
     currency: object,
     version: object,
 ) -> tuple[Any, ...]:
-    if not isinstance(clicks, int) or clicks < 1:
-        raise PreventUpdate
-    try:
-        with session_scope() as s:
-            if isinstance(editing, str) and editing:
-                saved = update_plan(
-                    s, editing, name=name, allowance_kwh=allowance, currency=currency
-                )
-                verb = "saved"
-            else:
-                saved = create_plan(
-                    s, plan_id=plan_id, name=name, allowance_kwh=allowance, currency=currency
-                )
-                verb = "created"
-    except InvalidInput as exc:
-        general = exc.errors.get("form")
+    def write(s: Session) -> tuple[PlanSummary, str]:
+        if isinstance(editing, str) and editing:
+            plan = update_plan(s, editing, name=name, allowance_kwh=allowance, currency=currency)
+            return plan, "saved"
+        plan = create_plan(
+            s, plan_id=plan_id, name=name, allowance_kwh=allowance, currency=currency
+        )
+        return plan, "created"
+
+    result = _save(clicks, write)
+    if isinstance(result, InvalidInput):
+        general = result.errors.get("form")
         return (
-            *_errors(exc.errors, PLAN_FIELDS, _TEXT_PLAN_FIELDS),
+            *_errors(result.errors, PLAN_FIELDS, _TEXT_PLAN_FIELDS),
             failure(general or "Nothing was saved: fix the fields marked above."),
             no_update,
             no_update,
         )
+    saved, verb = result
     text = f"Plan {saved.name} {verb}. {REFRESH_NOTE}"
     return (
         *_errors({}, PLAN_FIELDS, _TEXT_PLAN_FIELDS),
         success(text),
-        _bump(version),
+        bump(version),
         saved.plan_id,  # keep editing what was just saved
     )
 
@@ -233,18 +240,17 @@ def save_operator(
     currency: object,
     version: object,
 ) -> tuple[Any, ...]:
-    if not isinstance(clicks, int) or clicks < 1:
-        raise PreventUpdate
-    try:
-        with session_scope() as s:
-            saved = save_operator_settings(
-                s, name=name, support_email=support_email, timezone=timezone, currency=currency
-            )
-    except InvalidInput as exc:
+    saved = _save(
+        clicks,
+        lambda s: save_operator_settings(
+            s, name=name, support_email=support_email, timezone=timezone, currency=currency
+        ),
+    )
+    if isinstance(saved, InvalidInput):
         return (
-            *_errors(exc.errors, OPERATOR_FIELDS, _TEXT_OPERATOR_FIELDS),
+            *_errors(saved.errors, OPERATOR_FIELDS, _TEXT_OPERATOR_FIELDS),
             failure("Nothing was saved: fix the fields marked above."),
             no_update,
         )
     text = f"Settings saved: {saved.name}, {saved.timezone}, {saved.currency}. {REFRESH_NOTE}"
-    return (*_errors({}, OPERATOR_FIELDS, _TEXT_OPERATOR_FIELDS), success(text), _bump(version))
+    return (*_errors({}, OPERATOR_FIELDS, _TEXT_OPERATOR_FIELDS), success(text), bump(version))

@@ -51,7 +51,7 @@ from data.accounts.tokens import (
     revoke_token,
 )
 from data.charging.dashboard import operator_settings
-from pages._admin import admin_layout
+from pages._admin import admin_layout, bump, pressed, timed_table
 from web.db import session_scope
 
 dash.register_page(
@@ -62,10 +62,6 @@ dash.register_page(
 @admin_layout
 def layout(**_: object) -> Component:
     return admin_page("API tokens", "/admin/tokens", *tokens_skeleton())
-
-
-def _bump(version: object) -> int:
-    return (version if isinstance(version, int) and not isinstance(version, bool) else 0) + 1
 
 
 def _token_id(value: object) -> int | None:
@@ -86,11 +82,7 @@ def _find(rows: list[TokenRow], token_id: int) -> TokenRow | None:
 @admin_only
 def show_tokens(_version: object) -> Component:
     """Every token, newest first; again after each create or revoke."""
-    now = datetime.now(UTC)
-    with session_scope() as s:
-        tz = operator_settings(s).tz
-        rows = list_tokens(s)
-    return tokens_table(rows, tz, now)
+    return timed_table(list_tokens, tokens_table)
 
 
 @callback(
@@ -126,7 +118,7 @@ def create(_clicks: object, name: object, version: object) -> tuple[Any, Any, An
     notice = created_notice(
         token.token_id, token.account_id, token.secret, request.host_url, month_start
     )
-    return notice, "", _bump(version)
+    return notice, "", bump(version)
 
 
 @callback(
@@ -166,7 +158,7 @@ def revoke_flow(
         return False, no_update, None, no_update, no_update
     if isinstance(trigger, dict) and trigger.get("type") == TOKENS_REVOKE_TYPE:
         # A table rebuilt after a change fires with n_clicks None: that is not a click.
-        if not ctx.triggered or not ctx.triggered[0].get("value"):
+        if not pressed():
             raise PreventUpdate
         token_id = _token_id(trigger.get("token"))
         with session_scope() as s:
@@ -174,10 +166,10 @@ def revoke_flow(
             row = None if token_id is None else _find(list_tokens(s), token_id)
         if row is None:
             note = message("That token does not exist.", ok=False)
-            return False, no_update, None, note, _bump(version)
+            return False, no_update, None, note, bump(version)
         if row.revoked_at is not None:
             note = message(f"Token {row.token_id} is already revoked.", ok=False)
-            return False, no_update, None, note, _bump(version)
+            return False, no_update, None, note, bump(version)
         return True, revoke_question(row, tz, now), row.token_id, None, no_update
     if trigger == REVOKE_CONFIRM_ID:
         token_id = _token_id(target)
@@ -187,11 +179,11 @@ def revoke_flow(
             with session_scope() as s:
                 changed = revoke_token(s, token_id, now)
         except TokenError as exc:
-            return False, no_update, None, message(str(exc), ok=False), _bump(version)
+            return False, no_update, None, message(str(exc), ok=False), bump(version)
         text = (
             f"Token {token_id} revoked: requests with it now get 401."
             if changed
             else f"Token {token_id} was already revoked."
         )
-        return False, no_update, None, message(text, ok=changed), _bump(version)
+        return False, no_update, None, message(text, ok=changed), bump(version)
     raise PreventUpdate
