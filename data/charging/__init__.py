@@ -1,2 +1,3 @@
-"""Charging itself: the driver's dashboard (the charger status rule, active session, usage), session
-history, reservations, the admin analytics and the usage rollups behind them."""
+"""Charging itself: the driver's dashboard (active session, recent sessions, next reservation,
+usage; ``dashboard``), session history (``history``), reservations, the admin analytics and the
+usage rollups behind them. The charger status rule is ``data.chargers.status``."""
