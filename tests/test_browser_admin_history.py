@@ -31,9 +31,9 @@ def _sign_in(page, base_url: str) -> None:
 def _pick(page, dropdown_id: str, text: str) -> None:
     """Type into a searchable dropdown and choose the option the server found."""
     page.click(f"#{dropdown_id}")
-    page.keyboard.type(text)
-    # Each keystroke asks the server and the list is drawn again with each answer: choose once
-    # the answer to the whole text is drawn (on a busy machine the earlier ones come late).
+    # The whole text in one input event: one search, not one per keystroke (on a busy machine
+    # a dozen searches queue up behind each other). Choose once its answer is drawn.
+    page.keyboard.insert_text(text)
     page.wait_for_function(
         "(t) => { const o = [...document.querySelectorAll('[role=option]')];"
         " return o.length > 0 && o.every((e) => e.innerText.includes(t)); }",
