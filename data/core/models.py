@@ -444,9 +444,7 @@ class ChargerCommand(Base):
     action: Mapped[str] = mapped_column(String(32))
     params: Mapped[str] = mapped_column(Text)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    account_id: Mapped[str | None] = mapped_column(
-        ForeignKey("accounts.id", ondelete="SET NULL")
-    )
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[CommandStatus] = mapped_column(_enum(CommandStatus, "command_status"))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
