@@ -409,28 +409,34 @@ class CentralSystem:
     async def command_loop(self) -> None:
         """Deliver commands until cancelled: at once when woken (a NOTIFY on PostgreSQL, a
         charger connecting), else every ``command_poll_s`` (``command_listen_poll_s`` while
-        listening); expire every ``command_expire_every_s``."""
+        listening); beside it, expire every ``command_expire_every_s``."""
         listener = asyncio.create_task(self._listen()) if self.db.dialect == "postgresql" else None
-        next_expiry = 0.0
+        expiry = asyncio.create_task(self._expire_loop())
         try:
             while True:
                 self._wake.clear()
                 try:
                     while await self.command_pass() >= CLAIM_BATCH:
                         pass
-                    if time.monotonic() >= next_expiry:
-                        next_expiry = time.monotonic() + self.command_expire_every_s
-                        await self.expire_pass()
                 except Exception:  # noqa: BLE001 - keep the loop alive (database restarting, ...)
                     log.exception("command pass failed; trying again")
                 poll = self.command_listen_poll_s if self.listening else self.command_poll_s
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll)
         finally:
-            if listener is not None:
-                listener.cancel()
-                with suppress(asyncio.CancelledError):
-                    await listener
+            for task in (listener, expiry):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+
+    async def _expire_loop(self) -> None:
+        while True:
+            try:
+                await self.expire_pass()
+            except Exception:  # noqa: BLE001 - keep the loop alive
+                log.exception("command expiry failed; trying again")
+            await asyncio.sleep(self.command_expire_every_s)
 
     async def _listen(self) -> None:
         """LISTEN on ``polaris_commands`` and wake the command loop for chargers held here;
