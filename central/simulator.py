@@ -585,6 +585,8 @@ async def charging_session(
     step_wh = Decimal(str(power_kw)) * Decimal(str(interval_s)) / 3600 * 1000
     for _ in range(meter_values):
         await asyncio.sleep(interval_s)
+        if charger.transaction_id != transaction_id:
+            return summary  # stopped by the central system (RemoteStop, Reset, Unlock)
         register += step_wh
         # Readings to the Wh's thousandth either way (kWh: six decimals).
         value = register if unit == "Wh" else register / 1000
@@ -610,24 +612,34 @@ async def simulate_charger(
     interval_s: float = 5.0,
     power_kw: float = SIMULATED_POWER_KW,
     unit: str = "Wh",
+    session: bool = True,
+    stay_s: float = 0.0,
+    commands: CommandBehaviour = CommandBehaviour.answer,
+    answer_delay_s: float = 0.0,
 ) -> SessionSummary:
-    """One charger from boot to the end of one charging session."""
+    """One charger from boot to the end of one charging session (``session``), then connected
+    for ``stay_s`` more seconds, answering commands as ``commands`` and ``answer_delay_s``
+    say (a remotely started transaction meters every ``interval_s`` at ``power_kw``)."""
     summary = SessionSummary(charger_id)
     try:
         async with connect_charger(url, charger_id, password=password) as charger:
+            charger.commands, charger.answer_delay_s = commands, answer_delay_s
+            charger.power_kw, charger.meter_interval_s = power_kw, interval_s
             await charger.boot()
             await charger.status("Available")
             summary.messages += 2
             charger.start_heartbeats(heartbeat_s)
-            await charging_session(
-                charger,
-                id_tag,
-                meter_values=meter_values,
-                interval_s=interval_s,
-                power_kw=power_kw,
-                unit=unit,
-                summary=summary,
-            )
+            if session:
+                await charging_session(
+                    charger,
+                    id_tag,
+                    meter_values=meter_values,
+                    interval_s=interval_s,
+                    power_kw=power_kw,
+                    unit=unit,
+                    summary=summary,
+                )
+            await asyncio.sleep(stay_s)
     except Exception as exc:  # noqa: BLE001 - one charger's failure is reported, not fatal
         summary.errors.append(f"{exc.__class__.__name__}: {exc}")
     return summary
