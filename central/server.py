@@ -442,6 +442,12 @@ class CentralSystem:
         """LISTEN on ``polaris_commands`` and wake the command loop for chargers held here;
         reconnect (and catch up) when the connection fails."""
         url = self.db.engine.url.set(drivername="postgresql").render_as_string(False)
+        try:
+            await self._listen_on(url)
+        finally:
+            self.listening = False
+
+    async def _listen_on(self, url: str) -> None:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(

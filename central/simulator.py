@@ -180,6 +180,9 @@ class SimulatedCharger(ChargePoint):
         task.add_done_callback(self._tasks.discard)
 
     async def route_message(self, raw_msg: str | bytes) -> None:
+        if self.commands != CommandBehaviour.ignore and not self.answer_delay_s:
+            await super().route_message(raw_msg)  # like a real charger (and no extra parsing)
+            return
         called = _called_action(raw_msg)
         if called is not None and called[0] in COMMAND_ACTIONS:
             if self.commands == CommandBehaviour.ignore:

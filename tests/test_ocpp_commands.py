@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 import data.ocpp.commands as commands
 from central.server import CentralSystem, bound_port
@@ -193,3 +193,32 @@ def test_remote_start_and_stop_a_charging_session(site: Database):
         done = s.scalars(select(ChargingSession)).one()
     assert done.finalized is True and done.ended_at is not None
     assert Decimal(done.energy_kwh) > 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_server_listens_again_after_losing_its_listen_connection(site: Database):
+    outcome: dict[str, Any] = {}
+
+    async def scenario(central: CentralSystem, url: str) -> None:
+        async with connect_charger(url, "C1") as c1:
+            await c1.boot()
+            with site.engine.begin() as c:  # the database drops the server's LISTEN connection
+                killed = c.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                    )
+                ).scalar_one()
+            await until(lambda: not central.listening, within_s=5)
+            outcome["dropped"] = (killed, central.listening)
+            await until(lambda: central.listening, within_s=10)
+            await asyncio.sleep(0.3)  # the catch-up pass after reconnecting is spent
+            started = time.monotonic()
+            row = await finished(site, await ask(site, "C1", "ClearCache"))
+            outcome["took"] = time.monotonic() - started
+            outcome["row"] = row
+
+    run_central(site, scenario)
+    assert outcome["dropped"] == (1, False)
+    assert outcome["row"].status == CommandStatus.accepted
+    assert outcome["took"] < 2  # woken by NOTIFY on the new connection (polls every 30 s)
