@@ -20,6 +20,7 @@ import asyncio
 import enum
 import json
 import logging
+import math
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -361,7 +362,7 @@ class SimulatedCharger(ChargePoint):
             self._starting = False
         if status != "Accepted":  # the central system refused the tag: stop at once
             await self.stop_transaction(
-                transaction_id, int(self.register_wh), reason="DeAuthorized"
+                transaction_id, math.ceil(self.register_wh), reason="DeAuthorized"
             )
             await self.status("Available")
             return
@@ -385,7 +386,7 @@ class SimulatedCharger(ChargePoint):
             with suppress(asyncio.CancelledError):
                 await self._metering
             self._metering = None
-        await self.stop_transaction(transaction_id, int(self.register_wh), reason=reason)
+        await self.stop_transaction(transaction_id, math.ceil(self.register_wh), reason=reason)
         await self.status("Finishing")
         await self.status("Unavailable" if self.unavailable else "Available")
 
@@ -596,11 +597,11 @@ async def charging_session(
         digits = Decimal("0.001") if unit == "Wh" else Decimal("0.000001")
         await charger.meter(transaction_id, value.quantize(digits), unit=unit)
         summary.messages += 1
-    await charger.stop_transaction(transaction_id, int(register))
+    await charger.stop_transaction(transaction_id, math.ceil(register))
     await charger.status("Finishing")
     await charger.status("Available")
     summary.messages += 3
-    summary.energy_wh = int(register) - meter_start_wh
+    summary.energy_wh = math.ceil(register) - meter_start_wh
     return summary
 
 
