@@ -223,3 +223,73 @@ def test_the_server_listens_again_after_losing_its_listen_connection(site: Datab
     assert outcome["dropped"] == (1, False)
     assert outcome["row"].status == CommandStatus.accepted
     assert outcome["took"] < 2  # woken by NOTIFY on the new connection (polls every 30 s)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_server_instances_deliver_for_their_own_chargers_and_outlive_each_other(
+    site: Database,
+):
+    """Chargers split over instances A and B: each command is sent by the instance holding its
+    charger; a CallError ends as failed; A dies with a command sent and unanswered, and B's
+    expiry ends it as timeout."""
+    options: dict[str, Any] = {
+        "command_timeout_s": 2, "command_offline_after_s": 1.5, "command_listen_poll_s": 30,
+        "command_expire_every_s": 0.2,
+    }  # fmt: skip
+    a = CentralSystem(site, instance_id="A", **options)
+    b = CentralSystem(site, instance_id="B", **options)
+    outcome: dict[str, Any] = {}
+
+    def failing(**_: Any) -> None:
+        raise RuntimeError("the firmware crashed")
+
+    async def main() -> None:
+        a_running = a.running("127.0.0.1", 0, reservations=False)
+        server_a = await a_running.__aenter__()
+        try:
+            async with b.running("127.0.0.1", 0, reservations=False) as server_b:
+                await until(lambda: a.listening and b.listening)
+                url_a = f"ws://127.0.0.1:{bound_port(server_a)}/ocpp"
+                url_b = f"ws://127.0.0.1:{bound_port(server_b)}/ocpp"
+                async with (
+                    connect_charger(url_a, "C1") as c1,
+                    connect_charger(url_b, "C2") as c2,
+                    connect_charger(url_a, "C4") as c4,
+                ):
+                    for charger in (c1, c2, c4):
+                        await charger.boot()
+                    c2.route_map["ClearCache"]["_on_action"] = failing  # answers a CallError
+                    c4.commands = CommandBehaviour.ignore
+                    asked = {
+                        "C1": await ask(site, "C1", "UnlockConnector", connector_id=1),
+                        "C2": await ask(site, "C2", "UnlockConnector", connector_id=1),
+                        "C2 fails": await ask(site, "C2", "ClearCache"),
+                    }
+                    for name, command_id in asked.items():
+                        outcome[name] = await finished(site, command_id)
+                    stranded = await ask(site, "C4", "ClearCache")
+                    await until(lambda: c4.received != [])
+                    outcome["C4 received"] = [action for action, _ in c4.received]
+                    await a_running.__aexit__(None, None, None)  # A dies mid-command
+                    a_running = None
+                    outcome["A died"] = datetime.now(UTC)
+                    outcome["stranded"] = await finished(site, stranded)
+        finally:
+            if a_running is not None:
+                await a_running.__aexit__(None, None, None)
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), timeout=60))
+    finally:
+        a.close()
+        b.close()
+    assert (outcome["C1"].status, outcome["C1"].sent_by) == (CommandStatus.accepted, "A")
+    assert (outcome["C2"].status, outcome["C2"].sent_by) == (CommandStatus.accepted, "B")
+    failed = outcome["C2 fails"]
+    assert (failed.status, failed.response["error"]) == (CommandStatus.failed, "InternalError")
+    assert outcome["C4 received"] == ["ClearCache"]
+    stranded = outcome["stranded"]
+    assert (stranded.status, stranded.sent_by, stranded.response) == (
+        CommandStatus.timeout, "A", None,
+    )  # fmt: skip
+    assert stranded.answered_at > outcome["A died"]  # so B ended it: A was gone
