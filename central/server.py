@@ -519,7 +519,9 @@ class ChargerConnection(ChargePoint):
     """One connected charger: routes its OCPP messages to ``data.ocpp.messages``."""
 
     def __init__(self, charger_id: str, connection: ServerConnection, central: CentralSystem):
-        super().__init__(charger_id, connection, response_timeout=central.response_timeout_s)
+        # Long enough for a command's answer too (its own deadline is command_timeout_s).
+        timeout = max(central.response_timeout_s, central.command_timeout_s)
+        super().__init__(charger_id, connection, response_timeout=timeout)
         self.central = central
         self.connection = connection
 
