@@ -437,6 +437,8 @@ class ChargerCommand(Base):
         ),
         # One charger's command log, latest first.
         Index("ix_charger_commands_charger_requested", "charger_id", "requested_at"),
+        # An account's commands of the last minute (the per-account rate limit).
+        Index("ix_charger_commands_account_requested", "account_id", "requested_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

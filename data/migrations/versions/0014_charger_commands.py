@@ -74,9 +74,15 @@ def upgrade() -> None:
         "charger_commands",
         ["charger_id", "requested_at"],
     )
+    op.create_index(
+        "ix_charger_commands_account_requested",
+        "charger_commands",
+        ["account_id", "requested_at"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_charger_commands_account_requested", table_name="charger_commands")
     op.drop_index("ix_charger_commands_charger_requested", table_name="charger_commands")
     op.drop_index("ix_charger_commands_open", table_name="charger_commands")
     op.drop_table("charger_commands")
