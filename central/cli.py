@@ -2,14 +2,17 @@
 
 flask --app app ocpp-server --host 127.0.0.1 --port 9000
 flask --app app ocpp-simulate --url ws://127.0.0.1:9000/ocpp --chargers 3 --id-tag TAG
+flask --app app charger-command CHARGER ACTION key=value... [--wait S]
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -17,11 +20,12 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+import data.ocpp.commands as ocpp_commands
 from central.server import DEFAULT_HEARTBEAT_INTERVAL_S, CentralSystem
-from central.simulator import SIMULATED_POWER_KW, simulate
-from data.core.models import Charger
+from central.simulator import SIMULATED_POWER_KW, CommandBehaviour, simulate
+from data.core.models import Charger, CommandStatus
 from data.demo.showcase import DRIVER_ID_TAG
-from web.db import get_db
+from web.db import get_db, read_scope, session_scope
 
 
 @click.command("ocpp-server")
@@ -41,8 +45,29 @@ from web.db import get_db
     type=click.IntRange(0, 24 * 60),
     help="Minutes before a confirmed reservation starts to send ReserveNow to its charger.",
 )
+@click.option(
+    "--command-timeout",
+    default=ocpp_commands.DEFAULT_TIMEOUT_S,
+    show_default=True,
+    type=click.FloatRange(1, 600),
+    help="Seconds a charger has to answer a command before it ends as timeout.",
+)
+@click.option(
+    "--offline-after",
+    default=ocpp_commands.DEFAULT_OFFLINE_AFTER_S,
+    show_default=True,
+    type=click.FloatRange(1, 3600),
+    help="Seconds a command waits for a server holding its charger before it ends as offline.",
+)
 @with_appcontext
-def ocpp_server(host: str, port: int, heartbeat_interval: int, reserve_lead: int) -> None:
+def ocpp_server(
+    host: str,
+    port: int,
+    heartbeat_interval: int,
+    reserve_lead: int,
+    command_timeout: float,
+    offline_after: float,
+) -> None:
     """Run the OCPP 1.6J central system: chargers connect to ws://HOST:PORT/ocpp/<charger id>."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("ocpp").setLevel(logging.WARNING)  # it logs every message at INFO
@@ -51,6 +76,8 @@ def ocpp_server(host: str, port: int, heartbeat_interval: int, reserve_lead: int
         heartbeat_interval_s=heartbeat_interval,
         reserve_lead=timedelta(minutes=reserve_lead),
         allow_no_password=allows_no_password(current_app.config),
+        command_timeout_s=command_timeout,
+        command_offline_after_s=offline_after,
     )
     if not central.allow_no_password:
         click.echo("Chargers without an OCPP password are refused (production).")
@@ -87,6 +114,34 @@ def ocpp_server(host: str, port: int, heartbeat_interval: int, reserve_lead: int
     "--power-kw", default=SIMULATED_POWER_KW, show_default=True, type=click.FloatRange(0.1, 1000)
 )
 @click.option("--unit", default="Wh", show_default=True, type=click.Choice(["Wh", "kWh"]))
+@click.option(
+    "--session/--no-session",
+    default=True,
+    show_default=True,
+    help="Run one charging session after booting.",
+)
+@click.option(
+    "--stay",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 7 * 86_400),
+    help="Seconds to stay connected afterwards, answering commands (RemoteStart, Reset, ...).",
+)
+@click.option(
+    "--commands",
+    "command_behaviour",
+    default=CommandBehaviour.answer.value,
+    show_default=True,
+    type=click.Choice([b.value for b in CommandBehaviour]),
+    help="How the chargers take commands: answer like a real charger, reject or ignore them.",
+)
+@click.option(
+    "--answer-delay",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600),
+    help="Seconds the chargers wait before answering a command.",
+)
 @with_appcontext
 def ocpp_simulate(
     url: str,
@@ -99,8 +154,13 @@ def ocpp_simulate(
     heartbeat: float,
     power_kw: float,
     unit: str,
+    session: bool,
+    stay: float,
+    command_behaviour: str,
+    answer_delay: float,
 ) -> None:
-    """Simulated chargers: boot, heartbeats, one charging session with meter values, stop."""
+    """Simulated chargers: boot, heartbeats, one charging session with meter values, stop;
+    they answer commands (charger-command) while connected."""
     ids = list(charger_ids)
     if not ids:
         with get_db().session() as s:
@@ -119,6 +179,10 @@ def ocpp_simulate(
             interval_s=interval,
             power_kw=power_kw,
             unit=unit,
+            session=session,
+            stay_s=stay,
+            commands=CommandBehaviour(command_behaviour),
+            answer_delay_s=answer_delay,
         )
     )
     failed = 0
@@ -126,6 +190,8 @@ def ocpp_simulate(
         if summary.errors:
             failed += 1
             click.echo(f"{summary.charger_id}: failed: {summary.errors[0]}", err=True)
+        elif not session:
+            click.echo(f"{summary.charger_id}: connected, {summary.messages} messages")
         elif summary.transaction_id is None:
             click.echo(f"{summary.charger_id}: id tag {id_tag} was refused ({summary.status})")
         else:
@@ -134,6 +200,56 @@ def ocpp_simulate(
                 f"{summary.energy_wh / 1000:.3f} kWh, {summary.messages} messages"
             )
     if failed:
+        raise click.exceptions.Exit(1)
+
+
+# Polling the command's row while --wait lasts.
+WAIT_POLL_S = 0.2
+
+
+@click.command("charger-command")
+@click.argument("charger_id", metavar="CHARGER")
+@click.argument("action")
+@click.argument("params", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option(
+    "--wait",
+    default=0.0,
+    type=click.FloatRange(0, 3600),
+    help="Seconds to wait for the answer (0: only ask). Exits non-zero unless accepted.",
+)
+@with_appcontext
+def charger_command(charger_id: str, action: str, params: tuple[str, ...], wait: float) -> None:
+    """Send ACTION (OCPP 1.6: Reset, UnlockConnector, ChangeAvailability,
+    RemoteStartTransaction, RemoteStopTransaction, TriggerMessage, GetConfiguration,
+    ChangeConfiguration, ClearCache) to CHARGER through the running ocpp-server, e.g.
+    ``charger-command CP-1 Reset type=Soft --wait 35``."""
+    values: dict[str, str] = {}
+    for pair in params:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"Parameters are key=value, not {pair!r}")
+        values[key] = value
+    try:
+        with session_scope() as s:
+            row = ocpp_commands.request_command(s, charger_id, action, values, datetime.now(UTC))
+    except ocpp_commands.CommandError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Command {row.id}: {action} {json.dumps(row.params)} to {charger_id}: pending")
+    if not wait:
+        return
+    deadline = time.monotonic() + wait
+    while not row.finished and time.monotonic() < deadline:
+        time.sleep(WAIT_POLL_S)
+        with read_scope() as s:
+            found = ocpp_commands.command(s, row.id)
+        row = found or row
+    click.echo(f"Command {row.id}: {row.status}")
+    if row.response is not None:
+        click.echo(json.dumps(row.response, indent=2))
+    if not row.finished:
+        click.echo(f"No outcome after {wait:g} s (is an ocpp-server running?)", err=True)
+        raise click.exceptions.Exit(2)
+    if row.status != CommandStatus.accepted:
         raise click.exceptions.Exit(1)
 
 
@@ -146,3 +262,4 @@ def allows_no_password(config: Mapping[str, Any]) -> bool:
 def register_ocpp_cli(server: Flask) -> None:
     server.cli.add_command(ocpp_server)
     server.cli.add_command(ocpp_simulate)
+    server.cli.add_command(charger_command)

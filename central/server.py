@@ -7,6 +7,17 @@ refuses unknown charger ids (404), a missing ``ocpp1.6`` subprotocol (400) and, 
 an OCPP password (security profile 1), missing or wrong HTTP Basic credentials (401); with
 ``allow_no_password=False`` (production) also a charger that has no OCPP password (401).
 
+A command loop delivers commands to chargers (``data.ocpp.commands``: rows in
+``charger_commands``, asked for by the command line, later the pages and the API): each server
+instance (``instance_id``: host, process, random) claims the pending commands of the chargers
+connected to it, sends each with the ``ocpp`` library's ``call`` in a task of its own and records
+the answer (``accepted``/``rejected`` from the charger's status, ``failed`` on a CallError,
+``timeout`` without an answer). On PostgreSQL it LISTENs on ``polaris_commands`` (reconnecting
+when the connection drops), so a new command is sent at once, and looks anyway every few
+seconds; on SQLite it looks every second. Every few seconds it also expires what nobody
+finished (pending too long -> ``offline``, sent too long -> ``timeout``), so a command whose
+instance died still ends.
+
 A reservation loop sends ReserveNow to a connected charger shortly before a confirmed
 reservation starts, CancelReservation when a reservation it holds is cancelled, and records the
 answers in ``ocpp_reservations``.
@@ -15,9 +26,13 @@ answers in ``ocpp_reservations``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http
 import logging
 import math
+import os
+import secrets
+import socket
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
+import psycopg
 from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
@@ -43,10 +59,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHeader
 from websockets.headers import build_www_authenticate_basic, parse_authorization_basic
 from websockets.http11 import Request, Response
 
+import data.ocpp.commands as ocpp_commands
 import data.ocpp.messages as ocpp_data
 import data.ocpp.reservations as ocpp_reservations
 from data.accounts.passwords import verify_password
 from data.core.db import Database
+from data.core.models import CommandStatus
 
 log = logging.getLogger("polaris.ocpp")
 
@@ -58,6 +76,8 @@ DEFAULT_RESERVE_LEAD = timedelta(minutes=10)
 # Wrong OCPP passwords from one address within a minute before it is refused without checking
 # (each check is an argon2 hash: a flood of guesses must not become a CPU flood).
 AUTH_FAILURES_PER_MINUTE = 10
+# Commands claimed per database round trip; a full batch is followed by another at once.
+CLAIM_BATCH = 200
 T = TypeVar("T")
 
 
@@ -110,6 +130,12 @@ class CentralSystem:
         db_threads: int | None = None,
         clock: Callable[[], datetime] | None = None,
         allow_no_password: bool = True,
+        command_timeout_s: float = ocpp_commands.DEFAULT_TIMEOUT_S,
+        command_offline_after_s: float = ocpp_commands.DEFAULT_OFFLINE_AFTER_S,
+        command_poll_s: float = 1.0,
+        command_listen_poll_s: float = 5.0,
+        command_expire_every_s: float = 2.0,
+        instance_id: str | None = None,
     ) -> None:
         self.db = db
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -128,6 +154,19 @@ class CentralSystem:
             max_workers=db_threads or max(2, pool), thread_name_prefix="ocpp-db"
         )
         self._sending: set[asyncio.Task[None]] = set()
+        # Commands: how long a charger may take to answer, how long a command may wait for an
+        # instance holding its charger, how often to look (SQLite; PostgreSQL with LISTEN)
+        # and to expire. The instance id is recorded as the sender of each command.
+        self.command_timeout_s = command_timeout_s
+        self.command_offline_after_s = command_offline_after_s
+        self.command_poll_s = command_poll_s
+        self.command_listen_poll_s = command_listen_poll_s
+        self.command_expire_every_s = command_expire_every_s
+        self.instance_id = (
+            instance_id or (f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")[:128]
+        )
+        self.listening = False  # PostgreSQL: LISTEN is in place (tests wait for it)
+        self._wake = asyncio.Event()
         self.auth_failures_per_minute = AUTH_FAILURES_PER_MINUTE
         self._auth_failures: dict[str, deque[float]] = {}
 
@@ -230,6 +269,7 @@ class CentralSystem:
             # The charger reconnected; the old socket is dead or a duplicate.
             await previous.close()
         log.info("charger %s connected", charger_id)
+        self._wake.set()  # commands may be waiting for it
         try:
             await charger.start()
         except ConnectionClosed:
@@ -311,6 +351,121 @@ class CentralSystem:
             return ocpp_reservations.CALL_ERROR
         return str(result.status)
 
+    # --- commands ----------------------------------------------------------------------------
+
+    async def command_pass(self) -> int:
+        """Claim the pending commands of the chargers connected here and send each in a task of
+        its own (``wait_for_sends`` waits for them); how many were claimed."""
+        if not self.connected:
+            return 0
+        claimed = await self.db_call(
+            ocpp_commands.claim_commands,
+            sorted(self.connected),
+            self.instance_id,
+            self.clock(),
+            CLAIM_BATCH,
+        )
+        for command in claimed:
+            self._spawn(self._deliver(command))
+        return len(claimed)
+
+    async def expire_pass(self) -> ocpp_commands.Expired:
+        return await self.db_call(
+            ocpp_commands.expire_commands,
+            self.clock(),
+            self.command_offline_after_s,
+            self.command_timeout_s,
+        )
+
+    async def _deliver(self, command: ocpp_commands.CommandToSend) -> None:
+        status, response = await self._command_answer(command)
+        await self.db_call(ocpp_commands.record_answer, command.id, status, response, self.clock())
+        log.info("command %s %s to %s: %s", command.id, command.action, command.charger_id, status)
+
+    async def _command_answer(
+        self, command: ocpp_commands.CommandToSend
+    ) -> tuple[CommandStatus, dict[str, Any] | None]:
+        charger = self.connected.get(command.charger_id)
+        if charger is None:  # gone between the claim and now
+            return CommandStatus.offline, {"error": "the charger disconnected before it was sent"}
+        try:
+            request = getattr(call, command.action)(**command.payload)
+            result = await asyncio.wait_for(
+                charger.call(request, suppress=False), self.command_timeout_s
+            )
+        except TimeoutError:
+            return CommandStatus.timeout, None
+        except ConnectionClosed:
+            return CommandStatus.timeout, {"error": "the connection closed before an answer"}
+        except OCPPError as exc:
+            log.warning("charger %s answered %s with an error: %s", charger.id, command, exc)
+            return CommandStatus.failed, {"error": exc.code, "description": exc.description}
+        except Exception as exc:  # noqa: BLE001 - the command ends, whatever went wrong
+            log.exception("command %s to %s could not be sent", command.id, charger.id)
+            return CommandStatus.failed, {"error": exc.__class__.__name__, "description": str(exc)}
+        answer = {k: v for k, v in dataclasses.asdict(result).items() if v is not None}
+        return ocpp_commands.answer_status(answer), answer
+
+    async def command_loop(self) -> None:
+        """Deliver commands until cancelled: at once when woken (a NOTIFY on PostgreSQL, a
+        charger connecting), else every ``command_poll_s`` (``command_listen_poll_s`` while
+        listening); beside it, expire every ``command_expire_every_s``."""
+        listener = asyncio.create_task(self._listen()) if self.db.dialect == "postgresql" else None
+        expiry = asyncio.create_task(self._expire_loop())
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    while await self.command_pass() >= CLAIM_BATCH:
+                        pass
+                except Exception:  # noqa: BLE001 - keep the loop alive (database restarting, ...)
+                    log.exception("command pass failed; trying again")
+                poll = self.command_listen_poll_s if self.listening else self.command_poll_s
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), poll)
+        finally:
+            for task in (listener, expiry):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+
+    async def _expire_loop(self) -> None:
+        while True:
+            try:
+                await self.expire_pass()
+            except Exception:  # noqa: BLE001 - keep the loop alive
+                log.exception("command expiry failed; trying again")
+            await asyncio.sleep(self.command_expire_every_s)
+
+    async def _listen(self) -> None:
+        """LISTEN on ``polaris_commands`` and wake the command loop for chargers held here;
+        reconnect (and catch up) when the connection fails."""
+        url = self.db.engine.url.set(drivername="postgresql").render_as_string(False)
+        try:
+            await self._listen_on(url)
+        finally:
+            self.listening = False
+
+    async def _listen_on(self, url: str) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    url, autocommit=True, connect_timeout=5
+                ) as connection:
+                    await connection.execute(f"LISTEN {ocpp_commands.COMMANDS_CHANNEL}")
+                    self.listening = True
+                    self._wake.set()  # what was asked while nobody listened
+                    async for notify in connection.notifies():
+                        if notify.payload in self.connected:
+                            self._wake.set()
+            except Exception as exc:  # noqa: BLE001 - the database restarting, a network blip
+                log.warning("LISTEN %s failed (%s); retrying", ocpp_commands.COMMANDS_CHANNEL, exc)
+            self.listening = False
+            await asyncio.sleep(1.0)
+
+    # --- the reservation loop ------------------------------------------------------------------
+
     async def reservation_loop(self) -> None:
         while True:
             try:
@@ -323,10 +478,11 @@ class CentralSystem:
 
     @asynccontextmanager
     async def running(
-        self, host: str, port: int, *, reservations: bool = True
+        self, host: str, port: int, *, reservations: bool = True, commands: bool = True
     ) -> AsyncIterator[Server]:
         """Serve until the block ends; ``port`` 0 picks a free port (see ``bound_port``)."""
         loop_task = asyncio.create_task(self.reservation_loop()) if reservations else None
+        command_task = asyncio.create_task(self.command_loop()) if commands else None
         try:
             async with serve(
                 self.handle,
@@ -339,10 +495,11 @@ class CentralSystem:
             ) as server:
                 yield server
         finally:
-            if loop_task is not None:
-                loop_task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await loop_task
+            for task in (loop_task, command_task):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
             for task in list(self._sending):
                 task.cancel()
 
@@ -362,7 +519,9 @@ class ChargerConnection(ChargePoint):
     """One connected charger: routes its OCPP messages to ``data.ocpp.messages``."""
 
     def __init__(self, charger_id: str, connection: ServerConnection, central: CentralSystem):
-        super().__init__(charger_id, connection, response_timeout=central.response_timeout_s)
+        # Long enough for a command's answer too (its own deadline is command_timeout_s).
+        timeout = max(central.response_timeout_s, central.command_timeout_s)
+        super().__init__(charger_id, connection, response_timeout=timeout)
         self.central = central
         self.connection = connection
 

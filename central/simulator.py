@@ -3,21 +3,33 @@
 For tests, an async API: ``connect_charger`` then ``boot``, ``authorize``,
 ``start_transaction``, ``meter``, ``stop_transaction``. For demos and load, ``simulate``: N
 chargers, each boots, sends heartbeats and runs one charging session with meter values every
-few seconds, then stops.
+few seconds, then stops (or stays connected a while, answering commands).
+
+A simulated charger answers the central system's commands like a real one (one connector):
+RemoteStartTransaction starts a transaction with that id tag and sends meter values until
+RemoteStopTransaction; Reset answers, disconnects, reconnects and boots; UnlockConnector
+answers Unlocked; ChangeAvailability sends the StatusNotification; configuration keys are kept
+per charger, some read-only (ChangeConfiguration: Rejected; unknown keys: NotSupported);
+TriggerMessage sends the message; ClearCache is Accepted. ``commands`` makes it reject or
+ignore (never answer) every command; ``answer_delay_s`` makes it answer slowly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+import math
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.charge_point import camel_to_snake_case
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 from websockets.asyncio.client import ClientConnection, connect
@@ -33,28 +45,350 @@ SUBPROTOCOL = "ocpp1.6"
 SIMULATED_POWER_KW = 7.0
 
 
+# The charger's only connector (Polaris models a charger as one connector).
+CONNECTOR_ID = 1
+COMMAND_ACTIONS = frozenset(
+    {
+        "Reset",
+        "UnlockConnector",
+        "ChangeAvailability",
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "TriggerMessage",
+        "GetConfiguration",
+        "ChangeConfiguration",
+        "ClearCache",
+    }
+)
+# key -> (value, read-only), what a charger keeps from boot to boot.
+CONFIGURATION: dict[str, tuple[str, bool]] = {
+    "HeartbeatInterval": ("30", False),
+    "MeterValueSampleInterval": ("5", False),
+    "ConnectionTimeOut": ("60", False),
+    "AuthorizeRemoteTxRequests": ("false", False),
+    "NumberOfConnectors": ("1", True),
+    "SupportedFeatureProfiles": ("Core,RemoteTrigger,Reservation", True),
+}
+
+
+class CommandBehaviour(enum.StrEnum):
+    """How a simulated charger takes the central system's commands (for tests)."""
+
+    answer = "answer"  # like a real charger
+    reject = "reject"  # refuses each (Rejected, UnlockFailed)
+    ignore = "ignore"  # never answers
+
+
 def ocpp_time(moment: datetime | None = None) -> str:
     moment = moment or datetime.now(UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class SimulatedCharger(ChargePoint):
-    """A charger: sends what a real one sends, answers ReserveNow/CancelReservation.
+def _called_action(raw_msg: str | bytes) -> tuple[str, dict[str, Any]] | None:
+    """(action, snake_case payload) of a CALL, None for anything else."""
+    try:
+        message = json.loads(raw_msg)
+    except ValueError:
+        return None
+    if isinstance(message, list) and len(message) == 4 and message[0] == 2:
+        return str(message[2]), camel_to_snake_case(message[3])
+    return None
 
-    ``reserve_answer``/``cancel_answer`` set what it answers; ``received`` lists the calls the
-    central system sent it, as (action, payload).
+
+class SimulatedCharger(ChargePoint):
+    """A charger: sends what a real one sends, answers ReserveNow/CancelReservation and the
+    commands (see the module docstring).
+
+    ``reserve_answer``/``cancel_answer`` set what it answers to reservations, ``commands`` and
+    ``answer_delay_s`` how it takes commands; ``received`` lists the calls the central system
+    sent it, as (action, payload); ``configuration`` its keys; ``boots`` how often it booted.
     """
 
-    def __init__(self, charger_id: str, connection: ClientConnection, **kwargs: Any):
+    _connection: ClientConnection
+
+    def __init__(
+        self,
+        charger_id: str,
+        connection: ClientConnection,
+        *,
+        url: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(charger_id, connection, **kwargs)
+        self.url, self.password = url, password  # to reconnect after a Reset
         self.reserve_answer = "Accepted"
         self.cancel_answer = "Accepted"
+        self.commands = CommandBehaviour.answer
+        self.answer_delay_s = 0.0
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.skip_validation = False  # the load benchmark skips client-side schema checks
+        self.configuration = dict(CONFIGURATION)
+        self.unavailable: set[int] = set()  # connectors (0: the whole charger) Inoperative
+        self.transaction_id: int | None = None  # the transaction in progress
+        self._starting = False  # a RemoteStartTransaction was accepted, not yet started
+        self.register_wh = Decimal(0)
+        self.power_kw = SIMULATED_POWER_KW
+        self.meter_interval_s = 5.0
+        self.boots = 0
         self._heartbeats: asyncio.Task[None] | None = None
+        self._metering: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def send(self, payload: Any) -> Any:
         return await self.call(payload, suppress=False, skip_schema_validation=self.skip_validation)
+
+    # --- the connection ----------------------------------------------------------------------
+
+    def listen(self) -> None:
+        """Read what the central system sends, in the background."""
+        self._listener = asyncio.create_task(self.start())
+
+    async def hang_up(self) -> None:
+        self.stop_heartbeats()
+        tasks = [t for t in (self._metering, self._listener, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._connection.close()
+
+    async def reboot(self, reason: str = "SoftReset") -> None:
+        """What a Reset does: end the transaction, disconnect, reconnect, BootNotification."""
+        if self.transaction_id is not None:
+            await self.end_transaction(reason)
+        heartbeats = self._heartbeats is not None
+        self.stop_heartbeats()
+        if self._listener is not None:
+            self._listener.cancel()
+        await self._connection.close()
+        if self.url is None:
+            return  # nowhere to reconnect to
+        await asyncio.sleep(0.1)
+        self._connection = await open_connection(self.url, self.id, self.password)
+        self.listen()
+        await self.boot()
+        self.unavailable.clear()
+        await self.status("Available")
+        if heartbeats:
+            self.start_heartbeats(float(self.configuration["HeartbeatInterval"][0]))
+
+    def _background(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        if self.commands != CommandBehaviour.ignore and not self.answer_delay_s:
+            await super().route_message(raw_msg)  # like a real charger (and no extra parsing)
+            return
+        called = _called_action(raw_msg)
+        if called is not None and called[0] in COMMAND_ACTIONS:
+            if self.commands == CommandBehaviour.ignore:
+                self.received.append(called)
+                return
+            if self.answer_delay_s > 0:
+                self._background(self._answer_later(raw_msg))
+                return
+        await super().route_message(raw_msg)
+
+    async def _answer_later(self, raw_msg: str | bytes) -> None:
+        await asyncio.sleep(self.answer_delay_s)
+        await super().route_message(raw_msg)
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def _refuses(self, action: str, payload: dict[str, Any]) -> bool:
+        self.received.append((action, payload))
+        return self.commands == CommandBehaviour.reject
+
+    @on(Action.reset)
+    def on_reset(self, **payload: Any) -> call_result.Reset:
+        refused = self._refuses("Reset", payload)
+        return call_result.Reset(status="Rejected" if refused else "Accepted")
+
+    @after(Action.reset)
+    async def after_reset(self, type: str) -> None:
+        if self.commands == CommandBehaviour.answer:
+            self._background(self.reboot(f"{type}Reset"))
+
+    @on(Action.unlock_connector)
+    def on_unlock_connector(self, connector_id: int) -> call_result.UnlockConnector:
+        if self._refuses("UnlockConnector", {"connector_id": connector_id}):
+            return call_result.UnlockConnector(status="UnlockFailed")
+        if connector_id != CONNECTOR_ID:
+            return call_result.UnlockConnector(status="NotSupported")
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @after(Action.unlock_connector)
+    async def after_unlock_connector(self, connector_id: int) -> None:
+        # Unlocking the cable ends the transaction on that connector (OCPP 1.6, 5.17).
+        if self.commands == CommandBehaviour.answer and connector_id == CONNECTOR_ID:
+            if self.transaction_id is not None:
+                self._background(self.end_transaction("UnlockCommand"))
+
+    @on(Action.change_availability)
+    def on_change_availability(
+        self, connector_id: int, type: str
+    ) -> call_result.ChangeAvailability:
+        if self._refuses("ChangeAvailability", {"connector_id": connector_id, "type": type}):
+            return call_result.ChangeAvailability(status="Rejected")
+        if connector_id not in (0, CONNECTOR_ID):
+            return call_result.ChangeAvailability(status="Rejected")
+        if type == "Inoperative" and self.transaction_id is not None:
+            return call_result.ChangeAvailability(status="Scheduled")  # after the transaction
+        return call_result.ChangeAvailability(status="Accepted")
+
+    @after(Action.change_availability)
+    async def after_change_availability(self, connector_id: int, type: str) -> None:
+        if self.commands != CommandBehaviour.answer or connector_id not in (0, CONNECTOR_ID):
+            return
+        if type == "Inoperative":
+            self.unavailable.add(connector_id)
+        else:
+            self.unavailable.discard(connector_id)
+        if self.transaction_id is None:
+            status = "Unavailable" if type == "Inoperative" else "Available"
+            self._background(self.status(status, connector_id=connector_id))
+
+    @on(Action.remote_start_transaction)
+    def on_remote_start_transaction(
+        self, id_tag: str, connector_id: int | None = None, **_: Any
+    ) -> call_result.RemoteStartTransaction:
+        payload = {"id_tag": id_tag, "connector_id": connector_id}
+        refused = self._refuses("RemoteStartTransaction", payload)
+        busy = self.transaction_id is not None or self._starting
+        self._starting = not (
+            refused or busy or self.unavailable or connector_id not in (None, CONNECTOR_ID)
+        )
+        return call_result.RemoteStartTransaction(
+            status="Accepted" if self._starting else "Rejected"
+        )
+
+    @after(Action.remote_start_transaction)
+    async def after_remote_start_transaction(
+        self, id_tag: str, connector_id: int | None = None, **_: Any
+    ) -> None:
+        if self._starting:
+            self._background(self.begin_transaction(id_tag))
+
+    @on(Action.remote_stop_transaction)
+    def on_remote_stop_transaction(self, transaction_id: int) -> call_result.RemoteStopTransaction:
+        refused = self._refuses("RemoteStopTransaction", {"transaction_id": transaction_id})
+        if refused or transaction_id != self.transaction_id:
+            return call_result.RemoteStopTransaction(status="Rejected")
+        return call_result.RemoteStopTransaction(status="Accepted")
+
+    @after(Action.remote_stop_transaction)
+    async def after_remote_stop_transaction(self, transaction_id: int) -> None:
+        if self.commands == CommandBehaviour.answer and transaction_id == self.transaction_id:
+            self._background(self.end_transaction("Remote"))
+
+    @on(Action.trigger_message)
+    def on_trigger_message(
+        self, requested_message: str, connector_id: int | None = None
+    ) -> call_result.TriggerMessage:
+        payload = {"requested_message": requested_message, "connector_id": connector_id}
+        if self._refuses("TriggerMessage", payload):
+            return call_result.TriggerMessage(status="Rejected")
+        if requested_message not in (
+            "StatusNotification", "Heartbeat", "MeterValues", "BootNotification"
+        ):  # fmt: skip
+            return call_result.TriggerMessage(status="NotImplemented")
+        return call_result.TriggerMessage(status="Accepted")
+
+    @after(Action.trigger_message)
+    async def after_trigger_message(
+        self, requested_message: str, connector_id: int | None = None
+    ) -> None:
+        if self.commands != CommandBehaviour.answer:
+            return
+        if requested_message == "StatusNotification":
+            self._background(self.status(self.connector_status(), connector_id=CONNECTOR_ID))
+        elif requested_message == "Heartbeat":
+            self._background(self.heartbeat())
+        elif requested_message == "MeterValues":
+            self._background(self.meter(self.transaction_id, self.register_wh))
+        elif requested_message == "BootNotification":
+            self._background(self.boot())
+
+    @on(Action.get_configuration)
+    def on_get_configuration(self, key: list[str] | None = None) -> call_result.GetConfiguration:
+        self.received.append(("GetConfiguration", {"key": key}))
+        wanted = list(self.configuration) if key is None else key
+        known = [k for k in wanted if k in self.configuration]
+        return call_result.GetConfiguration(
+            configuration_key=[
+                {"key": k, "readonly": self.configuration[k][1], "value": self.configuration[k][0]}
+                for k in known
+            ],
+            unknown_key=[k for k in wanted if k not in self.configuration] or None,
+        )
+
+    @on(Action.change_configuration)
+    def on_change_configuration(self, key: str, value: str) -> call_result.ChangeConfiguration:
+        if self._refuses("ChangeConfiguration", {"key": key, "value": value}):
+            return call_result.ChangeConfiguration(status="Rejected")
+        if key not in self.configuration:
+            return call_result.ChangeConfiguration(status="NotSupported")
+        if self.configuration[key][1]:  # read-only
+            return call_result.ChangeConfiguration(status="Rejected")
+        self.configuration[key] = (value, False)
+        return call_result.ChangeConfiguration(status="Accepted")
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self) -> call_result.ClearCache:
+        refused = self._refuses("ClearCache", {})
+        return call_result.ClearCache(status="Rejected" if refused else "Accepted")
+
+    # --- a transaction the central system started ------------------------------------------
+
+    def connector_status(self) -> str:
+        if self.transaction_id is not None:
+            return "Charging"
+        return "Unavailable" if self.unavailable else "Available"
+
+    async def begin_transaction(self, id_tag: str) -> None:
+        """Start charging for ``id_tag`` (RemoteStartTransaction): meter values every
+        ``meter_interval_s`` at ``power_kw`` until ``end_transaction``."""
+        try:
+            await self.status("Preparing")
+            transaction_id, status = await self.start_transaction(
+                id_tag, meter_start_wh=int(self.register_wh)
+            )
+        finally:
+            self._starting = False
+        if status != "Accepted":  # the central system refused the tag: stop at once
+            await self.stop_transaction(
+                transaction_id, math.ceil(self.register_wh), reason="DeAuthorized"
+            )
+            await self.status("Available")
+            return
+        await self.status("Charging")
+        self._metering = asyncio.create_task(self._meter_while_charging(transaction_id))
+
+    async def _meter_while_charging(self, transaction_id: int) -> None:
+        step_wh = Decimal(str(self.power_kw)) * Decimal(str(self.meter_interval_s)) / 3600 * 1000
+        while self.transaction_id == transaction_id:
+            await asyncio.sleep(self.meter_interval_s)
+            self.register_wh += step_wh
+            await self.meter(transaction_id, self.register_wh.quantize(Decimal("0.001")))
+
+    async def end_transaction(self, reason: str) -> None:
+        """Stop the transaction in progress (RemoteStop, Reset, Unlock) and free the connector."""
+        transaction_id = self.transaction_id
+        if transaction_id is None:
+            return
+        if self._metering is not None:
+            self._metering.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._metering
+            self._metering = None
+        await self.stop_transaction(transaction_id, math.ceil(self.register_wh), reason=reason)
+        await self.status("Finishing")
+        await self.status("Unavailable" if self.unavailable else "Available")
 
     @on(Action.reserve_now)
     def on_reserve_now(self, **payload: Any) -> call_result.ReserveNow:
@@ -69,6 +403,7 @@ class SimulatedCharger(ChargePoint):
     # --- what a charger sends ----------------------------------------------------------------
 
     async def boot(self) -> call_result.BootNotification:
+        self.boots += 1
         return await self.send(
             call.BootNotification(charge_point_model="Polaris Sim", charge_point_vendor="Polaris")
         )
@@ -107,11 +442,15 @@ class SimulatedCharger(ChargePoint):
                 timestamp=timestamp or ocpp_time(),
             )
         )
-        return int(result.transaction_id), str(result.id_tag_info["status"])
+        transaction_id, status = int(result.transaction_id), str(result.id_tag_info["status"])
+        if status == "Accepted":
+            self.transaction_id = transaction_id
+            self.register_wh = Decimal(meter_start_wh)
+        return transaction_id, status
 
     async def meter(
         self,
-        transaction_id: int,
+        transaction_id: int | None,
         value: Decimal | int | float,
         *,
         unit: str = "Wh",
@@ -146,6 +485,8 @@ class SimulatedCharger(ChargePoint):
         timestamp: str | None = None,
         reason: str = "Local",
     ) -> str | None:
+        if self.transaction_id == transaction_id:
+            self.transaction_id = None
         result = await self.send(
             call.StopTransaction(
                 meter_stop=meter_stop_wh,
@@ -186,25 +527,29 @@ async def connect_charger(
     response_timeout_s: float = 30,
 ) -> AsyncIterator[SimulatedCharger]:
     """Connect ``charger_id`` to the central system at ``url`` (``ws://host:port/ocpp``)."""
+    connection = await open_connection(url, charger_id, password)
+    charger = SimulatedCharger(
+        charger_id, connection, url=url, password=password, response_timeout=response_timeout_s
+    )
+    charger.listen()
+    try:
+        yield charger
+    finally:
+        await charger.hang_up()
+
+
+async def open_connection(url: str, charger_id: str, password: str | None) -> ClientConnection:
+    """A websocket to the central system as ``charger_id`` (HTTP Basic with ``password``)."""
     headers = {}
     if password is not None:
         headers["Authorization"] = build_authorization_basic(charger_id, password)
-    async with connect(
+    return await connect(
         charger_url(url, charger_id),
         subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
         additional_headers=headers,
         open_timeout=30,
         ping_interval=None,
-    ) as connection:
-        charger = SimulatedCharger(charger_id, connection, response_timeout=response_timeout_s)
-        listener = asyncio.create_task(charger.start())
-        try:
-            yield charger
-        finally:
-            charger.stop_heartbeats()
-            listener.cancel()
-            with suppress(asyncio.CancelledError, Exception):
-                await listener
+    )
 
 
 @dataclass
@@ -244,17 +589,19 @@ async def charging_session(
     step_wh = Decimal(str(power_kw)) * Decimal(str(interval_s)) / 3600 * 1000
     for _ in range(meter_values):
         await asyncio.sleep(interval_s)
+        if charger.transaction_id != transaction_id:
+            return summary  # stopped by the central system (RemoteStop, Reset, Unlock)
         register += step_wh
         # Readings to the Wh's thousandth either way (kWh: six decimals).
         value = register if unit == "Wh" else register / 1000
         digits = Decimal("0.001") if unit == "Wh" else Decimal("0.000001")
         await charger.meter(transaction_id, value.quantize(digits), unit=unit)
         summary.messages += 1
-    await charger.stop_transaction(transaction_id, int(register))
+    await charger.stop_transaction(transaction_id, math.ceil(register))
     await charger.status("Finishing")
     await charger.status("Available")
     summary.messages += 3
-    summary.energy_wh = int(register) - meter_start_wh
+    summary.energy_wh = math.ceil(register) - meter_start_wh
     return summary
 
 
@@ -269,24 +616,34 @@ async def simulate_charger(
     interval_s: float = 5.0,
     power_kw: float = SIMULATED_POWER_KW,
     unit: str = "Wh",
+    session: bool = True,
+    stay_s: float = 0.0,
+    commands: CommandBehaviour = CommandBehaviour.answer,
+    answer_delay_s: float = 0.0,
 ) -> SessionSummary:
-    """One charger from boot to the end of one charging session."""
+    """One charger from boot to the end of one charging session (``session``), then connected
+    for ``stay_s`` more seconds, answering commands as ``commands`` and ``answer_delay_s``
+    say (a remotely started transaction meters every ``interval_s`` at ``power_kw``)."""
     summary = SessionSummary(charger_id)
     try:
         async with connect_charger(url, charger_id, password=password) as charger:
+            charger.commands, charger.answer_delay_s = commands, answer_delay_s
+            charger.power_kw, charger.meter_interval_s = power_kw, interval_s
             await charger.boot()
             await charger.status("Available")
             summary.messages += 2
             charger.start_heartbeats(heartbeat_s)
-            await charging_session(
-                charger,
-                id_tag,
-                meter_values=meter_values,
-                interval_s=interval_s,
-                power_kw=power_kw,
-                unit=unit,
-                summary=summary,
-            )
+            if session:
+                await charging_session(
+                    charger,
+                    id_tag,
+                    meter_values=meter_values,
+                    interval_s=interval_s,
+                    power_kw=power_kw,
+                    unit=unit,
+                    summary=summary,
+                )
+            await asyncio.sleep(stay_s)
     except Exception as exc:  # noqa: BLE001 - one charger's failure is reported, not fatal
         summary.errors.append(f"{exc.__class__.__name__}: {exc}")
     return summary

@@ -1,5 +1,6 @@
-"""``flask ocpp-simulate`` against a running central system, and ``flask ocpp-server``'s plain
-refusal of a port it cannot use (SQLite and PostgreSQL)."""
+"""``flask ocpp-simulate`` against a running central system, ``flask charger-command`` to a
+simulated charger connected to it, and ``flask ocpp-server``'s plain refusal of a port it cannot
+use (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -17,8 +19,9 @@ from websockets.exceptions import InvalidStatus
 from websockets.headers import build_authorization_basic
 
 from central.server import CentralSystem, bound_port
+from central.simulator import SimulatedCharger, connect_charger
 from data.accounts.passwords import hash_password
-from data.core.models import ChargingSession, OcppTransaction
+from data.core.models import ChargerCommand, ChargingSession, CommandStatus, OcppTransaction
 from tests.support.factories import make_account, make_charger, make_id_tag
 from tests.support.web import AppFactory, make_app
 
@@ -137,3 +140,80 @@ def test_production_server_refuses_chargers_without_an_ocpp_password(
     assert result.exit_code == 0, result.output
     assert statuses == {"C1": expected, "LOCKED": 101}
     assert ("without an OCPP password are refused" in result.output) == (expected == 401)
+
+
+@contextmanager
+def connected_charger(url: str, charger_id: str) -> Iterator[SimulatedCharger]:
+    """A simulated charger connected (and booted) in a thread of its own until the block ends."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    context = connect_charger(url, charger_id)
+    charger = asyncio.run_coroutine_threadsafe(context.__aenter__(), loop).result(30)
+    asyncio.run_coroutine_threadsafe(charger.boot(), loop).result(30)
+    try:
+        yield charger
+    finally:
+        asyncio.run_coroutine_threadsafe(context.__aexit__(None, None, None), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+
+def test_charger_command_waits_for_the_answer(app: Flask, central_url: str):
+    runner = app.test_cli_runner()
+    with connected_charger(central_url, "C1") as charger:
+        unlocked = runner.invoke(
+            args=["charger-command", "C1", "UnlockConnector", "connector_id=1", "--wait", "20"]
+        )
+        read_only = runner.invoke(
+            args=["charger-command", "C1", "ChangeConfiguration", "key=NumberOfConnectors",
+                  "value=2", "--wait", "20"]
+        )  # fmt: skip
+    assert unlocked.exit_code == 0, unlocked.output
+    assert 'UnlockConnector {"connector_id": 1} to C1: pending' in unlocked.output
+    assert "accepted" in unlocked.output and '"status": "Unlocked"' in unlocked.output
+    assert read_only.exit_code == 1, read_only.output
+    assert "rejected" in read_only.output and '"status": "Rejected"' in read_only.output
+    assert [action for action, _ in charger.received] == ["UnlockConnector", "ChangeConfiguration"]
+    with app.extensions["polaris_db"].session() as s:
+        rows = s.scalars(select(ChargerCommand).order_by(ChargerCommand.id)).all()
+        assert [(r.action, r.status, r.user_id) for r in rows] == [
+            ("UnlockConnector", CommandStatus.accepted, None),
+            ("ChangeConfiguration", CommandStatus.rejected, None),
+        ]
+
+
+def test_charger_command_without_a_server_holding_the_charger(app: Flask, central_url: str):
+    result = app.test_cli_runner().invoke(
+        args=["charger-command", "C2", "Reset", "type=Hard", "--wait", "0.5"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "Command" in result.output and ": pending" in result.output
+    assert "No outcome after 0.5 s (is an ocpp-server running?)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["C1", "Reset", "type=Medium"], "Reset: type: Input should be 'Soft' or 'Hard'"),
+        (["C1", "Reset", "Soft"], "Parameters are key=value, not 'Soft'"),
+        (["NOPE", "ClearCache"], "Unknown charger 'NOPE'"),
+        (["C1", "Dance"], "Unknown action 'Dance'"),
+    ],
+)
+def test_charger_command_refuses_invalid_commands(app: Flask, args: list[str], message: str):
+    result = app.test_cli_runner().invoke(args=["charger-command", *args])
+    assert result.exit_code != 0
+    assert message in result.output
+    with app.extensions["polaris_db"].session() as s:
+        assert s.scalars(select(ChargerCommand)).all() == []
+
+
+def test_simulate_without_a_session_only_connects(app: Flask, central_url: str):
+    args = ["ocpp-simulate", "--url", central_url, "--charger-id", "C1", "--no-session"]
+    args += ["--commands", "reject", "--answer-delay", "0.1"]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "C1: connected, 2 messages" in result.output
+    with app.extensions["polaris_db"].session() as s:
+        assert s.scalars(select(OcppTransaction)).all() == []

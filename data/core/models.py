@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -89,6 +90,21 @@ class ReservationStatus(enum.StrEnum):
     active = "active"
     cancelled = "cancelled"
     completed = "completed"
+
+
+class CommandStatus(enum.StrEnum):
+    """A command to a charger: ``pending`` until an OCPP server instance holding the charger
+    claims it, ``sent`` until the charger answers, then ``accepted`` / ``rejected`` (its answer)
+    or ``failed`` (a CallError); ``offline`` when no instance held the charger in time,
+    ``timeout`` when it did not answer in time."""
+
+    pending = "pending"
+    sent = "sent"
+    accepted = "accepted"
+    rejected = "rejected"
+    failed = "failed"
+    timeout = "timeout"
+    offline = "offline"
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -397,6 +413,46 @@ class OcppReservation(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancel_answer: Mapped[str | None] = mapped_column(String(32))
+
+
+class ChargerCommand(Base):
+    """A command to a charger (OCPP 1.6 Reset, UnlockConnector, RemoteStartTransaction, ...).
+
+    Whoever asks only writes the row (``data.ocpp.commands.request_command``); the OCPP server
+    instance the charger is connected to claims it, sends it and records the answer. ``params``
+    and ``response`` are JSON text in snake_case; ``user_id``/``account_id`` say who asked (None
+    from the command line); ``sent_by`` names the server instance that sent it.
+    """
+
+    __tablename__ = "charger_commands"
+    __table_args__ = (
+        # The open commands of the connected chargers (claimed every second) and the ones to
+        # expire: a small partial index, whatever the size of the log.
+        Index(
+            "ix_charger_commands_open",
+            "charger_id",
+            "requested_at",
+            postgresql_where=text("status IN ('pending', 'sent')"),
+            sqlite_where=text("status IN ('pending', 'sent')"),
+        ),
+        # One charger's command log, latest first.
+        Index("ix_charger_commands_charger_requested", "charger_id", "requested_at"),
+        # An account's commands of the last minute (the per-account rate limit).
+        Index("ix_charger_commands_account_requested", "account_id", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    charger_id: Mapped[str] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(32))
+    params: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[CommandStatus] = mapped_column(_enum(CommandStatus, "command_status"))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_by: Mapped[str | None] = mapped_column(String(128))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    response: Mapped[str | None] = mapped_column(Text)
 
 
 class _UsageCounts:

@@ -1,4 +1,5 @@
 """Live charger data over OCPP 1.6J: what each message a charger sends does to the database
 (``messages``), the energy plausibility rule and the disputes it raises (``energy``), reservations
-sent to chargers (``reservations``), and what the admin's OCPP page shows and changes: charger
-passwords, id tags, reservations sent to chargers, disputed energy (``admin``)."""
+sent to chargers (``reservations``), commands to chargers as rows: asked, claimed by one server
+instance, answered, expired (``commands``), and what the admin's OCPP page shows and changes:
+charger passwords, id tags, reservations sent to chargers, disputed energy (``admin``)."""
