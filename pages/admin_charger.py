@@ -523,7 +523,14 @@ def send_command(
             if charger_detail(s, cid, now) is None:
                 return False, no_update, feedback(GONE, ok=False), no_update
             if trigger == cmd.SEND_ID and cmd.interrupts_driver(name, params):
-                question = cmd.confirm_text(name, params, cid, sessions_in_progress(s, cid))
+                in_progress = sessions_in_progress(s, cid)
+                stoppable = {p.session_id for p in in_progress if p.remote_stoppable}
+                if name == "RemoteStopTransaction" and params["session_id"] not in stoppable:
+                    # Said now, not after the confirmation (request_command checks it again).
+                    raise CommandError(
+                        f"{name}: session {params['session_id']!r} is not in progress on {cid}"
+                    )
+                question = cmd.confirm_text(name, params, cid, in_progress)
                 return True, question, "", no_update
             row = request_command(
                 s, cid, name, params, now,
