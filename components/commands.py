@@ -44,6 +44,7 @@ FEEDBACK_ID = "admin-commands-feedback"
 STATE_ID = "admin-commands-state"
 COMMAND_STORE = "admin-commands-sent"
 POLL_ID = "admin-commands-poll"
+POLL_BOX_ID = "admin-commands-poll-box"
 CONFIRM_MODAL_ID = "admin-commands-confirm"
 CONFIRM_BODY_ID = "admin-commands-confirm-body"
 CONFIRM_KEEP_ID = "admin-commands-confirm-keep"
@@ -336,7 +337,9 @@ def commands_form() -> list[Component]:
         html.Div(id=FEEDBACK_ID, role="status", **_aria(live="polite")),
         html.Div(id=STATE_ID, role="status", **_aria(live="polite"), className="mt-2"),
         dcc.Store(id=COMMAND_STORE, data=None),
-        dcc.Interval(id=POLL_ID, interval=1000, disabled=True),
+        # The light refresh exists only while a command is open (``poll``): a disabled
+        # dcc.Interval on the page kept the sessions grid's rows from showing.
+        html.Div(id=POLL_BOX_ID),
         confirm_modal(
             CONFIRM_MODAL_ID,
             "Send this command?",
@@ -346,6 +349,11 @@ def commands_form() -> list[Component]:
             "Send it",
         ),
     ]
+
+
+def poll() -> dcc.Interval:
+    """Asks for the open command's state every second (removed once it has ended)."""
+    return dcc.Interval(id=POLL_ID, interval=1000)
 
 
 def hidden_fields(action: object) -> list[bool]:
@@ -456,10 +464,10 @@ def command_log_table(
         if with_charger:
             cells.append(html.Td(dcc.Link(c.charger_id, href=charger_href(c.charger_id))))
         cells += [
-            html.Td(who_text(r), className="small text-break"),
+            html.Td(who_text(r), className="small", style={"minWidth": "12rem"}),
             html.Td(c.action),
-            html.Td(params_text(c.action, c.params), className="small text-break"),
-            html.Td(status_badge(c)),
+            html.Td(params_text(c.action, c.params), className="small", style={"minWidth": "8rem"}),
+            html.Td(status_badge(c), style={"minWidth": "11rem"}),
             html.Td(
                 format_datetime(c.answered_at, tz, now) if c.answered_at else "—",
                 className="text-nowrap small",
@@ -522,6 +530,7 @@ def fleet_log_section() -> html.Section:
                             id=FLEET_ACTION_ID,
                             options=any_option + [{"label": a, "value": a} for a in ACTIONS],
                             value="",
+                            placeholder="Any",
                         ),
                         FLEET_ACTION_ID,
                         3,
@@ -533,6 +542,7 @@ def fleet_log_section() -> html.Section:
                             options=any_option
                             + [{"label": s.value, "value": s.value} for s in CommandStatus],
                             value="",
+                            placeholder="Any",
                         ),
                         FLEET_STATUS_ID,
                         2,

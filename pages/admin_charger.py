@@ -128,7 +128,7 @@ def layout(charger_id: object = "", **_: object) -> Component:
         "Charger",
         "/admin",
         ocpp_link(cid),
-        *charger_skeleton(cid, [energy_disputes_skeleton(cid), cmd.charger_commands_section()]),
+        *charger_skeleton(cid, [energy_disputes_skeleton(cid)], [cmd.charger_commands_section()]),
     )
 
 
@@ -481,6 +481,7 @@ def _form_params(
     Output(cmd.CONFIRM_BODY_ID, "children"),
     Output(cmd.FEEDBACK_ID, "children"),
     Output(cmd.COMMAND_STORE, "data"),
+    Output(cmd.POLL_BOX_ID, "children"),
     Input(cmd.SEND_ID, "n_clicks"),
     Input(cmd.CONFIRM_SEND_ID, "n_clicks"),
     Input(cmd.CONFIRM_KEEP_ID, "n_clicks"),
@@ -510,7 +511,7 @@ def send_command(
         raise PreventUpdate
     trigger = ctx.triggered_id
     if trigger == cmd.CONFIRM_KEEP_ID:
-        return False, no_update, feedback("Not sent.", ok=True), no_update
+        return False, no_update, feedback("Not sent.", ok=True), no_update, no_update
     cid = _charger_id(charger_id)
     name = action if isinstance(action, str) else ""
     params = _form_params(
@@ -521,7 +522,7 @@ def send_command(
         validate_params(name, params)
         with session_scope() as s:
             if charger_detail(s, cid, now) is None:
-                return False, no_update, feedback(GONE, ok=False), no_update
+                return False, no_update, feedback(GONE, ok=False), no_update, no_update
             if trigger == cmd.SEND_ID and cmd.interrupts_driver(name, params):
                 in_progress = sessions_in_progress(s, cid)
                 stoppable = {p.session_id for p in in_progress if p.remote_stoppable}
@@ -531,27 +532,28 @@ def send_command(
                         f"{name}: session {params['session_id']!r} is not in progress on {cid}"
                     )
                 question = cmd.confirm_text(name, params, cid, in_progress)
-                return True, question, "", no_update
+                return True, question, "", no_update, no_update
             row = request_command(
                 s, cid, name, params, now,
                 user_id=current_user.user_id, account_id=current_account_id(),
             )  # fmt: skip
     except CommandError as error:
-        return False, no_update, feedback(str(error), ok=False), no_update
-    return False, no_update, feedback(f"{name} sent to {cid}.", ok=True), row.id
+        return False, no_update, feedback(str(error), ok=False), no_update, no_update
+    sent = feedback(f"{name} sent to {cid}.", ok=True)
+    return False, no_update, sent, row.id, cmd.poll()
 
 
 @callback(
     Output(cmd.STATE_ID, "children"),
-    Output(cmd.POLL_ID, "disabled"),
+    Output(cmd.POLL_BOX_ID, "children", allow_duplicate=True),
     Input(cmd.COMMAND_STORE, "data"),
     Input(cmd.POLL_ID, "n_intervals"),
     State(CHARGER_ID_STORE, "data"),
     prevent_initial_call=True,
 )
 @admin_only
-def render_command_state(command_id: object, _n: object, charger_id: object) -> tuple[Any, bool]:
-    """The last command's state, every second until it has ended."""
+def render_command_state(command_id: object, _n: object, charger_id: object) -> tuple[Any, Any]:
+    """The last command's state, every second until it has ended (then the poll goes)."""
     wanted = cmd.stored_command_id(command_id)
     if wanted is None:
         raise PreventUpdate
@@ -560,19 +562,19 @@ def render_command_state(command_id: object, _n: object, charger_id: object) -> 
         tz = operator_settings(s).tz
         row = command(s, wanted)
     if row is None or row.charger_id != _charger_id(charger_id):
-        return "", True
-    return cmd.command_state(row, tz, now), row.finished
+        return "", []
+    return cmd.command_state(row, tz, now), [] if row.finished else no_update
 
 
 @callback(
     Output(cmd.LOG_ID, "children"),
     Input(CHARGER_ID_STORE, "data"),
     Input(cmd.STATE_ID, "children"),
-    Input("refresh-interval", "n_intervals"),
 )
 @admin_only
-def render_command_log(charger_id: object, _state: object, _n: object) -> Any:
-    """This charger's commands, latest first (again whenever the last one's state moves)."""
+def render_command_log(charger_id: object, _state: object) -> Any:
+    """This charger's commands, latest first (again whenever the last sent one's state moves;
+    the fleet log on /admin/ocpp follows the shell's timer)."""
     cid = _charger_id(charger_id)
     now = datetime.now(UTC)
     with session_scope() as s:

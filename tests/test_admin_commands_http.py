@@ -196,6 +196,7 @@ def test_a_reset_asks_first_and_records_who_asked_from_the_session(app: Flask) -
     assert "Reset sent to PX-9" in json.dumps(done[f"{PREFIX}-feedback"])
     (row,) = rows(app)
     assert done[f"{PREFIX}-sent"]["data"] == row.id
+    assert done[f"{PREFIX}-poll-box"]["children"]["props"]["id"] == f"{PREFIX}-poll"
     assert (row.charger_id, row.action, json.loads(row.params)) == (CHARGER, "Reset",
                                                                     {"type": "Soft"})  # fmt: skip
     assert (row.user_id, row.account_id) == (app.config["OPERATOR_ID"], "acc-ops")
@@ -280,12 +281,12 @@ def test_the_state_in_words_until_it_ends_and_the_logs(app: Flask) -> None:
     state = {f"{PREFIX}-sent.data": command_id}
     waiting = answer(post(olga, body(app, state_key, state)))
     assert "Waiting for the charger" in json.dumps(waiting)
-    assert waiting[f"{PREFIX}-poll"]["disabled"] is False
+    assert f"{PREFIX}-poll-box" not in waiting  # the poll goes on
     with app.extensions["polaris_db"].session() as s:
         assert expire_commands(s, datetime.now(UTC) + timedelta(seconds=11)).offline == 1
     ended = answer(post(olga, body(app, state_key, state)))
     assert "The charger is not connected (offline)" in json.dumps(ended)
-    assert ended[f"{PREFIX}-poll"]["disabled"] is True
+    assert ended[f"{PREFIX}-poll-box"]["children"] == []  # and ends with the command
     # Another charger's command is not shown on this page.
     elsewhere = {**state, "admin-charger-id.data": "PX-BUSY"}
     assert answer(post(olga, body(app, state_key, elsewhere)))[f"{PREFIX}-state"]["children"] == ""
