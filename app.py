@@ -21,6 +21,7 @@ from config import ROOT, ConfigError, load_config
 from data.core.db import Database
 from pages import _shell
 from web.analytics_csv import register_analytics_routes
+from web.commands_csv import register_command_log_routes
 from web.db import install_read_scope
 from web.errors import install_error_pages
 from web.exports import register_export_routes
@@ -91,6 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_auth(server, dash_app)
     install_error_pages(server)
     register_analytics_routes(server)
+    register_command_log_routes(server)
     register_cli(server)
     register_ocpp_cli(server)
     register_export_routes(server)

@@ -474,9 +474,12 @@ def reservations_table(
     )
 
 
-def charger_skeleton(charger_id: str, after_overview: Sequence[Component] = ()) -> list[Component]:
+def charger_skeleton(
+    charger_id: str, after_overview: Sequence[Component] = (), at_end: Sequence[Component] = ()
+) -> list[Component]:
     """The detail page body; the charger id is only a key until a callback has checked it.
-    ``after_overview``: sections shown right below "Now" (the disputed energy)."""
+    ``after_overview``: sections shown right below "Now" (the disputed energy); ``at_end``:
+    sections after the reservations (the commands and their log)."""
     return [
         dcc.Store(id=CHARGER_ID_STORE, data=charger_id),
         dcc.Store(id=CHARGER_SAVED_STORE, data=0),
@@ -595,6 +598,7 @@ def charger_skeleton(charger_id: str, after_overview: Sequence[Component] = ()) 
                         ),
                     ],
                 ),
+                *at_end,
             ],
         ),
     ]

@@ -30,8 +30,11 @@ from dash import (
 )
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
+from flask_login import current_user
 
+from auth.accounts import current_account_id
 from auth.roles import admin_only
+from components import commands as cmd
 from components.admin import admin_page, feedback
 from components.charger import (
     CHARGER_ACCESS_FEEDBACK_ID,
@@ -94,6 +97,8 @@ from data.charging.dashboard import operator_settings
 from data.core.grid import parse_grid_request
 from data.core.models import ID_LENGTH
 from data.core.periods import parse_period, period_bounds
+from data.ocpp.command_log import CommandLogFilter, command_log_rows, sessions_in_progress
+from data.ocpp.commands import CommandError, command, request_command, validate_params
 from pages._admin import admin_layout, bump, pressed
 from web.db import session_scope
 
@@ -120,7 +125,10 @@ def layout(charger_id: object = "", **_: object) -> Component:
 
     # The disputed-energy section's callbacks are registered by pages/admin_sessions.py.
     return admin_page(
-        "Charger", "/admin", ocpp_link(cid), *charger_skeleton(cid, [energy_disputes_skeleton(cid)])
+        "Charger",
+        "/admin",
+        ocpp_link(cid),
+        *charger_skeleton(cid, [energy_disputes_skeleton(cid)], [cmd.charger_commands_section()]),
     )
 
 
@@ -226,6 +234,10 @@ def find_accounts(search: object, picked: object, shown: object) -> Any:
     stays listed so the dropdown keeps showing it."""
     if not isinstance(search, str) or not search.strip():
         raise PreventUpdate
+    return _account_choices(search, picked, shown)
+
+
+def _account_choices(search: str, picked: object, shown: object) -> list[dict[str, str]]:
     with session_scope() as s:
         options = account_options(customer_account_choices(s, search))
     if isinstance(picked, str) and isinstance(shown, list):
@@ -383,3 +395,187 @@ def render_reservations(charger_id: object) -> Any:
             return GONE
         rows = charger_reservations(s, cid, now)
     return reservations_table(rows, tz, now)
+
+
+# --- commands to the charger -----------------------------------------------------------------
+
+
+@callback(
+    *[Output(group, "hidden") for group in cmd.FIELD_GROUPS.values()],
+    Input(cmd.ACTION_ID, "value"),
+)
+@admin_only
+def show_command_fields(action: object) -> tuple[bool, ...]:
+    """Only the fields the chosen command takes."""
+    return tuple(cmd.hidden_fields(action))
+
+
+@callback(
+    Output(cmd.ACCOUNT_ID, "options"),
+    Input(cmd.ACCOUNT_ID, "search_value"),
+    State(cmd.ACCOUNT_ID, "value"),
+    State(cmd.ACCOUNT_ID, "options"),
+    prevent_initial_call=True,
+)
+@admin_only
+def find_command_accounts(search: object, picked: object, shown: object) -> Any:
+    """Customer accounts to start charging for (RemoteStartTransaction)."""
+    if not isinstance(search, str) or not search.strip():
+        raise PreventUpdate
+    return _account_choices(search, picked, shown)
+
+
+@callback(
+    Output(cmd.SESSION_ID, "options"),
+    Output(cmd.SESSION_ID, "value"),
+    Input(cmd.ACTION_ID, "value"),
+    Input(cmd.COMMAND_STORE, "data"),
+    State(CHARGER_ID_STORE, "data"),
+)
+@admin_only
+def command_sessions(action: object, _sent: object, charger_id: object) -> tuple[Any, Any]:
+    """The sessions in progress that RemoteStopTransaction may stop."""
+    if action != "RemoteStopTransaction":
+        raise PreventUpdate
+    with session_scope() as s:
+        options = cmd.session_options(sessions_in_progress(s, _charger_id(charger_id)))
+    return options, options[0]["value"]
+
+
+def _form_params(
+    action: str, connector: object, reset: object, availability: object, account: object,
+    session_id: object, message: object, keys: object, key: object, value: object,
+) -> dict[str, Any]:  # fmt: skip
+    """The parameters of ``action`` from the fields it uses (validated afterwards)."""
+    fields = cmd.ACTION_FIELDS.get(action, ())
+    params: dict[str, Any] = {}
+    if "connector" in fields and connector not in (None, ""):
+        params["connector_id"] = connector
+    if "reset" in fields:
+        params["type"] = reset
+    if "availability" in fields:
+        params["type"] = availability
+    if "account" in fields:
+        params["account_id"] = account or None
+    if "session" in fields:
+        params["session_id"] = session_id or None
+    if "message" in fields:
+        params["requested_message"] = message
+    if "keys" in fields and isinstance(keys, str) and keys.strip():
+        params["key"] = keys
+    if "key" in fields:
+        params["key"] = key if key is not None else ""
+    if "value" in fields:
+        params["value"] = value if value is not None else ""
+    if action == "TriggerMessage" and params.get("connector_id") == 0:
+        del params["connector_id"]
+    return {k: v for k, v in params.items() if v is not None}
+
+
+@callback(
+    Output(cmd.CONFIRM_MODAL_ID, "is_open"),
+    Output(cmd.CONFIRM_BODY_ID, "children"),
+    Output(cmd.FEEDBACK_ID, "children"),
+    Output(cmd.COMMAND_STORE, "data"),
+    Output(cmd.POLL_BOX_ID, "children"),
+    Input(cmd.SEND_ID, "n_clicks"),
+    Input(cmd.CONFIRM_SEND_ID, "n_clicks"),
+    Input(cmd.CONFIRM_KEEP_ID, "n_clicks"),
+    State(CHARGER_ID_STORE, "data"),
+    State(cmd.ACTION_ID, "value"),
+    State(cmd.CONNECTOR_ID, "value"),
+    State(cmd.RESET_TYPE_ID, "value"),
+    State(cmd.AVAILABILITY_ID, "value"),
+    State(cmd.ACCOUNT_ID, "value"),
+    State(cmd.SESSION_ID, "value"),
+    State(cmd.MESSAGE_ID, "value"),
+    State(cmd.KEYS_ID, "value"),
+    State(cmd.KEY_ID, "value"),
+    State(cmd.VALUE_ID, "value"),
+    prevent_initial_call=True,
+)
+@admin_only
+def send_command(
+    _send: object, _confirm: object, _keep: object, charger_id: object, action: object,
+    connector: object, reset: object, availability: object, account: object, session_id: object,
+    message: object, keys: object, key: object, value: object,
+) -> tuple[Any, ...]:  # fmt: skip
+    """Send the command (a ``pending`` row the OCPP server delivers), asking first when it may
+    interrupt a driver. Who asked is the signed-in person and the active account, from the
+    server session."""
+    if not ctx.triggered or not ctx.triggered[0].get("value"):
+        raise PreventUpdate
+    trigger = ctx.triggered_id
+    if trigger == cmd.CONFIRM_KEEP_ID:
+        return False, no_update, feedback("Not sent.", ok=True), no_update, no_update
+    cid = _charger_id(charger_id)
+    name = action if isinstance(action, str) else ""
+    params = _form_params(
+        name, connector, reset, availability, account, session_id, message, keys, key, value
+    )
+    now = datetime.now(UTC)
+    try:
+        validate_params(name, params)
+        with session_scope() as s:
+            if charger_detail(s, cid, now) is None:
+                return False, no_update, feedback(GONE, ok=False), no_update, no_update
+            if trigger == cmd.SEND_ID and cmd.interrupts_driver(name, params):
+                in_progress = sessions_in_progress(s, cid)
+                stoppable = {p.session_id for p in in_progress if p.remote_stoppable}
+                if name == "RemoteStopTransaction" and params["session_id"] not in stoppable:
+                    # Said now, not after the confirmation (request_command checks it again).
+                    raise CommandError(
+                        f"{name}: session {params['session_id']!r} is not in progress on {cid}"
+                    )
+                question = cmd.confirm_text(name, params, cid, in_progress)
+                return True, question, "", no_update, no_update
+            row = request_command(
+                s, cid, name, params, now,
+                user_id=current_user.user_id, account_id=current_account_id(),
+            )  # fmt: skip
+    except CommandError as error:
+        return False, no_update, feedback(str(error), ok=False), no_update, no_update
+    sent = feedback(f"{name} sent to {cid}.", ok=True)
+    return False, no_update, sent, row.id, cmd.poll()
+
+
+@callback(
+    Output(cmd.STATE_ID, "children"),
+    Output(cmd.POLL_BOX_ID, "children", allow_duplicate=True),
+    Input(cmd.COMMAND_STORE, "data"),
+    Input(cmd.POLL_ID, "n_intervals"),
+    State(CHARGER_ID_STORE, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def render_command_state(command_id: object, _n: object, charger_id: object) -> tuple[Any, Any]:
+    """The last command's state, every second until it has ended (then the poll goes)."""
+    wanted = cmd.stored_command_id(command_id)
+    if wanted is None:
+        raise PreventUpdate
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        row = command(s, wanted)
+    if row is None or row.charger_id != _charger_id(charger_id):
+        return "", []
+    return cmd.command_state(row, tz, now), [] if row.finished else no_update
+
+
+@callback(
+    Output(cmd.LOG_ID, "children"),
+    Input(CHARGER_ID_STORE, "data"),
+    Input(cmd.STATE_ID, "children"),
+)
+@admin_only
+def render_command_log(charger_id: object, _state: object) -> Any:
+    """This charger's commands, latest first (again whenever the last sent one's state moves;
+    the fleet log on /admin/ocpp follows the shell's timer)."""
+    cid = _charger_id(charger_id)
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        if charger_detail(s, cid, now) is None:
+            return GONE
+        rows = command_log_rows(s, CommandLogFilter(charger_id=cid), tz, limit=50)
+    return cmd.command_log_table(rows, tz, now, with_charger=False)

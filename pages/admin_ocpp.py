@@ -17,6 +17,7 @@ from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
 from auth.roles import admin_only
+from components import commands as cmd
 from components.admin import admin_page, feedback
 from components.ocpp import (
     CHARGERS_ID,
@@ -55,6 +56,13 @@ from data.ocpp.admin import (
     sent_reservations,
     set_ocpp_password,
 )
+from data.ocpp.command_log import (
+    LOG_LIMIT,
+    command_log_count,
+    command_log_rows,
+    parse_log_filter,
+)
+from data.ocpp.commands import CommandError
 from pages._admin import admin_layout, bump, pressed, timed_table
 from web.db import session_scope
 
@@ -64,7 +72,7 @@ dash.register_page(__name__, path="/admin/ocpp", title="OCPP · Polaris Express"
 @admin_layout
 def layout(charger: object = "", **_: object) -> Component:
     prefill = charger.strip()[:64] if isinstance(charger, str) else ""
-    return admin_page("OCPP", "/admin/ocpp", *ocpp_skeleton(prefill))
+    return admin_page("OCPP", "/admin/ocpp", *ocpp_skeleton(prefill), cmd.fleet_log_section())
 
 
 @callback(
@@ -174,3 +182,35 @@ def change_tags(
 @admin_only
 def render_reservations(_n: object) -> Any:
     return timed_table(sent_reservations, reservations_table)
+
+
+@callback(
+    Output(cmd.FLEET_LOG_ID, "children"),
+    Output(cmd.FLEET_NOTE_ID, "children"),
+    Output(cmd.FLEET_EXPORT_ID, "href"),
+    Input(cmd.FLEET_CHARGER_ID, "value"),
+    Input(cmd.FLEET_ACTION_ID, "value"),
+    Input(cmd.FLEET_STATUS_ID, "value"),
+    Input(cmd.FLEET_FROM_ID, "value"),
+    Input(cmd.FLEET_TO_ID, "value"),
+    Input("refresh-interval", "n_intervals"),
+)
+@admin_only
+def render_command_log(
+    charger: object, action: object, status: object, first: object, last: object, _n: object
+) -> tuple[Any, Any, Any]:
+    """The fleet's commands matching the filters, latest first; Export CSV carries them."""
+    try:
+        flt = parse_log_filter(charger, action, status, first, last)
+    except CommandError as error:
+        return no_update, feedback(str(error), ok=False), no_update
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        rows = command_log_rows(s, flt, tz)
+        total = len(rows) if len(rows) < LOG_LIMIT else command_log_count(s, flt, tz)
+    return (
+        cmd.command_log_table(rows, tz, now, with_charger=True),
+        cmd.fleet_note(len(rows), total),
+        cmd.export_href(flt),
+    )

@@ -115,11 +115,27 @@ VIEWS: dict[str, tuple[View, ...]] = {
                 "#admin-charger-sessions-grid" + ADMIN_GRID,
                 "#admin-charger-utilisation-chart .main-svg",
                 "#admin-charger-energy-chart .main-svg",
+                "#admin-commands-log p, #admin-commands-log table",
             ),
+        ),
+        # The confirmation before a command that may interrupt a driver (Reset by default).
+        View(
+            OPERATOR_EMAIL,
+            f"/admin/chargers/{FAULTED_CHARGER_ID}",
+            ("#admin-commands-confirm-body p",),
+            open="#admin-commands-send",
+            scope=".modal.show",
         ),
     ),
     "pages.admin_ocpp": (
-        View(OPERATOR_EMAIL, "/admin/ocpp", (f"tr[data-charger='{FAULTED_CHARGER_ID}']",)),
+        View(
+            OPERATOR_EMAIL,
+            "/admin/ocpp",
+            (
+                f"tr[data-charger='{FAULTED_CHARGER_ID}']",
+                "#admin-commands-fleet-log p, #admin-commands-fleet-log table",
+            ),
+        ),
     ),
     "pages.admin_tokens": (
         View(
