@@ -21,6 +21,7 @@ from config import ROOT, ConfigError, load_config
 from data.core.db import Database
 from pages import _shell
 from web.analytics_csv import register_analytics_routes
+from web.api import register_api_routes
 from web.commands_csv import register_command_log_routes
 from web.db import install_read_scope
 from web.errors import install_error_pages
@@ -96,6 +97,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_cli(server)
     register_ocpp_cli(server)
     register_export_routes(server)
+    register_api_routes(server)
     register_token_cli(server)
     # Run Dash's first-request setup now: it claims the page callbacks (registered with the
     # global ``dash.callback``) for this app, so an app built later in the process gets its own.

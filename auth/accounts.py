@@ -3,8 +3,10 @@
 The Flask-Login id is ``"<user id>:<session version>"``: bumping the version in the database
 (logout, password change, account switch) makes every older cookie load no user at all.
 
-On the export routes only, a personal API token (``Authorization: Bearer ...``, see
-``data.accounts.tokens``) signs a request in as the token's admin account, without a session cookie.
+On the export routes only, a personal API token with the ``export`` scope (``Authorization:
+Bearer ...``, see ``data.accounts.tokens``) signs a request in as the token's admin account,
+without a session cookie. (The JSON API, ``web.api``, checks its own tokens and never looks at
+the session.)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from data.accounts.signin import landing_account_id, signed_in_person
-from data.accounts.tokens import TOKEN_PATH_PREFIXES, authenticate_token, bearer_secret
+from data.accounts.tokens import TOKEN_PATH_PREFIXES, bearer_secret, export_identity
 from data.core.models import Role
 from web.db import read_scope, session_scope
 
@@ -105,9 +107,10 @@ def _load_user(token: str) -> SignedInUser | None:
 
 @login_manager.request_loader
 def _load_user_from_token(request: Request) -> SignedInUser | None:
-    """A bearer token, on ``TOKEN_PATH_PREFIXES`` only (pages and callbacks never take one):
-    the token's person, holding just the token's admin account. Nothing goes into the session,
-    so no cookie is set. Flask-Login asks only when no session cookie signed anybody in."""
+    """A bearer token with the ``export`` scope, on ``TOKEN_PATH_PREFIXES`` only (pages and
+    callbacks never take one): the token's person, holding just the token's admin account.
+    Nothing goes into the session, so no cookie is set. Flask-Login asks only when no session
+    cookie signed anybody in."""
     if not request.path.startswith(TOKEN_PATH_PREFIXES) or "polaris_db_down" in g:
         return None
     secret = bearer_secret(request.headers.get("Authorization"))
@@ -115,7 +118,7 @@ def _load_user_from_token(request: Request) -> SignedInUser | None:
         return None
     try:
         with session_scope() as s:
-            identity = authenticate_token(s, secret, datetime.now(UTC))
+            identity = export_identity(s, secret, datetime.now(UTC))
             user = None if identity is None else load_signed_in_user(s, identity.user_id)
     except (OperationalError, PoolTimeoutError):
         g.polaris_db_down = True

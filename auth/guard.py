@@ -2,6 +2,11 @@
 
 Pages redirect anonymous people to sign in; Dash's API endpoints and exports answer 401 with no
 data. Role checks for ``/`` and ``/admin`` live here too, so no page can forget them.
+
+The JSON API's blueprint (``BEARER_ONLY_BLUEPRINT``, ``web.api``) is the one exception: it signs
+every request to its own routes in itself, by bearer token only, never by the session cookie, so
+the gate does not look at the cookie there (a browser's cookie must not sign anybody in to it).
+Any other route, under ``/api/`` or not, still passes the gate.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from auth.accounts import current_account
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
 API_PREFIXES = ("/_dash-", "/export/", "/api/")
+BEARER_ONLY_BLUEPRINT = "api"  # web.api: it checks the bearer token of every request itself
 # Downloads answer with a status, never the sign-in page: a script or a spreadsheet is asking.
 API_SUFFIXES = (".csv",)
 CSRF_COOKIE = "_csrf_token"  # the name Dash's renderer reads and echoes as X-CSRFToken
@@ -35,7 +41,7 @@ def install_guard(server: Flask, dash_index: Callable[[], str]) -> None:
     @server.before_request
     def gate() -> BaseResponse | tuple[Response, int] | None:
         path = request.path
-        if is_public(path):
+        if is_public(path) or request.blueprint == BEARER_ONLY_BLUEPRINT:
             return None
         if not current_user.is_authenticated:
             if is_api(path) or request.method != "GET":

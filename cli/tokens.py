@@ -1,6 +1,7 @@
-"""Personal API tokens on the command line (they act as an admin account on ``/export/``).
+"""Personal API tokens on the command line (``export``: the CSV exports as an admin account;
+``commands``: the JSON API's commands to chargers).
 
-flask --app app create-token EMAIL [--account ID] [--name TEXT]
+flask --app app create-token EMAIL [--account ID] [--name TEXT] [--scope export|commands ...]
 flask --app app revoke-token ID
 flask --app app list-tokens
 """
@@ -13,26 +14,55 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from data.accounts.tokens import TokenError, create_token, list_tokens, revoke_token
+from data.accounts.tokens import (
+    DEFAULT_SCOPES,
+    SCOPES,
+    TokenError,
+    create_token,
+    list_tokens,
+    revoke_token,
+)
 from web.db import session_scope
 
 
 @click.command("create-token")
 @click.argument("email")
-@click.option("--account", "account_id", help="The admin account, when the person has several.")
+@click.option(
+    "--account",
+    "account_id",
+    help="The account: an admin one when the person has several, or a customer one "
+    "(commands scope only).",
+)
 @click.option("--name", help="What the token is for (shown in list-tokens).")
+@click.option(
+    "--scope",
+    "scopes",
+    type=click.Choice(SCOPES),
+    multiple=True,
+    help="What the token may do (repeat for several): export (CSV exports), commands "
+    "(commands to chargers through /api/v1). Default: export.",
+)
 @with_appcontext
-def create_token_command(email: str, account_id: str | None, name: str | None) -> None:
-    """Create a personal API token for EMAIL's admin account; it is shown once."""
+def create_token_command(
+    email: str, account_id: str | None, name: str | None, scopes: tuple[str, ...]
+) -> None:
+    """Create a personal API token for one of EMAIL's accounts; it is shown once."""
     try:
         with session_scope() as s:
-            token = create_token(s, email, datetime.now(UTC), account_id=account_id, name=name)
+            token = create_token(
+                s,
+                email,
+                datetime.now(UTC),
+                account_id=account_id,
+                name=name,
+                scopes=scopes or DEFAULT_SCOPES,
+            )
     except TokenError as exc:
         click.echo(str(exc), err=True)
         raise click.exceptions.Exit(1) from None
     click.echo(
-        f"Token {token.token_id} for {token.email} acts as admin account {token.account_id}. "
-        "It is shown only now; store it safely:",
+        f"Token {token.token_id} for {token.email} acts as account {token.account_id} "
+        f"(scopes: {' '.join(token.scopes)}). It is shown only now; store it safely:",
         err=True,
     )
     click.echo(token.secret)
@@ -55,7 +85,7 @@ def revoke_token_command(token_id: int) -> None:
 @click.command("list-tokens")
 @with_appcontext
 def list_tokens_command() -> None:
-    """Every API token: id, account, name, created, last used, revoked (times in UTC)."""
+    """Every API token: id, account, name, scopes, created, last used, revoked (times in UTC)."""
 
     def when(value: datetime | None) -> str:
         return "-" if value is None else value.strftime("%Y-%m-%d %H:%M")
@@ -68,6 +98,7 @@ def list_tokens_command() -> None:
         state = f"revoked {when(row.revoked_at)}" if row.revoked_at else "active"
         click.echo(
             f"{row.token_id}\t{row.prefix}…\t{row.account_id} ({row.email})\t{row.name or ''}\t"
+            f"{' '.join(row.scopes)}\t"
             f"created {when(row.created_at)}\tlast used {when(row.last_used_at)}\t{state}"
         )
 

@@ -1,4 +1,5 @@
-"""``/admin/tokens``: personal API tokens for scripted exports. Small builders, no database.
+"""``/admin/tokens``: personal API tokens for scripts (the exports, the commands API). Small
+builders, no database.
 
 A new token's secret appears once, in the answer to "Create token" (a read-only field to copy,
 and the ``curl`` line that uses it); nothing else ever holds it: no store, no later callback.
@@ -18,11 +19,22 @@ from components.admin import confirm_modal
 from components.format import format_datetime
 from components.landmarks import aria as _aria
 from components.landmarks import named_section, scroll_box
-from data.accounts.tokens import NAME_LENGTH, TokenRow
+from data.accounts.tokens import (
+    COMMANDS_SCOPE,
+    DEFAULT_SCOPES,
+    EXPORT_SCOPE,
+    NAME_LENGTH,
+    TokenRow,
+)
 
 TOKENS_VERSION_ID = "admin-tokens-version"
 TOKENS_LIST_ID = "admin-tokens-list"
 TOKENS_NAME_ID = "admin-token-name"
+TOKENS_SCOPES_ID = "admin-token-scopes"
+SCOPE_LABELS = {
+    EXPORT_SCOPE: "Exports: download the CSV exports (/export/)",
+    COMMANDS_SCOPE: "Commands: send commands to chargers (/api/v1/)",
+}
 TOKENS_CREATE_ID = "admin-token-create"
 TOKENS_CREATED_ID = "admin-token-created"  # the one answer that holds a new secret
 TOKENS_VALUE_ID = "admin-token-value"
@@ -49,6 +61,15 @@ def curl_example(base_url: str, month_start: date) -> str:
     return f'curl -H "Authorization: Bearer $T" "{url}" -o sessions.csv'
 
 
+def commands_curl_example(base_url: str) -> str:
+    """A command through the JSON API (a soft reset of charger ``$CHARGER``), token in ``$T``."""
+    url = f"{base_url.rstrip('/')}/api/v1/chargers/$CHARGER/commands"
+    return (
+        f'curl -H "Authorization: Bearer $T" -H "Content-Type: application/json" '
+        f'-d \'{{"action": "Reset", "params": {{"type": "Soft"}}}}\' "{url}"'
+    )
+
+
 def tokens_skeleton() -> list[Component]:
     """The page before its first answer: the create form, the list slot, the revoke modal."""
     return [
@@ -59,13 +80,29 @@ def tokens_skeleton() -> list[Component]:
             "New token",
             [
                 html.P(
-                    "A token lets a script download the CSV exports as your active admin "
-                    "account, without signing in. It works on /export/ only, and is shown once.",
+                    "A token lets a script act as your active admin account, without signing "
+                    "in: download the CSV exports (/export/), send commands to chargers "
+                    "(/api/v1/), or both, as its scopes say. It is shown once.",
                     className="small text-body-secondary",
                 ),
                 dbc.Form(
                     [
                         dbc.Label("What it is for", html_for=TOKENS_NAME_ID, class_name="small"),
+                        html.Fieldset(
+                            [
+                                html.Legend("It may", className="small mb-1 fs-6"),
+                                dbc.Checklist(
+                                    id=TOKENS_SCOPES_ID,
+                                    options=[
+                                        {"label": label, "value": scope}
+                                        for scope, label in SCOPE_LABELS.items()
+                                    ],
+                                    value=list(DEFAULT_SCOPES),
+                                    class_name="small",
+                                ),
+                            ],
+                            className="mb-2",
+                        ),
                         html.Div(
                             [
                                 dbc.Input(
@@ -107,9 +144,20 @@ def tokens_skeleton() -> list[Component]:
 
 
 def created_notice(
-    token_id: int, account_id: str, secret: str, base_url: str, month_start: date
+    token_id: int,
+    account_id: str,
+    secret: str,
+    base_url: str,
+    month_start: date,
+    scopes: Sequence[str] = DEFAULT_SCOPES,
 ) -> dbc.Alert:
-    """The secret, once: a read-only field to copy and the ``curl`` line that uses it."""
+    """The secret, once: a read-only field to copy and the ``curl`` lines that use it (one
+    per scope)."""
+    lines = ["T='…the token…'"]
+    if EXPORT_SCOPE in scopes:
+        lines.append(curl_example(base_url, month_start))
+    if COMMANDS_SCOPE in scopes:
+        lines.append(commands_curl_example(base_url))
     return dbc.Alert(
         [
             html.P(
@@ -130,7 +178,7 @@ def created_notice(
             ),
             html.P("Then, in a shell:", className="small mb-1"),
             html.Pre(
-                html.Code(f"T='…the token…'\n{curl_example(base_url, month_start)}"),
+                html.Code("\n".join(lines)),
                 className="small bg-body-tertiary p-2 rounded mb-2 admin-token-curl",
                 style={"whiteSpace": "pre-wrap", "wordBreak": "break-all"},
             ),
@@ -186,6 +234,7 @@ def tokens_table(rows: Sequence[TokenRow], tz: ZoneInfo, now: datetime) -> Compo
                         ],
                         className="text-break",
                     ),
+                    html.Td(", ".join(row.scopes), className=_WIDE),
                     html.Td(_when(row.created_at, tz, now), className=f"text-nowrap {_WIDE}"),
                     html.Td(_when(row.last_used_at, tz, now), className=f"text-nowrap {_WIDE}"),
                     html.Td(state, className="text-nowrap"),
@@ -198,6 +247,7 @@ def tokens_table(rows: Sequence[TokenRow], tz: ZoneInfo, now: datetime) -> Compo
         ("Starts with", _WIDE),
         ("Account", ""),
         ("Name", ""),
+        ("Scopes", _WIDE),
         ("Created", _WIDE),
         ("Last used", _WIDE),
         ("Revoked", ""),

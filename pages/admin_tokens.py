@@ -4,8 +4,8 @@ Lists every token (prefix, account, name, created, last used, revoked; times in 
 time zone), creates one for the signed-in person's active admin account (the account comes from
 the server side, never from the browser), and revokes one after asking. A new token's secret is
 in the answer to "Create token" only: no store holds it and no later callback sends it again
-("I have copied it" removes it from the page). Tokens work on ``/export/`` only
-(``data.accounts.tokens``).
+("I have copied it" removes it from the page). The admin chooses its scopes: ``export``
+(``/export/``) and ``commands`` (the JSON API, ``web.api``); see ``data.accounts.tokens``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from components.tokens import (
     TOKENS_LIST_ID,
     TOKENS_NAME_ID,
     TOKENS_REVOKE_TYPE,
+    TOKENS_SCOPES_ID,
     TOKENS_VERSION_ID,
     created_notice,
     message,
@@ -44,6 +45,7 @@ from components.tokens import (
 )
 from data.accounts.tokens import (
     NAME_LENGTH,
+    SCOPES,
     TokenError,
     TokenRow,
     create_token,
@@ -92,13 +94,18 @@ def show_tokens(_version: object) -> Component:
     Input(TOKENS_CREATE_ID, "n_clicks"),
     State(TOKENS_NAME_ID, "value"),
     State(TOKENS_VERSION_ID, "data"),
+    State(TOKENS_SCOPES_ID, "value"),
     prevent_initial_call=True,
 )
 @admin_only
-def create(_clicks: object, name: object, version: object) -> tuple[Any, Any, Any]:
-    """A token for the signed-in person's active admin account; its secret, this once."""
+def create(_clicks: object, name: object, version: object, scopes: object) -> tuple[Any, Any, Any]:
+    """A token for the signed-in person's active admin account, with the scopes ticked; its
+    secret, this once."""
     account = require_admin()  # the server's idea of who is asking, not the browser's
     text = name.strip() if isinstance(name, str) else ""
+    chosen = [s for s in scopes if s in SCOPES] if isinstance(scopes, list) else []
+    if not chosen:
+        return message("Tick what the token may do.", ok=False), no_update, no_update
     if len(text) > NAME_LENGTH:
         return (
             message(f"The name is longer than {NAME_LENGTH} characters.", ok=False),
@@ -110,13 +117,23 @@ def create(_clicks: object, name: object, version: object) -> tuple[Any, Any, An
         with session_scope() as s:
             tz = operator_settings(s).tz
             token = create_token(
-                s, current_user.email, now, account_id=account.id, name=text or None
+                s,
+                current_user.email,
+                now,
+                account_id=account.id,
+                name=text or None,
+                scopes=chosen,
             )
     except TokenError as exc:
         return message(str(exc), ok=False), no_update, no_update
     month_start = now.astimezone(tz).date().replace(day=1)
     notice = created_notice(
-        token.token_id, token.account_id, token.secret, request.host_url, month_start
+        token.token_id,
+        token.account_id,
+        token.secret,
+        request.host_url,
+        month_start,
+        token.scopes,
     )
     return notice, "", bump(version)
 

@@ -53,7 +53,7 @@ def token_keys(app: Flask) -> list[str]:
     return keys
 
 
-def create(client: FlaskClient, app: Flask, name: str | None) -> Any:
+def create(client: FlaskClient, app: Flask, name: str | None, scopes: Any = ("export",)) -> Any:
     key = callback_containing(app, "admin-token-created.children...admin-token-name.value")
     return call(
         client,
@@ -62,6 +62,7 @@ def create(client: FlaskClient, app: Flask, name: str | None) -> Any:
         [
             {"id": "admin-token-name", "property": "value", "value": name},
             {"id": "admin-tokens-version", "property": "data", "value": 0},
+            {"id": "admin-token-scopes", "property": "value", "value": list(scopes)},
         ],
     )
 
@@ -247,3 +248,25 @@ def test_bad_input_gets_a_message(app: Flask, olga: FlaskClient) -> None:
     assert "Choose a token first" in json.dumps(forged["admin-tokens-feedback"])
     nobody = create(olga, app, None).get_json()["response"]  # a name is optional
     assert find(nobody, "admin-token-value") is not None
+
+
+def test_the_admin_chooses_the_scopes(app: Flask, olga: FlaskClient) -> None:
+    answer = create(olga, app, "robot", ["commands"]).get_json()["response"]
+    field = find(answer, "admin-token-value")
+    assert field is not None
+    text = json.dumps(answer)
+    assert "/api/v1/chargers/" in text and "/export/sessions.csv" not in text
+    with app.extensions["polaris_db"].session() as s:
+        (row,) = list_tokens(s)
+    assert row.scopes == ("commands",) and row.account_id == "acc-ops"
+    listed = show(olga, app).get_data(as_text=True)
+    assert "Scopes" in listed and "commands" in listed
+    anonymous = client_for(app, None)
+    refused = anonymous.get("/export/sessions.csv", headers=bearer(field["value"]))
+    assert refused.status_code == 401  # a commands-only token does not export
+    for scopes in ([], ["admin"], "export"):
+        nothing = create(olga, app, "x", scopes).get_json()["response"]
+        assert "Tick what the token may do" in json.dumps(nothing)
+        assert find(nothing, "admin-token-value") is None
+    with app.extensions["polaris_db"].session() as s:
+        assert len(list_tokens(s)) == 1

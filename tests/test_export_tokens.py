@@ -20,6 +20,7 @@ from data.accounts.tokens import (
     authenticate_token,
     bearer_secret,
     create_token,
+    export_identity,
     list_tokens,
     revoke_token,
 )
@@ -125,7 +126,9 @@ def test_authenticate_records_use_and_refuses_revoked_and_demoted(db: Database) 
     with db.session() as s:
         s.execute(text("UPDATE accounts SET role = 'customer' WHERE id = 'acc-olga-admin'"))
     with db.session() as s:
-        assert authenticate_token(s, token.secret, NOW) is None  # no longer an admin
+        assert export_identity(s, token.secret, NOW) is None  # no longer an admin: no export
+        demoted = authenticate_token(s, token.secret, NOW)
+        assert demoted is not None and demoted.role == Role.customer and not demoted.is_admin
         s.execute(text("UPDATE accounts SET role = 'admin' WHERE id = 'acc-olga-admin'"))
     with db.session() as s:
         assert revoke_token(s, token.token_id, NOW) is True
@@ -301,3 +304,81 @@ def test_token_commands(app: Flask) -> None:
     assert refused.exit_code == 1 and "no admin account" in refused.stderr
     missing = runner.invoke(args=["revoke-token", "999999"])
     assert missing.exit_code == 1 and "There is no token" in missing.stderr
+
+
+# --- Scopes --------------------------------------------------------------------------------------
+
+
+def test_scopes_are_checked_stored_and_listed(db: Database) -> None:
+    people(db)
+    with db.session() as s:
+        default = create_token(s, OLGA, NOW)
+        both = create_token(s, OLGA, NOW, scopes=["commands", "export", "commands"])
+        driver = create_token(s, ALICE, NOW, scopes=["commands"])  # her only account
+    assert default.scopes == ("export",) and both.scopes == ("export", "commands")
+    assert driver.account_id == "acc-alice" and driver.scopes == ("commands",)
+    with db.session() as s:
+        listed = {row.token_id: row.scopes for row in list_tokens(s)}
+        identity = authenticate_token(s, driver.secret, NOW)
+        assert export_identity(s, driver.secret, NOW) is None  # no export scope
+        assert export_identity(s, both.secret, NOW) is not None
+    assert listed == {
+        default.token_id: ("export",),
+        both.token_id: ("export", "commands"),
+        driver.token_id: ("commands",),
+    }
+    assert identity is not None and identity.scopes == {"commands"} and not identity.is_admin
+    for scopes, problem in (([], "at least one scope"), (["admin"], "Unknown scope 'admin'")):
+        with pytest.raises(TokenError, match=problem), db.session() as s:
+            create_token(s, OLGA, NOW, scopes=scopes)
+    # A customer account's token may not export, even named explicitly.
+    with pytest.raises(TokenError, match="only have the commands scope"), db.session() as s:
+        create_token(s, ALICE, NOW, account_id="acc-alice", scopes=["export", "commands"])
+    with pytest.raises(TokenError, match="holds no admin account"), db.session() as s:
+        create_token(s, ALICE, NOW)
+
+
+def test_tokens_made_before_scopes_keep_export(db: Database) -> None:
+    people(db)
+    with db.session() as s:
+        token = create_token(s, OLGA, NOW)
+        # A row written without the column, as every token before migration 0015 was.
+        s.execute(
+            text(
+                "INSERT INTO api_tokens (account_id, prefix, token_hash, created_at) "
+                "VALUES ('acc-olga-admin', 'pex_old', :h, :t)"
+            ),
+            {"h": "0" * 64, "t": NOW},
+        )
+    with db.session() as s:
+        assert s.scalar(select(ApiToken.scopes).where(ApiToken.prefix == "pex_old")) == "export"
+        identity = export_identity(s, token.secret, NOW)
+    assert identity is not None and identity.scopes == {"export"}
+
+
+def test_a_commands_only_token_is_refused_on_the_exports(app: Flask) -> None:
+    with app.extensions["polaris_db"].session() as s:
+        secret = create_token(s, OLGA, datetime.now(UTC), scopes=["commands"]).secret
+    response = script(app).get("/export/sessions.csv", headers=bearer(secret))
+    assert response.status_code == 401  # like a bad token
+    assert "acc-alice" not in response.get_data(as_text=True)
+
+
+def test_create_token_with_scopes_on_the_command_line(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    created = runner.invoke(args=["create-token", OLGA, "--scope", "commands", "--scope", "export"])
+    assert created.exit_code == 0, created.output
+    assert "scopes: export commands" in created.stderr
+    secret = created.stdout.strip()
+    assert script(app).get("/export/plans.csv", headers=bearer(secret)).status_code == 200
+    driver = runner.invoke(
+        args=["create-token", ALICE, "--account", "acc-alice", "--scope", "commands"]
+    )
+    assert driver.exit_code == 0, driver.output
+    assert "acc-alice" in driver.stderr and "scopes: commands" in driver.stderr
+    driver_secret = driver.stdout.strip()
+    listed = runner.invoke(args=["list-tokens"]).output
+    assert driver_secret[:8] in listed and "\tcommands\t" in listed
+    assert script(app).get("/export/sessions.csv", headers=bearer(driver_secret)).status_code == 401
+    bad = runner.invoke(args=["create-token", OLGA, "--scope", "admin"])
+    assert bad.exit_code != 0 and "admin" in bad.output

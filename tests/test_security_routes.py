@@ -50,6 +50,7 @@ PUBLIC_RULES = frozenset(
         "/favicon.ico",
         "/assets/<path:filename>",
         "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
+        "/api/v1/openapi.json",  # the JSON API's description (web.api), no data in it
     }
 )
 API_PREFIXES = ("/_dash-", "/export/", "/api/")

@@ -1,11 +1,15 @@
-"""Personal API tokens: scripted access to the exports (``curl -H "Authorization: Bearer $T"``).
+"""Personal API tokens: scripted access (``curl -H "Authorization: Bearer $T"``).
 
-An admin creates a token for a person's admin account and sees it once; the database keeps only
+An admin creates a token for a person's account and sees it once; the database keeps only
 its SHA-256 (a token is 256 random bits, so a slow password hash would add nothing: there is no
-dictionary to guess from). A token is accepted on ``TOKEN_PATH_PREFIXES`` only, never on pages
-or callbacks (see ``auth.accounts``), and acts as its admin account. Revoking keeps the row with
-``revoked_at``; a revoked or unknown token signs nobody in (401). ``last_used_at`` is written at
-most once a minute per token, so a script's loop does not turn every export into a write.
+dictionary to guess from). A token has scopes (``SCOPES``): ``export`` lets it download the
+CSV exports (``TOKEN_PATH_PREFIXES``, as its admin account: an export token is for an admin
+account only), ``commands`` lets it send commands to chargers through the JSON API
+(``web.api``, for an admin account or a driver's customer account, under the pages' rules).
+Tokens made before scopes existed keep ``export``. A token is never accepted on pages or
+callbacks (see ``auth.accounts``). Revoking keeps the row with ``revoked_at``; a revoked or
+unknown token signs nobody in (401). ``last_used_at`` is written at most once a minute per
+token, so a script's loop does not turn every export into a write.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,7 +28,11 @@ from data.core.models import Account, ApiToken, Role, User
 
 TOKEN_PREFIX = "pex_"  # noqa: S105 - a marker that says what the secret is, not a secret
 TOKEN_PATTERN = re.compile(r"pex_[A-Za-z0-9_-]{43}")  # the prefix and 32 random bytes
-TOKEN_PATH_PREFIXES = ("/export/",)
+TOKEN_PATH_PREFIXES = ("/export/",)  # where ``export`` tokens sign in (``auth.accounts``)
+EXPORT_SCOPE = "export"
+COMMANDS_SCOPE = "commands"
+SCOPES = (EXPORT_SCOPE, COMMANDS_SCOPE)
+DEFAULT_SCOPES = (EXPORT_SCOPE,)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 NAME_LENGTH = 200
 _SHOWN_PREFIX = 8  # "pex_AbCd": enough to tell tokens apart in a list, useless to an attacker
@@ -39,6 +48,7 @@ class CreatedToken:
     account_id: str
     email: str
     secret: str  # shown once, never stored
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,12 @@ class TokenIdentity:
     token_id: int
     account_id: str
     user_id: int
+    role: Role
+    scopes: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,22 @@ class TokenRow:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+
+
+def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """The scopes in ``SCOPES`` order, each once; ``TokenError`` for none or an unknown one."""
+    given = set(scopes)
+    unknown = sorted(given - set(SCOPES))
+    if unknown:
+        raise TokenError(f"Unknown scope {unknown[0]!r}; the scopes are: {', '.join(SCOPES)}.")
+    if not given:
+        raise TokenError(f"Choose at least one scope: {', '.join(SCOPES)}.")
+    return tuple(scope for scope in SCOPES if scope in given)
+
+
+def _stored_scopes(value: str) -> tuple[str, ...]:
+    return tuple(scope for scope in SCOPES if scope in value.split())
 
 
 def hash_token(secret: str) -> str:
@@ -87,11 +119,15 @@ def create_token(
     *,
     account_id: str | None = None,
     name: str | None = None,
+    scopes: Iterable[str] = DEFAULT_SCOPES,
 ) -> CreatedToken:
-    """A new token for the admin account of the person signing in as ``email`` (their only admin
-    account, or ``account_id`` when they hold several)."""
+    """A new token with ``scopes`` for an account of the person signing in as ``email``: their
+    only admin account, or ``account_id`` when they hold several. A token with the ``export``
+    scope is for an admin account only; a ``commands``-only token may also be for one of the
+    person's customer accounts (a driver's script starting and stopping their charging)."""
     if name is not None and len(name) > NAME_LENGTH:
         raise TokenError(f"The name is longer than {NAME_LENGTH} characters.")
+    chosen_scopes = check_scopes(scopes)
     user = session.execute(
         select(User.id, User.email).where(func.lower(User.email) == email.strip().lower())
     ).first()
@@ -105,8 +141,15 @@ def create_token(
         )
     )
     if account_id is None:
+        if not admin_ids and EXPORT_SCOPE not in chosen_scopes:
+            own = list(session.scalars(select(Account.id).where(Account.user_id == user.id)))
+            if len(own) == 1:  # a driver with one account: their commands token
+                admin_ids = own
         if not admin_ids:
-            raise TokenError(f"{user.email} holds no admin account; tokens act as an admin.")
+            raise TokenError(
+                f"{user.email} holds no admin account; export tokens act as an admin "
+                "(a commands token for a customer account: choose it with --account)."
+            )
         if len(admin_ids) > 1:
             raise TokenError(
                 f"{user.email} holds several admin accounts ({', '.join(admin_ids)}); "
@@ -114,7 +157,20 @@ def create_token(
             )
         account_id = admin_ids[0]
     elif account_id not in admin_ids:
-        raise TokenError(f"{account_id} is not an admin account of {user.email}.")
+        customer = session.scalar(
+            select(Account.id).where(
+                Account.id == account_id, Account.user_id == user.id, Account.role != Role.admin
+            )
+        )
+        if customer is None or EXPORT_SCOPE in chosen_scopes:
+            raise TokenError(
+                f"{account_id} is not an admin account of {user.email}"
+                + (
+                    "; a customer account's token may only have the commands scope."
+                    if customer is not None
+                    else "."
+                )
+            )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         account_id=account_id,
@@ -122,10 +178,11 @@ def create_token(
         prefix=secret[:_SHOWN_PREFIX],
         token_hash=hash_token(secret),
         created_at=now,
+        scopes=" ".join(chosen_scopes),
     )
     session.add(token)
     session.flush()
-    return CreatedToken(token.id, account_id, user.email, secret)
+    return CreatedToken(token.id, account_id, user.email, secret, chosen_scopes)
 
 
 def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
@@ -152,31 +209,47 @@ def list_tokens(session: Session) -> list[TokenRow]:
             ApiToken.created_at,
             ApiToken.last_used_at,
             ApiToken.revoked_at,
+            ApiToken.scopes,
         )
         .join(Account, Account.id == ApiToken.account_id)
         .join(User, User.id == Account.user_id)
         .order_by(ApiToken.id.desc())
     ).all()
-    return [TokenRow(*row) for row in rows]
+    return [TokenRow(*row[:-1], scopes=_stored_scopes(row.scopes)) for row in rows]
 
 
 def authenticate_token(session: Session, secret: str, now: datetime) -> TokenIdentity | None:
-    """Who ``secret`` acts as: its account, while the token is not revoked and the account is
-    still an admin one. Records the use (at most once per ``LAST_USED_RESOLUTION``)."""
+    """Who ``secret`` acts as: its account (with the account's role now and the token's scopes),
+    while the token is not revoked. Records the use (at most once per ``LAST_USED_RESOLUTION``).
+    What a scope allows is the caller's to check (``export_identity`` for the exports)."""
     if not TOKEN_PATTERN.fullmatch(secret):
         return None
     # One indexed lookup by the hash: comparing hashes of a 256-bit secret leaks nothing useful.
     row = session.execute(
-        select(ApiToken.id, ApiToken.account_id, ApiToken.last_used_at, Account.user_id)
-        .join(Account, Account.id == ApiToken.account_id)
-        .where(
-            ApiToken.token_hash == hash_token(secret),
-            ApiToken.revoked_at.is_(None),
-            Account.role == Role.admin,
+        select(
+            ApiToken.id,
+            ApiToken.account_id,
+            ApiToken.last_used_at,
+            ApiToken.scopes,
+            Account.user_id,
+            Account.role,
         )
+        .join(Account, Account.id == ApiToken.account_id)
+        .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-    return TokenIdentity(row.id, row.account_id, row.user_id)
+    return TokenIdentity(
+        row.id, row.account_id, row.user_id, Role(row.role), frozenset(_stored_scopes(row.scopes))
+    )
+
+
+def export_identity(session: Session, secret: str, now: datetime) -> TokenIdentity | None:
+    """``authenticate_token`` for the exports: only a token with the ``export`` scope whose
+    account is still an admin one; any other is refused like an unknown token."""
+    identity = authenticate_token(session, secret, now)
+    if identity is None or EXPORT_SCOPE not in identity.scopes or not identity.is_admin:
+        return None
+    return identity

@@ -321,7 +321,8 @@ class Reservation(Base):
 
 
 class ApiToken(Base):
-    """A personal API token for scripted exports: it acts as its admin account on ``/export/``.
+    """A personal API token for scripts: it acts as its account, within its ``scopes`` (space
+    separated: ``export`` for ``/export/``, ``commands`` for the JSON API; migration 0015).
 
     Only the SHA-256 of the token is stored (tokens are 256-bit random, so a fast hash is
     enough: there is nothing to brute-force); ``prefix`` is its first characters, to recognise
@@ -340,6 +341,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    scopes: Mapped[str] = mapped_column(String(64), server_default="export")
 
 
 class ConnectorStatus(Base):
