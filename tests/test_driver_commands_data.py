@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 import data.ocpp.commands as commands
@@ -51,14 +51,16 @@ def site(db: Database) -> Database:
 
 def start(db: Database, account_id: str, charger_id: str, now: datetime = NOW):
     with db.session() as s:
-        user = s.get(Account, account_id).user_id
+        user = user_of(s, account_id)
         return driver.start_charging(
             s, user_id=user, account_id=account_id, charger_id=charger_id, now=now
         )
 
 
 def user_of(s: Session, account_id: str) -> int:
-    return s.get(Account, account_id).user_id
+    account = s.get(Account, account_id)
+    assert account is not None
+    return account.user_id
 
 
 def commands_count(db: Database) -> int:
@@ -145,9 +147,9 @@ def _answer(db: Database, command_id: int, status: CommandStatus, at: datetime) 
             commands.record_answer(s, command_id, status, {"status": "x"}, at)
         else:
             s.execute(
-                ChargerCommand.__table__.update()
+                update(ChargerCommand)
                 .where(ChargerCommand.id == command_id)
-                .values(status=status.value, answered_at=at)
+                .values(status=status, answered_at=at)
             )
 
 
@@ -191,5 +193,7 @@ def test_follow_an_accepted_stop_until_the_session_ends(site: Database) -> None:
     _answer(site, row.id, CommandStatus.accepted, NOW + timedelta(seconds=1))
     assert follow(site, "a1", row.id).progress is driver.Progress.waiting
     with site.session() as s:
-        s.get(ChargingSession, "mine").ended_at = NOW + timedelta(seconds=2)
+        ended = s.get(ChargingSession, "mine")
+        assert ended is not None
+        ended.ended_at = NOW + timedelta(seconds=2)
     assert follow(site, "a1", row.id).progress is driver.Progress.done
