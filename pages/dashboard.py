@@ -294,11 +294,13 @@ def driver_command_asked(_starts: object, _stops: object) -> tuple[Any, ...]:
     try:
         with session_scope() as s:
             if charger_id is None:
-                row = stop_charging(s, user_id=int(current_user.id), account_id=account_id, now=now)
+                row = stop_charging(
+                    s, user_id=int(current_user.user_id), account_id=account_id, now=now
+                )
             else:
                 row = start_charging(
                     s,
-                    user_id=int(current_user.id),
+                    user_id=int(current_user.user_id),
                     account_id=account_id,
                     charger_id=charger_id,
                     now=now,
