@@ -36,7 +36,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 children: data.start.label,
                 type: "button",
                 hidden: !card.startable,
-                className: "btn btn-sm btn-primary start-charging mt-2",
+                className: "btn btn-sm btn-outline-primary start-charging mt-2",
                 id: { type: data.start.type, charger: card.id },
               }),
               html("P", {

@@ -51,15 +51,18 @@ def active_session_banner() -> html.Div:
             html.Span("·", **aria(hidden="true")),
             html.Span(id=BANNER_CHARGER_ID),
             html.Span(id=STOP_NOTE_ID, className="fw-semibold stop-charging-note"),
-            dcc.ConfirmDialogProvider(
-                html.Button(
-                    STOP_LABEL,
-                    id=STOP_BUTTON_ID,
-                    type="button",
-                    className="btn btn-sm btn-outline-danger bg-white text-danger",
+            html.Div(
+                dcc.ConfirmDialogProvider(
+                    html.Button(
+                        STOP_LABEL,
+                        id=STOP_BUTTON_ID,
+                        type="button",
+                        className="btn btn-sm btn-outline-danger bg-white text-danger",
+                    ),
+                    id=STOP_CONFIRM_ID,
+                    message=STOP_CONFIRM_TEXT,
                 ),
-                id=STOP_CONFIRM_ID,
-                message=STOP_CONFIRM_TEXT,
+                className="ms-auto",
             ),
         ],
     )

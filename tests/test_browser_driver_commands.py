@@ -26,7 +26,7 @@ from central.server import CentralSystem, bound_port
 from central.simulator import CommandBehaviour, SimulatedCharger, connect_charger
 from data.core.models import Charger, ChargerCommand, ChargingSession, CommandStatus, Role
 from data.demo.showcase import NEVER_SEEN_CHARGER_ID
-from tests.support.browser import live_server, screenshot, sign_in_page
+from tests.support.browser import SCREENSHOTS, live_server, screenshot, sign_in_page
 from tests.support.factories import make_id_tag
 from tests.support.web import PASSWORD, AppFactory, add_person
 
@@ -88,6 +88,12 @@ def dash_id(kind: str) -> str:
     return json.dumps({"charger": CHARGER_ID, "type": kind}, separators=(",", ":"))
 
 
+def phone_shot(page: Any, name: str) -> None:
+    """The phone's first screen (a full page of 50 cards is too tall to read)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
 def by_id(ident: str) -> str:
     return "[id='" + ident + "']"
 
@@ -139,7 +145,7 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
             mobile = phone.new_page()
             sign_in_page(mobile, base_url, DRIVER, PASSWORD, wait_for_idle=False)
             mobile.locator(by_id(dash_id("start-charging"))).wait_for(timeout=WAIT_MS)
-            screenshot(mobile, "driver-start-card-390")
+            phone_shot(mobile, "driver-start-card-390")
 
             start.click()
             wait_text(page, dash_id("start-charging-note"), "Waiting for the charger…")
@@ -158,7 +164,7 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
             screenshot(page, "driver-banner-stop-1280")
             mobile.reload()
             mobile.locator("#stop-charging").wait_for(state="visible", timeout=WAIT_MS)
-            screenshot(mobile, "driver-banner-stop-390")
+            phone_shot(mobile, "driver-banner-stop-390")
 
             page.locator("#stop-charging").click()  # the confirmation is accepted
             wait_text(page, "stop-charging-note", "Stopping…")
