@@ -142,6 +142,18 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
             assert offline_cards.count() > 0
             assert offline_cards.locator("button.start-charging:visible").count() == 0
             screenshot(page, "driver-start-card-1280")
+            # Idle, the page never asks about commands: the poll runs only while one is open.
+            polls: list[str] = []
+            page.on(
+                "request",
+                lambda r: (
+                    polls.append(r.url)
+                    if "driver-command-poll.n_intervals" in (r.post_data or "")
+                    else None
+                ),
+            )
+            page.wait_for_timeout(2500)  # more than one refresh tick
+            assert polls == []
             mobile = phone.new_page()
             sign_in_page(mobile, base_url, DRIVER, PASSWORD, wait_for_idle=False)
             mobile.locator(by_id(dash_id("start-charging"))).wait_for(timeout=WAIT_MS)
@@ -185,6 +197,10 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
                 " return !!li && li.innerText.includes('Finalized'); }",
                 timeout=WAIT_MS,
             )
+            asked = len(polls)
+            assert asked > 0  # it followed the two commands
+            page.wait_for_timeout(2500)
+            assert len(polls) == asked  # and stopped once they were done
 
             # The charger refuses the next Start: the card says so in words.
             charger.commands = CommandBehaviour.reject
