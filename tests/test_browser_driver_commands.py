@@ -202,8 +202,16 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
             page.wait_for_timeout(2500)
             assert len(polls) == asked  # and stopped once they were done
 
-            # The charger refuses the next Start: the card says so in words.
+            # The charger refuses the next Start, slowly: on the phone the card waits, then says
+            # so in words.
             charger.commands = CommandBehaviour.reject
+            mobile.reload()
+            phone_start = mobile.locator(by_id(dash_id("start-charging")))
+            phone_start.click()
+            wait_text(mobile, dash_id("start-charging-note"), "Waiting for the charger…")
+            phone_shot(mobile, "driver-waiting-390")
+            wait_text(mobile, dash_id("start-charging-note"), "The charger refused to start.")
+            phone_shot(mobile, "driver-refused-390")
             charger.answer_delay_s = 0.0
             start.wait_for(state="visible", timeout=WAIT_MS)
             start.click()
