@@ -31,6 +31,21 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 className: card.pill,
                 id: { type: data.pill_type, charger: card.id },
               }),
+              // Start charging: shown while the charger is Online (applyStatuses keeps it so).
+              html("Button", {
+                children: data.start.label,
+                type: "button",
+                hidden: !card.startable,
+                className: "btn btn-sm btn-outline-primary start-charging mt-2",
+                id: { type: data.start.type, charger: card.id },
+              }),
+              html("P", {
+                children: "",
+                role: "status",
+                "aria-live": "polite",
+                className: "small mb-0 mt-1 start-charging-note",
+                id: { type: data.start.note_type, charger: card.id },
+              }),
             ],
           }),
         }),
@@ -106,14 +121,46 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
     // Paints the charger status pills from the poll's payload (refresh_statuses): {pills:
     // {chargerId: [text, classes]}, unknown: [text, classes], available: "N available"}.
+    // startable: [chargerId], the cards whose Start charging shows (Online now).
     applyStatuses: function (data) {
       const noUpdate = window.dash_clientside.no_update;
-      const pills = window.dash_clientside.callback_context.outputs_list[0];
+      const outputs = window.dash_clientside.callback_context.outputs_list;
+      const pills = outputs[0];
+      const buttons = outputs[3];
       if (!data || !data.pills) {
-        return [pills.map(() => noUpdate), pills.map(() => noUpdate), noUpdate];
+        return [pills.map(() => noUpdate), pills.map(() => noUpdate), noUpdate, buttons.map(() => noUpdate)];
       }
       const shown = pills.map((o) => data.pills[o.id.charger] || data.unknown);
-      return [shown.map((p) => p[0]), shown.map((p) => p[1]), data.available];
+      const startable = new Set(data.startable || []);
+      return [
+        shown.map((p) => p[0]),
+        shown.map((p) => p[1]),
+        data.available,
+        buttons.map((o) => !startable.has(o.id.charger)),
+      ];
+    },
+    // The driver's command (components/shell.py COMMAND_STORE_ID, written by the server only):
+    // {id, kind: "start" | "stop", charger, state: "waiting" | "done" | "refused", message}.
+    // Start: the pressed card's note says it; every Start waits while one command is open.
+    startNotes: function (command) {
+      const noUpdate = window.dash_clientside.no_update;
+      const outputs = window.dash_clientside.callback_context.outputs_list;
+      if (!command || command.kind !== "start") {
+        return [outputs[0].map(() => noUpdate), outputs[1].map(() => noUpdate)];
+      }
+      const waiting = command.state === "waiting";
+      return [
+        outputs[0].map((o) => (o.id.charger === command.charger ? command.message : "")),
+        outputs[1].map(() => waiting),
+      ];
+    },
+    // Stop: the banner's note ("Stopping…" or the refusal), its button off while waiting.
+    stopNote: function (command) {
+      const noUpdate = window.dash_clientside.no_update;
+      if (!command || command.kind !== "stop") {
+        return [noUpdate, noUpdate];
+      }
+      return [command.message, command.state === "waiting"];
     },
     // pages/dashboard.py: the banner as Recent activity last showed it -> bump the refresh
     // counter only when it changes after that. The banner's first answer (its charger text

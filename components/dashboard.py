@@ -75,6 +75,12 @@ CHARGER_DATA_ID = "charger-grid-data"  # the cards as data; dashboard.js renders
 # then, never on the page's first view (render_dashboard has just sent it).
 RECENT_SEEN_ID = "recent-banner-seen"
 RECENT_REFRESH_ID = "recent-refresh"
+# A driver's Start charging: one button and one live note per card (pattern-matching ids; the
+# charger id in the button's id is checked again on the server). Connectors are not modelled
+# per charger, so the charger chooses the connector.
+START_TYPE = "start-charging"
+START_NOTE_TYPE = "start-charging-note"
+START_LABEL = "Start charging"
 
 FIRST_RUN_TITLE = "No charging sessions yet."
 FIRST_RUN_TEXT = (
@@ -403,6 +409,8 @@ def status_payload(
     in it shows the neutral ``unknown`` pill."""
     payload = {
         "pills": {cid: [status_text(st), status_class(st)] for cid, st in statuses.items()},
+        # The chargers whose card offers Start charging (Online now); the server checks again.
+        "startable": sorted(cid for cid, st in statuses.items() if st is ChargerStatus.online),
         "unknown": [status_text(None), status_class(None)],
         "available": available_text(available),
     }
@@ -420,7 +428,22 @@ def charger_card_data(row: ChargerRow) -> dict[str, Any]:
         "specs": f"{row.connector_type} · {format_kw(row.max_power_kw)}",
         "status": status_text(row.status),
         "pill": status_class(row.status),
+        "startable": row.status is ChargerStatus.online,
     }
+
+
+def start_id(charger_id: str) -> dict[str, str]:
+    """The pattern-matching id of a card's Start charging button."""
+    return {"type": START_TYPE, "charger": charger_id}
+
+
+def start_note_id(charger_id: str) -> dict[str, str]:
+    """The pattern-matching id of a card's live note (waiting, or the charger's refusal)."""
+    return {"type": START_NOTE_TYPE, "charger": charger_id}
+
+
+def too_many_requests_text(retry_after_s: int) -> str:
+    return f"Too many requests — try again in {retry_after_s} s"
 
 
 def charger_limit_note(chargers: ChargerList) -> str | None:
@@ -440,6 +463,7 @@ def charger_grid_data(chargers: ChargerList) -> dict[str, Any]:
         "note": charger_limit_note(chargers),
         "empty": NO_CHARGERS_TEXT,
         "pill_type": STATUS_TYPE,
+        "start": {"type": START_TYPE, "note_type": START_NOTE_TYPE, "label": START_LABEL},
     }
 
 

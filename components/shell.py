@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
@@ -16,6 +18,19 @@ BANNER_CHARGER_ID = "banner-charger"
 # page load (its initial call), never on a tick or in-app navigation, which would redraw the menu
 # and close it under the pointer.
 MENU_LOAD_ID = "account-menu-load"
+# A driver's Start or Stop charging in flight: the command's id and where it stands (written by
+# the server only: pages/_shell.py follow_driver_command), and the poll that follows it, enabled
+# only while a command is open, so an idle page asks nothing more on its ticks.
+COMMAND_STORE_ID = "driver-command"
+COMMAND_POLL_ID = "driver-command-poll"
+COMMAND_POLL_MS = 1000
+STOP_CONFIRM_ID = "stop-charging-confirm"
+STOP_BUTTON_ID = "stop-charging"
+STOP_NOTE_ID = "stop-charging-note"
+STOP_LABEL = "Stop charging"
+STOP_CONFIRM_TEXT = "Stop charging now? The charger ends your session."
+STOPPING_TEXT = "Stopping…"
+WAITING_TEXT = "Waiting for the charger…"
 
 
 def active_session_banner() -> html.Div:
@@ -36,6 +51,20 @@ def active_session_banner() -> html.Div:
             html.Span(id="banner-started"),
             html.Span("·", **aria(hidden="true")),
             html.Span(id=BANNER_CHARGER_ID),
+            html.Span(id=STOP_NOTE_ID, className="fw-semibold stop-charging-note"),
+            html.Div(
+                dcc.ConfirmDialogProvider(
+                    html.Button(
+                        STOP_LABEL,
+                        id=STOP_BUTTON_ID,
+                        type="button",
+                        className="btn btn-sm btn-outline-danger bg-white text-danger",
+                    ),
+                    id=STOP_CONFIRM_ID,
+                    message=STOP_CONFIRM_TEXT,
+                ),
+                className="ms-auto",
+            ),
         ],
     )
 
@@ -98,6 +127,8 @@ def frame(page: Component, refresh_interval_ms: int) -> html.Div:
             dcc.Location(id="url", refresh="callback-nav"),
             dcc.Interval(id="refresh-interval", interval=refresh_interval_ms),
             dcc.Store(id=MENU_LOAD_ID, data=True),
+            dcc.Store(id=COMMAND_STORE_ID),
+            dcc.Interval(id=COMMAND_POLL_ID, interval=COMMAND_POLL_MS, disabled=True),
             html.Header([navbar(), active_session_banner()]),
             dbc.Container(
                 [
@@ -109,3 +140,25 @@ def frame(page: Component, refresh_interval_ms: int) -> html.Div:
             ),
         ]
     )
+
+
+def driver_command(
+    kind: str,
+    state: str,
+    message: str = "",
+    *,
+    command_id: int | None = None,
+    charger_id: str | None = None,
+) -> dict[str, Any]:
+    """What ``COMMAND_STORE_ID`` holds: a driver's Start (``kind="start"``, on ``charger_id``) or
+    Stop (``"stop"``), ``state`` waiting / done / refused, and what to say (while waiting:
+    "Waiting for the charger…" or "Stopping…"; nothing once done)."""
+    if state == "waiting" and not message:
+        message = WAITING_TEXT if kind == "start" else STOPPING_TEXT
+    return {
+        "id": command_id,
+        "kind": kind,
+        "charger": charger_id,
+        "state": state,
+        "message": message,
+    }

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import Dash, Input, Output, State, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, no_update
+from dash.exceptions import PreventUpdate
 from flask import current_app
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -22,11 +23,22 @@ from werkzeug.exceptions import HTTPException
 
 from auth.accounts import current_account, current_account_id
 from components.format import format_ago, format_kwh, format_time
-from components.shell import BANNER_ID, MENU_LOAD_ID, account_menu, frame
+from components.shell import (
+    BANNER_ID,
+    COMMAND_POLL_ID,
+    COMMAND_STORE_ID,
+    MENU_LOAD_ID,
+    STOP_BUTTON_ID,
+    STOP_NOTE_ID,
+    account_menu,
+    driver_command,
+    frame,
+)
 from components.static import encoded_once
 from config import snapshot_s
 from data.chargers.snapshots import SETTINGS
 from data.charging.dashboard import active_session
+from data.ocpp.driver_commands import Progress, follow_command
 from web.db import read_scope
 
 log = logging.getLogger("polaris")
@@ -110,6 +122,51 @@ def register_callbacks(app: Dash) -> None:
         return tuple(
             no_update if new == old else new for new, old in zip(fresh, shown, strict=True)
         )
+
+    @app.callback(
+        Output(COMMAND_STORE_ID, "data", allow_duplicate=True),
+        Output(COMMAND_POLL_ID, "disabled", allow_duplicate=True),
+        Output("refresh-interval", "n_intervals", allow_duplicate=True),
+        Input(COMMAND_POLL_ID, "n_intervals"),
+        State(COMMAND_STORE_ID, "data"),
+        State("refresh-interval", "n_intervals"),
+        prevent_initial_call=True,
+    )
+    def follow_driver_command(_n: int | None, command: object, ticks: object) -> tuple[Any, ...]:
+        """While a driver's command is open (the poll is enabled only then): one read of its
+        row (and, once accepted, of the account's session in progress) per tick; the store
+        changes only when it is done or refused, which stops the poll and ticks the page's
+        refresh once (the banner and the card's status at once, not at the next tick)."""
+        if not isinstance(command, dict):
+            return no_update, True, no_update
+        command_id, kind = command.get("id"), command.get("kind")
+        if not isinstance(command_id, int) or kind not in ("start", "stop"):
+            return no_update, True, no_update
+        if command.get("state") != "waiting":
+            return no_update, True, no_update
+        account_id = current_account_id()
+        now = datetime.now(UTC)
+        with read_scope() as s:
+            followed = follow_command(s, account_id, command_id, now)
+        if followed.progress is Progress.waiting:
+            raise PreventUpdate
+        charger = command.get("charger")
+        store = driver_command(
+            kind,
+            followed.progress.value,
+            followed.message,
+            command_id=command_id,
+            charger_id=charger if isinstance(charger, str) else None,
+        )
+        return store, True, (ticks if isinstance(ticks, int) else 0) + 1
+
+    # The banner's note and its Stop button while a Stop is open (assets/dashboard.js).
+    app.clientside_callback(
+        ClientsideFunction(namespace="polaris", function_name="stopNote"),
+        Output(STOP_NOTE_ID, "children"),
+        Output(STOP_BUTTON_ID, "disabled"),
+        Input(COMMAND_STORE_ID, "data"),
+    )
 
     @app.callback(Output("account-menu", "children"), Input(MENU_LOAD_ID, "data"))
     def draw_account_menu(_load: object) -> Any:

@@ -16,6 +16,7 @@ import dash
 from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
+from flask_login import current_user
 
 from auth.accounts import current_account_id
 from components.dashboard import (
@@ -30,6 +31,8 @@ from components.dashboard import (
     RECENT_REFRESH_ID,
     RECENT_SEEN_ID,
     RECENT_SESSIONS_ID,
+    START_NOTE_TYPE,
+    START_TYPE,
     STATUS_DATA_ID,
     STATUS_SHOWN_ID,
     STATUS_TYPE,
@@ -44,12 +47,20 @@ from components.dashboard import (
     plan_gauge,
     recent_sessions_data,
     status_payload,
+    too_many_requests_text,
     unknown_period_note,
     usage_frame,
     usage_sum,
     usage_total,
 )
-from components.shell import BANNER_CHARGER_ID, BANNER_ID
+from components.shell import (
+    BANNER_CHARGER_ID,
+    BANNER_ID,
+    COMMAND_POLL_ID,
+    COMMAND_STORE_ID,
+    STOP_CONFIRM_ID,
+    driver_command,
+)
 from components.static import encoded_once
 from config import offline_after_s, snapshot_s
 from data.chargers.snapshots import (
@@ -69,7 +80,9 @@ from data.charging.dashboard import (
 )
 from data.core.models import ID_LENGTH
 from data.core.periods import parse_period, period_bounds
-from web.db import read_scope
+from data.ocpp.command_limits import TooManyCommands
+from data.ocpp.driver_commands import DriverCommandRefused, start_charging, stop_charging
+from web.db import read_scope, session_scope
 
 dash.register_page(__name__, path="/", title="Dashboard · Polaris Express", name="Dashboard")
 
@@ -245,6 +258,71 @@ clientside_callback(
     Output({"type": STATUS_TYPE, "charger": ALL}, "children"),
     Output({"type": STATUS_TYPE, "charger": ALL}, "className"),
     Output(AVAILABLE_COUNT_ID, "children", allow_duplicate=True),
+    Output({"type": START_TYPE, "charger": ALL}, "hidden"),
     Input(STATUS_DATA_ID, "data"),
     prevent_initial_call=True,
+)
+
+
+@callback(
+    Output(COMMAND_STORE_ID, "data", allow_duplicate=True),
+    Output(COMMAND_POLL_ID, "disabled", allow_duplicate=True),
+    Input({"type": START_TYPE, "charger": ALL}, "n_clicks"),
+    Input(STOP_CONFIRM_ID, "submit_n_clicks"),
+    prevent_initial_call=True,
+)
+def driver_command_asked(_starts: object, _stops: object) -> tuple[Any, ...]:
+    """Start charging on a pressed card, or Stop charging (confirmed) in the banner.
+
+    The browser only says which button was pressed (for Start, on which card); the account and
+    the user come from the server-side session. ``start_charging`` checks, in the transaction
+    that writes the command, that the account may see the charger, that it is Online now, and
+    the rate; ``stop_charging`` reads the account's own session in progress itself. The Stop
+    button is in the banner, on every page: this callback is global, as the shell is."""
+    trigger = dash.ctx.triggered_id
+    pressed = dash.ctx.triggered[0].get("value") if dash.ctx.triggered else None
+    if not pressed:
+        raise PreventUpdate  # cards drawn (n_clicks None), or nothing pressed
+    if trigger == STOP_CONFIRM_ID:
+        kind, charger_id = "stop", None
+    elif isinstance(trigger, dict) and _plausible_id(trigger.get("charger")):
+        kind, charger_id = "start", str(trigger["charger"])
+    else:
+        raise PreventUpdate
+    account_id = current_account_id()
+    now = datetime.now(UTC)
+    try:
+        with session_scope() as s:
+            if charger_id is None:
+                row = stop_charging(
+                    s, user_id=int(current_user.user_id), account_id=account_id, now=now
+                )
+            else:
+                row = start_charging(
+                    s,
+                    user_id=int(current_user.user_id),
+                    account_id=account_id,
+                    charger_id=charger_id,
+                    now=now,
+                    offline_after_s=offline_after_s(),
+                )
+    except TooManyCommands as exc:
+        message = too_many_requests_text(exc.retry_after_s)
+        return driver_command(kind, "refused", message, charger_id=charger_id), True
+    except DriverCommandRefused as exc:
+        return driver_command(kind, "refused", str(exc), charger_id=charger_id), True
+    store = driver_command(kind, "waiting", command_id=row.id, charger_id=row.charger_id)
+    return store, False
+
+
+def _plausible_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= ID_LENGTH
+
+
+# The pressed card's note and every Start button while a command is open (dashboard.js).
+clientside_callback(
+    ClientsideFunction(namespace="polaris", function_name="startNotes"),
+    Output({"type": START_NOTE_TYPE, "charger": ALL}, "children"),
+    Output({"type": START_TYPE, "charger": ALL}, "disabled"),
+    Input(COMMAND_STORE_ID, "data"),
 )

@@ -1,0 +1,230 @@
+"""End to end: a driver in headless Chromium presses Start charging on a charger served by the
+real OCPP server (central.server.CentralSystem) and answered by the simulator, sees "Waiting
+for the charger…", then the Active session banner; presses Stop charging (confirmed), sees
+"Stopping…", and the banner goes away; the session is finalized. Then the charger refuses a
+Start and the card says so in words.
+
+Everything on loopback: the web app (a thread), the OCPP server and the simulated charger (one
+asyncio loop in another thread), one SQLite database, as in ``tests/test_browser_ocpp.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from central.server import CentralSystem, bound_port
+from central.simulator import CommandBehaviour, SimulatedCharger, connect_charger
+from data.core.models import Charger, ChargerCommand, ChargingSession, CommandStatus, Role
+from data.demo.showcase import NEVER_SEEN_CHARGER_ID
+from tests.support.browser import SCREENSHOTS, live_server, screenshot, sign_in_page
+from tests.support.factories import make_id_tag
+from tests.support.web import PASSWORD, AppFactory, add_person
+
+pytestmark = pytest.mark.browser
+
+T = TypeVar("T")
+CHARGER_ID = NEVER_SEEN_CHARGER_ID  # public, never heard from: Online once it boots here
+DRIVER = "erin@example.com"
+ACCOUNT = "acc-erin"
+TAG = "ERIN-TAG"
+WAIT_MS = 20_000
+
+
+@dataclass
+class Loop:
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+
+@pytest.fixture(scope="module")
+def driver_app(module_app_factory: AppFactory) -> Flask:
+    app = module_app_factory(demo=True, REFRESH_INTERVAL_MS=2000)
+    # A driver with a tag and no session of their own: the banner is hidden until they start.
+    add_person(app, DRIVER, (ACCOUNT, Role.customer, None))
+    with app.extensions["polaris_db"].session() as s:
+        make_id_tag(s, ACCOUNT, id_tag=TAG)
+        charger = s.get(Charger, CHARGER_ID)
+        assert charger is not None
+        charger.max_power_kw = Decimal("22")
+    return app
+
+
+@pytest.fixture(scope="module")
+def central(driver_app: Flask) -> Iterator[tuple[Loop, str]]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    system = CentralSystem(
+        driver_app.extensions["polaris_db"],
+        heartbeat_interval_s=10,
+        command_poll_s=0.2,
+        command_expire_every_s=0.5,
+    )
+    runner = Loop(loop)
+    context = system.running("127.0.0.1", 0, reservations=False)
+    server = runner.run(context.__aenter__())
+    try:
+        yield runner, f"ws://127.0.0.1:{bound_port(server)}/ocpp"
+    finally:
+        runner.run(context.__aexit__(None, None, None))
+        system.close()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+
+def dash_id(kind: str) -> str:
+    return json.dumps({"charger": CHARGER_ID, "type": kind}, separators=(",", ":"))
+
+
+def phone_shot(page: Any, name: str) -> None:
+    """The phone's first screen (a full page of 50 cards is too tall to read)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def by_id(ident: str) -> str:
+    return "[id='" + ident + "']"
+
+
+def wait_text(page: Any, ident: str, text: str) -> None:
+    page.wait_for_function(
+        "([id, text]) => { const el = document.getElementById(id);"
+        " return el !== null && el.innerText.trim() === text; }",
+        arg=[ident, text],
+        timeout=WAIT_MS,
+    )
+
+
+def banner_hidden(page: Any, hidden: bool) -> None:
+    page.wait_for_function(
+        "(hidden) => document.getElementById('active-session-banner').hidden === hidden",
+        arg=hidden,
+        timeout=WAIT_MS,
+    )
+
+
+def test_a_driver_starts_and_stops_charging_from_the_dashboard(
+    browser: Any, driver_app: Flask, central: tuple[Loop, str]
+) -> None:
+    runner, url = central
+    db = driver_app.extensions["polaris_db"]
+    charger_cm = connect_charger(url, CHARGER_ID)
+    charger: SimulatedCharger = runner.run(charger_cm.__aenter__())
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        charger.meter_interval_s, charger.power_kw = 0.5, Decimal("11")
+        charger.answer_delay_s = 1.5  # long enough to see the card wait
+        runner.run(charger.boot())
+        runner.run(charger.status("Available"))
+        runner.loop.call_soon_threadsafe(charger.start_heartbeats, 1.0)
+        with live_server(driver_app) as base_url:
+            sign_in_page(page, base_url, DRIVER, PASSWORD, wait_for_idle=False)
+            start = page.locator(by_id(dash_id("start-charging")))
+            start.wait_for(state="visible", timeout=WAIT_MS)
+            banner_hidden(page, True)
+            # Offline and restricted cards offer no Start (the server checks again anyway).
+            offline_cards = page.locator(".charger-card:has(.status-offline)")
+            assert offline_cards.count() > 0
+            assert offline_cards.locator("button.start-charging:visible").count() == 0
+            screenshot(page, "driver-start-card-1280")
+            # Idle, the page never asks about commands: the poll runs only while one is open.
+            polls: list[str] = []
+            page.on(
+                "request",
+                lambda r: (
+                    polls.append(r.url)
+                    if "driver-command-poll.n_intervals" in (r.post_data or "")
+                    else None
+                ),
+            )
+            page.wait_for_timeout(2500)  # more than one refresh tick
+            assert polls == []
+            mobile = phone.new_page()
+            sign_in_page(mobile, base_url, DRIVER, PASSWORD, wait_for_idle=False)
+            mobile.locator(by_id(dash_id("start-charging"))).wait_for(timeout=WAIT_MS)
+            phone_shot(mobile, "driver-start-card-390")
+
+            start.click()
+            wait_text(page, dash_id("start-charging-note"), "Waiting for the charger…")
+            assert start.is_disabled()
+            screenshot(page, "driver-waiting-1280")
+
+            banner_hidden(page, False)
+            page.wait_for_function(
+                "() => document.getElementById('banner-charger').innerText.trim().length > 3",
+                timeout=WAIT_MS,
+            )
+            assert charger.transaction_id is not None
+            wait_text(page, dash_id("start-charging-note"), "")
+            page.locator(".charger-card:has(.status-in-use)").first.wait_for(timeout=WAIT_MS)
+            assert not start.is_visible()  # In use now: no Start on this card
+            screenshot(page, "driver-banner-stop-1280")
+            mobile.reload()
+            mobile.locator("#stop-charging").wait_for(state="visible", timeout=WAIT_MS)
+            phone_shot(mobile, "driver-banner-stop-390")
+
+            page.locator("#stop-charging").click()  # the confirmation is accepted
+            wait_text(page, "stop-charging-note", "Stopping…")
+            screenshot(page, "driver-stopping-1280")
+            banner_hidden(page, True)
+            with db.session() as s:
+                session = s.scalars(
+                    select(ChargingSession).where(ChargingSession.account_id == ACCOUNT)
+                ).one()
+                commands = s.scalars(select(ChargerCommand).order_by(ChargerCommand.id)).all()
+                assert session.ended_at is not None
+                assert [(c.action, c.status, c.account_id) for c in commands] == [
+                    ("RemoteStartTransaction", CommandStatus.accepted, ACCOUNT),
+                    ("RemoteStopTransaction", CommandStatus.accepted, ACCOUNT),
+                ]
+            page.wait_for_function(
+                "() => { const li = document.querySelector('#recent-sessions li');"
+                " return !!li && li.innerText.includes('Finalized'); }",
+                timeout=WAIT_MS,
+            )
+            asked = len(polls)
+            assert asked > 0  # it followed the two commands
+            page.wait_for_timeout(2500)
+            assert len(polls) == asked  # and stopped once they were done
+
+            # The charger refuses the next Start, slowly: on the phone the card waits, then says
+            # so in words.
+            charger.commands = CommandBehaviour.reject
+            mobile.reload()
+            phone_start = mobile.locator(by_id(dash_id("start-charging")))
+            phone_start.click()
+            wait_text(mobile, dash_id("start-charging-note"), "Waiting for the charger…")
+            phone_shot(mobile, "driver-waiting-390")
+            wait_text(mobile, dash_id("start-charging-note"), "The charger refused to start.")
+            phone_shot(mobile, "driver-refused-390")
+            charger.answer_delay_s = 0.0
+            start.wait_for(state="visible", timeout=WAIT_MS)
+            start.click()
+            wait_text(page, dash_id("start-charging-note"), "The charger refused to start.")
+            assert start.is_enabled()
+            screenshot(page, "driver-refused-1280")
+        with db.session() as s:
+            finalized = s.scalars(
+                select(ChargingSession.finalized).where(ChargingSession.account_id == ACCOUNT)
+            ).one()
+            assert finalized is True
+    finally:
+        runner.loop.call_soon_threadsafe(charger.stop_heartbeats)
+        runner.run(charger_cm.__aexit__(None, None, None))
+        context.close()
+        phone.close()
