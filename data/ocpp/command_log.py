@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from data.core.models import ChargerCommand, ChargingSession, CommandStatus, OcppTransaction, User
 from data.core.periods import local_midnight_utc
-from data.ocpp.commands import ACTIONS, CommandError, CommandRow, _row
+from data.ocpp.commands import ACTIONS, CommandError, CommandRow, command_row
 
 LOG_LIMIT = 200  # rows a page shows; the CSV export has every filtered row
 CHARGER_ID_MAX = 64
@@ -127,7 +127,7 @@ def command_log_rows(
     )
     if limit is not None:
         statement = statement.limit(max(0, limit))
-    return [CommandLogRow(_row(c), email) for c, email in session.execute(statement)]
+    return [CommandLogRow(command_row(c), email) for c, email in session.execute(statement)]
 
 
 def command_log_count(session: Session, flt: CommandLogFilter, tz: ZoneInfo) -> int:

@@ -195,7 +195,8 @@ class CommandToSend:
     payload: dict[str, Any]  # the call's fields in snake_case, e.g. {"type": "Soft"}
 
 
-def _row(c: ChargerCommand) -> CommandRow:
+def command_row(c: ChargerCommand) -> CommandRow:
+    """The typed row of a stored command (params and answer read from their JSON)."""
     return CommandRow(
         id=c.id,
         charger_id=c.charger_id,
@@ -254,7 +255,7 @@ def request_command(
             text("SELECT pg_notify(:channel, :charger_id)"),
             {"channel": COMMANDS_CHANNEL, "charger_id": charger_id},
         )
-    return _row(row)
+    return command_row(row)
 
 
 def _id_tag_of(session: Session, account_id: str) -> str:
@@ -410,7 +411,7 @@ def expire_commands(
 
 def command(session: Session, command_id: int) -> CommandRow | None:
     row = session.get(ChargerCommand, command_id, populate_existing=True)
-    return None if row is None else _row(row)
+    return None if row is None else command_row(row)
 
 
 def command_log(
@@ -425,4 +426,4 @@ def command_log(
             .where(ChargerCommand.charger_id == charger_id)
             .order_by(ChargerCommand.requested_at.desc(), ChargerCommand.id.desc())
         )
-    return [_row(c) for c in session.scalars(statement.limit(limit))]
+    return [command_row(c) for c in session.scalars(statement.limit(limit))]
