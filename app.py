@@ -15,8 +15,10 @@ from flask import Flask, Response, send_file
 
 from auth import install_auth
 from central.cli import register_ocpp_cli
+from cli.alerts import register_alerts_cli
 from cli.data import register_cli
 from cli.tokens import register_token_cli
+from cli.uptime import register_uptime_cli
 from config import ROOT, ConfigError, load_config
 from data.core.db import Database
 from pages import _shell
@@ -26,6 +28,7 @@ from web.commands_csv import register_command_log_routes
 from web.db import install_read_scope
 from web.errors import install_error_pages
 from web.exports import register_export_routes
+from web.receipts import register_document_routes
 from web.start_up import DatabaseStartUp, install_demo_ticker
 
 log = logging.getLogger("polaris")
@@ -97,8 +100,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_cli(server)
     register_ocpp_cli(server)
     register_export_routes(server)
+    register_document_routes(server)
     register_api_routes(server)
     register_token_cli(server)
+    register_uptime_cli(server)
+    register_alerts_cli(server)
     # Run Dash's first-request setup now: it claims the page callbacks (registered with the
     # global ``dash.callback``) for this app, so an app built later in the process gets its own.
     with server.test_request_context("/healthz"):

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from data.chargers.status import OFFLINE_AFTER_SECONDS
+from data.exchange.cdrs import DEFAULT_PARTY_ID, ocpi_country_code, ocpi_party_id
 
 ROOT = Path(__file__).resolve().parent
 INSTANCE = Path(os.environ.get("POLARIS_INSTANCE", ROOT / "instance"))
@@ -80,6 +81,21 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # is an import upload (16 MB of files, base64 in the callback's JSON: about 22 MB).
         "MAX_CONTENT_LENGTH": 24 * 1024 * 1024,
         "DB_RETRY_S": DEFAULT_DB_RETRY_S,
+        # Who owns the OCPI CDRs of /export/cdrs.json (data.exchange.cdrs). No country: the
+        # country of the operator's time zone.
+        "OCPI_COUNTRY_CODE": os.environ.get("POLARIS_OCPI_COUNTRY_CODE", ""),
+        "OCPI_PARTY_ID": os.environ.get("POLARIS_OCPI_PARTY_ID", DEFAULT_PARTY_ID),
+        # Alerts (``flask alerts run``): email through SMTP, and/or a signed webhook. A channel
+        # is on when its settings are there; none has a default that could leak anything.
+        "SMTP_HOST": os.environ.get("POLARIS_SMTP_HOST", ""),
+        "SMTP_PORT": os.environ.get("POLARIS_SMTP_PORT", "587"),
+        "SMTP_USER": os.environ.get("POLARIS_SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("POLARIS_SMTP_PASSWORD", ""),
+        "SMTP_FROM": os.environ.get("POLARIS_SMTP_FROM", ""),
+        "SMTP_TLS": os.environ.get("POLARIS_SMTP_TLS", "starttls"),
+        "ALERT_EMAIL_TO": os.environ.get("POLARIS_ALERT_EMAIL_TO", ""),
+        "ALERT_WEBHOOK_URL": os.environ.get("POLARIS_ALERT_WEBHOOK_URL", ""),
+        "ALERT_WEBHOOK_SECRET": os.environ.get("POLARIS_ALERT_WEBHOOK_SECRET", ""),
         "TESTING": False,
     }
     config.update(overrides or {})
@@ -87,7 +103,50 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     config["DEMO"] = _demo(config["DEMO"], production=config["ENV"] == "production")
     config["OFFLINE_AFTER_S"] = _offline_after_s(config["OFFLINE_AFTER_S"])
     config["SNAPSHOT_S"] = _snapshot_seconds(config["SNAPSHOT_S"])
+    config["OCPI_COUNTRY_CODE"], config["OCPI_PARTY_ID"] = _ocpi_party(
+        config["OCPI_COUNTRY_CODE"], config["OCPI_PARTY_ID"]
+    )
+    config["SMTP_PORT"], config["SMTP_TLS"] = _smtp(config["SMTP_PORT"], config["SMTP_TLS"])
+    _webhook(config["ALERT_WEBHOOK_URL"], config["ALERT_WEBHOOK_SECRET"])
     return config
+
+
+SMTP_TLS_MODES = ("starttls", "ssl", "none")
+
+
+def _smtp(port: object, tls: object) -> tuple[int, str]:
+    """The SMTP port (1-65535) and TLS mode; anything else stops the start plainly."""
+    text, mode = str(port).strip(), str(tls).strip().lower()
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ConfigError(f"POLARIS_SMTP_PORT must be a port number (got {text[:40]!r})")
+    if mode not in SMTP_TLS_MODES:
+        raise ConfigError(f"POLARIS_SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}")
+    return int(text), mode
+
+
+def _webhook(url: object, secret: object) -> None:
+    """A webhook needs an http(s) URL and a secret to sign with: unsigned alerts could be forged."""
+    if not url:
+        return
+    if not str(url).startswith(("https://", "http://")):
+        raise ConfigError("POLARIS_ALERT_WEBHOOK_URL must start with https:// (or http://)")
+    if not secret:
+        raise ConfigError(
+            f"POLARIS_ALERT_WEBHOOK_SECRET must be set with POLARIS_ALERT_WEBHOOK_URL; make one "
+            f"with {MAKE_A_KEY}"
+        )
+
+
+def _ocpi_party(country: object, party: object) -> tuple[str | None, str]:
+    """The CDRs' owner: a country code (None: from the time zone) and a party id; a malformed
+    one stops the start plainly."""
+    try:
+        code = ocpi_country_code(str(country)) if country and str(country).strip() else None
+        return code, ocpi_party_id(str(party))
+    except ValueError as exc:
+        raise ConfigError(
+            f"POLARIS_OCPI_COUNTRY_CODE / POLARIS_OCPI_PARTY_ID: {exc} (e.g. DE and PLX)"
+        ) from None
 
 
 def _demo(value: object, *, production: bool) -> bool:

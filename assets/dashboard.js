@@ -1,11 +1,15 @@
 // The dashboard's clientside callbacks (pages/dashboard.py); every text comes from the server.
 const html = (type, props) => ({ type, namespace: "dash_html_components", props });
+const dbc = (type, props) => ({ type, namespace: "dash_bootstrap_components", props });
 
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   polaris: {
     // The charger cards from components/dashboard.py charger_grid_data: {cards: [{id, name,
-    // specs, status, pill}], note, empty, pill_type}. Each pill keeps its pattern-matching id,
-    // so applyStatuses repaints it on every poll.
+    // specs, status, pill, startable, connectors, price}], prices, note, empty, pill_type,
+    // start, price_separator}. Each pill keeps its pattern-matching id, so applyStatuses
+    // repaints it on every poll; so does each choice of connector (connectors: {options,
+    // value}, or null: the charger chooses). price: the index of the card's price in prices,
+    // each a list of parts (null: no tariff, no line).
     renderChargers: function (data) {
       if (!data) {
         return window.dash_clientside.no_update;
@@ -16,6 +20,12 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
           className: "text-body-secondary mb-0 no-chargers",
         });
       }
+      // A price's parts, each kept on one line (components/dashboard.py price_line).
+      const priceLine = (parts) =>
+        parts.flatMap((part, i) => [
+          ...(i ? [data.price_separator] : []),
+          html("Span", { children: part, className: "text-nowrap" }),
+        ]);
       const cards = data.cards.map((card) =>
         html("Li", {
           children: html("Div", {
@@ -26,11 +36,31 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 children: card.specs,
                 className: "small text-body-secondary mb-0 charger-specs",
               }),
+              ...(card.price === null || card.price === undefined
+                ? []
+                : [html("P", { children: priceLine(data.prices[card.price]), className: "small mb-0 charger-price" })]),
               html("Span", {
                 children: card.status,
                 className: card.pill,
                 id: { type: data.pill_type, charger: card.id },
               }),
+              // The connector to start on: shown with Start charging (polaris.css).
+              ...(card.connectors
+                ? [
+                    html("Label", {
+                      className: "connector-choice mt-2 mb-0",
+                      children: [
+                        html("Span", { children: data.start.connector_label, className: "visually-hidden" }),
+                        dbc("Select", {
+                          id: { type: data.start.connector_type, charger: card.id },
+                          options: card.connectors.options,
+                          value: card.connectors.value,
+                          size: "sm",
+                        }),
+                      ],
+                    }),
+                  ]
+                : []),
               // Start charging: shown while the charger is Online (applyStatuses keeps it so).
               html("Button", {
                 children: data.start.label,
@@ -45,6 +75,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 "aria-live": "polite",
                 className: "small mb-0 mt-1 start-charging-note",
                 id: { type: data.start.note_type, charger: card.id },
+              }),
+              // Report a problem: on every card, whatever its status (an Offline one most of all).
+              html("Button", {
+                children: data.report.label,
+                type: "button",
+                "aria-label": data.report.label + ": " + card.name,
+                className: "btn btn-sm btn-link report-problem p-0 mt-1 align-self-start",
+                id: { type: data.report.type, charger: card.id },
               }),
             ],
           }),
@@ -62,7 +100,9 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       return html("Div", { children });
     },
     // Recent activity from components/dashboard.py recent_sessions_data: {items: [{kwh,
-    // charger, start, end, duration, icon, mark, mark_class}], empty: {title, text}}.
+    // charger, start, end, duration, icon, mark, mark_class, cost, receipt, receipt_label}],
+    // empty: {title, text}, cost_label, receipt_text}. cost "": no tariff prices it, no entry;
+    // receipt null: no link.
     renderSessions: function (data) {
       if (!data) {
         return window.dash_clientside.no_update;
@@ -76,11 +116,26 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
           ],
         });
       }
-      const time = (label, value) =>
+      const time = (label, value, className) =>
         html("Div", {
-          className: "session-time",
+          className: "session-time" + (className ? " " + className : ""),
           children: [html("Dt", { children: label }), html("Dd", { children: value })],
         });
+      const cost = (item) => {
+        const parts = [html("Span", { children: item.cost, className: "session-cost-value" })];
+        if (item.receipt) {
+          parts.push(
+            html("Span", { children: " · ", "aria-hidden": "true" }),
+            html("A", {
+              children: data.receipt_text,
+              href: item.receipt,
+              "aria-label": item.receipt_label,
+              className: "session-receipt",
+            }),
+          );
+        }
+        return time(data.cost_label, parts, "session-cost");
+      };
       const items = data.items.map((item) =>
         html("Li", {
           className: "list-group-item session-item",
@@ -109,6 +164,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 time("Start", item.start),
                 time("End", item.end),
                 time("Duration", item.duration),
+                ...(item.cost ? [cost(item)] : []),
               ],
             }),
           ],
@@ -121,37 +177,49 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
     // Paints the charger status pills from the poll's payload (refresh_statuses): {pills:
     // {chargerId: [text, classes]}, unknown: [text, classes], available: "N available"}.
-    // startable: [chargerId], the cards whose Start charging shows (Online now).
+    // startable: [chargerId], the cards whose Start charging shows (Online now); connectors:
+    // {chargerId: options}, the choices of connector with their connectors' statuses now.
     applyStatuses: function (data) {
       const noUpdate = window.dash_clientside.no_update;
       const outputs = window.dash_clientside.callback_context.outputs_list;
       const pills = outputs[0];
       const buttons = outputs[3];
+      const choices = outputs[4];
       if (!data || !data.pills) {
-        return [pills.map(() => noUpdate), pills.map(() => noUpdate), noUpdate, buttons.map(() => noUpdate)];
+        return [
+          pills.map(() => noUpdate),
+          pills.map(() => noUpdate),
+          noUpdate,
+          buttons.map(() => noUpdate),
+          choices.map(() => noUpdate),
+        ];
       }
       const shown = pills.map((o) => data.pills[o.id.charger] || data.unknown);
       const startable = new Set(data.startable || []);
+      const connectors = data.connectors || {};
       return [
         shown.map((p) => p[0]),
         shown.map((p) => p[1]),
         data.available,
         buttons.map((o) => !startable.has(o.id.charger)),
+        choices.map((o) => connectors[o.id.charger] || noUpdate),
       ];
     },
     // The driver's command (components/shell.py COMMAND_STORE_ID, written by the server only):
     // {id, kind: "start" | "stop", charger, state: "waiting" | "done" | "refused", message}.
-    // Start: the pressed card's note says it; every Start waits while one command is open.
+    // Start: the pressed card's note says it; every Start, and every choice of connector,
+    // waits while one command is open.
     startNotes: function (command) {
       const noUpdate = window.dash_clientside.no_update;
       const outputs = window.dash_clientside.callback_context.outputs_list;
       if (!command || command.kind !== "start") {
-        return [outputs[0].map(() => noUpdate), outputs[1].map(() => noUpdate)];
+        return outputs.map((group) => group.map(() => noUpdate));
       }
       const waiting = command.state === "waiting";
       return [
         outputs[0].map((o) => (o.id.charger === command.charger ? command.message : "")),
         outputs[1].map(() => waiting),
+        outputs[2].map(() => waiting),
       ];
     },
     // Stop: the banner's note ("Stopping…" or the refusal), its button off while waiting.
@@ -163,15 +231,17 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       return [command.message, command.state === "waiting"];
     },
     // pages/dashboard.py: the banner as Recent activity last showed it -> bump the refresh
-    // counter only when it changes after that. The banner's first answer (its charger text
-    // goes from null to a string) is what the page's own render already shows.
-    recentGate: function (hidden, charger, seen, refreshes) {
+    // counter only when it changes after that: it appears or hides, moves to another charger,
+    // or its kWh or cost so far changes (so the row in progress says what the banner says).
+    // The banner's first answer (its charger text goes from null to a string) is what the
+    // page's own render already shows. Hidden, its texts stay "": nothing is asked.
+    recentGate: function (hidden, kwh, charger, cost, seen, refreshes) {
       const noUpdate = window.dash_clientside.no_update;
-      const now = [hidden, charger];
-      if (!seen || seen[1] === null || seen[1] === undefined) {
+      const now = [hidden, kwh, charger, cost];
+      if (!seen || seen[2] === null || seen[2] === undefined) {
         return [now, noUpdate];
       }
-      if (seen[0] === now[0] && seen[1] === now[1]) {
+      if (now.every((value, i) => value === seen[i])) {
         return [noUpdate, noUpdate];
       }
       return [now, (refreshes || 0) + 1];

@@ -28,6 +28,7 @@ def install_auth(server: Flask, dash_app: Dash) -> None:
         storage_uri=server.config["RATELIMIT_STORAGE_URI"],
         key_prefix=server.config.get("RATELIMIT_KEY_PREFIX", "polaris"),
     )
+    server.extensions["polaris_limiter"] = limiter  # other routes' limits (web.receipts)
     server.register_blueprint(auth_blueprint(limiter))
     install_security_headers(server, dash_app)
     install_hardening(server, dash_app)  # after the guard and CSRF: they answer first

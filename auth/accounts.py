@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from data.accounts.signin import landing_account_id, signed_in_person
 from data.accounts.tokens import TOKEN_PATH_PREFIXES, bearer_secret, export_identity
+from data.audit.entries import Actor
 from data.core.models import Role
 from web.db import read_scope, session_scope
 
@@ -154,6 +155,15 @@ def current_account_id() -> str:
     if account is None:
         raise PermissionError("no active account")
     return account.id
+
+
+def current_actor() -> Actor:
+    """Who acts, for the audit log: the signed-in person and their active account, from the
+    server session only."""
+    account = current_account()
+    if account is None or not current_user.is_authenticated:
+        raise PermissionError("no active account")
+    return Actor(current_user.email, int(current_user.user_id), account.id)
 
 
 class Anonymous(AnonymousUserMixin):

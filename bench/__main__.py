@@ -1,4 +1,4 @@
-"""``python -m bench build|run``: see bench/README.md."""
+"""``python -m bench build|run|commands``: see bench/README.md."""
 
 from __future__ import annotations
 
@@ -25,8 +25,19 @@ def main(argv: list[str] | None = None) -> None:
         choices=("throughput", "export", "admin"),
         help="leave a part out (figures become null)",
     )
+    commands_parser = commands.add_parser(
+        "commands",
+        help="command latency: API to charger, 2 OCPP servers (a database of its own)",
+    )
+    from bench.command_latency import add_arguments
+
+    add_arguments(commands_parser)
     args = parser.parse_args(argv)
-    if args.command == "build":
+    if args.command == "commands":
+        from bench.command_latency import run_from_args
+
+        run_from_args(args)
+    elif args.command == "build":
         from bench.build import build as build_database
 
         build_database(args.database_url, args.scale)

@@ -38,6 +38,7 @@ from sqlalchemy import delete, func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from data.accounts.tokens import create_token  # noqa: E402
+from data.audit.entries import COMMAND_LINE  # noqa: E402
 from data.core.db import Database, normalise_url, upgrade  # noqa: E402
 from data.core.models import ApiToken, ChargingSession, Operator  # noqa: E402
 
@@ -277,7 +278,9 @@ def main() -> None:
     db = Database(url, statement_timeout_ms=600_000)
     build(db, args.rows)
     with db.session() as s:
-        token = create_token(s, BENCH_ADMIN, datetime.now(UTC), name="export bench")
+        token = create_token(
+            s, BENCH_ADMIN, datetime.now(UTC), name="export bench", actor=COMMAND_LINE
+        )
     db.engine.dispose()
 
     port = free_port()

@@ -22,10 +22,13 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, insert, select, text
@@ -59,15 +62,42 @@ def charger_ids(count: int) -> list[str]:
     return [f"LOAD-{i:05d}" for i in range(1, count + 1)]
 
 
+def fresh_database(url: str) -> None:
+    """An empty database at ``url``: a PostgreSQL one dropped (whoever is connected) and created
+    again, a SQLite file removed."""
+    drop_database(url)
+    if make_url(normalise_url(url)).get_backend_name() == "postgresql":
+        with _maintenance(url) as (c, name):
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+
+
+def drop_database(url: str) -> None:
+    """Drop the database at ``url`` (PostgreSQL, whoever is connected) or its SQLite files."""
+    target = make_url(normalise_url(url))
+    if target.get_backend_name() == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target.database}{suffix}").unlink(missing_ok=True)
+        return
+    with _maintenance(url) as (c, name):
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def _maintenance(url: str) -> Iterator[tuple[Any, str]]:
+    """An autocommit connection to the server's ``postgres`` database, and the name of ours."""
+    target = make_url(normalise_url(url))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            yield c, str(target.database)
+    finally:
+        admin.dispose()
+
+
 def build_database(url: str, chargers: int) -> None:
     """A fresh database with ``chargers`` public chargers and one driver with tag ``TAG``."""
     url = normalise_url(url)
-    name = make_url(url).database
-    admin = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    fresh_database(url)
     db = Database(url)
     upgrade(db.engine)
     with db.session() as s:
@@ -176,7 +206,9 @@ async def _charger(
             register = 0
             while time.perf_counter() < load.stop_at:
                 register += random.randint(5, 30)  # noqa: S311 - a few Wh per interval
-                await _timed(load, charger.meter(tx, register))
+                # With its power, as real chargers sample it (the peak rides the same UPDATE).
+                power_kw = round(random.uniform(5, 7.4), 2)  # noqa: S311
+                await _timed(load, charger.meter(tx, register, power_kw=power_kw))
                 await _timed(load, charger.heartbeat())
                 await asyncio.sleep(interval_s)
         finally:

@@ -46,6 +46,7 @@ from bench.build import (
     libpq_url,
 )
 from data.accounts.tokens import create_token
+from data.audit.entries import COMMAND_LINE
 from data.core.db import Database, normalise_url, upgrade
 from data.core.periods import PERIODS, period_bounds
 
@@ -66,16 +67,17 @@ TARGETS = {
 }
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    """p50 and p95 in ms, to 0.01 ms (nearest-rank, so a value that was really measured)."""
+def percentiles(values: list[float], points: tuple[int, ...] = (50, 95)) -> dict[str, float]:
+    """``p50`` and ``p95`` (or the ``points`` asked for) in ms, to 0.01 ms (nearest-rank, so a
+    value that was really measured)."""
     ordered = sorted(values)
     if not ordered:
-        return {"p50": float("nan"), "p95": float("nan")}
+        return {f"p{p}": float("nan") for p in points}
 
     def rank(p: float) -> float:
         return ordered[min(len(ordered) - 1, max(0, round(p * len(ordered) + 0.5) - 1))]
 
-    return {"p50": round(rank(0.50), 2), "p95": round(rank(0.95), 2)}
+    return {f"p{p}": round(rank(p / 100), 2) for p in points}
 
 
 # --- Driving the real app ------------------------------------------------------------------------
@@ -206,7 +208,7 @@ class Driver:
         self.csrf = cookie.value
         self.keys = dashboard_keys(app)
         # What the browser shows, updated from each response (for the polls' State).
-        self.banner: list[Any] = [True, None, None, None]  # the banner's texts
+        self.banner: list[Any] = [True, None, None, None, None]  # the banner's texts
         self.status_shown: Any = None  # what the browser keeps of the pills it shows
         self.pills: list[str] = []  # the chargers the last render put on screen
         self.n_intervals = 0
@@ -267,7 +269,7 @@ class Driver:
 
     # The first page view of "/": layout, the pages router, then what the page mounts.
     def load(self, period: str = "current") -> list[Call]:
-        self.banner = [True, None, None, None]  # a new page: as the layout has it
+        self.banner = [True, None, None, None, None]  # a new page: as the layout has it
         calls = [self.get("layout", "/_dash-layout")]
         calls.append(
             self.callback(
@@ -305,10 +307,11 @@ class Driver:
         ids = (
             "active-session-banner",
             "banner-kwh",
+            "banner-cost",
             "banner-started",
             "banner-charger",
         )
-        props = ("hidden", "children", "children", "children")
+        props = ("hidden", "children", "children", "children", "children")
         state = [
             {"id": i, "property": p, "value": v}
             for i, p, v in zip(ids, props, self.banner, strict=True)
@@ -511,16 +514,21 @@ def naive_load(conn: psycopg.Connection, account_id: str, period_name: str, tz: 
 # --- Throughput: gunicorn, 2 workers, an async client --------------------------------------------
 
 
-def start_gunicorn(url: str, port: int, workers: int) -> Any:
-    import subprocess
-
-    env = dict(
+def server_env(url: str) -> dict[str, str]:
+    """The environment of an app process (gunicorn, the OCPP server) on the bench database."""
+    return dict(
         os.environ,
         DATABASE_URL=normalise_url(url),
         SECRET_KEY=secrets.token_urlsafe(48),
         POLARIS_DEMO="0",
         POLARIS_STATEMENT_TIMEOUT_MS="120000",
     )
+
+
+def start_gunicorn(url: str, port: int, workers: int) -> Any:
+    import subprocess
+
+    env = server_env(url)
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
         f"--workers={workers}",
@@ -597,6 +605,7 @@ async def _drive(
             banner_state = [
                 {"id": "active-session-banner", "property": "hidden", "value": True},
                 {"id": "banner-kwh", "property": "children", "value": None},
+                {"id": "banner-cost", "property": "children", "value": None},
                 {"id": "banner-started", "property": "children", "value": None},
                 {"id": "banner-charger", "property": "children", "value": None},
             ]
@@ -828,7 +837,9 @@ def _has_seq_scan(plan: Any, table: str) -> bool:
 def export_figures(url: str) -> dict[str, Any]:
     db = Database(url, statement_timeout_ms=600_000)
     with db.session() as s:
-        token = create_token(s, ADMIN_EMAIL, datetime.now(UTC), name="bench run")
+        token = create_token(
+            s, ADMIN_EMAIL, datetime.now(UTC), name="bench run", actor=COMMAND_LINE
+        )
     db.engine.dispose()
     port = export_bench.free_port()
     process = export_bench.start_server("gunicorn", normalise_url(url), port)
@@ -1123,6 +1134,11 @@ def print_table(r: dict[str, Any]) -> None:
             f"(growth {e['growth_mb']} MB)",
             TARGETS["export"],
         )
+    print_rows(rows)
+
+
+def print_rows(rows: list[tuple[str, str, str]]) -> None:
+    """The figures table: name, value, target (if any), names aligned."""
     width = max(len(n) for n, _v, _t in rows)
     print(f"{'figure':<{width}}  value (ms unless said)  [target]")
     for name, value, target in rows:

@@ -1,7 +1,7 @@
 """Flask CLI commands for live charger data (OCPP 1.6J).
 
 flask --app app ocpp-server --host 127.0.0.1 --port 9000
-flask --app app ocpp-simulate --url ws://127.0.0.1:9000/ocpp --chargers 3 --id-tag TAG
+flask --app app ocpp-simulate --url ws://127.0.0.1:9000/ocpp [--url ...] --chargers 3 --id-tag TAG
 flask --app app charger-command CHARGER ACTION key=value... [--wait S]
 """
 
@@ -11,9 +11,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from flask import Flask, current_app
@@ -23,9 +23,22 @@ from sqlalchemy import select
 import data.ocpp.commands as ocpp_commands
 from central.server import DEFAULT_HEARTBEAT_INTERVAL_S, CentralSystem
 from central.simulator import SIMULATED_POWER_KW, CommandBehaviour, simulate
+from data.audit.entries import COMMAND_LINE
 from data.core.models import Charger, CommandStatus
 from data.demo.showcase import DRIVER_ID_TAG
 from web.db import get_db, read_scope, session_scope
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def seconds_option(
+    name: str, default: float, low: float, high: float, help: str | None = None
+) -> Callable[[F], F]:
+    """``--NAME S``: a number of seconds from ``low`` to ``high``, its default shown in --help
+    (the shape every duration of these commands shares)."""
+    return click.option(
+        name, default=default, show_default=True, type=click.FloatRange(low, high), help=help
+    )
 
 
 @click.command("ocpp-server")
@@ -45,19 +58,19 @@ from web.db import get_db, read_scope, session_scope
     type=click.IntRange(0, 24 * 60),
     help="Minutes before a confirmed reservation starts to send ReserveNow to its charger.",
 )
-@click.option(
+@seconds_option(
     "--command-timeout",
-    default=ocpp_commands.DEFAULT_TIMEOUT_S,
-    show_default=True,
-    type=click.FloatRange(1, 600),
-    help="Seconds a charger has to answer a command before it ends as timeout.",
+    ocpp_commands.DEFAULT_TIMEOUT_S,
+    1,
+    600,
+    "Seconds a charger has to answer a command before it ends as timeout.",
 )
-@click.option(
+@seconds_option(
     "--offline-after",
-    default=ocpp_commands.DEFAULT_OFFLINE_AFTER_S,
-    show_default=True,
-    type=click.FloatRange(1, 3600),
-    help="Seconds a command waits for a server holding its charger before it ends as offline.",
+    ocpp_commands.DEFAULT_OFFLINE_AFTER_S,
+    1,
+    3600,
+    "Seconds a command waits for a server holding its charger before it ends as offline.",
 )
 @with_appcontext
 def ocpp_server(
@@ -78,10 +91,12 @@ def ocpp_server(
         allow_no_password=allows_no_password(current_app.config),
         command_timeout_s=command_timeout,
         command_offline_after_s=offline_after,
+        offline_after_s=int(current_app.config["OFFLINE_AFTER_S"]),
     )
     if not central.allow_no_password:
         click.echo("Chargers without an OCPP password are refused (production).")
     click.echo(f"OCPP 1.6J central system on ws://{host}:{port}/ocpp/<charger id> (Ctrl+C stops)")
+    click.echo(f"Instance {central.instance_id}: the sender of the commands it delivers.")
     try:
         asyncio.run(central.serve_forever(host, port))
     except KeyboardInterrupt:
@@ -94,7 +109,14 @@ def ocpp_server(
 
 @click.command("ocpp-simulate")
 @click.option(
-    "--url", default="ws://127.0.0.1:9000/ocpp", show_default=True, help="Central system URL."
+    "--url",
+    "urls",
+    default=["ws://127.0.0.1:9000/ocpp"],
+    multiple=True,
+    show_default=True,
+    help="Central system URL. Repeat it for several server instances: each charger connects "
+    "to the first that accepts, in order, and so again when its connection drops (what one "
+    "URL behind a load balancer does for a real charger).",
 )
 @click.option("--chargers", default=1, show_default=True, type=click.IntRange(1, 5000))
 @click.option(
@@ -108,8 +130,8 @@ def ocpp_server(
 )
 @click.option("--password", default=None, help="OCPP (HTTP Basic) password of the chargers.")
 @click.option("--meter-values", default=6, show_default=True, type=click.IntRange(0, 100_000))
-@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.05, 3600))
-@click.option("--heartbeat", default=30.0, show_default=True, type=click.FloatRange(0.1, 3600))
+@seconds_option("--interval", 5.0, 0.05, 3600)
+@seconds_option("--heartbeat", 30.0, 0.1, 3600)
 @click.option(
     "--power-kw", default=SIMULATED_POWER_KW, show_default=True, type=click.FloatRange(0.1, 1000)
 )
@@ -120,12 +142,13 @@ def ocpp_server(
     show_default=True,
     help="Run one charging session after booting.",
 )
-@click.option(
+@seconds_option(
     "--stay",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0, 7 * 86_400),
-    help="Seconds to stay connected afterwards, answering commands (RemoteStart, Reset, ...).",
+    0.0,
+    0,
+    7 * 86_400,
+    "Seconds to stay connected afterwards, answering commands (RemoteStart, Reset, ...) and "
+    "connecting again when the connection drops.",
 )
 @click.option(
     "--commands",
@@ -135,16 +158,12 @@ def ocpp_server(
     type=click.Choice([b.value for b in CommandBehaviour]),
     help="How the chargers take commands: answer like a real charger, reject or ignore them.",
 )
-@click.option(
-    "--answer-delay",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0, 3600),
-    help="Seconds the chargers wait before answering a command.",
+@seconds_option(
+    "--answer-delay", 0.0, 0, 3600, "Seconds the chargers wait before answering a command."
 )
 @with_appcontext
 def ocpp_simulate(
-    url: str,
+    urls: tuple[str, ...],
     chargers: int,
     charger_ids: tuple[str, ...],
     id_tag: str,
@@ -167,10 +186,11 @@ def ocpp_simulate(
             ids = list(s.scalars(select(Charger.id).order_by(Charger.id).limit(chargers)))
         if not ids:
             raise click.ClickException("No chargers in the database: load data first.")
-    click.echo(f"Simulating {len(ids)} charger(s) against {url} with id tag {id_tag}...")
+    where = " or ".join(urls)
+    click.echo(f"Simulating {len(ids)} charger(s) against {where} with id tag {id_tag}...")
     summaries = asyncio.run(
         simulate(
-            url,
+            urls,
             ids,
             id_tag,
             password=password,
@@ -211,11 +231,12 @@ WAIT_POLL_S = 0.2
 @click.argument("charger_id", metavar="CHARGER")
 @click.argument("action")
 @click.argument("params", nargs=-1, metavar="[KEY=VALUE]...")
-@click.option(
+@seconds_option(
     "--wait",
-    default=0.0,
-    type=click.FloatRange(0, 3600),
-    help="Seconds to wait for the answer (0: only ask). Exits non-zero unless accepted.",
+    0.0,
+    0,
+    3600,
+    "Seconds to wait for the answer (0: only ask). Exits non-zero unless accepted.",
 )
 @with_appcontext
 def charger_command(charger_id: str, action: str, params: tuple[str, ...], wait: float) -> None:
@@ -231,7 +252,9 @@ def charger_command(charger_id: str, action: str, params: tuple[str, ...], wait:
         values[key] = value
     try:
         with session_scope() as s:
-            row = ocpp_commands.request_command(s, charger_id, action, values, datetime.now(UTC))
+            row = ocpp_commands.operator_command(
+                s, charger_id, action, values, datetime.now(UTC), actor=COMMAND_LINE
+            )
     except ocpp_commands.CommandError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Command {row.id}: {action} {json.dumps(row.params)} to {charger_id}: pending")

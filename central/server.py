@@ -8,7 +8,8 @@ an OCPP password (security profile 1), missing or wrong HTTP Basic credentials (
 ``allow_no_password=False`` (production) also a charger that has no OCPP password (401).
 
 A command loop delivers commands to chargers (``data.ocpp.commands``: rows in
-``charger_commands``, asked for by the command line, later the pages and the API): each server
+``charger_commands``, asked for by the command line, the pages, the API and the reservations;
+the one way anything is sent to a charger): each server
 instance (``instance_id``: host, process, random) claims the pending commands of the chargers
 connected to it, sends each with the ``ocpp`` library's ``call`` in a task of its own and records
 the answer (``accepted``/``rejected`` from the charger's status, ``failed`` on a CallError,
@@ -18,9 +19,19 @@ seconds; on SQLite it looks every second. Every few seconds it also expires what
 finished (pending too long -> ``offline``, sent too long -> ``timeout``), so a command whose
 instance died still ends.
 
-A reservation loop sends ReserveNow to a connected charger shortly before a confirmed
-reservation starts, CancelReservation when a reservation it holds is cancelled, and records the
-answers in ``ocpp_reservations``.
+A reservation loop (``data.ocpp.reservations.schedule_reservations``) asks, for the chargers
+connected to this instance, for a ReserveNow command shortly before a confirmed reservation
+starts and a CancelReservation command when a reservation a charger holds is cancelled; the
+command loop sends them like any other, and their answers (or ``no answer`` when they expire)
+are recorded in ``ocpp_reservations`` as the command ends. Only for chargers connected here:
+a reservation gets one ReserveNow, so it is asked for when an instance can deliver it at once
+rather than left to expire ``offline`` while the charger is away.
+
+An outage sweep (``data.uptime.live.open_offline_outages``) runs at start and every
+``outage_sweep_s``, beside the message handling, never in it: it opens an offline outage from
+the last message of every charger silent past ``offline_after_s``. The messages themselves close
+it and open and close out_of_order outages, in their own transactions (``data.ocpp.messages``).
+The sweep also stores the uptime figures of the months just over (``data.uptime.stored``).
 """
 
 from __future__ import annotations
@@ -53,6 +64,7 @@ from ocpp.v16.enums import (
     DataTransferStatus,
     RegistrationStatus,
 )
+from sqlalchemy.orm import Session
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHeader
@@ -63,8 +75,11 @@ import data.ocpp.commands as ocpp_commands
 import data.ocpp.messages as ocpp_data
 import data.ocpp.reservations as ocpp_reservations
 from data.accounts.passwords import verify_password
+from data.chargers.status import OFFLINE_AFTER_SECONDS
 from data.core.db import Database
 from data.core.models import CommandStatus
+from data.uptime.live import open_offline_outages
+from data.uptime.stored import fill_operator_months
 
 log = logging.getLogger("polaris.ocpp")
 
@@ -73,17 +88,15 @@ PATH_PREFIX = "/ocpp/"
 REALM = "Polaris Express OCPP"
 DEFAULT_HEARTBEAT_INTERVAL_S = 300
 DEFAULT_RESERVE_LEAD = timedelta(minutes=10)
+# How often silent chargers are looked for: an outage opens at most this late (from the charger's
+# last message all the same), and a silence ending sooner than threshold + this may go unlogged.
+DEFAULT_OUTAGE_SWEEP_S = 30.0
 # Wrong OCPP passwords from one address within a minute before it is refused without checking
 # (each check is an argon2 hash: a flood of guesses must not become a CPU flood).
 AUTH_FAILURES_PER_MINUTE = 10
 # Commands claimed per database round trip; a full batch is followed by another at once.
 CLAIM_BATCH = 200
 T = TypeVar("T")
-
-
-def ocpp_time(moment: datetime) -> str:
-    """An OCPP timestamp: UTC, milliseconds, ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def charger_id_from_path(path: str) -> str | None:
@@ -136,6 +149,8 @@ class CentralSystem:
         command_listen_poll_s: float = 5.0,
         command_expire_every_s: float = 2.0,
         instance_id: str | None = None,
+        offline_after_s: int = OFFLINE_AFTER_SECONDS,
+        outage_sweep_s: float = DEFAULT_OUTAGE_SWEEP_S,
     ) -> None:
         self.db = db
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -169,6 +184,10 @@ class CentralSystem:
         self._wake = asyncio.Event()
         self.auth_failures_per_minute = AUTH_FAILURES_PER_MINUTE
         self._auth_failures: dict[str, deque[float]] = {}
+        self.offline_after_s = (
+            offline_after_s  # the status rule's threshold (POLARIS_OFFLINE_AFTER_S)
+        )
+        self.outage_sweep_s = outage_sweep_s
 
     # --- database work, off the event loop ---------------------------------------------------
 
@@ -281,23 +300,50 @@ class CentralSystem:
 
     # --- reservations ------------------------------------------------------------------------
 
-    async def reservation_pass(self) -> None:
-        """One look for reservations to send or cancel on connected chargers (answers are
-        awaited in background tasks; ``wait_for_sends`` waits for them)."""
-        now = self.clock()
-        connected = sorted(self.connected)
-        due = await self.db_call(
-            ocpp_reservations.due_reservations, now, self.reserve_lead, connected
+    async def reservation_pass(self) -> int:
+        """Ask for the ReserveNow / CancelReservation commands due on the chargers connected
+        here (the command loop sends them, woken at once); how many were asked for."""
+        if not self.connected:
+            return 0
+        asked = await self.db_call(
+            ocpp_reservations.schedule_reservations,
+            self.clock(),
+            self.reserve_lead,
+            sorted(self.connected),
         )
-        for reservation_id, _charger_id in due:
-            claimed = await self.db_call(ocpp_reservations.claim_reservation, reservation_id, now)
-            if claimed is not None:
-                self._spawn(self._reserve(claimed))
-        for cancellation in await self.db_call(ocpp_reservations.due_cancellations, connected):
-            if await self.db_call(
-                ocpp_reservations.claim_cancellation, cancellation.ocpp_reservation_id, now
-            ):
-                self._spawn(self._cancel(cancellation))
+        if asked:
+            self._wake.set()
+        return len(asked)
+
+    # --- commands ----------------------------------------------------------------------------
+
+    async def command_pass(self) -> int:
+        """Claim the pending commands of the chargers connected here and send each in a task of
+        its own (``wait_for_sends`` waits for them); how many were claimed."""
+        if not self.connected:
+            return 0
+        claim = asyncio.ensure_future(
+            self.db_call(
+                ocpp_commands.claim_commands,
+                sorted(self.connected),
+                self.instance_id,
+                self.clock(),
+                CLAIM_BATCH,
+            )
+        )
+        try:
+            claimed = await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            # Stopping: the claim runs on in its thread (a busy SQLite may let it take a command
+            # asked after the stop); what it took goes back to pending for another instance.
+            with suppress(Exception):
+                taken = await claim
+                ids = [command.id for command in taken]
+                await self.db_call(ocpp_commands.release_commands, ids, self.instance_id)
+            raise
+        for command in claimed:
+            self._spawn(self._deliver(command))
+        return len(claimed)
 
     async def wait_for_sends(self) -> None:
         while self._sending:
@@ -308,67 +354,6 @@ class CentralSystem:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _reserve(self, to_send: ocpp_reservations.ReservationToSend) -> None:
-        answer = await self._send(
-            to_send.charger_id,
-            call.ReserveNow(
-                connector_id=to_send.connector_id,
-                expiry_date=ocpp_time(to_send.expires_at),
-                id_tag=to_send.id_tag,
-                reservation_id=to_send.ocpp_reservation_id,
-            ),
-        )
-        await self.db_call(
-            ocpp_reservations.record_reserve_answer,
-            to_send.ocpp_reservation_id,
-            answer,
-            self.clock(),
-        )
-
-    async def _cancel(self, to_send: ocpp_reservations.CancellationToSend) -> None:
-        answer = await self._send(
-            to_send.charger_id,
-            call.CancelReservation(reservation_id=to_send.ocpp_reservation_id),
-        )
-        await self.db_call(
-            ocpp_reservations.record_cancel_answer,
-            to_send.ocpp_reservation_id,
-            answer,
-            self.clock(),
-        )
-
-    async def _send(self, charger_id: str, request: Any) -> str:
-        """Send a call; the answer's status, ``no answer`` (gone, timeout) or ``error``."""
-        charger = self.connected.get(charger_id)
-        if charger is None:
-            return ocpp_reservations.NO_ANSWER
-        try:
-            result = await charger.call(request, suppress=False)
-        except (TimeoutError, ConnectionClosed):
-            return ocpp_reservations.NO_ANSWER
-        except OCPPError as exc:
-            log.warning("charger %s answered %s with an error: %s", charger_id, request, exc)
-            return ocpp_reservations.CALL_ERROR
-        return str(result.status)
-
-    # --- commands ----------------------------------------------------------------------------
-
-    async def command_pass(self) -> int:
-        """Claim the pending commands of the chargers connected here and send each in a task of
-        its own (``wait_for_sends`` waits for them); how many were claimed."""
-        if not self.connected:
-            return 0
-        claimed = await self.db_call(
-            ocpp_commands.claim_commands,
-            sorted(self.connected),
-            self.instance_id,
-            self.clock(),
-            CLAIM_BATCH,
-        )
-        for command in claimed:
-            self._spawn(self._deliver(command))
-        return len(claimed)
-
     async def expire_pass(self) -> ocpp_commands.Expired:
         return await self.db_call(
             ocpp_commands.expire_commands,
@@ -378,33 +363,47 @@ class CentralSystem:
         )
 
     async def _deliver(self, command: ocpp_commands.CommandToSend) -> None:
-        status, response = await self._command_answer(command)
-        await self.db_call(ocpp_commands.record_answer, command.id, status, response, self.clock())
+        status, response, heard = await self._command_answer(command)
+        await self.db_call(
+            answer_recorded,
+            command.charger_id if heard else None,
+            self.clock(),
+            ocpp_commands.record_answer,
+            command.id,
+            status,
+            response,
+        )
         log.info("command %s %s to %s: %s", command.id, command.action, command.charger_id, status)
 
     async def _command_answer(
         self, command: ocpp_commands.CommandToSend
-    ) -> tuple[CommandStatus, dict[str, Any] | None]:
+    ) -> tuple[CommandStatus, dict[str, Any] | None, bool]:
+        """How the command ended, the answer (or the error) to keep, and whether the charger
+        answered at all (a CallError is an answer too)."""
         charger = self.connected.get(command.charger_id)
         if charger is None:  # gone between the claim and now
-            return CommandStatus.offline, {"error": "the charger disconnected before it was sent"}
+            gone = {"error": "the charger disconnected before it was sent"}
+            return CommandStatus.offline, gone, False
         try:
             request = getattr(call, command.action)(**command.payload)
             result = await asyncio.wait_for(
                 charger.call(request, suppress=False), self.command_timeout_s
             )
         except TimeoutError:
-            return CommandStatus.timeout, None
+            return CommandStatus.timeout, None, False
         except ConnectionClosed:
-            return CommandStatus.timeout, {"error": "the connection closed before an answer"}
+            closed = {"error": "the connection closed before an answer"}
+            return CommandStatus.timeout, closed, False
         except OCPPError as exc:
             log.warning("charger %s answered %s with an error: %s", charger.id, command, exc)
-            return CommandStatus.failed, {"error": exc.code, "description": exc.description}
+            error = {"error": exc.code, "description": exc.description}
+            return CommandStatus.failed, error, True
         except Exception as exc:  # noqa: BLE001 - the command ends, whatever went wrong
             log.exception("command %s to %s could not be sent", command.id, charger.id)
-            return CommandStatus.failed, {"error": exc.__class__.__name__, "description": str(exc)}
+            error = {"error": exc.__class__.__name__, "description": str(exc)}
+            return CommandStatus.failed, error, False
         answer = {k: v for k, v in dataclasses.asdict(result).items() if v is not None}
-        return ocpp_commands.answer_status(answer), answer
+        return ocpp_commands.answer_status(answer), answer, True
 
     async def command_loop(self) -> None:
         """Deliver commands until cancelled: at once when woken (a NOTIFY on PostgreSQL, a
@@ -433,7 +432,10 @@ class CentralSystem:
     async def _expire_loop(self) -> None:
         while True:
             try:
-                await self.expire_pass()
+                expired = await self.expire_pass()
+                if expired.offline or expired.timeout:
+                    offline, timeout = expired.offline, expired.timeout
+                    log.info("commands ended by expiry: %s offline, %s timeout", offline, timeout)
             except Exception:  # noqa: BLE001 - keep the loop alive
                 log.exception("command expiry failed; trying again")
             await asyncio.sleep(self.command_expire_every_s)
@@ -474,15 +476,44 @@ class CentralSystem:
                 log.exception("reservation pass failed; trying again")
             await asyncio.sleep(self.reserve_poll_s)
 
+    # --- the outage sweep ----------------------------------------------------------------------
+
+    async def outage_sweep_pass(self) -> int:
+        """Open an offline outage for every charger silent past the threshold; how many. Then
+        store the figures of the months just over, if any (once a month)."""
+        opened = await self.db_call(open_offline_outages, self.clock(), self.offline_after_s)
+        filled = await self.db_call(fill_operator_months, self.clock())
+        if filled:
+            log.info("uptime figures stored for %s month(s)", filled)
+        return opened
+
+    async def outage_loop(self) -> None:
+        """Sweep at once (after a restart, the silences meanwhile) and every ``outage_sweep_s``."""
+        while True:
+            try:
+                opened = await self.outage_sweep_pass()
+                if opened:
+                    log.info("offline outages opened: %s", opened)
+            except Exception:  # noqa: BLE001 - keep the loop alive (database restarting, ...)
+                log.exception("outage sweep failed; trying again")
+            await asyncio.sleep(self.outage_sweep_s)
+
     # --- running -----------------------------------------------------------------------------
 
     @asynccontextmanager
     async def running(
-        self, host: str, port: int, *, reservations: bool = True, commands: bool = True
+        self,
+        host: str,
+        port: int,
+        *,
+        reservations: bool = True,
+        commands: bool = True,
+        outages: bool = True,
     ) -> AsyncIterator[Server]:
         """Serve until the block ends; ``port`` 0 picks a free port (see ``bound_port``)."""
         loop_task = asyncio.create_task(self.reservation_loop()) if reservations else None
         command_task = asyncio.create_task(self.command_loop()) if commands else None
+        outage_task = asyncio.create_task(self.outage_loop()) if outages else None
         try:
             async with serve(
                 self.handle,
@@ -495,7 +526,7 @@ class CentralSystem:
             ) as server:
                 yield server
         finally:
-            for task in (loop_task, command_task):
+            for task in (loop_task, command_task, outage_task):
                 if task is not None:
                     task.cancel()
                     with suppress(asyncio.CancelledError):
@@ -513,6 +544,22 @@ class CentralSystem:
 
 def bound_port(server: Server) -> int:
     return int(next(iter(server.sockets)).getsockname()[1])
+
+
+def answer_recorded(
+    session: Session,
+    heard_from: str | None,
+    now: datetime,
+    record: Callable[..., T],
+    *args: Any,
+) -> T:
+    """``record(session, *args, now)`` (a command's or a reservation's answer) and, when the
+    charger answered (``heard_from``), its ``last_seen_at``: an answer is a sign of life. One
+    transaction, not one for each: every commit waits for the WAL to reach the disk."""
+    result = record(session, *args, now)
+    if heard_from is not None:
+        ocpp_data.touch(session, heard_from, now)
+    return result
 
 
 class ChargerConnection(ChargePoint):
@@ -534,8 +581,8 @@ class ChargerConnection(ChargePoint):
         text = raw_msg if isinstance(raw_msg, str) else raw_msg.decode(errors="replace")
         if text.lstrip("[ \t\r\n").startswith("2"):  # a CALL from the charger
             self.central.stats.record(time.perf_counter() - started)
-        else:  # an answer to our call: the charger is alive too
-            await self._db(ocpp_data.touch)
+        # An answer to our call also says the charger is alive: ``answer_recorded`` notes it
+        # with the answer.
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -551,7 +598,7 @@ class ChargerConnection(ChargePoint):
     async def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
         await self._db(ocpp_data.boot_notification)
         return call_result.BootNotification(
-            current_time=ocpp_time(self.central.clock()),
+            current_time=ocpp_data.ocpp_time(self.central.clock()),
             interval=self.central.heartbeat_interval_s,
             status=RegistrationStatus.accepted,
         )
@@ -559,7 +606,7 @@ class ChargerConnection(ChargePoint):
     @on(Action.heartbeat)
     async def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
         await self._db(ocpp_data.heartbeat)
-        return call_result.Heartbeat(current_time=ocpp_time(self.central.clock()))
+        return call_result.Heartbeat(current_time=ocpp_data.ocpp_time(self.central.clock()))
 
     @on(Action.status_notification)
     async def on_status_notification(

@@ -12,6 +12,12 @@ answers Unlocked; ChangeAvailability sends the StatusNotification; configuration
 per charger, some read-only (ChangeConfiguration: Rejected; unknown keys: NotSupported);
 TriggerMessage sends the message; ClearCache is Accepted. ``commands`` makes it reject or
 ignore (never answer) every command; ``answer_delay_s`` makes it answer slowly.
+
+A charger has one central system URL; with several server instances they sit behind one address
+(a load balancer), and a charger whose connection drops connects again to that address, reaching
+an instance that is alive. The simulator stands in for the balancer with a list of URLs: it
+connects to the first that accepts, in order, and while it stays connected (``stay``), a dropped
+connection is opened again the same way, every ``reconnect_s``, followed by a BootNotification.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import enum
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +39,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.headers import build_authorization_basic
 
 log = logging.getLogger("polaris.simulator")
@@ -44,6 +51,11 @@ SUBPROTOCOL = "ocpp1.6"
 # disputed.
 SIMULATED_POWER_KW = 7.0
 
+
+# Seconds between attempts to reach a central system after the connection dropped, and how
+# long a charger keeps trying after a Reset.
+RECONNECT_S = 1.0
+REBOOT_WITHIN_S = 60.0
 
 # The charger's only connector (Polaris models a charger as one connector).
 CONNECTOR_ID = 1
@@ -58,6 +70,8 @@ COMMAND_ACTIONS = frozenset(
         "GetConfiguration",
         "ChangeConfiguration",
         "ClearCache",
+        "ReserveNow",  # answered with reserve_answer / cancel_answer, but ignored and delayed
+        "CancelReservation",  # like every other command
     }
 )
 # key -> (value, read-only), what a charger keeps from boot to boot.
@@ -111,12 +125,15 @@ class SimulatedCharger(ChargePoint):
         charger_id: str,
         connection: ClientConnection,
         *,
-        url: str | None = None,
+        urls: Iterable[str] = (),
         password: str | None = None,
         **kwargs: Any,
     ):
         super().__init__(charger_id, connection, **kwargs)
-        self.url, self.password = url, password  # to reconnect after a Reset
+        # To reconnect after a Reset or a dropped connection: the first of these that accepts.
+        self.urls, self.password = tuple(urls), password
+        self.reconnect_s = RECONNECT_S
+        self.dropped = asyncio.Event()  # the connection closed without our hanging up
         self.reserve_answer = "Accepted"
         self.cancel_answer = "Accepted"
         self.commands = CommandBehaviour.answer
@@ -131,6 +148,8 @@ class SimulatedCharger(ChargePoint):
         self.power_kw = SIMULATED_POWER_KW
         self.meter_interval_s = 5.0
         self.boots = 0
+        self.connections = 1  # websocket connections opened, the first included
+        self._heartbeat_s: float | None = None
         self._heartbeats: asyncio.Task[None] | None = None
         self._metering: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -142,8 +161,17 @@ class SimulatedCharger(ChargePoint):
     # --- the connection ----------------------------------------------------------------------
 
     def listen(self) -> None:
-        """Read what the central system sends, in the background."""
-        self._listener = asyncio.create_task(self.start())
+        """Read what the central system sends, in the background; ``dropped`` is set when the
+        connection closes while listening (the central system gone, the network down)."""
+        self.dropped.clear()
+        self._listener = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            await self.start()
+        except ConnectionClosed:
+            log.warning("charger %s: the connection to the central system dropped", self.id)
+            self.dropped.set()
 
     async def hang_up(self) -> None:
         self.stop_heartbeats()
@@ -164,16 +192,62 @@ class SimulatedCharger(ChargePoint):
         if self._listener is not None:
             self._listener.cancel()
         await self._connection.close()
-        if self.url is None:
+        if not self.urls:
             return  # nowhere to reconnect to
         await asyncio.sleep(0.1)
-        self._connection = await open_connection(self.url, self.id, self.password)
-        self.listen()
-        await self.boot()
         self.unavailable.clear()
-        await self.status("Available")
-        if heartbeats:
-            self.start_heartbeats(float(self.configuration["HeartbeatInterval"][0]))
+        interval = float(self.configuration["HeartbeatInterval"][0]) if heartbeats else None
+        await self._come_back(asyncio.get_running_loop().time() + REBOOT_WITHIN_S, interval)
+
+    async def stay(self, seconds: float) -> None:
+        """Stay connected for ``seconds``, answering commands; when the connection drops,
+        connect again (``reconnect``) like a real charger, as long as the time lasts."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (remaining := deadline - loop.time()) > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.dropped.wait(), remaining)
+            if self.dropped.is_set():
+                await self.reconnect(deadline)
+
+    async def reconnect(self, deadline: float) -> bool:
+        """After a dropped connection: stop what was talking over it, then connect again as
+        after a reboot (False if no central system accepted before ``deadline``, loop time);
+        heartbeats and a transaction's meter values go on."""
+        self.dropped.clear()
+        for task in (self._heartbeats, self._metering, *self._tasks):
+            if task is not None:
+                task.cancel()  # a call waiting for its answer would hold the call lock
+        self._heartbeats = self._metering = None
+        if not await self._come_back(deadline, self._heartbeat_s):
+            return False
+        if self.transaction_id is not None:  # still charging: the readings go on
+            self._metering = asyncio.create_task(self._meter_while_charging(self.transaction_id))
+        return True
+
+    async def _come_back(self, deadline: float, heartbeat_s: float | None) -> bool:
+        """Try the ``urls`` in order every ``reconnect_s`` until one accepts (False if none
+        did before ``deadline``, loop time); then BootNotification, the connector's status and
+        heartbeats every ``heartbeat_s`` (None: none)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                self._connection = await connect_first(self.urls, self.id, self.password)
+                self.connections += 1
+                self.listen()
+                await self.boot()
+                await self.status(self.connector_status())
+                break
+            except (OSError, WebSocketException, TimeoutError) as exc:  # refused, or dropped
+                if self._listener is not None:
+                    self._listener.cancel()
+                if loop.time() + self.reconnect_s >= deadline:
+                    log.warning("charger %s: no central system accepted it (%s)", self.id, exc)
+                    return False
+                await asyncio.sleep(self.reconnect_s)
+        if heartbeat_s is not None:
+            self.start_heartbeats(heartbeat_s)
+        return True
 
     def _background(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coroutine)
@@ -310,7 +384,9 @@ class SimulatedCharger(ChargePoint):
         elif requested_message == "Heartbeat":
             self._background(self.heartbeat())
         elif requested_message == "MeterValues":
-            self._background(self.meter(self.transaction_id, self.register_wh))
+            charging = self.transaction_id is not None
+            power = self.power_kw if charging else None
+            self._background(self.meter(self.transaction_id, self.register_wh, power_kw=power))
         elif requested_message == "BootNotification":
             self._background(self.boot())
 
@@ -374,7 +450,14 @@ class SimulatedCharger(ChargePoint):
         while self.transaction_id == transaction_id:
             await asyncio.sleep(self.meter_interval_s)
             self.register_wh += step_wh
-            await self.meter(transaction_id, self.register_wh.quantize(Decimal("0.001")))
+            try:
+                await self.meter(
+                    transaction_id,
+                    self.register_wh.quantize(Decimal("0.001")),
+                    power_kw=self.power_kw,
+                )
+            except ConnectionClosed:
+                return  # the connection dropped: metering resumes after ``reconnect``
 
     async def end_transaction(self, reason: str) -> None:
         """Stop the transaction in progress (RemoteStop, Reset, Unlock) and free the connector."""
@@ -456,24 +539,32 @@ class SimulatedCharger(ChargePoint):
         unit: str = "Wh",
         connector_id: int = 1,
         timestamp: str | None = None,
+        power_kw: Decimal | float | None = None,
     ) -> None:
+        """One MeterValues: the energy register (``value`` in ``unit``) and, with ``power_kw``,
+        the power drawn (Power.Active.Import, in W), as a real charger samples both."""
+        sampled = [
+            {
+                "value": str(value),
+                "context": "Sample.Periodic",
+                "measurand": "Energy.Active.Import.Register",
+                "unit": unit,
+            }
+        ]
+        if power_kw is not None:
+            sampled.append(
+                {
+                    "value": str(Decimal(str(power_kw)) * 1000),
+                    "context": "Sample.Periodic",
+                    "measurand": "Power.Active.Import",
+                    "unit": "W",
+                }
+            )
         await self.send(
             call.MeterValues(
                 connector_id=connector_id,
                 transaction_id=transaction_id,
-                meter_value=[
-                    {
-                        "timestamp": timestamp or ocpp_time(),
-                        "sampledValue": [
-                            {
-                                "value": str(value),
-                                "context": "Sample.Periodic",
-                                "measurand": "Energy.Active.Import.Register",
-                                "unit": unit,
-                            }
-                        ],
-                    }
-                ],
+                meter_value=[{"timestamp": timestamp or ocpp_time(), "sampledValue": sampled}],
             )
         )
 
@@ -501,6 +592,7 @@ class SimulatedCharger(ChargePoint):
 
     def start_heartbeats(self, interval_s: float) -> None:
         self.stop_heartbeats()
+        self._heartbeat_s = interval_s
         self._heartbeats = asyncio.create_task(self._beat(interval_s))
 
     def stop_heartbeats(self) -> None:
@@ -511,7 +603,10 @@ class SimulatedCharger(ChargePoint):
     async def _beat(self, interval_s: float) -> None:
         while True:
             await asyncio.sleep(interval_s)
-            await self.heartbeat()
+            try:
+                await self.heartbeat()
+            except ConnectionClosed:
+                return  # the connection dropped: heartbeats resume after ``reconnect``
 
 
 def charger_url(url: str, charger_id: str) -> str:
@@ -520,22 +615,40 @@ def charger_url(url: str, charger_id: str) -> str:
 
 @asynccontextmanager
 async def connect_charger(
-    url: str,
+    url: str | Sequence[str],
     charger_id: str,
     *,
     password: str | None = None,
     response_timeout_s: float = 30,
 ) -> AsyncIterator[SimulatedCharger]:
-    """Connect ``charger_id`` to the central system at ``url`` (``ws://host:port/ocpp``)."""
-    connection = await open_connection(url, charger_id, password)
+    """Connect ``charger_id`` to the central system at ``url`` (``ws://host:port/ocpp``), or
+    to the first of several URLs that accepts."""
+    urls = (url,) if isinstance(url, str) else tuple(url)
+    connection = await connect_first(urls, charger_id, password)
     charger = SimulatedCharger(
-        charger_id, connection, url=url, password=password, response_timeout=response_timeout_s
+        charger_id, connection, urls=urls, password=password, response_timeout=response_timeout_s
     )
     charger.listen()
     try:
         yield charger
     finally:
         await charger.hang_up()
+
+
+async def connect_first(
+    urls: Sequence[str], charger_id: str, password: str | None
+) -> ClientConnection:
+    """A websocket to the first of ``urls`` that accepts ``charger_id``, tried in order (the
+    simulator's stand-in for a load balancer in front of several server instances); the last
+    refusal is raised when none accepts."""
+    if not urls:
+        raise ValueError("no central system URL")
+    for url in urls[:-1]:
+        try:
+            return await open_connection(url, charger_id, password)
+        except (OSError, WebSocketException, TimeoutError) as exc:
+            log.info("charger %s: %s refused (%s); trying the next URL", charger_id, url, exc)
+    return await open_connection(urls[-1], charger_id, password)
 
 
 async def open_connection(url: str, charger_id: str, password: str | None) -> ClientConnection:
@@ -595,7 +708,7 @@ async def charging_session(
         # Readings to the Wh's thousandth either way (kWh: six decimals).
         value = register if unit == "Wh" else register / 1000
         digits = Decimal("0.001") if unit == "Wh" else Decimal("0.000001")
-        await charger.meter(transaction_id, value.quantize(digits), unit=unit)
+        await charger.meter(transaction_id, value.quantize(digits), unit=unit, power_kw=power_kw)
         summary.messages += 1
     await charger.stop_transaction(transaction_id, math.ceil(register))
     await charger.status("Finishing")
@@ -606,7 +719,7 @@ async def charging_session(
 
 
 async def simulate_charger(
-    url: str,
+    urls: str | Sequence[str],
     charger_id: str,
     id_tag: str,
     *,
@@ -622,11 +735,13 @@ async def simulate_charger(
     answer_delay_s: float = 0.0,
 ) -> SessionSummary:
     """One charger from boot to the end of one charging session (``session``), then connected
-    for ``stay_s`` more seconds, answering commands as ``commands`` and ``answer_delay_s``
-    say (a remotely started transaction meters every ``interval_s`` at ``power_kw``)."""
+    for ``stay_s`` more seconds (connecting again when the connection drops), answering
+    commands as ``commands`` and ``answer_delay_s`` say (a remotely started transaction meters
+    every ``interval_s`` at ``power_kw``). ``urls``: one central system URL or several, the
+    first that accepts is used."""
     summary = SessionSummary(charger_id)
     try:
-        async with connect_charger(url, charger_id, password=password) as charger:
+        async with connect_charger(urls, charger_id, password=password) as charger:
             charger.commands, charger.answer_delay_s = commands, answer_delay_s
             charger.power_kw, charger.meter_interval_s = power_kw, interval_s
             await charger.boot()
@@ -643,18 +758,18 @@ async def simulate_charger(
                     unit=unit,
                     summary=summary,
                 )
-            await asyncio.sleep(stay_s)
+            await charger.stay(stay_s)
     except Exception as exc:  # noqa: BLE001 - one charger's failure is reported, not fatal
         summary.errors.append(f"{exc.__class__.__name__}: {exc}")
     return summary
 
 
 async def simulate(
-    url: str, charger_ids: Sequence[str], id_tag: str, **options: Any
+    urls: str | Sequence[str], charger_ids: Sequence[str], id_tag: str, **options: Any
 ) -> list[SessionSummary]:
     """Run ``simulate_charger`` for every charger at once."""
     return list(
         await asyncio.gather(
-            *(simulate_charger(url, charger_id, id_tag, **options) for charger_id in charger_ids)
+            *(simulate_charger(urls, charger_id, id_tag, **options) for charger_id in charger_ids)
         )
     )

@@ -14,8 +14,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from data.audit.entries import COMMAND_LINE
 from data.core.db import is_empty
-from data.core.models import Base
+from data.core.models import AuditEntry, Base
 from data.demo.loader import has_demo, load_demo
 from data.exchange.exporter import export_folder
 from data.exchange.importer import DATABASE_RULE_ERRORS, broken_rule_message, import_folder
@@ -38,7 +39,9 @@ def import_data(folder: Path, dry_run: bool) -> None:
     nothing = "nothing was written (dry run)" if dry_run else "nothing was imported"
     try:
         with get_db().session() as s:
-            report = import_folder(s, folder, dry_run=dry_run)
+            report = import_folder(
+                s, folder, actor=COMMAND_LINE, now=datetime.now(UTC), dry_run=dry_run
+            )
     except ExchangeError as exc:
         # The session has rolled back: the database is as it was.
         for error in exc.errors:
@@ -95,7 +98,9 @@ def demo_data(reset: bool) -> None:
                 click.echo("The demo is already loaded; use --reset to load it afresh.", err=True)
                 raise click.exceptions.Exit(1)
             for table in reversed(Base.metadata.sorted_tables):
-                s.execute(table.delete())
+                # The audit log is never emptied (its triggers refuse): it outlives the demo.
+                if table is not AuditEntry.__table__:
+                    s.execute(table.delete())
         logins = load_demo(s, datetime.now(UTC))
     click.echo("Demo loaded. Sign in with:")
     for login in logins:

@@ -22,6 +22,7 @@ from data.accounts.tokens import (
     list_tokens,
     revoke_token,
 )
+from data.audit.entries import COMMAND_LINE
 from web.db import session_scope
 
 
@@ -56,6 +57,7 @@ def create_token_command(
                 account_id=account_id,
                 name=name,
                 scopes=scopes or DEFAULT_SCOPES,
+                actor=COMMAND_LINE,
             )
     except TokenError as exc:
         click.echo(str(exc), err=True)
@@ -75,7 +77,7 @@ def revoke_token_command(token_id: int) -> None:
     """Revoke token TOKEN_ID: requests with it get 401 from now on."""
     try:
         with session_scope() as s:
-            changed = revoke_token(s, token_id, datetime.now(UTC))
+            changed = revoke_token(s, token_id, datetime.now(UTC), actor=COMMAND_LINE)
     except TokenError as exc:
         click.echo(str(exc), err=True)
         raise click.exceptions.Exit(1) from None

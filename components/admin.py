@@ -17,17 +17,43 @@ ADMIN_SECTIONS = (
     ("/admin/reservations", "Reservations"),
     ("/admin/accounts", "Accounts"),
     ("/admin/settings", "Plans & settings"),
+    ("/admin/tariffs", "Tariffs"),
     ("/admin/analytics", "Analytics"),
+    ("/admin/uptime", "Uptime"),
     ("/admin/ocpp", "OCPP"),
     ("/admin/tokens", "API tokens"),
     ("/admin/import", "Import"),
+    ("/admin/audit", "Audit log"),
 )
+
+
+# The open alerts' count beside "Uptime", filled by a callback (``pages/admin_uptime.py``).
+ALERTS_BADGE_ID = "admin-nav-alerts"
+ALERTS_PAGE = "/admin/uptime"
+
+
+def _nav_label(href: str, label: str) -> Any:
+    if href != ALERTS_PAGE:
+        return label
+    return [
+        label,
+        " ",
+        dbc.Badge(id=ALERTS_BADGE_ID, color="danger", pill=True, class_name="d-none"),
+    ]
+
+
+def alerts_badge(count: int) -> tuple[list[Any], str]:
+    """The badge's text and class: hidden without open alerts; read aloud as "N open alerts"."""
+    words = "open alert" if count == 1 else "open alerts"
+    return [str(count), html.Span(f" {words}", className="visually-hidden")], (
+        "" if count else "d-none"
+    )
 
 
 def admin_nav(active_href: str) -> dbc.Nav:
     return dbc.Nav(
         [
-            dbc.NavItem(dbc.NavLink(label, href=href, active=href == active_href))
+            dbc.NavItem(dbc.NavLink(_nav_label(href, label), href=href, active=href == active_href))
             for href, label in ADMIN_SECTIONS
         ],
         pills=True,

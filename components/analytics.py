@@ -3,13 +3,16 @@
 No database access here: ``pages/admin_analytics.py`` queries ``data.charging.analytics`` and hands
 the rows to these functions. Figures are ``plotly.graph_objects`` with fixed axes (no zoom: a phone
 scrolls the page instead); every chart has a caption that says what it counts, and an "Export
-CSV" link carrying the range on screen, so the figures are available as data too.
+CSV" link carrying the range on screen, so the figures are available as data too. Money stays
+Decimal until ``format_money`` writes it in the operator's currency (bars are drawn from numbers,
+every amount shown is that text).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,21 +28,24 @@ from components.charts import (
     day_axis,
     empty_figure,
     empty_note,
+    month_axis,
     plotly_text,
     value_axis,
 )
-from components.format import format_kwh
+from components.format import format_kwh, format_money
 from components.landmarks import aria, loading_placeholder, section
 from data.charging.analytics import (
     TOP_CHARGERS,
     WEEKDAYS,
     AnalyticsRange,
+    ChargerRevenue,
     ChargerUtilisation,
     ConnectorEnergy,
     DayEnergy,
     MonthEnergy,
     range_label,
     total_energy,
+    total_revenue,
 )
 from data.core.periods import PERIOD_LABELS, PERIODS, Period
 
@@ -57,6 +63,10 @@ GRAPH_IDS = {
     "hour-of-week": "admin-analytics-hour-of-week",
     "utilisation": "admin-analytics-utilisation",
     "connectors": "admin-analytics-connectors",
+    "revenue-daily": "admin-analytics-revenue-daily",
+    "revenue-monthly": "admin-analytics-revenue-monthly",
+    "revenue-connectors": "admin-analytics-revenue-connectors",
+    "revenue-chargers": "admin-analytics-revenue-chargers",
 }
 
 _COLOUR = "#0b5394"
@@ -72,6 +82,10 @@ MONTHLY_HEIGHT = 260
 CONNECTOR_HEIGHT = 260
 HEAT_HEIGHT = 340
 UTILISATION_HEIGHT = 60 + 34 * TOP_CHARGERS
+REVENUE_CONNECTOR_HEIGHT = 260
+# Revenue bars in a colour of their own (Okabe–Ito bluish green), so a money chart is not read
+# as the energy chart beside it.
+_REVENUE_COLOUR = "#00795c"
 
 
 # --- links ------------------------------------------------------------------------------------
@@ -254,10 +268,32 @@ def analytics_skeleton(choice: AnalyticsRange, note: str | None = None) -> html.
                 ),
                 dbc.Col(
                     chart_card(
+                        "revenue-daily",
+                        choice,
+                        "Revenue per day",
+                        "The stored costs of the sessions that started on each local day (what "
+                        "their receipts say); a session in progress counts once it is finalized.",
+                        DAILY_HEIGHT,
+                    ),
+                    width=12,
+                ),
+                dbc.Col(
+                    chart_card(
                         "energy-monthly",
                         choice,
                         "Fleet energy per month",
                         "kWh per calendar month: the sum of that month’s days in the period.",
+                        MONTHLY_HEIGHT,
+                    ),
+                    lg=6,
+                ),
+                dbc.Col(
+                    chart_card(
+                        "revenue-monthly",
+                        choice,
+                        "Revenue per month",
+                        "Stored costs per calendar month: the sum of that month’s days in the "
+                        "period.",
                         MONTHLY_HEIGHT,
                     ),
                     lg=6,
@@ -269,6 +305,17 @@ def analytics_skeleton(choice: AnalyticsRange, note: str | None = None) -> html.
                         "Energy by connector type",
                         "Share of the period’s kWh delivered by chargers of each connector type.",
                         CONNECTOR_HEIGHT,
+                    ),
+                    lg=6,
+                ),
+                dbc.Col(
+                    chart_card(
+                        "revenue-connectors",
+                        choice,
+                        "Revenue by connector type",
+                        "The period’s stored costs by the connector type of the charger, and "
+                        "each type’s share.",
+                        REVENUE_CONNECTOR_HEIGHT,
                     ),
                     lg=6,
                 ),
@@ -294,6 +341,17 @@ def analytics_skeleton(choice: AnalyticsRange, note: str | None = None) -> html.
                     ),
                     width=12,
                 ),
+                dbc.Col(
+                    chart_card(
+                        "revenue-chargers",
+                        choice,
+                        f"Top {TOP_CHARGERS} chargers by revenue",
+                        "The stored costs of the sessions that started on the charger in the "
+                        "period; the CSV lists every charger with revenue.",
+                        UTILISATION_HEIGHT,
+                    ),
+                    width=12,
+                ),
             ],
         ),
     )
@@ -302,10 +360,11 @@ def analytics_skeleton(choice: AnalyticsRange, note: str | None = None) -> html.
 # --- the summary ------------------------------------------------------------------------------
 
 
-def summary(period: Period, days: Sequence[DayEnergy], tz_name: str) -> html.Div:
-    """Range, total energy and sessions: the figures every chart adds up to."""
+def summary(period: Period, days: Sequence[DayEnergy], tz_name: str, currency: str) -> html.Div:
+    """Range, total energy, sessions and revenue: the figures every chart adds up to."""
     sessions = sum(d.sessions for d in days)
     total = float(total_energy(list(days)))
+    revenue = total_revenue(list(days))
     label = range_label(period)
     return html.Div(
         className="d-flex flex-wrap gap-3 align-items-baseline analytics-summary",
@@ -327,6 +386,12 @@ def summary(period: Period, days: Sequence[DayEnergy], tz_name: str) -> html.Div
                 [
                     html.Span("Sessions ", className="text-body-secondary"),
                     html.Strong(f"{sessions:,}", id="admin-analytics-sessions"),
+                ]
+            ),
+            html.Div(
+                [
+                    html.Span("Revenue ", className="text-body-secondary"),
+                    html.Strong(format_money(revenue, currency), id="admin-analytics-revenue"),
                 ]
             ),
         ],
@@ -394,15 +459,7 @@ def monthly_energy_figure(months: Sequence[MonthEnergy]) -> dict[str, Any]:
             _MARGIN,
             bargap=0.3 if len(months) > 3 else 0.6,
             annotations=empty_note("No sessions in this period") if empty else [],
-            xaxis={
-                "type": "category",
-                # Level, small labels: twelve "Jan".."Dec" fit a phone without turning sideways.
-                "tickangle": 0,
-                "tickfont": {"size": 10},
-                "showgrid": False,
-                "linecolor": "#adb5bd",
-                "fixedrange": True,
-            },
+            xaxis=month_axis(),
             yaxis=value_axis("kWh"),
         ),
     }
@@ -597,6 +654,180 @@ def connector_figure(rows: Sequence[ConnectorEnergy]) -> dict[str, Any]:
             ],
         ),
     }
+
+
+# --- revenue ----------------------------------------------------------------------------------
+
+
+def _money_bars(
+    x: list[str], amounts: Sequence[Decimal], currency: str, hover_x: str
+) -> dict[str, Any]:
+    """Vertical bars of amounts of money: heights as numbers, every amount shown (hover) as
+    ``format_money`` writes it."""
+    return {
+        "type": "bar",
+        "x": x,
+        "y": [float(v) for v in amounts],
+        "customdata": [format_money(v, currency) for v in amounts],
+        "marker": {"color": _REVENUE_COLOUR},
+        "hovertemplate": f"{hover_x}<br>%{{customdata}}<extra></extra>",
+        "name": "Revenue",
+    }
+
+
+def daily_revenue_figure(days: Sequence[DayEnergy], currency: str) -> dict[str, Any]:
+    """One bar per local day (zeros included): the stored costs of the day's sessions."""
+    long = len(days) > 62
+    empty = all(d.revenue == 0 for d in days)
+    return {
+        "data": [
+            _money_bars(
+                [d.day.isoformat() for d in days],
+                [d.revenue for d in days],
+                currency,
+                "%{x|%a %-d %b %Y}",
+            )
+        ],
+        "layout": chart_layout(
+            DAILY_HEIGHT,
+            _MARGIN,
+            bargap=0.1 if long else 0.2,
+            annotations=empty_note("No revenue in this period") if empty else [],
+            xaxis=day_axis(long),
+            yaxis=value_axis(currency),
+        ),
+    }
+
+
+def monthly_revenue_figure(months: Sequence[MonthEnergy], currency: str) -> dict[str, Any]:
+    """One bar per calendar month: the sum of its days' revenue in the period."""
+    empty = all(m.revenue == 0 for m in months)
+    with_year = len({m.month.year for m in months}) > 1
+    bars = _money_bars(
+        [_month_label(m.month, with_year) for m in months],
+        [m.revenue for m in months],
+        currency,
+        "%{x}",
+    )
+    bars["customdata"] = [
+        [format_money(m.revenue, currency), f"{m.month:%B %Y}", m.days] for m in months
+    ]
+    bars["hovertemplate"] = (
+        "%{customdata[1]}<br>%{customdata[0]} in %{customdata[2]} days<extra></extra>"
+    )
+    return {
+        "data": [bars],
+        "layout": chart_layout(
+            MONTHLY_HEIGHT,
+            _MARGIN,
+            bargap=0.3 if len(months) > 3 else 0.6,
+            annotations=empty_note("No revenue in this period") if empty else [],
+            xaxis=month_axis(),
+            yaxis=value_axis(currency),
+        ),
+    }
+
+
+# Amounts are written in a column right of the bars: this many pixels a character (12 px font).
+_AMOUNT_CHAR_PX = 7
+
+
+def _money_hbars(
+    labels: Sequence[str],
+    hovers: Sequence[str],
+    amounts: Sequence[Decimal],
+    texts: Sequence[str],
+    *,
+    height: int,
+    rows: int,
+    empty: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Horizontal bars of money, first on top: ``labels[i]`` above its bar (a phone keeps the
+    width for the bars), ``texts[i]`` in a column at the right, level with it (never cut off,
+    never shrunk into the bar), ``hovers[i]`` on hover. Names go through ``plotly_text``.
+    ``empty``: the annotations when there is no bar."""
+
+    def note(i: int, text: str, **place: Any) -> dict[str, Any]:
+        return {
+            "text": plotly_text(text),
+            "y": i,
+            "yref": "y",
+            "showarrow": False,
+            "font": {"size": 12, "color": "#212529"},
+            **place,
+        }
+
+    names = [
+        note(i, label, x=0, xref="x", xanchor="left", yanchor="bottom", yshift=6)
+        for i, label in enumerate(labels)
+    ]
+    figures = [
+        note(i, text, x=1, xref="paper", xanchor="left", xshift=6, yanchor="middle")
+        for i, text in enumerate(texts)
+    ]
+    largest = max((float(v) for v in amounts), default=0.0)
+    column = 12 + _AMOUNT_CHAR_PX * max((len(t) for t in texts), default=0)
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [float(v) for v in amounts],
+                "y": list(range(len(amounts))),
+                "width": 0.4,
+                "customdata": [
+                    [plotly_text(h), text] for h, text in zip(hovers, texts, strict=True)
+                ],
+                "marker": {"color": _REVENUE_COLOUR},
+                "hovertemplate": "%{customdata[0]}<br>%{customdata[1]}<extra></extra>",
+                "name": "Revenue",
+            }
+        ],
+        "layout": chart_layout(
+            height,
+            {"l": 8, "r": column, "t": 8, "b": 32},
+            annotations=names + figures if labels else empty,
+            xaxis={
+                "range": [0, largest if largest > 0 else 1],
+                "showticklabels": False,
+                "gridcolor": GRID_COLOUR,
+                "zeroline": False,
+                "fixedrange": True,
+            },
+            yaxis={"range": [rows - 0.5, -0.75], "visible": False, "fixedrange": True},
+        ),
+    }
+
+
+def revenue_connector_figure(rows: Sequence[ConnectorEnergy], currency: str) -> dict[str, Any]:
+    """A bar per connector type (every type, zeros included), its revenue and share beside it."""
+    kinds = [r.connector_type for r in rows]
+    figure = _money_hbars(
+        kinds,
+        kinds,
+        [r.revenue for r in rows],
+        [f"{format_money(r.revenue, currency)} · {r.revenue_share * 100:.1f}%" for r in rows],
+        height=REVENUE_CONNECTOR_HEIGHT,
+        rows=len(rows),
+        empty=[],
+    )
+    if all(r.revenue == 0 for r in rows):
+        figure["layout"]["annotations"] += empty_note("No revenue in this period")
+    return figure
+
+
+def revenue_chargers_figure(rows: Sequence[ChargerRevenue], currency: str) -> dict[str, Any]:
+    """The chargers with the most revenue, largest on top: name and connector type above the
+    bar, the amount beside it; the height stays the same for fewer rows."""
+    return _money_hbars(
+        [f"{_short_name(r.friendly_name)} · {r.connector_type}" for r in rows],
+        [f"{r.friendly_name} ({r.connector_type})" for r in rows],
+        [r.revenue for r in rows],
+        [format_money(r.revenue, currency) for r in rows],
+        height=UTILISATION_HEIGHT,
+        rows=TOP_CHARGERS,
+        empty=empty_note("No charger earned revenue in this period"),
+    )
 
 
 def range_error(text: str) -> dbc.Alert:

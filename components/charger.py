@@ -33,6 +33,7 @@ from components.landmarks import aria as _aria
 from components.landmarks import loading_placeholder, scroll_box
 from data.chargers.charger import ChargerDetail, ChargerReservationRow, ChargerSessionRow
 from data.chargers.grants import AccountOption, GrantRow
+from data.chargers.incidents import KIND_LABELS, IncidentRow, IncidentStatus, next_statuses
 from data.core.periods import PERIOD_LABELS, PERIODS, Period
 
 # Stable ids (for tests and for people who automate); each starts with ``admin-`` so the
@@ -63,6 +64,13 @@ CHARGER_ENERGY_CHART_ID = "admin-charger-energy-chart"
 CHARGER_SESSIONS_GRID_ID = "admin-charger-sessions-grid"
 CHARGER_SESSIONS_NOTE_ID = "admin-charger-sessions-note"
 CHARGER_RESERVATIONS_ID = "admin-charger-reservations"
+# Problems drivers reported: the list, its outcome line, a version bumped after a change, and
+# one Acknowledge / Resolve button per incident (pattern ids: the incident's reference and the
+# status it moves to; the server checks both again).
+CHARGER_INCIDENTS_ID = "admin-charger-incidents"
+CHARGER_INCIDENTS_FEEDBACK_ID = "admin-charger-incidents-feedback"
+CHARGER_INCIDENTS_STORE = "admin-charger-incidents-changed"
+CHARGER_INCIDENT_TYPE = "admin-charger-incident"
 
 MISSING_CHARGER_TEXT = "That charger doesn't exist"
 
@@ -474,6 +482,115 @@ def reservations_table(
     )
 
 
+_INCIDENT_STATUS = {
+    IncidentStatus.open: ("Open", "text-bg-danger"),
+    IncidentStatus.acknowledged: ("Acknowledged", "text-bg-warning"),
+    IncidentStatus.resolved: ("Resolved", "text-bg-success"),
+}
+_INCIDENT_VERB = {IncidentStatus.acknowledged: "Acknowledge", IncidentStatus.resolved: "Resolve"}
+
+
+def incident_button_id(reference: str, status: IncidentStatus) -> dict[str, str]:
+    return {"type": CHARGER_INCIDENT_TYPE, "incident": reference, "to": status.value}
+
+
+def _incident_state(row: IncidentRow, tz: ZoneInfo, now: datetime) -> list[Component | str]:
+    text, classes = _INCIDENT_STATUS[row.status]
+    shown: list[Component | str] = [html.Span(text, className=f"badge {classes}")]
+    if row.status is IncidentStatus.resolved and row.resolved_at is not None:
+        shown.append(
+            html.Div(
+                f"{format_datetime(row.resolved_at, tz, now)} by {row.resolved_by or '—'}",
+                className="small text-body-secondary",
+            )
+        )
+    elif row.status is IncidentStatus.acknowledged and row.acknowledged_at is not None:
+        shown.append(
+            html.Div(
+                f"{format_datetime(row.acknowledged_at, tz, now)} by {row.acknowledged_by or '—'}",
+                className="small text-body-secondary",
+            )
+        )
+    return shown
+
+
+def incidents_table(rows: Sequence[IncidentRow], tz: ZoneInfo, now: datetime) -> Component:
+    """The charger's reported problems, those to handle first: when, reference, what (the
+    driver's words), who reported, the status (when and by whom), and the moves left."""
+    if not rows:
+        return html.P(
+            "No problems reported on this charger.",
+            className="text-body-secondary mb-0 no-incidents",
+        )
+    body = []
+    for r in rows:
+        problem: list[Component | str] = [html.Strong(KIND_LABELS[r.kind])]
+        if r.text:
+            problem.append(html.Div(r.text, className="small text-break incident-text"))
+        buttons = [
+            html.Button(
+                _INCIDENT_VERB[to],
+                id=incident_button_id(r.reference, to),
+                type="button",
+                className="btn btn-sm me-1 mb-1 "
+                + (
+                    "btn-outline-primary"
+                    if to is IncidentStatus.resolved
+                    else "btn-outline-secondary"
+                ),
+                **_aria(label=f"{_INCIDENT_VERB[to]} {r.reference}"),
+            )
+            for to in next_statuses(r.status)
+        ]
+        body.append(
+            html.Tr(
+                [
+                    html.Td(format_datetime(r.created_at, tz, now)),
+                    html.Td(r.reference, className="text-nowrap"),
+                    html.Td(problem),
+                    html.Td(r.account_id or "—", className="d-none d-md-table-cell"),
+                    html.Td(_incident_state(r, tz, now)),
+                    html.Td(buttons),
+                ],
+                className=f"incident incident-{r.status.value}",
+            )
+        )
+    return scroll_box(
+        dbc.Table(
+            [
+                html.Thead(
+                    html.Tr(
+                        [
+                            html.Th("Reported", scope="col"),
+                            html.Th("Reference", scope="col"),
+                            html.Th("Problem", scope="col"),
+                            html.Th("Account", scope="col", className="d-none d-md-table-cell"),
+                            html.Th("Status", scope="col"),
+                            html.Th("Actions", scope="col"),
+                        ]
+                    )
+                ),
+                html.Tbody(body),
+            ],
+            size="sm",
+            class_name="mb-0 align-middle",
+        ),
+        "Problems reported by drivers",
+    )
+
+
+def incidents_section() -> Component:
+    return admin_section(
+        "admin-charger-incidents-section",
+        "Problems reported by drivers",
+        [
+            dcc.Store(id=CHARGER_INCIDENTS_STORE, data=0),
+            html.Div(loading_placeholder("Loading reports…", 1), id=CHARGER_INCIDENTS_ID),
+            html.Div(id=CHARGER_INCIDENTS_FEEDBACK_ID, role="status", **_aria(live="polite")),
+        ],
+    )
+
+
 def charger_skeleton(
     charger_id: str, after_overview: Sequence[Component] = (), at_end: Sequence[Component] = ()
 ) -> list[Component]:
@@ -507,6 +624,7 @@ def charger_skeleton(
                         )
                     ],
                 ),
+                incidents_section(),
                 *after_overview,
                 dbc.Row(
                     [

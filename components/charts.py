@@ -98,6 +98,19 @@ def day_axis(long: bool) -> dict[str, Any]:
     }
 
 
+def month_axis() -> dict[str, Any]:
+    """An x axis of calendar months, one category each, labelled "Jan".."Dec" (with the year
+    when the months span two): level, small labels, so twelve fit a phone without turning."""
+    return {
+        "type": "category",
+        "tickangle": 0,
+        "tickfont": {"size": 10},
+        "showgrid": False,
+        "linecolor": "#adb5bd",
+        "fixedrange": True,
+    }
+
+
 def value_axis(title: str) -> dict[str, Any]:
     """A y axis of amounts from zero (kWh, a share), gridded, titled ``title``."""
     return {

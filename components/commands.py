@@ -27,7 +27,7 @@ from components.landmarks import aria as _aria
 from components.landmarks import data_attributes, loading_placeholder, scroll_box
 from data.core.models import CommandStatus
 from data.ocpp.command_log import CommandLogFilter, CommandLogRow, InProgress
-from data.ocpp.commands import ACTIONS, CommandRow
+from data.ocpp.commands import ACTIONS, ASKABLE_ACTIONS, RESERVATION_ACTIONS, CommandRow
 
 ACTION_ID = "admin-commands-action"
 CONNECTOR_ID = "admin-commands-connector"
@@ -35,6 +35,7 @@ RESET_TYPE_ID = "admin-commands-reset-type"
 AVAILABILITY_ID = "admin-commands-availability"
 ACCOUNT_ID = "admin-commands-account"
 SESSION_ID = "admin-commands-session"
+NO_SESSION = "No session in progress on this charger"
 MESSAGE_ID = "admin-commands-message"
 KEYS_ID = "admin-commands-keys"
 KEY_ID = "admin-commands-key"
@@ -43,7 +44,9 @@ SEND_ID = "admin-commands-send"
 FEEDBACK_ID = "admin-commands-feedback"
 STATE_ID = "admin-commands-state"
 COMMAND_STORE = "admin-commands-sent"
-POLL_ID = "admin-commands-poll"
+# Pattern-matched (ALL): the poll exists only while a command is open, and an Input of ALL
+# may match nothing, where a plain id that is not on the page is an error in the browser.
+POLL_TYPE = "admin-commands-poll"
 POLL_BOX_ID = "admin-commands-poll-box"
 CONFIRM_MODAL_ID = "admin-commands-confirm"
 CONFIRM_BODY_ID = "admin-commands-confirm-body"
@@ -166,6 +169,10 @@ def status_badge(row: CommandRow) -> html.Span:
 
 
 def who_text(row: CommandLogRow) -> str:
+    """The person and account who asked; Polaris itself for a reservation's command."""
+    if row.command.action in RESERVATION_ACTIONS:
+        reservation = f"reservation {row.reservation_id}" if row.reservation_id else "a reservation"
+        return f"Polaris ({reservation})"
     parts = [p for p in (row.user_email, row.command.account_id) if p]
     return " · ".join(parts) or "command line"
 
@@ -246,7 +253,9 @@ def commands_form() -> list[Component]:
                         dbc.Label("Command", html_for=ACTION_ID),
                         dbc.Select(
                             id=ACTION_ID,
-                            options=[{"label": ACTION_LABELS[a], "value": a} for a in ACTIONS],
+                            options=[
+                                {"label": ACTION_LABELS[a], "value": a} for a in ASKABLE_ACTIONS
+                            ],
                             value="Reset",
                         ),
                     ],
@@ -288,7 +297,7 @@ def commands_form() -> list[Component]:
                             "session",
                             [
                                 dbc.Label("Session in progress", html_for=SESSION_ID),
-                                dbc.Select(id=SESSION_ID, options=[]),
+                                dbc.Select(id=SESSION_ID, options=[], placeholder=NO_SESSION),
                             ],
                         ),
                         _group(
@@ -353,7 +362,7 @@ def commands_form() -> list[Component]:
 
 def poll() -> dcc.Interval:
     """Asks for the open command's state every second (removed once it has ended)."""
-    return dcc.Interval(id=POLL_ID, interval=1000)
+    return dcc.Interval(id={"type": POLL_TYPE, "command": "open"}, interval=1000)
 
 
 def hidden_fields(action: object) -> list[bool]:
@@ -363,9 +372,8 @@ def hidden_fields(action: object) -> list[bool]:
 
 
 def session_options(in_progress: Sequence[InProgress]) -> list[dict[str, Any]]:
+    """The sessions RemoteStopTransaction may stop; none: the select shows ``NO_SESSION``."""
     stoppable = [p for p in in_progress if p.remote_stoppable]
-    if not stoppable:
-        return [{"label": "No session in progress on this charger", "value": "", "disabled": True}]
     return [
         {
             "label": f"{p.session_id} · {p.account_id}"

@@ -2,7 +2,8 @@
 
 No database access here: the page's callbacks query, these functions only build trees and figures.
 Every status carries text (and, for charger pills, an icon drawn by ``assets/polaris.css``), never
-colour alone. Times are shown in the operator's time zone, energy with ``format_kwh``.
+colour alone. Times are shown in the operator's time zone, energy with ``format_kwh``, money with
+``format_money`` and prices with ``format_price``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,15 +35,21 @@ from components.format import (
     format_duration,
     format_kw,
     format_kwh,
+    format_money,
     format_number,
     format_time,
 )
 from components.landmarks import aria as _aria
 from components.landmarks import data_attributes, loading_placeholder, section
+from components.receipts import receipt_href
+from components.shell import cost_so_far_text
+from components.tariffs import charger_price_parts, prices_parts
+from data.chargers.incidents import KIND_LABELS, TEXT_MAX_LENGTH, ProblemReport
 from data.chargers.status import ChargerStatus
 from data.charging.dashboard import (
     ChargerList,
     ChargerRow,
+    ConnectorReport,
     OperatorSettings,
     PlanRow,
     ReservationRow,
@@ -49,6 +57,7 @@ from data.charging.dashboard import (
     usage_total_kwh,
 )
 from data.core.periods import PERIOD_LABELS, PERIODS, Period
+from data.pricing.cost import TariffPrices
 
 # Stable ids (for tests and for people who automate).
 RECENT_SESSIONS_ID = "recent-sessions"
@@ -71,16 +80,34 @@ STATUS_DATA_ID = "charger-status-data"
 STATUS_SHOWN_ID = "charger-status-shown"
 CHARGER_DATA_ID = "charger-grid-data"  # the cards as data; dashboard.js renders them
 # The Active session banner as Recent activity last showed it, and a counter bumped when it
-# changes after that (assets/dashboard.js recentGate): Recent activity is asked for again only
-# then, never on the page's first view (render_dashboard has just sent it).
+# changes after that (assets/dashboard.js recentGate: shown or hidden, its charger, its kWh so
+# far): Recent activity is asked for again only then, so the session in progress shows the
+# banner's kWh, and never on the page's first view (render_dashboard has just sent it).
 RECENT_SEEN_ID = "recent-banner-seen"
 RECENT_REFRESH_ID = "recent-refresh"
 # A driver's Start charging: one button and one live note per card (pattern-matching ids; the
 # charger id in the button's id is checked again on the server). Connectors are not modelled
-# per charger, so the charger chooses the connector.
+# per charger: a card whose charger reported several over OCPP also has a choice of connector
+# (CONNECTOR_TYPE, its value sent with the press and checked on the server; off, like every
+# Start, while a command is open); otherwise the charger chooses.
 START_TYPE = "start-charging"
 START_NOTE_TYPE = "start-charging-note"
 START_LABEL = "Start charging"
+CONNECTOR_TYPE = "start-connector"
+CONNECTOR_LABEL = "Connector to charge on"
+# A driver's "Report a problem": one button per card (pattern-matching ids, the charger id
+# checked again on the server) opens the one dialog below; its store holds the charger the
+# dialog is about, a key only: the server looks it up again when the report is sent.
+REPORT_TYPE = "report-problem"
+REPORT_LABEL = "Report a problem"
+REPORT_MODAL_ID = "report-problem-dialog"
+REPORT_TITLE_ID = "report-problem-title"
+REPORT_CHARGER_STORE = "report-problem-charger"
+REPORT_KIND_ID = "report-problem-kind"
+REPORT_TEXT_ID = "report-problem-text"
+REPORT_SEND_ID = "report-problem-send"
+REPORT_CLOSE_ID = "report-problem-close"
+REPORT_OUTCOME_ID = "report-problem-outcome"
 
 FIRST_RUN_TITLE = "No charging sessions yet."
 FIRST_RUN_TEXT = (
@@ -93,6 +120,11 @@ NO_CHARGERS_TEXT = (
     "Ask your operator which chargers your account is meant to see."
 )
 NO_PLAN_TEXT = "No plan on this account."
+# No tariff prices the account's charging: said once here, not on every charger card.
+NO_TARIFF_TEXT = "Your operator has not set a price for charging yet."
+COST_LABEL = "Cost"
+UNDER_REVIEW_COST_TEXT = "Under review"  # disputed energy: no cost until an admin settles it
+RECEIPT_TEXT = "Receipt"
 MISSING_CHARGER_ANSWER = (
     "The dashboard shows up to 50 chargers. If your operator has more, ask them which chargers "
     "your account is meant to see."
@@ -123,8 +155,29 @@ def _session_mark(row: SessionRow) -> tuple[str, str, str]:
     return "…", "Not finalized yet", "text-bg-light border"
 
 
-def session_item_data(row: SessionRow, tz: ZoneInfo, now: datetime) -> dict[str, str]:
-    """One session: kWh, charger, start, end (or "In progress"), duration and its mark."""
+def session_cost_text(row: SessionRow) -> str:
+    """``€12.40`` once finalized (the stored cost, the receipt's total), ``€4.83 so far`` before
+    (the banner's words for the session in progress), ``Under review`` while its energy is
+    disputed, empty when no tariff prices it."""
+    if row.energy_disputed:
+        return UNDER_REVIEW_COST_TEXT
+    if row.cost is None:
+        return ""
+    if not row.finalized:
+        return cost_so_far_text(row.cost)
+    return format_money(row.cost.total, row.cost.currency)
+
+
+def session_receipt_href(row: SessionRow) -> str | None:
+    """The receipt of a finalized session that has a cost (the receipt page shows no other)."""
+    if row.finalized and row.ended_at is not None and row.cost is not None:
+        return receipt_href(row.session_id)
+    return None
+
+
+def session_item_data(row: SessionRow, tz: ZoneInfo, now: datetime) -> dict[str, str | None]:
+    """One session: kWh, charger, start, end (or "In progress"), duration, its mark, its cost
+    and its receipt's address (None: no receipt)."""
     start = format_datetime(row.started_at, tz, now)
     if row.ended_at is None:
         end = "In progress"
@@ -134,6 +187,7 @@ def session_item_data(row: SessionRow, tz: ZoneInfo, now: datetime) -> dict[str,
         end = format_time(row.ended_at, tz) if same_day else format_datetime(row.ended_at, tz, now)
         duration = format_duration(row.ended_at - row.started_at)
     icon, mark, mark_classes = _session_mark(row)
+    receipt = session_receipt_href(row)
     return {
         "kwh": format_kwh(row.energy_kwh),
         "charger": row.charger_name,
@@ -143,6 +197,12 @@ def session_item_data(row: SessionRow, tz: ZoneInfo, now: datetime) -> dict[str,
         "icon": icon,
         "mark": mark,
         "mark_class": f"badge rounded-pill session-mark {mark_classes}",
+        "cost": session_cost_text(row),
+        "receipt": receipt,
+        # Five links read "Receipt": each names its session for a screen reader's link list.
+        "receipt_label": None
+        if receipt is None
+        else f"{RECEIPT_TEXT} of {start}, {row.charger_name}",
     }
 
 
@@ -153,6 +213,8 @@ def recent_sessions_data(rows: Sequence[SessionRow], tz: ZoneInfo, now: datetime
     return {
         "items": [session_item_data(row, tz, now) for row in rows],
         "empty": {"title": FIRST_RUN_TITLE, "text": FIRST_RUN_TEXT},
+        "cost_label": COST_LABEL,
+        "receipt_text": RECEIPT_TEXT,
     }
 
 
@@ -196,7 +258,7 @@ def usage_frame(df: pd.DataFrame, period: Period) -> pd.DataFrame:
     """
     days_of_period = period.days
     if "energy_kwh" in df and "day" in df and df["day"].tolist() == days_of_period:
-        return df  # already one row per day, as ``data.charging.dashboard.daily_usage`` returns it
+        return df  # already one row per day, as ``account_usage`` (data/charging) returns it
     # At most 366 rows: a plain loop is a tenth of what a pandas groupby costs here.
     values: dict[date, float] = {}
     for day, kwh in zip(df.get("day", ()), df.get("energy_kwh", ()), strict=True):
@@ -232,15 +294,30 @@ def period_phrase(period: Period) -> str:
     return f"in {period.label}"
 
 
-def usage_total(frame: pd.DataFrame, period: Period) -> Component:
-    """The period's total kWh, from the same frame as the chart."""
+def usage_total(
+    frame: pd.DataFrame, period: Period, cost: Decimal | None, currency: str
+) -> Component:
+    """The period's total kWh, from the same frame as the chart, and beside it what it cost
+    (``312.4 kWh · €118.20``: stored costs and the cost so far of a session in progress; left
+    out when nothing prices the period's sessions)."""
     total = usage_sum(frame)
+    shown: list[Component] = [
+        html.Span(
+            format_kwh(total), className="usage-total-value", **data_attributes(kwh=repr(total))
+        )
+    ]
+    if cost is not None:
+        shown.append(
+            html.Span(
+                f" · {format_money(cost, currency)}",
+                className="usage-total-cost",
+                **data_attributes(cost=str(cost), currency=currency),
+            )
+        )
     return html.P(
         className="mb-1",
         children=[
-            html.Span(
-                format_kwh(total), className="usage-total-value", **data_attributes(kwh=repr(total))
-            ),
+            *shown,
             html.Span(f" used {period_phrase(period)}", className="text-body-secondary"),
         ],
     )
@@ -276,16 +353,55 @@ def daily_usage_figure(frame: pd.DataFrame, period: Period) -> dict[str, Any]:
     }
 
 
+# A no-break space before the dot: a wrapped line ends with it, never starts with it.
+PRICE_SEPARATOR = "\u00a0· "
+
+
+def price_line(parts: Sequence[str]) -> list[Component | str]:
+    """Parts of a price joined by `` · ``, each kept on one line (a line wraps between them)."""
+    line: list[Component | str] = []
+    for part in parts:
+        if line:
+            line.append(PRICE_SEPARATOR)
+        line.append(html.Span(part, className="text-nowrap"))
+    return line
+
+
+def tariff_lines(tariff: TariffPrices | None) -> list[Component]:
+    """The tariff that prices the account's charging now, by name, and its prices in a line;
+    without one, that no price is set."""
+    if tariff is None:
+        return [html.P(NO_TARIFF_TEXT, className="small text-body-secondary mb-1 no-tariff")]
+    return [
+        html.P(
+            [html.Span("Tariff ", className="text-body-secondary"), html.Strong(tariff.name)],
+            className="mb-0 plan-tariff",
+        ),
+        html.P(price_line(prices_parts(tariff)), className="small mb-1 plan-prices"),
+    ]
+
+
 def plan_gauge(
-    plan: PlanRow | None, used_kwh: float, billing_label: str | None = None
+    plan: PlanRow | None,
+    used_kwh: float,
+    billing_label: str | None = None,
+    tariff: TariffPrices | None = None,
 ) -> Component:
-    """Plan name, usage against the allowance (over 100% shown as over) and the currency.
+    """Plan name, usage against the allowance (over 100% shown as over), the currency, and the
+    tariff in force now (``tariff``: the plan's, else the operator's default).
 
     ``billing_label`` names the billing month the usage belongs to when it differs from the
-    period on screen (the allowance is per calendar month). Without a plan: a short muted line.
+    period on screen (the allowance is per calendar month). Without a plan: a short muted line,
+    then the tariff that prices ad hoc charging.
     """
     if plan is None:
-        return html.P(NO_PLAN_TEXT, className="small text-body-secondary mb-0 no-plan")
+        return html.Div(
+            [
+                html.P(NO_PLAN_TEXT, className="small text-body-secondary mb-1 no-plan"),
+                *tariff_lines(tariff),
+            ],
+            className="plan-gauge-body",
+        )
     children: list[Component] = [
         html.P(
             [html.Span("Plan ", className="text-body-secondary"), html.Strong(plan.name)],
@@ -334,6 +450,7 @@ def plan_gauge(
             )
         )
     children.append(html.P(f"Billed in {plan.currency}", className="small text-body-secondary"))
+    children += tariff_lines(tariff)
     return html.Div(children, className="plan-gauge-body")
 
 
@@ -401,16 +518,21 @@ def status_pill(charger_id: str, status: ChargerStatus | None) -> html.Span:
 
 
 def status_payload(
-    statuses: Mapping[str, ChargerStatus | None], available: int
+    statuses: Mapping[str, ChargerStatus | None],
+    available: int,
+    connectors: Mapping[str, Sequence[ConnectorReport]] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """What the poll sends when something changed, and its digest (what the browser keeps).
 
     ``pills`` maps each charger id to its pill's text and classes; a pill whose charger is not
-    in it shows the neutral ``unknown`` pill."""
+    in it shows the neutral ``unknown`` pill. ``connectors`` maps the chargers of ``connectors``
+    that offer a choice to its options, so a connector's status on the card stays current."""
+    choices = {cid: connector_choice(reports) for cid, reports in (connectors or {}).items()}
     payload = {
         "pills": {cid: [status_text(st), status_class(st)] for cid, st in statuses.items()},
         # The chargers whose card offers Start charging (Online now); the server checks again.
         "startable": sorted(cid for cid, st in statuses.items() if st is ChargerStatus.online),
+        "connectors": {cid: c["options"] for cid, c in sorted(choices.items()) if c is not None},
         "unknown": [status_text(None), status_class(None)],
         "available": available_text(available),
     }
@@ -418,10 +540,43 @@ def status_payload(
     return payload, hashlib.blake2b(encoded, digest_size=12).hexdigest()
 
 
-def charger_card_data(row: ChargerRow) -> dict[str, Any]:
-    """One card of the grid as data: name, connector and power, status pill text and classes.
-    ``assets/dashboard.js`` (renderChargers) turns these into the cards, so a render sends
-    50 small dicts (5 KB) instead of 250 components (34 KB, and 3 ms to build and encode)."""
+def connector_label(connector: ConnectorReport) -> str:
+    """``Connector 2 · Available``: its number and what the charger last said of it."""
+    return f"Connector {connector.connector_id} · {connector.status}"
+
+
+# The connector chosen at first: one out of order never; a car plugged in and waiting
+# (Preparing) before a free one (Available), then the lowest number.
+_FIRST_CHOICE = {"Preparing": 0, "Available": 1}
+
+
+def connector_choice(connectors: Sequence[ConnectorReport]) -> dict[str, Any] | None:
+    """The card's choice of connector when its charger reported more than one: the options of
+    a select (values are the connector numbers as text; one out of order is shown, disabled)
+    and the one chosen at first. None with one or none: the charger chooses."""
+    if len(connectors) < 2:
+        return None
+    first = min(
+        connectors,
+        key=lambda c: (c.out_of_order, _FIRST_CHOICE.get(c.status, 2), c.connector_id),
+    )
+    return {
+        "options": [
+            {"label": connector_label(c), "value": str(c.connector_id), "disabled": c.out_of_order}
+            for c in connectors
+        ],
+        "value": str(first.connector_id),
+    }
+
+
+def charger_card_data(
+    row: ChargerRow, connectors: Sequence[ConnectorReport] = (), price: int | None = None
+) -> dict[str, Any]:
+    """One card of the grid as data: name, connector and power, status pill text and classes,
+    the choice of connector (None: the charger chooses) and its price (an index into the
+    grid's ``prices``; None: no tariff). ``assets/dashboard.js`` (renderChargers) turns these
+    into the cards, so a render sends 50 small dicts (5 KB) instead of 250 components (34 KB,
+    and 3 ms to build and encode)."""
     return {
         "id": row.charger_id,
         "name": row.friendly_name,
@@ -429,6 +584,8 @@ def charger_card_data(row: ChargerRow) -> dict[str, Any]:
         "status": status_text(row.status),
         "pill": status_class(row.status),
         "startable": row.status is ChargerStatus.online,
+        "connectors": connector_choice(connectors),
+        "price": price,
     }
 
 
@@ -455,16 +612,130 @@ def charger_limit_note(chargers: ChargerList) -> str | None:
     )
 
 
-def charger_grid_data(chargers: ChargerList) -> dict[str, Any]:
-    """The cards in the order given (most useful first; the order stays put on refresh), the
-    note when more are visible than shown, and what to say when none is."""
+def charger_grid_data(
+    chargers: ChargerList,
+    connectors: Mapping[str, Sequence[ConnectorReport]] | None = None,
+    tariff: TariffPrices | None = None,
+) -> dict[str, Any]:
+    """The cards in the order given (most useful first; the order stays put on refresh), each
+    with its charger's reported ``connectors`` and its price by ``tariff`` (the account's, in
+    force now), the note when more are visible than shown, and what to say when none is.
+
+    A tariff has one price line for AC chargers and one for DC: each is written once
+    (``prices``, its parts joined by ``price_separator``) and the cards name theirs by index."""
+    reported = connectors or {}
+    prices: list[tuple[str, ...]] = []
+    by_parts: dict[tuple[str, ...], int] = {}
+    by_power: dict[float, int] = {}  # a few powers among 50 cards
+
+    def price(row: ChargerRow) -> int | None:
+        if tariff is None:
+            return None
+        if row.max_power_kw not in by_power:
+            parts = charger_price_parts(tariff, row.max_power_kw)
+            if parts not in by_parts:
+                by_parts[parts] = len(prices)
+                prices.append(parts)
+            by_power[row.max_power_kw] = by_parts[parts]
+        return by_power[row.max_power_kw]
+
     return {
-        "cards": [charger_card_data(row) for row in chargers.chargers],
+        "cards": [
+            charger_card_data(row, reported.get(row.charger_id, ()), price(row))
+            for row in chargers.chargers
+        ],
+        "prices": prices,
+        "price_separator": PRICE_SEPARATOR,
         "note": charger_limit_note(chargers),
         "empty": NO_CHARGERS_TEXT,
         "pill_type": STATUS_TYPE,
-        "start": {"type": START_TYPE, "note_type": START_NOTE_TYPE, "label": START_LABEL},
+        "start": {
+            "type": START_TYPE,
+            "note_type": START_NOTE_TYPE,
+            "label": START_LABEL,
+            "connector_type": CONNECTOR_TYPE,
+            "connector_label": CONNECTOR_LABEL,
+        },
+        "report": {"type": REPORT_TYPE, "label": REPORT_LABEL},
     }
+
+
+def report_id(charger_id: str) -> dict[str, str]:
+    """The pattern-matching id of a card's Report a problem button."""
+    return {"type": REPORT_TYPE, "charger": charger_id}
+
+
+def report_title(friendly_name: str | None = None) -> str:
+    return f"{REPORT_LABEL} with {friendly_name}" if friendly_name else REPORT_LABEL
+
+
+def report_received(report: ProblemReport) -> dbc.Alert:
+    """The driver's confirmation, naming the reference and the charger; for a report sent a
+    moment ago already, that it was received then (nothing new was written)."""
+    charger = f"{report.friendly_name} ({report.charger_id})"
+    if report.duplicate:
+        text = (
+            f"Already received: report {report.reference} on {charger}. "
+            "Our team will look at it; there is no need to send it again."
+        )
+    else:
+        text = f"Thanks — report {report.reference} received; our team will look at {charger}."
+    return dbc.Alert(text, color="success", class_name="py-2 mb-0 report-received")
+
+
+def report_refused(message: str) -> dbc.Alert:
+    return dbc.Alert(message, color="danger", class_name="py-2 mb-0 report-refused")
+
+
+def report_modal() -> dbc.Modal:
+    """The dialog a card's Report a problem opens: what is wrong (a choice of three), a few
+    words (required for Other), Send; the outcome is announced in a live region."""
+    return dbc.Modal(
+        id=REPORT_MODAL_ID,
+        is_open=False,
+        labelledby=REPORT_TITLE_ID,
+        children=[
+            dbc.ModalHeader(
+                dbc.ModalTitle(REPORT_LABEL, id=REPORT_TITLE_ID, tag="h2", class_name="h5")
+            ),
+            dbc.ModalBody(
+                [
+                    html.Fieldset(
+                        [
+                            html.Legend("What is wrong?", className="form-label fs-6"),
+                            dbc.RadioItems(
+                                id=REPORT_KIND_ID,
+                                options=[
+                                    {"label": label, "value": kind.value}
+                                    for kind, label in KIND_LABELS.items()
+                                ],
+                                value=None,
+                            ),
+                        ],
+                        className="mb-3",
+                    ),
+                    # The limits are in the label: dbc's Textarea takes no aria-describedby.
+                    dbc.Label(
+                        f"Tell us more (required for Other; up to {TEXT_MAX_LENGTH} characters)",
+                        html_for=REPORT_TEXT_ID,
+                    ),
+                    dbc.Textarea(id=REPORT_TEXT_ID, maxLength=TEXT_MAX_LENGTH, rows=3, value=""),
+                    html.Div(
+                        id=REPORT_OUTCOME_ID,
+                        role="status",
+                        className="mt-3",
+                        **_aria(live="polite"),
+                    ),
+                ]
+            ),
+            dbc.ModalFooter(
+                [
+                    dbc.Button("Close", id=REPORT_CLOSE_ID, color="secondary", outline=True),
+                    dbc.Button("Send report", id=REPORT_SEND_ID, color="primary"),
+                ]
+            ),
+        ],
+    )
 
 
 def available_text(n: int) -> str:
@@ -554,6 +825,8 @@ def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
             dcc.Store(id=RECENT_DATA_ID),
             dcc.Store(id=RECENT_SEEN_ID),
             dcc.Store(id=RECENT_REFRESH_ID),
+            dcc.Store(id=REPORT_CHARGER_STORE),
+            report_modal(),
             html.H1("Your dashboard", className="h3 mb-3"),
             *([note] if note is not None else []),
             dbc.Row(

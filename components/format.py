@@ -1,9 +1,16 @@
-"""How numbers and times read on screen: operator's time zone, sensible precision."""
+"""How numbers, money and times read on screen: operator's time zone, sensible precision."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+from babel.numbers import format_currency, get_currency_precision
+
+# The pages are in English; money reads the CLDR way for it (€4.80, ¥556, -$1,234.50).
+LOCALE = "en"
+PRICE_DECIMALS = 4  # a tariff's prices have up to 4 decimals (0.3945 EUR/kWh)
 
 
 def format_kwh(kwh: float) -> str:
@@ -63,3 +70,28 @@ def format_number(value: float) -> str:
 def format_kw(kw: float) -> str:
     """``150 kW``, ``7.4 kW``."""
     return f"{format_number(kw)} kW"
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """``€4.80``, ``¥556``: an amount in ``currency`` with its minor unit's digits (ISO 4217)."""
+    return format_currency(amount, currency, locale=LOCALE)
+
+
+def format_price(price: Decimal, currency: str) -> str:
+    """``€0.39``, ``€0.3945``, ``¥45``: a tariff's price, at least the currency's digits and up
+    to four (never rounded to the minor unit: 0.3945 is what a kWh costs)."""
+    digits = get_currency_precision(currency)
+    pattern = "¤#,##0." + "0" * digits + "#" * max(0, PRICE_DECIMALS - digits)
+    return format_currency(price, currency, format=pattern, locale=LOCALE, currency_digits=False)
+
+
+def format_date(day: date) -> str:
+    """``25 Oct 2026``."""
+    return f"{day.day} {day:%b %Y}"
+
+
+def format_moment(moment: datetime, tz: ZoneInfo) -> str:
+    """``Sun 25 Oct 2026, 01:30 CEST``: date, time and the zone's abbreviation in ``tz``, so
+    the two sides of a DST change read apart."""
+    local = moment.astimezone(tz)
+    return f"{local:%a} {format_date(local.date())}, {local:%H:%M} {local:%Z}"

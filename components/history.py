@@ -10,8 +10,9 @@ from row 0.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -22,7 +23,13 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components.admin import confirm_modal
-from components.format import format_datetime, format_duration, format_kwh, format_time
+from components.format import (
+    format_datetime,
+    format_duration,
+    format_kwh,
+    format_money,
+    format_time,
+)
 from components.landmarks import aria as _aria
 from components.landmarks import named_section
 from data.charging.history import (
@@ -30,11 +37,13 @@ from data.charging.history import (
     STATE_LABELS,
     STATES,
     FilterMatches,
+    SessionDetail,
     SessionFilter,
     SessionListRow,
     SessionTotals,
 )
 from data.charging.reservations import AccountChoice, ChargerChoice, ReservationRow
+from data.pricing.cost import SessionCost
 
 # --- ids (stable, for callbacks, tests and people who automate) ---------------------------------
 
@@ -52,6 +61,8 @@ SESSIONS_GRID_TYPE = "admin-sessions-grid"
 SESSIONS_TOTALS_TYPE = "admin-sessions-totals"
 SESSIONS_COUNT_TYPE = "admin-sessions-count"
 SESSIONS_EXPORT_ID = "admin-sessions-export"
+SESSIONS_DETAIL_ID = "admin-sessions-detail"
+DETAIL_HINT = "Choose a session in the table to see its cost parts, tariff and corrections."
 
 RESERVATIONS_VERSION_ID = "admin-reservations-version"
 RESERVATIONS_READY_ID = "admin-reservations-ready"
@@ -231,6 +242,13 @@ def sessions_skeleton(query: dict[str, Any]) -> list[Component]:
             id=SESSIONS_RESULTS_ID,
             children=html.P("Loading sessions…", className="text-body-secondary"),
         ),
+        html.Div(
+            id=SESSIONS_DETAIL_ID,
+            role="status",
+            className="mt-3",
+            **_aria(live="polite"),
+            children=html.P(DETAIL_HINT, className="small text-body-secondary"),
+        ),
     ]
 
 
@@ -328,6 +346,13 @@ def sessions_grid(view: str, key: str) -> dag.AgGrid:
             "type": "rightAligned",
             "minWidth": 100,
         },
+        {
+            "field": "cost",
+            "headerName": "Cost",
+            "headerTooltip": "Stored when the session was finalized; so far while in progress",
+            "type": "rightAligned",
+            "minWidth": 120,
+        },
         {"field": "finalized", "headerName": "Finalized", "minWidth": 110},
         {"field": "session", "headerName": "Session", "minWidth": 120},
     ]
@@ -342,16 +367,28 @@ def sessions_grid(view: str, key: str) -> dag.AgGrid:
             "sortingOrder": ["desc", "asc"],
             "flex": 1,
         },
-        dashGridOptions=_grid_options(),
+        # A row chosen (click, or Space on a focused row) shows its detail below the grid.
+        dashGridOptions=_grid_options(
+            {
+                "rowSelection": {
+                    "mode": "singleRow",
+                    "checkboxes": False,
+                    "enableClickSelection": True,
+                },
+            }
+        ),
         style={"height": "560px", "width": "100%"},
         className="admin-sessions-grid",
     )
 
 
-def sessions_totals_text(totals: SessionTotals) -> str:
-    """``1,204 sessions · 5,678.9 kWh`` (energy of sessions in progress counted so far)."""
+def sessions_totals_text(totals: SessionTotals, currency: str) -> str:
+    """``1,204 sessions · 5,678.9 kWh · €2,104.50``: energy of sessions in progress counted so
+    far; the stored costs (finalized, priced sessions), left out when none cost anything."""
     noun = "session" if totals.sessions == 1 else "sessions"
     text = f"{totals.sessions:,} {noun} · {format_kwh(float(totals.energy_kwh))}"
+    if totals.cost > 0:
+        text += f" · {format_money(totals.cost, currency)}"
     if totals.disputed:
         text += f" ({totals.disputed:,} with disputed energy not counted)"
     return text
@@ -362,10 +399,25 @@ def _kwh_cell(value: float) -> str:
     return f"{value:,.3f}"
 
 
+def cost_text(row: SessionListRow, so_far: SessionCost | None = None) -> str:
+    """The cost cell: the stored total (``€12.34``), ``€1.23 so far`` for a session in
+    progress, ``—`` when nothing prices it (no tariff, or energy disputed)."""
+    if row.cost is not None:
+        return format_money(row.cost.total, row.cost.currency)
+    if so_far is not None and not row.energy_disputed:
+        return f"{format_money(so_far.total, so_far.currency)} so far"
+    return "—"
+
+
 def session_grid_rows(
-    rows: Sequence[SessionListRow], tz: ZoneInfo, now: datetime
+    rows: Sequence[SessionListRow],
+    tz: ZoneInfo,
+    now: datetime,
+    live: Mapping[str, SessionCost] | None = None,
 ) -> list[dict[str, str]]:
-    """One dict per session, every value already text."""
+    """One dict per session, every value already text; ``live``: the cost so far of the
+    sessions in progress (``data.pricing.tariffs.live_costs``)."""
+    live = live or {}
     out = []
     for row in rows:
         if row.ended_at is None:
@@ -393,10 +445,98 @@ def session_grid_rows(
                 "charger_title": f"{row.charger_name} ({row.charger_id})",
                 "account": row.account_id,
                 "kwh": _kwh_cell(float(row.energy_kwh)),
+                "cost": cost_text(row, live.get(row.session_id)),
                 "finalized": finalized,
             }
         )
     return out
+
+
+def _money_line(label: str, amount: Decimal, currency: str, *, strong: bool = False) -> html.Div:
+    value = format_money(amount, currency)
+    return html.Div(
+        [
+            html.Dt(label, className="col-7 fw-normal"),
+            html.Dd(value, className="col-5 text-end mb-1"),
+        ],
+        className="row" + (" fw-semibold border-top pt-1" if strong else ""),
+    )
+
+
+def session_detail_panel(detail: SessionDetail | None, tz: ZoneInfo, now: datetime) -> Component:
+    """A chosen session: charger, account, times and kWh; each part of its cost with VAT and
+    the tariff version; who settled its disputed energy, and when."""
+    if detail is None:
+        return html.P(DETAIL_HINT, className="small text-body-secondary")
+    row = detail.row
+    ended = IN_PROGRESS_TEXT if row.ended_at is None else format_datetime(row.ended_at, tz, now)
+    facts = [
+        f"{row.charger_name} ({row.charger_id}) · account {row.account_id}",
+        f"{format_datetime(row.started_at, tz, now)} – {ended} · {row.energy_kwh:,.3f} kWh",
+    ]
+    cost_part: list[Component] = []
+    cost = detail.cost
+    if cost is None:
+        why = (
+            "No cost until an admin settles its disputed energy."
+            if row.energy_disputed
+            else "No tariff prices this session."
+        )
+        cost_part.append(html.P(why, className="mb-0"))
+    else:
+        c = cost.currency
+        title = "Cost so far" if detail.cost_so_far else "Cost"
+        cost_part += [
+            html.H3(title, className="h6 mb-2"),
+            html.Dl(
+                [
+                    _money_line("Energy", cost.energy, c),
+                    _money_line("Time", cost.time, c),
+                    _money_line("Session fee", cost.fee, c),
+                    _money_line("Total", cost.total, c, strong=True),
+                    _money_line("of which VAT", cost.vat, c),
+                ],
+                className="mb-2 admin-session-cost",
+                style={"maxWidth": "22rem"},
+            ),
+        ]
+        if detail.tariff is not None:
+            version = format_datetime(detail.tariff.valid_from, tz, now)
+            cost_part.append(
+                html.P(
+                    f"Tariff {detail.tariff.name} ({detail.tariff.tariff_id}), the version "
+                    f"from {version}.",
+                    className="small text-body-secondary mb-0",
+                )
+            )
+    corrections: list[Component] = []
+    if detail.resolved_at is not None:
+        who = detail.resolved_by_name or "an admin account since removed"
+        if detail.resolved_by:
+            who += f" ({detail.resolved_by})"
+        reported = (
+            f" The charger had reported {detail.reported_kwh:,.3f} kWh."
+            if detail.reported_kwh is not None
+            else ""
+        )
+        corrections.append(
+            html.P(
+                f"Energy set to {row.energy_kwh:,.3f} kWh by {who}, "
+                f"{format_datetime(detail.resolved_at, tz, now)}.{reported}",
+                className="small mb-0 mt-2 admin-session-correction",
+            )
+        )
+    heading = f"Session {row.session_id}"
+    return html.Section(
+        [
+            html.H2(heading, className="h6 fw-semibold mb-1"),
+            *(html.P(line, className="small mb-1") for line in facts),
+            html.Div(cost_part, className="mt-2"),
+            *corrections,
+        ],
+        className="border rounded p-3 admin-session-detail",
+        **_aria(label=heading),
+    )
 
 
 # --- reservations ------------------------------------------------------------------------------

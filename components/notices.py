@@ -6,13 +6,18 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 
-def notice(title: str, message: str, link_text: str, link_href: str) -> dbc.Card:
+def notice(
+    title: str, message: str, link_text: str, link_href: str, *, external: bool = False
+) -> dbc.Card:
+    """``external``: the link leaves the Dash router (a Flask route, such as a redirect)."""
     return dbc.Card(
         dbc.CardBody(
             [
                 html.H1(title, className="h4"),
                 html.P(message),
-                dbc.Button(link_text, href=link_href, color="primary", outline=True),
+                dbc.Button(
+                    link_text, href=link_href, color="primary", outline=True, external_link=external
+                ),
             ]
         ),
         className="mx-auto my-5 shadow-sm notice-card",

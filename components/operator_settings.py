@@ -17,6 +17,7 @@ from components.forms import (
 from components.plans import PLAN_EDITING_ID, SETTINGS_PLANS_VERSION_ID, plans_section
 from data.accounts.operator_settings import OperatorValues
 from data.accounts.validation import timezone_names
+from data.uptime.alerts import DELAY_MINUTES_BOUNDS, AlertSettingsValues, DigestMode
 
 # Every id starts with ``admin-``: the callback gate refuses customers for those.
 SETTINGS_OPERATOR_VERSION_ID = "admin-operator-version"
@@ -28,6 +29,15 @@ OPERATOR_FIELDS = {
     "timezone": "admin-operator-timezone",
     "currency": "admin-operator-currency",
 }
+SETTINGS_ALERTS_VERSION_ID = "admin-alerts-version"
+ALERTS_SAVE_ID = "admin-alerts-save"
+ALERTS_FEEDBACK_ID = "admin-alerts-feedback"
+ALERT_FIELDS = {"delay_minutes": "admin-alerts-delay", "digest": "admin-alerts-digest"}
+DIGEST_LABELS = {
+    DigestMode.off: "No digest: an email per alert",
+    DigestMode.also: "An email per alert and a daily digest",
+    DigestMode.only: "Only a daily digest (no email per alert)",
+}
 
 
 def timezone_options() -> list[dict[str, str]]:
@@ -38,6 +48,7 @@ def settings_skeleton() -> list[Component]:
     return [
         dcc.Store(id=SETTINGS_PLANS_VERSION_ID, data=0),
         dcc.Store(id=SETTINGS_OPERATOR_VERSION_ID, data=0),
+        dcc.Store(id=SETTINGS_ALERTS_VERSION_ID, data=0),
         dcc.Store(id=PLAN_EDITING_ID, data=None),
         dbc.Row(
             className="g-4",
@@ -46,6 +57,7 @@ def settings_skeleton() -> list[Component]:
                 dbc.Col(operator_section(), lg=5),
             ],
         ),
+        dbc.Row(className="g-4 mt-0", children=[dbc.Col(alerts_section(), lg=7)]),
     ]
 
 
@@ -88,3 +100,39 @@ def operator_section() -> html.Section:
 
 def operator_form_values(values: OperatorValues) -> tuple[str, str, str, str]:
     return values.name, values.support_email or "", values.timezone, values.currency
+
+
+def alerts_section() -> html.Section:
+    low, high = DELAY_MINUTES_BOUNDS
+    return card_section(
+        "admin-alerts",
+        "Outage alerts",
+        [
+            html.P(
+                "A charger down longer than the delay opens one alert (one for the site when "
+                "several drop at once), sent once by the alerts worker, and a message when it "
+                "is back. Where they go is set in the worker's environment.",
+                className="small text-body-secondary",
+            ),
+            form_field(
+                "Alert after (minutes)",
+                text_input(ALERT_FIELDS["delay_minutes"], type="number", min=low, max=high, step=1),
+                f"From {low} to {high} minutes; the default is 5.",
+            ),
+            form_field(
+                "Email digest",
+                dbc.Select(
+                    id=ALERT_FIELDS["digest"],
+                    options=[{"label": DIGEST_LABELS[m], "value": m.value} for m in DigestMode],
+                ),
+                "The digest goes out once a day from 08:00 (operator's time zone) when there "
+                "were alerts. Webhooks get every alert.",
+            ),
+            dbc.Button("Save alert settings", id=ALERTS_SAVE_ID, n_clicks=0, color="primary"),
+            live_region(ALERTS_FEEDBACK_ID),
+        ],
+    )
+
+
+def alert_form_values(values: AlertSettingsValues) -> tuple[int, str]:
+    return values.delay_minutes, values.digest.value

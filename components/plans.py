@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 from dash.development.base_component import Component
 
 from components.forms import (
@@ -66,8 +66,13 @@ def plans_section() -> html.Section:
         "Plans",
         [
             html.P(
-                "A plan's allowance is per calendar month in the operator's time zone. "
-                + REFRESH_NOTE,
+                [
+                    "A plan's allowance is per calendar month in the operator's time zone. "
+                    + REFRESH_NOTE
+                    + " What a plan's sessions cost is its tariff: see ",
+                    dcc.Link("Tariffs", href="/admin/tariffs"),
+                    ".",
+                ],
                 className="small text-body-secondary",
             ),
             html.Div(id=PLANS_TABLE_ID, className="mb-3"),

@@ -9,10 +9,14 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from auth.accounts import AccountInfo
+from components.format import format_money
 from components.forms import post_form
 from components.landmarks import aria
+from data.pricing.cost import SessionCost
 
 BANNER_ID = "active-session-banner"
+BANNER_KWH_ID = "banner-kwh"
+BANNER_COST_ID = "banner-cost"  # empty (and hidden, with its separator) when no tariff prices it
 BANNER_CHARGER_ID = "banner-charger"
 # A store nothing writes: the account menu's callback listens to it alone, so it runs once per
 # page load (its initial call), never on a tick or in-app navigation, which would redraw the menu
@@ -45,8 +49,10 @@ def active_session_banner() -> html.Div:
         children=[
             html.Span("⚡", className="banner-icon", **aria(hidden="true")),
             html.Strong("Active session"),
-            html.Span(id="banner-kwh", className="fw-semibold"),
-            html.Span("delivered so far", className="text-success-emphasis"),
+            html.Span(id=BANNER_KWH_ID, className="fw-semibold"),
+            html.Span("delivered", className="text-success-emphasis"),
+            html.Span("·", className="banner-cost-sep", **aria(hidden="true")),
+            html.Span(id=BANNER_COST_ID, className="fw-semibold banner-cost"),
             html.Span("·", **aria(hidden="true")),
             html.Span(id="banner-started"),
             html.Span("·", **aria(hidden="true")),
@@ -67,6 +73,12 @@ def active_session_banner() -> html.Div:
             ),
         ],
     )
+
+
+def cost_so_far_text(cost: SessionCost | None) -> str:
+    """``€4.83 so far``: a session's cost while it is not final, as the banner and Recent
+    activity both say it; empty when no tariff prices it."""
+    return "" if cost is None else f"{format_money(cost.total, cost.currency)} so far"
 
 
 def navbar() -> dbc.Navbar:
@@ -103,6 +115,14 @@ def account_menu(display_name: str, account: AccountInfo, csrf_token: str) -> li
                 html.P(
                     f"Signed in as {account.title} ({account.role.value})",
                     className="dropdown-header mb-0",
+                ),
+                *(
+                    []
+                    if account.is_admin
+                    # /statements redirects to this month's: a Flask route, not a router page.
+                    else [
+                        dbc.DropdownMenuItem("Statements", href="/statements", external_link=True)
+                    ]
                 ),
                 dbc.DropdownMenuItem("Switch account", href="/switch"),
                 dbc.DropdownMenuItem(divider=True),

@@ -85,12 +85,29 @@ def tokens_skeleton() -> list[Component]:
                     "(/api/v1/), or both, as its scopes say. It is shown once.",
                     className="small text-body-secondary",
                 ),
+                # In reading order, each label right above its own control: the name, what
+                # the token may do (a fieldset, its legend naming the checklist), then Create.
                 dbc.Form(
                     [
-                        dbc.Label("What it is for", html_for=TOKENS_NAME_ID, class_name="small"),
+                        html.Div(
+                            [
+                                dbc.Label(
+                                    "What it is for",
+                                    html_for=TOKENS_NAME_ID,
+                                    class_name="small mb-1",
+                                ),
+                                dbc.Input(
+                                    id=TOKENS_NAME_ID,
+                                    placeholder="e.g. nightly warehouse sync",
+                                    maxlength=NAME_LENGTH,
+                                    autocomplete="off",
+                                ),
+                            ],
+                            className="mb-3 admin-token-name-field",
+                        ),
                         html.Fieldset(
                             [
-                                html.Legend("It may", className="small mb-1 fs-6"),
+                                html.Legend("What it may do", className="form-label small mb-1"),
                                 dbc.Checklist(
                                     id=TOKENS_SCOPES_ID,
                                     options=[
@@ -101,25 +118,9 @@ def tokens_skeleton() -> list[Component]:
                                     class_name="small",
                                 ),
                             ],
-                            className="mb-2",
+                            className="mb-3",
                         ),
-                        html.Div(
-                            [
-                                dbc.Input(
-                                    id=TOKENS_NAME_ID,
-                                    placeholder="e.g. nightly warehouse sync",
-                                    maxlength=NAME_LENGTH,
-                                    autocomplete="off",
-                                ),
-                                dbc.Button(
-                                    "Create token",
-                                    id=TOKENS_CREATE_ID,
-                                    color="primary",
-                                    class_name="text-nowrap",
-                                ),
-                            ],
-                            className="d-flex flex-wrap flex-sm-nowrap gap-2",
-                        ),
+                        dbc.Button("Create token", id=TOKENS_CREATE_ID, color="primary"),
                     ],
                     id="admin-tokens-form",
                 ),

@@ -6,9 +6,7 @@ import secrets
 from typing import Any
 
 from dash import ctx
-from flask_login import current_user
 
-from auth.accounts import current_account
 from components.plans import NO_PLAN_VALUE
 from data.accounts.people import REFRESH_FILTER
 from pages._admin import bump, pressed
@@ -46,14 +44,6 @@ def refresh_grid(model: object) -> dict[str, Any]:
     token = secrets.token_hex(4)
     new[REFRESH_FILTER] = {"filterType": "text", "type": "contains", "filter": token}
     return new
-
-
-def acting() -> tuple[int, str]:
-    """The signed-in admin's person and account, from the server session."""
-    account = current_account()
-    if account is None or not current_user.is_authenticated:
-        raise PermissionError("no active account")
-    return int(current_user.user_id), account.id
 
 
 def plan_choice(value: object) -> str | None:

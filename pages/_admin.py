@@ -8,23 +8,25 @@ the page's layout in the browser, so each admin layout says so instead of showin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from dash import ctx
+from dash import Input, Output, State, callback, ctx
 from dash.development.base_component import Component
 from flask import has_request_context
 from sqlalchemy.orm import Session
 
 from auth.accounts import current_account
+from auth.roles import admin_only
 from components.notices import admin_only_notice
 from data.charging.dashboard import operator_settings
 from web.db import session_scope
 
 R = TypeVar("R")
+C = TypeVar("C")  # a choice of a search dropdown
 
 
 def admin_layout(build: Callable[..., Component]) -> Callable[..., Component]:
@@ -65,3 +67,44 @@ def timed_table(
         tz = operator_settings(s).tz
         rows = read(s)
     return table(rows, tz, now)
+
+
+def text_value(value: object, limit: int = 200) -> str:
+    """What the browser sent as text, trimmed and cut to ``limit`` ("" for anything else)."""
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def search_dropdown(
+    dropdown_id: str,
+    search: Callable[[Session, str], list[C]],
+    choice: Callable[[Session, str], C | None],
+    key: Callable[[C], str],
+    options: Callable[[Sequence[C]], list[dict[str, str]]],
+    *,
+    fixed: Sequence[dict[str, str]] = (),
+    shared: bool = False,
+) -> Callable[[object, object], list[dict[str, str]]]:
+    """The callback of a searchable dropdown: the choices matching what is typed, and the chosen
+    one stays listed (a dropdown drops a value it has no option for), after the ``fixed``
+    options (e.g. "every charger"). ``shared``: another callback sets the value and its option
+    (a dropdown clears a value it has no option for), this one answers typing only. Registered
+    once per dropdown by the page that imports it; returned for the tests."""
+
+    @callback(
+        Output(dropdown_id, "options", allow_duplicate=shared),
+        Input(dropdown_id, "search_value"),
+        State(dropdown_id, "value"),
+        prevent_initial_call=shared,
+    )
+    @admin_only
+    def find(typed: object, value: object) -> list[dict[str, str]]:
+        chosen = text_value(value, 64)
+        with session_scope() as s:
+            choices = search(s, text_value(typed))
+            if chosen and all(key(c) != chosen for c in choices):
+                current = choice(s, chosen)
+                if current is not None:
+                    choices.insert(0, current)
+        return [*fixed, *options(choices)]
+
+    return find

@@ -14,7 +14,7 @@ from typing import Any
 from dash import ALL, Input, Output, State, callback, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from auth.accounts import current_account_id
+from auth.accounts import current_actor
 from auth.roles import admin_only
 from components.admin import feedback
 from components.energy import (
@@ -28,7 +28,9 @@ from components.energy import (
     ENERGY_VALUE_TYPE,
     energy_disputes_body,
 )
+from components.format import format_money
 from data.charging.dashboard import operator_settings
+from data.charging.history import session_detail
 from data.core.models import ID_LENGTH
 from data.ocpp.admin import OcppAdminError, disputed_sessions, resolve_energy_dispute
 from pages._admin import bump, pressed
@@ -74,16 +76,21 @@ def resolve_energy(
         return feedback("Enter the session's energy in kWh, then press Correct.", ok=False), (
             no_update
         )
+    now = datetime.now(UTC)
     try:
         with session_scope() as s:
-            energy = resolve_energy_dispute(
-                s, session_id, current_account_id(), value, datetime.now(UTC)
-            )
+            energy = resolve_energy_dispute(s, session_id, current_actor(), value, now)
+            # Its cost follows its energy (priced again when finalized).
+            detail = session_detail(s, session_id, now)
     except OcppAdminError as error:
         return feedback(str(error), ok=False), bump(n)
     how = "confirmed at" if confirming else "corrected to"
-    message = f"Session {session_id}: energy {how} {energy:,.3f} kWh; it counts again."
-    return feedback(message, ok=True), bump(n)
+    message = f"Session {session_id}: energy {how} {energy:,.3f} kWh; it counts again"
+    cost = None if detail is None else detail.cost
+    if detail is not None and cost is not None:
+        money = format_money(cost.total, cost.currency)
+        message += f", {money} so far" if detail.cost_so_far else f", and costs {money} now"
+    return feedback(message + ".", ok=True), bump(n)
 
 
 def register() -> None:

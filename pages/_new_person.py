@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from dash import Input, Output, State, callback, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from auth.accounts import current_actor
 from auth.roles import admin_only
 from components.forms import error_id, failure, success
 from components.new_person import (
@@ -81,6 +83,8 @@ def create_new_person(clicks: object, kinds: object, *values: Any) -> tuple[Any,
                 display_name=v["display_name"],
                 accounts=accounts,
                 password=v["password"] or None,
+                actor=current_actor(),
+                now=datetime.now(UTC),
             )
     except InvalidInput as exc:
         messages = field_messages(exc.errors, NEW_PERSON_FIELDS)

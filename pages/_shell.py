@@ -24,13 +24,16 @@ from werkzeug.exceptions import HTTPException
 from auth.accounts import current_account, current_account_id
 from components.format import format_ago, format_kwh, format_time
 from components.shell import (
+    BANNER_COST_ID,
     BANNER_ID,
+    BANNER_KWH_ID,
     COMMAND_POLL_ID,
     COMMAND_STORE_ID,
     MENU_LOAD_ID,
     STOP_BUTTON_ID,
     STOP_NOTE_ID,
     account_menu,
+    cost_so_far_text,
     driver_command,
     frame,
 )
@@ -95,29 +98,39 @@ def callback_error(error: Exception) -> None:
 def register_callbacks(app: Dash) -> None:
     @app.callback(
         Output(BANNER_ID, "hidden"),
-        Output("banner-kwh", "children"),
+        Output(BANNER_KWH_ID, "children"),
+        Output(BANNER_COST_ID, "children"),
         Output("banner-started", "children"),
         Output("banner-charger", "children"),
         Input("refresh-interval", "n_intervals"),
         Input("url", "pathname"),
         State(BANNER_ID, "hidden"),
-        State("banner-kwh", "children"),
+        State(BANNER_KWH_ID, "children"),
+        State(BANNER_COST_ID, "children"),
         State("banner-started", "children"),
         State("banner-charger", "children"),
     )
     def refresh_banner(_n: int | None, _path: str | None, *shown: Any) -> tuple[Any, ...]:
-        """The Active session banner, on every page shown and every tick."""
+        """The Active session banner, on every page shown and every tick: its kWh and its cost
+        so far (``active_session`` reads both in one statement, the cost by ``live_cost``'s
+        rule)."""
         account_id = current_account_id()
         now = datetime.now(UTC)
         with read_scope() as s:
             tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
             active = active_session(s, account_id, now)
         if active is None:
-            fresh: tuple[Any, ...] = (True, "", "", "")
+            fresh: tuple[Any, ...] = (True, "", "", "", "")
         else:
             started = f"started {format_time(active.started_at, tz)}, "
             started += format_ago(active.started_at, now)
-            fresh = (False, format_kwh(active.energy_kwh), started, f"on {active.charger_name}")
+            fresh = (
+                False,
+                format_kwh(active.energy_kwh),
+                cost_so_far_text(active.cost),
+                started,
+                f"on {active.charger_name}",
+            )
         # Send only what changed: the banner's texts are props, not a rebuilt tree.
         return tuple(
             no_update if new == old else new for new, old in zip(fresh, shown, strict=True)

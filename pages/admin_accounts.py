@@ -12,6 +12,7 @@ them. The New person dialog's callbacks are in ``pages/_new_person.py``, what bo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import dash
@@ -20,7 +21,7 @@ from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 from flask_login import login_user
 
-from auth.accounts import load_signed_in_user
+from auth.accounts import current_actor, load_signed_in_user
 from auth.roles import admin_only
 from components.admin import admin_page
 from components.forms import error_id, failure, success
@@ -103,7 +104,6 @@ from data.chargers.grants import (
 from data.core.models import Role
 from pages import _new_person
 from pages._accounts import (
-    acting,
     field_messages,
     pattern_click,
     plan_choice,
@@ -318,19 +318,19 @@ def save_password(clicks: object, password: object, selected: object) -> tuple[A
     user_id, account_id = selection(selected)
     if user_id is None:
         raise PreventUpdate
-    acting_user, _ = acting()
+    actor = current_actor()
     try:
         with session_scope() as s:
-            set_person_password(s, user_id, password)
+            set_person_password(s, user_id, password, actor=actor, now=datetime.now(UTC))
             found = person(s, user_id)
             name = found.display_name if found is not None else ""
     except InvalidInput as exc:
         return failure(exc.message), no_update, True, no_update
-    if user_id == acting_user:
+    if user_id == actor.user_id:
         # Their own password: the version bump ends every other session, and this one is
         # re-issued with the new version so the operator stays signed in here.
         with session_scope() as s:
-            me = load_signed_in_user(s, acting_user)
+            me = load_signed_in_user(s, user_id)
         if me is not None:
             login_user(me)
         message = "Your password is changed. Your other sessions have ended."
@@ -360,7 +360,9 @@ def assign_plan(
         raise PreventUpdate
     try:
         with session_scope() as s:
-            name = set_account_plan(s, account_id, plan_choice(plan_id))
+            name = set_account_plan(
+                s, account_id, plan_choice(plan_id), actor=current_actor(), now=datetime.now(UTC)
+            )
     except InvalidInput as exc:
         return failure(exc.message), no_update, no_update
     text = f"{account_id} is now on {name}." if name else f"{account_id} has no plan now."
@@ -410,7 +412,9 @@ def grant(clicks: object, charger_id: object, selected: object) -> tuple[Any, ..
         return failure("Pick a restricted charger first."), no_update, no_update, no_update
     try:
         with session_scope() as s:
-            change = grant_charger(s, account_id, charger_id)
+            change = grant_charger(
+                s, account_id, charger_id, actor=current_actor(), now=datetime.now(UTC)
+            )
             # The choices without the one just granted (only chargers not granted yet).
             choices = charger_choice_options(restricted_charger_choices(s, str(account_id), ""))
     except InvalidInput as exc:
@@ -440,7 +444,9 @@ def revoke(_clicks: list[Any], selected: object) -> tuple[Any, ...]:
         raise PreventUpdate
     try:
         with session_scope() as s:
-            change = revoke_charger(s, account_id, charger_id)
+            change = revoke_charger(
+                s, account_id, charger_id, actor=current_actor(), now=datetime.now(UTC)
+            )
     except InvalidInput as exc:
         return failure(exc.message), no_update
     charger = f"{change.friendly_name} ({change.charger_id})"
@@ -469,7 +475,9 @@ def make_default(_clicks: list[Any], selected: object, model: object) -> tuple[A
         raise PreventUpdate
     try:
         with session_scope() as s:
-            set_default_account(s, user_id, account_id)
+            set_default_account(
+                s, user_id, account_id, actor=current_actor(), now=datetime.now(UTC)
+            )
     except InvalidInput as exc:
         return failure(exc.message), no_update, no_update
     text = f"They now sign in to {account_id}; switching accounts stays possible."
@@ -494,12 +502,9 @@ def ask_remove(_open: object, _cancel: object, selected: object) -> tuple[Any, .
     if ctx.triggered_id == REMOVE_CANCEL_ID:
         return False, no_update, ""
     user_id, account_id = selection(selected)
-    acting_user, acting_account = acting()
     try:
         with session_scope() as s:
-            check_account_removal(
-                s, account_id, acting_user_id=acting_user, acting_account_id=acting_account
-            )
+            check_account_removal(s, account_id, actor=current_actor())
             found = person(s, user_id) if user_id is not None else None
     except InvalidInput as exc:
         return False, no_update, failure(exc.message)
@@ -523,12 +528,9 @@ def confirm_remove(clicks: object, selected: object, model: object) -> tuple[Any
     if not clicked(clicks):
         raise PreventUpdate
     user_id, account_id = selection(selected)
-    acting_user, acting_account = acting()
     try:
         with session_scope() as s:
-            removed = remove_account(
-                s, account_id, acting_user_id=acting_user, acting_account_id=acting_account
-            )
+            removed = remove_account(s, account_id, actor=current_actor(), now=datetime.now(UTC))
     except InvalidInput as exc:
         return False, failure(exc.message), no_update, no_update, no_update
     extra = []
@@ -589,7 +591,7 @@ def add_account_to_person(
     )
     try:
         with session_scope() as s:
-            added = add_account(s, user_id, new)
+            added = add_account(s, user_id, new, actor=current_actor(), now=datetime.now(UTC))
     except InvalidInput as exc:
         messages = field_messages(exc.errors, ADD_ACCOUNT_FIELDS)
         general = exc.errors.get("form")

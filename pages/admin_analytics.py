@@ -1,5 +1,6 @@
-"""/admin/analytics: fleet energy per day and month, when people charge, the busiest chargers and
-energy by connector type, for a period or a custom range of local days.
+"""/admin/analytics: fleet energy and revenue per day and month, when people charge, the busiest
+chargers, the chargers with the most revenue, and energy and revenue by connector type, for a
+period or a custom range of local days.
 
 The layout is a static skeleton built from the URL query alone (no SQL); ``render_analytics``
 fills every chart once per range. The range comes back from the browser's store, so it is read
@@ -29,10 +30,14 @@ from components.analytics import (
     analytics_skeleton,
     connector_figure,
     daily_energy_figure,
+    daily_revenue_figure,
     hour_of_week_figure,
     monthly_energy_figure,
+    monthly_revenue_figure,
     range_error,
     range_search,
+    revenue_chargers_figure,
+    revenue_connector_figure,
     summary,
     utilisation_figure,
 )
@@ -43,6 +48,7 @@ from data.charging.analytics import (
     energy_per_day,
     energy_per_month,
     read_range,
+    revenue_per_charger,
     sessions_by_hour_of_week,
     top_chargers_by_utilisation,
 )
@@ -69,11 +75,16 @@ def layout(**query: object) -> Component:
     Output(GRAPH_IDS["hour-of-week"], "figure"),
     Output(GRAPH_IDS["utilisation"], "figure"),
     Output(GRAPH_IDS["connectors"], "figure"),
+    Output(GRAPH_IDS["revenue-daily"], "figure"),
+    Output(GRAPH_IDS["revenue-monthly"], "figure"),
+    Output(GRAPH_IDS["revenue-connectors"], "figure"),
+    Output(GRAPH_IDS["revenue-chargers"], "figure"),
     Input(RANGE_STORE_ID, "data"),
 )
 @admin_only
 def render_analytics(range_query: object) -> tuple[Any, ...]:
-    """Every chart of the range; four aggregate queries, none of them per day or per charger."""
+    """Every chart of the range; five aggregate queries, none of them per day or per charger
+    (revenue comes with the energy per day and per connector type)."""
     choice, _note = read_range(range_query if isinstance(range_query, dict) else {})
     now = datetime.now(UTC)
     with session_scope() as s:
@@ -83,13 +94,20 @@ def render_analytics(range_query: object) -> tuple[Any, ...]:
         grid = sessions_by_hour_of_week(s, period)
         top = top_chargers_by_utilisation(s, period, now)
         connectors = energy_by_connector(s, period)
+        earners = revenue_per_charger(s, period)
+    months = energy_per_month(days)
+    currency = settings.currency
     return (
-        summary(period, days, settings.tz.key),
+        summary(period, days, settings.tz.key, currency),
         daily_energy_figure(days),
-        monthly_energy_figure(energy_per_month(days)),
+        monthly_energy_figure(months),
         hour_of_week_figure(grid),
         utilisation_figure(top),
         connector_figure(connectors),
+        daily_revenue_figure(days, currency),
+        monthly_revenue_figure(months, currency),
+        revenue_connector_figure(connectors, currency),
+        revenue_chargers_figure(earners, currency),
     )
 
 

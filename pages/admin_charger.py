@@ -30,9 +30,8 @@ from dash import (
 )
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
-from flask_login import current_user
 
-from auth.accounts import current_account_id
+from auth.accounts import current_actor
 from auth.roles import admin_only
 from components import commands as cmd
 from components.admin import admin_page, feedback
@@ -47,6 +46,10 @@ from components.charger import (
     CHARGER_GRANT_ID,
     CHARGER_HEADING_ID,
     CHARGER_ID_STORE,
+    CHARGER_INCIDENT_TYPE,
+    CHARGER_INCIDENTS_FEEDBACK_ID,
+    CHARGER_INCIDENTS_ID,
+    CHARGER_INCIDENTS_STORE,
     CHARGER_MISSING_ID,
     CHARGER_NAME_ID,
     CHARGER_PERIOD_ID,
@@ -67,6 +70,7 @@ from components.charger import (
     charger_summary,
     energy_figure,
     grants_list,
+    incidents_table,
     reservations_table,
     session_row,
     usage_totals,
@@ -92,13 +96,14 @@ from data.chargers.grants import (
     grant_charger,
     revoke_charger,
 )
+from data.chargers.incidents import IncidentChangeError, charger_incidents, set_incident_status
 from data.chargers.usage import charger_daily_usage
 from data.charging.dashboard import operator_settings
 from data.core.grid import parse_grid_request
 from data.core.models import ID_LENGTH
 from data.core.periods import parse_period, period_bounds
 from data.ocpp.command_log import CommandLogFilter, command_log_rows, sessions_in_progress
-from data.ocpp.commands import CommandError, command, request_command, validate_params
+from data.ocpp.commands import CommandError, command, operator_command, validate_params
 from pages._admin import admin_layout, bump, pressed
 from web.db import session_scope
 
@@ -191,8 +196,9 @@ def save_settings(
     try:
         with session_scope() as s:
             stored_name, stored_visibility = update_charger(
-                s, _charger_id(charger_id), name, visibility
-            )
+                s, _charger_id(charger_id), name, visibility,
+                actor=current_actor(), now=datetime.now(UTC),
+            )  # fmt: skip
     except ChargerNotFoundError:
         return feedback(GONE, ok=False), no_update
     except FleetInputError as error:
@@ -274,17 +280,18 @@ def change_access(
     else:
         raise PreventUpdate
     granting = trigger == CHARGER_GRANT_ID
+    actor, now = current_actor(), datetime.now(UTC)
     try:
         with session_scope() as s:
             if granting:
-                done = grant_charger(s, account, cid).changed
+                done = grant_charger(s, account, cid, actor=actor, now=now).changed
                 message = (
                     f"{account} may now see this charger."
                     if done
                     else f"{account} could already see this charger."
                 )
             else:
-                done = revoke_charger(s, account, cid).changed
+                done = revoke_charger(s, account, cid, actor=actor, now=now).changed
                 message = (
                     f"{account} no longer sees this charger."
                     if done
@@ -397,6 +404,55 @@ def render_reservations(charger_id: object) -> Any:
     return reservations_table(rows, tz, now)
 
 
+# --- problems drivers reported ---------------------------------------------------------------
+
+
+@callback(
+    Output(CHARGER_INCIDENTS_ID, "children"),
+    Input(CHARGER_ID_STORE, "data"),
+    Input(CHARGER_INCIDENTS_STORE, "data"),
+)
+@admin_only
+def render_incidents(charger_id: object, _changed: object) -> Any:
+    """The problems drivers reported here, those still to handle first."""
+    now = datetime.now(UTC)
+    cid = _charger_id(charger_id)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        if charger_detail(s, cid, now) is None:
+            return GONE
+        rows = charger_incidents(s, cid)
+    return incidents_table(rows, tz, now)
+
+
+@callback(
+    Output(CHARGER_INCIDENTS_FEEDBACK_ID, "children"),
+    Output(CHARGER_INCIDENTS_STORE, "data"),
+    Input({"type": CHARGER_INCIDENT_TYPE, "incident": ALL, "to": ALL}, "n_clicks"),
+    State(CHARGER_ID_STORE, "data"),
+    State(CHARGER_INCIDENTS_STORE, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def change_incident(_clicks: object, charger_id: object, changed: object) -> tuple[Any, Any]:
+    """Acknowledge or resolve the incident whose button was pressed (of this charger only);
+    who does it comes from the server session, and the audit log keeps it."""
+    if not pressed():
+        raise PreventUpdate  # the list re-rendered, its buttons appearing
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict):
+        raise PreventUpdate
+    try:
+        with session_scope() as s:
+            row = set_incident_status(
+                s, trigger.get("incident"), trigger.get("to"),
+                charger_id=_charger_id(charger_id), actor=current_actor(), now=datetime.now(UTC),
+            )  # fmt: skip
+    except IncidentChangeError as error:
+        return feedback(str(error), ok=False), bump(changed)
+    return feedback(f"{row.reference} is now {row.status.value}.", ok=True), bump(changed)
+
+
 # --- commands to the charger -----------------------------------------------------------------
 
 
@@ -439,7 +495,7 @@ def command_sessions(action: object, _sent: object, charger_id: object) -> tuple
         raise PreventUpdate
     with session_scope() as s:
         options = cmd.session_options(sessions_in_progress(s, _charger_id(charger_id)))
-    return options, options[0]["value"]
+    return options, options[0]["value"] if options else None
 
 
 def _form_params(
@@ -515,6 +571,8 @@ def send_command(
     )
     now = datetime.now(UTC)
     try:
+        if name == "RemoteStopTransaction" and params.get("session_id") is None:
+            raise CommandError(f"{cmd.NO_SESSION}: there is nothing to stop.")
         validate_params(name, params)
         with session_scope() as s:
             if charger_detail(s, cid, now) is None:
@@ -523,16 +581,13 @@ def send_command(
                 in_progress = sessions_in_progress(s, cid)
                 stoppable = {p.session_id for p in in_progress if p.remote_stoppable}
                 if name == "RemoteStopTransaction" and params["session_id"] not in stoppable:
-                    # Said now, not after the confirmation (request_command checks it again).
+                    # Said now, not after the confirmation (operator_command checks it again).
                     raise CommandError(
                         f"{name}: session {params['session_id']!r} is not in progress on {cid}"
                     )
                 question = cmd.confirm_text(name, params, cid, in_progress)
                 return True, question, "", no_update, no_update
-            row = request_command(
-                s, cid, name, params, now,
-                user_id=current_user.user_id, account_id=current_account_id(),
-            )  # fmt: skip
+            row = operator_command(s, cid, name, params, now, actor=current_actor())
     except CommandError as error:
         return False, no_update, feedback(str(error), ok=False), no_update, no_update
     sent = feedback(f"{name} sent to {cid}.", ok=True)
@@ -543,7 +598,7 @@ def send_command(
     Output(cmd.STATE_ID, "children"),
     Output(cmd.POLL_BOX_ID, "children", allow_duplicate=True),
     Input(cmd.COMMAND_STORE, "data"),
-    Input(cmd.POLL_ID, "n_intervals"),
+    Input({"type": cmd.POLL_TYPE, "command": ALL}, "n_intervals"),
     State(CHARGER_ID_STORE, "data"),
     prevent_initial_call=True,
 )

@@ -25,6 +25,7 @@ from dash.exceptions import PreventUpdate
 from flask import current_app
 from flask_login import current_user
 
+from auth.accounts import current_actor
 from auth.roles import admin_only, require_admin
 from components.imports import (
     APPLY_ID,
@@ -83,11 +84,23 @@ def _pressed_on(clicks: object, token: object) -> uploads.Staged | None:
     return uploads.find(_root(), token, _owner(), datetime.now(UTC))
 
 
-def _run(folder: Path, *, dry_run: bool) -> tuple[ImportReport | None, list[RowError], str | None]:
-    """The import (or its dry run): the report, or the errors, or a broken database rule."""
+def _run(
+    staged: uploads.Staged, *, dry_run: bool
+) -> tuple[ImportReport | None, list[RowError], str | None]:
+    """The import (or its dry run) of an upload, as the signed-in admin: the report, or the
+    errors, or a broken database rule."""
+    actor, now = current_actor(), datetime.now(UTC)
     try:
         with session_scope() as s:
-            return import_folder(s, folder, dry_run=dry_run), [], None
+            report = import_folder(
+                s,
+                staged.folder,
+                actor=actor,
+                now=now,
+                source=f"upload: {staged.source}",
+                dry_run=dry_run,
+            )
+            return report, [], None
     except ExchangeError as exc:
         return None, exc.errors, None
     except DATABASE_RULE_ERRORS as exc:
@@ -152,7 +165,7 @@ def check_upload(
         message = "The server cannot keep uploads right now; nothing was stored."
         return None, refused(message), True, None, None
     try:
-        report, errors, rule = _run(staged.folder, dry_run=True)
+        report, errors, rule = _run(staged, dry_run=True)
     except BaseException:
         uploads.discard(staged)  # e.g. the database is unreachable: the page says so
         raise
@@ -181,7 +194,7 @@ def apply_import(clicks: object, token: object) -> tuple[Any, ...]:
     if claimed is None:  # expired, someone else's, or a second click already took it
         return None, gone(), True
     try:
-        report, errors, rule = _run(claimed.folder, dry_run=False)
+        report, errors, rule = _run(claimed, dry_run=False)
     except BaseException:
         uploads.discard(claimed)  # nothing was written (rolled back); the page says what failed
         raise

@@ -16,6 +16,7 @@ from dash import ALL, Input, Output, State, callback, ctx, no_update
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
+from auth.accounts import current_actor
 from auth.roles import admin_only
 from components import commands as cmd
 from components.admin import admin_page, feedback
@@ -111,12 +112,13 @@ def change_password(
     """Set (or clear) a charger's OCPP password. The field is emptied either way: the password
     is never sent back to the browser."""
     clearing = ctx.triggered_id == LOGIN_CLEAR_ID
+    actor, now = current_actor(), datetime.now(UTC)
     try:
         with session_scope() as s:
             if clearing:
-                cid = clear_ocpp_password(s, charger_id)
+                cid = clear_ocpp_password(s, charger_id, actor=actor, now=now)
             else:
-                cid = set_ocpp_password(s, charger_id, password)
+                cid = set_ocpp_password(s, charger_id, password, actor=actor, now=now)
     except OcppAdminError as error:
         return feedback(str(error), ok=False), no_update, no_update if clearing else ""
     if clearing:
@@ -156,19 +158,20 @@ def change_tags(
 ) -> tuple[Any, Any, Any]:
     """Assign the typed tag to an account, or remove the tag whose button was pressed."""
     trigger = ctx.triggered_id
+    actor, now = current_actor(), datetime.now(UTC)
     if isinstance(trigger, dict):
         # A Remove button; new buttons appearing (n_clicks 0) are not clicks.
         if not pressed():
             raise PreventUpdate
         removed_tag = trigger.get("tag")
         with session_scope() as s:
-            removed = remove_id_tag(s, removed_tag)
+            removed = remove_id_tag(s, removed_tag, actor=actor, now=now)
         if not removed:
             return feedback("That id tag was already removed.", ok=False), bump(n), no_update
         return feedback(f"Id tag {removed_tag} removed.", ok=True), bump(n), no_update
     try:
         with session_scope() as s:
-            row = assign_id_tag(s, tag, account)
+            row = assign_id_tag(s, tag, account, actor=actor, now=now)
     except OcppAdminError as error:
         return feedback(str(error), ok=False), no_update, no_update
     who = " · ".join(p for p in (row.account_id, row.email) if p)

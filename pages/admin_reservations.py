@@ -10,16 +10,15 @@ message shown as is. Ids from the browser are only keys: each is looked up again
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, no_update
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
-from sqlalchemy.orm import Session
 
+from auth.accounts import current_actor
 from auth.roles import admin_only
 from components.admin import admin_page
 from components.history import (
@@ -72,7 +71,7 @@ from data.charging.reservations import (
     search_customer_accounts,
     upcoming_reservations,
 )
-from pages._admin import admin_layout
+from pages._admin import admin_layout, search_dropdown, text_value
 from web.db import session_scope
 
 dash.register_page(
@@ -83,16 +82,11 @@ dash.register_page(
 )
 
 GRID = {"type": RESERVATIONS_GRID_TYPE, "n": ALL}
-C = TypeVar("C")  # a choice of a search dropdown
 
 
 @admin_layout
 def layout(**_: object) -> Component:
     return admin_page("Reservations", "/admin/reservations", *reservations_skeleton())
-
-
-def _text(value: object, limit: int = 200) -> str:
-    return value.strip()[:limit] if isinstance(value, str) else ""
 
 
 @callback(
@@ -122,7 +116,7 @@ def prefill_form(_ready: object) -> tuple[str, str, str]:
 def show_list(_version: object, search: object) -> tuple[Component, str]:
     """A fresh grid (after a change, or for a new search): it asks from row 0 again; the
     "Export CSV" link carries the same search."""
-    return reservations_grid(new_grid_key()), reservations_export_href(_text(search))
+    return reservations_grid(new_grid_key()), reservations_export_href(text_value(search))
 
 
 @callback(
@@ -139,7 +133,7 @@ def reservations_page(requests: list[Any], search: object) -> tuple[list[Any], A
         raise PreventUpdate
     grid = parse_reservations_request(request)
     start, end = grid.start, grid.end
-    needle = _text(search)
+    needle = text_value(search)
     now = datetime.now(UTC)
     with session_scope() as s:
         tz = operator_settings(s).tz
@@ -196,7 +190,7 @@ def cancel_flow(
     now = datetime.now(UTC)
     if trigger == CANCEL_OPEN_ID:
         row = _selected(selected)
-        rid = _text(row.get("reservation") if row else None, 64)
+        rid = text_value(row.get("reservation") if row else None, 64)
         if not rid:
             note = message("Select a reservation in the table first.", ok=False)
             return False, no_update, None, note, no_update
@@ -210,11 +204,11 @@ def cancel_flow(
         question += "for that time."
         return True, question, rid, None, no_update
     if trigger == CANCEL_CONFIRM_ID:
-        rid = _text(target, 64)
+        rid = text_value(target, 64)
         try:
             with session_scope() as s:
                 tz = operator_settings(s).tz
-                done = cancel_reservation(s, rid, now)
+                done = cancel_reservation(s, rid, now, actor=current_actor())
         except ReservationError as exc:
             return False, no_update, None, message(str(exc), ok=False), new_grid_key()
         text = f"Cancelled {reservation_summary(done, tz, now)}."
@@ -237,8 +231,8 @@ def create(
     _clicks: object, account_id: object, charger_id: object, start: object, end: object
 ) -> tuple[Any, Any]:
     """A confirmed reservation, or the reason it cannot be."""
-    account = _text(account_id, 64)
-    charger = _text(charger_id, 64)
+    account = text_value(account_id, 64)
+    charger = text_value(charger_id, 64)
     if not account:
         return message("Choose a customer account.", ok=False), no_update
     if not charger:
@@ -257,6 +251,7 @@ def create(
                 ends_at=ends_at,
                 now=now,
                 tz=tz,
+                actor=current_actor(),
             )
     except ReservationError as exc:
         return message(str(exc), ok=False), no_update
@@ -267,44 +262,14 @@ def create(
     return message(text, ok=True), new_grid_key()
 
 
-def _search_dropdown(
-    dropdown_id: str,
-    search: Callable[[Session, str], list[C]],
-    choice: Callable[[Session, str], C | None],
-    key: Callable[[C], str],
-    options: Callable[[Sequence[C]], list[dict[str, str]]],
-) -> Callable[[object, object], list[dict[str, str]]]:
-    """The callback of a searchable dropdown of the new-reservation form: the choices matching
-    what is typed, and the chosen one stays listed (a dropdown drops a value it has no option
-    for). Registered here, once per dropdown; returned for the tests."""
-
-    @callback(
-        Output(dropdown_id, "options"),
-        Input(dropdown_id, "search_value"),
-        State(dropdown_id, "value"),
-    )
-    @admin_only
-    def find(typed: object, value: object) -> list[dict[str, str]]:
-        chosen = _text(value, 64)
-        with session_scope() as s:
-            choices = search(s, _text(typed))
-            if chosen and all(key(c) != chosen for c in choices):
-                current = choice(s, chosen)
-                if current is not None:
-                    choices.insert(0, current)
-        return options(choices)
-
-    return find
-
-
 # Customer accounts, and chargers, matching what is typed.
-find_accounts = _search_dropdown(
+find_accounts = search_dropdown(
     NEW_ACCOUNT_ID,
     search_customer_accounts,
     account_choice,
     lambda c: c.account_id,
     account_options,
 )
-find_chargers = _search_dropdown(
+find_chargers = search_dropdown(
     NEW_CHARGER_ID, search_chargers, charger_choice, lambda c: c.charger_id, charger_options
 )

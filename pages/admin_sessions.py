@@ -6,6 +6,10 @@ in_progress``) so a view can be shared. The layout only hands the raw query to t
 mounts a grid for the canonical view. ``sessions_page`` answers the grid's block requests; with the
 first block it also sends the totals (count and kWh of the same WHERE clause). "Show" writes the
 form into the URL, and the page renders again from it, so back/forward and shared links agree.
+
+Each row shows its cost: the stored one of a finalized session, the cost so far of one in
+progress (``live_costs``, one batch per page). A row chosen in the grid shows its cost parts,
+tariff version and who settled its disputed energy (``session_detail``, read again by its id).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import dash
-from dash import MATCH, Input, Output, State, callback, ctx, no_update
+from dash import ALL, MATCH, Input, Output, State, callback, ctx, no_update
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
@@ -27,6 +31,7 @@ from components.history import (
     SESSIONS_APPLY_ID,
     SESSIONS_CHARGER_ID,
     SESSIONS_COUNT_TYPE,
+    SESSIONS_DETAIL_ID,
     SESSIONS_FROM_ID,
     SESSIONS_GRID_TYPE,
     SESSIONS_LOCATION_ID,
@@ -37,6 +42,7 @@ from components.history import (
     SESSIONS_TO_ID,
     SESSIONS_TOTALS_TYPE,
     filter_notes,
+    session_detail_panel,
     session_grid_rows,
     sessions_results,
     sessions_skeleton,
@@ -50,10 +56,12 @@ from data.charging.history import (
     filter_matches,
     parse_session_filter,
     parse_sessions_request,
+    session_detail,
     session_page,
     session_sort,
     session_totals,
 )
+from data.pricing.tariffs import live_costs
 from pages import _energy
 from pages._admin import admin_layout
 from web.db import session_scope
@@ -144,7 +152,8 @@ def sessions_page(request: object, known: object) -> tuple[Any, ...]:
 
     now = datetime.now(UTC)
     with session_scope() as s:
-        tz = operator_settings(s).tz
+        settings = operator_settings(s)
+        tz = settings.tz
         flt, _notes = parse_session_filter(params, now.astimezone(tz).date())
         totals: SessionTotals | None = None
         if count is None:
@@ -152,13 +161,36 @@ def sessions_page(request: object, known: object) -> tuple[Any, ...]:
             count = totals.sessions
         after = PAGE_KEYS.get(flt, tz, sort, start - 1) if start > 0 else None
         rows = session_page(s, flt, tz, start, end, sort, after=after, total=count)
+        # Sessions not finalized cost what they cost so far; a finalized one's cost is stored.
+        live = live_costs(
+            s, (r.session_id for r in rows if not r.finalized and not r.energy_disputed), now
+        )
     if rows:
         PAGE_KEYS.remember(flt, tz, sort, start + len(rows) - 1, sort.key_of(rows[-1]))
 
-    response = {"rowData": session_grid_rows(rows, tz, now), "rowCount": count}
+    response = {"rowData": session_grid_rows(rows, tz, now, live), "rowCount": count}
     if totals is None:
         return response, no_update, no_update
-    return response, sessions_totals_text(totals), {"sessions": totals.sessions}
+    return response, sessions_totals_text(totals, settings.currency), {"sessions": totals.sessions}
+
+
+@callback(
+    Output(SESSIONS_DETAIL_ID, "children"),
+    Input({"type": SESSIONS_GRID_TYPE, "view": ALL, "n": ALL}, "selectedRows"),
+)
+@admin_only
+def show_session(selected: object) -> Component:
+    """The chosen session in detail, read again from the database: the row the browser sent
+    only names it."""
+    chosen = None
+    for rows in selected if isinstance(selected, list) else []:
+        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+            chosen = rows[0].get("session")
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        detail = session_detail(s, chosen, now)
+    return session_detail_panel(detail, tz, now)
 
 
 @callback(

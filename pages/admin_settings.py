@@ -10,6 +10,7 @@ refresh.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import dash
@@ -18,14 +19,20 @@ from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 from sqlalchemy.orm import Session
 
+from auth.accounts import current_actor
 from auth.roles import admin_only
 from components.admin import admin_page
 from components.forms import REFRESH_NOTE, error_id, failure, success
 from components.operator_settings import (
+    ALERT_FIELDS,
+    ALERTS_FEEDBACK_ID,
+    ALERTS_SAVE_ID,
     OPERATOR_FEEDBACK_ID,
     OPERATOR_FIELDS,
     OPERATOR_SAVE_ID,
+    SETTINGS_ALERTS_VERSION_ID,
     SETTINGS_OPERATOR_VERSION_ID,
+    alert_form_values,
     operator_form_values,
     settings_skeleton,
 )
@@ -44,6 +51,7 @@ from components.plans import (
 from data.accounts.operator_settings import operator_values, save_operator_settings
 from data.accounts.plans import PlanSummary, create_plan, list_plans, update_plan
 from data.accounts.validation import InvalidInput
+from data.uptime.alerts import alert_settings, save_alert_settings
 from pages._admin import admin_layout, bump, clicked, pressed
 from web.db import session_scope
 
@@ -54,6 +62,7 @@ dash.register_page(
 
 _TEXT_PLAN_FIELDS = ("plan_id", "name", "allowance_kwh")  # dbc.Inputs (they have "invalid")
 _TEXT_OPERATOR_FIELDS = ("name", "support_email")
+_TEXT_ALERT_FIELDS = ("delay_minutes",)
 T = TypeVar("T")  # what a save wrote
 
 
@@ -182,13 +191,11 @@ def save_plan(
     version: object,
 ) -> tuple[Any, ...]:
     def write(s: Session) -> tuple[PlanSummary, str]:
+        actor, now = current_actor(), datetime.now(UTC)
+        fields = {"name": name, "allowance_kwh": allowance, "currency": currency}
         if isinstance(editing, str) and editing:
-            plan = update_plan(s, editing, name=name, allowance_kwh=allowance, currency=currency)
-            return plan, "saved"
-        plan = create_plan(
-            s, plan_id=plan_id, name=name, allowance_kwh=allowance, currency=currency
-        )
-        return plan, "created"
+            return update_plan(s, editing, **fields, actor=actor, now=now), "saved"
+        return create_plan(s, plan_id=plan_id, **fields, actor=actor, now=now), "created"
 
     result = _save(clicks, write)
     if isinstance(result, InvalidInput):
@@ -243,7 +250,13 @@ def save_operator(
     saved = _save(
         clicks,
         lambda s: save_operator_settings(
-            s, name=name, support_email=support_email, timezone=timezone, currency=currency
+            s,
+            name=name,
+            support_email=support_email,
+            timezone=timezone,
+            currency=currency,
+            actor=current_actor(),
+            now=datetime.now(UTC),
         ),
     )
     if isinstance(saved, InvalidInput):
@@ -254,3 +267,49 @@ def save_operator(
         )
     text = f"Settings saved: {saved.name}, {saved.timezone}, {saved.currency}. {REFRESH_NOTE}"
     return (*_errors({}, OPERATOR_FIELDS, _TEXT_OPERATOR_FIELDS), success(text), bump(version))
+
+
+# --- alert settings -----------------------------------------------------------------------------
+
+
+@callback(
+    *(Output(i, "value") for i in ALERT_FIELDS.values()),
+    Input(SETTINGS_ALERTS_VERSION_ID, "data"),
+)
+@admin_only
+def load_alerts(_version: object) -> tuple[int, str]:
+    with session_scope() as s:
+        return alert_form_values(alert_settings(s))
+
+
+@callback(
+    *_error_outputs(ALERT_FIELDS, _TEXT_ALERT_FIELDS),
+    Output(ALERTS_FEEDBACK_ID, "children"),
+    Output(SETTINGS_ALERTS_VERSION_ID, "data"),
+    Input(ALERTS_SAVE_ID, "n_clicks"),
+    *(State(i, "value") for i in ALERT_FIELDS.values()),
+    State(SETTINGS_ALERTS_VERSION_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def save_alerts(
+    clicks: object, delay_minutes: object, digest: object, version: object
+) -> tuple[Any, ...]:
+    saved = _save(
+        clicks,
+        lambda s: save_alert_settings(
+            s,
+            delay_minutes=delay_minutes,
+            digest=digest,
+            actor=current_actor(),
+            now=datetime.now(UTC),
+        ),
+    )
+    if isinstance(saved, InvalidInput):
+        return (
+            *_errors(saved.errors, ALERT_FIELDS, _TEXT_ALERT_FIELDS),
+            failure("Nothing was saved: fix the fields marked above."),
+            no_update,
+        )
+    text = f"Alert settings saved: alerts after {saved.delay_minutes} min."
+    return (*_errors({}, ALERT_FIELDS, _TEXT_ALERT_FIELDS), success(text), bump(version))

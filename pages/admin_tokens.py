@@ -18,8 +18,8 @@ from dash import ALL, Input, Output, State, callback, ctx, no_update
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 from flask import request
-from flask_login import current_user
 
+from auth.accounts import current_actor
 from auth.roles import admin_only, require_admin
 from components.admin import admin_page
 from components.tokens import (
@@ -112,17 +112,18 @@ def create(_clicks: object, name: object, version: object, scopes: object) -> tu
             (no_update),
             no_update,
         )
-    now = datetime.now(UTC)
+    now, actor = datetime.now(UTC), current_actor()
     try:
         with session_scope() as s:
             tz = operator_settings(s).tz
             token = create_token(
                 s,
-                current_user.email,
+                actor.user,
                 now,
                 account_id=account.id,
                 name=text or None,
                 scopes=chosen,
+                actor=actor,
             )
     except TokenError as exc:
         return message(str(exc), ok=False), no_update, no_update
@@ -194,7 +195,7 @@ def revoke_flow(
             return False, no_update, None, message("Choose a token first.", ok=False), no_update
         try:
             with session_scope() as s:
-                changed = revoke_token(s, token_id, now)
+                changed = revoke_token(s, token_id, now, actor=current_actor())
         except TokenError as exc:
             return False, no_update, None, message(str(exc), ok=False), bump(version)
         text = (

@@ -9,6 +9,7 @@ Every callback takes the account from the server-side session, never from the br
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from components.dashboard import (
     AVAILABLE_COUNT_ID,
     CHARGER_DATA_ID,
     CHARGER_GRID_ID,
+    CONNECTOR_TYPE,
     NEXT_RESERVATION_BODY_ID,
     OPERATOR_CONTACT_ID,
     PERIOD_STORE_ID,
@@ -31,6 +33,15 @@ from components.dashboard import (
     RECENT_REFRESH_ID,
     RECENT_SEEN_ID,
     RECENT_SESSIONS_ID,
+    REPORT_CHARGER_STORE,
+    REPORT_CLOSE_ID,
+    REPORT_KIND_ID,
+    REPORT_MODAL_ID,
+    REPORT_OUTCOME_ID,
+    REPORT_SEND_ID,
+    REPORT_TEXT_ID,
+    REPORT_TITLE_ID,
+    REPORT_TYPE,
     START_NOTE_TYPE,
     START_TYPE,
     STATUS_DATA_ID,
@@ -40,12 +51,16 @@ from components.dashboard import (
     USAGE_TOTAL_ID,
     available_text,
     charger_grid_data,
+    connector_choice,
     daily_usage_figure,
     dashboard_skeleton,
     next_reservation_card_body,
     operator_contact,
     plan_gauge,
     recent_sessions_data,
+    report_received,
+    report_refused,
+    report_title,
     status_payload,
     too_many_requests_text,
     unknown_period_note,
@@ -55,7 +70,9 @@ from components.dashboard import (
 )
 from components.shell import (
     BANNER_CHARGER_ID,
+    BANNER_COST_ID,
     BANNER_ID,
+    BANNER_KWH_ID,
     COMMAND_POLL_ID,
     COMMAND_STORE_ID,
     STOP_CONFIRM_ID,
@@ -63,6 +80,12 @@ from components.shell import (
 )
 from components.static import encoded_once
 from config import offline_after_s, snapshot_s
+from data.chargers.incidents import (
+    NO_SUCH_CHARGER,
+    ReportRefused,
+    report_problem,
+    reportable_charger,
+)
 from data.chargers.snapshots import (
     FLEET,
     SETTINGS,
@@ -73,8 +96,11 @@ from data.chargers.snapshots import (
 from data.charging.dashboard import (
     CHARGER_LIMIT,
     ChargerRow,
+    ConnectorReport,
+    SessionRow,
     account_plan,
-    daily_usage,
+    account_usage,
+    charger_connectors,
     next_reservation,
     recent_sessions,
 )
@@ -82,6 +108,8 @@ from data.core.models import ID_LENGTH
 from data.core.periods import parse_period, period_bounds
 from data.ocpp.command_limits import TooManyCommands
 from data.ocpp.driver_commands import DriverCommandRefused, start_charging, stop_charging
+from data.pricing.cost import SessionCost
+from data.pricing.tariffs import live_costs
 from web.db import read_scope, session_scope
 
 dash.register_page(__name__, path="/", title="Dashboard · Polaris Express", name="Dashboard")
@@ -129,13 +157,20 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         settings = SETTINGS.get(s, now, max_age_s=snapshot_s())
         tz = settings.tz
         period = period_bounds(name, now, tz)
-        sessions = recent_sessions(s, account_id)
+        sessions = recent_sessions(s, account_id, now)
         reservation = next_reservation(s, account_id, now)
-        frame = usage_frame(daily_usage(s, account_id, period), period)
-        plan = account_plan(s, account_id)
+        usage = account_usage(s, account_id, period)
+        # The cost so far of its sessions in progress: Recent activity read those among its
+        # last 5 (nearly always all of them) by the same rule; a statement only for the others.
+        live = _so_far_costs(sessions)
+        live |= live_costs(s, [i for i in usage.in_progress if i not in live], now)
+        # The plan, and the tariff in force now that prices every card (one statement).
+        pricing = account_plan(s, account_id, now)
         fleet = FLEET.get(s, now, max_age_s=snapshot_s(), key=offline_after_s())
         chargers = snapshot_chargers(fleet, account_grants(s, account_id))
+        connectors = charger_connectors(s, [r.charger_id for r in chargers.chargers])
 
+    frame = usage_frame(usage.days, period)
     # The allowance is per calendar month: for "year", the gauge reads this month's days.
     if period.name == "year":
         month = period_bounds("current", now, tz)
@@ -147,20 +182,33 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
     return (
         recent_sessions_data(sessions, tz, now),
         next_reservation_card_body(reservation, tz, now),
-        usage_total(frame, period),
+        usage_total(frame, period, usage.cost_with(live), settings.currency),
         daily_usage_figure(frame, period),
-        plan_gauge(plan, used, billing_label),
-        charger_grid_data(chargers),
+        plan_gauge(pricing.plan, used, billing_label, pricing.tariff),
+        charger_grid_data(chargers, connectors, pricing.tariff),
         available_text(chargers.available),
         operator_contact(settings),
-        _shown(chargers.chargers, chargers.available),
+        _shown(chargers.chargers, chargers.available, connectors),
     )
 
 
-def _shown(rows: list[ChargerRow], available: int) -> dict[str, Any]:
-    """What the browser keeps of the pills on screen: their chargers and the digest."""
-    _payload, digest = status_payload({r.charger_id: r.status for r in rows}, available)
-    return {"digest": digest, "ids": [r.charger_id for r in rows]}
+def _so_far_costs(rows: Sequence[SessionRow]) -> dict[str, SessionCost]:
+    """The costs so far that Recent activity's rows carry (sessions in progress), by id."""
+    return {r.session_id: r.cost for r in rows if r.ended_at is None and r.cost is not None}
+
+
+def _shown(
+    rows: list[ChargerRow], available: int, connectors: dict[str, list[ConnectorReport]]
+) -> dict[str, Any]:
+    """What the browser keeps of the pills on screen: their chargers, those whose card has a
+    choice of connector, and the digest."""
+    statuses = {r.charger_id: r.status for r in rows}
+    _payload, digest = status_payload(statuses, available, connectors)
+    return {"digest": digest, "ids": list(statuses), "choices": _choices(connectors)}
+
+
+def _choices(connectors: dict[str, list[ConnectorReport]]) -> list[str]:
+    return sorted(cid for cid, reports in connectors.items() if connector_choice(reports))
 
 
 def _shown_ids(shown: object) -> list[str] | None:
@@ -175,6 +223,15 @@ def _shown_ids(shown: object) -> list[str] | None:
     return None
 
 
+def _shown_choices(shown: object, ids: list[str]) -> list[str]:
+    """The chargers among ``ids`` whose card the browser says has a choice of connector."""
+    choices = shown.get("choices") if isinstance(shown, dict) else None
+    if not isinstance(choices, list):
+        return []
+    known = set(ids)
+    return list(dict.fromkeys(c for c in choices if isinstance(c, str) and c in known))
+
+
 # Builds the charger cards from the render's data in the browser (assets/dashboard.js).
 clientside_callback(
     ClientsideFunction(namespace="polaris", function_name="renderChargers"),
@@ -184,13 +241,16 @@ clientside_callback(
 )
 
 
-# Counts the banner's changes after the one Recent activity was rendered with (dashboard.js).
+# Counts the banner's changes after the one Recent activity was rendered with (dashboard.js):
+# it starts, ends, moves to another charger, or its kWh or its cost so far changes.
 clientside_callback(
     ClientsideFunction(namespace="polaris", function_name="recentGate"),
     Output(RECENT_SEEN_ID, "data"),
     Output(RECENT_REFRESH_ID, "data"),
     Input(BANNER_ID, "hidden"),
+    Input(BANNER_KWH_ID, "children"),
     Input(BANNER_CHARGER_ID, "children"),
+    Input(BANNER_COST_ID, "children"),
     State(RECENT_SEEN_ID, "data"),
     State(RECENT_REFRESH_ID, "data"),
 )
@@ -202,14 +262,18 @@ clientside_callback(
     prevent_initial_call=True,
 )
 def refresh_recent_sessions(_refreshes: object) -> Any:
-    """Recent activity again when the Active session banner starts, ends or moves to another
-    charger after the page's first view: a session that just ended shows finalized without a
-    reload. Between those moments the banner polls and this list stays as it is."""
+    """Recent activity again when the Active session banner starts, ends, moves to another
+    charger or shows a new kWh or cost so far after the page's first view: a session that just
+    ended shows finalized (with its stored cost and receipt) without a reload, and the one in
+    progress shows the banner's energy, cost (and duration) so far. One indexed read of the
+    account's last 5 sessions (their costs in the same statement) per banner change, so only
+    while a session is in progress or just ended; with nothing in progress the banner does not
+    change and nothing is asked."""
     account_id = current_account_id()
     now = datetime.now(UTC)
     with read_scope() as s:
         tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
-        sessions = recent_sessions(s, account_id)
+        sessions = recent_sessions(s, account_id, now)
     return recent_sessions_data(sessions, tz, now)
 
 
@@ -229,27 +293,33 @@ clientside_callback(
     prevent_initial_call=True,
 )
 def refresh_statuses(_n: int | None, shown: object) -> tuple[Any, ...]:
-    """The pills and the count, only when they changed (204 otherwise).
+    """The pills and the count, and the connectors' statuses of the cards with a choice of
+    connector, only when they changed (204 otherwise).
 
-    The browser names the chargers it shows (as ``render_dashboard`` listed them); only those
-    the account may see get a status, any other id the neutral pill. Statuses come from the
-    worker's fleet snapshot (``data.chargers.snapshots``), so a poll costs one small query (the
-    account's grants) whatever the fleet. Without a usable list the account's first 50 are
-    found again.
+    The browser names the chargers it shows (as ``render_dashboard`` listed them) and those
+    with a choice; only those the account may see get a status, any other id the neutral pill.
+    Statuses come from the worker's fleet snapshot (``data.chargers.snapshots``), so a poll
+    costs one small query (the account's grants) whatever the fleet, and one more (a few
+    primary-key rows) only when a card has a choice of connector. Without a usable list the
+    account's first 50 are found again.
     """
     account_id = current_account_id()
     now = datetime.now(UTC)
+    ids = _shown_ids(shown)
     with read_scope() as s:
         fleet = FLEET.get(s, now, max_age_s=snapshot_s(), key=offline_after_s())
         granted = account_grants(s, account_id)
-    ids = _shown_ids(shown)
-    if ids is None:
-        ids = [r.charger_id for r in snapshot_chargers(fleet, granted).chargers]
+        if ids is None:
+            ids = [r.charger_id for r in snapshot_chargers(fleet, granted).chargers]
+            wanted = ids
+        else:
+            wanted = [c for c in _shown_choices(shown, ids) if fleet.may_see(c, granted)]
+        connectors = charger_connectors(s, wanted) if wanted else {}
     statuses, available = shown_statuses(fleet, granted, ids)
-    payload, digest = status_payload(statuses, available)
+    payload, digest = status_payload(statuses, available, connectors)
     if isinstance(shown, dict) and digest == shown.get("digest"):
         raise PreventUpdate
-    return payload, {"digest": digest, "ids": ids}
+    return payload, {"digest": digest, "ids": ids, "choices": _choices(connectors)}
 
 
 # Paints the pills from the payload in the browser (assets/dashboard.js).
@@ -259,6 +329,7 @@ clientside_callback(
     Output({"type": STATUS_TYPE, "charger": ALL}, "className"),
     Output(AVAILABLE_COUNT_ID, "children", allow_duplicate=True),
     Output({"type": START_TYPE, "charger": ALL}, "hidden"),
+    Output({"type": CONNECTOR_TYPE, "charger": ALL}, "options"),
     Input(STATUS_DATA_ID, "data"),
     prevent_initial_call=True,
 )
@@ -269,24 +340,29 @@ clientside_callback(
     Output(COMMAND_POLL_ID, "disabled", allow_duplicate=True),
     Input({"type": START_TYPE, "charger": ALL}, "n_clicks"),
     Input(STOP_CONFIRM_ID, "submit_n_clicks"),
+    State({"type": CONNECTOR_TYPE, "charger": ALL}, "value"),
     prevent_initial_call=True,
 )
-def driver_command_asked(_starts: object, _stops: object) -> tuple[Any, ...]:
-    """Start charging on a pressed card, or Stop charging (confirmed) in the banner.
+def driver_command_asked(_starts: object, _stops: object, _connectors: object) -> tuple[Any, ...]:
+    """Start charging on a pressed card (on the connector chosen there, if it has a choice),
+    or Stop charging (confirmed) in the banner.
 
-    The browser only says which button was pressed (for Start, on which card); the account and
-    the user come from the server-side session. ``start_charging`` checks, in the transaction
-    that writes the command, that the account may see the charger, that it is Online now, and
+    The browser only says which button was pressed (for Start, on which card, and the card's
+    connector); the account and the user come from the server-side session.
+    ``start_charging`` checks, in the transaction that writes the command, that the account
+    may see the charger, that it is Online now, that the charger reported that connector, and
     the rate; ``stop_charging`` reads the account's own session in progress itself. The Stop
     button is in the banner, on every page: this callback is global, as the shell is."""
     trigger = dash.ctx.triggered_id
     pressed = dash.ctx.triggered[0].get("value") if dash.ctx.triggered else None
     if not pressed:
         raise PreventUpdate  # cards drawn (n_clicks None), or nothing pressed
+    connector_id = None
     if trigger == STOP_CONFIRM_ID:
         kind, charger_id = "stop", None
     elif isinstance(trigger, dict) and _plausible_id(trigger.get("charger")):
         kind, charger_id = "start", str(trigger["charger"])
+        connector_id = _chosen_connector(dash.ctx.states_list, charger_id)
     else:
         raise PreventUpdate
     account_id = current_account_id()
@@ -304,6 +380,7 @@ def driver_command_asked(_starts: object, _stops: object) -> tuple[Any, ...]:
                     account_id=account_id,
                     charger_id=charger_id,
                     now=now,
+                    connector_id=connector_id,
                     offline_after_s=offline_after_s(),
                 )
     except TooManyCommands as exc:
@@ -319,10 +396,97 @@ def _plausible_id(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= ID_LENGTH
 
 
-# The pressed card's note and every Start button while a command is open (dashboard.js).
+def _chosen_connector(states: object, charger_id: str) -> int | None:
+    """The connector chosen on ``charger_id``'s card (None: it has no choice, the charger
+    chooses). The server checks it is one the charger reported; a value no select could hold
+    is a forged request, answered with nothing."""
+    choices = states[0] if isinstance(states, list) and states else []
+    for state in choices if isinstance(choices, list) else []:
+        ident = state.get("id") if isinstance(state, dict) else None
+        if isinstance(ident, dict) and ident.get("charger") == charger_id:
+            value = state.get("value")
+            if value is None:
+                return None
+            if isinstance(value, str) and value.isascii() and value.isdecimal() and len(value) < 4:
+                return int(value)
+            raise PreventUpdate
+    return None
+
+
+# The pressed card's note, and every Start button and choice of connector off while a command
+# is open (dashboard.js).
 clientside_callback(
     ClientsideFunction(namespace="polaris", function_name="startNotes"),
     Output({"type": START_NOTE_TYPE, "charger": ALL}, "children"),
     Output({"type": START_TYPE, "charger": ALL}, "disabled"),
+    Output({"type": CONNECTOR_TYPE, "charger": ALL}, "disabled"),
     Input(COMMAND_STORE_ID, "data"),
 )
+
+
+# --- Report a problem ----------------------------------------------------------------------------
+
+
+@callback(
+    Output(REPORT_MODAL_ID, "is_open"),
+    Output(REPORT_CHARGER_STORE, "data"),
+    Output(REPORT_TITLE_ID, "children"),
+    Output(REPORT_KIND_ID, "value"),
+    Output(REPORT_TEXT_ID, "value"),
+    Output(REPORT_OUTCOME_ID, "children"),
+    Output(REPORT_SEND_ID, "disabled"),
+    Input({"type": REPORT_TYPE, "charger": ALL}, "n_clicks"),
+    Input(REPORT_CLOSE_ID, "n_clicks"),
+    prevent_initial_call=True,
+)
+def report_dialog(_reports: object, _close: object) -> tuple[Any, ...]:
+    """Open the dialog for the pressed card's charger (a fresh form), or close it. The charger
+    is looked up for the session's account: one it may not see (or none) gets the dialog with
+    the same words as a missing one, and no Send."""
+    trigger = dash.ctx.triggered_id
+    pressed = dash.ctx.triggered[0].get("value") if dash.ctx.triggered else None
+    if not pressed:
+        raise PreventUpdate  # cards drawn (n_clicks None), or nothing pressed
+    if trigger == REPORT_CLOSE_ID:
+        return False, None, dash.no_update, None, "", "", False
+    if not isinstance(trigger, dict) or not _plausible_id(trigger.get("charger")):
+        raise PreventUpdate
+    charger_id = str(trigger["charger"])
+    account_id = current_account_id()
+    with read_scope() as s:
+        name = reportable_charger(s, account_id, charger_id)
+    if name is None:
+        return True, None, report_title(), None, "", report_refused(NO_SUCH_CHARGER), True
+    return True, charger_id, report_title(name), None, "", "", False
+
+
+@callback(
+    Output(REPORT_OUTCOME_ID, "children", allow_duplicate=True),
+    Output(REPORT_SEND_ID, "disabled", allow_duplicate=True),
+    Input(REPORT_SEND_ID, "n_clicks"),
+    State(REPORT_CHARGER_STORE, "data"),
+    State(REPORT_KIND_ID, "value"),
+    State(REPORT_TEXT_ID, "value"),
+    prevent_initial_call=True,
+)
+def send_report(clicks: object, charger_id: object, kind: object, text: object) -> tuple[Any, Any]:
+    """Write the report for the session's account and person (never ids the browser sent);
+    the charger in the store is only a key, checked again in ``report_problem``. Once received,
+    Send is off until the dialog is opened again."""
+    if not clicks:
+        raise PreventUpdate
+    account_id = current_account_id()
+    try:
+        with session_scope() as s:
+            report = report_problem(
+                s,
+                account_id=account_id,
+                user_id=int(current_user.user_id),
+                charger_id=charger_id,
+                kind=kind,
+                text=text,
+                now=datetime.now(UTC),
+            )
+    except ReportRefused as refused:
+        return report_refused(str(refused)), False
+    return report_received(report), True

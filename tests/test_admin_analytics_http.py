@@ -6,19 +6,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from werkzeug.exceptions import Unauthorized
 
 from components.analytics import DATE_FROM_ID, DATE_TO_ID, GRAPH_IDS, RANGE_NOTE_ID, SUMMARY_ID
-from components.format import format_kwh
+from components.format import format_kwh, format_money
 from data.charging.analytics import CHARTS, WEEKDAYS
-from data.core.models import ConnectorType, Role
+from data.core.models import ChargingSession, ConnectorType, Role
+from data.pricing.tariffs import create_tariff_version, price_unpriced_sessions, set_default_tariff
+from tests.support.audit import AT, CLI
 from tests.support.factories import make_charger, make_operator, make_session
 from tests.support.web import AppFactory, add_person, call_callback, client_for
 from web.analytics_csv import csv_cell
@@ -47,6 +51,11 @@ def app(module_app_factory: AppFactory) -> Flask:
             make_charger(s, friendly_name=name, connector_type=kinds[i % len(kinds)])
             for i, name in enumerate(("Marktplatz 1", "Depot — Bay 2", *HOSTILE_NAMES))
         ]
+        # The default tariff prices every finished session (0.39/kWh + 0.50 a session).
+        create_tariff_version(s, tariff_id="STD", valid_from=datetime(2025, 1, 1, tzinfo=UTC),
+                              name="Standard", energy_price_per_kwh="0.39", session_fee="0.50",
+                              vat_percent="19")  # fmt: skip
+        set_default_tariff(s, "STD", actor=CLI, now=AT)
         start = datetime(2025, 3, 26, 21, 0, tzinfo=UTC)  # the evening before the range
         for i in range(60):
             started = start + timedelta(hours=3 * i, minutes=7 * i)
@@ -58,6 +67,7 @@ def app(module_app_factory: AppFactory) -> Flask:
                 ended_at=started + timedelta(minutes=40 + 5 * (i % 9)),
                 energy_kwh=f"{(i * 3.141) % 40:.3f}",
             )
+        assert price_unpriced_sessions(s) == 60
     return app
 
 
@@ -372,6 +382,65 @@ def test_csv_figures_are_the_chart_figures(app: Flask, admin: FlaskClient) -> No
     assert [_kwh(r[2]) for r in shown] == ring["values"]
     assert sum(Decimal(r[2]) for r in kinds[1:]) == total
     assert sum(Decimal(r[3]) for r in kinds[1:]) == pytest.approx(Decimal(100), abs=Decimal("0.05"))
+
+
+def _stored_costs_in_range(app: Flask) -> Decimal:
+    """The stored costs of the sessions that started in RANGE (Berlin days), read from rows."""
+    berlin = ZoneInfo("Europe/Berlin")
+    first, last = (date.fromisoformat(RANGE[k]) for k in ("from", "to"))
+    with app.extensions["polaris_db"].session() as s:
+        rows = s.execute(select(ChargingSession.started_at, ChargingSession.cost_total)).all()
+    return sum(
+        (Decimal(str(c)) for t, c in rows if first <= t.astimezone(berlin).date() <= last),
+        Decimal(0),
+    )
+
+
+def test_revenue_csvs_are_the_revenue_charts_and_the_stored_costs(
+    app: Flask, admin: FlaskClient
+) -> None:
+    out = render(app, admin, RANGE)
+    figure = {chart: out[GRAPH_IDS[chart]]["figure"] for chart in CHARTS}
+    stored = _stored_costs_in_range(app)
+    assert stored > 0
+    assert format_money(stored, "EUR") in json.dumps(out[SUMMARY_ID], ensure_ascii=False)
+
+    daily = download(admin, "revenue-daily")
+    assert daily[0] == ["day", "revenue", "currency"]
+    bars = figure["revenue-daily"]["data"][0]
+    assert [r[0] for r in daily[1:]] == bars["x"] and len(bars["x"]) == 7
+    assert [float(r[1]) for r in daily[1:]] == bars["y"]
+    assert [format_money(Decimal(r[1]), r[2]) for r in daily[1:]] == bars["customdata"]
+    assert all(r[2] == "EUR" and len(r[1].split(".")[1]) == 2 for r in daily[1:])
+    assert sum(Decimal(r[1]) for r in daily[1:]) == stored
+
+    monthly = download(admin, "revenue-monthly")
+    assert [r[:2] for r in monthly[1:]] == [["2025-03", "5"], ["2025-04", "2"]]
+    assert [float(r[2]) for r in monthly[1:]] == figure["revenue-monthly"]["data"][0]["y"]
+    assert sum(Decimal(r[2]) for r in monthly[1:]) == stored
+
+    kinds = download(admin, "revenue-connectors")
+    assert [r[0] for r in kinds[1:]] == [t.value for t in ConnectorType]
+    assert [float(r[1]) for r in kinds[1:]] == figure["revenue-connectors"]["data"][0]["x"]
+    assert sum(Decimal(r[1]) for r in kinds[1:]) == stored
+
+    top = download(admin, "revenue-chargers")
+    assert top[0] == [
+        "rank",
+        "charger_id",
+        "friendly_name",
+        "connector_type",
+        "revenue",
+        "currency",
+    ]
+    bars = figure["revenue-chargers"]["data"][0]
+    assert len(top) - 1 == len(bars["x"]) == 6  # every charger earned; the chart shows ten at most
+    assert [float(r[4]) for r in top[1:]] == bars["x"] == sorted(bars["x"], reverse=True)
+    assert [c[1] for c in bars["customdata"]] == [
+        format_money(Decimal(r[4]), "EUR") for r in top[1:]
+    ]
+    assert sum(Decimal(r[4]) for r in top[1:]) == stored
+    assert "'" + HOSTILE_NAMES[0] in {r[2] for r in top[1:]}  # a name is never a formula
 
 
 def test_csv_neutralises_formulas_but_keeps_numbers(admin: FlaskClient) -> None:

@@ -121,7 +121,11 @@ def key_for(app: Flask, output: str) -> str:
     return key
 
 
-PATTERN_VALUES = {"admin-fleet-pill": "Offline", "admin-charger-revoke": "acc-carl"}
+PATTERN_VALUES = {
+    "admin-fleet-pill": "Offline",
+    "admin-charger-revoke": "acc-carl",
+    "admin-charger-incident": "I-0001",
+}
 
 
 def dependency(spec_id: str, prop: str, value: Any, *, with_value: bool = True) -> Any:
@@ -199,7 +203,7 @@ def answer(response) -> dict[str, Any]:
 
 def test_the_pages_have_the_callbacks_we_test(app: Flask) -> None:
     keys = our_keys(app)
-    assert len(keys) == 13, keys  # 4 on /admin, 9 on a charger's page
+    assert len(keys) == 15, keys  # 4 on /admin, 11 on a charger's page
     # In the browser only: the sessions grid asks for its rows again after a resolve.
     in_browser = sorted(k for k, cb in callbacks(app).items() if is_ours(cb) and k not in keys)
     assert in_browser == ["admin-charger-sessions-note.title"], in_browser
@@ -230,6 +234,8 @@ CALLBACK_FUNCTIONS = {
         "render_usage",
         "session_rows",
         "render_reservations",
+        "render_incidents",
+        "change_incident",
     ),
 }
 
@@ -259,11 +265,12 @@ def test_every_callback_answers_the_operator(app: Flask, operator: FlaskClient) 
     """Each callback, called as in the first render, answers 200 with its outputs; the one
     exception is the table's filter, which only a pill or the search box may change: a call
     that names neither (``changedPropIds`` empty, as for a pattern-matching input here) is no
-    update, 204."""
+    update, 204. So is an incident's Acknowledge / Resolve, whose only inputs are its buttons."""
     filter_key = key_for(app, "admin-fleet-grid.filterModel")
+    incident_key = key_for(app, "admin-charger-incidents-feedback.children")
     for key in our_keys(app):
         response = post(operator, body(app, key))
-        expected = 204 if key == filter_key else 200
+        expected = 204 if key in (filter_key, incident_key) else 200
         assert response.status_code == expected, (key, response.get_data(as_text=True)[:300])
     # Named as the trigger, the search box sets the Charger filter (and keeps the others).
     shown = {"status": {"filterType": "text", "type": "equals", "filter": "Offline"}}

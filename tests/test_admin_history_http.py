@@ -42,6 +42,7 @@ NEUTRAL: dict[str, Any] = {
 PAGE_FUNCTIONS = [
     ("pages.admin_sessions", "show_view", ({}, 0)),
     ("pages.admin_sessions", "sessions_page", ({"startRow": 0, "endRow": 100}, None)),
+    ("pages.admin_sessions", "show_session", ([[{"session": "s-any"}]],)),
     (
         "pages.admin_sessions",
         "apply_filters",
@@ -206,7 +207,7 @@ def call(
 
 
 def test_our_callbacks_are_the_expected_ones(app: Flask):
-    assert len(ours(app)) == len(PAGE_FUNCTIONS) == 11
+    assert len(ours(app)) == len(PAGE_FUNCTIONS) == 12
 
 
 def test_customer_gets_403_from_every_callback(app: Flask, alice: FlaskClient):

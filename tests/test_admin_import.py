@@ -21,6 +21,7 @@ from data.core.db import Database
 from data.core.models import Charger, Role, User
 from data.exchange.importer import broken_rule, import_folder
 from data.exchange.validation import ExchangeError
+from tests.support.audit import AT, CLI
 from tests.support.callbacks import post
 from tests.support.databases import truncate_postgres
 from tests.support.exchange import (
@@ -37,6 +38,7 @@ from tests.support.web import AppFactory, add_person, client_for, make_app
 
 EMPTY = dict.fromkeys(
     (
+        "tariffs",
         "operator",
         "plans",
         "users",
@@ -46,10 +48,11 @@ EMPTY = dict.fromkeys(
         "sessions",
         "id_tags",
         "reservations",
+        "outages",
     ),
     0,
 )
-SAMPLE_TOTAL = sum(SAMPLE_ROWS.values())  # 36
+SAMPLE_TOTAL = sum(SAMPLE_ROWS.values())  # 44
 
 # Still argon2id and verifiable, but cheap: these tests are not about hashing cost.
 pytestmark = pytest.mark.usefixtures("fast_hashing")
@@ -57,7 +60,7 @@ pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 def dry_run(db: Database, folder: Path) -> importer.ImportReport:
     with db.session() as s:
-        return import_folder(s, folder, dry_run=True)
+        return import_folder(s, folder, dry_run=True, actor=CLI, now=AT)
 
 
 def counts(report: importer.ImportReport) -> dict[str, tuple[int, int, int]]:
@@ -78,7 +81,7 @@ def test_dry_run_counts_what_the_import_then_does(db: Database) -> None:
     assert {n: c.added for n, c in check.files.items()} == SAMPLE_ROWS
     assert check.updated == 0 and check.unchanged == 0
     assert table_counts(db) == EMPTY  # nothing written
-    assert check.lines()[0] == "operator.csv: 1 to add, 0 to update, 0 unchanged"
+    assert check.lines()[0] == "tariffs.csv: 3 to add, 0 to update, 0 unchanged"
 
     applied = run_import(db, SAMPLE)
     assert not applied.dry_run
@@ -104,7 +107,7 @@ def test_dry_run_of_changes_matches_the_import_and_writes_nothing(
     set_cell(folder, "chargers.csv", "ch-nacs-1", "visibility", "restricted")
     set_cell(folder, "users.csv", "ben@example.com", "password", "new-secret-99")
     with (folder / "plans.csv").open("a") as fh:
-        fh.write("plan-new,New plan,10,EUR\n")
+        fh.write("plan-new,New plan,10,EUR,\n")
 
     check = dry_run(db, folder)
 

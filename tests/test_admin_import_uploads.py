@@ -54,9 +54,9 @@ def test_csv_files_come_back_in_import_order() -> None:
     files = sample_files()
     names, contents = as_upload(dict(reversed(files.items())))
     unpacked = unpack_upload(names, contents)
-    assert list(unpacked.files) == list(uploads.EXPECTED)  # the sample has all nine
+    assert list(unpacked.files) == list(uploads.EXPECTED)  # the sample has all eleven
     assert unpacked.files == files
-    assert unpacked.source == "9 CSV files"
+    assert unpacked.source == "11 CSV files"
 
 
 def test_a_dropped_folder_keeps_its_one_folder_prefix_out() -> None:

@@ -21,6 +21,7 @@ from data.ocpp.admin import (
     sent_reservations,
     set_ocpp_password,
 )
+from tests.support.audit import AT, CLI
 from tests.support.factories import make_account, make_charger, make_reservation, make_user
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -95,7 +96,7 @@ def test_set_and_clear_the_ocpp_password(db: Database) -> None:
     with db.session() as s:
         seed(s)
     with db.session() as s:
-        assert set_ocpp_password(s, " PX-1 ", GOOD_PASSWORD) == "PX-1"
+        assert set_ocpp_password(s, " PX-1 ", GOOD_PASSWORD, actor=CLI, now=AT) == "PX-1"
     with db.session() as s:
         stored = s.scalar(select(Charger.ocpp_password_hash).where(Charger.id == "PX-1"))
         shown = {c.charger_id: c.password_set for c in ocpp_chargers(s, NOW).chargers}
@@ -104,7 +105,7 @@ def test_set_and_clear_the_ocpp_password(db: Database) -> None:
     assert verify_password(stored, GOOD_PASSWORD) and not verify_password(stored, "wrong")
     assert shown == {"PX-1": True, "PX-2": False, "PX-3": False}
     with db.session() as s:
-        clear_ocpp_password(s, "PX-1")
+        clear_ocpp_password(s, "PX-1", actor=CLI, now=AT)
     with db.session() as s:
         assert s.scalar(select(Charger.ocpp_password_hash).where(Charger.id == "PX-1")) is None
 
@@ -129,7 +130,7 @@ def test_bad_passwords_and_chargers_are_refused_plainly(
     with db.session() as s:
         seed(s)
     with db.session() as s, pytest.raises(OcppAdminError, match=message):
-        set_ocpp_password(s, charger, password)
+        set_ocpp_password(s, charger, password, actor=CLI, now=AT)
     with db.session() as s:
         assert s.scalar(select(Charger.ocpp_password_hash).where(Charger.id == "PX-1")) is None
 
@@ -138,8 +139,8 @@ def test_assign_search_and_remove_id_tags(db: Database) -> None:
     with db.session() as s:
         seed(s)
     with db.session() as s:
-        by_id = assign_id_tag(s, " 04A1B2C3D4E5F6 ", "acc-dana")
-        by_email = assign_id_tag(s, "DANA-APP", "DANA@example.com")
+        by_id = assign_id_tag(s, " 04A1B2C3D4E5F6 ", "acc-dana", actor=CLI, now=AT)
+        by_email = assign_id_tag(s, "DANA-APP", "DANA@example.com", actor=CLI, now=AT)
     assert (by_id.id_tag, by_id.account_id, by_id.email) == (
         "04A1B2C3D4E5F6",
         "acc-dana",
@@ -156,9 +157,9 @@ def test_assign_search_and_remove_id_tags(db: Database) -> None:
     assert [t.id_tag for t in app_only.tags] == ["DANA-APP"]
     assert (len(one.tags), one.total) == (1, 2)
     with db.session() as s:
-        assert remove_id_tag(s, "DANA-APP") is True
-        assert remove_id_tag(s, "DANA-APP") is False
-        assert remove_id_tag(s, None) is False
+        assert remove_id_tag(s, "DANA-APP", actor=CLI, now=AT) is True
+        assert remove_id_tag(s, "DANA-APP", actor=CLI, now=AT) is False
+        assert remove_id_tag(s, None, actor=CLI, now=AT) is False
     with db.session() as s:
         assert list(s.scalars(select(IdTag.id_tag))) == ["04A1B2C3D4E5F6"]
 
@@ -188,7 +189,7 @@ def test_bad_id_tags_are_refused_plainly(
         seed(s)
         s.add(IdTag(id_tag="TAKEN", account_id="acc-dana"))
     with db.session() as s, pytest.raises(OcppAdminError, match=message):
-        assign_id_tag(s, tag, account)
+        assign_id_tag(s, tag, account, actor=CLI, now=AT)
     with db.session() as s:
         assert list(s.scalars(select(IdTag.id_tag))) == ["TAKEN"]
 
@@ -196,7 +197,10 @@ def test_bad_id_tags_are_refused_plainly(
 def test_an_id_tag_of_exactly_20_characters_is_fine(db: Database) -> None:
     with db.session() as s:
         seed(s)
-        assert assign_id_tag(s, "A" * 20, "acc-olga-own").account_id == "acc-olga-own"
+        assert (
+            assign_id_tag(s, "A" * 20, "acc-olga-own", actor=CLI, now=AT).account_id
+            == "acc-olga-own"
+        )
 
 
 def test_reservations_sent_with_answers_refusals_flagged(db: Database) -> None:

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from data.accounts.tokens import TOKEN_PATTERN, create_token, list_tokens
 from data.core.models import Role
+from tests.support.audit import CLI
 from tests.support.callbacks import call, callback_containing, find
 from tests.support.factories import make_charger, make_operator, make_session
 from tests.support.web import AppFactory, add_person, client_for, dash_csrf
@@ -229,7 +230,7 @@ def test_create_use_revoke(app: Flask, olga: FlaskClient) -> None:
 
 def test_the_list_shows_times_in_the_operators_time_zone(app: Flask, olga: FlaskClient) -> None:
     with app.extensions["polaris_db"].session() as s:
-        create_token(s, OLGA, datetime(2024, 1, 15, 23, 30, tzinfo=UTC), name="old")
+        create_token(s, OLGA, datetime(2024, 1, 15, 23, 30, tzinfo=UTC), name="old", actor=CLI)
     listed = show(olga, app).get_data(as_text=True)
     assert "16 Jan 2024, 12:30" in listed  # Auckland is UTC+13 in January
     assert "15 Jan 2024, 23:30" not in listed

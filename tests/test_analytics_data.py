@@ -33,7 +33,7 @@ from data.charging.analytics import (
     top_chargers_by_utilisation,
     total_energy,
 )
-from data.charging.dashboard import daily_usage, operator_settings
+from data.charging.dashboard import account_usage, operator_settings
 from data.core.db import Database
 from data.core.models import ConnectorType
 from data.core.periods import Period, period_bounds
@@ -223,7 +223,7 @@ def test_empty_period_has_every_day_and_only_zeros(db: Database) -> None:
         days = energy_per_day(s, period)
         grid = sessions_by_hour_of_week(s, period)
         connectors = energy_by_connector(s, period)
-        tables = {chart: chart_table(s, chart, period, NOW) for chart in CHARTS}
+        tables = {chart: chart_table(s, chart, period, NOW, "EUR") for chart in CHARTS}
         # Before the period's first instant, no hour of it has happened: nothing is "in use".
         before = top_chargers_by_utilisation(s, period, period.start_utc - HOUR)
     assert [d.day for d in days] == [date(2026, 11, n) for n in range(1, 31)]
@@ -300,7 +300,7 @@ def test_totals_agree_across_charts_and_with_every_accounts_usage(db: Database) 
         days = energy_per_day(s, period)
         grid = sessions_by_hour_of_week(s, period)
         connectors = energy_by_connector(s, period)
-        per_account = [daily_usage(s, a.id, period) for a in accounts]
+        per_account = [account_usage(s, a.id, period).days for a in accounts]
     in_period = [d for d in days if d.sessions]
     assert in_period, "the scenario must put sessions into the period"
     # Day by day, the fleet is the sum of its accounts (the dashboard's own query).
@@ -439,9 +439,9 @@ def test_chart_tables_carry_the_chart_figures(db: Database) -> None:
         )
     period = period_named("current")
     with db.session() as s:
-        tables = {chart: chart_table(s, chart, period, NOW) for chart in CHARTS}
+        tables = {chart: chart_table(s, chart, period, NOW, "EUR") for chart in CHARTS}
         with pytest.raises(ValueError, match="unknown chart"):
-            chart_table(s, "sessions", period, NOW)
+            chart_table(s, "sessions", period, NOW, "EUR")
     assert tables["energy-daily"].header == ("day", "sessions", "energy_kwh")
     assert tables["energy-daily"].rows[1] == ("2026-11-02", 1, kwh("12.345"))
     assert tables["energy-monthly"].rows == [("2026-11", 30, 1, kwh("12.345"))]

@@ -5,6 +5,7 @@ runs: commands stay pending unless a test plays the server's part through the da
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,9 +23,17 @@ from data.core.db import Database
 from data.core.models import ChargerCommand, CommandStatus, OcppTransaction, Role, Visibility
 from data.ocpp.command_limits import COMMANDS_PER_MINUTE
 from data.ocpp.commands import claim_commands, record_answer
+from data.ocpp.driver_commands import NO_SESSION_HERE, NOT_AVAILABLE, NOT_VISIBLE, NOT_YOURS
 from data.ocpp.messages import start_transaction
+from tests.support.audit import CLI
 from tests.support.databases import fresh_database
-from tests.support.factories import grant_access, make_charger, make_id_tag, make_session
+from tests.support.factories import (
+    grant_access,
+    make_charger,
+    make_id_tag,
+    make_session,
+    report_connector,
+)
 from tests.support.web import AppFactory, add_person, client_for, dash_csrf
 
 OLGA, ALICE, BOB, CAROL = (f"{n}@example.com" for n in ("olga", "alice", "bob", "carol"))
@@ -46,12 +55,17 @@ def app(
         add_person(application, BOB, ("acc-bob", Role.customer, None))
         add_person(application, CAROL, ("acc-carol", Role.customer, None))
         db: Database = application.extensions["polaris_db"]
+        seen = datetime.now(UTC)  # heard from: Online (for an hour), but for a session
         with db.session() as s:
             for charger_id in ("PUB-1", "PUB-2", "PUB-3", "PUB-4"):
-                make_charger(s, charger_id=charger_id)
-            make_charger(s, charger_id="RES-1", visibility=Visibility.restricted)
-            make_charger(s, charger_id="RES-2", visibility=Visibility.restricted)
+                make_charger(s, charger_id=charger_id, last_seen_at=seen)
+            make_charger(s, charger_id="OFF-1")  # never heard from: Offline
+            make_charger(s, charger_id="RES-1", visibility=Visibility.restricted, last_seen_at=seen)
+            make_charger(s, charger_id="RES-2", visibility=Visibility.restricted, last_seen_at=seen)
             grant_access(s, "acc-alice", "RES-2")
+            # The connectors the chargers reported (a driver may name one of those only).
+            for charger_id, connector in (("RES-2", 1), ("PUB-4", 1), ("PUB-4", 2)):
+                report_connector(s, charger_id, connector, "Available", reported_at=seen)
             for account, tag in (("acc-alice", "TAG-ALICE"), ("acc-bob", "TAG-BOB")):
                 make_id_tag(s, account, id_tag=tag)
             make_id_tag(s, "acc-carol", id_tag="TAG-CAROL")
@@ -82,7 +96,12 @@ def app(
 def token(app: Flask, email: str, *scopes: str, account_id: str | None = None) -> str:
     with app.extensions["polaris_db"].session() as s:
         return create_token(
-            s, email, datetime.now(UTC), account_id=account_id, scopes=scopes or ("commands",)
+            s,
+            email,
+            datetime.now(UTC),
+            account_id=account_id,
+            scopes=scopes or ("commands",),
+            actor=CLI,
         ).secret
 
 
@@ -280,7 +299,28 @@ def test_a_driver_may_not_use_a_charger_they_cannot_see(app: Flask) -> None:
     secret = token(app, ALICE)
     for charger in ("RES-1", "NO-SUCH-CHARGER"):
         message = error_of(ask(app, secret, charger, "RemoteStartTransaction"), 403)
-        assert "may not use charger" in message
+        assert message == NOT_VISIBLE  # the dashboard's words; unknown and unseen alike
+
+
+def test_a_driver_starts_only_an_online_charger_on_a_reported_connector(app: Flask) -> None:
+    secret = token(app, BOB)
+    offline = ask(app, secret, "OFF-1", "RemoteStartTransaction")
+    assert error_of(offline, 409) == NOT_AVAILABLE  # the dashboard's words
+    in_use = ask(app, secret, "PUB-2", "RemoteStartTransaction")  # Alice is charging there
+    assert error_of(in_use, 409) == NOT_AVAILABLE
+    for charger, connector in (("PUB-4", 3), ("PUB-3", 1)):
+        unknown = ask(app, secret, charger, "RemoteStartTransaction", {"connector_id": connector})
+        assert error_of(unknown, 409) == f"This charger has no connector {connector}."
+    assert "connector_id" in error_of(
+        ask(app, secret, "PUB-4", "RemoteStartTransaction", {"connector_id": "one"}), 400
+    )
+    with app.extensions["polaris_db"].session() as s:
+        asked = s.scalars(select(ChargerCommand).where(ChargerCommand.account_id == "acc-bob"))
+        assert asked.all() == []  # none written, none counted against Bob's few a minute
+    # An admin's token is no driver: it may start charging on an Offline charger for an
+    # account (the command ends offline if no server holds the charger).
+    admin = ask(app, token(app, OLGA), "OFF-1", "RemoteStartTransaction", {"account_id": "acc-bob"})
+    assert admin.status_code == 202 and admin.get_json()["params"]["id_tag"] == "TAG-BOB"
 
 
 def test_a_driver_sends_no_operator_commands(app: Flask) -> None:
@@ -293,18 +333,48 @@ def test_a_driver_sends_no_operator_commands(app: Flask) -> None:
         assert action in error_of(ask(app, secret, "PUB-2", action, params), 403)
 
 
+def test_reservation_commands_are_refused_to_admins_and_drivers_alike(app: Flask) -> None:
+    reserve_now = {"connector_id": 1, "expiry_date": "2026-12-05T10:00:00Z", "id_tag": "TAG-ALICE",
+                   "reservation_id": 1}  # fmt: skip
+    for secret in (token(app, OLGA), token(app, ALICE)):
+        for action, params in (
+            ("ReserveNow", reserve_now),
+            ("CancelReservation", {"reservation_id": 1}),
+        ):
+            message = error_of(ask(app, secret, "PUB-2", action, params), 400)
+            assert f"{action} is sent by Polaris for reservations only" in message
+    with app.extensions["polaris_db"].session() as s:
+        assert (
+            s.scalars(
+                select(ChargerCommand).where(
+                    ChargerCommand.action.in_(["ReserveNow", "CancelReservation"])
+                )
+            ).all()
+            == []
+        )
+
+
 def test_a_driver_stops_only_their_own_session(app: Flask) -> None:
     secret = token(app, ALICE)
     for charger, params in (
         ("PUB-1", {"session_id": "sess-bob"}),  # Bob's, on its charger
         ("PUB-2", {"session_id": "sess-bob"}),  # Bob's, named on Alice's charger
-        ("PUB-1", {"transaction_id": 1}),  # an OCPP transaction: whose?
-        ("PUB-2", {}),
+        ("PUB-1", {"session_id": "sess-alice"}),  # hers, named on another charger
+        ("PUB-2", {"session_id": "no-such-session"}),
     ):
-        error_of(ask(app, secret, charger, "RemoteStopTransaction", params), 403)
+        assert error_of(ask(app, secret, charger, "RemoteStopTransaction", params), 403) == (
+            NOT_YOURS
+        )
+    by_transaction = ask(app, secret, "PUB-1", "RemoteStopTransaction", {"transaction_id": 1})
+    assert "session_id" in error_of(by_transaction, 403)  # an OCPP transaction: whose?
+    assert error_of(ask(app, secret, "PUB-1", "RemoteStopTransaction"), 409) == NO_SESSION_HERE
     stopped = ask(app, secret, "PUB-2", "RemoteStopTransaction", {"session_id": "sess-alice"})
     assert stopped.status_code == 202, stopped.get_data(as_text=True)
     assert stored(app, stopped.get_json()["id"]).account_id == "acc-alice"
+    # No session named: her own in progress on that charger.
+    unnamed = ask(app, secret, "PUB-2", "RemoteStopTransaction")
+    assert unnamed.status_code == 202, unnamed.get_data(as_text=True)
+    assert unnamed.get_json()["params"]["session_id"] == "sess-alice"
 
 
 def test_a_driver_reads_only_their_own_commands(app: Flask) -> None:
@@ -381,7 +451,14 @@ def test_the_openapi_document_is_valid_and_covers_every_route(app: Flask) -> Non
     assert routes == documented
     schemas = document["components"]["schemas"]
     assert {"CommandOut", "ErrorOut", "ResetCommand", "ResetParams"} <= set(schemas)
+    # Reservations make these; the API offers neither.
+    assert not {"ReserveNowCommand", "CancelReservationCommand"} & set(schemas)
+    offered = document["paths"]["/api/v1/chargers/{charger_id}/commands"]["post"]["requestBody"]
+    assert "ReserveNowCommand" not in json.dumps(offered)
     assert set(schemas["CommandOut"]["properties"]) >= {"id", "status", "session_id"}
+    ask_command = document["paths"]["/api/v1/chargers/{charger_id}/commands"]["post"]
+    assert {"202", "403", "409", "429"} <= set(ask_command["responses"])
+    assert "Online" in ask_command["description"]  # the driver's rules, documented
 
 
 def test_a_broken_document_would_fail_the_check() -> None:

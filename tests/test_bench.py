@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bench.build import ensure_database
@@ -156,6 +157,38 @@ def test_build_and_run_print_every_figure(bench_database_url: str, tmp_path: Pat
     assert per_account == {"acc-heavy": 100_000, "acc-light": 10}
     assert chargers == 20
 
+    # Uptime on the same database: 5 outages a charger-year, plus the site-wide ones.
+    uptime = subprocess.run(
+        [sys.executable, "-m", "bench.uptime", "--database-url", bench_database_url]
+        + ["--per-charger", "5", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert uptime.returncode == 0, uptime.stderr[-3000:]
+    assert "wrote 160 outages" in uptime.stdout  # 20 x 5, and 20 chargers down 3 times at once
+    assert "every charger x 12 months: p50" in uptime.stdout
+    assert "(240 rows" in uptime.stdout and "/export/uptime-monthly.csv" in uptime.stdout
+    assert "stored 23 months' figures" in uptime.stdout
+    assert "/admin/uptime callback standings: p50" in uptime.stdout
+    assert "/admin/uptime callback page: p50" in uptime.stdout
+
+    # The NEVI report of the last full quarter over those outages: 20 chargers x 3 months.
+    nevi = subprocess.run(
+        [sys.executable, "-m", "bench.nevi", "--database-url", bench_database_url]
+        + ["--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert nevi.returncode == 0, nevi.stderr[-3000:]
+    assert "NEVI report ZIP, every charger, one quarter: p50" in nevi.stdout
+    assert "uptime_by_month.csv 60 rows" in nevi.stdout and "sessions.csv alone" in nevi.stdout
+
     out = tmp_path / "bench.json"
     ran = _bench(
         "run",
@@ -204,6 +237,66 @@ def test_build_refuses_a_database_that_is_not_a_bench_one(bench_database_url: st
         assert s.scalar(text("SELECT name FROM operator")) == "Real Operator"
         assert s.scalar(text("SELECT id FROM plans")) == "plan-real"
     db.engine.dispose()
+
+
+# --- Command latency: API -> charger over two OCPP servers ---------------------------------------
+
+COMMAND_ROWS = [
+    "setup",
+    "burst: API -> charger",
+    "burst: commands/s",
+    "burst: POST answered",
+    "burst: requested at to sent at",
+    "burst: CPU per command",
+    "sequential: API -> charger",
+    "sequential: commands/s",
+    "checks",
+    "sent by instance",
+]
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_command_latency_every_command_reaches_its_charger_once(
+    dialect: str, request: pytest.FixtureRequest, tmp_path: Path
+):
+    """``bench commands``, small: 20 chargers over two OCPP servers, 40 commands in a burst and
+    40 one after another through the API; every one reached its charger once, through the
+    server holding it, and ended accepted; the figures are printed; the database is gone."""
+    if dialect == "postgresql":
+        database = ["--database-url", request.getfixturevalue("bench_database_url")]
+    else:
+        database = ["--sqlite"]
+    out = tmp_path / "commands.json"
+    ran = _bench(
+        "commands", *database, "--chargers", "20", "--commands", "40", "--threads", "4",
+        "--json", str(out),
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    lines = [line.strip() for line in ran.stdout.splitlines()]
+    for row in COMMAND_ROWS:
+        assert any(line.startswith(row) for line in lines), row
+    figures = json.loads(out.read_text())
+    assert figures["database"] == dialect
+    checks = figures["checks"]
+    assert checks["commands"] == 20 + 40 + 40  # the warm-up asks each charger once
+    assert checks["received_once"] == checks["accepted"] == checks["commands"]
+    assert checks["received_twice_or_more"] == checks["missing"] == checks["stray_calls"] == 0
+    assert checks["post_errors"] == 0
+    # Half the chargers on each server, and each command sent by the one holding its charger.
+    assert checks["sent_by_instance"] == [50, 50]
+    assert checks["sent_by_another_instance"] == 0
+    for phase in ("burst", "sequential"):
+        latency = figures[phase]["latency_ms"]
+        assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
+        assert figures[phase]["commands"] == 40
+        assert figures[phase]["delivered_per_s"] > 0
+    if dialect == "postgresql":
+        admin = postgres_admin()
+        name = make_url(database[1]).database
+        with admin.connect() as c:
+            gone = c.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            assert gone.first() is None
+        admin.dispose()
 
 
 # --- SQL statements per dashboard load ------------------------------------------------------------

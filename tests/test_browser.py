@@ -9,10 +9,18 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from data.core.models import ChargingSession
-from data.demo.showcase import DEMO_TIMEZONE, DRIVER_EMAIL, DRIVER_LIVE_SESSION_ID, NEWCOMER_EMAIL
+from data.core.periods import period_bounds
+from data.demo.showcase import (
+    DEMO_TIMEZONE,
+    DRIVER_ACCOUNT_ID,
+    DRIVER_EMAIL,
+    DRIVER_LIVE_SESSION_ID,
+    NEWCOMER_EMAIL,
+)
+from data.pricing.tariffs import live_costs
 from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
 pytestmark = pytest.mark.browser
@@ -72,15 +80,31 @@ def test_driver_answers_the_three_questions(page, base_url):
         "Start",
         "End",
         "Duration",
+        "Cost",
     ]
     # The mark's icon is decoration: screen readers hear the word only.
     assert items.first.locator(".session-mark [aria-hidden=true]").count() == 1
     screenshot(page, "dashboard-driver-1280")
 
 
+# The banner's kWh and the one of Recent activity's session in progress, read at once.
+BOTH_KWH = """() => {
+  const row = [...document.querySelectorAll('#recent-sessions li.session-item')]
+    .find((li) => li.innerText.includes('In progress'));
+  return [document.getElementById('banner-kwh').innerText.trim(),
+          row ? row.querySelector('.session-kwh').innerText.trim() : null];
+}"""
+
+
 def test_banner_follows_the_data_without_a_reload(page, base_url, demo_app):
+    asks: list[str] = []  # Recent activity asked again (pages/dashboard.py recentGate)
+    page.on(
+        "request",
+        lambda r: asks.append(r.url) if "recent-refresh" in (r.post_data or "") else None,
+    )
     sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
     page.locator("#active-session-banner").wait_for(state="visible", timeout=10_000)
+    page.wait_for_selector("#recent-sessions li.session-item", timeout=10_000)
     page.evaluate("() => { window.__sameDocument = true; }")
     try:
         _set_live_session(demo_app, energy_kwh=Decimal("42.7"))
@@ -88,6 +112,14 @@ def test_banner_follows_the_data_without_a_reload(page, base_url, demo_app):
             "() => document.getElementById('banner-kwh').innerText.includes('42.7 kWh')",
             timeout=10_000,
         )
+        # Recent activity's session in progress says what the banner says, asked again once
+        # the banner's kWh changed; then, the energy flat, nothing more is asked on the ticks.
+        page.wait_for_function(f"() => ({BOTH_KWH})()[1] === '42.7 kWh'", timeout=10_000)
+        assert page.evaluate(BOTH_KWH) == ["42.7 kWh", "42.7 kWh"]
+        assert asks
+        asked = len(asks)
+        page.wait_for_timeout(2500)  # more than two ticks of the 1 s refresh
+        assert len(asks) == asked
         _set_live_session(demo_app, ended_at=datetime.now(UTC), finalized=True)
         page.locator("#active-session-banner").wait_for(state="hidden", timeout=10_000)
         assert page.evaluate("() => window.__sameDocument") is True  # no reload happened
@@ -114,6 +146,50 @@ def test_period_selector_changes_the_chart(page, base_url):
     page.click("#period-link-year")
     page.wait_for_url(re.compile(r"period=year"))
     page.wait_for_function(bars, arg=now.timetuple().tm_yday, timeout=10_000)
+
+
+def _driver_cost(demo_app, name: str) -> tuple[Decimal, Decimal]:
+    """The driver's stored costs in period ``name`` counted from the rows, and the cost so far
+    of her sessions in progress that started in it, now."""
+    now = datetime.now(UTC)
+    tz = ZoneInfo(DEMO_TIMEZONE)
+    period = period_bounds(name, now, tz)
+    with demo_app.extensions["polaris_db"].session() as s:
+        rows = s.execute(
+            select(ChargingSession.id, ChargingSession.started_at, ChargingSession.cost_total)
+            .where(ChargingSession.account_id == DRIVER_ACCOUNT_ID)
+            .where(ChargingSession.energy_disputed_at.is_(None))
+        ).all()
+        inside = [
+            r for r in rows if period.first_day <= r[1].astimezone(tz).date() < period.end_day
+        ]
+        running = [r[0] for r in inside if r[2] is None]
+        live = sum((c.total for c in live_costs(s, running, now).values()), Decimal(0))
+    return sum((Decimal(str(r[2])) for r in inside if r[2] is not None), Decimal(0)), live
+
+
+def test_the_usage_section_shows_what_the_period_cost(page, base_url, demo_app):
+    sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
+    for name in ("current", "previous"):
+        page.goto(f"{base_url}/?period={name}")
+        stored, live_before = _driver_cost(demo_app, name)
+        cost = page.locator("#usage-total .usage-total-cost")
+        cost.wait_for(timeout=15_000)
+        _stored, live_after = _driver_cost(demo_app, name)
+        text = page.inner_text("#usage-total")
+        # "312.4 kWh · €118.20 used in November 2026": the cost beside the kWh, in euros.
+        assert re.fullmatch(r"[\d,]+\.\d kWh · €[\d,]+\.\d\d used in \w+ \d{4}", text.strip()), text
+        shown = Decimal(cost.get_attribute("data-cost") or "")
+        assert cost.inner_text().strip() == f"· €{shown:,.2f}"
+        # The stored costs, plus the one in progress so far (it grows while the page loads).
+        assert stored > 0
+        assert stored + live_before <= shown <= stored + live_after
+        if name == "current":
+            assert live_before > 0, "the demo driver is charging: her cost so far counts"
+            page.locator("#usage-total").scroll_into_view_if_needed()
+            screenshot(page, "dashboard-usage-cost-1280")
+        else:
+            assert live_before == 0
 
 
 def test_unknown_period_shows_current_with_a_note(page, base_url):
@@ -170,7 +246,7 @@ document.addEventListener('securitypolicyviolation',
     ("email", "paths"),
     [
         (DRIVER_EMAIL, ["/", "/?period=year", "/switch", "/admin", "/no-such-page"]),
-        ("operator@polaris.example", ["/admin", "/switch"]),
+        ("operator@polaris.example", ["/admin", "/switch", "/admin/tariffs", "/admin/sessions"]),
     ],
 )
 def test_no_page_violates_the_content_security_policy(browser, base_url, email, paths):

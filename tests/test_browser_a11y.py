@@ -23,7 +23,7 @@ import pytest
 
 from data.demo.showcase import DRIVER_EMAIL, FAULTED_CHARGER_ID, NEWCOMER_EMAIL, OPERATOR_EMAIL
 from tests.support.axe import axe_violations, describe
-from tests.support.browser import DEMO_PASSWORD, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, GRID_ROWS, sign_in_page, wait_for_grid_rows
 
 pytestmark = pytest.mark.browser
 
@@ -36,11 +36,13 @@ class View:
     who: str
     path: str
     ready: tuple[str, ...] = ()  # selectors that exist once the page has drawn its data
+    grids: tuple[str, ...] = ()  # AG Grids whose first rows must have arrived
     open: str | None = None  # a control to click first (a menu, a modal), then ``ready``
     scope: str | None = None  # what axe checks then (the rest is the plain view's)
 
 
-ADMIN_GRID = " .ag-center-cols-container .ag-row"
+# The demo's charger with two connectors: its card's choice of connector, shown (Online).
+CONNECTOR_CHOICE = "#charger-grid .charger-card .connector-choice select"
 
 # Every registered page, by module: a page added without views here fails
 # test_every_registered_page_is_checked.
@@ -50,11 +52,11 @@ VIEWS: dict[str, tuple[View, ...]] = {
             View(
                 DRIVER_EMAIL,
                 f"/?period={period}",
-                ("#charger-grid .charger-card", "#usage-chart .main-svg", "li.session-item"),
+                (CONNECTOR_CHOICE, "#usage-chart .main-svg", "li.session-item"),
             )
             for period in ("current", "previous", "year")
         ),
-        View(NEWCOMER_EMAIL, "/", ("#charger-grid .charger-card", "#usage-chart .main-svg")),
+        View(NEWCOMER_EMAIL, "/", (CONNECTOR_CHOICE, "#usage-chart .main-svg")),
         View(
             DRIVER_EMAIL,
             "/",
@@ -68,7 +70,7 @@ VIEWS: dict[str, tuple[View, ...]] = {
         View(OPERATOR_EMAIL, "/switch", ("#account-list button",)),
     ),
     "pages.admin": (
-        View(OPERATOR_EMAIL, "/admin", ("#admin-fleet-grid" + ADMIN_GRID, ".fleet-pill-count")),
+        View(OPERATOR_EMAIL, "/admin", (".fleet-pill-count",), grids=("#admin-fleet-grid",)),
         View(
             OPERATOR_EMAIL,
             "/admin",
@@ -80,13 +82,22 @@ VIEWS: dict[str, tuple[View, ...]] = {
         View(DRIVER_EMAIL, "/admin", ("#main a[href='/switch']",)),
     ),
     "pages.admin_sessions": (
-        View(OPERATOR_EMAIL, "/admin/sessions", (".admin-sessions-grid" + ADMIN_GRID,)),
+        View(OPERATOR_EMAIL, "/admin/sessions", grids=(".admin-sessions-grid",)),
+        # A session chosen in the grid: its cost parts below it. A row with its data (an end
+        # time has a colon), not the grid's placeholder, which the rows then replace.
+        View(
+            OPERATOR_EMAIL,
+            "/admin/sessions",
+            ("#admin-sessions-detail .admin-session-detail",),
+            open=".admin-sessions-grid" + GRID_ROWS + " [col-id='ended']:has-text(':')",
+            scope="#admin-sessions-detail",
+        ),
     ),
     "pages.admin_reservations": (
-        View(OPERATOR_EMAIL, "/admin/reservations", (".admin-reservations-grid" + ADMIN_GRID,)),
+        View(OPERATOR_EMAIL, "/admin/reservations", grids=(".admin-reservations-grid",)),
     ),
     "pages.admin_accounts": (
-        View(OPERATOR_EMAIL, "/admin/accounts", ("#admin-accounts-grid" + ADMIN_GRID,)),
+        View(OPERATOR_EMAIL, "/admin/accounts", grids=("#admin-accounts-grid",)),
         View(
             OPERATOR_EMAIL,
             "/admin/accounts",
@@ -97,6 +108,20 @@ VIEWS: dict[str, tuple[View, ...]] = {
     ),
     "pages.admin_settings": (
         View(OPERATOR_EMAIL, "/admin/settings", ("#admin-plans-table tr[data-plan]",)),
+    ),
+    "pages.admin_tariffs": (
+        View(
+            OPERATOR_EMAIL,
+            "/admin/tariffs",
+            (".admin-tariff[data-tariff]", "#admin-tariff-plans .admin-plan-tariff"),
+        ),
+        View(
+            OPERATOR_EMAIL,
+            "/admin/tariffs",
+            ("#admin-tariff-modal #admin-tariff-name",),
+            open="#admin-tariff-new",
+            scope=".modal.show",
+        ),
     ),
     "pages.admin_analytics": (
         View(
@@ -112,11 +137,11 @@ VIEWS: dict[str, tuple[View, ...]] = {
             (
                 "#admin-charger-status",
                 "#admin-charger-access .grants-list, #admin-charger-access p",
-                "#admin-charger-sessions-grid" + ADMIN_GRID,
                 "#admin-charger-utilisation-chart .main-svg",
                 "#admin-charger-energy-chart .main-svg",
                 "#admin-commands-log p, #admin-commands-log table",
             ),
+            grids=("#admin-charger-sessions-grid",),
         ),
         # The confirmation before a command that may interrupt a driver (Reset by default).
         View(
@@ -144,7 +169,31 @@ VIEWS: dict[str, tuple[View, ...]] = {
             (".admin-tokens-table, #admin-tokens-list:has-text('No API tokens')",),
         ),
     ),
+    "pages.admin_uptime": (
+        View(
+            OPERATOR_EMAIL,
+            "/admin/uptime",
+            (
+                "#admin-uptime-months tr[data-month]",
+                "#admin-uptime-timeline .main-svg",
+                "#admin-uptime-outages p, #admin-uptime-outages table",
+            ),
+            grids=(".uptime-standings",),
+        ),
+    ),
     "pages.admin_import": (View(OPERATOR_EMAIL, "/admin/import", ("#admin-import-upload",)),),
+    # The demo's log starts empty (tests/test_browser_admin_audit.py checks it with rows).
+    "pages.admin_audit": (View(OPERATOR_EMAIL, "/admin/audit", ("#admin-audit-note",)),),
+    "pages.receipts": (
+        # No such receipt: the notice (a real receipt, whose id the demo's clock decides, is
+        # checked by tests/test_browser_receipts.py).
+        View(DRIVER_EMAIL, "/receipts/NO-SUCH-SESSION", ("#main a[href='/']",)),
+    ),
+    "pages.statements": (
+        View(DRIVER_EMAIL, "/statements", (".statement-doc .doc-summary",)),  # this month's
+        # An admin account does not charge: the notice, with a way to switch.
+        View(OPERATOR_EMAIL, "/statements/2026-11", ("#main a[href='/switch']",)),
+    ),
     "pages.not_found_404": (
         View(DRIVER_EMAIL, "/no-such-page", ("h1",)),
         View(OPERATOR_EMAIL, "/no-such-page", ("h1",)),
@@ -182,6 +231,8 @@ def open_view(page: Any, base_url: str, view: View) -> None:
         page.click(view.open)
     for selector in view.ready:
         page.wait_for_selector(selector, timeout=TIMEOUT)
+    for grid in view.grids:
+        wait_for_grid_rows(page, grid, TIMEOUT)
     page.wait_for_function(SETTLED, timeout=TIMEOUT)
 
 

@@ -8,13 +8,17 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from components.analytics import GRAPH_IDS
+from components.format import format_money
+from data.core.models import ChargingSession
 from data.demo.showcase import DEMO_TIMEZONE, OPERATOR_EMAIL
 from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
 
@@ -140,3 +144,39 @@ def test_phone_width(browser: Any, base_url: str, operator_state: dict[str, Any]
         screenshot(page, "admin-analytics-390")
     finally:
         context.close()
+
+
+def test_operator_reads_the_revenue(operator_page: Any, base_url: str, demo_app: Any) -> None:
+    """The summary's revenue is the stored costs of the month's sessions; the revenue charts
+    draw a bar per day, per month, per connector type and for the top chargers."""
+    page = operator_page
+    open_analytics(page, base_url)
+    today = local_today()
+    expect_bars(page, "revenue-daily", calendar.monthrange(today.year, today.month)[1])
+    expect_bars(page, "revenue-monthly", 1)
+    expect_bars(page, "revenue-connectors", 5)
+    expect_bars(page, "revenue-chargers", 10)
+    tz = ZoneInfo(DEMO_TIMEZONE)
+    with demo_app.extensions["polaris_db"].session() as s:
+        rows = s.execute(
+            select(ChargingSession.started_at, ChargingSession.cost_total).where(
+                ChargingSession.cost_total.is_not(None),
+                ChargingSession.energy_disputed_at.is_(None),
+            )
+        ).all()
+    month = today.replace(day=1)
+    stored = sum(
+        (Decimal(str(c)) for t, c in rows if t.astimezone(tz).date().replace(day=1) == month),
+        Decimal(0),
+    )
+    assert stored > 0
+    expect(page.locator("#admin-analytics-revenue")).to_have_text(
+        format_money(stored, "EUR"), timeout=TIMEOUT
+    )
+    # The top earner's amount is written beside its bar, as format_money writes it.
+    notes = page.locator(f"#{GRAPH_IDS['revenue-chargers']} .annotation-text")
+    amounts = [t.strip() for t in notes.all_text_contents() if t.startswith("€")]
+    assert len(amounts) == 10
+    assert all(re.fullmatch(r"€[\d,]+\.\d\d", t) for t in amounts), amounts
+    page.locator(f"#{GRAPH_IDS['revenue-daily']}-section").scroll_into_view_if_needed()
+    screenshot(page, "admin-analytics-revenue-1280")

@@ -15,32 +15,24 @@ from data.demo.showcase import (
     DRIVER_LIVE_SESSION_ID,
     OPERATOR_EMAIL,
 )
-from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import (
+    DEMO_PASSWORD,
+    GRID_ROWS,
+    pick_dropdown,
+    screenshot,
+    sign_in_page,
+    wait_for_grid_rows,
+)
 
 pytestmark = pytest.mark.browser
 
-SESSION_ROWS = ".admin-sessions-grid .ag-center-cols-container .ag-row"
-RESERVATION_ROWS = ".admin-reservations-grid .ag-center-cols-container .ag-row"
+SESSION_ROWS = ".admin-sessions-grid" + GRID_ROWS
+RESERVATION_ROWS = ".admin-reservations-grid" + GRID_ROWS
 
 
 def _sign_in(page, base_url: str) -> None:
     sign_in_page(page, base_url, OPERATOR_EMAIL, DEMO_PASSWORD)
     assert page.url == f"{base_url}/admin"
-
-
-def _pick(page, dropdown_id: str, text: str) -> None:
-    """Type into a searchable dropdown and choose the option the server found."""
-    page.click(f"#{dropdown_id}")
-    # The whole text in one input event: one search, not one per keystroke (on a busy machine
-    # a dozen searches queue up behind each other). Choose once its answer is drawn.
-    page.keyboard.insert_text(text)
-    page.wait_for_function(
-        "(t) => { const o = [...document.querySelectorAll('[role=option]')];"
-        " return o.length > 0 && o.every((e) => e.innerText.includes(t)); }",
-        arg=text,
-        timeout=10_000,
-    )
-    page.locator("[role=option]", has_text=text).first.click()
 
 
 def _wait_for_search(page, fragment: str, timeout_s: float = 10) -> None:
@@ -54,9 +46,11 @@ def _wait_for_search(page, fragment: str, timeout_s: float = 10) -> None:
 def test_operator_filters_sessions_to_in_progress_and_sees_the_drivers_live_session(page, base_url):
     _sign_in(page, base_url)
     page.click("#admin-nav a[href='/admin/sessions']")
-    page.wait_for_selector(SESSION_ROWS, timeout=15_000)
+    wait_for_grid_rows(page, ".admin-sessions-grid", 15_000)
     page.wait_for_selector(".admin-sessions-totals:has-text('kWh')", timeout=10_000)
-    assert re.fullmatch(r"[\d,]+ sessions · [\d,.]+ kWh", page.inner_text(".admin-sessions-totals"))
+    # The demo's tariffs price its sessions: the totals add their stored cost.
+    totals = page.inner_text(".admin-sessions-totals")
+    assert re.fullmatch(r"[\d,]+ sessions · [\d,.]+ kWh · €[\d,]+\.\d\d", totals), totals
 
     page.select_option("#admin-sessions-state", "in_progress")
     page.click("#admin-sessions-apply")
@@ -93,7 +87,7 @@ def test_operator_filters_sessions_to_in_progress_and_sees_the_drivers_live_sess
 def test_an_invalid_url_value_shows_a_note_and_the_default_view(page, base_url):
     _sign_in(page, base_url)
     page.goto(f"{base_url}/admin/sessions?from=2026-02-30&state=charging")
-    page.wait_for_selector(SESSION_ROWS, timeout=15_000)
+    wait_for_grid_rows(page, ".admin-sessions-grid", 15_000)
     note = page.inner_text("#admin-sessions-note")
     assert "is not a date" in note and "showing all sessions" in note
     assert page.input_value("#admin-sessions-state") == "all"
@@ -106,12 +100,12 @@ def _local_input(moment: datetime) -> str:
 def test_operator_creates_a_reservation_is_refused_an_overlap_and_cancels(page, base_url):
     _sign_in(page, base_url)
     page.goto(f"{base_url}/admin/reservations")
-    page.wait_for_selector(RESERVATION_ROWS, timeout=15_000)
+    wait_for_grid_rows(page, ".admin-reservations-grid", 15_000)
     # Three weeks ahead: beyond the demo's upcoming reservations.
     start = (datetime.now(UTC) + timedelta(days=21)).replace(minute=0, second=0, microsecond=0)
 
-    _pick(page, "admin-reservation-account", "ACC-NEWCOMER")
-    _pick(page, "admin-reservation-charger", "PX-010")
+    pick_dropdown(page, "admin-reservation-account", "ACC-NEWCOMER")
+    pick_dropdown(page, "admin-reservation-charger", "PX-010")
     page.fill("#admin-reservation-start", _local_input(start))
     page.fill("#admin-reservation-end", _local_input(start + timedelta(hours=1)))
     page.click("#admin-reservation-create")
@@ -150,7 +144,7 @@ def test_operator_creates_a_reservation_is_refused_an_overlap_and_cancels(page, 
     page.wait_for_selector("#admin-reservation-message .alert-success", timeout=10_000)
     page.fill("#admin-reservations-search", "")
     page.press("#admin-reservations-search", "Enter")
-    page.wait_for_selector(RESERVATION_ROWS, timeout=10_000)
+    wait_for_grid_rows(page, ".admin-reservations-grid", 10_000)
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(300)
     screenshot(page, "admin-reservations-390")

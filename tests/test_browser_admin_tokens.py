@@ -1,5 +1,6 @@
 """API tokens and "Export CSV" in headless Chromium on the demo: a token is shown once and works
-as a bearer token until revoked; the explorer's link downloads the view on screen."""
+as a bearer token until revoked; the form's labels sit above their own controls; the explorer's
+link downloads the view on screen."""
 
 from __future__ import annotations
 
@@ -12,11 +13,18 @@ import pytest
 
 from data.accounts.tokens import TOKEN_PATTERN
 from data.demo.showcase import OPERATOR_EMAIL
-from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.axe import axe_violations, describe
+from tests.support.browser import (
+    DEMO_PASSWORD,
+    GRID_ROWS,
+    screenshot,
+    sign_in_page,
+    wait_for_grid_rows,
+)
 
 pytestmark = pytest.mark.browser
 
-SESSION_ROWS = ".admin-sessions-grid .ag-center-cols-container .ag-row"
+SESSION_ROWS = ".admin-sessions-grid" + GRID_ROWS
 
 
 def test_operator_creates_a_token_sees_it_once_and_revokes_it(page, base_url, demo_app):
@@ -65,10 +73,38 @@ def test_operator_creates_a_token_sees_it_once_and_revokes_it(page, base_url, de
     assert client.get("/export/chargers.csv", headers=auth).status_code == 401
 
 
+@pytest.mark.parametrize("width", [1280, 390])
+def test_each_label_of_the_form_sits_above_its_own_control(browser, base_url, axe_source, width):
+    # axe is injected into the page, which the Content-Security-Policy refuses: bypassed here.
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        sign_in_page(page, base_url, OPERATOR_EMAIL, DEMO_PASSWORD)
+        page.goto(f"{base_url}/admin/tokens")
+        name = page.get_by_label("What it is for", exact=True)
+        name.wait_for(timeout=15_000)
+        assert name.get_attribute("id") == "admin-token-name"
+        scopes = page.get_by_role("group", name="What it may do")
+        assert scopes.get_by_role("checkbox").count() == 2
+        label = page.locator("label[for='admin-token-name']").bounding_box()
+        field, group = name.bounding_box(), scopes.bounding_box()
+        create = page.locator("#admin-token-create").bounding_box()
+        # The label right above its input, then the scopes, then the button: reading order.
+        assert 0 <= field["y"] - (label["y"] + label["height"]) < 12
+        assert abs(field["x"] - label["x"]) < 2
+        assert group["y"] >= field["y"] + field["height"]
+        assert create["y"] >= group["y"] + group["height"]
+        found = axe_violations(page, axe_source, "#admin-tokens-new")
+        assert found == [], "\n".join(describe(f"/admin/tokens at {width} px", found))
+        screenshot(page, f"admin-tokens-form-{width}")
+    finally:
+        context.close()
+
+
 def test_export_csv_on_the_explorer_downloads_the_view(page, base_url):
     sign_in_page(page, base_url, OPERATOR_EMAIL, DEMO_PASSWORD)
     page.goto(f"{base_url}/admin/sessions")
-    page.wait_for_selector(SESSION_ROWS, timeout=15_000)
+    wait_for_grid_rows(page, ".admin-sessions-grid", 15_000)
     page.select_option("#admin-sessions-state", "finalized")
     page.click("#admin-sessions-apply")
     link = page.locator("#admin-sessions-export[href*='state=finalized']")

@@ -2,7 +2,8 @@
 real OCPP server (central.server.CentralSystem) and answered by the simulator, sees "Waiting
 for the charger…", then the Active session banner; presses Stop charging (confirmed), sees
 "Stopping…", and the banner goes away; the session is finalized. Then the charger refuses a
-Start and the card says so in words.
+Start and the card says so in words. On a charger that reported two connectors the card offers
+a choice of connector, kept current by the status poll, and Start asks for the one chosen.
 
 Everything on loopback: the web app (a thread), the OCPP server and the simulated charger (one
 asyncio loop in another thread), one SQLite database, as in ``tests/test_browser_ocpp.py``.
@@ -15,7 +16,9 @@ import json
 import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -24,10 +27,28 @@ from sqlalchemy import select
 
 from central.server import CentralSystem, bound_port
 from central.simulator import CommandBehaviour, SimulatedCharger, connect_charger
-from data.core.models import Charger, ChargerCommand, ChargingSession, CommandStatus, Role
-from data.demo.showcase import NEVER_SEEN_CHARGER_ID
-from tests.support.browser import SCREENSHOTS, live_server, screenshot, sign_in_page
-from tests.support.factories import make_id_tag
+from data.chargers.snapshots import FLEET
+from data.core.models import (
+    Charger,
+    ChargerCommand,
+    ChargingSession,
+    CommandStatus,
+    ConnectorStatus,
+    Role,
+)
+from data.demo.showcase import NEVER_SEEN_CHARGER_ID, TWO_CONNECTOR_CHARGER_ID
+from tests.support.axe import axe_violations, describe
+from tests.support.browser import (
+    SCREENSHOTS,
+    banner_hidden,
+    by_id,
+    card_id,
+    live_server,
+    screenshot,
+    sign_in_page,
+    wait_text,
+)
+from tests.support.factories import make_charger, make_id_tag, report_connector
 from tests.support.web import PASSWORD, AppFactory, add_person
 
 pytestmark = pytest.mark.browser
@@ -84,35 +105,14 @@ def central(driver_app: Flask) -> Iterator[tuple[Loop, str]]:
         thread.join(timeout=5)
 
 
-def dash_id(kind: str) -> str:
-    return json.dumps({"charger": CHARGER_ID, "type": kind}, separators=(",", ":"))
+def dash_id(kind: str, charger_id: str = CHARGER_ID) -> str:
+    return card_id(charger_id, kind)
 
 
-def phone_shot(page: Any, name: str) -> None:
-    """The phone's first screen (a full page of 50 cards is too tall to read)."""
+def screen_shot(page: Any, name: str) -> None:
+    """What is on screen (a full page of 50 cards is too tall to read)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
-
-def by_id(ident: str) -> str:
-    return "[id='" + ident + "']"
-
-
-def wait_text(page: Any, ident: str, text: str) -> None:
-    page.wait_for_function(
-        "([id, text]) => { const el = document.getElementById(id);"
-        " return el !== null && el.innerText.trim() === text; }",
-        arg=[ident, text],
-        timeout=WAIT_MS,
-    )
-
-
-def banner_hidden(page: Any, hidden: bool) -> None:
-    page.wait_for_function(
-        "(hidden) => document.getElementById('active-session-banner').hidden === hidden",
-        arg=hidden,
-        timeout=WAIT_MS,
-    )
 
 
 def test_a_driver_starts_and_stops_charging_from_the_dashboard(
@@ -143,21 +143,24 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
             assert offline_cards.locator("button.start-charging:visible").count() == 0
             screenshot(page, "driver-start-card-1280")
             # Idle, the page never asks about commands: the poll runs only while one is open.
+            # Nor, with nothing in progress, does it ask for Recent activity again.
             polls: list[str] = []
-            page.on(
-                "request",
-                lambda r: (
-                    polls.append(r.url)
-                    if "driver-command-poll.n_intervals" in (r.post_data or "")
-                    else None
-                ),
-            )
+            recent_asks: list[str] = []
+
+            def watch(request: Any) -> None:
+                body = request.post_data or ""
+                if "driver-command-poll.n_intervals" in body:
+                    polls.append(request.url)
+                elif "recent-refresh" in body:
+                    recent_asks.append(request.url)
+
+            page.on("request", watch)
             page.wait_for_timeout(2500)  # more than one refresh tick
-            assert polls == []
+            assert polls == [] and recent_asks == []
             mobile = phone.new_page()
             sign_in_page(mobile, base_url, DRIVER, PASSWORD, wait_for_idle=False)
             mobile.locator(by_id(dash_id("start-charging"))).wait_for(timeout=WAIT_MS)
-            phone_shot(mobile, "driver-start-card-390")
+            screen_shot(mobile, "driver-start-card-390")
 
             start.click()
             wait_text(page, dash_id("start-charging-note"), "Waiting for the charger…")
@@ -176,7 +179,7 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
             screenshot(page, "driver-banner-stop-1280")
             mobile.reload()
             mobile.locator("#stop-charging").wait_for(state="visible", timeout=WAIT_MS)
-            phone_shot(mobile, "driver-banner-stop-390")
+            screen_shot(mobile, "driver-banner-stop-390")
 
             page.locator("#stop-charging").click()  # the confirmation is accepted
             wait_text(page, "stop-charging-note", "Stopping…")
@@ -212,9 +215,9 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
             phone_start = mobile.locator(by_id(dash_id("start-charging")))
             phone_start.click()
             wait_text(mobile, dash_id("start-charging-note"), "Waiting for the charger…")
-            phone_shot(mobile, "driver-waiting-390")
+            screen_shot(mobile, "driver-waiting-390")
             wait_text(mobile, dash_id("start-charging-note"), "The charger refused to start.")
-            phone_shot(mobile, "driver-refused-390")
+            screen_shot(mobile, "driver-refused-390")
             charger.answer_delay_s = 0.0
             start.wait_for(state="visible", timeout=WAIT_MS)
             start.click()
@@ -229,5 +232,108 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
     finally:
         runner.loop.call_soon_threadsafe(charger.stop_heartbeats)
         runner.run(charger_cm.__aexit__(None, None, None))
+        context.close()
+        phone.close()
+
+
+TWIN_ID = "PX-TWIN"  # two connectors, named to come first among Online cards
+TWIN_DRIVER = "finn@example.com"
+TWIN_ACCOUNT = "acc-finn"
+
+
+def option_texts(page: Any, ident: str) -> list[str]:
+    # dbc.Select's first option is its hidden placeholder.
+    return page.locator(by_id(ident) + " option:not([value=''])").all_inner_texts()
+
+
+def test_a_driver_chooses_the_connector_on_a_charger_with_two(
+    browser: Any, driver_app: Flask, central: tuple[Loop, str], axe_source: Path
+) -> None:
+    db = driver_app.extensions["polaris_db"]
+    add_person(driver_app, TWIN_DRIVER, (TWIN_ACCOUNT, Role.customer, None))
+    now = datetime.now(UTC)
+    with db.session() as s:
+        make_id_tag(s, TWIN_ACCOUNT, id_tag="FINN-TAG")
+        make_charger(
+            s,
+            charger_id=TWIN_ID,
+            friendly_name="A1 Ringstraße — Twin bay",
+            max_power_kw="22",
+            last_seen_at=now,
+        )
+        for connector in (1, 2):
+            report_connector(s, TWIN_ID, connector, "Available", reported_at=now)
+    FLEET.clear()  # the new charger on the very first render
+    choice, start, note = (
+        dash_id(k, TWIN_ID) for k in ("start-connector", "start-charging", "start-charging-note")
+    )
+    # CSP bypassed: axe is injected.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    try:
+        page = context.new_page()
+        mobile = phone.new_page()
+        with live_server(driver_app) as base_url:
+            for shown in (page, mobile):
+                sign_in_page(shown, base_url, TWIN_DRIVER, PASSWORD, wait_for_idle=False)
+                shown.locator(by_id(choice)).wait_for(state="visible", timeout=WAIT_MS)
+                shown.evaluate("document.getElementById('chargers').scrollIntoView()")
+            assert option_texts(page, choice) == [
+                "Connector 1 · Available",
+                "Connector 2 · Available",
+            ]
+            # Only the chargers that reported several connectors (this one and the demo's) offer
+            # a choice; every other Online card has Start alone (the charger chooses).
+            chosen = page.locator(".charger-card select").evaluate_all(
+                "(selects) => selects.map((s) => JSON.parse(s.id).charger)"
+            )
+            assert sorted(chosen) == sorted([TWIN_ID, TWO_CONNECTOR_CHARGER_ID])
+            startable = page.locator(".charger-card:has(button.start-charging:visible)")
+            assert startable.count() > len(chosen)
+            screen_shot(page, "driver-connector-choice-1280")
+            screen_shot(mobile, "driver-connector-choice-390")
+            card = ".charger-card:has(select)"
+            problems = [
+                line
+                for where, shown in (("1280", page), ("390", mobile))
+                for line in describe(where, axe_violations(shown, axe_source, card))
+            ]
+            assert problems == []
+
+            # A car plugged in at connector 2: the card says so at the next status poll.
+            with db.session() as s:
+                reported = s.get(ConnectorStatus, (TWIN_ID, 2))
+                assert reported is not None
+                reported.status = "Preparing"
+            page.wait_for_function(
+                "(id) => [...document.getElementById(id).options].some("
+                "(o) => o.text === 'Connector 2 · Preparing')",
+                arg=choice,
+                timeout=WAIT_MS,
+            )
+            page.locator(by_id(choice)).select_option("2")
+            assert page.locator(by_id(choice)).is_enabled()
+            page.locator(by_id(start)).click()
+            wait_text(page, note, "Waiting for the charger…")
+            # While the Start waits, its choice of connector is off too (so is every Start).
+            assert page.locator(by_id(choice)).is_disabled()
+            assert page.locator(by_id(start)).is_disabled()
+            with db.session() as s:
+                (asked,) = s.scalars(
+                    select(ChargerCommand).where(ChargerCommand.account_id == TWIN_ACCOUNT)
+                ).all()
+                assert json.loads(asked.params) == {
+                    "account_id": TWIN_ACCOUNT,
+                    "connector_id": 2,
+                    "id_tag": "FINN-TAG",
+                }
+            # No OCPP server holds this charger: the command ends offline, said in words.
+            wait_text(page, note, "The charger is not connected.")
+            assert page.locator(by_id(choice)).is_enabled()
+            assert page.locator(by_id(choice)).input_value() == "2"
+            page.mouse.move(0, 0)  # the picture without the button's hover transition
+            page.wait_for_timeout(300)
+            screen_shot(page, "driver-connector-refused-1280")
+    finally:
         context.close()
         phone.close()

@@ -28,10 +28,18 @@ import plotly.graph_objects as go
 import pytest
 
 import components
-from components import analytics, charger, charts, dashboard
+from components import analytics, charger, charts, dashboard, uptime
 from components.charts import plotly_text
-from data.charging.analytics import ChargerUtilisation, ConnectorEnergy, DayEnergy, energy_per_month
+from data.charging.analytics import (
+    ChargerRevenue,
+    ChargerUtilisation,
+    ConnectorEnergy,
+    DayEnergy,
+    energy_per_month,
+)
 from data.core.periods import Period, period_bounds
+from data.uptime.outage_log import OutageRow
+from data.uptime.outages import OutageCause, OutageKind
 
 HOSTILE = '<a href="https://evil.example/">Click here</a>'
 SHOWN = plotly_text(HOSTILE)
@@ -59,7 +67,10 @@ def _period() -> Period:
 
 
 def _days() -> list[DayEnergy]:
-    return [DayEnergy(date(2026, 3, 1) + timedelta(days=n), n, Decimal(n)) for n in range(31)]
+    return [
+        DayEnergy(date(2026, 3, 1) + timedelta(days=n), n, Decimal(n), Decimal(n) / 2)
+        for n in range(31)
+    ]
 
 
 def _usage_frame() -> pd.DataFrame:
@@ -78,6 +89,18 @@ def _charger_frame() -> pd.DataFrame:
             "hours": [24.0] * 31,
         }
     )
+
+
+def _outages() -> list[OutageRow]:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    rows = [
+        OutageRow("o-1", "c-1", "Bay", start, start + timedelta(hours=2), OutageCause.other,
+                  False, "note", OutageKind.manual),
+        OutageRow("o-2", "c-1", "Bay", start + timedelta(days=3), None, OutageCause.utility,
+                  True, "note", OutageKind.offline),
+    ]  # fmt: skip
+    # The causes and kinds are the app's own words; every other string is hostile.
+    return [dataclasses.replace(poisoned(r), cause=r.cause, kind=r.kind) for r in rows]
 
 
 # builder name -> (a figure made from hostile inputs, whether the figure shows a name)
@@ -103,7 +126,28 @@ BUILDERS: dict[str, tuple[Callable[[], Any], bool]] = {
     ),
     "components.analytics.connector_figure": (
         lambda: analytics.connector_figure(
-            poisoned([ConnectorEnergy("CCS", 3, Decimal("12.5"), 1.0)])
+            poisoned([ConnectorEnergy("CCS", 3, Decimal("12.5"), 1.0, Decimal("4.50"), 1.0)])
+        ),
+        True,
+    ),
+    "components.analytics.daily_revenue_figure": (
+        lambda: analytics.daily_revenue_figure(poisoned(_days()), "EUR"),
+        False,
+    ),
+    "components.analytics.monthly_revenue_figure": (
+        lambda: analytics.monthly_revenue_figure(poisoned(energy_per_month(_days())), "EUR"),
+        False,
+    ),
+    "components.analytics.revenue_connector_figure": (
+        lambda: analytics.revenue_connector_figure(
+            poisoned([ConnectorEnergy("CCS", 3, Decimal("12.5"), 1.0, Decimal("4.50"), 1.0)]),
+            "EUR",
+        ),
+        True,
+    ),
+    "components.analytics.revenue_chargers_figure": (
+        lambda: analytics.revenue_chargers_figure(
+            poisoned([ChargerRevenue("c-1", "Bay", "CCS", Decimal("41.20"))] * 3), "EUR"
         ),
         True,
     ),
@@ -118,6 +162,15 @@ BUILDERS: dict[str, tuple[Callable[[], Any], bool]] = {
     ),
     "components.charger.energy_figure": (
         lambda: charger.energy_figure(_charger_frame(), _period()),
+        False,
+    ),
+    "components.uptime.outage_timeline_figure": (
+        lambda: uptime.outage_timeline_figure(
+            _outages(),
+            datetime(2026, 1, 1, tzinfo=UTC),
+            datetime(2026, 3, 10, tzinfo=UTC),
+            ZoneInfo("Europe/Berlin"),
+        ),
         False,
     ),
 }

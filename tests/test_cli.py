@@ -37,9 +37,18 @@ def count(tmp_path: Path, table: str) -> int:
 def test_import_into_empty_database_loads_only_the_imported_rows(tmp_path):
     result = flask(tmp_path, "import-data", str(SAMPLE))
     assert result.returncode == 0, result.stderr
-    assert "36 added" in result.stdout
+    assert "44 added" in result.stdout
+    assert "outages.csv: 5 added, 0 updated, 0 unchanged" in result.stdout
     assert count(tmp_path, "chargers") == 5
     assert count(tmp_path, "sessions") == 12
+    assert count(tmp_path, "outages") == 5
+    with sqlite3.connect(tmp_path / "cli.db") as c:
+        audit = c.execute(
+            "SELECT user, account_id, action, subject_id, detail FROM audit_entries"
+        ).fetchall()
+    assert audit == [
+        ("cli", None, "import.loaded", str(SAMPLE), "44 added, 0 updated, 0 unchanged.")
+    ]
     # and demo data is refused on top of real data
     refused = flask(tmp_path, "demo-data")
     assert refused.returncode == 1
@@ -55,9 +64,19 @@ def test_demo_data_command_loads_and_reloads(tmp_path):
     assert 50 <= chargers <= 70
     again = flask(tmp_path, "demo-data")
     assert again.returncode == 1 and "--reset" in again.stderr
+    with sqlite3.connect(tmp_path / "cli.db") as c:
+        c.execute(
+            "INSERT INTO audit_entries (at, user, action, subject_type, subject_id) "
+            "VALUES ('2026-11-20 09:30:00.000000', 'cli', 'plan.created', 'plan', 'PLAN-X')"
+        )
+    demo_entries = count(tmp_path, "audit_entries") - 1  # Olga's outage reviews
+    assert demo_entries > 0
     reset = flask(tmp_path, "demo-data", "--reset")
     assert reset.returncode == 0, reset.stderr
     assert count(tmp_path, "chargers") == chargers
+    # The audit log is never emptied: the reset leaves it (its triggers would refuse), and the
+    # reloaded demo adds its own reviews again.
+    assert count(tmp_path, "audit_entries") == 2 * demo_entries + 1
 
 
 def test_bad_import_exits_1_and_names_the_row(tmp_path):
@@ -115,7 +134,7 @@ def test_overlapping_reservations_are_refused_plainly_on_postgresql(
 def test_dry_run_counts_and_writes_nothing(tmp_path):
     check = flask(tmp_path, "import-data", "--dry-run", str(SAMPLE))
     assert check.returncode == 0, check.stderr
-    assert "36 to add, 0 to update, 0 unchanged; nothing was written" in check.stdout
+    assert "44 to add, 0 to update, 0 unchanged; nothing was written" in check.stdout
     assert "sessions.csv: 12 to add" in check.stdout
     assert count(tmp_path, "sessions") == 0
     bad = tmp_path / "bad"

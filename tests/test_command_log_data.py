@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from data.core.db import Database
 from data.core.models import ChargerCommand, CommandStatus, OcppTransaction
@@ -16,6 +16,7 @@ from data.ocpp.command_log import (
     CommandLogFilter,
     command_log_count,
     command_log_rows,
+    iter_command_log_rows,
     parse_log_filter,
     sessions_in_progress,
 )
@@ -62,7 +63,7 @@ def log(db: Database) -> dict[str, int]:
     return ids
 
 
-def ids_of(db: Database, flt: CommandLogFilter, limit: int | None = 200) -> list[int]:
+def ids_of(db: Database, flt: CommandLogFilter, limit: int = 200) -> list[int]:
     with db.session() as s:
         return [r.command.id for r in command_log_rows(s, flt, BERLIN, limit)]
 
@@ -106,10 +107,46 @@ def test_days_are_local_days_both_included(db: Database, log: dict[str, int]) ->
 
 def test_limit_and_count(db: Database, log: dict[str, int]) -> None:
     assert ids_of(db, CommandLogFilter(), limit=2) == [log["unlock"], log["reset"]]
-    assert len(ids_of(db, CommandLogFilter(), limit=None)) == 4
     with db.session() as s:
         assert command_log_count(s, CommandLogFilter(), BERLIN) == 4
         assert command_log_count(s, CommandLogFilter(action="Reset"), BERLIN) == 2
+
+
+FILTERS = [
+    CommandLogFilter(),
+    CommandLogFilter(charger_id="C1"),
+    CommandLogFilter(action="Reset"),
+    CommandLogFilter(status=CommandStatus.offline),
+    CommandLogFilter(charger_id="C2", action="Reset", status=CommandStatus.offline),
+    CommandLogFilter(first_day=date(2026, 12, 5), last_day=date(2026, 12, 5)),
+    CommandLogFilter(last_day=date(2026, 12, 4)),
+    CommandLogFilter(charger_id="C9"),
+]
+
+
+@pytest.mark.parametrize("batch_rows", [1, 3, 500])
+def test_the_export_streams_every_row_in_batches(
+    db: Database, log: dict[str, int], batch_rows: int
+) -> None:
+    with db.session() as s:
+        for flt in FILTERS:
+            streamed = list(iter_command_log_rows(s, flt, BERLIN, batch_rows=batch_rows))
+            assert streamed == command_log_rows(s, flt, BERLIN), flt  # same rows, same order
+    assert len(ids_of(db, CommandLogFilter())) == 4
+
+
+def test_the_export_reads_lazily_and_closing_it_closes_the_cursor(
+    db: Database, log: dict[str, int]
+) -> None:
+    with db.session() as s:
+        rows = iter_command_log_rows(s, CommandLogFilter(), BERLIN, batch_rows=1)
+        assert next(rows).command.id == log["unlock"]  # one row read, three still in the database
+        if db.dialect == "postgresql":  # a server-side cursor, open while the rows are read
+            assert s.scalar(text("SELECT count(*) FROM pg_cursors")) == 1
+        rows.close()
+        if db.dialect == "postgresql":
+            assert s.scalar(text("SELECT count(*) FROM pg_cursors")) == 0
+        assert command_log_count(s, CommandLogFilter(), BERLIN) == 4  # the session goes on
 
 
 def test_parse_log_filter_reads_a_page_or_query_string() -> None:

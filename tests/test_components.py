@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +18,7 @@ from dash.development.base_component import Component
 from components import dashboard as c
 from components.charger_status import status_class, status_text
 from components.format import format_kw
+from components.shell import BANNER_COST_ID, BANNER_KWH_ID, active_session_banner, cost_so_far_text
 from data.chargers.status import ChargerStatus
 from data.charging.dashboard import (
     CHARGER_LIMIT,
@@ -27,6 +30,7 @@ from data.charging.dashboard import (
     SessionRow,
 )
 from data.core.periods import period_bounds
+from data.pricing.cost import SessionCost, TariffPrices
 
 TZ = ZoneInfo("Europe/Amsterdam")
 # Tuesday 24 November 2026, 10:00 in Amsterdam.
@@ -103,11 +107,18 @@ def class_names(node: Any) -> list[str]:
 
 
 def session_row(
-    i: int, *, hours_ago: float, minutes: int | None, kwh: float, finalized: bool
+    i: int,
+    *,
+    hours_ago: float,
+    minutes: int | None,
+    kwh: float,
+    finalized: bool,
+    cost: SessionCost | None = None,
+    disputed: bool = False,
 ) -> SessionRow:
     started = NOW - timedelta(hours=hours_ago)
     ended = None if minutes is None else started + timedelta(minutes=minutes)
-    return SessionRow(f"s{i}", f"Charger {i}", started, ended, kwh, finalized)
+    return SessionRow(f"s{i}", f"Charger {i}", started, ended, kwh, finalized, disputed, cost)
 
 
 def charger(i: int, status: ChargerStatus = ChargerStatus.online, kw: float = 150.0) -> ChargerRow:
@@ -160,7 +171,9 @@ def test_sessions_show_kwh_times_duration_and_text_marks_in_given_order() -> Non
 
 def test_session_ending_on_another_local_day_names_that_day() -> None:
     started = datetime(2026, 11, 22, 22, 30, tzinfo=UTC)  # 23:30 local, Sunday
-    row = SessionRow("s", "Night bay", started, started + timedelta(hours=1), 20.0, True)
+    row = SessionRow(
+        "s", "Night bay", started, started + timedelta(hours=1), 20.0, True, False, None
+    )
     item = c.session_item_data(row, TZ, NOW)
     assert item["start"] == "Sun 22 Nov, 23:30"
     assert item["end"] == "Yesterday 00:30"
@@ -202,7 +215,7 @@ def test_chart_has_one_bar_per_day_zeros_included_and_total_is_their_sum(name: s
     assert sum(1 for y in bar.y if y == 0) == len(period.days) - 2
     assert sum(bar.y) == pytest.approx(19.39)
 
-    total = c.usage_total(frame, period)
+    total = c.usage_total(frame, period, None, "EUR")
     value = next(x for x in walk(total) if getattr(x, "className", "") == "usage-total-value")
     assert float(getattr(value, "data-kwh")) == sum(bar.y)
     assert value.children == "19.4 kWh"
@@ -216,7 +229,7 @@ def test_year_chart_spans_january_first_to_today() -> None:
     assert fig.data[0].x[0] == "2026-01-01"
     assert fig.data[0].x[-1] == "2026-11-24"
     assert len(fig.data[0].x) == 328
-    assert "0.0 kWh" in text(c.usage_total(frame, period))
+    assert "0.0 kWh" in text(c.usage_total(frame, period, None, "EUR"))
 
 
 def test_usage_frame_sums_duplicate_days_and_drops_days_outside_the_period() -> None:
@@ -279,7 +292,8 @@ def test_plan_gauge_names_the_billing_month_when_given() -> None:
 
 def test_no_plan_no_gauge() -> None:
     tree = c.plan_gauge(None, 500.0)
-    assert text(tree) == "No plan on this account."
+    # No tariff either: said once here, not on every charger card.
+    assert text(tree) == f"No plan on this account. {c.NO_TARIFF_TEXT}"
     assert not any("progress" in name for name in class_names(tree))
     assert not any(getattr(x, "role", None) == "progressbar" for x in walk(tree))
 
@@ -356,6 +370,135 @@ def test_no_visible_chargers_explains() -> None:
     grid = c.charger_grid_data(ChargerList([], visible=0, available=0))
     assert grid["cards"] == []
     assert "No chargers are visible to your account" in grid["empty"]
+
+
+# --- prices and costs ---------------------------------------------------------------------------
+
+COMMUTER = TariffPrices(
+    tariff_id="COMMUTER",
+    valid_from=NOW - timedelta(days=30),
+    name="Commuter",
+    currency="EUR",
+    energy_price_per_kwh=Decimal("0.39"),
+    dc_energy_price_per_kwh=Decimal("0.52"),
+    session_fee=Decimal("0.50"),
+    time_price_per_hour=Decimal("1.20"),
+    time_free_minutes=240,
+    vat_percent=Decimal("19"),
+)
+
+
+def money(total: str, currency: str = "EUR") -> SessionCost:
+    amount = Decimal(total)
+    return SessionCost(
+        "COMMUTER", NOW, currency, amount, Decimal(0), Decimal(0), amount, Decimal(0)
+    )
+
+
+def card_price(grid: dict[str, Any], card: dict[str, Any]) -> str | None:
+    """A card's price line as the browser joins it (assets/dashboard.js renderChargers)."""
+    if card["price"] is None:
+        return None
+    return grid["price_separator"].join(grid["prices"][card["price"]])
+
+
+def test_each_card_shows_the_price_of_its_charger_dc_above_22_kw() -> None:
+    rows = [charger(1, kw=150.0), charger(2, kw=22.0), charger(3, kw=22.5), charger(4, kw=7.4)]
+    grid = c.charger_grid_data(ChargerList(rows, 4, 4), None, COMMUTER)
+    ac = "€0.39/kWh\u00a0· €1.20/h after 4 h\u00a0· €0.50 per session"
+    dc = ac.replace("€0.39", "€0.52")
+    assert [card_price(grid, card) for card in grid["cards"]] == [dc, ac, dc, ac]
+    assert len(grid["prices"]) == 2  # each line written once, the cards name theirs
+
+
+def test_a_price_shows_only_the_parts_its_tariff_has() -> None:
+    energy_only = replace(
+        COMMUTER,
+        dc_energy_price_per_kwh=None,
+        session_fee=None,
+        time_price_per_hour=None,
+        energy_price_per_kwh=Decimal("0.3945"),
+    )
+    grid = c.charger_grid_data(
+        ChargerList([charger(1), charger(2, kw=11.0)], 2, 2), None, energy_only
+    )
+    assert [card_price(grid, card) for card in grid["cards"]] == ["€0.3945/kWh"] * 2
+    no_free_time = replace(COMMUTER, time_free_minutes=None)
+    assert c.charger_grid_data(ChargerList([charger(1)], 1, 1), None, no_free_time)["prices"] == [
+        ("€0.52/kWh", "€1.20/h", "€0.50 per session")
+    ]
+
+
+def test_without_a_tariff_no_card_has_a_price_line() -> None:
+    grid = c.charger_grid_data(ChargerList([charger(1), charger(2)], 2, 2))
+    assert grid["prices"] == []
+    assert [card["price"] for card in grid["cards"]] == [None, None]
+
+
+def test_recent_sessions_show_their_cost_and_the_receipt_of_a_finalized_one() -> None:
+    rows = [
+        session_row(1, hours_ago=0.5, minutes=None, kwh=12.4, finalized=False, cost=money("4.83")),
+        session_row(2, hours_ago=26, minutes=80, kwh=31.0, finalized=True, cost=money("12.40")),
+        session_row(3, hours_ago=30, minutes=60, kwh=8.0, finalized=False, cost=money("3.62")),
+        session_row(4, hours_ago=50, minutes=45, kwh=9.0, finalized=True, disputed=True),
+        session_row(5, hours_ago=70, minutes=45, kwh=5.0, finalized=True),  # no tariff
+    ]
+    live, finished, not_final, disputed, free = c.recent_sessions_data(rows, TZ, NOW)["items"]
+    assert (live["cost"], live["receipt"]) == ("€4.83 so far", None)
+    assert live["cost"] == cost_so_far_text(money("4.83"))  # the banner's words
+    assert (finished["cost"], finished["receipt"]) == ("€12.40", "/receipts/s2")
+    # Five links read "Receipt": each names its session (when, where) for a screen reader.
+    assert finished["receipt_label"] == "Receipt of Yesterday 08:00, Charger 2"
+    assert (not_final["cost"], not_final["receipt"]) == ("€3.62 so far", None)
+    assert (disputed["cost"], disputed["receipt"]) == ("Under review", None)
+    assert (free["cost"], free["receipt"], free["receipt_label"]) == ("", None, None)
+
+
+def test_the_receipt_address_is_quoted() -> None:
+    row = SessionRow(
+        "S 9/1", "Bay", NOW - timedelta(hours=2), NOW - timedelta(hours=1), 3.0, True, False,
+        money("1.00"),
+    )  # fmt: skip
+    assert c.session_item_data(row, TZ, NOW)["receipt"] == "/receipts/S%209%2F1"
+
+
+def test_a_cost_in_yen_has_no_decimals() -> None:
+    row = session_row(1, hours_ago=2, minutes=60, kwh=3.0, finalized=True, cost=money("556", "JPY"))
+    assert c.session_item_data(row, TZ, NOW)["cost"] == "¥556"
+
+
+def test_the_plan_card_names_the_tariff_and_its_prices() -> None:
+    words = text(c.plan_gauge(PLAN, 182.4, None, COMMUTER))
+    assert "Billed in EUR Tariff Commuter" in words
+    assert words.endswith(  # text() reads the no-break spaces as spaces
+        "€0.39/kWh · DC €0.52/kWh · €0.50 per session · €1.20/h after 4 h · VAT 19 %"
+    )
+    # Ad hoc charging: no plan, and the default tariff that prices it.
+    words = text(c.plan_gauge(None, 0.0, None, replace(COMMUTER, name="Ad hoc")))
+    assert words.startswith("No plan on this account. Tariff Ad hoc €0.39/kWh")
+    assert c.NO_TARIFF_TEXT not in words
+    assert c.NO_TARIFF_TEXT in text(c.plan_gauge(PLAN, 10.0))
+
+
+def test_each_part_of_a_price_stays_on_one_line() -> None:
+    line = c.price_line(["€0.39/kWh", "€1.20/h after 4 h"])
+    assert [getattr(x, "className", x) for x in line] == [
+        "text-nowrap",
+        c.PRICE_SEPARATOR,
+        "text-nowrap",
+    ]
+
+
+def test_the_banner_says_the_cost_so_far_beside_the_kwh() -> None:
+    assert cost_so_far_text(money("4.83")) == "€4.83 so far"
+    assert cost_so_far_text(None) == ""  # no tariff: the span stays empty (and hidden)
+    banner = active_session_banner()
+    ids = [x.id for x in with_ids(banner)]
+    assert ids.index(BANNER_KWH_ID) < ids.index(BANNER_COST_ID)
+    separator = next(
+        x for x in walk(banner) if "banner-cost-sep" in (getattr(x, "className", "") or "")
+    )
+    assert getattr(separator, "aria-hidden") == "true"
 
 
 # --- operator contact ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The dashboard queries (data/charging/dashboard.py) against the rules in
-shared/spec/data-exchange.md.
+shared/spec/data-exchange.md, prices and costs included.
 
 Every test runs on SQLite and on PostgreSQL (fixture ``db``); ``now`` is always pinned.
 """
@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from data.chargers.status import ChargerStatus, charger_status_expression
 from data.charging.dashboard import (
     CHARGER_LIMIT,
+    AccountPlan,
     OperatorSettings,
     account_plan,
+    account_usage,
     active_session,
-    daily_usage,
     day_buckets,
     next_reservation,
     operator_settings,
@@ -29,8 +31,24 @@ from data.charging.dashboard import (
     visible_chargers,
 )
 from data.core.db import Database
-from data.core.models import Charger, ConnectorType, ReservationStatus, Visibility
+from data.core.models import (
+    Charger,
+    ChargingSession,
+    ConnectorType,
+    ReservationStatus,
+    Visibility,
+)
 from data.core.periods import period_bounds
+from data.pricing.receipts import receipt
+from data.pricing.rows import stored_cost
+from data.pricing.tariffs import (
+    create_tariff_version,
+    live_cost,
+    price_session,
+    set_default_tariff,
+    set_plan_tariff,
+)
+from tests.support.audit import AT, CLI
 from tests.support.factories import (
     grant_access,
     make_account,
@@ -59,7 +77,7 @@ def statuses(db: Database, account_id: str, now: datetime = NOW) -> dict[str, Ch
 
 def usage_by_day(db: Database, account_id: str, period_name: str, now: datetime, tz: ZoneInfo):
     with db.session() as s:
-        df = daily_usage(s, account_id, period_bounds(period_name, now, tz))
+        df = account_usage(s, account_id, period_bounds(period_name, now, tz)).days
     return dict(zip(df["day"], df["energy_kwh"], strict=True))
 
 
@@ -89,11 +107,11 @@ def test_first_run_account(db: Database) -> None:
         make_charger(s, last_seen_at=NOW)
     with db.session() as s:
         assert active_session(s, account.id, NOW) is None
-        assert recent_sessions(s, account.id) == []
+        assert recent_sessions(s, account.id, NOW) == []
         assert next_reservation(s, account.id, NOW) is None
-        assert account_plan(s, account.id) is None
+        assert account_plan(s, account.id, NOW) == AccountPlan(None, None)
         period = period_bounds("current", NOW, ZoneInfo("UTC"))
-        df = daily_usage(s, account.id, period)
+        df = account_usage(s, account.id, period).days
     assert list(df.columns) == ["day", "energy_kwh"]
     assert list(df["day"]) == period.days
     assert len(df) == 30  # November
@@ -108,7 +126,7 @@ def test_account_plan(db: Database) -> None:
         with_plan = make_account(s, plan=plan)
         without_plan = make_account(s)
     with db.session() as s:
-        row = account_plan(s, with_plan.id)
+        row = account_plan(s, with_plan.id, NOW).plan
         assert row is not None
         assert (row.plan_id, row.name, row.allowance_kwh, row.currency) == (
             "p-basic",
@@ -116,8 +134,8 @@ def test_account_plan(db: Database) -> None:
             150.5,
             "USD",
         )
-        assert account_plan(s, without_plan.id) is None
-        assert account_plan(s, "no-such-account") is None
+        assert account_plan(s, without_plan.id, NOW).plan is None
+        assert account_plan(s, "no-such-account", NOW) == AccountPlan(None, None)
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -130,7 +148,7 @@ def test_session_ending_exactly_now_is_neither_active_nor_in_use(db: Database) -
         make_session(s, account, charger, started_at=NOW - HOUR, ended_at=NOW, energy_kwh="12.5")
     with db.session() as s:
         assert active_session(s, account.id, NOW) is None
-        [row] = recent_sessions(s, account.id)
+        [row] = recent_sessions(s, account.id, NOW)
     assert row.ended_at == NOW and row.finalized is True
     assert statuses(db, account.id) == {charger.id: ChargerStatus.online}
 
@@ -145,8 +163,8 @@ def test_session_in_progress(db: Database) -> None:
         make_session(s, account, charger, started_at=started, energy_kwh="7.125", session_id="s-1")
     with db.session() as s:
         active = active_session(s, account.id, NOW)
-        recent = recent_sessions(s, account.id)
-        df = daily_usage(s, account.id, period_bounds("current", NOW, ZoneInfo("UTC")))
+        recent = recent_sessions(s, account.id, NOW)
+        df = account_usage(s, account.id, period_bounds("current", NOW, ZoneInfo("UTC"))).days
     assert active is not None
     assert (active.session_id, active.charger_name, active.energy_kwh) == ("s-1", "Depot 1", 7.125)
     assert active.started_at == started and active.started_at.tzinfo is not None
@@ -185,9 +203,9 @@ def test_recent_sessions_order_limit_and_isolation(db: Database) -> None:
             make_session(s, account, charger, started_at=NOW - HOUR, session_id=sid)
         make_session(s, other, charger, started_at=NOW - timedelta(minutes=1), session_id="x")
     with db.session() as s:
-        rows = recent_sessions(s, account.id)
-        three = recent_sessions(s, account.id, limit=3)
-        two = recent_sessions(s, account.id, limit=2)  # the limit cuts through the tie
+        rows = recent_sessions(s, account.id, NOW)
+        three = recent_sessions(s, account.id, NOW, limit=3)
+        two = recent_sessions(s, account.id, NOW, limit=2)  # the limit cuts through the tie
     assert [r.session_id for r in rows] == ["d-tie", "c-tie", "b-tie", "a5", "a4"]
     assert [r.session_id for r in three] == ["d-tie", "c-tie", "b-tie"]
     assert [r.session_id for r in two] == ["d-tie", "c-tie"]
@@ -531,8 +549,8 @@ def test_dst_days_bucket_by_local_day(db: Database) -> None:
         for started, kwh in starts.items():
             make_session(s, account, charger, started_at=started, ended_at=started, energy_kwh=kwh)
     with db.session() as s:
-        mar = daily_usage(s, account.id, march)
-        octo = daily_usage(s, account.id, october)
+        mar = account_usage(s, account.id, march).days
+        octo = account_usage(s, account.id, october).days
     mar_days = dict(zip(mar["day"], mar["energy_kwh"], strict=True))
     oct_days = dict(zip(octo["day"], octo["energy_kwh"], strict=True))
     assert (mar_days[date(2026, 3, 28)], mar_days[date(2026, 3, 29)]) == (1.0, 14.0)
@@ -573,7 +591,7 @@ def test_local_day_matches_zoneinfo_at_every_boundary(
             if (local_day := started.astimezone(tz).date()) in expected:
                 expected[local_day] += kwh
     with db.session() as s:
-        df = daily_usage(s, account.id, period)
+        df = account_usage(s, account.id, period).days
     assert list(df["day"]) == period.days
     assert dict(zip(df["day"], df["energy_kwh"], strict=True)) == {
         day: float(kwh) for day, kwh in expected.items()
@@ -592,8 +610,8 @@ def test_year_and_previous_have_every_day(db: Database) -> None:
         make_session(s, account, charger, started_at=NOW - HOUR, energy_kwh="4.4")
         make_session(s, other, charger, started_at=berlin(2026, 10, 2, 8), energy_kwh="50")
     with db.session() as s:
-        year = daily_usage(s, account.id, period_bounds("year", NOW, BERLIN))
-        previous = daily_usage(s, account.id, period_bounds("previous", NOW, BERLIN))
+        year = account_usage(s, account.id, period_bounds("year", NOW, BERLIN)).days
+        previous = account_usage(s, account.id, period_bounds("previous", NOW, BERLIN)).days
     assert list(year["day"]) == [date(2026, 1, 1) + timedelta(days=i) for i in range(328)]
     assert year["day"].iloc[-1] == date(2026, 11, 24)  # up to today
     assert (year["energy_kwh"] > 0).sum() == 4
@@ -627,9 +645,9 @@ def test_other_accounts_never_appear(db: Database) -> None:
         make_reservation(s, other, charger, starts_at=NOW + HOUR, ends_at=NOW + 2 * HOUR)
     with db.session() as s:
         assert active_session(s, account.id, NOW) is None
-        assert recent_sessions(s, account.id) == []
+        assert recent_sessions(s, account.id, NOW) == []
         assert next_reservation(s, account.id, NOW) is None
-        df = daily_usage(s, account.id, period_bounds("current", NOW, ZoneInfo("UTC")))
+        df = account_usage(s, account.id, period_bounds("current", NOW, ZoneInfo("UTC"))).days
         assert usage_total_kwh(df) == 0.0
         assert active_session(s, other.id, NOW) is not None
 
@@ -653,3 +671,175 @@ def test_the_poll_answers_only_for_chargers_the_account_may_see(db):
         busy.id: ChargerStatus.in_use,
         granted.id: ChargerStatus.online,
     }
+
+
+# --- prices and costs ----------------------------------------------------------------------------
+
+T0 = NOW - timedelta(days=30)  # every tariff's first version
+NEW_PRICE_FROM = NOW - timedelta(days=2)  # Commuter's version in force now
+NEXT_PRICE_FROM = NOW + timedelta(days=7)  # and its next one, scheduled
+
+
+def _version(s, tariff_id: str, valid_from: datetime, energy: str, dc: str) -> None:
+    create_tariff_version(
+        s,
+        tariff_id=tariff_id,
+        valid_from=valid_from,
+        name=tariff_id.title(),
+        energy_price_per_kwh=energy,
+        dc_energy_price_per_kwh=dc,
+        session_fee="0.50",
+        time_price_per_hour="1.20",
+        time_free_minutes="240",
+        vat_percent="19",
+    )
+
+
+@pytest.fixture
+def priced(db: Database) -> Database:
+    """Default tariff ADHOC; tariff COMMUTER (three versions: 0.39, from two days ago 0.42,
+    from next week 0.45 a kWh) on plan-commuter; plan-bare has none. Accounts a-commuter,
+    a-bare and a-adhoc (no plan); chargers AC (22 kW) and DC (150 kW)."""
+    with db.session() as s:
+        make_operator(s)
+        _version(s, "ADHOC", T0, "0.59", "0.69")
+        _version(s, "COMMUTER", T0, "0.39", "0.52")
+        _version(s, "COMMUTER", NEW_PRICE_FROM, "0.42", "0.55")
+        _version(s, "COMMUTER", NEXT_PRICE_FROM, "0.45", "0.58")
+        make_plan(s, plan_id="plan-commuter", name="Commuter 250")
+        make_plan(s, plan_id="plan-bare", name="Bare")
+        set_plan_tariff(s, "plan-commuter", "COMMUTER", actor=CLI, now=AT)
+        set_default_tariff(s, "ADHOC", actor=CLI, now=AT)
+        make_account(s, account_id="a-commuter", plan="plan-commuter")
+        make_account(s, account_id="a-bare", plan="plan-bare")
+        make_account(s, account_id="a-adhoc")
+        make_charger(s, charger_id="AC", friendly_name="Kerb", max_power_kw="22")
+        make_charger(s, charger_id="DC", friendly_name="Hub", max_power_kw="150")
+    return db
+
+
+def _tariff_at(db: Database, account_id: str, at: datetime) -> tuple[str | None, Any]:
+    with db.session() as s:
+        found = account_plan(s, account_id, at)
+    tariff = found.tariff
+    return (
+        None if found.plan is None else found.plan.name,
+        None if tariff is None else (tariff.tariff_id, tariff.energy_price_per_kwh),
+    )
+
+
+def test_the_plan_comes_with_the_tariff_version_in_force_now(priced: Database) -> None:
+    """The plan's tariff, else the default; of it the version in force at ``now`` (one that
+    starts exactly then is in force; a scheduled one is not yet); no tariff at all: none."""
+    commuter = ("COMMUTER", Decimal("0.42"))
+    assert _tariff_at(priced, "a-commuter", NOW) == ("Commuter 250", commuter)
+    assert _tariff_at(priced, "a-commuter", NEW_PRICE_FROM) == ("Commuter 250", commuter)
+    just_before = NEW_PRICE_FROM - timedelta(microseconds=1)
+    assert _tariff_at(priced, "a-commuter", just_before)[1] == ("COMMUTER", Decimal("0.39"))
+    assert _tariff_at(priced, "a-commuter", NEXT_PRICE_FROM)[1] == ("COMMUTER", Decimal("0.45"))
+    assert _tariff_at(priced, "a-bare", NOW) == ("Bare", ("ADHOC", Decimal("0.59")))
+    assert _tariff_at(priced, "a-adhoc", NOW) == (None, ("ADHOC", Decimal("0.59")))
+    assert _tariff_at(priced, "a-commuter", T0 - HOUR) == ("Commuter 250", None)  # no version yet
+    with priced.session() as s:
+        tariff = account_plan(s, "a-commuter", NOW).tariff
+        assert tariff is not None
+        assert (tariff.name, tariff.currency, tariff.session_fee) == (
+            "Commuter",
+            "EUR",
+            Decimal("0.50"),
+        )
+        assert (tariff.time_price_per_hour, tariff.time_free_minutes) == (Decimal("1.20"), 240)
+        assert tariff.valid_from == NEW_PRICE_FROM
+        set_default_tariff(s, None, actor=CLI, now=AT)
+    assert _tariff_at(priced, "a-adhoc", NOW) == (None, None)
+    assert _tariff_at(priced, "a-bare", NOW) == ("Bare", None)
+    assert _tariff_at(priced, "a-commuter", NOW) == ("Commuter 250", commuter)
+
+
+def test_recent_sessions_cost_what_is_stored_else_what_the_banner_says(priced: Database) -> None:
+    """Finalized: the stored cost (the receipt's total), by the version in force when it
+    started; disputed: none; not finalized yet: the cost so far, the banner's figure (the
+    session in progress pays 1 h of time after its 4 free hours)."""
+    with priced.session() as s:
+        start = NOW - 5 * 24 * HOUR  # priced by Commuter's first version
+        make_session(s, "a-commuter", "DC", session_id="fin", started_at=start,
+                     ended_at=start + HOUR, energy_kwh="10")  # fmt: skip
+        make_session(s, "a-commuter", "AC", session_id="disputed", started_at=start + 2 * HOUR,
+                     ended_at=start + 3 * HOUR, energy_kwh="9")  # fmt: skip
+        make_session(s, "a-commuter", "AC", session_id="ended", started_at=NOW - 7 * HOUR,
+                     ended_at=NOW - 6 * HOUR, energy_kwh="4", finalized=False)  # fmt: skip
+        make_session(s, "a-commuter", "AC", session_id="live", started_at=NOW - 5 * HOUR,
+                     energy_kwh="20")  # fmt: skip
+        make_session(s, "a-adhoc", "DC", session_id="not-mine", started_at=NOW - HOUR,
+                     energy_kwh="33")  # fmt: skip
+    with priced.session() as s:
+        assert price_session(s, "fin") is not None
+        assert price_session(s, "disputed") is not None  # then its energy is disputed
+        row = s.get(ChargingSession, "disputed")
+        assert row is not None
+        row.energy_disputed_at = NOW - HOUR
+    with priced.session() as s:
+        rows = {r.session_id: r for r in recent_sessions(s, "a-commuter", NOW)}
+        active = active_session(s, "a-commuter", NOW)
+        live = live_cost(s, "live", NOW)
+        stored = stored_cost(s.get(ChargingSession, "fin"))
+        fin_receipt = receipt(s, "fin", "a-commuter")
+    assert list(rows) == ["live", "ended", "disputed", "fin"]  # not another account's
+    assert rows["fin"].cost == stored and stored is not None
+    assert stored.total == Decimal("5.70")  # 10 x 0.52 (DC, first version) + 0.50
+    assert fin_receipt is not None and fin_receipt.cost == stored
+    assert rows["disputed"].cost is None and rows["disputed"].energy_disputed
+    assert rows["ended"].cost is not None
+    assert rows["ended"].cost.total == Decimal("2.18")  # 4 x 0.42 (AC, the new version) + 0.50
+    # 20 x 0.42 + 1 h after 4 free hours x 1.20 + 0.50: the banner's figure, live_cost's.
+    assert rows["live"].cost is not None and rows["live"].cost.total == Decimal("10.10")
+    assert active is not None and active.session_id == "live"
+    assert rows["live"].cost == active.cost == live
+    # Later, more time so far: 90 minutes after the free hours.
+    with priced.session() as s:
+        later = NOW + 30 * timedelta(minutes=1)
+        (live_row,) = [r for r in recent_sessions(s, "a-commuter", later) if r.ended_at is None]
+        active_later = active_session(s, "a-commuter", later)
+    assert live_row.cost is not None and live_row.cost.total == Decimal("10.70")
+    assert active_later is not None and active_later.cost == live_row.cost
+
+
+def test_no_tariff_no_cost_on_the_dashboard(priced: Database) -> None:
+    with priced.session() as s:
+        set_default_tariff(s, None, actor=CLI, now=AT)
+        make_session(s, "a-adhoc", "AC", session_id="free", started_at=NOW - HOUR,
+                     energy_kwh="7")  # fmt: skip
+    with priced.session() as s:
+        (row,) = recent_sessions(s, "a-adhoc", NOW)
+        active = active_session(s, "a-adhoc", NOW)
+    assert row.cost is None and not row.energy_disputed
+    assert active is not None and active.cost is None
+
+
+def test_the_dashboard_reads_costs_and_prices_in_the_statements_it_ran_before(
+    priced: Database,
+) -> None:
+    """Costs and prices add no statement: the last sessions, the session in progress and the
+    plan each come with theirs in one; ``live_cost`` is one statement too."""
+    with priced.session() as s:
+        make_session(s, "a-commuter", "AC", session_id="live", started_at=NOW - 5 * HOUR,
+                     energy_kwh="20")  # fmt: skip
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    with priced.session() as s:
+        s.execute(select(1))  # the connection, before counting
+        event.listen(priced.engine, "before_cursor_execute", count)
+        try:
+            asked = {
+                "recent": recent_sessions(s, "a-commuter", NOW),
+                "active": active_session(s, "a-commuter", NOW),
+                "plan": account_plan(s, "a-commuter", NOW),
+                "live_cost": live_cost(s, "live", NOW),
+            }
+        finally:
+            event.remove(priced.engine, "before_cursor_execute", count)
+    assert len(statements) == len(asked), statements
+    assert all(asked.values())

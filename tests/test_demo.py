@@ -7,6 +7,7 @@ Charger status is computed here straight from the rules in ``shared/spec/data-ex
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -18,11 +19,14 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from components.dashboard import connector_choice
 from data.accounts.passwords import verify_password
-from data.charging.dashboard import CHARGER_LIMIT, visible_chargers
+from data.chargers.status import ChargerStatus
+from data.charging.dashboard import CHARGER_LIMIT, charger_connectors, visible_chargers
 from data.core.db import Database
 from data.core.models import (
     Account,
+    AuditEntry,
     Base,
     Charger,
     ChargerAccess,
@@ -41,13 +45,22 @@ from data.demo.showcase import (
     DEMO_SUPPORT_EMAIL,
     DRIVER_ACCOUNT_ID,
     DRIVER_EMAIL,
+    FAULTED_CHARGER_ID,
     LIVE_CAP_KWH,
+    LOW_UPTIME_CHARGER_IDS,
     MAX_PUBLIC_CHARGERS,
     NEWCOMER_EMAIL,
     OPERATOR_EMAIL,
+    OPS_ACCOUNT_ID,
     SHOWCASE_CHARGER_ID,
     SHOWCASE_RESERVATION_ID,
+    SITE_OUTAGE_CHARGER_IDS,
+    TWO_CONNECTOR_CHARGER_ID,
 )
+from data.uptime.alerts import open_alerts
+from data.uptime.deliveries import AlertDelivery
+from data.uptime.outages import Outage, OutageCause, OutageKind
+from data.uptime.standings import fleet_uptime
 
 NOW = datetime(2026, 3, 18, 14, 25, 13, tzinfo=UTC)  # a Wednesday afternoon, mid-month
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -261,6 +274,27 @@ def test_dana_driver(db: Database) -> None:
         assert 0.2 <= this_month / float(dana.plan.allowance_kwh) <= 1.0
 
 
+def test_dana_finds_a_choice_of_connector_on_her_first_online_card(db: Database) -> None:
+    """One demo charger reported two connectors (one free, a car plugged in at the other), so
+    the driver's dashboard and the accessibility sweep show a choice of connector."""
+    load(db)
+    with db.session() as s:
+        (dana,) = account_of(s, DRIVER_EMAIL)
+        shown = visible_chargers(s, dana.id, NOW).chargers
+        reports = charger_connectors(s, [c.charger_id for c in shown])
+        choices = {cid: connector_choice(r) for cid, r in reports.items()}
+        offered = {cid: choice for cid, choice in choices.items() if choice is not None}
+        assert list(offered) == [TWO_CONNECTOR_CHARGER_ID]
+        assert [o["label"] for o in offered[TWO_CONNECTOR_CHARGER_ID]["options"]] == [
+            "Connector 1 · Available",
+            "Connector 2 · Preparing",
+        ]
+        # Online (its card has Start, and so the choice), by the app's rule and the spec's.
+        assert shown[0].charger_id == TWO_CONNECTOR_CHARGER_ID
+        assert shown[0].status is ChargerStatus.online
+        assert statuses(s, NOW)[TWO_CONNECTOR_CHARGER_ID] == "Online"
+
+
 def test_newcomer_and_olga(db: Database) -> None:
     load(db)
     with db.session() as s:
@@ -308,6 +342,131 @@ def test_newcomer_sees_every_charger_and_an_offline_depot_can_be_granted(db: Dat
         after = {c.charger_id: c.status.value for c in visible_chargers(s, nico.id, NOW).chargers}
         assert after[offline_depots[0]] == "Offline"
         assert len(after) == shown.visible + 1
+
+
+def test_a_year_of_outages_tells_the_uptime_story(db: Database) -> None:
+    """/admin/uptime on the first start: a year of outages, mostly minutes, a site down together
+    (excluded), other exclusions explained, exactly the designed chargers below 97%, and what
+    goes on now is what the fleet's statuses say."""
+    load(db)
+    with db.session() as s:
+        outages = list(s.scalars(select(Outage).order_by(Outage.started_at)))
+        status = statuses(s, NOW)
+        last_seen = {cid: seen for cid, seen in s.execute(select(Charger.id, Charger.last_seen_at))}
+        fault_at = s.scalar(
+            select(ConnectorStatus.reported_at).where(
+                ConnectorStatus.charger_id == FAULTED_CHARGER_ID
+            )
+        )
+        standing = fleet_uptime(s, BERLIN, NOW)
+
+    past = [o for o in outages if o.ended_at is not None]
+    assert NOW - timedelta(days=365) <= outages[0].started_at < NOW - timedelta(days=330)
+    minutes = [(o.ended_at - o.started_at).total_seconds() / 60 for o in past]
+    assert sum(m < 60 for m in minutes) > 0.8 * len(minutes) > 400  # mostly short
+    assert 10 <= sum(m >= 120 for m in minutes) <= 150  # a few long ones
+    assert sum(m >= 7 * 1440 for m in minutes) == 2 * len(LOW_UPTIME_CHARGER_IDS)
+    assert {o.kind for o in past} == {OutageKind.offline, OutageKind.out_of_order}
+
+    # The site-wide drop: the site's chargers, the same span, excluded as the utility's.
+    spans = defaultdict(set)
+    for o in past:
+        spans[o.started_at, o.ended_at].add(o.charger_id)
+    groups = [(span, cids) for span, cids in spans.items() if len(cids) > 1]
+    assert [cids for _, cids in groups] == [set(SITE_OUTAGE_CHARGER_IDS)]
+    site = [o for o in past if (o.started_at, o.ended_at) == groups[0][0]]
+    assert all(o.excluded and o.cause is OutageCause.utility and o.note for o in site)
+    # Other exclusions have a cause and a note; counted ones carry no exclusion.
+    excluded = [o for o in past if o.excluded and o not in site]
+    assert len(excluded) >= 3
+    assert all(o.cause is not OutageCause.unknown and o.note for o in excluded)
+
+    # Overlapping outages would count once; the demo has none, per charger.
+    by_charger = defaultdict(list)
+    for o in outages:
+        by_charger[o.charger_id].append((o.started_at, o.ended_at or NOW))
+    for cid, charger_spans in by_charger.items():
+        for (_, end), (start, _) in zip(charger_spans, charger_spans[1:], strict=False):
+            assert end <= start, cid
+
+    below = {c.charger_id for c in standing.chargers if c.below_target}
+    assert below == set(LOW_UPTIME_CHARGER_IDS)
+    assert standing.twelve_month_percent is not None and standing.twelve_month_percent > 99
+
+    # Going on now: out of order since the fault report, offline since the last heartbeat of
+    # each silent charger (a never-seen one has no start, as in the server's sweep).
+    ongoing = {(o.charger_id, o.kind, o.started_at) for o in outages if o.ended_at is None}
+    offline = {c for c, st in status.items() if st == "Offline" and last_seen[c] is not None}
+    out_of_order = {c for c, st in status.items() if st == "Out of order"}
+    assert out_of_order == {FAULTED_CHARGER_ID} and len(offline) == 2
+    assert ongoing == {(c, OutageKind.offline, last_seen[c]) for c in offline} | {
+        (FAULTED_CHARGER_ID, OutageKind.out_of_order, fault_at)
+    }
+
+
+def test_the_audit_log_says_who_gave_each_outage_its_cause(db: Database) -> None:
+    """/admin/audit on the first start: Olga's review of every outage that has a cause (the
+    exclusions included), as her admin account, after the outage, oldest first."""
+    load(db)
+    with db.session() as s:
+        reviewed = {
+            o.id: o for o in s.scalars(select(Outage).where(Outage.cause != OutageCause.unknown))
+        }
+        entries = list(s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    assert len(reviewed) >= 5
+    assert sorted(e.subject_id for e in entries) == sorted(reviewed)  # each once
+    for e in entries:
+        o = reviewed[e.subject_id]
+        assert (e.user, e.account_id, e.action) == (
+            OPERATOR_EMAIL,
+            OPS_ACCOUNT_ID,
+            "outage.updated",
+        )
+        assert e.user_id is not None
+        assert (o.ended_at or o.started_at) < e.at < NOW
+        # Only what changed from a counted outage of unknown cause is kept.
+        counted = {"cause": "unknown", "excluded": False, "note": None}
+        now_is = {"cause": o.cause.value, "excluded": o.excluded, "note": o.note}
+        changed = {k for k in counted if counted[k] != now_is[k]}
+        assert json.loads(e.before) == {k: counted[k] for k in changed}
+        assert json.loads(e.after) == {k: now_is[k] for k in changed}
+    assert [e.at for e in entries] == sorted(e.at for e in entries)
+
+
+def test_drivers_reported_problems_show_on_charger_pages(db: Database) -> None:
+    """A few incidents on the first start: the faulted charger's page shows an open one, each
+    reported by an account that may see that charger, none within the duplicate window."""
+    from data.chargers.incidents import (
+        DUPLICATE_WINDOW,
+        Incident,
+        IncidentStatus,
+        charger_incidents,
+        reportable_charger,
+    )
+
+    load(db)
+    with db.session() as s:
+        faulted = charger_incidents(s, FAULTED_CHARGER_ID)
+        every = list(s.scalars(select(Incident).order_by(Incident.id)))
+        visible = [reportable_charger(s, i.account_id or "", i.charger_id) for i in every]
+    assert [r.status for r in faulted] == [IncidentStatus.open]
+    assert sorted(i.status for i in every) == sorted(IncidentStatus)
+    assert all(name is not None for name in visible)
+    assert all(i.user_id is not None for i in every)
+    assert all(i.created_at < NOW - DUPLICATE_WINDOW for i in every)
+
+
+def test_what_is_down_now_has_its_alert_on_first_start(db: Database) -> None:
+    """The admin navigation's count on first start: an alert for each charger down now (the
+    demo's ongoing outages are all past the delay), no message queued (no channel is set)."""
+    load(db)
+    with db.session() as s:
+        down = set(s.scalars(select(Outage.charger_id).where(Outage.ended_at.is_(None))))
+        shown = open_alerts(s)
+        queued = s.scalar(select(func.count()).select_from(AlertDelivery))
+    assert len(down) == 3
+    assert {a.alert.label.rsplit("(", 1)[1].rstrip(")") for a in shown} == down
+    assert queued == 0
 
 
 def test_tick_keeps_the_demo_alive(db: Database) -> None:
@@ -404,6 +563,7 @@ def test_deterministic_for_a_seed(sqlite_template: Path, tmp_path: Path) -> None
         first, again, other = (_snapshot(db) for db in dbs)
         assert first == again
         assert first["sessions"] != other["sessions"]
+        assert first["outages"] and first["outages"] != other["outages"]
     finally:
         for db in dbs:
             db.engine.dispose()

@@ -1,7 +1,8 @@
 """A driver's Start and Stop charging over HTTP, as an attacker would call them: anonymous gets
-nothing; a driver starts only chargers the account may see (and Online), stops only the
-account's own session whatever the browser sends, and is held to a few commands a minute; the
-command's account and user come from the server-side session."""
+nothing; a driver starts only chargers the account may see (and Online), on a connector only
+one the charger reported, stops only the account's own session whatever the browser sends, and
+is held to a few commands a minute; the command's account and user come from the server-side
+session."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from components.dashboard import START_TYPE
+from components.dashboard import CONNECTOR_TYPE, START_TYPE
 from components.shell import COMMAND_STORE_ID, STOP_CONFIRM_ID, WAITING_TEXT
 from data.core.models import (
     ChargerCommand,
@@ -24,7 +25,7 @@ from data.core.models import (
 )
 from data.ocpp import commands
 from data.ocpp.command_limits import COMMANDS_PER_MINUTE
-from data.ocpp.driver_commands import NO_ID_TAG, NOT_AVAILABLE
+from data.ocpp.driver_commands import NO_ID_TAG, NOT_AVAILABLE, NOT_VISIBLE
 from tests.support.callbacks import callback_body, callback_key, post
 from tests.support.factories import (
     grant_access,
@@ -32,6 +33,7 @@ from tests.support.factories import (
     make_id_tag,
     make_operator,
     make_session,
+    report_connector,
 )
 from tests.support.web import AppFactory, add_person, client_for
 
@@ -59,6 +61,9 @@ def app(app_factory: AppFactory) -> Flask:
         )
         make_charger(s, charger_id="c-bob-home", friendly_name="Bob Home", last_seen_at=NOW)
         grant_access(s, "acc-bob", "c-bob-depot")
+        make_charger(s, charger_id="c-twin", friendly_name="Twin", last_seen_at=NOW)
+        report_connector(s, "c-twin", 1, "Available", reported_at=NOW)
+        report_connector(s, "c-twin", 2, "Preparing", reported_at=NOW)
         make_id_tag(s, "acc-alice", id_tag="ALICE")
         make_id_tag(s, "acc-bob", id_tag="BOB")
     return app
@@ -78,9 +83,15 @@ def bob_charging(app: Flask) -> None:
         )  # fmt: skip
 
 
-def ask_body(app: Flask, *, start: str | None = None, stop: bool = False) -> dict[str, Any]:
+def ask_body(
+    app: Flask,
+    *,
+    start: str | None = None,
+    stop: bool = False,
+    connectors: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The renderer's request when a card's Start (on ``start``) or the banner's confirmed Stop
-    was pressed."""
+    was pressed; ``connectors``: the value of each card's choice of connector on the page."""
     body = callback_body(app, callback_key(app, ASK))
     cards = [start] if start else []
     body["inputs"] = [
@@ -89,6 +100,12 @@ def ask_body(app: Flask, *, start: str | None = None, stop: bool = False) -> dic
             for c in cards
         ],
         {"id": STOP_CONFIRM_ID, "property": "submit_n_clicks", "value": 1 if stop else None},
+    ]
+    body["state"] = [
+        [
+            {"id": {"type": CONNECTOR_TYPE, "charger": c}, "property": "value", "value": v}
+            for c, v in (connectors or {}).items()
+        ]
     ]
     if start:
         pressed = json.dumps({"charger": start, "type": START_TYPE}, separators=(",", ":"))
@@ -145,18 +162,67 @@ def test_start_sends_the_drivers_own_tag_with_who_asked_from_the_session(app: Fl
     assert store["id"] == row.id
 
 
-@pytest.mark.parametrize("charger_id", ["c-bob-depot", "c-dark", "c-nowhere", "x" * 500])
+@pytest.mark.parametrize(
+    ("charger_id", "message"),
+    [
+        ("c-bob-depot", NOT_VISIBLE),
+        ("c-nowhere", NOT_VISIBLE),  # unknown: the same words
+        ("c-dark", NOT_AVAILABLE),  # Offline
+        ("x" * 500, None),
+    ],
+)
 def test_a_driver_cannot_start_a_charger_it_may_not_see_or_that_is_not_online(
-    app: Flask, charger_id: str
+    app: Flask, charger_id: str, message: str | None
 ) -> None:
     alice = client_for(app, "alice@example.com")
     response = post(alice, ask_body(app, start=charger_id))
-    if response.status_code == 200:
+    if message is not None:
         store = store_of(response)
-        assert (store["state"], store["message"]) == ("refused", NOT_AVAILABLE)
+        assert (store["state"], store["message"]) == ("refused", message)
         assert "Bob" not in response.get_data(as_text=True)
     else:
         assert response.status_code == 204  # an id no charger can have: nothing asked
+    assert command_rows(app) == []
+
+
+def test_start_on_the_connector_chosen_on_the_pressed_card(app: Flask) -> None:
+    alice = client_for(app, "alice@example.com")
+    on_two = ask_body(app, start="c-twin", connectors={"c-twin": "2"})
+    assert store_of(post(alice, on_two))["state"] == "waiting"
+    # Another card's choice is not this card's: c-street has none, its charger chooses.
+    other = ask_body(app, start="c-street", connectors={"c-twin": "1"})
+    assert store_of(post(alice, other))["state"] == "waiting"
+    first, second = command_rows(app)
+    assert (first.charger_id, json.loads(first.params)) == (
+        "c-twin",
+        {"account_id": "acc-alice", "connector_id": 2, "id_tag": "ALICE"},
+    )
+    assert (second.charger_id, json.loads(second.params)) == (
+        "c-street",
+        {"account_id": "acc-alice", "id_tag": "ALICE"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("charger_id", "value", "message"),
+    [
+        ("c-twin", "7", "This charger has no connector 7."),  # never reported
+        ("c-twin", "0", "This charger has no connector 0."),
+        ("c-street", "1", "This charger has no connector 1."),  # reported none
+        ("c-twin", "1; DROP TABLE", None),  # no select holds that: nothing asked
+        ("c-twin", 2, None),
+        ("c-twin", "-1", None),
+    ],
+)
+def test_a_forged_connector_is_refused(
+    app: Flask, charger_id: str, value: Any, message: str | None
+) -> None:
+    alice = client_for(app, "alice@example.com")
+    response = post(alice, ask_body(app, start=charger_id, connectors={charger_id: value}))
+    if message is None:
+        assert response.status_code == 204
+    else:
+        assert (store_of(response)["state"], store_of(response)["message"]) == ("refused", message)
     assert command_rows(app) == []
 
 

@@ -1,6 +1,7 @@
 """The driver's Start and Stop pieces (components/dashboard.py, components/shell.py): the Start
-button is offered only on Online cards, the banner has a confirmed Stop, and the waiting and
-refusal texts are the product's words. The buttons themselves are drawn by assets/dashboard.js
+button is offered only on Online cards, with a choice of connector when the charger reported
+several, the banner has a confirmed Stop, and the waiting and refusal texts are the product's
+words. The buttons themselves are drawn by assets/dashboard.js
 from this data: tests/test_browser_driver_commands.py presses them."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dash import dcc, html
 from components import dashboard as c
 from components import shell
 from data.chargers.status import ChargerStatus
-from data.charging.dashboard import ChargerList, ChargerRow
+from data.charging.dashboard import ChargerList, ChargerRow, ConnectorReport
 
 
 def walk(node: Any) -> Iterator[Any]:
@@ -41,6 +42,8 @@ def test_the_grid_names_the_start_buttons_and_notes() -> None:
         "type": c.START_TYPE,
         "note_type": c.START_NOTE_TYPE,
         "label": "Start charging",
+        "connector_type": c.CONNECTOR_TYPE,
+        "connector_label": "Connector to charge on",
     }
     assert c.start_id("ch-1") == {"type": "start-charging", "charger": "ch-1"}
     assert c.start_note_id("ch-1") == {"type": "start-charging-note", "charger": "ch-1"}
@@ -53,6 +56,77 @@ def test_the_status_poll_says_which_cards_may_start_and_its_digest_follows() -> 
     # A charger going from Online to In use changes the digest: the poll repaints the button.
     _payload, other = c.status_payload({**online, "a": ChargerStatus.in_use}, 0)
     assert other != digest
+
+
+def reports(*statuses: str) -> list[ConnectorReport]:
+    return [ConnectorReport(n, status) for n, status in enumerate(statuses, start=1)]
+
+
+@pytest.mark.parametrize("connectors", [[], reports("Available")])
+def test_one_or_no_reported_connector_offers_no_choice(connectors: list[ConnectorReport]) -> None:
+    assert c.connector_choice(connectors) is None
+    assert c.charger_card_data(row(ChargerStatus.online), connectors)["connectors"] is None
+
+
+def test_several_connectors_offer_a_choice_with_their_status() -> None:
+    choice = c.connector_choice(reports("Available", "Preparing", "Faulted"))
+    assert choice == {
+        "options": [
+            {"label": "Connector 1 · Available", "value": "1", "disabled": False},
+            {"label": "Connector 2 · Preparing", "value": "2", "disabled": False},
+            {"label": "Connector 3 · Faulted", "value": "3", "disabled": True},
+        ],
+        "value": "2",  # a car plugged in and waiting there
+    }
+
+
+@pytest.mark.parametrize(
+    ("statuses", "first"),
+    [
+        (("Available", "Available"), "1"),
+        (("Faulted", "Available"), "2"),  # never one out of order when another is not
+        (("Unavailable", "Finishing", "Available"), "3"),
+        (("Finishing", "Reserved"), "1"),
+        (("Faulted", "Unavailable"), "1"),  # all down: the first (the server refuses it)
+    ],
+)
+def test_the_connector_chosen_at_first(statuses: tuple[str, ...], first: str) -> None:
+    choice = c.connector_choice(reports(*statuses))
+    assert choice is not None and choice["value"] == first
+
+
+def test_the_grid_gives_each_card_its_own_chargers_connectors() -> None:
+    rows = [
+        ChargerRow("ch-twin", "Twin", "CCS", 50.0, ChargerStatus.online),
+        ChargerRow("ch-one", "One", "CCS", 50.0, ChargerStatus.online),
+    ]
+    connectors = {"ch-twin": reports("Available", "Available"), "ch-one": reports("Available")}
+    grid = c.charger_grid_data(ChargerList(rows, visible=2, available=2), connectors)
+    twin, one = grid["cards"]
+    assert [o["label"] for o in twin["connectors"]["options"]] == [
+        "Connector 1 · Available",
+        "Connector 2 · Available",
+    ]
+    assert one["connectors"] is None
+    assert (
+        c.charger_grid_data(ChargerList(rows, visible=2, available=2))["cards"][0]["connectors"]
+        is None
+    )  # nothing reported
+
+
+def test_the_status_poll_keeps_the_connectors_statuses_current() -> None:
+    statuses = {"twin": ChargerStatus.online, "one": ChargerStatus.online}
+    before, digest = c.status_payload(
+        statuses, 2, {"twin": reports("Available", "Available"), "one": reports("Available")}
+    )
+    assert list(before["connectors"]) == ["twin"]  # only the cards with a choice
+    assert before["connectors"]["twin"][1]["label"] == "Connector 2 · Available"
+    after, other = c.status_payload(
+        statuses, 2, {"twin": reports("Available", "Preparing"), "one": reports("Available")}
+    )
+    assert after["connectors"]["twin"][1]["label"] == "Connector 2 · Preparing"
+    assert other != digest  # the poll sends it
+    assert c.status_payload(statuses, 2)[0]["connectors"] == {}
 
 
 def test_too_many_requests_says_when_to_try_again() -> None:

@@ -30,7 +30,7 @@ from data.charging.analytics import (
     sessions_by_hour_of_week,
     total_energy,
 )
-from data.charging.dashboard import daily_usage, usage_total_kwh
+from data.charging.dashboard import account_usage, usage_total_kwh
 from data.charging.history import SessionFilter, session_page, session_totals
 from data.charging.rollup import refill_rollups, usage_between
 from data.core.db import Database
@@ -44,6 +44,7 @@ from data.ocpp.admin import (
     resolve_energy_dispute,
 )
 from data.ocpp.energy import allowed_energy_kwh
+from tests.support.audit import admin
 from tests.support.factories import make_account, make_charger, make_id_tag, make_session
 from tests.support.rollups import counted_in_python, table_rows
 
@@ -244,7 +245,7 @@ def figures(db: Database) -> dict[str, object]:
         history_scan = session_totals(s, SessionFilter(NOW.date(), NOW.date(), charger="C1"), UTC)
         assert table_rows(s) == counted_in_python(s)
         return {
-            "driver": Decimal(str(usage_total_kwh(daily_usage(s, "a1", month)))),
+            "driver": Decimal(str(usage_total_kwh(account_usage(s, "a1", month).days))),
             "rollup": (rollup.sessions, rollup.energy_kwh),
             "analytics per day": total_energy(energy_per_day(s, day)),
             "analytics scan": total_energy(energy_per_day_from_sessions(s, day)),
@@ -311,7 +312,7 @@ def test_a_disputed_session_counts_in_no_usage_figure_until_confirmed(site: Data
     assert figures(site) == _expected(1, "5.000")
 
     with site.session() as s:
-        assert resolve_energy_dispute(s, sid, "ops", None, NOW) == HUGE_KWH
+        assert resolve_energy_dispute(s, sid, admin("ops"), None, NOW) == HUGE_KWH
     assert figures(site) == _expected(2, "500000004.999")  # the admin confirmed it: it counts
     row = _row(site, sid)
     assert row.energy_disputed_at is None
@@ -327,10 +328,10 @@ def test_correcting_a_disputed_session_counts_the_admins_figure(site: Database):
             s, "C1", int(sid.removeprefix("ocpp-")), 2001, _at(47), None, None, None, NOW
         )
     with site.session() as s:
-        assert resolve_energy_dispute(s, sid, "ops", " 7,25 ", NOW) == Decimal("7.250")
+        assert resolve_energy_dispute(s, sid, admin("ops"), " 7,25 ", NOW) == Decimal("7.250")
     assert figures(site) == _expected(2, "12.250")
     with site.session() as s, pytest.raises(OcppAdminError, match="no disputed energy"):
-        resolve_energy_dispute(s, sid, "ops", "1", NOW)  # resolved already
+        resolve_energy_dispute(s, sid, admin("ops"), "1", NOW)  # resolved already
 
 
 @pytest.mark.parametrize(
@@ -349,7 +350,7 @@ def test_a_bad_correction_gets_a_message_and_changes_nothing(
 ):
     sid = _disputed_start(site)
     with site.session() as s, pytest.raises(OcppAdminError, match=message):
-        resolve_energy_dispute(s, sid, "ops", value, NOW)
+        resolve_energy_dispute(s, sid, admin("ops"), value, NOW)
     assert _row(site, sid).energy_disputed_at == NOW
     assert figures(site) == _expected(1, "5.000")
 
@@ -357,7 +358,7 @@ def test_a_bad_correction_gets_a_message_and_changes_nothing(
 def test_only_an_admin_account_may_resolve(site: Database):
     sid = _disputed_start(site)
     with site.session() as s, pytest.raises(PermissionError):
-        resolve_energy_dispute(s, sid, "a1", "1", NOW)
+        resolve_energy_dispute(s, sid, admin("a1"), "1", NOW)
     with site.session() as s:
         assert (
             s.scalar(

@@ -67,6 +67,7 @@ def test_import_sample_counts_and_values(db: Database) -> None:
     assert {name: c.added for name, c in report.files.items()} == SAMPLE_ROWS
     assert report.updated == 0 and report.unchanged == 0
     assert table_counts(db) == {
+        "tariffs": 3,
         "operator": 1,
         "plans": 2,
         "users": 3,
@@ -76,6 +77,7 @@ def test_import_sample_counts_and_values(db: Database) -> None:
         "sessions": 12,
         "id_tags": 3,
         "reservations": 5,
+        "outages": 5,
     }
     with db.session() as s:
         op = s.get(Operator, 1)
@@ -279,8 +281,8 @@ def test_export_matches_expected_files(db: Database, tmp_path: Path) -> None:
     assert (
         "s-0007,acc-ben,ch-type2-1,2026-11-20T22:10:00Z,2026-11-21T00:05:00Z,12.5,true" in sessions
     )
-    assert "2026-11-23T18:00:00.25Z" in sessions and ",0.125,true\n" in sessions
-    assert ",,3.4,false\n" in sessions  # in progress: empty ended_at
+    assert "2026-11-23T18:00:00.25Z" in sessions and ",0.125,true,tariff-adhoc," in sessions
+    assert ",,3.4,false,,,,,,,\n" in sessions  # in progress: empty ended_at, no cost
     # The helpers the HTTP export reuses.
     assert format_decimal(Decimal("1000.000")) == "1000"
     assert format_decimal(0.1 + 0.2, places=3) == "0.3"
@@ -353,13 +355,35 @@ BAD_CELLS = [
     ("accounts.csv", "acc-carla", "plan_id", "plan-gold", 4, "unknown plan"),
     ("accounts.csv", "acc-ben", "role", "", 3, "a value is required"),
     ("id_tags.csv", "RFID-0001", "account_id", "acc-nobody", 3, "unknown account"),
+    # Prices and costs.
+    ("tariffs.csv", "tariff-adhoc", "energy_price_per_kwh", "-0.59", 3, "negative"),
+    ("tariffs.csv", "tariff-adhoc", "currency", "USD", 3, "differs from the operator's curr"),
+    ("tariffs.csv", "tariff-adhoc", "vat_percent", "119", 3, "percentage from 0 to 100"),
+    ("tariffs.csv", "tariff-adhoc", "time_free_minutes", "1.5", 3, "whole number"),
+    ("plans.csv", "plan-plus", "tariff_id", "tariff-gold", 3, "unknown tariff 'tariff-gold'"),
+    ("operator.csv", "Polaris Express Demo", "default_tariff_id", "t-x", 2, "unknown tariff"),
+    ("sessions.csv", "s-0004", "tariff_id", "tariff-x", 5, "not in tariffs.csv"),
+    ("sessions.csv", "s-0004", "currency", "USD", 5, "differs from the operator's currency"),
+    ("sessions.csv", "s-0004", "cost_total", "20.49", 5, "is not cost_energy + cost_time"),
+    ("sessions.csv", "s-0004", "vat_amount", "", 5, "required when the session's cost is"),
+    ("sessions.csv", "s-0004", "cost_fee", "-0.5", 5, "negative"),
+    ("sessions.csv", "s-0004", "finalized", "false", 5, "only a finished, finalized"),
+    # Outages.
+    ("outages.csv", "out-0002", "charger_id", "ch-gone", 3, "unknown charger 'ch-gone'"),
+    ("outages.csv", "out-0002", "cause", "power cut", 3, "is not one of: unknown, utility"),
+    ("outages.csv", "out-0003", "cause", "Vandalism", 4, "did you mean 'vandalism'"),
+    ("outages.csv", "out-0002", "ended_at", "2026-03-29T02:00:00Z", 3, "ends before it starts"),
+    ("outages.csv", "out-0002", "started_at", "2026-03-29T02:30:00", 3, "no UTC offset"),
+    ("outages.csv", "out-0005", "excluded", "yes", 6, "true or false"),
+    ("outages.csv", "out-0005", "excluded", "", 6, "a value is required"),
+    ("outages.csv", "out-0001", "note", "x" * 2001, 2, "longer than 2000 characters"),
 ]
 
 
 @pytest.mark.parametrize(
     ("file", "key", "column", "value", "line", "words"),
     BAD_CELLS,
-    ids=[f"{c[0]}-{c[2]}-{c[3] or 'empty'}" for c in BAD_CELLS],
+    ids=[f"{c[0]}-{c[2]}-{c[3][:20] or 'empty'}" for c in BAD_CELLS],
 )
 @pytest.mark.usefixtures("fast_hashing")
 def test_bad_cell_is_reported_and_nothing_is_written(
@@ -379,8 +403,10 @@ def test_bad_cell_is_reported_and_nothing_is_written(
     set_cell(folder, "plans.csv", "plan-basic", "name", "Basic 2027")
     set_cell(folder, "id_tags.csv", "APP-olivia", "account_id", "acc-hq")
     with (folder / "plans.csv").open("a") as fh:
-        fh.write("plan-new,New,10,EUR\n")
+        fh.write("plan-new,New,10,EUR,\n")
     set_cell(folder, file, key, column, value)
+    if (file, column, value) == ("sessions.csv", "finalized", "false"):
+        column = "cost_total"  # the cost is refused, not the flag
 
     with pytest.raises(ExchangeError) as excinfo:
         run_import(db, folder)
@@ -453,9 +479,9 @@ def test_folder_level_errors(db: Database, tmp_path: Path) -> None:
     folder = copy_sample(tmp_path)
     shutil.copy(folder / "sessions.csv", folder / "session.csv")  # a typo must not be ignored
     with (folder / "operator.csv").open("a") as fh:
-        fh.write("Second Operator,,UTC,USD\n")
+        fh.write("Second Operator,,UTC,USD,\n")
     with (folder / "sessions.csv").open("a") as fh:
-        fh.write("s-0003,acc-ben,ch-ccs-1,2026-11-25T10:00:00Z,,1,false\n")
+        fh.write("s-0003,acc-ben,ch-ccs-1,2026-11-25T10:00:00Z,,1,false,,,,,,,\n")
         fh.write("s-0013,acc-ben,ch-ccs-1\n")
     (folder / "README.txt").write_text("not a CSV: ignored")
 
@@ -512,11 +538,13 @@ def test_cli_import_and_export(db: Database, database_url: str, tmp_path: Path) 
     result = runner.invoke(args=["import-data", str(SAMPLE)])
     assert result.exit_code == 0, result.output
     assert "sessions.csv: 12 added, 0 updated, 0 unchanged" in result.stdout
+    assert "outages.csv: 5 added, 0 updated, 0 unchanged" in result.stdout
     assert table_counts(db)["sessions"] == 12
 
     result = runner.invoke(args=["export-data", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "sessions.csv: 12 rows" in result.stdout
+    assert "outages.csv: 5 rows" in result.stdout
     assert (tmp_path / "out" / "sessions.csv").read_bytes() == (
         EXPECTED / "sessions.csv"
     ).read_bytes()

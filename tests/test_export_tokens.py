@@ -26,6 +26,7 @@ from data.accounts.tokens import (
 )
 from data.core.db import Database
 from data.core.models import ApiToken, Role
+from tests.support.audit import CLI
 from tests.support.databases import fresh_database
 from tests.support.factories import (
     make_account,
@@ -61,7 +62,7 @@ def people(db: Database) -> None:
 def test_a_token_is_shown_once_and_stored_as_its_hash(db: Database) -> None:
     people(db)
     with db.session() as s:
-        token = create_token(s, "Olga@Example.com ", NOW, name="nightly sync")
+        token = create_token(s, "Olga@Example.com ", NOW, name="nightly sync", actor=CLI)
     assert TOKEN_PATTERN.fullmatch(token.secret)
     assert token.account_id == "acc-olga-admin" and token.email == OLGA
     with db.session() as s:
@@ -72,7 +73,7 @@ def test_a_token_is_shown_once_and_stored_as_its_hash(db: Database) -> None:
     assert row.prefix == token.secret[:8] and row.name == "nightly sync"
     assert row.created_at == NOW and row.last_used_at is None and row.revoked_at is None
     with db.session() as s:
-        other = create_token(s, OLGA, NOW)
+        other = create_token(s, OLGA, NOW, actor=CLI)
     assert other.secret != token.secret
 
 
@@ -91,16 +92,16 @@ def test_tokens_are_for_admin_accounts_only(
     people(db)
     with pytest.raises(TokenError, match=message.replace("(", r"\(").replace(")", r"\)")):
         with db.session() as s:
-            create_token(s, email, NOW, account_id=account_id)
+            create_token(s, email, NOW, account_id=account_id, actor=CLI)
     with db.session() as s:
-        token = create_token(s, "two-hats@example.com", NOW, account_id="acc-hat-2")
+        token = create_token(s, "two-hats@example.com", NOW, account_id="acc-hat-2", actor=CLI)
     assert token.account_id == "acc-hat-2"
 
 
 def test_authenticate_records_use_and_refuses_revoked_and_demoted(db: Database) -> None:
     people(db)
     with db.session() as s:
-        token = create_token(s, OLGA, NOW)
+        token = create_token(s, OLGA, NOW, actor=CLI)
     with db.session() as s:
         identity = authenticate_token(s, token.secret, NOW)
     assert identity is not None and identity.account_id == "acc-olga-admin"
@@ -131,12 +132,12 @@ def test_authenticate_records_use_and_refuses_revoked_and_demoted(db: Database) 
         assert demoted is not None and demoted.role == Role.customer and not demoted.is_admin
         s.execute(text("UPDATE accounts SET role = 'admin' WHERE id = 'acc-olga-admin'"))
     with db.session() as s:
-        assert revoke_token(s, token.token_id, NOW) is True
-        assert revoke_token(s, token.token_id, NOW) is False
+        assert revoke_token(s, token.token_id, NOW, actor=CLI) is True
+        assert revoke_token(s, token.token_id, NOW, actor=CLI) is False
     with db.session() as s:
         assert authenticate_token(s, token.secret, NOW) is None
         with pytest.raises(TokenError, match="There is no token 999"):
-            revoke_token(s, 999, NOW)
+            revoke_token(s, 999, NOW, actor=CLI)
         rows = list_tokens(s)
     assert [(r.token_id, r.email, r.revoked_at) for r in rows] == [(token.token_id, OLGA, NOW)]
 
@@ -191,7 +192,7 @@ def app(
 
 def new_token(app: Flask, email: str = OLGA) -> str:
     with app.extensions["polaris_db"].session() as s:
-        return create_token(s, email, datetime.now(UTC)).secret
+        return create_token(s, email, datetime.now(UTC), actor=CLI).secret
 
 
 def script(app: Flask) -> FlaskClient:
@@ -235,7 +236,7 @@ def test_revoked_unknown_and_malformed_tokens_get_401(app: Flask) -> None:
     with app.extensions["polaris_db"].session() as s:
         token_id = s.scalar(select(ApiToken.id).where(ApiToken.prefix == secret[:8]))
         assert token_id is not None
-        revoke_token(s, token_id, datetime.now(UTC))
+        revoke_token(s, token_id, datetime.now(UTC), actor=CLI)
     for header in (
         bearer(secret),
         bearer("pex_" + "x" * 43),
@@ -312,9 +313,9 @@ def test_token_commands(app: Flask) -> None:
 def test_scopes_are_checked_stored_and_listed(db: Database) -> None:
     people(db)
     with db.session() as s:
-        default = create_token(s, OLGA, NOW)
-        both = create_token(s, OLGA, NOW, scopes=["commands", "export", "commands"])
-        driver = create_token(s, ALICE, NOW, scopes=["commands"])  # her only account
+        default = create_token(s, OLGA, NOW, actor=CLI)
+        both = create_token(s, OLGA, NOW, scopes=["commands", "export", "commands"], actor=CLI)
+        driver = create_token(s, ALICE, NOW, scopes=["commands"], actor=CLI)  # her only account
     assert default.scopes == ("export",) and both.scopes == ("export", "commands")
     assert driver.account_id == "acc-alice" and driver.scopes == ("commands",)
     with db.session() as s:
@@ -330,18 +331,20 @@ def test_scopes_are_checked_stored_and_listed(db: Database) -> None:
     assert identity is not None and identity.scopes == {"commands"} and not identity.is_admin
     for scopes, problem in (([], "at least one scope"), (["admin"], "Unknown scope 'admin'")):
         with pytest.raises(TokenError, match=problem), db.session() as s:
-            create_token(s, OLGA, NOW, scopes=scopes)
+            create_token(s, OLGA, NOW, scopes=scopes, actor=CLI)
     # A customer account's token may not export, even named explicitly.
     with pytest.raises(TokenError, match="only have the commands scope"), db.session() as s:
-        create_token(s, ALICE, NOW, account_id="acc-alice", scopes=["export", "commands"])
+        create_token(
+            s, ALICE, NOW, account_id="acc-alice", scopes=["export", "commands"], actor=CLI
+        )
     with pytest.raises(TokenError, match="holds no admin account"), db.session() as s:
-        create_token(s, ALICE, NOW)
+        create_token(s, ALICE, NOW, actor=CLI)
 
 
 def test_tokens_made_before_scopes_keep_export(db: Database) -> None:
     people(db)
     with db.session() as s:
-        token = create_token(s, OLGA, NOW)
+        token = create_token(s, OLGA, NOW, actor=CLI)
         # A row written without the column, as every token before migration 0015 was.
         s.execute(
             text(
@@ -358,7 +361,7 @@ def test_tokens_made_before_scopes_keep_export(db: Database) -> None:
 
 def test_a_commands_only_token_is_refused_on_the_exports(app: Flask) -> None:
     with app.extensions["polaris_db"].session() as s:
-        secret = create_token(s, OLGA, datetime.now(UTC), scopes=["commands"]).secret
+        secret = create_token(s, OLGA, datetime.now(UTC), scopes=["commands"], actor=CLI).secret
     response = script(app).get("/export/sessions.csv", headers=bearer(secret))
     assert response.status_code == 401  # like a bad token
     assert "acc-alice" not in response.get_data(as_text=True)

@@ -17,7 +17,7 @@ import io
 import tracemalloc
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -36,7 +36,7 @@ import auth.hardening as hardening
 import data.exchange.export_stream as export_stream
 import data.exchange.exports as exports
 from data.accounts.passwords import hash_password
-from data.charging.dashboard import daily_usage
+from data.charging.dashboard import account_usage
 from data.core.db import Database
 from data.core.models import ReservationStatus, Role, Visibility
 from data.core.periods import Period, local_midnight_utc
@@ -46,12 +46,15 @@ from data.exchange.exporter import export_folder
 from data.exchange.exports import EXPORTS, ExportFilter
 from data.exchange.format import FILES
 from data.exchange.importer import import_folder
+from data.uptime.outages import OutageCause, OutageKind
+from tests.support.audit import AT, CLI
 from tests.support.databases import fresh_database
 from tests.support.factories import (
     grant_access,
     make_charger,
     make_id_tag,
     make_operator,
+    make_outage,
     make_plan,
     make_reservation,
     make_session,
@@ -218,6 +221,41 @@ def seed(app: Flask) -> None:
             status=ReservationStatus.cancelled,
             reservation_id="+r-alice-2",
         )
+        # Outages: two overlapping ones over the March DST change (one excluded), one still
+        # going on, and a note a spreadsheet would run.
+        make_outage(
+            s,
+            street,
+            started_at=utc(2026, 3, 29, 0, 30),
+            ended_at=utc(2026, 3, 29, 2, 30),
+            cause=OutageCause.utility,
+            excluded=True,
+            note="Grid operator's work, notice of 1 March",
+            outage_id="o-street-1",
+        )
+        make_outage(
+            s,
+            street,
+            started_at=utc(2026, 3, 29, 2),
+            ended_at=utc(2026, 3, 29, 3),
+            outage_id="o-street-2",
+        )
+        make_outage(
+            s,
+            zeb_private,
+            started_at=utc(2026, 11, 30, 12),
+            kind=OutageKind.offline,
+            outage_id="o-zeb-now",
+        )
+        make_outage(
+            s,
+            formula_id,
+            started_at=utc(2026, 10, 25, 0, 30),
+            ended_at=utc(2026, 10, 25, 1, 15, 0, 250000),
+            cause=OutageCause.vandalism,
+            note="=HYPERLINK(1)",
+            outage_id="=o-formula",
+        )
 
 
 @dataclass
@@ -285,7 +323,7 @@ def test_round_trip_through_http_is_byte_identical(scenario: Scenario) -> None:
     with fresh_database(scenario.dialect, scenario.directory, scenario.template) as url:
         target = make_app(url)
         with app_db(target).session() as s:
-            report = import_folder(s, folder)
+            report = import_folder(s, folder, actor=CLI, now=AT)
             assert report.added > 0 and report.updated == 0
             # Passwords are never exported: give Olga hers to sign in to the copy.
             s.execute(
@@ -328,6 +366,7 @@ def test_copy_and_cursor_write_the_same_bytes(scenario: Scenario) -> None:
     ]
     for name in EXPORTS:
         for flt in filters:
+            flt = replace(flt, as_of=utc(2026, 12, 5, 12))  # uptime counts up to now
             allowed = (
                 exports.SESSION_STATUSES if name == "sessions" else exports.RESERVATION_STATUSES
             )
@@ -427,7 +466,7 @@ def test_a_customer_asking_for_other_rows_gets_an_error(
 def test_the_request_gate_lets_customers_reach_exactly_their_exports() -> None:
     # One source: the gate's paths are derived from the customer exports data/ defines.
     paths = {f"/export/{name}.csv" for name in exports.CUSTOMER_EXPORTS}
-    assert hardening.CUSTOMER_EXPORT_PATHS == paths
+    assert hardening.CUSTOMER_EXPORT_PATHS == paths | {"/export/cdrs.json"}
 
 
 def test_admin_only_exports_refuse_customers(scenario: Scenario) -> None:
@@ -599,7 +638,7 @@ def test_usage_daily_equals_the_dashboard_per_account(scenario: Scenario) -> Non
     assert set(exported) == {"acc-alice", "acc-zeb", "acc-olga-admin"}
     with app_db(scenario.app).session() as s:
         for account_id, days in exported.items():
-            frame = daily_usage(s, account_id, period)
+            frame = account_usage(s, account_id, period).days
             dashboard = {
                 d.isoformat(): Decimal(str(kwh))
                 for d, kwh in zip(frame["day"], frame["energy_kwh"], strict=True)

@@ -48,6 +48,7 @@ from data.core.models import (
     Visibility,
 )
 from data.core.periods import period_bounds
+from tests.support.audit import AT, CLI
 from tests.support.factories import (
     grant_access,
     make_account,
@@ -490,14 +491,14 @@ def test_update_charger_validates(db: Database) -> None:
     with db.session() as s:
         for bad in ("", "   ", None, 42, "x" * 201):
             with pytest.raises(FleetInputError, match="name|characters"):
-                update_charger(s, "c", bad, "public")
+                update_charger(s, "c", bad, "public", actor=CLI, now=AT)
         with pytest.raises(FleetInputError, match="public or restricted"):
-            update_charger(s, "c", "New", "secret")
+            update_charger(s, "c", "New", "secret", actor=CLI, now=AT)
         with pytest.raises(ChargerNotFoundError, match="no longer exists"):
-            update_charger(s, "gone", "New", "public")
+            update_charger(s, "gone", "New", "public", actor=CLI, now=AT)
         with pytest.raises(ChargerNotFoundError):
-            update_charger(s, {"id": "c"}, "New", "public")
-        assert update_charger(s, "c", "  Depot \n Bay   1 ", "restricted") == (
+            update_charger(s, {"id": "c"}, "New", "public", actor=CLI, now=AT)
+        assert update_charger(s, "c", "  Depot \n Bay   1 ", "restricted", actor=CLI, now=AT) == (
             "Depot Bay 1",
             Visibility.restricted,
         )
@@ -528,10 +529,12 @@ def test_grant_and_revoke(db: Database) -> None:
         }
         for (account, charger), problem in refusals.items():
             with pytest.raises(GrantRefused) as refused:
-                grant_charger(s, account, charger)
+                grant_charger(s, account, charger, actor=CLI, now=AT)
             assert refused.value.problem == problem, (account, charger)
-        assert grant_charger(s, "acc-nico", "depot").changed is True
-        assert grant_charger(s, "acc-nico", "depot").changed is False  # already: no error
+        assert grant_charger(s, "acc-nico", "depot", actor=CLI, now=AT).changed is True
+        assert (
+            grant_charger(s, "acc-nico", "depot", actor=CLI, now=AT).changed is False
+        )  # already: no error
     with db.session() as s:
         # The customer's next refresh reads the database: the charger is there.
         shown = {c.charger_id for c in visible_chargers(s, "acc-nico", NOW).chargers}
@@ -539,10 +542,10 @@ def test_grant_and_revoke(db: Database) -> None:
         (grant,) = charger_grants(s, "depot")
         assert (grant.email, grant.display_name, grant.label) == ("nico@example.com", "Nico", "Van")
         assert page(db).rows[0].granted_accounts == 1
-        assert revoke_charger(s, "acc-nico", "depot").changed is True
-        assert revoke_charger(s, "acc-nico", "depot").changed is False
+        assert revoke_charger(s, "acc-nico", "depot", actor=CLI, now=AT).changed is True
+        assert revoke_charger(s, "acc-nico", "depot", actor=CLI, now=AT).changed is False
         with pytest.raises(GrantRefused) as refused:
-            revoke_charger(s, "acc-nico", "gone")
+            revoke_charger(s, "acc-nico", "gone", actor=CLI, now=AT)
         assert refused.value.problem == GrantProblem.unknown_charger
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(ChargerAccess)) == 0

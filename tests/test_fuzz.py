@@ -41,6 +41,7 @@ from data.exchange.exporter import export_folder
 from data.exchange.format import COLUMNS
 from data.exchange.importer import ImportReport, import_folder
 from data.exchange.validation import ExchangeError
+from tests.support.audit import AT, CLI
 from tests.support.callbacks import RENDER, ROUTER, callback_body, callback_key, callback_map, post
 from tests.support.factories import make_account, make_charger, make_operator, make_plan, make_user
 from tests.support.two_customers import ALICE_EMAIL, build_app, leaks
@@ -267,6 +268,15 @@ SESSION_CELLS: dict[str, tuple[list[str], st.SearchStrategy[str] | None]] = {
     "energy_kwh": (["12.5", "0", "7.125"], numbers),
     "finalized": (["true", "false"], None),
 }
+OUTAGE_CELLS: dict[str, tuple[list[str], st.SearchStrategy[str] | None]] = {
+    "outage_id": (["o-1", "o-2"], None),
+    "charger_id": (list(CHARGER_IDS), st.just("c-missing")),
+    "started_at": (["2026-11-24T08:00:00Z"], timestamps),
+    "ended_at": (["", "2026-11-24T09:00:00+01:00"], timestamps),
+    "cause": (["unknown", "utility", "natural_disaster"], st.just("Utility")),
+    "excluded": (["true", "false"], None),
+    "note": (["", "Grid work, notice of 1 March", "=cmd"], None),
+}
 
 
 def row_lists(columns: dict[str, tuple[list[str], Any]]) -> st.SearchStrategy[list[dict[str, str]]]:
@@ -290,6 +300,7 @@ def row_lists(columns: dict[str, tuple[list[str], Any]]) -> st.SearchStrategy[li
 
 charger_rows = row_lists(CHARGER_CELLS)
 session_rows = row_lists(SESSION_CELLS)
+outage_rows = row_lists(OUTAGE_CELLS)
 VALID_CHARGER = {
     "charger_id": "c-new-1",
     "friendly_name": "Depot",
@@ -325,11 +336,12 @@ def db(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
 
 
 def write_folder(folder: Path, files: dict[str, list[dict[str, str]]]) -> dict[str, int]:
-    """Write each ``<stem>.csv`` with its full header; returns each file's physical line count."""
+    """Write each ``<stem>.csv`` with its full header (a column a row does not name is empty:
+    NULL); returns each file's physical line count."""
     lines = {}
     for stem, rows in files.items():
         path = folder / f"{stem}.csv"
-        cells = [[row[c] for c in COLUMNS[stem]] for row in rows]
+        cells = [[row.get(c, "") for c in COLUMNS[stem]] for row in rows]
         # Python's csv writer leaves a lone \r unquoted when lines end in \n (a file no reader
         # can split back into the same cells): quote every cell then, as a spreadsheet would.
         lone_cr = any("\r" in value for line in cells for value in line)
@@ -359,7 +371,7 @@ def check_import(db: Database, files: dict[str, list[dict[str, str]]]) -> None:
         try:
             before = snapshot(session)
             try:
-                report = import_folder(session, folder)
+                report = import_folder(session, folder, actor=CLI, now=AT)
             except ExchangeError as exc:
                 event("refused")
                 assert exc.errors, "an ExchangeError lists its errors"
@@ -381,17 +393,41 @@ def check_import(db: Database, files: dict[str, list[dict[str, str]]]) -> None:
             session.close()
 
 
+VALID_OUTAGE = {
+    "outage_id": "o-1",
+    "charger_id": "c-new-1",
+    "started_at": "2026-11-24T08:00:00Z",
+    "ended_at": "",
+    "cause": "utility",
+    "excluded": "true",
+    "note": "Grid work",
+}
+
+
 @FUZZ
-@given(chargers=charger_rows, sessions=st.one_of(st.none(), session_rows))
-@example(chargers=[VALID_CHARGER], sessions=[VALID_SESSION])
-@example(chargers=[{**VALID_CHARGER, "last_seen_at": EXTREME_TIMESTAMPS[0]}], sessions=None)
-@example(chargers=[], sessions=[{**VALID_SESSION, "started_at": EXTREME_TIMESTAMPS[1]}])
+@given(
+    chargers=charger_rows,
+    sessions=st.one_of(st.none(), session_rows),
+    outages=st.one_of(st.none(), outage_rows),
+)
+@example(chargers=[VALID_CHARGER], sessions=[VALID_SESSION], outages=[VALID_OUTAGE])
+@example(
+    chargers=[{**VALID_CHARGER, "last_seen_at": EXTREME_TIMESTAMPS[0]}], sessions=None, outages=None
+)
+@example(
+    chargers=[], sessions=[{**VALID_SESSION, "started_at": EXTREME_TIMESTAMPS[1]}], outages=None
+)
 def test_import_either_succeeds_or_names_file_line_and_column(
-    db: Database, chargers: list[dict[str, str]], sessions: list[dict[str, str]] | None
+    db: Database,
+    chargers: list[dict[str, str]],
+    sessions: list[dict[str, str]] | None,
+    outages: list[dict[str, str]] | None,
 ) -> None:
     files = {"chargers": chargers}
     if sessions is not None:
         files["sessions"] = sessions
+    if outages is not None:
+        files["outages"] = outages
     check_import(db, files)
 
 
@@ -402,6 +438,7 @@ def test_import_either_succeeds_or_names_file_line_and_column(
         ("chargers", "last_seen_at", VALID_CHARGER),
         ("sessions", "started_at", VALID_SESSION),
         ("sessions", "ended_at", VALID_SESSION),
+        ("outages", "started_at", VALID_OUTAGE),
     ],
 )
 def test_timestamps_beyond_the_calendar_in_utc_are_row_errors(
@@ -416,7 +453,7 @@ def test_timestamps_beyond_the_calendar_in_utc_are_row_errors(
     with tempfile.TemporaryDirectory() as tmp:
         write_folder(Path(tmp), files)
         with db.session() as s, pytest.raises(ExchangeError) as excinfo:
-            import_folder(s, Path(tmp))
+            import_folder(s, Path(tmp), actor=CLI, now=AT)
     assert [(e.file, e.line, e.column) for e in excinfo.value.errors] == [
         (f"{stem}.csv", 2, column)
     ]
@@ -437,10 +474,10 @@ def test_any_text_an_import_accepts_survives_export_and_reimport(db: Database, n
         write_folder(source, {"chargers": [{**VALID_CHARGER, "friendly_name": name}]})
         session = db.sessions()
         try:
-            import_folder(session, source)
+            import_folder(session, source, actor=CLI, now=AT)
             export_folder(session, exported)
             try:
-                report = import_folder(session, exported)
+                report = import_folder(session, exported, actor=CLI, now=AT)
             except ExchangeError as exc:
                 pytest.fail(f"the export of {name!r} does not import: {exc.errors}")
             assert report.files["chargers.csv"].unchanged == 2  # c-seed and c-new-1

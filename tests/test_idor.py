@@ -65,6 +65,12 @@ STATUSES = "..charger-status-data.data...charger-status-shown.data.."
 RECENT = "recent-sessions-data.data"
 ASK = "..driver-command.data...driver-command-poll.disabled.."
 FOLLOW = "..driver-command.data...driver-command-poll.disabled...refresh-interval.n_intervals.."
+REPORT_OPEN = (
+    "..report-problem-dialog.is_open...report-problem-charger.data...report-problem-title.children"
+    "...report-problem-kind.value...report-problem-text.value...report-problem-outcome.children"
+    "...report-problem-send.disabled.."
+)
+REPORT_SEND = "..report-problem-outcome.children...report-problem-send.disabled.."
 
 # Callbacks a customer reaches, with A's own data that a plain request must show (so that a
 # probe answering with nothing at all cannot pass for "no leak").
@@ -80,6 +86,14 @@ CUSTOMER_CALLBACKS: dict[str, tuple[str, ...]] = {
     # (tests/test_driver_commands_http.py forges their inputs one by one).
     ASK: (),
     FOLLOW: (),
+    # Report a problem: the dialog and the report, for the session's account only
+    # (tests/test_incidents_http.py forges their inputs one by one).
+    REPORT_OPEN: (),
+    REPORT_SEND: (),
+    # A receipt or a statement of the store's session or month, for the active account only
+    # (tests/test_receipts_http.py): the neutral value names neither, so no data to show.
+    "receipt-body.children": (),
+    "statement-body.children": (),
 }
 # Clientside callbacks: no server function, so the endpoint must refuse them (400).
 CLIENTSIDE_CALLBACKS = frozenset(
@@ -87,14 +101,17 @@ CLIENTSIDE_CALLBACKS = frozenset(
         "_pages_dummy.children",
         '..{"charger":["ALL"],"type":"charger-status"}.children'
         '...{"charger":["ALL"],"type":"charger-status"}.className'
-        '...available-count.children...{"charger":["ALL"],"type":"start-charging"}.hidden..',
+        '...available-count.children...{"charger":["ALL"],"type":"start-charging"}.hidden'
+        '...{"charger":["ALL"],"type":"start-connector"}.options..',
         '..{"charger":["ALL"],"type":"start-charging-note"}.children'
-        '...{"charger":["ALL"],"type":"start-charging"}.disabled..',
+        '...{"charger":["ALL"],"type":"start-charging"}.disabled'
+        '...{"charger":["ALL"],"type":"start-connector"}.disabled..',
         "..stop-charging-note.children...stop-charging.disabled..",
         "..recent-banner-seen.data...recent-refresh.data..",
         "charger-grid.children",
         "recent-sessions.children",
         "admin-charger-sessions-note.title",  # the charger's grid asks again after a resolve
+        "document-print.title",  # Print on a receipt or a statement
     }
 )
 
@@ -107,6 +124,8 @@ LABELS = {
     RECENT: "recent",
     ASK: "ask-command",
     FOLLOW: "follow-command",
+    REPORT_OPEN: "report-dialog",
+    REPORT_SEND: "report-send",
 }
 CUSTOMER_NAMES = sorted(CUSTOMER_CALLBACKS)
 ADMIN_PREFIX = "admin-"
@@ -188,7 +207,8 @@ def test_every_callback_is_classified(app: Flask) -> None:
 def test_plain_request_shows_own_data_only(app: Flask, alice: FlaskClient, name: str) -> None:
     response = post(alice, callback_body(app, callback_key(app, name)))
     # The driver's Start / Stop with no button named as pressed: nothing asked, nothing said.
-    expected = 204 if name == ASK else 200
+    # Report a problem, nothing pressed: nothing opened, nothing sent.
+    expected = 204 if name in (ASK, REPORT_OPEN, REPORT_SEND) else 200
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
     text = response.get_data(as_text=True)
     assert not leaks(text)

@@ -16,6 +16,7 @@ from data.accounts.signin import landing_account_id
 from data.accounts.validation import InvalidInput
 from data.core.db import Database
 from data.core.models import Role, User
+from tests.support.audit import AT, CLI
 from tests.support.callbacks import post
 from tests.support.exchange import copy_sample
 from tests.support.factories import make_account, make_user
@@ -134,10 +135,12 @@ def test_people_ui_creation_lands_on_admin_and_cannot_default_to_the_customer(
                 NewAccount(Role.admin, "OPS-ANNA", "Operations", None),
             ],
             password=PASSWORD,
+            actor=CLI,
+            now=AT,
         )
         assert created.default_account_id == "OPS-ANNA"
         with pytest.raises(InvalidInput, match="/switch"):
-            set_default_account(s, created.user_id, "ACC-ANNA")
+            set_default_account(s, created.user_id, "ACC-ANNA", actor=CLI, now=AT)
         assert person(s, created.user_id).default_account_id == "OPS-ANNA"
     assert_lands_on_admin_and_switch_lasts(app, "anna@example.com", PASSWORD)
 

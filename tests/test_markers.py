@@ -29,6 +29,8 @@ def test_postgres_selects_every_postgresql_run_and_no_sqlite_one() -> None:
     assert "tests/test_rollup.py::test_orm_inserts_updates_and_deletes[postgresql]" in chosen
     assert not any(t.endswith("[sqlite]") for t in chosen)
     assert any(t.startswith("tests/test_reliability.py::") for t in chosen)  # decorated ones
+    e2e = {t for t in chosen if t.startswith("tests/test_e2e_commands.py::")}
+    assert len(e2e) == 4  # its module's marker: real processes on PostgreSQL
 
 
 def test_browser_selects_every_chromium_test() -> None:
@@ -36,4 +38,8 @@ def test_browser_selects_every_chromium_test() -> None:
     # The OCPP end-to-end test takes the browser fixture but its module has no marker.
     assert "tests/test_browser_ocpp.py::test_a_live_ocpp_session_on_the_drivers_dashboard" in chosen
     assert not any(t.startswith("tests/test_markers.py::") for t in chosen)
+    # Of the end-to-end processes' tests, only the driver's needs Chromium.
+    assert {t for t in chosen if t.startswith("tests/test_e2e_commands.py::")} == {
+        "tests/test_e2e_commands.py::test_a_driver_starts_and_stops_charging_in_the_browser"
+    }
     assert chosen & collected("not postgres")  # the two markers are independent

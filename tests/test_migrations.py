@@ -6,14 +6,20 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import bindparam, func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from data.core.db import Database, upgrade
-from data.core.models import Base, ChargingSession, User
-from tests.support.factories import make_account, make_charger
+import data.uptime.alerts  # noqa: F401 - the alerts tables are on Base.metadata too
+from data.charging.rollup import quarter_of, refill_rollups
+from data.core.db import Database, alembic_config, upgrade
+from data.core.models import Base, ChargingSession, ConnectorType, Operator, UsageQuarter, User
+from data.pricing.tariffs import create_tariff_version, price_unpriced_sessions
+from data.uptime.outages import Outage, OutageKind
+from tests.support.factories import make_account, make_charger, make_operator
+from tests.support.rollups import cost_rows, costs_in_python
 
 
 def test_migrated_schema_matches_the_models(db: Database):
@@ -97,3 +103,185 @@ def test_export_ids_are_in_byte_order_so_exports_need_no_sort(db: Database):
             ).scalars()
         )
     assert "Sort" not in plan and "sessions_pkey" in plan, plan
+
+
+def test_0017_adds_costs_in_place_and_history_is_priced_once_tariffs_arrive(db: Database):
+    """0017 keeps every session (and the rollup triggers: no table rebuild) with an empty cost:
+    no tariff exists at that revision. A default tariff then prices the finalized history in
+    batches; the session in progress and the one before the tariff keep no cost."""
+    cfg = alembic_config(db.engine)
+    command.downgrade(cfg, "0016")
+    try:
+        with db.engine.begin() as c:
+            assert "tariffs" not in inspect(c).get_table_names()
+            c.execute(
+                text(
+                    "INSERT INTO operator (id, name, timezone, currency) "
+                    "VALUES (1, 'Op', 'UTC', 'EUR')"
+                )
+            )
+        with db.session() as s:
+            make_account(s, account_id="a1")
+            make_charger(s, charger_id="c1", max_power_kw="50")
+        rows = [
+            (f"s{i}", START + timedelta(hours=i), START + timedelta(hours=i, minutes=30), 10 + i)
+            for i in range(5)
+        ]
+        rows += [("live", START, None, 1)]
+        rows += [("old", START - timedelta(days=9), START - timedelta(days=9, minutes=-30), 3)]
+        with db.engine.begin() as c:  # the 0016 columns only
+            c.execute(
+                ChargingSession.__table__.insert().values(  # type: ignore[attr-defined]
+                    id=bindparam("sid"),
+                    account_id="a1",
+                    charger_id="c1",
+                    started_at=bindparam("start"),
+                    ended_at=bindparam("end"),
+                    energy_kwh=bindparam("kwh"),
+                    finalized=bindparam("done"),
+                ),
+                [
+                    {"sid": sid, "start": a, "end": b, "kwh": Decimal(k), "done": b is not None}
+                    for sid, a, b, k in rows
+                ],
+            )
+        command.upgrade(cfg, "head")
+    except BaseException:
+        command.upgrade(cfg, "head")
+        raise
+    with db.session() as s:
+        assert s.scalars(select(ChargingSession.cost_total)).all() == [None] * 7
+        usage = s.execute(select(func.sum(UsageQuarter.sessions))).scalar_one()
+        assert usage == 7  # the rollup still counts
+        create_tariff_version(
+            s,
+            tariff_id="T",
+            valid_from=START - timedelta(days=1),
+            name="T",
+            energy_price_per_kwh="0.50",
+            vat_percent="19",
+        )
+        s.get(Operator, 1).default_tariff_id = "T"
+        s.flush()
+        assert price_unpriced_sessions(s, batch_size=2) == 5
+        costs = dict(s.execute(select(ChargingSession.id, ChargingSession.cost_total)).all())
+    assert costs == {
+        **{f"s{i}": Decimal(10 + i) / 2 for i in range(5)},
+        "live": None,
+        "old": None,
+    }
+
+
+def _rollup_tables(s) -> dict[str, list[tuple]]:
+    """Every rollup table's rows, in key order."""
+    tables = ("usage_quarters", "usage_quarter_totals", "usage_days", "charger_days")
+    return {
+        t: [tuple(r) for r in s.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2"))]
+        for t in (*tables, "charger_months")
+    }
+
+
+def test_0018_backfills_the_rollups_costs_and_their_triggers_keep_them(db: Database):
+    """Sessions priced at 0017 (no cost in any rollup yet): 0018 adds ``cost_milli`` to every
+    rollup, recounted from the stored costs (disputed energy, sessions in progress and unpriced
+    ones add nothing; the charger tables hold finished sessions), and its triggers follow new
+    costs. Down again and up again leaves the same figures."""
+    cfg = alembic_config(db.engine)
+    command.downgrade(cfg, "0017")
+    try:
+        with db.engine.connect() as c:
+            assert "cost_milli" not in {col["name"] for col in inspect(c).get_columns("usage_days")}
+        with db.session() as s:
+            make_operator(s, timezone="Europe/Berlin")
+            make_account(s, account_id="a1")
+            make_charger(s, charger_id="c1", connector_type=ConnectorType.ccs)
+            make_charger(s, charger_id="c2", connector_type=ConnectorType.type2)
+        rows = [  # id, charger, start, minutes (None: in progress), cost, disputed
+            ("p1", "c1", START, 40, "12.34", False),
+            ("p2", "c1", START + timedelta(minutes=5), 20, "0.10", False),
+            ("p3", "c2", START + timedelta(days=40), 90, "1234.56", False),
+            ("d1", "c2", START, 30, "9.99", True),
+            ("live", "c1", START, None, None, False),
+            ("free", "c2", START, 10, None, False),
+            ("odd", "c2", START - timedelta(microseconds=1), 7.000_003, "0.01", False),
+        ]
+        with db.engine.begin() as c:  # the 0017 schema: costs on sessions only
+            c.execute(
+                ChargingSession.__table__.insert().values(  # type: ignore[attr-defined]
+                    id=bindparam("sid"),
+                    account_id="a1",
+                    charger_id=bindparam("charger"),
+                    started_at=bindparam("start"),
+                    ended_at=bindparam("end"),
+                    energy_kwh=Decimal("10"),
+                    finalized=bindparam("done"),
+                    cost_total=bindparam("cost"),
+                    energy_disputed_at=bindparam("disputed"),
+                ),
+                [
+                    {
+                        "sid": sid,
+                        "charger": charger,
+                        "start": start,
+                        "end": None if minutes is None else start + timedelta(minutes=minutes),
+                        "done": minutes is not None,
+                        "cost": None if cost is None else Decimal(cost),
+                        "disputed": START if disputed else None,
+                    }
+                    for sid, charger, start, minutes, cost, disputed in rows
+                ],
+            )
+        command.upgrade(cfg, "head")
+    except BaseException:
+        command.upgrade(cfg, "head")
+        raise
+    with db.session() as s:
+        costs = cost_rows(s)
+        assert costs == costs_in_python(s)
+        assert sum(r[-1] for r in costs["usage_quarter_totals"]) == 12_340 + 100 + 1_234_560 + 10
+        assert sum(r[-1] for r in costs["charger_days"]) == 12_340 + 100 + 1_234_560 + 10
+        assert costs["usage_quarters"][:2] == [
+            (quarter_of(START) - 1, "Type 2", 10),
+            (quarter_of(START), "CCS", 12_440),
+        ]
+    with db.session() as s:  # every figure of the migration's recount is the app's
+        recounted = _rollup_tables(s)
+        refill_rollups(s)
+        assert _rollup_tables(s) == recounted
+        s.rollback()
+    with db.session() as s:
+        s.execute(
+            update(ChargingSession)
+            .where(ChargingSession.id == "free")
+            .values(cost_total=Decimal("0.05"))
+        )
+        s.commit()
+    with db.session() as s:
+        assert cost_rows(s) == costs_in_python(s)
+        assert sum(r[-1] for r in cost_rows(s)["charger_months"]) == 1_247_060
+    command.downgrade(cfg, "0017")
+    command.upgrade(cfg, "head")
+    with db.session() as s:
+        assert cost_rows(s) == costs_in_python(s)
+        assert sum(r[-1] for r in cost_rows(s)["usage_days"]) == 1_247_060
+
+
+def test_0019_adds_the_outage_log_and_takes_it_away_again(db: Database):
+    """0019 is a table of its own: down to 0018 drops it (the rest stays), up brings it back
+    empty, with its rule of one open outage per charger and live kind."""
+    with db.session() as s:
+        make_charger(s, charger_id="c1")
+        s.add(Outage(id="o1", charger_id="c1", started_at=START, kind=OutageKind.offline))
+    cfg = alembic_config(db.engine)
+    command.downgrade(cfg, "0018")
+    try:
+        with db.engine.connect() as c:
+            assert "outages" not in inspect(c).get_table_names()
+            assert "chargers" in inspect(c).get_table_names()
+    finally:
+        command.upgrade(cfg, "head")
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Outage)) == 0
+        s.add(Outage(id="o2", charger_id="c1", started_at=START, kind=OutageKind.offline))
+    with pytest.raises(IntegrityError), db.session() as s:
+        s.add(Outage(id="o3", charger_id="c1", started_at=START, kind=OutageKind.offline))

@@ -199,6 +199,7 @@ def test_charger_command_without_a_server_holding_the_charger(app: Flask, centra
         (["C1", "Reset", "Soft"], "Parameters are key=value, not 'Soft'"),
         (["NOPE", "ClearCache"], "Unknown charger 'NOPE'"),
         (["C1", "Dance"], "Unknown action 'Dance'"),
+        (["C1", "CancelReservation", "reservation_id=1"], "for reservations only"),
     ],
 )
 def test_charger_command_refuses_invalid_commands(app: Flask, args: list[str], message: str):

@@ -140,6 +140,23 @@ def test_claim_takes_only_pending_commands_of_the_given_chargers_once(site: Data
         assert commands.command(s, other.id).status == CommandStatus.pending
 
 
+def test_released_commands_go_back_to_pending_only_from_their_claimer(site: Database):
+    first = ask(site, "C1", "ClearCache")
+    second = ask(site, "C1", "ClearCache")
+    with site.session() as s:
+        commands.claim_commands(s, ["C1"], "A", NOW)
+    with site.session() as s:
+        assert commands.release_commands(s, [first.id, second.id], "B") == 0  # not B's
+        commands.record_answer(s, second.id, CommandStatus.accepted, {}, NOW)
+        assert commands.release_commands(s, [first.id, second.id], "A") == 1  # not the answered
+        assert commands.release_commands(s, [], "A") == 0
+    with site.session() as s:
+        row = commands.command(s, first.id)
+        assert (row.status, row.sent_at, row.sent_by) == (CommandStatus.pending, None, None)
+        assert commands.command(s, second.id).status == CommandStatus.accepted
+        assert [c.id for c in commands.claim_commands(s, ["C1"], "B", NOW)] == [first.id]
+
+
 def test_claim_respects_the_limit_oldest_first(site: Database):
     ids = [ask(site, "C1", "ClearCache").id for _ in range(5)]
     with site.session() as s:
@@ -190,6 +207,10 @@ def test_asking_notifies_the_servers_when_the_transaction_commits(
         ({"status": "Rejected"}, CommandStatus.rejected),
         ({"status": "NotSupported"}, CommandStatus.rejected),
         ({"status": "UnlockFailed"}, CommandStatus.rejected),
+        # ReserveNow's refusals
+        ({"status": "Faulted"}, CommandStatus.rejected),
+        ({"status": "Occupied"}, CommandStatus.rejected),
+        ({"status": "Unavailable"}, CommandStatus.rejected),
     ],
 )
 def test_answer_status_maps_the_chargers_words(answer, status):

@@ -6,31 +6,30 @@ lowered or opened twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 import data.ocpp.messages as ocpp
-import data.ocpp.reservations as ocpp_reservations
 from data.core.db import Database
 from data.core.models import (
     Charger,
     ChargingSession,
     ConnectorStatus,
-    OcppReservation,
     OcppTransaction,
-    ReservationStatus,
     Visibility,
 )
-from data.ocpp.energy import energy_reading_wh
+from data.ocpp.energy import energy_reading_wh, peak_power_w, sample_power_w
 from tests.support.factories import (
     grant_access,
     make_account,
     make_charger,
     make_id_tag,
-    make_reservation,
 )
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -211,69 +210,6 @@ def test_negative_meter_start_is_refused(site: Database):
         ocpp.start_transaction(s, "C1", 1, "TAG1", -5, T0, NOW)
 
 
-def test_reservations_are_sent_once_shortly_before_they_start(site: Database):
-    lead = timedelta(minutes=10)
-    with site.session() as s:
-        soon = make_reservation(
-            s, "a1", "C1", starts_at=NOW + timedelta(minutes=5), ends_at=NOW + timedelta(hours=1)
-        ).id
-        make_reservation(  # too far ahead
-            s, "a1", "C1", starts_at=NOW + timedelta(hours=2), ends_at=NOW + timedelta(hours=3)
-        )
-        make_reservation(  # pending: not confirmed
-            s, "a1", "C2", starts_at=NOW, ends_at=NOW + timedelta(hours=1),
-            status=ReservationStatus.pending,
-        )  # fmt: skip
-        tagless = make_account(s, account_id="a2")
-        no_tag = make_reservation(
-            s, tagless, "C3", starts_at=NOW, ends_at=NOW + timedelta(minutes=30)
-        ).id
-    with site.session() as s:
-        # Charger C2 is not connected.
-        assert ocpp_reservations.due_reservations(s, NOW, lead, ["C2"]) == []
-        due = ocpp_reservations.due_reservations(s, NOW, lead, ["C1", "C2", "C3"])
-    assert due == [(no_tag, "C3"), (soon, "C1")]
-    with site.session() as s:
-        to_send = ocpp_reservations.claim_reservation(s, soon, NOW)
-        assert ocpp_reservations.claim_reservation(s, no_tag, NOW) is None
-    assert to_send is not None
-    assert (to_send.charger_id, to_send.id_tag) == ("C1", "TAG1")
-    assert to_send.expires_at == NOW + timedelta(hours=1)
-    with site.session() as s:
-        assert ocpp_reservations.claim_reservation(s, soon, NOW) is None  # never twice
-        assert ocpp_reservations.due_reservations(s, NOW, lead, ["C1", "C3"]) == []
-        ocpp_reservations.record_reserve_answer(s, to_send.ocpp_reservation_id, "Occupied", NOW)
-    with site.session() as s:
-        row = s.scalar(select(OcppReservation).where(OcppReservation.reservation_id == soon))
-        assert (row.state, row.answered_at) == ("Occupied", NOW)
-        tagless_row = s.scalar(
-            select(OcppReservation).where(OcppReservation.reservation_id == no_tag)
-        )
-        assert tagless_row.state == "no id tag"
-
-
-def test_a_cancelled_reservation_the_charger_accepted_is_cancelled_once(site: Database):
-    with site.session() as s:
-        reservation = make_reservation(
-            s, "a1", "C1", starts_at=NOW, ends_at=NOW + timedelta(hours=1)
-        )
-        to_send = ocpp_reservations.claim_reservation(s, reservation.id, NOW)
-        ocpp_reservations.record_reserve_answer(s, to_send.ocpp_reservation_id, "Accepted", NOW)
-    with site.session() as s:
-        assert ocpp_reservations.due_cancellations(s, ["C1"]) == []  # still confirmed
-        s.get(type(reservation), reservation.id).status = ReservationStatus.cancelled
-    with site.session() as s:
-        due = ocpp_reservations.due_cancellations(s, ["C1"])
-        assert [d.ocpp_reservation_id for d in due] == [to_send.ocpp_reservation_id]
-        assert ocpp_reservations.claim_cancellation(s, to_send.ocpp_reservation_id, NOW) is True
-        assert ocpp_reservations.claim_cancellation(s, to_send.ocpp_reservation_id, NOW) is False
-        ocpp_reservations.record_cancel_answer(s, to_send.ocpp_reservation_id, "Accepted", NOW)
-    with site.session() as s:
-        row = s.get(OcppReservation, to_send.ocpp_reservation_id)
-        assert (row.state, row.cancel_answer) == ("cancelled", "Accepted")
-        assert ocpp_reservations.due_cancellations(s, ["C1"]) == []
-
-
 @pytest.mark.parametrize(
     ("sampled", "expected"),
     [
@@ -286,3 +222,159 @@ def test_a_cancelled_reservation_the_charger_accepted_is_cancelled_once(site: Da
 )
 def test_energy_reading_units(sampled: dict, expected: Decimal | None):
     assert energy_reading_wh(sampled) == expected
+
+
+# --- peak power (Power.Active.Import) ----------------------------------------------------------
+
+
+def _power(value: Any, unit: str | None = "W", phase: str | None = None) -> dict:
+    sampled = {"value": value, "measurand": "Power.Active.Import"}
+    if unit is not None:
+        sampled["unit"] = unit
+    if phase is not None:
+        sampled["phase"] = phase
+    return sampled
+
+
+@pytest.mark.parametrize(
+    ("sampled", "expected"),
+    [
+        ([_power("7400")], Decimal("7400.000")),
+        ([_power("7.4", "kW")], Decimal("7400.000")),
+        ([_power("150.5", None)], Decimal("151")),  # no unit: W; whole W, half up
+        ([_power("0.0004", "kW")], Decimal("0")),
+        ([_power("1000", "kW")], Decimal("1000000.000")),  # the most taken
+        # Per phase only: the phases of one sample time add up.
+        (
+            [_power("3.7", "kW", "L1"), _power("3700", "W", "L2"), _power("3.6", "kW", "L3")],
+            Decimal("11000.000"),
+        ),
+        ([_power("100", phase="L1-N"), _power("200", phase="L2-N")], Decimal("300.000")),
+        # L1 and L1-N are one phase (the higher); N and line-to-line are no phase's import.
+        (
+            [
+                _power("100", phase="L1"),
+                _power("120", phase="L1-N"),
+                _power("50", phase="N"),
+                _power("999", phase="L1-L2"),
+            ],
+            Decimal("120.000"),
+        ),
+        # A total wins over the phases; an unreadable phase is left out of the sum.
+        ([_power("100", phase="L1"), _power("11000")], Decimal("11000.000")),
+        ([_power("100", phase="L1"), _power("x", phase="L2")], Decimal("100.000")),
+        # The energy register and other measurands are not power.
+        ([{"value": "7400"}, {"value": "7400", "unit": "W", "measurand": "Power.Offered"}], None),
+        ([_power("7400", "Wh")], None),  # an energy unit
+        ([_power("-5")], None),
+        ([_power("NaN")], None),
+        ([_power("sNaN")], None),
+        ([_power("Infinity")], None),
+        ([_power("not a number")], None),
+        ([_power(None)], None),
+        ([_power("1e999999")], None),
+        ([_power("1000.001", "kW")], None),  # above 1,000 kW: absurd
+        ([_power("400", "kW", p) for p in ("L1", "L2", "L3")], None),  # absurd in all
+        ([], None),
+    ],
+)
+def test_sample_power_units_phases_and_bad_values(sampled: list, expected: Decimal | None):
+    assert sample_power_w(sampled) == expected
+
+
+def test_peak_power_is_the_highest_sample_time():
+    values = [
+        {"timestamp": T0, "sampled_value": [_power("3", "kW", p) for p in ("L1", "L2", "L3")]},
+        {"timestamp": T0, "sampled_value": [_power("7000"), {"value": "9000"}]},
+        {"timestamp": T0, "sampled_value": [_power("2000000")]},  # absurd: ignored
+        {"timestamp": T0},
+    ]
+    assert peak_power_w(values) == Decimal("9000.000")
+    assert peak_power_w([]) is None
+
+
+def _sample(*sampled: dict, at: str = "2026-11-25T08:45:00Z") -> list[dict]:
+    return [{"timestamp": at, "sampled_value": list(sampled)}]
+
+
+def _peak(db: Database, tx: int) -> Decimal | None:
+    with db.session() as s:
+        return s.get(OcppTransaction, tx).peak_power_w
+
+
+@contextmanager
+def _statements(db: Database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_meter_values_keep_the_peak_power_in_the_registers_update(site: Database):
+    started = _start(site, meter=1000)
+    tx = started.transaction_id
+    assert _peak(site, tx) is None
+    # Energy and power together: the one UPDATE that raises the register raises the peak.
+    with _statements(site) as seen, site.session() as s:
+        assert ocpp.meter_values(
+            s, "C1", 1, tx, _sample({"value": "2500"}, _power("7.4", "kW")), NOW
+        ) == Decimal("1.500")
+    updates = [q for q in seen if q.lstrip().upper().startswith("UPDATE OCPP_TRANSACTIONS")]
+    assert len(updates) == 1 and "peak_power_w" in updates[0]
+    assert _peak(site, tx) == Decimal("7400")
+    steps = [
+        (_sample({"value": "2600"}, _power("5000")), Decimal("7400")),  # lower: kept
+        (_sample(_power("7.5", "kW")), Decimal("7500")),  # power alone moves the peak
+        (_sample({"value": "2700"}, _power("not a number")), Decimal("7500")),
+        (_sample(_power("-1", "kW"), _power("5000", "kW")), Decimal("7500")),  # absurd
+        (_sample(*(_power("2.6", "kW", p) for p in ("L1", "L2", "L3"))), Decimal("7800")),
+        # An impossible energy reading is disputed; its power, plausible, still counts.
+        (_sample({"value": "900000"}, _power("7900")), Decimal("7900")),
+    ]
+    for values, expected in steps:
+        with site.session() as s:
+            ocpp.meter_values(s, "C1", 1, tx, values, NOW)
+        assert _peak(site, tx) == expected
+    with site.session() as s:
+        row = s.get(OcppTransaction, tx)
+        assert Decimal(row.meter_last_wh) == Decimal("2700")  # the dispute moved nothing
+        assert s.get(ChargingSession, started.session_id).energy_disputed_at is not None
+    # A lower power with no energy: no UPDATE of the transaction at all.
+    with _statements(site) as seen, site.session() as s:
+        ocpp.meter_values(s, "C1", 1, tx, _sample(_power("10")), NOW)
+    assert not [q for q in seen if "UPDATE ocpp_transactions" in q]
+
+
+def test_stop_transaction_data_raises_the_peak_with_the_register(site: Database):
+    started = _start(site, meter=0)
+    tx = started.transaction_id
+    with site.session() as s:
+        ocpp.meter_values(s, "C1", 1, tx, _sample({"value": "1000"}, _power("11000")), NOW)
+    data = _sample({"value": "3000"}, _power("22", "kW"), at="2026-11-25T08:50:00Z")
+    with site.session() as s:
+        ocpp.stop_transaction(s, "C1", tx, 2500, "2026-11-25T08:55:00Z", "Local", None, data, NOW)
+    with site.session() as s:
+        row = s.get(OcppTransaction, tx)
+        assert (Decimal(row.meter_last_wh), row.peak_power_w) == (Decimal("3000"), Decimal("22000"))
+        assert row.meter_last_at == datetime(2026, 11, 25, 8, 55, tzinfo=UTC)
+    # Stopped: a late message moves nothing.
+    with site.session() as s:
+        assert ocpp.meter_values(s, "C1", 1, tx, _sample(_power("30", "kW")), NOW) is None
+    assert _peak(site, tx) == Decimal("22000")
+
+
+def test_a_disputed_stop_still_keeps_a_plausible_peak(site: Database):
+    started = _start(site, meter=0)
+    tx = started.transaction_id
+    data = _sample(_power("6", "kW"), at="2026-11-25T08:50:00Z")
+    with site.session() as s:
+        ocpp.stop_transaction(s, "C1", tx, 900_000_000, None, None, None, data, NOW)
+    with site.session() as s:
+        row = s.get(OcppTransaction, tx)
+        assert (Decimal(row.meter_last_wh), row.peak_power_w) == (Decimal(0), Decimal("6000"))

@@ -19,30 +19,37 @@ from websockets.headers import build_authorization_basic
 
 import central.server as server_module
 from central.server import CentralSystem, bound_port
-from central.simulator import SimulatedCharger, connect_charger
+from central.simulator import SimulatedCharger, charging_session, connect_charger
 from data.accounts.passwords import hash_password, verify_password
+from data.charging.reservations import cancel_reservation
 from data.core.db import Database
 from data.core.models import (
     Charger,
+    ChargerCommand,
     ChargingSession,
+    CommandStatus,
     ConnectorStatus,
     OcppReservation,
-    Reservation,
-    ReservationStatus,
+    OcppTransaction,
 )
+from tests.support.audit import CLI
 from tests.support.factories import make_account, make_charger, make_id_tag, make_reservation
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 def run_central(
-    db: Database, scenario: Callable[[CentralSystem, str], Awaitable[None]]
+    db: Database,
+    scenario: Callable[[CentralSystem, str], Awaitable[None]],
+    *,
+    commands: bool = True,
 ) -> CentralSystem:
-    """Start the central system on a free loopback port, run ``scenario(central, url)``."""
+    """Start the central system on a free loopback port, run ``scenario(central, url)``; without
+    its command loop, the scenario delivers commands itself (``deliver``)."""
     central = CentralSystem(db, clock=lambda: NOW, response_timeout_s=10)
 
     async def main() -> None:
-        async with central.running("127.0.0.1", 0, reservations=False) as server:
+        async with central.running("127.0.0.1", 0, reservations=False, commands=commands) as server:
             await asyncio.wait_for(
                 scenario(central, f"ws://127.0.0.1:{bound_port(server)}/ocpp"), timeout=60
             )
@@ -52,6 +59,13 @@ def run_central(
     finally:
         central.close()
     return central
+
+
+async def deliver(central: CentralSystem) -> int:
+    """Claim and send the pending commands of the connected chargers, wait for the answers."""
+    claimed = await central.command_pass()
+    await central.wait_for_sends()
+    return claimed
 
 
 @pytest.fixture
@@ -167,6 +181,51 @@ def test_a_charging_session_through_the_wire(site: Database):
         assert len(s.scalars(select(ChargingSession)).all()) == 1
 
 
+def test_the_simulators_power_readings_become_the_transactions_peak(site: Database):
+    seen: dict[str, object] = {}
+
+    async def scenario(central: CentralSystem, url: str) -> None:
+        async with connect_charger(url, "C1") as charger:
+            await charger.boot()
+            summary = await charging_session(
+                charger, "TAG1", meter_values=3, interval_s=0.01, power_kw=6.6, unit="kWh"
+            )
+            seen["tx"] = summary.transaction_id
+            # A real charger's three phases, and one absurd total: ignored.
+            tx = await charger.start_transaction(
+                "TAG1", meter_start_wh=0, timestamp="2026-11-25T08:58:00.000Z"
+            )
+            seen["phases"] = tx[0]
+            await charger.send(
+                call.MeterValues(
+                    connector_id=1,
+                    transaction_id=tx[0],
+                    meter_value=[
+                        {
+                            "timestamp": "2026-11-25T08:59:00.000Z",
+                            "sampledValue": [
+                                {"value": v, "measurand": "Power.Active.Import", "unit": "kW",
+                                 "phase": p}
+                                for v, p in (("3.6", "L1"), ("3.7", "L2"), ("3.8", "L3"))
+                            ],
+                        },
+                        {
+                            "timestamp": "2026-11-25T08:59:30.000Z",
+                            "sampledValue": [
+                                {"value": "5e9", "measurand": "Power.Active.Import"}
+                            ]
+                        },
+                    ],
+                )
+            )  # fmt: skip
+            await charger.stop_transaction(tx[0], 1)
+
+    run_central(site, scenario)
+    with site.session() as s:
+        assert s.get(OcppTransaction, seen["tx"]).peak_power_w == Decimal("6600")
+        assert s.get(OcppTransaction, seen["phases"]).peak_power_w == Decimal("11100")
+
+
 def test_impossible_energy_is_answered_but_not_taken(site: Database):
     """Issue 13: a charger without a password opens a session with a known tag, reports
     500,000,000,000 Wh and stops a second later. Both messages are answered (no CallError: it
@@ -219,15 +278,20 @@ def test_bad_values_get_a_call_error_and_the_connection_stays_up(site: Database)
         assert s.scalars(select(ChargingSession)).all() == []
 
 
-def test_reserve_now_and_cancel_reservation_answers_are_recorded(site: Database):
+def test_reservations_go_out_as_commands_and_their_answers_are_recorded(site: Database):
     with site.session() as s:
         make_charger(s, charger_id="C2")
+        make_charger(s, charger_id="C3")  # never connects: nothing is asked for it
         held = make_reservation(
             s, "a1", "C1", starts_at=NOW + timedelta(minutes=5), ends_at=NOW + timedelta(hours=1)
         ).id
         busy = make_reservation(
             s, "a1", "C2", starts_at=NOW + timedelta(minutes=2), ends_at=NOW + timedelta(hours=1)
         ).id
+        away = make_reservation(
+            s, "a1", "C3", starts_at=NOW + timedelta(minutes=2), ends_at=NOW + timedelta(hours=1)
+        ).id
+    seen: dict[str, object] = {}
     received: dict[str, list] = {}
 
     async def scenario(central: CentralSystem, url: str) -> None:
@@ -236,30 +300,49 @@ def test_reserve_now_and_cancel_reservation_answers_are_recorded(site: Database)
             chargers: list[SimulatedCharger] = [c1, c2]
             for charger in chargers:
                 await charger.boot()
-            await central.reservation_pass()
-            await central.wait_for_sends()
-            await central.reservation_pass()  # nothing is sent twice
-            await central.wait_for_sends()
+            seen["asked"] = await central.reservation_pass()
+            seen["delivered"] = await deliver(central)
+            seen["asked again"] = await central.reservation_pass()  # nothing is asked twice
             with central.db.session() as s:
-                s.get(Reservation, held).status = ReservationStatus.cancelled
+                cancel_reservation(s, held, NOW, actor=CLI)  # as /admin/reservations does
             c1.cancel_answer = "Accepted"
-            await central.reservation_pass()
-            await central.wait_for_sends()
+            seen["cancels"] = await central.reservation_pass()
+            seen["cancels delivered"] = await deliver(central)
             received["C1"] = c1.received
             received["C2"] = c2.received
 
-    run_central(site, scenario)
+    run_central(site, scenario, commands=False)
+    assert seen == {
+        "asked": 2, "delivered": 2, "asked again": 0, "cancels": 1, "cancels delivered": 1,
+    }  # fmt: skip
     with site.session() as s:
         rows = {r.reservation_id: r for r in s.scalars(select(OcppReservation))}
+        log = {
+            (c.action, c.charger_id): c
+            for c in s.scalars(select(ChargerCommand).order_by(ChargerCommand.id))
+        }
+    assert away not in rows
     assert (rows[held].state, rows[held].cancel_answer) == ("cancelled", "Accepted")
     assert (rows[busy].state, rows[busy].cancel_answer) == ("Occupied", None)
     assert [action for action, _ in received["C1"]] == ["ReserveNow", "CancelReservation"]
     reserve = received["C1"][0][1]
-    assert reserve["id_tag"] == "TAG1"
-    assert reserve["reservation_id"] == rows[held].id
-    assert reserve["expiry_date"] == "2026-11-25T10:00:00.000Z"
+    assert reserve == {
+        "connector_id": 1,
+        "expiry_date": "2026-11-25T10:00:00.000Z",
+        "id_tag": "TAG1",
+        "reservation_id": rows[held].id,
+    }
     assert received["C1"][1][1] == {"reservation_id": rows[held].id}
     assert [action for action, _ in received["C2"]] == ["ReserveNow"]
+    # The command log holds them, made by Polaris for their reservation.
+    assert {key: c.status for key, c in log.items()} == {
+        ("ReserveNow", "C1"): CommandStatus.accepted,
+        ("ReserveNow", "C2"): CommandStatus.rejected,
+        ("CancelReservation", "C1"): CommandStatus.accepted,
+    }
+    assert {(c.user_id, c.account_id) for c in log.values()} == {(None, None)}
+    assert log[("ReserveNow", "C2")].ocpp_reservation_id == rows[busy].id
+    assert log[("CancelReservation", "C1")].ocpp_reservation_id == rows[held].id
 
 
 def test_a_reconnecting_charger_replaces_its_old_connection(site: Database):

@@ -42,6 +42,7 @@ from data.chargers.grants import (
 from data.charging.dashboard import account_plan, operator_settings, visible_chargers
 from data.core.grid import MAX_GRID_ROWS, ColumnFilter, Condition, SortKey
 from data.core.models import Account, ChargerAccess, IdTag, Plan, Role, User, Visibility
+from tests.support.audit import AT, CLI, admin
 from tests.support.factories import (
     grant_access,
     make_account,
@@ -78,6 +79,8 @@ def test_create_person_with_two_accounts(db):
             display_name="Anna Berg",
             accounts=[_customer("ACC-ANNA", plan_id=plan.id, label="Car"), _admin("OPS-ANNA")],
             password=GOOD_PASSWORD,
+            actor=CLI,
+            now=AT,
         )
     assert created.email == "Anna.Berg@Example.com"
     assert created.has_password
@@ -94,14 +97,19 @@ def test_create_person_with_two_accounts(db):
         user = s.scalars(select(User).where(User.id == created.user_id)).one()
         assert user.password_hash.startswith("$argon2id$")
         with pytest.raises(InvalidInput, match="/switch"):
-            set_default_account(s, created.user_id, "ACC-ANNA")
+            set_default_account(s, created.user_id, "ACC-ANNA", actor=CLI, now=AT)
         assert person(s, created.user_id).default_account_id == "OPS-ANNA"
 
 
 def test_create_person_without_password_and_generated_account_id(db):
     with db.session() as s:
         created = create_person(
-            s, email="nopw@example.com", display_name="No Password", accounts=[_customer()]
+            s,
+            email="nopw@example.com",
+            display_name="No Password",
+            accounts=[_customer()],
+            actor=CLI,
+            now=AT,
         )
         assert not created.has_password
         (account,) = created.accounts
@@ -113,7 +121,14 @@ def test_duplicate_email_in_other_case_is_refused(db):
     with db.session() as s:
         make_user(s, email="driver@example.com", display_name="Dana")
     with db.session() as s, pytest.raises(InvalidInput) as error:
-        create_person(s, email="DRIVER@Example.COM", display_name="Dup", accounts=[_customer()])
+        create_person(
+            s,
+            email="DRIVER@Example.COM",
+            display_name="Dup",
+            accounts=[_customer()],
+            actor=CLI,
+            now=AT,
+        )
     assert "already belongs to someone" in error.value.errors["email"]
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(User)) == 1
@@ -129,6 +144,8 @@ def test_create_person_reports_every_bad_field_and_saves_nothing(db):
             display_name="   ",
             accounts=[_customer("acc-taken", plan_id="PLAN-GONE"), _admin("bad id!")],
             password="short",
+            actor=CLI,
+            now=AT,
         )
     errors = error.value.errors
     assert set(errors) == {
@@ -148,7 +165,7 @@ def test_create_person_reports_every_bad_field_and_saves_nothing(db):
 
 def test_create_person_needs_an_account_and_distinct_ids(db):
     with db.session() as s, pytest.raises(InvalidInput) as error:
-        create_person(s, email="a@example.com", display_name="A", accounts=[])
+        create_person(s, email="a@example.com", display_name="A", accounts=[], actor=CLI, now=AT)
     assert "customer account, an admin account or both" in error.value.errors["accounts"]
     with db.session() as s, pytest.raises(InvalidInput) as error:
         create_person(
@@ -156,6 +173,8 @@ def test_create_person_needs_an_account_and_distinct_ids(db):
             email="a@example.com",
             display_name="A",
             accounts=[_customer("SAME"), _admin("same")],
+            actor=CLI,
+            now=AT,
         )
     assert "its own id" in error.value.errors["admin_account_id"]
 
@@ -164,13 +183,13 @@ def test_add_account_to_an_existing_person(db):
     with db.session() as s:
         user = make_user(s, email="solo@example.com")
         user_id = user.id
-        added = add_account(s, user_id, _admin("OPS-SOLO", label="Operations"))
+        added = add_account(s, user_id, _admin("OPS-SOLO", label="Operations"), actor=CLI, now=AT)
         assert added.role == Role.admin and added.is_default  # the person had none
         with pytest.raises(InvalidInput) as error:
-            add_account(s, user_id, _admin("OPS-SOLO"))
+            add_account(s, user_id, _admin("OPS-SOLO"), actor=CLI, now=AT)
         assert "taken" in error.value.errors["account_id"]
         with pytest.raises(NotFound):
-            add_account(s, 999_999, _customer())
+            add_account(s, 999_999, _customer(), actor=CLI, now=AT)
 
 
 # --- passwords ----------------------------------------------------------------------------------
@@ -181,7 +200,7 @@ def test_set_password_stores_argon2_and_ends_old_sessions(db):
         user = make_user(s, email="pw@example.com")
         user_id, version = user.id, user.session_version
     with db.session() as s:
-        set_person_password(s, user_id, GOOD_PASSWORD)
+        set_person_password(s, user_id, GOOD_PASSWORD, actor=CLI, now=AT)
     with db.session() as s:
         row = s.get(User, user_id)
         assert row.password_hash.startswith("$argon2id$")
@@ -193,7 +212,7 @@ def test_set_password_refuses_short_or_odd_passwords(db, bad):
     with db.session() as s:
         user_id = make_user(s).id
     with db.session() as s, pytest.raises(InvalidInput) as error:
-        set_person_password(s, user_id, bad)
+        set_person_password(s, user_id, bad, actor=CLI, now=AT)
     assert "password" in error.value.message.lower()
     with db.session() as s:
         assert s.get(User, user_id).password_hash is None
@@ -201,7 +220,7 @@ def test_set_password_refuses_short_or_odd_passwords(db, bad):
 
 def test_set_password_for_a_missing_person(db):
     with db.session() as s, pytest.raises(NotFound, match="no longer exists"):
-        set_person_password(s, 424242, GOOD_PASSWORD)
+        set_person_password(s, 424242, GOOD_PASSWORD, actor=CLI, now=AT)
 
 
 # --- plans on accounts --------------------------------------------------------------------------
@@ -212,16 +231,16 @@ def test_plan_assignment_reaches_the_dashboard_query(db):
         plan = make_plan(s, name="Fleet", allowance_kwh="1000")
         account = make_account(s, account_id="ACC-P")
         admin = make_account(s, account_id="OPS-P", role=Role.admin)
-        assert set_account_plan(s, account.id, plan.id) == "Fleet"
-        assert account_plan(s, "ACC-P").name == "Fleet"
-        assert set_account_plan(s, "ACC-P", "") is None
-        assert account_plan(s, "ACC-P") is None
+        assert set_account_plan(s, account.id, plan.id, actor=CLI, now=AT) == "Fleet"
+        assert account_plan(s, "ACC-P", NOW).plan.name == "Fleet"
+        assert set_account_plan(s, "ACC-P", "", actor=CLI, now=AT) is None
+        assert account_plan(s, "ACC-P", NOW).plan is None
         with pytest.raises(NotFound, match="plan no longer exists"):
-            set_account_plan(s, "ACC-P", "PLAN-NOPE")
+            set_account_plan(s, "ACC-P", "PLAN-NOPE", actor=CLI, now=AT)
         with pytest.raises(NotFound, match="account no longer exists"):
-            set_account_plan(s, "ACC-NOPE", plan.id)
+            set_account_plan(s, "ACC-NOPE", plan.id, actor=CLI, now=AT)
         with pytest.raises(Refused, match="admin account"):
-            set_account_plan(s, admin.id, plan.id)
+            set_account_plan(s, admin.id, plan.id, actor=CLI, now=AT)
 
 
 # --- grants -------------------------------------------------------------------------------------
@@ -241,29 +260,31 @@ def test_grants_only_restricted_chargers_to_customer_accounts(db):
         street = make_charger(s, charger_id="STREET-1", friendly_name="Street", last_seen_at=NOW)
         before = visible_chargers(s, customer.id, NOW).visible
 
-        granted = grant_charger(s, customer.id, depot.id)
+        granted = grant_charger(s, customer.id, depot.id, actor=CLI, now=AT)
         assert (granted.changed, granted.friendly_name) == (True, "Depot North")
-        assert not grant_charger(s, customer.id, depot.id).changed  # already: no duplicate
+        assert not grant_charger(
+            s, customer.id, depot.id, actor=CLI, now=AT
+        ).changed  # already: no duplicate
         assert visible_chargers(s, customer.id, NOW).visible == before + 1
         with pytest.raises(GrantRefused, match="public") as public:
-            grant_charger(s, customer.id, street.id)
+            grant_charger(s, customer.id, street.id, actor=CLI, now=AT)
         assert public.value.problem == GrantProblem.public_charger
         assert public.value.errors == {"charger": public.value.message}
         with pytest.raises(GrantRefused, match="admin account") as admin_account:
-            grant_charger(s, admin.id, depot.id)
+            grant_charger(s, admin.id, depot.id, actor=CLI, now=AT)
         assert admin_account.value.problem == GrantProblem.admin_account
         with pytest.raises(GrantRefused, match="That charger no longer exists"):
-            grant_charger(s, customer.id, "GONE")
+            grant_charger(s, customer.id, "GONE", actor=CLI, now=AT)
         with pytest.raises(GrantRefused, match="That account no longer exists") as gone:
-            grant_charger(s, "ACC-GONE", depot.id)
+            grant_charger(s, "ACC-GONE", depot.id, actor=CLI, now=AT)
         assert gone.value.problem == GrantProblem.unknown_account
 
         grants, total = account_grants(s, customer.id)
         assert total == 1 and [g.charger_id for g in grants] == ["DEPOT-1"]
-        assert revoke_charger(s, customer.id, depot.id).changed
-        assert not revoke_charger(s, customer.id, depot.id).changed
+        assert revoke_charger(s, customer.id, depot.id, actor=CLI, now=AT).changed
+        assert not revoke_charger(s, customer.id, depot.id, actor=CLI, now=AT).changed
         with pytest.raises(GrantRefused, match="That charger no longer exists"):
-            revoke_charger(s, customer.id, "GONE")
+            revoke_charger(s, customer.id, "GONE", actor=CLI, now=AT)
         assert visible_chargers(s, customer.id, NOW).visible == before
 
 
@@ -293,14 +314,14 @@ def test_last_admin_account_and_the_active_account_cannot_be_removed(db):
         make_account(s, account_id="CAR-ME", user=me, role=Role.customer)
         me_id = me.id
     with db.session() as s, pytest.raises(Refused, match="signed in with this account"):
-        remove_account(s, "OPS-ME", acting_user_id=me_id, acting_account_id="OPS-ME")
+        remove_account(s, "OPS-ME", actor=admin("OPS-ME", me_id), now=AT)
     # Acting from another account (say, an admin session elsewhere): still the last admin one.
     with db.session() as s, pytest.raises(Refused, match="last admin account"):
-        remove_account(s, "OPS-ME", acting_user_id=me_id, acting_account_id="CAR-ME")
+        remove_account(s, "OPS-ME", actor=admin("CAR-ME", me_id), now=AT)
     with db.session() as s:
         make_account(s, account_id="OPS-ME-2", user=s.get(User, me_id), role=Role.admin)
     with db.session() as s:
-        removed = remove_account(s, "OPS-ME-2", acting_user_id=me_id, acting_account_id="OPS-ME")
+        removed = remove_account(s, "OPS-ME-2", actor=admin("OPS-ME", me_id), now=AT)
         assert removed.account_id == "OPS-ME-2"
         assert s.get(Account, "OPS-ME") is not None
 
@@ -317,7 +338,7 @@ def test_remove_account_deletes_grants_and_cards_and_moves_the_default(db):
         make_id_tag(s, first)
         ops_user, driver_id = ops.user_id, driver.id
     with db.session() as s:
-        removed = remove_account(s, "ACC-A1", acting_user_id=ops_user, acting_account_id="OPS-X")
+        removed = remove_account(s, "ACC-A1", actor=admin("OPS-X", ops_user), now=AT)
         assert (removed.grants, removed.id_tags) == (1, 1)
     with db.session() as s:
         assert s.get(Account, "ACC-A1") is None
@@ -338,10 +359,10 @@ def test_remove_account_with_history_is_refused_with_the_reason(db):
         )
         ops_user = ops.user_id
     with db.session() as s, pytest.raises(Refused) as error:
-        remove_account(s, "ACC-H", acting_user_id=ops_user, acting_account_id="OPS-H")
+        remove_account(s, "ACC-H", actor=admin("OPS-H", ops_user), now=AT)
     assert "1 charging session and 2 reservations" in error.value.message
     with db.session() as s, pytest.raises(NotFound):
-        remove_account(s, "ACC-NONE", acting_user_id=ops_user, acting_account_id="OPS-H")
+        remove_account(s, "ACC-NONE", actor=admin("OPS-H", ops_user), now=AT)
 
 
 # --- the account list ---------------------------------------------------------------------------
@@ -461,13 +482,23 @@ def test_the_accounts_table_keeps_its_text_filter_kinds():
 
 def test_plan_create_and_edit_with_validation(db):
     with db.session() as s:
-        basic = create_plan(s, name="Basic 100", allowance_kwh="100", currency="eur")
+        basic = create_plan(
+            s, name="Basic 100", allowance_kwh="100", currency="eur", actor=CLI, now=AT
+        )
         assert basic.plan_id == "PLAN-BASIC-100" and basic.currency == "EUR"
-        again = create_plan(s, name="Basic-100!", allowance_kwh=0, currency="USD")
+        again = create_plan(
+            s, name="Basic-100!", allowance_kwh=0, currency="USD", actor=CLI, now=AT
+        )
         assert again.plan_id == "PLAN-BASIC-100-2" and again.allowance_kwh == Decimal("0.000")
         account = make_account(s, plan=basic.plan_id)
         edited = update_plan(
-            s, basic.plan_id, name="Basic 120", allowance_kwh=120.5, currency="GBP"
+            s,
+            basic.plan_id,
+            name="Basic 120",
+            allowance_kwh=120.5,
+            currency="GBP",
+            actor=CLI,
+            now=AT,
         )
         assert (edited.name, edited.allowance_kwh, edited.currency) == (
             "Basic 120",
@@ -475,7 +506,7 @@ def test_plan_create_and_edit_with_validation(db):
             "GBP",
         )
         assert edited.accounts == 1
-        assert account_plan(s, account.id).allowance_kwh == 120.5
+        assert account_plan(s, account.id, NOW).plan.allowance_kwh == 120.5
         assert [p.name for p in list_plans(s)] == ["Basic 120", "Basic-100!"]
 
 
@@ -500,7 +531,7 @@ def test_plan_validation(db, fields, field, text):
         make_plan(s, plan_id="PLAN-TAKEN", name="Taken Plan")
     values = {"name": "New", "allowance_kwh": "10", "currency": "EUR", "plan_id": ""} | fields
     with db.session() as s, pytest.raises(InvalidInput) as error:
-        create_plan(s, **values)
+        create_plan(s, **values, actor=CLI, now=AT)
     assert text in error.value.errors[field]
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Plan)) == 1
@@ -508,7 +539,7 @@ def test_plan_validation(db, fields, field, text):
 
 def test_update_of_a_missing_plan(db):
     with db.session() as s, pytest.raises(NotFound):
-        update_plan(s, "PLAN-GONE", name="X", allowance_kwh=1, currency="EUR")
+        update_plan(s, "PLAN-GONE", name="X", allowance_kwh=1, currency="EUR", actor=CLI, now=AT)
 
 
 # --- operator settings --------------------------------------------------------------------------
@@ -523,6 +554,8 @@ def test_operator_settings_save_and_reach_the_dashboard_reader(db):
             support_email="",
             timezone="Europe/Berlin",
             currency="sek",
+            actor=CLI,
+            now=AT,
         )
         assert saved.support_email is None and saved.currency == "SEK"
     with db.session() as s:
@@ -542,6 +575,8 @@ def test_operator_settings_refuse_bad_zone_and_currency_and_keep_the_old_row(db)
             support_email="help@",
             timezone="Europe/Berlinn",
             currency="EURO",
+            actor=CLI,
+            now=AT,
         )
     errors = error.value.errors
     assert set(errors) == {"support_email", "timezone", "currency"}
@@ -575,7 +610,14 @@ def test_a_concurrent_duplicate_is_reported_not_crashed(db, monkeypatch):
     monkeypatch.setattr(people, "email_in_use", lambda *_a, **_k: False)
     with db.session() as s:
         with pytest.raises(InvalidInput, match="a moment ago"):
-            create_person(s, email="race@example.com", display_name="Race", accounts=[_customer()])
+            create_person(
+                s,
+                email="race@example.com",
+                display_name="Race",
+                accounts=[_customer()],
+                actor=CLI,
+                now=AT,
+            )
         assert s.scalar(select(func.count()).select_from(User)) == 1  # still usable
         make_user(s, email="after@example.com")
     with db.session() as s:

@@ -20,7 +20,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,9 +35,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from components.dashboard import PERIOD_STORE_ID
+from config import ROOT
 from data.core.db import Database, normalise_url
 from data.core.models import Role
 from data.exchange.importer import import_folder
+from tests.support.audit import AT, CLI
 from tests.support.callbacks import RENDER_OUTPUTS
 from tests.support.databases import (
     postgres_admin,
@@ -47,10 +48,10 @@ from tests.support.databases import (
     truncate_postgres,
 )
 from tests.support.factories import make_charger, make_operator, make_session
+from tests.support.processes import flask_command
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.web import add_person, call_callback, make_app, sign_in
 
-ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC)
 CLI_SECRET = "reliability-test-secret-key-0123456789abcdef"
 HANG = 15  # seconds after which a request counts as hanging
@@ -475,7 +476,7 @@ def start_import(database_url: str, folder: Path) -> subprocess.Popen[str]:
         POLARIS_ENV="development",
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "import-data", str(folder)],
+        flask_command("import-data", str(folder)),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -512,7 +513,7 @@ def snapshot(run: Callable[[str], list[Any]]) -> dict[str, list[Any]]:
 def import_old(database_url: str, folder: Path) -> None:
     db = Database(database_url)
     with db.session() as s:
-        import_folder(s, folder)
+        import_folder(s, folder, actor=CLI, now=AT)
     db.engine.dispose()
 
 

@@ -30,6 +30,7 @@ from data.charging.reservations import (
 )
 from data.core.db import Database, alembic_config, upgrade
 from data.core.models import Reservation, ReservationStatus, Role, Visibility
+from tests.support.audit import CLI
 from tests.support.factories import (
     grant_access,
     make_account,
@@ -77,7 +78,7 @@ def create(db: Database, **values) -> object:
         "tz": BERLIN,
     } | values
     with db.session() as s:
-        return create_reservation(s, **args)
+        return create_reservation(s, **args, actor=CLI)
 
 
 def holding(db: Database, charger_id: str = "c1") -> list[str]:
@@ -216,7 +217,7 @@ def test_a_cancelled_reservation_frees_its_slot(world):
     with pytest.raises(ReservationOverlap):
         create(world, starts_at=at(0), ends_at=at(1))
     with world.session() as s:
-        assert cancel_reservation(s, "r-existing", NOW).status == "cancelled"
+        assert cancel_reservation(s, "r-existing", NOW, actor=CLI).status == "cancelled"
     row = create(world, starts_at=at(0), ends_at=at(1))
     assert (row.status, row.starts_at, row.ends_at) == ("confirmed", at(0), at(1))
     assert holding(world) == [row.reservation_id]
@@ -264,6 +265,7 @@ def _race(db: Database, *, hold_first: bool) -> list[object]:
                     ends_at=at(1 + i * 0.5),
                     now=NOW,
                     tz=BERLIN,
+                    actor=CLI,
                 )
                 if hold_first and i == 0:
                     inserted.set()
@@ -317,19 +319,19 @@ def test_concurrent_creations_exactly_one_succeeds(world, hold_first, monkeypatc
 
 def test_cancel(world):
     with world.session() as s:
-        row = cancel_reservation(s, "r-existing", NOW)
+        row = cancel_reservation(s, "r-existing", NOW, actor=CLI)
     assert row.status == "cancelled"
     with world.session() as s:
         assert get_reservation(s, "r-existing").status == "cancelled"
         assert count_upcoming_reservations(s, NOW) == 0
     with pytest.raises(ReservationError, match="already cancelled"), world.session() as s:
-        cancel_reservation(s, "r-existing", NOW)
+        cancel_reservation(s, "r-existing", NOW, actor=CLI)
 
 
 @pytest.mark.parametrize("rid", ["r-ghost", "", "r-existing' OR '1'='1"])
 def test_cancelling_an_unknown_reservation(world, rid):
     with pytest.raises(ReservationError, match="no longer exists"), world.session() as s:
-        cancel_reservation(s, rid, NOW)
+        cancel_reservation(s, rid, NOW, actor=CLI)
 
 
 def test_cancelling_an_ended_or_completed_reservation_is_refused(world):
@@ -352,9 +354,9 @@ def test_cancelling_an_ended_or_completed_reservation_is_refused(world):
             reservation_id="r-done",
         )
     with pytest.raises(ReservationError, match="already ended"), world.session() as s:
-        cancel_reservation(s, "r-ended", NOW)
+        cancel_reservation(s, "r-ended", NOW, actor=CLI)
     with pytest.raises(ReservationError, match="already completed"), world.session() as s:
-        cancel_reservation(s, "r-done", NOW)
+        cancel_reservation(s, "r-done", NOW, actor=CLI)
 
 
 # --- the list ------------------------------------------------------------------------------------

@@ -33,10 +33,12 @@ from data.charging.analytics import (
     energy_per_day,
     energy_per_day_from_sessions,
     offset_runs,
+    revenue_per_charger,
     sessions_by_hour_of_week,
     sessions_by_hour_of_week_from_sessions,
     top_chargers_by_utilisation,
     top_chargers_by_utilisation_from_sessions,
+    total_revenue,
 )
 from data.charging.history import SessionFilter, session_totals
 from data.charging.rollup import (
@@ -57,14 +59,20 @@ from data.core.models import (
     ChargerMonth,
     ChargingSession,
     ConnectorType,
+    Role,
     UsageDay,
     UsageQuarter,
     UsageQuarterTotal,
 )
+from data.core.periods import Period
 from data.exchange import importer
+from data.ocpp.admin import resolve_energy_dispute
+from data.pricing.tariffs import price_session, price_unpriced_sessions
+from tests.support.audit import AT, CLI, admin
 from tests.support.databases import postgres_admin, scratch_postgres_name
 from tests.support.factories import make_account, make_charger, make_operator, make_session
-from tests.support.rollups import Row, counted_in_python, table_rows
+from tests.support.receipts import priced_site
+from tests.support.rollups import Row, cost_rows, costs_in_python, counted_in_python, table_rows
 
 SAMPLE = Path(__file__).parent / "fixtures" / "exchange_sample"
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -169,22 +177,27 @@ def coarser_in_python(quarters: list[Row]) -> tuple[list[tuple[int, ...]], list[
 
 def assert_exact(db: Database) -> list[Row]:
     """The tables as the triggers left them = a recount from scratch = the Python count (the
-    longest session per month may only be larger: it never shrinks)."""
+    longest session per month may only be larger: it never shrinks); the same for the stored
+    costs every rollup carries."""
     with db.session() as s:
         kept = table_rows(s)
         expected = counted_in_python(s)
         kept_days, kept_months, kept_longest = charger_rows(s)
         kept_coarser = coarser_rows(s)
+        kept_costs = cost_rows(s)
+        costs = costs_in_python(s)
         days, months, longest = charger_usage_in_python(s)
         refill_rollups(s)
         assert table_rows(s) == expected
         assert charger_rows(s) == (days, months, longest)
         assert coarser_rows(s) == coarser_in_python(expected)
+        assert cost_rows(s) == costs
         s.rollback()
     assert kept == expected
     assert kept_coarser == coarser_in_python(expected)
     assert (kept_days, kept_months) == (days, months)
     assert all(kept_longest.get(key, 0) >= us for key, us in longest.items())
+    assert kept_costs == costs
     return kept
 
 
@@ -319,6 +332,104 @@ def test_charger_connector_change_and_charger_and_account_deletes(db: Database) 
     assert assert_exact(db) == []
 
 
+MARCH = AnalyticsRange("custom", date(2026, 3, 1), date(2026, 3, 31)).bounds(NOW, BERLIN)
+
+
+def revenue_read(db: Database, period: Period = MARCH) -> tuple[Decimal, Decimal]:
+    """The period's revenue as analytics reads it: summed per local day (usage rollups) and
+    per charger (charger rollups)."""
+    with db.session() as s:
+        by_day = total_revenue(energy_per_day(s, period))
+        chargers = revenue_per_charger(s, period, limit=None)
+    return by_day, sum((r.revenue for r in chargers), Decimal(0))
+
+
+def test_stored_costs_follow_every_write_path(db: Database) -> None:
+    """Each way a cost is written, changed or taken away moves every rollup's cost with it
+    (``assert_exact``), and the revenue read from them is the stored costs'."""
+    start = utc(2026, 3, 29, 0, 30)  # 01:30 CET on Berlin's 23-hour day
+    with db.session() as s:
+        priced_site(s)  # EUR, Europe/Berlin; tariff STD prices everyone; chargers AC, DC
+        make_account(s, account_id="a1")
+        make_account(s, account_id="ops", role=Role.admin)
+        make_session(s, "a1", "DC", session_id="s1", started_at=start, energy_kwh="5")
+        s.commit()
+    assert_exact(db)
+    assert revenue_read(db) == (0, 0)  # in progress: nothing stored yet
+
+    with db.session() as s:  # StopTransaction: ended, finalized, priced
+        row = s.get(ChargingSession, "s1")
+        assert row is not None
+        row.ended_at, row.finalized = start + timedelta(minutes=95), True
+        row.energy_kwh = Decimal("20.5")
+        s.flush()
+        first = price_session(s, "s1")
+        s.commit()
+    assert first is not None and first.total > 0
+    assert_exact(db)
+    assert revenue_read(db) == (first.total, first.total)
+
+    with db.session() as s:  # a charger's implausible figure: counted nowhere, its cost neither
+        s.execute(
+            update(ChargingSession)
+            .where(ChargingSession.id == "s1")
+            .values(energy_disputed_at=NOW, energy_disputed_kwh=Decimal("900"))
+        )
+        s.commit()
+    assert_exact(db)
+    assert revenue_read(db) == (0, 0)
+    with db.session() as s:  # an admin corrects it: re-priced by the same version
+        resolve_energy_dispute(s, "s1", admin("ops"), "10", NOW)
+        corrected = s.get(ChargingSession, "s1")
+        assert corrected is not None and corrected.cost_total is not None
+        second = Decimal(str(corrected.cost_total))
+        s.commit()
+    assert second < first.total
+    assert_exact(db)
+    assert revenue_read(db) == (second, second)
+
+    with db.session() as s:  # finished without a cost, priced later in a batch
+        make_session(
+            s,
+            "a1",
+            "AC",
+            session_id="s2",
+            started_at=utc(2026, 3, 30, 22, 15),  # 00:15 CEST on the 31st
+            ended_at=utc(2026, 3, 31, 1),
+            energy_kwh="7.25",
+        )
+        s.commit()
+    assert revenue_read(db) == (second, second)
+    with db.session() as s:
+        assert price_unpriced_sessions(s) == 1
+        later = Decimal(str(s.get(ChargingSession, "s2").cost_total))  # type: ignore[union-attr]
+        s.commit()
+    assert_exact(db)
+    assert revenue_read(db) == (second + later, second + later)
+
+    with db.session() as s:  # the charger's connector type changes: its costs move with it
+        charger = s.get(Charger, "DC")
+        assert charger is not None
+        charger.connector_type = ConnectorType.chademo
+        s.commit()
+    kinds = {r[1] for r in assert_exact(db)}
+    assert "CHAdeMO" in kinds and "CCS" not in kinds
+    with db.session() as s:
+        by_kind = {c.connector_type: c.revenue for c in energy_by_connector(s, MARCH)}
+    assert (by_kind["CHAdeMO"], by_kind["Type 2"], by_kind["CCS"]) == (second, later, 0)
+
+    with db.session() as s:
+        s.execute(delete(ChargingSession).where(ChargingSession.id == "s1"))
+        s.commit()
+    assert_exact(db)
+    assert revenue_read(db) == (later, later)
+    with db.session() as s:
+        s.delete(s.get(Charger, "AC"))
+        s.commit()
+    assert_exact(db)
+    assert revenue_read(db) == (0, 0)
+
+
 def test_deleting_every_session_at_once(db: Database) -> None:
     with db.session() as s:
         account, ccs, type2 = _fleet(s)
@@ -354,7 +465,9 @@ def test_postgresql_truncate_and_copy(pg_db: Database) -> None:
         s.commit()
     with db.session() as s:
         cur = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-        columns = "id, account_id, charger_id, started_at, ended_at, energy_kwh, finalized"
+        columns = (
+            "id, account_id, charger_id, started_at, ended_at, energy_kwh, finalized, cost_total"
+        )
         with cur.copy(f"COPY sessions ({columns}) FROM STDIN") as copy:
             for i in range(500):
                 started = utc(2026, 3, 28) + timedelta(minutes=7 * i)
@@ -367,6 +480,7 @@ def test_postgresql_truncate_and_copy(pg_db: Database) -> None:
                         started + timedelta(minutes=i % 90, microseconds=i),
                         f"{i}.5",
                         i % 3 == 0,
+                        f"{i * 0.37:.2f}" if i % 3 == 0 else None,  # the finalized ones
                     )
                 )
         s.commit()
@@ -396,7 +510,7 @@ def test_bulk_import_and_reimport(
     folder = tmp_path / "folder"
     shutil.copytree(SAMPLE, folder)
     with db.session() as s:
-        importer.import_folder(s, folder)
+        importer.import_folder(s, folder, actor=CLI, now=AT)
         s.commit()
     first = assert_exact(db)
     assert sum(r[2] for r in first) == 12
@@ -420,7 +534,7 @@ def test_bulk_import_and_reimport(
     )
     rewrite("chargers.csv", {}, {"ch-ccs-1": {"connector_type": "NACS"}})
     with db.session() as s:
-        importer.import_folder(s, folder)
+        importer.import_folder(s, folder, actor=CLI, now=AT)
         s.commit()
     second = assert_exact(db)
     assert second != first
@@ -461,7 +575,7 @@ def _random_fleet(s: Session, rng: random.Random, tz: ZoneInfo, around: list[dat
         if rng.random() < 0.3:
             started = started.replace(microsecond=rng.choice([0, 1, 999_999]))
         finished = rng.random() < 0.8
-        make_session(
+        row = make_session(
             s,
             rng.choice(accounts),
             rng.choice(chargers),
@@ -471,6 +585,9 @@ def _random_fleet(s: Session, rng: random.Random, tz: ZoneInfo, around: list[dat
             energy_kwh=f"{rng.randint(0, 80_000) / 1000:.3f}",
             session_id=f"rnd-{i:04d}",
         )
+        if row.finalized and rng.random() < 0.8:  # priced (an UPDATE, as StopTransaction)
+            row.cost_total = Decimal(rng.randint(0, 99_999)) / 100
+            s.flush()
 
 
 CASES = [
@@ -508,25 +625,51 @@ def test_rollup_figures_equal_the_scans(db: Database, case: int, seed: int) -> N
             s, period
         )
         assert energy_by_connector(s, period) == energy_by_connector_from_sessions(s, period)
+        assert total_revenue(days) > 0, "the scenario must price sessions in the period"
         for state in ("all", "finalized", "in_progress"):
             flt = SessionFilter(first, last, state=state)
             totals = session_totals(s, flt, tz)
             scanned = s.execute(
                 select(
-                    ChargingSession.energy_kwh, ChargingSession.finalized, ChargingSession.ended_at
+                    ChargingSession.energy_kwh,
+                    ChargingSession.finalized,
+                    ChargingSession.ended_at,
+                    ChargingSession.cost_total,
                 ).where(
                     ChargingSession.started_at >= flt.start_utc(tz),
                     ChargingSession.started_at < flt.end_utc(tz),
                 )
             ).all()
             kept = [
-                Decimal(str(kwh))
-                for kwh, finalized, ended in scanned
+                (Decimal(str(kwh)), Decimal(str(cost or 0)))
+                for kwh, finalized, ended, cost in scanned
                 if state == "all"
                 or (state == "finalized" and finalized)
                 or (state == "in_progress" and ended is None)
             ]
-            assert (totals.sessions, totals.energy_kwh) == (len(kept), sum(kept, Decimal("0.000")))
+            assert (totals.sessions, totals.energy_kwh, totals.cost) == (
+                len(kept),
+                sum((k for k, _c in kept), Decimal("0.000")),
+                sum((c for _k, c in kept), Decimal("0.000")),
+            )
+        # Per charger, from the charger rollups: the stored costs of the finished sessions.
+        expected: Counter[str] = Counter()
+        for charger, ended, cost in s.execute(
+            select(
+                ChargingSession.charger_id, ChargingSession.ended_at, ChargingSession.cost_total
+            ).where(
+                ChargingSession.started_at >= period.start_utc,
+                ChargingSession.started_at < period.end_utc,
+                ChargingSession.cost_total.is_not(None),
+            )
+        ):
+            expected[charger] += Decimal(str(cost)) if ended is not None else 0
+        earners = revenue_per_charger(s, period, limit=None)
+        assert {r.charger_id: r.revenue for r in earners} == {
+            c: v for c, v in expected.items() if v
+        }
+        revenues = [r.revenue for r in earners]
+        assert revenues == sorted(revenues, reverse=True)
 
 
 UTILISATION_WINDOWS = [
@@ -703,3 +846,48 @@ def test_counter_sanity() -> None:
     assert Counter(
         quarter_of(utc(2026, 1, 1) + timedelta(minutes=m)) for m in range(60)
     ) == Counter({quarter_of(utc(2026, 1, 1)) + i: 15 for i in range(4)})
+
+
+@pytest.mark.parametrize("window", range(len(UTILISATION_WINDOWS)))
+def test_revenue_per_charger_from_the_rollup_equals_the_sessions(db: Database, window: int) -> None:
+    """Whole months less days, days, the hours at the edges: every shape of period sums to the
+    stored costs of the finished sessions that started in it; disputed energy counts nowhere."""
+    spec, now = UTILISATION_WINDOWS[window]
+    if isinstance(spec, str):
+        period = AnalyticsRange(spec).bounds(now, BERLIN)
+    else:
+        period = AnalyticsRange("custom", *spec).bounds(now, BERLIN)
+    rng = random.Random(100 + window)
+    edges = [period.start_utc, period.end_utc, utc(2026, 3, 1), utc(2026, 11, 1)]
+    expected: Counter[str] = Counter()
+    with db.session() as s:
+        make_operator(s, timezone="Europe/Berlin")
+        account = make_account(s)
+        chargers = [make_charger(s, friendly_name=f"Bay {i:02d}") for i in range(12)]
+        for i in range(300):
+            anchor = rng.choice(edges)
+            started = anchor + timedelta(seconds=rng.uniform(-2 * 86400, 2 * 86400))
+            if i % 5 == 0:
+                started = anchor + timedelta(days=rng.uniform(-45, 45))
+            charger = rng.choice(chargers)
+            row = make_session(
+                s,
+                account,
+                charger,
+                started_at=started,
+                ended_at=started + timedelta(minutes=rng.randint(1, 600)),
+            )
+            row.cost_total = Decimal(rng.randint(1, 20_000)) / 100
+            if i % 11 == 0:
+                row.energy_disputed_at = NOW
+            elif period.start_utc <= started < period.end_utc:
+                expected[charger.id] += row.cost_total
+        s.commit()
+    assert_exact(db)
+    with db.session() as s:
+        earners = revenue_per_charger(s, period, limit=None)
+        top = revenue_per_charger(s, period, limit=3)
+    assert len(expected) >= 3, "the scenario must put priced sessions into the period"
+    assert {r.charger_id: r.revenue for r in earners} == dict(expected)
+    assert [r.charger_id for r in top] == [r.charger_id for r in earners[:3]]
+    assert [r.revenue for r in earners] == sorted(expected.values(), reverse=True)

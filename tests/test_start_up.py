@@ -13,33 +13,28 @@ start-up does not stop the app, and the servers do not name their software and v
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 import web.start_up as start_up_module
 from app import create_app
-from config import ConfigError, load_config
+from config import ROOT, ConfigError, load_config
 from data.core.db import Database, is_empty, upgrade
 from data.core.models import Operator, Role, User
 from data.demo.loader import load_demo
 from data.demo.showcase import DEMO_LOGINS, DEMO_PASSWORD, OPERATOR_EMAIL
 from tests.support.browser import live_server
+from tests.support.processes import Gunicorn, free_port, gunicorn, http_get, server_env
 from tests.support.web import TEST_SECRET, add_person, make_app, sign_in
 
-ROOT = Path(__file__).resolve().parents[1]
 SMALL = 0.01  # a demo with 1% of the history: the same people, loaded in a moment
 TRACEBACK_SIGNS = ("Traceback", 'File "', "OperationalError", "psycopg", "sqlalchemy")
 
@@ -201,13 +196,6 @@ def test_demo_data_command_refuses_production(tmp_path: Path) -> None:
 # --- the database unreachable at start-up -----------------------------------------------------
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (connections are refused at once)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_app_starts_without_its_database_and_spaces_its_retries(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -223,7 +211,7 @@ def test_app_starts_without_its_database_and_spaces_its_retries(
 
     monkeypatch.setattr(start_up_module, "upgrade", counting_upgrade)
     caplog.set_level(logging.INFO)
-    url = f"postgresql://root@127.0.0.1:{closed_port()}/polaris"
+    url = f"postgresql://root@127.0.0.1:{free_port()}/polaris"
     app = make_app(url, TESTING=False, DB_RETRY_S=3600, CONNECT_TIMEOUT_S=2)
     start_up = [r for r in caplog.records if r.name == "polaris"]
     assert [r.getMessage() for r in start_up][:1] == [
@@ -316,67 +304,10 @@ def test_production_that_finds_the_demo_people_late_stays_closed(
     app.extensions["polaris_db"].engine.dispose()
 
 
-def server_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLARIS_", "DATABASE_URL"))}
-    env.update(
-        POLARIS_ENV="production",
-        SECRET_KEY=TEST_SECRET,
-        PYTHONPATH=str(ROOT),
-        POLARIS_CONNECT_TIMEOUT_S="2",
-    )
-    env.update(extra)
-    return env
-
-
-def http_get(url: str) -> tuple[int, dict[str, str], str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
-            return (
-                response.status,
-                dict(response.headers),
-                response.read().decode("utf-8", "replace"),
-            )
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode("utf-8", "replace")
-
-
-class Gunicorn(NamedTuple):
-    url: str
-    log: Path
-
-
-@contextmanager
-def gunicorn(folder: Path, database_url: str) -> Iterator[Gunicorn]:
-    """``gunicorn app:server`` in production mode on ``database_url``, once it answers /healthz
-    (at most 20 s); stopped at the end."""
-    port = closed_port()
-    log = folder / "gunicorn.log"
-    env = server_env(DATABASE_URL=database_url, POLARIS_INSTANCE=str(folder))
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", "1", "--no-control-socket", "app:server"]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, f"gunicorn exited: {log.read_text()}"
-            assert time.monotonic() < deadline, f"gunicorn did not answer: {log.read_text()}"
-            try:
-                if http_get(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        yield Gunicorn(base, log)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
 @pytest.fixture(scope="module")
 def gunicorn_without_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
     """DATABASE_URL on a port nothing listens on."""
-    url = f"postgresql://root@127.0.0.1:{closed_port()}/polaris"
+    url = f"postgresql://root@127.0.0.1:{free_port()}/polaris"
     with gunicorn(tmp_path_factory.mktemp("gunicorn-down"), url) as server:
         yield server
 

@@ -2,8 +2,10 @@
 
 A Flask blueprint, registered by ``app.py`` with ``register_analytics_routes(server)``. Every
 request is checked for an admin account first (401 signed out, 403 for a customer). The figures
-are the ones the page draws (``data.charging.analytics.chart_table``), for the same query; cells a
-spreadsheet would run as a formula are neutralised (a charger name is operator-typed text).
+are the ones the page draws (``data.charging.analytics.chart_table``), for the same query, money
+in the operator's currency with its minor unit's digits (``revenue`` beside a ``currency``
+column); cells a spreadsheet would run as a formula are neutralised (a charger name is
+operator-typed text).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from data.charging.analytics import CHARTS, ChartTable, RangeError, chart_table,
 from data.charging.dashboard import operator_settings
 from data.exchange.csv_safety import neutralise_cell
 from web.db import session_scope
+from web.downloads import plain_text
 
 analytics_blueprint = Blueprint("analytics_csv", __name__)
 
@@ -54,15 +57,16 @@ def _filename(chart: str, first: str, last: str) -> str:
 @analytics_blueprint.get("/admin/analytics/<chart>.csv")
 def chart_csv(chart: str) -> Response:
     if chart not in CHARTS:
-        return _plain(f"There is no such chart; the charts are: {', '.join(CHARTS)}.", 404)
+        return plain_text(f"There is no such chart; the charts are: {', '.join(CHARTS)}.", 404)
     try:
         choice = parse_range(_query(request.args))
     except RangeError as exc:
-        return _plain(str(exc), 400)
+        return plain_text(str(exc), 400)
     now = datetime.now(UTC)
     with session_scope() as s:
-        period = choice.bounds(now, operator_settings(s).tz)
-        table = chart_table(s, chart, period, now)
+        settings = operator_settings(s)
+        period = choice.bounds(now, settings.tz)
+        table = chart_table(s, chart, period, now, settings.currency)
     last_day = period.days[-1] if period.days else period.first_day
     filename = _filename(chart, period.first_day.isoformat(), last_day.isoformat())
     response = Response(table_csv(table), mimetype="text/csv")
@@ -75,12 +79,6 @@ def chart_csv(chart: str) -> Response:
 def _query(args: Any) -> dict[str, object]:
     """Query values that occur once as plain strings; repeated ones stay lists (refused)."""
     return {key: values[0] if len(values) == 1 else values for key, values in args.lists()}
-
-
-def _plain(message: str, status: int) -> Response:
-    response = Response(message + "\n", status=status, mimetype="text/plain")
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def register_analytics_routes(server: Flask) -> None:

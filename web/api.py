@@ -11,14 +11,19 @@ Signing in is by ``Authorization: Bearer <token>`` only, a token with the ``comm
 (``data.accounts.tokens``); a session cookie is never looked at, so a page open in a browser
 cannot be made to send commands (which is also why the blueprint is exempt from CSRF), and the
 request guard leaves this blueprint's routes to it. A path under ``/api/v1/`` that is no route
-answers 404 (or 405 with ``Allow``), to a valid token only. The rules are the pages': an admin
-account's token may command any charger; a customer account's token may only start charging on
-a charger it may see, as itself, and stop its own session in progress
-(``data.ocpp.command_rules``), a few commands a minute (``data.ocpp.command_limits``: 429 with
-``Retry-After``), and sees only its own account's commands (404 for any other: an id tells
-nothing). Every error is ``{"error": "..."}`` with its status: 400 (invalid JSON or parameters,
-in pydantic's words), 401 (no or bad token, with ``WWW-Authenticate``), 403, 404, 405, 415
-(not JSON), 429.
+answers 404 (or 405 with ``Allow``), to a valid token only. An admin account's token may
+command any charger. A customer account's token goes by the dashboard's own rules, the same
+code and the same words (``data.ocpp.driver_commands``): it may only start charging as itself
+on a charger it may see that is Online now (optionally on a connector the charger reported),
+and stop its own session in progress; a few commands a minute (``data.ocpp.command_limits``:
+429 with ``Retry-After``); it sees only its own account's commands (404 for any other: an id
+tells nothing). A driver's refusal is 403 when it is not the account's to ask (an unknown
+charger and one it may not see alike, another account, an operator's action) and 409 when it
+is, but not now (not Online, no such connector, no id tag, no session in progress). Every
+error is ``{"error": "..."}`` with its status: 400 (invalid JSON or parameters, in pydantic's
+words; ReserveNow and CancelReservation too: Polaris sends them for reservations only), 401
+(no or bad token, with ``WWW-Authenticate``), 403, 404, 405, 409, 415 (not JSON),
+429.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from werkzeug.exceptions import HTTPException
 
 from auth.guard import BEARER_ONLY_BLUEPRINT
+from config import offline_after_s
 from data.accounts.tokens import (
     COMMANDS_SCOPE,
     TokenIdentity,
@@ -39,15 +45,24 @@ from data.accounts.tokens import (
     bearer_secret,
     has_bearer_header,
 )
+from data.audit.entries import Actor
 from data.core.models import Charger
-from data.ocpp.command_limits import TooManyCommands, check_command_rate
-from data.ocpp.command_rules import (
-    CommandForbidden,
-    account_command,
-    driver_command,
+from data.ocpp.command_limits import TooManyCommands
+from data.ocpp.commands import (
+    ASKABLE_ACTIONS,
+    CommandError,
+    CommandRow,
+    check_askable,
+    command,
+    operator_command,
     started_session_id,
 )
-from data.ocpp.commands import ACTIONS, CommandError, CommandRow, command, request_command
+from data.ocpp.driver_commands import (
+    CommandForbidden,
+    DriverCommandRefused,
+    account_command,
+    driver_command,
+)
 from web.db import session_scope
 
 API_PREFIX = "/api/v1"
@@ -109,9 +124,10 @@ class ErrorOut(BaseModel):
 
 
 def _action_models() -> list[type[BaseModel]]:
-    """One documented request per action: ``{"action": "<Action>", "params": <its model>}``."""
+    """One documented request per action one may ask for: ``{"action": "<Action>", "params":
+    <its model>}`` (not ReserveNow / CancelReservation: reservations make those)."""
     models: list[type[BaseModel]] = []
-    for action, params in ACTIONS.items():
+    for action, params in ASKABLE_ACTIONS.items():
         model: type[BaseModel] = create_model(
             f"{action}Command",
             __config__=ConfigDict(extra="forbid"),
@@ -208,30 +224,41 @@ def api_blueprint() -> Blueprint:
         identity = _identity()
         now = datetime.now(UTC)
         try:
+            check_askable(asked.action)  # 400 for anyone, before who may send what
             with session_scope() as s:
                 if identity.is_admin:
-                    if s.get(Charger, charger_id) is None:
+                    # Held while asking: the session's identity map keeps an object only while
+                    # it is referenced, and request_command looks the charger up again.
+                    charger = s.get(Charger, charger_id)
+                    if charger is None:
                         return _error(404, f"There is no charger {charger_id!r}.")
-                    params = asked.params
-                else:
-                    # Unknown and not visible alike: a driver learns nothing about the fleet.
-                    params = driver_command(
-                        s, identity.account_id, charger_id, asked.action, asked.params
+                    row = operator_command(
+                        s,
+                        charger_id,
+                        asked.action,
+                        asked.params,
+                        now,
+                        actor=Actor(identity.email, identity.user_id, identity.account_id),
                     )
-                    check_command_rate(s, identity.account_id, now)
-                row = request_command(
-                    s,
-                    charger_id,
-                    asked.action,
-                    params,
-                    now,
-                    user_id=identity.user_id,
-                    account_id=identity.account_id,
-                )
+                else:
+                    # The dashboard's rules: unknown and not visible alike (403), so a driver
+                    # learns nothing about the fleet.
+                    row = driver_command(
+                        s,
+                        user_id=identity.user_id,
+                        account_id=identity.account_id,
+                        charger_id=charger_id,
+                        action=asked.action,
+                        params=asked.params,
+                        now=now,
+                        offline_after_s=offline_after_s(),
+                    )
         except TooManyCommands as exc:
             return _error(429, str(exc), {"Retry-After": str(exc.retry_after_s)})
         except CommandForbidden as exc:
             return _error(403, str(exc))
+        except DriverCommandRefused as exc:
+            return _error(409, str(exc))
         except CommandError as exc:
             return _error(400, str(exc))
         response = _command_json(row, None, status=202)
@@ -294,6 +321,19 @@ def _json_body(ref: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
 
 
+DRIVER_RULES = (
+    "An admin account's token may send any action to any charger (404 for an unknown one). "
+    "A customer (driver) account's token follows the dashboard's rules: "
+    "RemoteStartTransaction on a charger the account may see that is Online now, with its own "
+    "id tag (leave `id_tag` out; `account_id`, if given, must be its own), optionally on a "
+    "`connector_id` the charger reported (not out of order); RemoteStopTransaction of its own "
+    "session in progress on that charger (`session_id` optional: without it, its latest one "
+    "there; never a `transaction_id`); any other action is 403. 403: not the account's to ask "
+    "(an unknown charger answers like one it may not see); 409: allowed but not now, in words "
+    "for the driver; 429: more than a few commands a minute."
+)
+
+
 def openapi_document() -> dict[str, Any]:
     """The API in OpenAPI 3.1: the schemas from the pydantic models, the paths, bearer auth."""
     schema_ref = "#/components/schemas/{model}"
@@ -311,6 +351,9 @@ def openapi_document() -> dict[str, Any]:
             401: "No token, or not a valid one.",
             403: "The token or its account may not do this.",
             404: "Not found (or not this account's).",
+            409: "A driver's command that is allowed, but not now: the charger is not Online, "
+            "has no such connector (or it is out of order), the account has no id tag, or it "
+            "has no session in progress to stop.",
             415: "The body is not JSON.",
             429: "Too many commands: wait for Retry-After seconds.",
         }
@@ -354,6 +397,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "operationId": "askCommand",
                     "summary": "Ask a charger to do something",
+                    "description": DRIVER_RULES,
                     "parameters": [charger_id],
                     "requestBody": {
                         "required": True,
@@ -371,7 +415,7 @@ def openapi_document() -> dict[str, Any]:
                                 }
                             },
                         },
-                        **errors(400, 401, 403, 404, 415, 429),
+                        **errors(400, 401, 403, 404, 409, 415, 429),
                     },
                 }
             },

@@ -3,25 +3,39 @@
 A Flask blueprint, registered by ``app.py`` with ``register_command_log_routes(server)``. Admins
 only (401 signed out, 403 for a customer, checked here as well as by the request gate); the
 filters mean what they mean on ``/admin/ocpp`` (``data.ocpp.command_log.parse_log_filter``, days
-in the operator's time zone), and the file holds exactly the matching commands, latest first.
-Every text cell goes through the exports' spreadsheet-safety rule.
+in the operator's time zone; a wrong one gets 400 with a plain-text message), and the file holds
+exactly the matching commands, latest first. Every text cell goes through the exports'
+spreadsheet-safety rule.
+
+The file is streamed like the data exports (``web.exports``): rows are read in batches
+(``iter_command_log_rows``) and written by the exports' chunked CSV writer
+(``data.exchange.export_stream.csv_chunks``), so a long log is never held in memory. The first
+piece is read before the response starts, so a database error still gets the app's error status.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, request
 
 from auth.roles import require_admin
 from data.charging.dashboard import operator_settings
+from data.core.db import Database
 from data.exchange.csv_safety import neutralise_cell
-from data.ocpp.command_log import CommandLogRow, command_log_rows, parse_log_filter
+from data.exchange.export_stream import CURSOR_BATCH_ROWS, csv_chunks
+from data.ocpp.command_log import (
+    CommandLogFilter,
+    CommandLogRow,
+    iter_command_log_rows,
+    parse_log_filter,
+)
 from data.ocpp.commands import CommandError
-from web.db import session_scope
+from web.db import get_db
+from web.downloads import plain_text, streamed_download
 
 command_log_blueprint = Blueprint("command_log_csv", __name__)
 
@@ -36,7 +50,10 @@ HEADER = (
     "answered_at",
     "user_email",
     "account_id",
+    "reservation_id",  # ReserveNow / CancelReservation: made by Polaris for this reservation
 )
+LINE_END = "\r\n"  # RFC 4180, like the analytics CSV files
+HEADER_LINE = (",".join(HEADER) + LINE_END).encode("ascii")  # plain names: nothing to quote
 
 
 @command_log_blueprint.before_request
@@ -61,14 +78,20 @@ def command_cells(row: CommandLogRow) -> list[str]:
         _iso(c.answered_at),
         row.user_email or "",
         c.account_id or "",
+        row.reservation_id or "",
     ]
     return [neutralise_cell(cell) for cell in cells]
 
 
-def _plain(message: str, status: int) -> Response:
-    response = Response(message + "\n", status=status, mimetype="text/plain")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def command_log_chunks(db: Database, flt: CommandLogFilter) -> Iterator[bytes]:
+    """The CSV file, header first, in pieces of about ``CHUNK_BYTES``. The database session (and
+    its cursor) lives exactly as long as the iteration: closing the generator early (a client
+    that went away) ends both."""
+    with db.session() as s:
+        tz = operator_settings(s).tz
+        with closing(iter_command_log_rows(s, flt, tz, batch_rows=CURSOR_BATCH_ROWS)) as rows:
+            cells = (command_cells(r) for r in rows)
+            yield from csv_chunks(HEADER_LINE, cells, lineterminator=LINE_END)
 
 
 def _one(name: str) -> object:
@@ -83,21 +106,10 @@ def commands_csv() -> Response:
             _one("charger"), _one("action"), _one("status"), _one("from"), _one("to")
         )
     except CommandError as exc:
-        return _plain(str(exc), 400)
-    with session_scope() as s:
-        tz = operator_settings(s).tz
-        rows = command_log_rows(s, flt, tz, limit=None)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HEADER)
-    writer.writerows(command_cells(r) for r in rows)
-    response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+        return plain_text(str(exc), 400)
     stamp = datetime.now(UTC).strftime("%Y%m%d")
-    response.headers["Content-Disposition"] = f'attachment; filename="polaris-commands-{stamp}.csv"'
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    chunks = command_log_chunks(get_db(), flt)
+    return streamed_download(chunks, "text/csv", f"polaris-commands-{stamp}.csv")
 
 
 def register_command_log_routes(server: Flask) -> None:

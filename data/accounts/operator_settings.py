@@ -3,7 +3,8 @@ shows and saves them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,7 @@ from data.accounts.validation import (
     validate_optional_email,
     validate_timezone,
 )
+from data.audit.entries import Action, Actor, record
 from data.charging.dashboard import operator_settings
 from data.core.models import Operator
 
@@ -34,7 +36,14 @@ def operator_values(session: Session) -> OperatorValues:
 
 
 def save_operator_settings(
-    session: Session, *, name: object, support_email: object, timezone: object, currency: object
+    session: Session,
+    *,
+    name: object,
+    support_email: object,
+    timezone: object,
+    currency: object,
+    actor: Actor,
+    now: datetime,
 ) -> OperatorValues:
     """Validate every field (errors keyed ``name``, ``support_email``, ``timezone``,
     ``currency``) and save them all, or nothing."""
@@ -46,9 +55,17 @@ def save_operator_settings(
     checks.raise_if_any()
     assert clean_name is not None and zone is not None and code is not None
     row = session.get(Operator, 1)
+    before = None
     if row is None:
         row = Operator(id=1, name=clean_name)
         session.add(row)
+    else:
+        before = asdict(OperatorValues(row.name, row.support_email, row.timezone, row.currency))
     row.name, row.support_email, row.timezone, row.currency = clean_name, email, zone, code
     session.flush()
-    return OperatorValues(clean_name, email, zone, code)
+    saved = OperatorValues(clean_name, email, zone, code)
+    record(
+        session, actor, now, Action.operator_updated, "operator", row.id,
+        before=before, after=asdict(saved),
+    )  # fmt: skip
+    return saved

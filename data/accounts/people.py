@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -46,6 +47,7 @@ from data.accounts.validation import (
     validate_name,
     validate_password,
 )
+from data.audit.entries import Action, Actor, record
 from data.core.grid import (
     MATCH_OPERATORS,
     MAX_GRID_ROWS,
@@ -434,6 +436,8 @@ def create_person(
     display_name: object,
     accounts: Sequence[NewAccount],
     password: object = None,
+    actor: Actor,
+    now: datetime,
 ) -> Person:
     """A new person with one customer and/or one admin account and an optional password.
 
@@ -480,10 +484,29 @@ def create_person(
         ) from None
     created = person(session, user.id)
     assert created is not None
+    after = {
+        "email": created.email,
+        "display_name": created.display_name,
+        "has_password": created.has_password,
+        "accounts": [_account_fields(a) for a in created.accounts],
+    }
+    record(session, actor, now, Action.person_created, "person", user.id, after=after)
     return created
 
 
-def add_account(session: Session, user_id: object, new: NewAccount) -> PersonAccount:
+def _account_fields(account: PersonAccount) -> dict[str, Any]:
+    """An account as the audit log keeps it."""
+    return {
+        "account_id": account.account_id,
+        "role": account.role,
+        "label": account.label,
+        "plan_id": account.plan_id,
+    }
+
+
+def add_account(
+    session: Session, user_id: object, new: NewAccount, *, actor: Actor, now: datetime
+) -> PersonAccount:
     """Another account for an existing person (fields ``account_id``, ``label``, ``plan``)."""
     user = _require_user(session, user_id)
     checks = FieldChecks()
@@ -502,15 +525,23 @@ def add_account(session: Session, user_id: object, new: NewAccount) -> PersonAcc
     assert added is not None
     found = added.account(rows[0]["id"])
     assert found is not None
+    after = {"person": added.email, **_account_fields(found)}
+    record(session, actor, now, Action.account_created, "account", found.account_id, after=after)
     return found
 
 
-def set_person_password(session: Session, user_id: object, password: object) -> None:
-    """Set or reset a password; every session signed in with the old one ends."""
+def set_person_password(
+    session: Session, user_id: object, password: object, *, actor: Actor, now: datetime
+) -> None:
+    """Set or reset a password; every session signed in with the old one ends. The audit log
+    says that it was set (and whether there was one), never what it is."""
     clean = validate_password(password)
     user = _require_user(session, user_id)
+    had = "replaced" if user.password_hash is not None else "set (there was none)"
     set_password(user, clean)  # also bumps session_version
     session.flush()
+    detail = f"Password of {user.email} {had}."
+    record(session, actor, now, Action.person_password_set, "person", user.id, detail=detail)
 
 
 def _store_landing_account(session: Session, user: User) -> None:
@@ -522,7 +553,9 @@ def _store_landing_account(session: Session, user: User) -> None:
     session.flush()
 
 
-def set_default_account(session: Session, user_id: object, account_id: object) -> None:
+def set_default_account(
+    session: Session, user_id: object, account_id: object, *, actor: Actor, now: datetime
+) -> None:
     """Choose the account sign-in opens; for a person who holds an admin account it is always
     one of their admin accounts (they switch to a customer account at ``/switch``)."""
     user = _require_user(session, user_id)
@@ -540,24 +573,34 @@ def set_default_account(session: Session, user_id: object, account_id: object) -
                 "Someone who holds an admin account always signs in to it, so they land on "
                 "the admin portal; they switch to this account at /switch."
             )
+    before = {"default_account_id": user.default_account_id}
     user.default_account_id = account.id
     session.flush()
+    record(
+        session, actor, now, Action.person_default_account_set, "person", user.id,
+        before=before, after={"default_account_id": account.id},
+    )  # fmt: skip
 
 
-def set_account_plan(session: Session, account_id: object, plan_id: object) -> str | None:
+def set_account_plan(
+    session: Session, account_id: object, plan_id: object, *, actor: Actor, now: datetime
+) -> str | None:
     """Put a customer account on a plan (``plan_id`` None or "": no plan); the plan's name."""
     account = _require_account(session, account_id)
     _require_customer(account)
-    if plan_id is None or plan_id == "":
-        account.plan_id = None
-        session.flush()
-        return None
-    plan = session.get(Plan, plan_id) if isinstance(plan_id, str) else None
-    if plan is None:
-        raise NotFound("That plan no longer exists; pick another.", "plan")
-    account.plan_id = plan.id
+    plan = None
+    if plan_id is not None and plan_id != "":
+        plan = session.get(Plan, plan_id) if isinstance(plan_id, str) else None
+        if plan is None:
+            raise NotFound("That plan no longer exists; pick another.", "plan")
+    before = {"plan_id": account.plan_id}
+    account.plan_id = None if plan is None else plan.id
     session.flush()
-    return plan.name
+    record(
+        session, actor, now, Action.account_plan_set, "account", account.id,
+        before=before, after={"plan_id": account.plan_id},
+    )  # fmt: skip
+    return None if plan is None else plan.name
 
 
 # --- removing an account ------------------------------------------------------------------------
@@ -570,16 +613,15 @@ class RemovedAccount:
     id_tags: int
 
 
-def check_account_removal(
-    session: Session, account_id: object, *, acting_user_id: int, acting_account_id: str
-) -> Account:
+def check_account_removal(session: Session, account_id: object, *, actor: Actor) -> Account:
     """The account if ``remove_account`` would remove it; ``Refused`` with the reason if not.
 
     Refused for the account the acting admin is using, for their own last admin account, and
     for an account with sessions or reservations (the usage history and billing depend on it).
     """
     account = _require_account(session, account_id)
-    if account.id == acting_account_id:
+    acting_user_id = actor.user_id
+    if account.id == actor.account_id:
         raise Refused(
             "You are signed in with this account right now. Switch to another account first."
         )
@@ -623,23 +665,36 @@ def check_account_removal(
 
 
 def remove_account(
-    session: Session, account_id: object, *, acting_user_id: int, acting_account_id: str
+    session: Session, account_id: object, *, actor: Actor, now: datetime
 ) -> RemovedAccount:
     """Delete an account with its charger grants and cards, if ``check_account_removal``
-    allows it; when it was the person's default, their first other account becomes it."""
-    account = check_account_removal(
-        session, account_id, acting_user_id=acting_user_id, acting_account_id=acting_account_id
-    )
+    allows it (``actor``: the admin removing it); when it was the person's default, their first
+    other account becomes it."""
+    account = check_account_removal(session, account_id, actor=actor)
     grants = session.execute(delete(ChargerAccess).where(ChargerAccess.account_id == account.id))
     tags = session.execute(delete(IdTag).where(IdTag.account_id == account.id))
     user = session.get(User, account.user_id)
     removed_id = account.id
+    before = {
+        "person": None if user is None else user.email,
+        "role": account.role,
+        "label": account.label,
+        "plan_id": account.plan_id,
+    }
     session.delete(account)
     session.flush()
     if user is not None and user.default_account_id == removed_id:
         user.default_account_id = None
         _store_landing_account(session, user)
-    return RemovedAccount(removed_id, int(grants.rowcount or 0), int(tags.rowcount or 0))  # type: ignore[attr-defined]
+    removed = RemovedAccount(removed_id, int(grants.rowcount or 0), int(tags.rowcount or 0))  # type: ignore[attr-defined]
+    detail = (
+        f"With {_plural(removed.grants, 'charger grant')} and {_plural(removed.id_tags, 'id tag')}."
+    )
+    record(
+        session, actor, now, Action.account_removed, "account", removed_id,
+        before=before, detail=detail,
+    )  # fmt: skip
+    return removed
 
 
 def _plural(n: int, noun: str) -> str:

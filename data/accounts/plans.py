@@ -3,8 +3,8 @@ customer accounts are put on, listed, created and edited from ``/admin/settings`
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -14,13 +14,15 @@ from data.accounts.validation import (
     FieldChecks,
     InvalidInput,
     NotFound,
+    id_from_name,
     text_value,
     validate_allowance,
     validate_currency,
     validate_id,
     validate_name,
 )
-from data.core.models import ID_LENGTH, Account, Plan
+from data.audit.entries import Action, Actor, record
+from data.core.models import Account, Plan
 from data.core.sql import KWH
 
 PLAN_LIMIT = 500  # plans are a short price list, never a big table
@@ -97,6 +99,8 @@ def create_plan(
     allowance_kwh: object,
     currency: object,
     plan_id: object = "",
+    actor: Actor,
+    now: datetime,
 ) -> PlanSummary:
     """A new plan; fields ``plan_id`` (blank: made from the name), ``name``, ``allowance_kwh``,
     ``currency``."""
@@ -111,30 +115,34 @@ def create_plan(
     except InvalidInput as exc:
         checks.errors.update(exc.errors)
     checks.raise_if_any()
-    clean_id = clean_id or _plan_id_from(session, clean_name)
+    clean_id = clean_id or id_from_name(
+        "PLAN", clean_name, lambda candidate: session.get(Plan, candidate) is not None
+    )
     session.add(Plan(id=clean_id, name=clean_name, allowance_kwh=allowance, currency=code))
     session.flush()
+    after = {"name": clean_name, "allowance_kwh": allowance, "currency": code}
+    record(session, actor, now, Action.plan_created, "plan", clean_id, after=after)
     return _summary(session, clean_id)
 
 
-def _plan_id_from(session: Session, name: str) -> str:
-    slug = re.sub(r"[^A-Z0-9]+", "-", name.upper()).strip("-")[: ID_LENGTH - 10] or "PLAN"
-    base = f"PLAN-{slug}"
-    candidate, n = base, 1
-    while session.get(Plan, candidate) is not None:
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
-
-
 def update_plan(
-    session: Session, plan_id: object, *, name: object, allowance_kwh: object, currency: object
+    session: Session,
+    plan_id: object,
+    *,
+    name: object,
+    allowance_kwh: object,
+    currency: object,
+    actor: Actor,
+    now: datetime,
 ) -> PlanSummary:
     """Change a plan's name, allowance or currency; its customers see it on their next refresh."""
     plan = session.get(Plan, plan_id) if isinstance(plan_id, str) else None
     if plan is None:
         raise NotFound("That plan no longer exists. Reload the page.")
     clean_name, allowance, code = _check_plan(session, name, allowance_kwh, currency, plan.id)
+    before = {"name": plan.name, "allowance_kwh": plan.allowance_kwh, "currency": plan.currency}
     plan.name, plan.allowance_kwh, plan.currency = clean_name, allowance, code
     session.flush()
+    after = {"name": clean_name, "allowance_kwh": allowance, "currency": code}
+    record(session, actor, now, Action.plan_updated, "plan", plan.id, before=before, after=after)
     return _summary(session, plan.id)

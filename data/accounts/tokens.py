@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from data.audit.entries import Action, Actor, record
 from data.core.models import Account, ApiToken, Role, User
 
 TOKEN_PREFIX = "pex_"  # noqa: S105 - a marker that says what the secret is, not a secret
@@ -56,6 +57,7 @@ class TokenIdentity:
     token_id: int
     account_id: str
     user_id: int
+    email: str  # the person's, who acts through the token (the audit log names them)
     role: Role
     scopes: frozenset[str]
 
@@ -120,6 +122,7 @@ def create_token(
     account_id: str | None = None,
     name: str | None = None,
     scopes: Iterable[str] = DEFAULT_SCOPES,
+    actor: Actor,
 ) -> CreatedToken:
     """A new token with ``scopes`` for an account of the person signing in as ``email``: their
     only admin account, or ``account_id`` when they hold several. A token with the ``export``
@@ -182,10 +185,18 @@ def create_token(
     )
     session.add(token)
     session.flush()
+    after = {
+        "account_id": account_id,
+        "person": user.email,
+        "name": token.name,
+        "prefix": token.prefix,
+        "scopes": list(chosen_scopes),
+    }
+    record(session, actor, now, Action.token_created, "token", token.id, after=after)
     return CreatedToken(token.id, account_id, user.email, secret, chosen_scopes)
 
 
-def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
+def revoke_token(session: Session, token_id: int, now: datetime, *, actor: Actor) -> bool:
     """Revoke a token; False when it was already revoked. ``TokenError`` when there is none."""
     token = session.get(ApiToken, token_id)
     if token is None:
@@ -194,6 +205,11 @@ def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
         return False
     token.revoked_at = now
     session.flush()
+    record(
+        session, actor, now, Action.token_revoked, "token", token.id,
+        before={"revoked_at": None}, after={"revoked_at": now},
+        detail=f"{token.prefix}… of account {token.account_id}",
+    )  # fmt: skip
     return True
 
 
@@ -232,9 +248,11 @@ def authenticate_token(session: Session, secret: str, now: datetime) -> TokenIde
             ApiToken.last_used_at,
             ApiToken.scopes,
             Account.user_id,
+            User.email,
             Account.role,
         )
         .join(Account, Account.id == ApiToken.account_id)
+        .join(User, User.id == Account.user_id)
         .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None))
     ).first()
     if row is None:
@@ -242,7 +260,12 @@ def authenticate_token(session: Session, secret: str, now: datetime) -> TokenIde
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
     return TokenIdentity(
-        row.id, row.account_id, row.user_id, Role(row.role), frozenset(_stored_scopes(row.scopes))
+        row.id,
+        row.account_id,
+        row.user_id,
+        row.email,
+        Role(row.role),
+        frozenset(_stored_scopes(row.scopes)),
     )
 
 

@@ -154,6 +154,18 @@ def validate_id(raw: object, what: str = "id") -> str:
     return value
 
 
+def id_from_name(prefix: str, name: str, taken: Callable[[str], bool]) -> str:
+    """An id for a row the operator named without giving one: ``PLAN-COMMUTER`` from
+    "Commuter" (``-2``, ``-3``, ... while ``taken``)."""
+    slug = re.sub(r"[^A-Z0-9]+", "-", name.upper()).strip("-")[: ID_LENGTH - 10] or prefix
+    base = f"{prefix}-{slug}"
+    candidate, n = base, 1
+    while taken(candidate):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
 def validate_currency(raw: object) -> str:
     code = text_value(raw).upper()
     if not code:

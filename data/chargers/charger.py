@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from data.audit.entries import Action, Actor, record
 from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus, chargers_with_status
 from data.charging.dashboard import kwh_figure
 from data.core.grid import MAX_GRID_ROWS
@@ -206,7 +207,13 @@ def validate_visibility(value: object) -> Visibility:
 
 
 def update_charger(
-    session: Session, charger_id: object, friendly_name: object, visibility: object
+    session: Session,
+    charger_id: object,
+    friendly_name: object,
+    visibility: object,
+    *,
+    actor: Actor,
+    now: datetime,
 ) -> tuple[str, Visibility]:
     """Rename the charger and set its visibility; returns what was saved (the name tidied).
 
@@ -215,7 +222,13 @@ def update_charger(
     charger = charger_for_update(session, charger_id)
     name = validate_friendly_name(friendly_name)
     chosen = validate_visibility(visibility)
+    before = {"friendly_name": charger.friendly_name, "visibility": charger.visibility}
     charger.friendly_name = name
     charger.visibility = chosen
     session.flush()
+    after = {"friendly_name": name, "visibility": chosen}
+    record(
+        session, actor, now, Action.charger_updated, "charger", charger.id,
+        before=before, after=after,
+    )  # fmt: skip
     return name, chosen

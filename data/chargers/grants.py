@@ -10,6 +10,7 @@ words each problem its own way). Also what the two pages list and offer to pick 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import delete, func, or_, select
@@ -18,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from data.accounts.validation import SEARCH_MAX_LENGTH, InvalidInput, text_value
+from data.audit.entries import Action, Actor, record
 from data.chargers.charger import plausible_charger_id
 from data.core.grid import text_matches
 from data.core.models import ID_LENGTH, Account, Charger, ChargerAccess, Role, User, Visibility
@@ -176,7 +178,9 @@ class GrantChange:
     changed: bool  # False: it was already so (granted twice, revoked twice)
 
 
-def grant_charger(session: Session, account_id: object, charger_id: object) -> GrantChange:
+def grant_charger(
+    session: Session, account_id: object, charger_id: object, *, actor: Actor, now: datetime
+) -> GrantChange:
     """Let a customer account see a restricted charger (``changed`` False: it already could).
     ``GrantRefused``: an unknown charger or account, an admin account, a public charger."""
     charger = _charger(session, charger_id)
@@ -195,15 +199,23 @@ def grant_charger(session: Session, account_id: object, charger_id: object) -> G
             "charger",
         )
     added = _add_grant(session, account.id, charger.id)
+    if added:
+        after = {"account_id": account.id}
+        record(session, actor, now, Action.charger_granted, "charger", charger.id, after=after)
     return GrantChange(charger.id, charger.friendly_name, added)
 
 
-def revoke_charger(session: Session, account_id: object, charger_id: object) -> GrantChange:
+def revoke_charger(
+    session: Session, account_id: object, charger_id: object, *, actor: Actor, now: datetime
+) -> GrantChange:
     """Take a grant back (``changed`` False: there was none, e.g. revoked elsewhere).
     ``GrantRefused``: an unknown charger or account."""
     charger = _charger(session, charger_id)
     account = _account(session, account_id)
     removed = _remove_grant(session, account.id, charger.id)
+    if removed:
+        before = {"account_id": account.id}
+        record(session, actor, now, Action.charger_revoked, "charger", charger.id, before=before)
     return GrantChange(charger.id, charger.friendly_name, removed)
 
 

@@ -120,6 +120,13 @@ def chargers_with_status(now: datetime, offline_after_s: int = OFFLINE_AFTER_SEC
     )
 
 
+def reports_out_of_order() -> ColumnElement[bool]:
+    """True when ``Charger``'s latest StatusNotifications make it Out of order by the rule
+    (Faulted/Unavailable on connector 0 or on every reported connector, nothing charging): what
+    the outage log follows (``data.uptime.live``)."""
+    return _reported_condition() == literal(_REPORT_OUT_OF_ORDER)
+
+
 def _reported_condition() -> ColumnElement[str]:
     """What ``Charger``'s latest StatusNotifications say: ``in use``, ``out of order`` or
     ``ok`` (also when it never reported). One aggregate over the charger's own rows, a range of

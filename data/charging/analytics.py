@@ -12,7 +12,13 @@ PostgreSQL give the same answer.
 
 Usage follows shared/spec/data-exchange.md: a session's energy counts on the local day it
 started, in progress with its energy so far, so the fleet total here is the sum of every
-account's ``data.charging.dashboard.daily_usage``.
+account's ``data.charging.dashboard.account_usage``.
+
+Revenue is the sum of the stored costs (``cost_total``, data/pricing) of the sessions that count,
+attributed like their energy (spec, "Prices and costs"): per day, month and connector type from
+the same rows as the energy (the rollups carry the cost, migration 0018), per charger from
+``charger_days`` / ``charger_months``. A session in progress has no stored cost yet; its cost
+counts once it is finalized, so history stays what was billed.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from data.charging.dashboard import day_buckets, local_day_expression
 from data.charging.rollup import (
     LONGEST_FINISHED_SESSION,
     Usage,
+    cost_per_charger_parts,
     in_use_micros,
     local_quarters,
     sessions_per_hour_of_week,
@@ -52,11 +59,30 @@ from data.charging.rollup import (
 )
 from data.core.models import Charger, ChargingSession, ConnectorType
 from data.core.periods import PERIODS, Period, local_midnight_utc, period_bounds
-from data.core.sql import EpochSeconds, Greatest, Least, ShiftedHourOfWeek, kwh_decimal
+from data.core.sql import (
+    EpochSeconds,
+    Greatest,
+    Least,
+    ShiftedHourOfWeek,
+    from_thousandths,
+    kwh_decimal,
+    thousandths,
+)
+from data.pricing.cost import round_money
 
 CUSTOM = "custom"
 # The charts, in page order; each is also a CSV download named ``<chart>.csv``.
-CHARTS = ("energy-daily", "energy-monthly", "hour-of-week", "utilisation", "connectors")
+CHARTS = (
+    "energy-daily",
+    "energy-monthly",
+    "hour-of-week",
+    "utilisation",
+    "connectors",
+    "revenue-daily",
+    "revenue-monthly",
+    "revenue-connectors",
+    "revenue-chargers",
+)
 TOP_CHARGERS = 10
 MAX_RANGE_DAYS = 366
 EARLIEST_DAY = date(2000, 1, 1)
@@ -273,6 +299,7 @@ class DayEnergy:
     day: date  # local day
     sessions: int  # sessions that started that day
     energy_kwh: Decimal  # their energy (so far, for those in progress)
+    revenue: Decimal  # their stored costs, in the operator's currency (3 decimals)
 
 
 @dataclass(frozen=True)
@@ -281,6 +308,19 @@ class MonthEnergy:
     days: int  # how many of its days lie in the period
     sessions: int
     energy_kwh: Decimal
+    revenue: Decimal
+
+
+_NO_USAGE = Usage(0, kwh_decimal(None), from_thousandths(None))
+
+
+def _figures(usage: Usage) -> tuple[int, Decimal, Decimal]:
+    return usage.sessions, usage.energy_kwh, usage.cost
+
+
+def _stored_cost_sum() -> ColumnElement[int]:
+    """SQL: the stored costs of the rows in thousandths (a session without one adds nothing)."""
+    return func.sum(thousandths(ChargingSession.cost_total))
 
 
 def energy_per_day(session: Session, period: Period) -> list[DayEnergy]:
@@ -295,12 +335,7 @@ def energy_per_day(session: Session, period: Period) -> list[DayEnergy]:
     if quarters is None:
         return energy_per_day_from_sessions(session, period)
     found = usage_per_local_day(session, quarters)
-    zero = Usage(0, kwh_decimal(None))
-    return [DayEnergy(d, *_pair(found.get(d, zero))) for d in days]
-
-
-def _pair(usage: Usage) -> tuple[int, Decimal]:
-    return usage.sessions, usage.energy_kwh
+    return [DayEnergy(d, *_figures(found.get(d, _NO_USAGE))) for d in days]
 
 
 def energy_per_day_from_sessions(session: Session, period: Period) -> list[DayEnergy]:
@@ -312,6 +347,7 @@ def energy_per_day_from_sessions(session: Session, period: Period) -> list[DayEn
         select(
             local_day_expression(ChargingSession.started_at, period).label("day"),
             ChargingSession.energy_kwh,
+            thousandths(ChargingSession.cost_total).label("cost_milli"),
         )
         .where(*_in_period(period))
         .subquery("in_period")
@@ -321,11 +357,18 @@ def energy_per_day_from_sessions(session: Session, period: Period) -> list[DayEn
             in_period.c.day,
             func.count().label("sessions"),
             func.sum(in_period.c.energy_kwh).label("energy_kwh"),
+            func.sum(in_period.c.cost_milli).label("cost_milli"),
         ).group_by(in_period.c.day)
     ).all()
-    found = {_as_date(r.day): (int(r.sessions), kwh_decimal(r.energy_kwh)) for r in rows}
-    zero = (0, kwh_decimal(None))
-    return [DayEnergy(d, *found.get(d, zero)) for d in days]
+    found = {
+        _as_date(r.day): (
+            int(r.sessions),
+            kwh_decimal(r.energy_kwh),
+            from_thousandths(r.cost_milli),
+        )
+        for r in rows
+    }
+    return [DayEnergy(d, *found.get(d, _figures(_NO_USAGE))) for d in days]
 
 
 def _as_date(value: date | str) -> date:
@@ -341,15 +384,23 @@ def energy_per_month(days: list[DayEnergy]) -> list[MonthEnergy]:
     months: dict[date, MonthEnergy] = {}
     for row in days:
         key = row.day.replace(day=1)
-        seen = months.get(key, MonthEnergy(key, 0, 0, kwh_decimal(None)))
+        seen = months.get(key, MonthEnergy(key, 0, 0, kwh_decimal(None), from_thousandths(None)))
         months[key] = MonthEnergy(
-            key, seen.days + 1, seen.sessions + row.sessions, seen.energy_kwh + row.energy_kwh
+            key,
+            seen.days + 1,
+            seen.sessions + row.sessions,
+            seen.energy_kwh + row.energy_kwh,
+            seen.revenue + row.revenue,
         )
     return list(months.values())
 
 
 def total_energy(rows: list[DayEnergy] | list[MonthEnergy]) -> Decimal:
     return sum((r.energy_kwh for r in rows), kwh_decimal(None))
+
+
+def total_revenue(rows: list[DayEnergy] | list[MonthEnergy]) -> Decimal:
+    return sum((r.revenue for r in rows), from_thousandths(None))
 
 
 # --- when people charge ---------------------------------------------------------------------------
@@ -529,6 +580,8 @@ class ConnectorEnergy:
     sessions: int
     energy_kwh: Decimal
     share: float  # of the period's energy, 0..1 (0 when there was none)
+    revenue: Decimal  # the stored costs of its sessions
+    revenue_share: float  # of the period's revenue, 0..1 (0 when there was none)
 
 
 def energy_by_connector(session: Session, period: Period) -> list[ConnectorEnergy]:
@@ -538,7 +591,7 @@ def energy_by_connector(session: Session, period: Period) -> list[ConnectorEnerg
     if quarters is None:
         return energy_by_connector_from_sessions(session, period)
     found = {
-        ConnectorType(kind).value: _pair(usage)
+        ConnectorType(kind).value: _figures(usage)
         for kind, usage in usage_per_connector(session, quarters).items()
     }
     return _connector_shares(found)
@@ -551,26 +604,76 @@ def energy_by_connector_from_sessions(session: Session, period: Period) -> list[
             Charger.connector_type,
             func.count().label("sessions"),
             func.sum(ChargingSession.energy_kwh).label("energy_kwh"),
+            _stored_cost_sum().label("cost_milli"),
         )
         .join(Charger, Charger.id == ChargingSession.charger_id)
         .where(*_in_period(period))
         .group_by(Charger.connector_type)
     ).all()
     found = {
-        ConnectorType(r.connector_type).value: (int(r.sessions), kwh_decimal(r.energy_kwh))
+        ConnectorType(r.connector_type).value: (
+            int(r.sessions),
+            kwh_decimal(r.energy_kwh),
+            from_thousandths(r.cost_milli),
+        )
         for r in rows
     }
     return _connector_shares(found)
 
 
-def _connector_shares(found: dict[str, tuple[int, Decimal]]) -> list[ConnectorEnergy]:
-    total = sum((kwh for _n, kwh in found.values()), kwh_decimal(None))
+def _connector_shares(found: dict[str, tuple[int, Decimal, Decimal]]) -> list[ConnectorEnergy]:
+    total = sum((kwh for _n, kwh, _cost in found.values()), kwh_decimal(None))
+    revenue = sum((cost for _n, _kwh, cost in found.values()), from_thousandths(None))
     result = []
     for kind in ConnectorType:
-        sessions, kwh = found.get(kind.value, (0, kwh_decimal(None)))
+        sessions, kwh, cost = found.get(kind.value, _figures(_NO_USAGE))
         share = float(kwh / total) if total > 0 else 0.0
-        result.append(ConnectorEnergy(kind.value, sessions, kwh, share))
+        cost_share = float(cost / revenue) if revenue > 0 else 0.0
+        result.append(ConnectorEnergy(kind.value, sessions, kwh, share, cost, cost_share))
     return result
+
+
+# --- revenue per charger --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChargerRevenue:
+    charger_id: str
+    friendly_name: str
+    connector_type: str
+    revenue: Decimal  # the stored costs of its sessions that started in the period
+
+
+def revenue_per_charger(
+    session: Session, period: Period, limit: int | None = TOP_CHARGERS
+) -> list[ChargerRevenue]:
+    """The chargers whose sessions that started in the period have stored costs, the largest
+    revenue first (then by name); the first ``limit`` of them, or all with ``limit`` None.
+
+    Summed from ``charger_months`` and ``charger_days`` (per charger, kept by triggers) and
+    the sessions of the period's edge hours (``data.charging.rollup.cost_per_charger_parts``):
+    index ranges whatever the period's length."""
+    if period.start_utc >= period.end_utc or limit == 0:
+        return []
+    parts = cost_per_charger_parts(period.start_utc, period.end_utc).subquery("parts")
+    milli = func.sum(parts.c.cost_milli)
+    per_charger = (
+        select(parts.c.charger_id, milli.label("milli"))
+        .group_by(parts.c.charger_id)
+        .having(milli > 0)
+        .subquery("per_charger")
+    )
+    stmt = (
+        select(Charger.id, Charger.friendly_name, Charger.connector_type, per_charger.c.milli)
+        .join(per_charger, per_charger.c.charger_id == Charger.id)
+        .order_by(per_charger.c.milli.desc(), Charger.friendly_name, Charger.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [
+        ChargerRevenue(r[0], r[1], ConnectorType(r[2]).value, from_thousandths(r[3]))
+        for r in session.execute(stmt)
+    ]
 
 
 # --- the figures as tables (CSV downloads) --------------------------------------------------------
@@ -589,9 +692,13 @@ def _percent(share: float) -> Decimal:
     return Decimal(str(share * 100)).quantize(Decimal("0.01"))
 
 
-def chart_table(session: Session, chart: str, period: Period, now: datetime) -> ChartTable:
-    """The figures of one chart (``chart`` from ``CHARTS``) for ``period``; ValueError if the
-    chart is unknown."""
+def chart_table(
+    session: Session, chart: str, period: Period, now: datetime, currency: str
+) -> ChartTable:
+    """The figures of one chart (``chart`` from ``CHARTS``) for ``period``, money in
+    ``currency`` (the operator's); ValueError if the chart is unknown."""
+    if chart.startswith("revenue-"):
+        return _revenue_table(session, chart, period, currency)
     if chart == "energy-daily":
         days = energy_per_day(session, period)
         return ChartTable(
@@ -645,5 +752,47 @@ def chart_table(session: Session, chart: str, period: Period, now: datetime) -> 
             chart,
             ("connector_type", "sessions", "energy_kwh", "share_percent"),
             [(r.connector_type, r.sessions, r.energy_kwh, _percent(r.share)) for r in kinds],
+        )
+    raise ValueError(f"unknown chart {chart!r}")
+
+
+def _revenue_table(session: Session, chart: str, period: Period, currency: str) -> ChartTable:
+    def money(value: Decimal) -> Decimal:
+        # Sums of stored costs: whole minor units already, written with the currency's digits.
+        return round_money(value, currency)
+
+    if chart == "revenue-daily":
+        days = energy_per_day(session, period)
+        return ChartTable(
+            chart,
+            ("day", "revenue", "currency"),
+            [(r.day.isoformat(), money(r.revenue), currency) for r in days],
+        )
+    if chart == "revenue-monthly":
+        months = energy_per_month(energy_per_day(session, period))
+        return ChartTable(
+            chart,
+            ("month", "days_in_period", "revenue", "currency"),
+            [(f"{m.month:%Y-%m}", m.days, money(m.revenue), currency) for m in months],
+        )
+    if chart == "revenue-connectors":
+        kinds = energy_by_connector(session, period)
+        return ChartTable(
+            chart,
+            ("connector_type", "revenue", "currency", "share_percent"),
+            [
+                (r.connector_type, money(r.revenue), currency, _percent(r.revenue_share))
+                for r in kinds
+            ],
+        )
+    if chart == "revenue-chargers":
+        chargers = revenue_per_charger(session, period, limit=None)
+        return ChartTable(
+            chart,
+            ("rank", "charger_id", "friendly_name", "connector_type", "revenue", "currency"),
+            [
+                (i, r.charger_id, r.friendly_name, r.connector_type, money(r.revenue), currency)
+                for i, r in enumerate(chargers, start=1)
+            ],
         )
     raise ValueError(f"unknown chart {chart!r}")

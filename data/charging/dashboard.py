@@ -1,25 +1,31 @@
 """What a driver's dashboard shows, each a query that takes a session, the account and ``now``.
 
 Every figure is computed in SQL over indexed ranges, so a driver with 100,000 sessions costs the
-same as one with 10. Rules are the ones in ``shared/spec/data-exchange.md``.
+same as one with 10. Rules are the ones in ``shared/spec/data-exchange.md``. Costs and prices
+come in the same statements as the sessions and the plan they belong to (``data.pricing.rows``:
+the version in force is joined in SQL), never in a query of their own.
 """
 
 from __future__ import annotations
 
 import functools
 import sqlite3
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Date,
     Integer,
     SQLColumnExpression,
+    Subquery,
     bindparam,
     case,
     func,
@@ -33,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from data.chargers.status import (
     OFFLINE_AFTER_SECONDS,
+    OUT_OF_ORDER_REPORTS,
     STATUS_RANK,
     ChargerStatus,
     charger_status_expression,
@@ -44,6 +51,7 @@ from data.core.models import (
     Charger,
     ChargerAccess,
     ChargingSession,
+    ConnectorStatus,
     ConnectorType,
     Operator,
     Plan,
@@ -53,6 +61,18 @@ from data.core.models import (
 )
 from data.core.periods import Period, local_midnight_utc
 from data.core.sql import KWH, AnySelect, ShiftedUTCDate
+from data.pricing.cost import SessionCost, TariffPrices
+from data.pricing.rows import (
+    COST_COLUMNS,
+    account_tariff,
+    cost_now,
+    plan_tariff,
+    session_version,
+    stored_cost,
+    version_columns,
+    version_in_force,
+    version_in_row,
+)
 
 CHARGER_LIMIT = 50
 
@@ -71,6 +91,7 @@ class ActiveSession:
     charger_name: str
     started_at: datetime  # aware, UTC
     energy_kwh: float
+    cost: SessionCost | None  # so far (``cost_now``, as ``live_cost``); None: no tariff prices it
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,10 @@ class SessionRow:
     ended_at: datetime | None  # None: in progress
     energy_kwh: float
     finalized: bool
+    energy_disputed: bool  # no cost until an admin settles its energy
+    # Finalized: the stored cost. Not yet: what it costs so far (``cost_now``, the banner's
+    # rule). None: no tariff prices it, or its energy is disputed.
+    cost: SessionCost | None
 
 
 @dataclass(frozen=True)
@@ -101,12 +126,30 @@ class PlanRow:
 
 
 @dataclass(frozen=True)
+class AccountPlan:
+    plan: PlanRow | None  # None: no plan (ad hoc charging)
+    # The version in force now of the tariff that prices the account's sessions (its plan's,
+    # else the operator's default): what charging costs if it starts now. None: no tariff.
+    tariff: TariffPrices | None
+
+
+@dataclass(frozen=True)
 class ChargerRow:
     charger_id: str
     friendly_name: str
     connector_type: str
     max_power_kw: float
     status: ChargerStatus
+
+
+@dataclass(frozen=True)
+class ConnectorReport:
+    connector_id: int  # 1, 2, ... (connector 0, the whole charger, is not one)
+    status: str  # its latest OCPP StatusNotification: Available, Preparing, Faulted, ...
+
+    @property
+    def out_of_order(self) -> bool:
+        return self.status in OUT_OF_ORDER_REPORTS
 
 
 @dataclass(frozen=True)
@@ -162,7 +205,9 @@ _active = (
             ChargingSession.id,
             ChargingSession.charger_id,
             ChargingSession.started_at,
+            ChargingSession.ended_at,
             ChargingSession.energy_kwh,
+            *COST_COLUMNS,
         ).where(
             ChargingSession.account_id == bindparam("account_id"),
             ChargingSession.ended_at.is_(None),
@@ -171,9 +216,25 @@ _active = (
     .limit(1)
     .subquery("latest")
 )
-_ACTIVE_SESSION = select(_active, Charger.friendly_name).join(
-    Charger, Charger.id == _active.c.charger_id
-)
+
+# The account's tariff, once per statement (a scalar subquery on the bound account).
+_ACCOUNT_TARIFF = account_tariff(bindparam("account_id"))
+
+
+def _with_cost(rows: Subquery) -> AnySelect:
+    """``rows`` (a subquery of sessions with ``COST_COLUMNS``) with their charger's name and
+    power and the version that prices each: what ``cost_now`` reads."""
+    version, joined = session_version(
+        rows.c.tariff_id, rows.c.tariff_valid_from, rows.c.started_at, _ACCOUNT_TARIFF
+    )
+    return (
+        select(rows, Charger.friendly_name, Charger.max_power_kw, *version_columns(version))
+        .join(Charger, Charger.id == rows.c.charger_id)
+        .outerjoin(version, joined)
+    )
+
+
+_ACTIVE_SESSION = _with_cost(_active)
 
 # Backward scan of ix_sessions_account_started, stopped after ``limit`` rows; names joined
 # afterwards, so only ``limit`` chargers are looked up.
@@ -186,16 +247,14 @@ _last = (
             ChargingSession.ended_at,
             ChargingSession.energy_kwh,
             ChargingSession.finalized,
+            ChargingSession.energy_disputed_at,
+            *COST_COLUMNS,
         ).where(ChargingSession.account_id == bindparam("account_id"))
     )
     .limit(bindparam("limit", type_=Integer))
     .subquery("last")
 )
-_RECENT_SESSIONS = (
-    select(_last, Charger.friendly_name)
-    .join(Charger, Charger.id == _last.c.charger_id)
-    .order_by(_last.c.started_at.desc(), _last.c.id.desc())
-)
+_RECENT_SESSIONS = _with_cost(_last).order_by(_last.c.started_at.desc(), _last.c.id.desc())
 
 _upcoming = (
     select(
@@ -219,29 +278,39 @@ _NEXT_RESERVATION = select(_upcoming, Charger.friendly_name).join(
     Charger, Charger.id == _upcoming.c.charger_id
 )
 
+_tariff_now, _in_force_now = version_in_force(
+    plan_tariff(), bindparam("now", type_=ChargingSession.started_at.type)
+)
 _ACCOUNT_PLAN = (
-    select(Plan.id, Plan.name, Plan.allowance_kwh, Plan.currency)
-    .join(Account, Account.plan_id == Plan.id)
+    select(Plan.id, Plan.name, Plan.allowance_kwh, Plan.currency, *version_columns(_tariff_now))
+    .select_from(Account)
+    .outerjoin(Plan, Plan.id == Account.plan_id)
+    .outerjoin(_tariff_now, _in_force_now)
     .where(Account.id == bindparam("account_id"))
 )
 
 
 def active_session(session: Session, account_id: str, now: datetime) -> ActiveSession | None:
-    """The account's session in progress (``ended_at`` empty), the most recently started one.
+    """The account's session in progress (``ended_at`` empty), the most recently started one,
+    with its cost so far at ``now`` (``cost_now``: what ``live_cost`` says), in one statement.
 
-    ``now`` is part of the signature like every other per-request query, but the rule has no
-    time condition: "in progress" means ``ended_at`` is empty, the same test that makes a charger
-    "In use" (see ``charger_status_expression``), so the banner and the charger card agree.
+    "In progress" has no time condition: ``ended_at`` is empty, the same test that makes a
+    charger "In use" (see ``charger_status_expression``), so the banner and the card agree.
     """
-    del now  # see docstring: deliberately unused
     row = core_rows(session, _ACTIVE_SESSION, {"account_id": account_id}).first()
     if row is None:
         return None
-    return ActiveSession(row.id, row.friendly_name, row.started_at, kwh_figure(row.energy_kwh))
+    return ActiveSession(
+        row.id, row.friendly_name, row.started_at, kwh_figure(row.energy_kwh), cost_now(row, now)
+    )
 
 
-def recent_sessions(session: Session, account_id: str, limit: int = 5) -> list[SessionRow]:
-    """The account's last ``limit`` sessions, newest first."""
+def recent_sessions(
+    session: Session, account_id: str, now: datetime, limit: int = 5
+) -> list[SessionRow]:
+    """The account's last ``limit`` sessions, newest first, each with its cost: the stored one
+    once finalized, else what it costs so far at ``now`` (the banner's rule, so the session in
+    progress costs here what the banner says)."""
     rows = core_rows(
         session, _RECENT_SESSIONS, {"account_id": account_id, "limit": max(limit, 0)}
     ).all()
@@ -253,9 +322,17 @@ def recent_sessions(session: Session, account_id: str, limit: int = 5) -> list[S
             r.ended_at,
             kwh_figure(r.energy_kwh),
             bool(r.finalized),
+            r.energy_disputed_at is not None,
+            _recent_cost(r, now),
         )
         for r in rows
     ]
+
+
+def _recent_cost(row: Any, now: datetime) -> SessionCost | None:
+    if row.energy_disputed_at is not None:
+        return None
+    return stored_cost(row) if row.finalized else cost_now(row, now)
 
 
 def next_reservation(session: Session, account_id: str, now: datetime) -> ReservationRow | None:
@@ -315,40 +392,84 @@ def local_day_expression(
     )
 
 
-def daily_usage(session: Session, account_id: str, period: Period) -> pd.DataFrame:
-    """Columns ``day`` (date) and ``energy_kwh`` (float): one row per day of the period, zeros
-    included; a session counts on the local day it started, in progress with its energy so far."""
+@dataclass(frozen=True)
+class AccountUsage:
+    """What an account charged in a period (the spec's usage rule: a session counts on the
+    local day it started, one in progress with its energy so far; disputed energy nowhere)."""
+
+    days: pd.DataFrame  # ``day`` (date), ``energy_kwh`` (float): every day, zeros included
+    cost: Decimal | None  # the sum of the stored costs (3 decimals); None: no session has one
+    in_progress: tuple[str, ...]  # its sessions in progress (no stored cost yet), by id
+
+    def cost_with(self, live: Mapping[str, SessionCost]) -> Decimal | None:
+        """The period's cost: the stored costs plus the cost so far of its sessions in progress
+        (``live``: ``live_costs`` of ``in_progress``); None when nothing prices any of them."""
+        so_far = [live[i].total for i in self.in_progress if i in live]
+        if self.cost is None and not so_far:
+            return None
+        return sum(so_far, self.cost if self.cost is not None else Decimal(0))
+
+
+def account_usage(session: Session, account_id: str, period: Period) -> AccountUsage:
+    """The account's energy per local day of the period, the stored cost of its sessions and
+    which of them are still in progress (their cost so far: ``data.pricing.tariffs.live_costs``
+    of those ids), in one statement."""
     days = period.days
     if not days:
-        return _usage_frame([], [])
-    rows = core_rows(session, _daily_usage_statement(period), {"account_id": account_id}).all()
-    totals = {r.day: kwh_figure(r.energy_kwh) for r in rows}
-    return _usage_frame(days, [totals.get(d, 0.0) for d in days])
+        return AccountUsage(_usage_frame([], []), None, ())
+    rows = core_rows(session, _account_usage_statement(period), {"account_id": account_id}).all()
+    totals = {r.day: kwh_figure(r.energy_kwh) for r in rows if r.in_progress is None}
+    # A day's SUM of NUMERIC(14, 3): exact on PostgreSQL, a float on SQLite (read through str,
+    # rounded to the 3 decimals every cost has), then added up exactly as Decimals.
+    costs = [Decimal(str(r.cost)).quantize(KWH) for r in rows if r.cost is not None]
+    return AccountUsage(
+        _usage_frame(days, [totals.get(d, 0.0) for d in days]),
+        sum(costs, Decimal("0.000")) if costs else None,
+        tuple(r.in_progress for r in rows if r.in_progress is not None),
+    )
 
 
 @functools.lru_cache(maxsize=32)
-def _daily_usage_statement(period: Period) -> AnySelect:
+def _account_usage_statement(period: Period) -> CompoundSelect[*tuple[Any, ...]]:
     """Built once per period (every account asks for the same month): its day CASE and its
     compilation cost more than the query takes."""
+    s = ChargingSession
+    in_range = [
+        s.account_id == bindparam("account_id"),
+        s.started_at >= period.start_utc,
+        s.started_at < period.end_utc,
+        s.counted(),  # disputed energy counts once an admin resolved it
+    ]
     # One range scan of ix_sessions_account_started bounded by the period, grouped by local day:
     # the cost is the account's sessions in the period, nothing per day and nothing per account.
+    # Energy and stored cost ride along in the index (PostgreSQL INCLUDE, migration 0018).
     in_period = (
         select(
-            local_day_expression(ChargingSession.started_at, period).label("day"),
-            ChargingSession.energy_kwh,
+            local_day_expression(s.started_at, period).label("day"),
+            s.energy_kwh,
+            s.cost_total,
         )
-        .where(
-            ChargingSession.account_id == bindparam("account_id"),
-            ChargingSession.started_at >= period.start_utc,
-            ChargingSession.started_at < period.end_utc,
-            ChargingSession.counted(),  # disputed energy counts once an admin resolved it
-        )
+        .where(*in_range)
         .subquery("in_period")
     )
-    # Summed as NUMERIC in SQL; rounded to the schema's 3 decimals in Python.
-    return select(in_period.c.day, func.sum(in_period.c.energy_kwh).label("energy_kwh")).group_by(
-        in_period.c.day
-    )
+    c = in_period.c
+    # Summed as NUMERIC in SQL, rounded to the schema's 3 decimals in Python; a day's cost is
+    # NULL when none of its sessions has one.
+    per_day = select(
+        c.day,
+        func.sum(c.energy_kwh).label("energy_kwh"),
+        func.sum(c.cost_total).label("cost"),
+        literal(None, s.id.type).label("in_progress"),
+    ).group_by(c.day)
+    # Its sessions in progress, in the same round trip (partial index
+    # ix_sessions_in_progress_account): a row each, only the id filled in.
+    running = select(
+        literal(None, Date()),
+        literal(None, s.energy_kwh.type),
+        literal(None, s.cost_total.type),
+        s.id,
+    ).where(*in_range, s.ended_at.is_(None))
+    return union_all(per_day, running)
 
 
 def _usage_frame(days: list[date], energy: list[float]) -> pd.DataFrame:
@@ -362,7 +483,7 @@ def _usage_frame(days: list[date], energy: list[float]) -> pd.DataFrame:
 
 
 def usage_total_kwh(usage: pd.DataFrame) -> float:
-    """The total of a ``daily_usage`` frame, exact to the 3 decimals its days carry.
+    """The total of an ``account_usage`` frame, exact to the 3 decimals its days carry.
 
     ``frame["energy_kwh"].sum()`` can give 12.300000000000001; the spec wants the chart, the
     total and the plan gauge to agree to the last digit.
@@ -371,11 +492,45 @@ def usage_total_kwh(usage: pd.DataFrame) -> float:
     return float(sum(days, Decimal(0)).quantize(KWH))
 
 
-def account_plan(session: Session, account_id: str) -> PlanRow | None:
-    row = core_rows(session, _ACCOUNT_PLAN, {"account_id": account_id}).first()
+def account_plan(session: Session, account_id: str, now: datetime) -> AccountPlan:
+    """The account's plan and the tariff version in force at ``now`` that prices its sessions,
+    in one statement (an unknown account: neither)."""
+    row = core_rows(session, _ACCOUNT_PLAN, {"account_id": account_id, "now": now}).first()
     if row is None:
-        return None
-    return PlanRow(row.id, row.name, kwh_figure(row.allowance_kwh), row.currency)
+        return AccountPlan(None, None)
+    plan = (
+        None
+        if row.id is None
+        else PlanRow(row.id, row.name, kwh_figure(row.allowance_kwh), row.currency)
+    )
+    return AccountPlan(plan, version_in_row(row))
+
+
+_CONNECTORS = (
+    select(ConnectorStatus.charger_id, ConnectorStatus.connector_id, ConnectorStatus.status)
+    .where(
+        ConnectorStatus.charger_id.in_(bindparam("ids", expanding=True)),
+        ConnectorStatus.connector_id > 0,
+    )
+    .order_by(ConnectorStatus.charger_id, ConnectorStatus.connector_id)
+)
+
+
+def charger_connectors(
+    session: Session, charger_ids: Collection[str]
+) -> dict[str, list[ConnectorReport]]:
+    """The connectors each of ``charger_ids`` reported (``connector_id`` > 0, in order) with
+    their latest status; a charger that reported none is left out. Connectors are not modelled
+    per charger: these are what each charger said of itself over OCPP (a primary-key range of
+    ``connector_statuses`` per charger). Nothing here says whether the account may see them."""
+    found: dict[str, list[ConnectorReport]] = {}
+    if not charger_ids:
+        return found
+    for charger_id, connector_id, status in core_rows(
+        session, _CONNECTORS, {"ids": list(charger_ids)}
+    ):
+        found.setdefault(charger_id, []).append(ConnectorReport(connector_id, status))
+    return found
 
 
 def visible_charger_condition(account_id: str) -> ColumnElement[bool]:

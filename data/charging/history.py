@@ -10,6 +10,9 @@ Pages are at most ``PAGE_SIZE_MAX`` rows, in a total order (the sort column, the
 and ``id``). A page that follows one already served continues from that page's last row (keyset:
 ``WHERE (started_at, id) < (...)``) instead of counting an OFFSET past every earlier row; a page
 in the far half of a known total is read from the other end.
+
+Each row carries its stored cost (``data.pricing.tariffs.stored_cost``); ``session_detail`` reads
+one session with its cost parts, tariff version and who settled its disputed energy, and when.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from data.charging.rollup import usage_between
 from data.core.grid import GridRequest, parse_grid_request
-from data.core.models import Account, Charger, ChargingSession
+from data.core.models import ID_LENGTH, Account, Charger, ChargingSession, User
 from data.core.periods import local_midnight_utc
-from data.core.sql import kwh_decimal
+from data.core.sql import from_thousandths, kwh_decimal, thousandths
+from data.pricing.cost import SessionCost, TariffPrices
+from data.pricing.rows import COST_COLUMNS, stored_cost
+from data.pricing.tariffs import live_cost, tariff_version_for_session
 
 PAGE_SIZE_MAX = 100
 DEFAULT_DAYS = 7
@@ -222,6 +228,7 @@ def _conditions(session: Session, flt: SessionFilter, tz: ZoneInfo) -> list[Colu
 class SessionTotals:
     sessions: int  # every session of the filter (the grid's rows)
     energy_kwh: Decimal  # 3 decimals, in-progress sessions with their energy so far
+    cost: Decimal  # the stored costs of the counted ones (3 decimals; none while in progress)
     disputed: int = 0  # of ``sessions``, those whose energy is disputed: not in ``energy_kwh``
 
     @property
@@ -231,7 +238,8 @@ class SessionTotals:
 
 
 def session_totals(session: Session, flt: SessionFilter, tz: ZoneInfo) -> SessionTotals:
-    """How many sessions the filter holds and their energy: one aggregate over the filter.
+    """How many sessions the filter holds, their energy and stored cost: one aggregate over
+    the filter. Disputed energy counts nowhere until resolved, its cost neither.
 
     A filter of days only (all or finalized sessions) is summed from ``usage_quarters`` (a year
     is ~35,000 quarters instead of millions of sessions); a charger, an account or "in
@@ -250,17 +258,23 @@ def session_totals(session: Session, flt: SessionFilter, tz: ZoneInfo) -> Sessio
                 .where(*conditions, ChargingSession.energy_disputed_at.is_not(None))
             )
             return SessionTotals(
-                usage.sessions + int(disputed or 0), usage.energy_kwh, int(disputed or 0)
+                usage.sessions + int(disputed or 0),
+                usage.energy_kwh,
+                usage.cost,
+                int(disputed or 0),
             )
     counted = ChargingSession.counted()
     row = session.execute(
         select(
             func.count(),
             func.sum(case((counted, ChargingSession.energy_kwh))),
+            func.sum(case((counted, thousandths(ChargingSession.cost_total)))),
             func.count(ChargingSession.energy_disputed_at),
         ).where(*conditions)
     ).one()
-    return SessionTotals(int(row[0] or 0), kwh_decimal(row[1]), int(row[2] or 0))
+    return SessionTotals(
+        int(row[0] or 0), kwh_decimal(row[1]), from_thousandths(row[2]), int(row[3] or 0)
+    )
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -277,6 +291,7 @@ class SessionListRow:
     energy_kwh: Decimal
     finalized: bool
     energy_disputed: bool = False  # a charger reported implausible energy; not resolved yet
+    cost: SessionCost | None = None  # the stored cost (finalized and priced), else None
 
 
 @dataclass(frozen=True)
@@ -371,6 +386,7 @@ def session_page(
             ChargingSession.energy_kwh,
             ChargingSession.finalized,
             ChargingSession.energy_disputed_at,
+            *COST_COLUMNS,
         )
         .where(*_conditions(session, flt, tz), *keyset)
         .order_by(*order)
@@ -397,12 +413,77 @@ def session_page(
             kwh_decimal(r.energy_kwh),
             bool(r.finalized),
             r.energy_disputed_at is not None,
+            stored_cost(r),
         )
         for r in rows
     ]
     if reverse:
         result.reverse()
     return result
+
+
+# --- one session, in detail ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionDetail:
+    """A session as the explorer's detail shows it: its cost parts and the tariff version
+    that priced it, and who settled its disputed energy, when."""
+
+    row: SessionListRow
+    cost: SessionCost | None  # stored; or so far, for a session not finalized yet
+    cost_so_far: bool  # ``cost`` is a session in progress's, by ``live_cost``
+    tariff: TariffPrices | None  # the version of ``cost``
+    reported_kwh: Decimal | None  # what the charger reported when its energy was disputed
+    resolved_at: datetime | None  # when an admin confirmed or corrected that energy
+    resolved_by: str | None  # the admin account
+    resolved_by_name: str | None  # its person's name (None once the account is gone)
+
+
+def session_detail(session: Session, session_id: object, now: datetime) -> SessionDetail | None:
+    """The session ``session_id`` (a key the browser sent: None when it names none). A
+    finalized session's cost is the stored one, never computed again; one in progress costs
+    what ``live_cost`` says at ``now``; a disputed one has none until an admin settles it."""
+    if not isinstance(session_id, str) or not 0 < len(session_id) <= ID_LENGTH:
+        return None
+    s = ChargingSession
+    resolver = aliased(Account)
+    found = session.execute(
+        select(s, Charger.friendly_name, User.display_name)
+        .join(Charger, Charger.id == s.charger_id)
+        .outerjoin(resolver, resolver.id == s.energy_resolved_by)
+        .outerjoin(User, User.id == resolver.user_id)
+        .where(s.id == session_id)
+    ).first()
+    if found is None:
+        return None
+    row, charger_name, resolver_name = found
+    disputed = row.energy_disputed_at is not None
+    cost, so_far = stored_cost(row), False
+    if cost is None and not row.finalized and not disputed:
+        cost, so_far = live_cost(session, row.id, now), True
+    listed = SessionListRow(
+        row.id,
+        row.account_id,
+        row.charger_id,
+        charger_name,
+        row.started_at,
+        row.ended_at,
+        kwh_decimal(row.energy_kwh),
+        bool(row.finalized),
+        disputed,
+        cost if not so_far else None,
+    )
+    return SessionDetail(
+        listed,
+        cost,
+        so_far and cost is not None,
+        tariff_version_for_session(session, row.id) if cost is not None else None,
+        None if row.energy_disputed_kwh is None else kwh_decimal(row.energy_disputed_kwh),
+        row.energy_resolved_at,
+        row.energy_resolved_by,
+        resolver_name,
+    )
 
 
 # --- notes about the filter's ids -------------------------------------------------------------

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from data.audit.entries import Action, Actor, record
 from data.chargers.status import HOLDING_STATUSES
 from data.charging.dashboard import UPCOMING_STATUSES
 from data.core.db import rows_changed
@@ -182,7 +183,9 @@ def get_reservation(session: Session, reservation_id: str) -> ReservationRow | N
 # --- cancel -----------------------------------------------------------------------------------
 
 
-def cancel_reservation(session: Session, reservation_id: str, now: datetime) -> ReservationRow:
+def cancel_reservation(
+    session: Session, reservation_id: str, now: datetime, *, actor: Actor
+) -> ReservationRow:
     """Set an upcoming or current reservation to ``cancelled``; refuse anything else."""
     row = get_reservation(session, reservation_id) if reservation_id else None
     if row is None:
@@ -204,6 +207,10 @@ def cancel_reservation(session: Session, reservation_id: str, now: datetime) -> 
     )
     if changed != 1:
         raise ReservationError(f"Reservation {row.reservation_id} changed meanwhile; reload.")
+    record(
+        session, actor, now, Action.reservation_cancelled, "reservation", row.reservation_id,
+        before={"status": row.status}, after={"status": ReservationStatus.cancelled},
+    )  # fmt: skip
     return ReservationRow(
         row.reservation_id,
         row.account_id,
@@ -312,6 +319,7 @@ def create_reservation(
     now: datetime,
     tz: ZoneInfo,
     reservation_id: str | None = None,
+    actor: Actor,
 ) -> ReservationRow:
     """A ``confirmed`` reservation of ``charger_id`` for ``account_id`` over
     ``[starts_at, ends_at)``. ``tz`` is only for the times in messages.
@@ -383,6 +391,8 @@ def create_reservation(
         if state == _FOREIGN_KEY_VIOLATION:
             raise ReservationError("The account or charger was removed meanwhile.") from None
         raise
+    after = {k: v for k, v in values.items() if k != "id"}
+    record(session, actor, now, Action.reservation_created, "reservation", rid, after=after)
     return ReservationRow(
         rid,
         account_id,

@@ -5,6 +5,9 @@
   quarter (``usage_quarter_totals``) and per UTC day and type (``usage_days``, 0010).
 - ``charger_days`` and ``charger_months`` (0009, 0011): finished sessions and their whole
   durations in microseconds per charger and UTC day / month of start, for utilisation.
+- Every one of them also sums the stored cost (``cost_total``, data/pricing) of the sessions
+  it counts, in integer thousandths of the operator's currency (``cost_milli``, 0018): revenue
+  over any period is read like energy, and stays what was billed whatever tariffs do later.
 
 Triggers keep them exact on every write path; ``refill_rollups`` recounts them after a bulk
 load that ran with triggers off (``session_replication_role = replica``, bench/build.py).
@@ -29,7 +32,6 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Float,
-    SQLColumnExpression,
     Subquery,
     Table,
     case,
@@ -58,7 +60,6 @@ from data.core.models import (
 )
 from data.core.periods import Period
 from data.core.sql import (
-    KWH,
     AnySelect,
     DayOf,
     EpochSeconds,
@@ -67,6 +68,8 @@ from data.core.sql import (
     MicrosBetween,
     MonthOf,
     QuarterOf,
+    from_thousandths,
+    thousandths,
 )
 
 QUARTER = timedelta(minutes=15)
@@ -77,9 +80,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # --- quarters and energy in Python and SQL (the key functions themselves: data/core/sql.py) -------
 
 
-def _wh(kwh: SQLColumnExpression[Decimal]) -> ColumnElement[int]:
-    # kWh with 3 decimals as integer Wh: exact sums on SQLite too (its NUMERIC is a float).
-    return cast(func.round(kwh * 1000), BigInteger)
+def _counted_cost() -> ColumnElement[int]:
+    """A session's stored cost in thousandths, NULL when it has none or its energy is
+    disputed (it counts nowhere then, its cost neither)."""
+    s = ChargingSession
+    return case((s.counted(), thousandths(s.cost_total)))
 
 
 def quarter_of(moment: datetime) -> int:
@@ -107,7 +112,7 @@ def refill_usage_quarters(bind: Session | Connection) -> int:
         bind.execute(text(f"TRUNCATE {table.name}"))  # no dead rows left behind, unlike DELETE
     else:
         bind.execute(delete(table))
-    wh = _wh(ChargingSession.energy_kwh)
+    wh = thousandths(ChargingSession.energy_kwh)
     finalized = ChargingSession.finalized.is_(True)
     quarter = QuarterOf(ChargingSession.started_at)
     counted = (
@@ -118,6 +123,7 @@ def refill_usage_quarters(bind: Session | Connection) -> int:
             func.sum(wh),
             func.coalesce(func.sum(case((finalized, 1), else_=0)), 0),
             func.coalesce(func.sum(case((finalized, wh), else_=0)), 0),
+            func.coalesce(func.sum(thousandths(ChargingSession.cost_total)), 0),
         )
         .join(Charger, Charger.id == ChargingSession.charger_id)
         # As the triggers since 0012: disputed energy counts nowhere until resolved.
@@ -136,6 +142,7 @@ def refill_usage_quarters(bind: Session | Connection) -> int:
                 "energy_wh",
                 "finalized_sessions",
                 "finalized_energy_wh",
+                "cost_milli",
             ],
             counted,
         )
@@ -214,23 +221,26 @@ def local_quarters(
 class Usage:
     sessions: int
     energy_kwh: Decimal  # 3 decimals
+    cost: Decimal  # the sum of their stored costs, in the operator's currency (3 decimals)
 
 
-def _usage(sessions: Any, wh: Any) -> Usage:
-    return Usage(int(sessions or 0), (Decimal(int(wh or 0)) / 1000).quantize(KWH))
+def _usage(sessions: Any, wh: Any, milli: Any) -> Usage:
+    return Usage(int(sessions or 0), from_thousandths(wh), from_thousandths(milli))
 
 
 def usage_per_local_day(session: Session, quarters: LocalQuarters) -> dict[date, Usage]:
-    """Sessions started on each local day (only days that have rows) and their energy."""
+    """Sessions started on each local day (only days that have rows), their energy and their
+    stored cost."""
     day = (quarters.local_quarter() // QUARTERS_PER_DAY).label("day")
+    t = UsageQuarterTotal
     rows = session.execute(
-        select(day, func.sum(UsageQuarterTotal.sessions), func.sum(UsageQuarterTotal.energy_wh))
+        select(day, func.sum(t.sessions), func.sum(t.energy_wh), func.sum(t.cost_milli))
         .where(*quarters.in_period())
         .group_by(day)
     ).all()
     return {
-        quarters.first_day + timedelta(days=int(index)): _usage(count, wh)
-        for index, count, wh in rows
+        quarters.first_day + timedelta(days=int(index)): _usage(count, wh, milli)
+        for index, count, wh, milli in rows
     }
 
 
@@ -247,7 +257,7 @@ def sessions_per_hour_of_week(session: Session, quarters: LocalQuarters) -> dict
 
 
 def _utc_range(first: int, end: int, finalized_only: bool) -> Subquery:
-    """``(connector_type, sessions, energy_wh)`` rows that add up to the quarters
+    """``(connector_type, sessions, energy_wh, cost_milli)`` rows that add up to the quarters
     ``[first, end)``: whole UTC days from ``usage_days``, the quarters at both ends from
     ``usage_quarters`` (a year is ~2,000 rows instead of ~175,000)."""
     figures = (
@@ -267,42 +277,50 @@ def _utc_range(first: int, end: int, finalized_only: bool) -> Subquery:
         ]
         days = [(first_day, end_day)]
     q, d = UsageQuarter, UsageDay
+    # Costs are stored on finalized sessions only: one sum serves both.
     parts: list[AnySelect] = [
         select(
             table.connector_type,
             getattr(table, figures[0]).label("sessions"),
             getattr(table, figures[1]).label("energy_wh"),
+            table.cost_milli,
         ).where(key >= lo, key < hi)
         for table, key, ranges in ((q, q.quarter, edges), (d, d.day, days))
         for lo, hi in ranges
         if lo < hi
     ]
     if not parts:  # an empty range
-        parts.append(select(q.connector_type, q.sessions, q.energy_wh).where(false()))
+        parts.append(select(q.connector_type, q.sessions, q.energy_wh, q.cost_milli).where(false()))
     return union_all(*parts).subquery("in_range")
 
 
 def usage_per_connector(session: Session, quarters: LocalQuarters) -> dict[str, Usage]:
-    """Sessions started in the period and their energy per connector type (types with rows)."""
+    """Sessions started in the period, their energy and stored cost per connector type (types
+    with rows)."""
     rows = _utc_range(quarters.first, quarters.end, finalized_only=False)
     found = session.execute(
         select(
-            rows.c.connector_type, func.sum(rows.c.sessions), func.sum(rows.c.energy_wh)
+            rows.c.connector_type,
+            func.sum(rows.c.sessions),
+            func.sum(rows.c.energy_wh),
+            func.sum(rows.c.cost_milli),
         ).group_by(rows.c.connector_type)
     ).all()
-    return {kind: _usage(count, wh) for kind, count, wh in found}
+    return {kind: _usage(count, wh, milli) for kind, count, wh, milli in found}
 
 
 def usage_between(
     session: Session, start: datetime, end: datetime, *, finalized_only: bool = False
 ) -> Usage | None:
-    """Sessions started in ``[start, end)`` (UTC) and their energy (only finalized ones with
-    ``finalized_only``); ``None`` unless both bounds lie on quarters."""
+    """Sessions started in ``[start, end)`` (UTC), their energy and stored cost (only finalized
+    ones with ``finalized_only``); ``None`` unless both bounds lie on quarters."""
     if not (_on_quarter(start) and _on_quarter(end)):
         return None
     rows = _utc_range(quarter_of(start), quarter_of(end), finalized_only)
-    row = session.execute(select(func.sum(rows.c.sessions), func.sum(rows.c.energy_wh))).one()
-    return _usage(row[0], row[1])
+    row = session.execute(
+        select(func.sum(rows.c.sessions), func.sum(rows.c.energy_wh), func.sum(rows.c.cost_milli))
+    ).one()
+    return _usage(*row)
 
 
 # --- time in use per charger (migration 0009) -----------------------------------------------------
@@ -471,6 +489,35 @@ def in_use_micros(session: Session, start: datetime, end: datetime) -> CompoundS
     return union_all(*parts)
 
 
+# --- stored cost per charger (migration 0018) -----------------------------------------------------
+
+
+def cost_per_charger_parts(start: datetime, end: datetime) -> CompoundSelect:
+    """``(charger_id, cost_milli)`` rows whose sum per charger is the stored cost of its
+    finished sessions that started in ``[start, end)`` (``start < end``) and count (energy not
+    disputed), in thousandths. Index ranges only: ``charger_months`` and ``charger_days`` rows of
+    the whole months and days (``start_spans``), ``sessions`` of the hours at both edges."""
+    s = ChargingSession
+    spans = start_spans(start, end)
+    parts: list[AnySelect] = [
+        select(s.charger_id, _counted_cost().label("cost_milli")).where(
+            s.started_at >= lo, s.started_at < hi, s.ended_at.is_not(None)
+        )
+        for lo, hi in spans.instants
+    ]
+    for model, key, ranges in (
+        (ChargerDay, ChargerDay.day, spans.days),
+        (ChargerMonth, ChargerMonth.month, spans.months),
+    ):
+        parts.extend(
+            select(model.charger_id, (sign * model.cost_milli).label("cost_milli")).where(
+                key >= first, key < stop
+            )
+            for first, stop, sign in ranges
+        )
+    return union_all(*parts)
+
+
 def refill_charger_usage(bind: Session | Connection) -> None:
     """Recompute ``charger_days`` and ``charger_months`` from ``sessions`` (after a bulk load
     with triggers off), in the caller's transaction."""
@@ -480,9 +527,10 @@ def refill_charger_usage(bind: Session | Connection) -> None:
         bind.execute(text("LOCK TABLE sessions IN SHARE MODE"))
     s = ChargingSession
     us = MicrosBetween(s.started_at, s.ended_at)
+    cost = func.coalesce(func.sum(_counted_cost()), 0)
     for model, key, extra in (
-        (ChargerDay, DayOf(s.started_at), []),
-        (ChargerMonth, MonthOf(s.started_at), [func.max(us)]),
+        (ChargerDay, DayOf(s.started_at), [cost]),
+        (ChargerMonth, MonthOf(s.started_at), [func.max(us), cost]),
     ):
         table = typing.cast(Table, model.__table__)
         if postgresql:

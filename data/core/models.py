@@ -124,6 +124,42 @@ class Base(DeclarativeBase):
     pass
 
 
+# Money in the minor units of any ISO 4217 currency (at most 3 decimals: BHD, KWD, ...).
+COST = Numeric(14, 3)
+# A tariff's prices: a few more decimals than money (0.3945 EUR/kWh).
+PRICE = Numeric(12, 4)
+
+
+class TariffVersion(Base):
+    """One version of a tariff (``tariffs.csv``), keyed by (``tariff_id``, ``valid_from``).
+
+    It prices every session that starts at or after ``valid_from`` and before the next version
+    of the same tariff (data/pricing). Prices include VAT; an empty price counts as 0, an
+    empty ``dc_energy_price_per_kwh`` means the energy price holds on DC chargers too.
+    """
+
+    __tablename__ = "tariffs"
+    __table_args__ = (
+        CheckConstraint("energy_price_per_kwh >= 0", name="energy_price_non_negative"),
+        CheckConstraint("dc_energy_price_per_kwh >= 0", name="dc_energy_price_non_negative"),
+        CheckConstraint("session_fee >= 0", name="session_fee_non_negative"),
+        CheckConstraint("time_price_per_hour >= 0", name="time_price_non_negative"),
+        CheckConstraint("time_free_minutes >= 0", name="time_free_minutes_non_negative"),
+        CheckConstraint("vat_percent >= 0 AND vat_percent <= 100", name="vat_percent_range"),
+    )
+
+    tariff_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    energy_price_per_kwh: Mapped[Decimal | None] = mapped_column(PRICE)
+    dc_energy_price_per_kwh: Mapped[Decimal | None] = mapped_column(PRICE)
+    session_fee: Mapped[Decimal | None] = mapped_column(PRICE)
+    time_price_per_hour: Mapped[Decimal | None] = mapped_column(PRICE)
+    time_free_minutes: Mapped[int | None] = mapped_column(Integer)
+    vat_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+
+
 class Operator(Base):
     """The one operator this site belongs to (a single row, id 1)."""
 
@@ -135,6 +171,9 @@ class Operator(Base):
     support_email: Mapped[str | None] = mapped_column(String(254))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    # Prices the sessions of accounts whose plan has no tariff, or that have no plan (ad hoc
+    # charging); None: those sessions have no cost (migration 0017).
+    default_tariff_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
 
 
 class Plan(Base):
@@ -145,6 +184,9 @@ class Plan(Base):
     name: Mapped[str] = mapped_column(String(200))
     allowance_kwh: Mapped[Decimal] = mapped_column(Numeric(12, 3))
     currency: Mapped[str] = mapped_column(String(3))
+    # The tariff that prices its accounts' sessions (``TariffVersion.tariff_id``); None: the
+    # operator's default tariff does (migration 0017).
+    tariff_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
 
 
 class User(Base):
@@ -231,8 +273,9 @@ class ChargingSession(Base):
             "ix_sessions_account_started",
             "account_id",
             "started_at",
-            # energy_disputed_at too: usage leaves disputed sessions out (migration 0012).
-            postgresql_include=["energy_kwh", "energy_disputed_at"],
+            # energy_disputed_at too: usage leaves disputed sessions out (migration 0012);
+            # cost_total: the period's cost is summed by the same scan (0018).
+            postgresql_include=["energy_kwh", "energy_disputed_at", "cost_total"],
         ),
         Index("ix_sessions_charger_started", "charger_id", "started_at"),
         # The operators' list of sessions whose energy a charger reported implausibly.
@@ -256,6 +299,15 @@ class ChargingSession(Base):
             postgresql_where=text("ended_at IS NULL"),
             sqlite_where=text("ended_at IS NULL"),
         ),
+        # The priced sessions of a tariff from a date: what a new version would re-price
+        # (data/pricing/tariffs.py; migration 0017). Unpriced sessions are not in it.
+        Index(
+            "ix_sessions_tariff_started",
+            "tariff_id",
+            "started_at",
+            postgresql_where=text("tariff_id IS NOT NULL"),
+            sqlite_where=text("tariff_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(BYTE_ORDER_ID, primary_key=True)
@@ -272,6 +324,17 @@ class ChargingSession(Base):
     energy_disputed_kwh: Mapped[Decimal | None] = mapped_column(Numeric(15, 3))
     energy_resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     energy_resolved_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    # The stored cost (data/pricing, migration 0017): written when the session is finalized,
+    # by the tariff version in force at its start, and never re-priced by a later version.
+    # All NULL: no tariff priced it (or it is not finalized yet).
+    tariff_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    tariff_valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    currency: Mapped[str | None] = mapped_column(String(3))
+    cost_energy: Mapped[Decimal | None] = mapped_column(COST)
+    cost_time: Mapped[Decimal | None] = mapped_column(COST)
+    cost_fee: Mapped[Decimal | None] = mapped_column(COST)
+    cost_total: Mapped[Decimal | None] = mapped_column(COST)
+    vat_amount: Mapped[Decimal | None] = mapped_column(COST)
 
     @classmethod
     def counted(cls) -> ColumnElement[bool]:
@@ -390,15 +453,20 @@ class OcppTransaction(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     stop_reason: Mapped[str | None] = mapped_column(String(32))
+    # The highest Power.Active.Import reported (W); None while the charger sent none.
+    peak_power_w: Mapped[Decimal | None] = mapped_column(Numeric(10, 0))
 
 
 class OcppReservation(Base):
     """A reservation sent to its charger with ReserveNow; ``id`` is the OCPP reservationId.
 
-    ``state``: ``sending`` until the charger answers, then its answer (Accepted, Faulted,
-    Occupied, Rejected, Unavailable) or ``no answer``; ``cancel_sent``/``cancelled`` once the
-    reservation was cancelled in Polaris and CancelReservation went out / was answered
-    (``cancel_answer``: Accepted or Rejected).
+    Both messages are commands (``charger_commands`` rows linked by their
+    ``ocpp_reservation_id``; ``data.ocpp.reservations``). ``state``: ``sending`` until the
+    ReserveNow command ends, then the charger's answer (Accepted, Faulted, Occupied, Rejected,
+    Unavailable), ``no answer`` (offline, timeout) or ``error`` (a CallError); ``no id tag`` when
+    the account has none; ``cancel_sent``/``cancelled`` once the reservation was cancelled in
+    Polaris and CancelReservation was asked for / ended (``cancel_answer``: Accepted, Rejected,
+    ``no answer`` or ``error``). ``sent_at`` is when ReserveNow was asked for.
     """
 
     __tablename__ = "ocpp_reservations"
@@ -423,7 +491,9 @@ class ChargerCommand(Base):
     Whoever asks only writes the row (``data.ocpp.commands.request_command``); the OCPP server
     instance the charger is connected to claims it, sends it and records the answer. ``params``
     and ``response`` are JSON text in snake_case; ``user_id``/``account_id`` say who asked (None
-    from the command line); ``sent_by`` names the server instance that sent it.
+    from the command line); ``sent_by`` names the server instance that sent it. ReserveNow and
+    CancelReservation are made by Polaris for a reservation only: ``ocpp_reservation_id`` links
+    them to it (and their end updates it).
     """
 
     __tablename__ = "charger_commands"
@@ -441,6 +511,13 @@ class ChargerCommand(Base):
         Index("ix_charger_commands_charger_requested", "charger_id", "requested_at"),
         # An account's commands of the last minute (the per-account rate limit).
         Index("ix_charger_commands_account_requested", "account_id", "requested_at"),
+        # The few commands made for a reservation (ON DELETE SET NULL looks them up).
+        Index(
+            "ix_charger_commands_ocpp_reservation",
+            "ocpp_reservation_id",
+            postgresql_where=text("ocpp_reservation_id IS NOT NULL"),
+            sqlite_where=text("ocpp_reservation_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -455,21 +532,63 @@ class ChargerCommand(Base):
     sent_by: Mapped[str | None] = mapped_column(String(128))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     response: Mapped[str | None] = mapped_column(Text)
+    ocpp_reservation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ocpp_reservations.id", ondelete="SET NULL")
+    )
+
+
+def _cost_milli() -> Mapped[int]:
+    """A rollup's sum of the stored ``cost_total`` of the sessions it counts, in thousandths of
+    the operator's currency unit: an integer, exact on SQLite too (migration 0018)."""
+    return mapped_column(BigInteger, server_default=text("0"))
+
+
+class AuditEntry(Base):
+    """One operator action (``data.audit``): who (``user``: their email, or ``cli`` for the
+    command line; ``user_id`` while the person exists), from which account, what (``action``, a
+    stable verb like ``tariff.version_scheduled``), on what (``subject_type`` and
+    ``subject_id``), the changed fields before and after (JSON text; never a secret) and when.
+
+    Append-only: database triggers refuse every UPDATE and DELETE (migration 0020). So no
+    foreign keys either: an account or person removed later keeps its entries as they were.
+    """
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        # The log newest first, and its filters by person and by subject (migration 0020).
+        Index("ix_audit_entries_at", "at", "id"),
+        Index("ix_audit_entries_user_at", "user", "at"),
+        Index("ix_audit_entries_subject_at", "subject_type", "subject_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    account_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(200))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)
 
 
 class _UsageCounts:
     """The counts every usage rollup row keeps (``UsageQuarter``, ``UsageQuarterTotal``,
-    ``UsageDay``): its sessions and their energy in integer Wh, and the same for the finalized
-    ones. Columns after the row's own key columns."""
+    ``UsageDay``): its sessions and their energy in integer Wh, the same for the finalized
+    ones, and their stored cost. Columns after the row's own key columns."""
 
     sessions: Mapped[int] = mapped_column(BigInteger)
     energy_wh: Mapped[int] = mapped_column(BigInteger)
     finalized_sessions: Mapped[int] = mapped_column(BigInteger)
     finalized_energy_wh: Mapped[int] = mapped_column(BigInteger)
+    cost_milli: Mapped[int] = _cost_milli()
 
 
 class UsageQuarter(_UsageCounts, Base):
-    """Sessions and their energy per UTC quarter-hour of their start and connector type.
+    """Sessions, their energy and stored cost per UTC quarter-hour of their start and
+    connector type.
 
     Kept exact by database triggers on ``sessions`` and ``chargers`` (migration 0008), so every
     write path counts; fleet-wide figures sum these rows instead of scanning sessions. A local
@@ -485,12 +604,13 @@ class UsageQuarter(_UsageCounts, Base):
 
 
 class ChargerDay(Base):
-    """Finished sessions per charger and UTC day of their start, and their whole durations.
+    """Finished sessions per charger and UTC day of their start, their whole durations and
+    their stored cost (0018).
 
-    Kept exact by database triggers (migration 0009), like ``UsageQuarter``; utilisation sums
-    these at a period's edges (``ChargerMonth`` for its whole months). ``day`` is
-    ``floor(epoch seconds / 86400)`` of ``started_at``; durations in integer microseconds.
-    No foreign key: a deleted charger's rows stay, as zeros.
+    Kept exact by database triggers (migration 0009), like ``UsageQuarter``; utilisation and
+    revenue per charger sum these at a period's edges (``ChargerMonth`` for its whole months).
+    ``day`` is ``floor(epoch seconds / 86400)`` of ``started_at``; durations in integer
+    microseconds. No foreign key: a deleted charger's rows stay, as zeros.
     """
 
     __tablename__ = "charger_days"
@@ -499,6 +619,7 @@ class ChargerDay(Base):
     charger_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     sessions: Mapped[int] = mapped_column(BigInteger)
     seconds_us: Mapped[int] = mapped_column(BigInteger)
+    cost_milli: Mapped[int] = _cost_milli()  # of those whose energy counts
 
 
 class ChargerMonth(Base):
@@ -514,6 +635,7 @@ class ChargerMonth(Base):
     sessions: Mapped[int] = mapped_column(BigInteger)
     seconds_us: Mapped[int] = mapped_column(BigInteger)
     longest_us: Mapped[int] = mapped_column(BigInteger)
+    cost_milli: Mapped[int] = _cost_milli()
 
 
 class UsageQuarterTotal(_UsageCounts, Base):

@@ -1,4 +1,6 @@
-"""Billing periods in the operator's time zone: ``current``, ``previous`` and ``year``."""
+"""Billing periods in the operator's time zone: ``current``, ``previous`` and ``year``; and the
+text and local days an admin log's filter takes from a page or a query string (``filter_text``,
+``filter_day``)."""
 
 from __future__ import annotations
 
@@ -63,3 +65,28 @@ def period_bounds(name: str, now: datetime, tz: ZoneInfo) -> Period:
     else:
         raise ValueError(f"unknown period {name!r}")
     return Period(name, first, end, local_midnight_utc(first, tz), local_midnight_utc(end, tz), tz)
+
+
+class FilterValueError(ValueError):
+    """A filter value from a page or a query string that means nothing; says what is wrong."""
+
+
+def filter_text(value: object, name: str) -> str | None:
+    """One filter value, stripped (None when empty or absent); refused when it is not one text
+    (a query string's parameter given twice)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FilterValueError(f"{name}: give one value as text")
+    return value.strip() or None
+
+
+def filter_day(value: object, name: str) -> date | None:
+    """A local day like ``2026-12-05`` (a longer ISO text: its date); None when absent."""
+    text = filter_text(value, name)
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text[:10]) if len(text) <= 10 else date.fromisoformat(text)
+    except ValueError:
+        raise FilterValueError(f"{name}: a date like 2026-12-05, not {text[:20]!r}") from None

@@ -10,7 +10,19 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeAlias
 
-from sqlalchemy import BigInteger, Date, Float, Integer, Select, String
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Float,
+    Integer,
+    Numeric,
+    Select,
+    SQLColumnExpression,
+    String,
+    cast,
+    func,
+)
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -29,6 +41,18 @@ def kwh_decimal(value: Decimal | float | int | None) -> Decimal:
     if value is None:
         return Decimal("0.000")
     return Decimal(str(value)).quantize(KWH)
+
+
+def thousandths(value: SQLColumnExpression[Decimal | None]) -> ColumnElement[int]:
+    """A number with at most 3 decimals (kWh, money) as an integer count of thousandths: sums
+    and differences stay exact on SQLite too (its NUMERIC is a float)."""
+    return cast(func.round(value * 1000), BigInteger)
+
+
+def from_thousandths(value: int | Decimal | None) -> Decimal:
+    """An integer (a SUM of ``thousandths``, a rollup's ``energy_wh`` or ``cost_milli``) as a
+    Decimal with 3 decimals; None, the SUM of no rows, is 0.000."""
+    return (Decimal(int(value or 0)) / 1000).quantize(KWH)
 
 
 class ShiftedUTCDate(FunctionElement[date]):
@@ -313,3 +337,81 @@ def _micros_sqlite(element: MicrosBetween, compiler: SQLCompiler, **kw: Any) -> 
     return (
         f"(({seconds(later)} - {seconds(earlier)}) * 1000000 + {micros(later)} - {micros(earlier)})"
     )
+
+
+class SumMicrosBetween(FunctionElement[int]):
+    """SUM over the rows of ``later - earlier`` in integer microseconds, exact; a row where
+    either is NULL adds nothing (NULL when none adds anything). PostgreSQL sums the intervals
+    and converts once per group, not once per row."""
+
+    type = BigInteger()
+    name = "sum_micros_between"
+    inherit_cache = True
+
+
+@compiles(SumMicrosBetween)
+def _sum_micros_default(element: SumMicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    raise NotImplementedError(f"microseconds are not implemented for {compiler.dialect.name}")
+
+
+@compiles(SumMicrosBetween, "postgresql")
+def _sum_micros_postgresql(element: SumMicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM sum({later} - {earlier})) * 1000000 AS BIGINT)"
+
+
+@compiles(SumMicrosBetween, "sqlite")
+def _sum_micros_sqlite(element: SumMicrosBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = element.clauses
+    return f"sum({compiler.process(MicrosBetween(earlier, later), **kw)})"
+
+
+# --- thousandths: exact figures kept as integers (data/uptime), written as decimals ----------
+
+
+class Thousandths(FunctionElement[Decimal]):
+    """An integer count of thousandths as the number it stands for (``12500`` -> 12.5):
+    exact on PostgreSQL (numeric); SQLite divides as a float, whose shortest form is that same
+    number of three decimals."""
+
+    type = Numeric(20, 3)
+    name = "thousandths"
+    inherit_cache = True
+
+
+class ThousandthsText(FunctionElement[str]):
+    """A count of thousandths (0 or more) as text with exactly three decimals (``99873`` ->
+    ``99.873``, ``100000`` -> ``100.000``); NULL stays NULL."""
+
+    type = String()
+    name = "thousandths_text"
+    inherit_cache = True
+
+
+@compiles(Thousandths)
+@compiles(ThousandthsText)
+def _thousandths_default(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    raise NotImplementedError(f"{element.name} is not implemented for {compiler.dialect.name}")
+
+
+@compiles(Thousandths, "postgresql")
+def _thousandths_postgresql(element: Thousandths, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(CAST({compiler.process(element.clauses, **kw)} AS NUMERIC) / 1000)"
+
+
+@compiles(Thousandths, "sqlite")
+def _thousandths_sqlite(element: Thousandths, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.clauses, **kw)} / 1000.0)"
+
+
+@compiles(ThousandthsText, "postgresql")
+def _thousandths_text_postgresql(element: ThousandthsText, compiler: SQLCompiler, **kw: Any) -> str:
+    x = compiler.process(element.clauses, **kw)
+    # mod(), not %: a COPY's parameters are merged by psycopg, to which % is a placeholder.
+    return f"(CAST({x} / 1000 AS TEXT) || '.' || lpad(CAST(mod({x}, 1000) AS TEXT), 3, '0'))"
+
+
+@compiles(ThousandthsText, "sqlite")
+def _thousandths_text_sqlite(element: ThousandthsText, compiler: SQLCompiler, **kw: Any) -> str:
+    x = compiler.process(element.clauses, **kw)
+    return f"(CAST({x} / 1000 AS TEXT) || '.' || substr('00' || CAST({x} % 1000 AS TEXT), -3))"

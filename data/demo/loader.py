@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from data.chargers.incidents import Incident
 from data.core.models import (
+    Account,
     Base,
     Charger,
     ChargerAccess,
@@ -22,8 +25,11 @@ from data.core.models import (
     Plan,
     Reservation,
     ReservationStatus,
+    TariffVersion,
     User,
 )
+from data.core.periods import local_midnight_utc
+from data.demo.audit import record_outage_reviews
 from data.demo.history import (
     bulk_history,
     driver_history,
@@ -34,23 +40,36 @@ from data.demo.history import (
     olga_history,
     reservation_rows,
 )
+from data.demo.incidents import incident_rows
+from data.demo.outages import outage_rows
 from data.demo.people import charger_rows, generate_people, id_tag_rows, insert_users_and_accounts
 from data.demo.showcase import (
+    ADHOC_TARIFF_ID,
+    COMMUTER_NEXT,
     DEMO_CURRENCY,
     DEMO_LOGINS,
     DEMO_OPERATOR_NAME,
     DEMO_SUPPORT_EMAIL,
     DEMO_TIMEZONE,
     DEPOT_GRANTS,
+    DRIVER_ACCOUNT_ID,
     DRIVER_RESERVATION_ID,
     FAULTED_CHARGER_ID,
     FAULTED_ERROR_CODE,
+    FAULTED_SINCE,
     LIVE_SESSION_IDS,
+    PLAN_TARIFFS,
     PLANS,
     SHOWCASE_RESERVATION_ID,
+    TARIFFS,
+    TWO_CONNECTOR_CHARGER_ID,
+    TWO_CONNECTOR_REPORTS,
     UP_CHARGER_IDS,
     DemoLogin,
 )
+from data.pricing.tariffs import price_unpriced_sessions
+from data.uptime.alerts import evaluate
+from data.uptime.outages import Outage
 
 
 def has_demo(session: Session) -> bool:
@@ -85,6 +104,7 @@ def load_demo(
     rng = random.Random(seed)
     tz = ZoneInfo(DEMO_TIMEZONE)
 
+    session.execute(insert(TariffVersion), tariff_rows(now, tz))
     session.execute(
         insert(Operator),
         [
@@ -94,13 +114,20 @@ def load_demo(
                 "support_email": DEMO_SUPPORT_EMAIL,
                 "timezone": DEMO_TIMEZONE,
                 "currency": DEMO_CURRENCY,
+                "default_tariff_id": ADHOC_TARIFF_ID,
             }
         ],
     )
     session.execute(
         insert(Plan),
         [
-            {"id": pid, "name": name, "allowance_kwh": kwh, "currency": DEMO_CURRENCY}
+            {
+                "id": pid,
+                "name": name,
+                "allowance_kwh": kwh,
+                "currency": DEMO_CURRENCY,
+                "tariff_id": PLAN_TARIFFS[pid],
+            }
             for pid, name, kwh in PLANS
         ],
     )
@@ -119,8 +146,19 @@ def load_demo(
                 "status": "Faulted",
                 "error_code": FAULTED_ERROR_CODE,
                 "info": "Residual current detected; technician booked",
-                "reported_at": now - timedelta(minutes=25),
-            }
+                "reported_at": now - FAULTED_SINCE,
+            },
+            *(
+                {
+                    "charger_id": TWO_CONNECTOR_CHARGER_ID,
+                    "connector_id": connector,
+                    "status": status,
+                    "error_code": "NoError",
+                    "info": None,
+                    "reported_at": now - ago,
+                }
+                for connector, status, ago in TWO_CONNECTOR_REPORTS
+            ),
         ],
     )
     fleets: dict[str, list[str]] = {}
@@ -151,7 +189,50 @@ def load_demo(
     _insert_sessions(session, history + live)
 
     session.execute(insert(Reservation), reservation_rows(rng, now, tz, scale, history, people))
+    # Every finalized session gets its cost, as StopTransaction would have stored it.
+    price_unpriced_sessions(session)
+    # Last, so the outages' draws leave every other row as it was.
+    outages = outage_rows(rng, now, chargers)
+    session.execute(insert(Outage), outages)
+    record_outage_reviews(session, outages, now)
+    # The alerts the worker would have opened for what is down now (sent nowhere: no channels),
+    # so the admin navigation counts them on first start.
+    evaluate(session, now, channels=())
+    # Drivers' problem reports: fixed rows, no draws.
+    reporters = (public_drivers[0].account_id, fleets["Klinikum fleet"][0], DRIVER_ACCOUNT_ID)
+    user_ids: dict[str, int] = {
+        account: user
+        for account, user in session.execute(
+            select(Account.id, Account.user_id).where(Account.id.in_(reporters))
+        )
+    }
+    session.execute(insert(Incident), incident_rows(now, reporters[0], reporters[1], user_ids))
     return list(DEMO_LOGINS)
+
+
+def tariff_rows(now: datetime, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """The demo tariffs: each in force from two years back (before any demo session), and
+    Commuter's next version from the first of next month (local midnight)."""
+    local = now.astimezone(tz)
+    since = local_midnight_utc(date(local.year - 2, 1, 1), tz)
+    first_of_next = date(local.year + local.month // 12, local.month % 12 + 1, 1)
+    starts = [(row, since) for row in TARIFFS]
+    starts.append((COMMUTER_NEXT, local_midnight_utc(first_of_next, tz)))
+    return [
+        {
+            "tariff_id": tariff_id,
+            "valid_from": valid_from,
+            "name": name,
+            "currency": DEMO_CURRENCY,
+            "energy_price_per_kwh": Decimal(energy),
+            "dc_energy_price_per_kwh": Decimal(dc),
+            "session_fee": None if fee is None else Decimal(fee),
+            "time_price_per_hour": None if hourly is None else Decimal(hourly),
+            "time_free_minutes": free,
+            "vat_percent": Decimal(vat),
+        }
+        for (tariff_id, name, energy, dc, fee, hourly, free, vat), valid_from in starts
+    ]
 
 
 def _insert_sessions(session: Session, rows: list[dict[str, Any]]) -> None:

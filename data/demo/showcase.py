@@ -1,5 +1,6 @@
 """The demo's fixed names and ids: the operator, the three sign-ins, plans, the charger
-catalogue and the showcase rows (offline, faulted, live, reserved) that ``tick_demo`` keeps true."""
+catalogue and the showcase rows (offline, faulted, two connectors, live, reserved) that
+``tick_demo`` keeps true."""
 
 from __future__ import annotations
 
@@ -25,6 +26,32 @@ DRIVER_ID_TAG = "DANA-APP-0001"
 NEWCOMER_ACCOUNT_ID = "ACC-NEWCOMER"
 OPS_ACCOUNT_ID = "ACC-OPS"
 OLGA_ACCOUNT_ID = "ACC-OLGA"
+
+# Tariffs (prices include VAT): the ad hoc one is the operator's default (accounts without a
+# plan), one per plan; Commuter gets a new version from next month (``COMMUTER_NEXT``).
+# (tariff id, name, energy, DC energy, session fee, per hour, free minutes, VAT %)
+ADHOC_TARIFF_ID = "TARIFF-ADHOC"
+TARIFFS = (
+    (ADHOC_TARIFF_ID, "Ad hoc", "0.59", "0.69", "0.50", "1.20", 240, "19"),
+    ("TARIFF-BASIC", "Basic", "0.45", "0.59", None, "1.20", 240, "19"),
+    ("TARIFF-COMMUTER", "Commuter", "0.39", "0.52", "0.50", "1.20", 240, "19"),
+    ("TARIFF-FLEET", "Fleet", "0.32", "0.45", None, None, None, "19"),
+)
+COMMUTER_NEXT = (
+    "TARIFF-COMMUTER",
+    "Commuter from next month",
+    "0.42",
+    "0.55",
+    "0.50",
+    "1.20",
+    240,
+    "19",
+)
+PLAN_TARIFFS = {
+    "PLAN-BASIC-100": "TARIFF-BASIC",
+    "PLAN-COMMUTER-250": "TARIFF-COMMUTER",
+    "PLAN-FLEET-1000": "TARIFF-FLEET",
+}
 
 PLANS = (
     ("PLAN-BASIC-100", "Basic 100", Decimal("100")),
@@ -122,6 +149,23 @@ UP_CHARGER_IDS = tuple(c for c in CHARGER_IDS if c not in OFFLINE_SINCE)
 # Out-of-order showcase: heartbeating, but the charger itself reports a fault (OCPP connector 0).
 FAULTED_CHARGER_ID = "PX-014"  # Westpark Einkaufszentrum — Level -1 Bay 1
 FAULTED_ERROR_CODE = "GroundFailure"
+FAULTED_SINCE = timedelta(minutes=25)  # its fault report: and its ongoing outage's start
+
+# Uptime showcase (/admin/uptime): a year of outages, mostly minutes, a few hours to days. These
+# two had long breakdowns and fall below the 97% over twelve months; every other charger stays
+# above. One site lost its grid connection, all chargers at once (excluded: the utility's).
+LOW_UPTIME_CHARGER_IDS = ("PX-036", "PX-047")  # Baumarkt Nordring — Bay 2, Zoo Haupteingang
+SITE_OUTAGE_CHARGER_IDS = ("PX-048", "PX-049", "PX-050")  # Autohof Südkreuz — HPC 1-3
+
+# Connector showcase: a public charger that reported two connectors over OCPP, so every
+# driver's card of it offers a choice of connector. One is free, the other has a car plugged in
+# that is not charging yet (Preparing: a Charging report would make the charger In use, whose
+# card offers no Start and so no choice). Its name comes first among the Online cards.
+TWO_CONNECTOR_CHARGER_ID = "PX-011"  # A9 Rastplatz Nord — HPC 2
+TWO_CONNECTOR_REPORTS = (
+    (1, "Available", timedelta(hours=2, minutes=5)),  # connector, status, how long ago
+    (2, "Preparing", timedelta(minutes=3)),
+)
 
 DRIVER_OFFICE_CHARGER_ID = "PX-019"  # Technologiepark Ost — Bay 2: Dana's weekday charger
 DRIVER_FAST_CHARGER_ID = "PX-003"  # Hauptbahnhof P2 — Bay 1: her weekend top-ups

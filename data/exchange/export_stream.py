@@ -8,7 +8,8 @@ same bytes: values as the CLI export writes them (ISO 8601 UTC with ``Z``, numbe
 trailing zeros, ``true``/``false``), spreadsheet-safe (``csv_safety.neutralise_cell``),
 quoted where PostgreSQL quotes (a field holding ``,``, ``"``, a line feed or a carriage return),
 ``\\n`` line ends. The CLI export differs only for a row with a carriage return in a cell, which
-it quotes whole; both read back to the same rows.
+it quotes whole; both read back to the same rows. ``csv_chunks`` is the chunked row writer, for
+other streamed CSV files too (the fleet's command log, ``web.commands_csv``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import csv
 import io
 import typing
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -118,13 +119,19 @@ def copy_sql(session: Session, stmt: Select[Any]) -> tuple[str, dict[str, Any]]:
     return f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", dict(compiled.params)
 
 
+def bound_export_statement(session: Session, timeout_ms: int) -> None:
+    """PostgreSQL, for the transaction of one export: a bounded statement time (a stalled
+    client must not hold a connection for ever); no JIT compiling, which buys nothing for a
+    streamed scan."""
+    session.execute(select(func.set_config("statement_timeout", str(int(timeout_ms)), True)))
+    session.execute(select(func.set_config("jit", "off", True)))
+
+
 def _postgres_chunks(
     session: Session, stmt: Select[Any], header: bytes, timeout_ms: int
 ) -> Iterator[bytes]:
     sql, params = copy_sql(session, stmt)
-    # A bounded statement time for exports; JIT compiling buys nothing for a streamed scan.
-    session.execute(select(func.set_config("statement_timeout", str(int(timeout_ms)), True)))
-    session.execute(select(func.set_config("jit", "off", True)))
+    bound_export_statement(session, timeout_ms)
     session.execute(select(func.set_config("datestyle", "ISO, YMD", True)))
     # The app's PostgreSQL driver is psycopg 3, whose cursor has copy().
     raw = typing.cast("psycopg.Connection[Any]", session.connection().connection.dbapi_connection)
@@ -157,15 +164,20 @@ def _quoted_line(cells: Iterable[str]) -> str:
     )
 
 
-def _cursor_chunks(session: Session, stmt: Select[Any], header: bytes) -> Iterator[bytes]:
+def csv_chunks(
+    header: bytes, rows: Iterable[Sequence[str]], *, lineterminator: str = "\n"
+) -> Iterator[bytes]:
+    """``header``, then ``rows`` (cells already text, already spreadsheet-safe) written by the
+    csv module, in pieces of about ``CHUNK_BYTES``: a CSV streamed row by row, never held whole.
+    With ``"\n"`` line ends a cell holding a ``"\r"`` is quoted as PostgreSQL's COPY quotes it
+    (the csv module would leave it bare); with ``"\r\n"`` the csv module quotes it itself."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")  # quotes , " and \n like PostgreSQL does
+    writer = csv.writer(out, lineterminator=lineterminator)  # quotes , " and the line end
+    bare_cr = "\r" not in lineterminator
     yield_size = CHUNK_BYTES  # characters; close enough to bytes for chunking
     pending = header
-    # exporter.iter_rows, with fetches of a few chunks' worth of rows rather than 5000.
-    for row in session.execute(stmt.execution_options(yield_per=CURSOR_BATCH_ROWS)):
-        cells = [neutralise_cell(format_value(v)) for v in row]
-        if any("\r" in c for c in cells):
+    for cells in rows:
+        if bare_cr and any("\r" in c for c in cells):
             out.write(_quoted_line(cells))
         else:
             writer.writerow(cells)
@@ -177,8 +189,19 @@ def _cursor_chunks(session: Session, stmt: Select[Any], header: bytes) -> Iterat
     yield pending + out.getvalue().encode("utf-8")
 
 
+def _cursor_chunks(session: Session, stmt: Select[Any], header: bytes) -> Iterator[bytes]:
+    # exporter.iter_rows, with fetches of a few chunks' worth of rows rather than 5000.
+    rows = session.execute(stmt.execution_options(yield_per=CURSOR_BATCH_ROWS))
+    yield from csv_chunks(header, ([neutralise_cell(format_value(v)) for v in row] for row in rows))
+
+
 def header_line(name: str) -> bytes:
-    return _quoted_line(neutralise_cell(c) for c in EXPORT_COLUMNS[name]).encode("utf-8")
+    return columns_line(EXPORT_COLUMNS[name])
+
+
+def columns_line(columns: Iterable[str]) -> bytes:
+    """A CSV header of these column names, as every export writes it."""
+    return _quoted_line(neutralise_cell(c) for c in columns).encode("utf-8")
 
 
 def export_chunks(
@@ -207,10 +230,24 @@ def export_chunks(
         if stmt is None:
             yield header
             return
-        if use_copy:
-            yield from _postgres_chunks(session, stmt, header, timeout_ms)
-        else:
-            yield from _cursor_chunks(session, stmt, header)
+        yield from statement_chunks(session, stmt, header, use_copy=use_copy, timeout_ms=timeout_ms)
+
+
+def statement_chunks(
+    session: Session,
+    stmt: Select[Any],
+    header: bytes,
+    *,
+    use_copy: bool,
+    timeout_ms: int = EXPORT_STATEMENT_TIMEOUT_MS,
+) -> Iterator[bytes]:
+    """One SELECT's CSV, ``header`` first, in ``session``'s transaction: by COPY (PostgreSQL) or
+    a chunked cursor, the same bytes either way (for files made of several statements, like
+    the NEVI report's)."""
+    if use_copy:
+        yield from _postgres_chunks(session, stmt, header, timeout_ms)
+    else:
+        yield from _cursor_chunks(session, stmt, header)
 
 
 def _close(source: Iterable[bytes]) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Select, and_, null, select, type_coerce
+from sqlalchemy import Boolean, ColumnElement, Select, String, and_, null, select, type_coerce
 from sqlalchemy.orm import Session
 
 from data.core.models import Account, ChargingSession, Operator, User
@@ -28,7 +28,11 @@ def export_query(name: str, dialect: str) -> AnySelect:
     Callers may add ``.where(...)`` filters (the HTTP export does)."""
     if name == "operator":
         return select(
-            Operator.name, Operator.support_email, Operator.timezone, Operator.currency
+            Operator.name,
+            Operator.support_email,
+            Operator.timezone,
+            Operator.currency,
+            Operator.default_tariff_id,
         ).order_by(Operator.id)
     if name == "users":
         # Password hashes never leave the database: the column is always empty.
@@ -63,7 +67,12 @@ def _table_query(name: str, computed: dict[str, ColumnElement[Any]]) -> AnySelec
     table, mapping = TABLE_COLUMNS[name]
     return select(
         *((computed[f] if f in computed else table.c[c]).label(f) for f, c in mapping.items())
-    ).order_by(*(Bytewise(table.c[mapping[k]]) for k in KEYS[name]))
+    ).order_by(*(_key_order(table.c[mapping[k]]) for k in KEYS[name]))
+
+
+def _key_order(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    # Text keys in byte order on both databases; timestamps (tariffs' valid_from) as they are.
+    return Bytewise(column) if isinstance(column.type, String) else column
 
 
 def iter_rows(session: Session, stmt: Select[Any]) -> Iterator[list[str]]:

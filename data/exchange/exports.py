@@ -2,24 +2,31 @@
 
 Every file of the data-exchange format (``shared/spec/data-exchange.md``) with the same columns
 and formatting as the CLI export (``data.exchange.exporter``), so an export is also an import, plus
-two derived files: ``usage-daily`` (``account_id, charger_id, day, sessions, energy_kwh``) and
-``usage-monthly`` (the same with ``month``), by the spec's usage rule: a session counts on the
-local day (operator's time zone) on which it started, a session in progress with its energy so
-far; aggregated in SQL with ``data.charging.dashboard.local_day_expression``, so the figures are the
-dashboard's to the last digit.
+three derived files: ``usage-daily`` (``account_id, charger_id, day, sessions, energy_kwh,
+cost_total``) and ``usage-monthly`` (the same with ``month``), by the spec's usage rule: a session
+counts on the local day (operator's time zone) on which it started, a session in progress with
+its energy so far; ``cost_total`` is the sum of the stored costs (data/pricing) attributed the
+same way (a session in progress adds its cost once finalized; empty when no session of the row
+is priced); aggregated in SQL with ``data.charging.dashboard.local_day_expression``, so the
+figures are the dashboard's to the last digit. And ``uptime-monthly`` (admins): every charger and
+calendar month asked by the spec's uptime rule (``data.uptime.monthly``), minutes to the
+thousandth, percentages with three decimals.
 
-Filters come from query parameters (``parse_filter``): ``from``/``to`` (local dates, inclusive)
-or ``period`` (current, previous, year), ``charger``, ``account`` and ``status``. A customer
-account may export only ``CUSTOMER_EXPORTS``, always limited to itself (``scope_filter``).
+Filters come from query parameters (``parse_filter``): ``from``/``to`` (local dates, inclusive;
+months ``YYYY-MM`` for ``uptime-monthly``) or ``period`` (current, previous, year), ``charger``,
+``account`` and ``status`` (for ``outages``: ``open`` or ``closed``, and ``cause``, one of the
+spec's causes: the filters of /admin/uptime's list). A customer account may export only
+``CUSTOMER_EXPORTS`` (and the CDRs), always limited to itself (``scope_filter``).
 
-The file is streamed by ``data.exchange.export_stream``.
+The file is streamed by ``data.exchange.export_stream``. ``/export/cdrs.json`` (``CDRS``, the
+OCPI CDRs of ``data.exchange.cdrs``) takes the parameters of ``sessions.csv``, read the same way.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -54,28 +61,51 @@ from data.core.models import (
 )
 from data.core.models import Charger as ChargerModel
 from data.core.periods import PERIODS, Period, local_midnight_utc, period_bounds
-from data.core.sql import Bytewise
+from data.core.sql import Bytewise, Thousandths, ThousandthsText
 from data.exchange.exporter import export_query
 from data.exchange.format import COLUMNS, FILES
+from data.pricing.statements import MonthError, month_key, month_of, parse_month, shift_month
+from data.uptime.monthly import MAX_MONTHS, TRAILING_MONTHS, stored_months, uptime_statement
+from data.uptime.outages import Outage, OutageCause
 
 USAGE_DAILY = "usage-daily"
 USAGE_MONTHLY = "usage-monthly"
-EXPORTS: tuple[str, ...] = (*FILES, USAGE_DAILY, USAGE_MONTHLY)
-"""Every ``/export/<name>.csv``: the data-exchange files in import order, then the usage."""
+UPTIME_MONTHLY = "uptime-monthly"
+EXPORTS: tuple[str, ...] = (*FILES, USAGE_DAILY, USAGE_MONTHLY, UPTIME_MONTHLY)
+"""Every ``/export/<name>.csv``: the data-exchange files in import order, then the derived ones."""
 
 USAGE_COLUMNS: dict[str, list[str]] = {
-    USAGE_DAILY: ["account_id", "charger_id", "day", "sessions", "energy_kwh"],
-    USAGE_MONTHLY: ["account_id", "charger_id", "month", "sessions", "energy_kwh"],
+    USAGE_DAILY: ["account_id", "charger_id", "day", "sessions", "energy_kwh", "cost_total"],
+    USAGE_MONTHLY: ["account_id", "charger_id", "month", "sessions", "energy_kwh", "cost_total"],
 }
-EXPORT_COLUMNS: dict[str, list[str]] = {**COLUMNS, **USAGE_COLUMNS}
+UPTIME_COLUMNS = [
+    "charger_id",
+    "month",
+    "minutes",
+    "outage_minutes",
+    "excluded_minutes",
+    "uptime_percent",
+    "uptime_12m_percent",
+]
+EXPORT_COLUMNS: dict[str, list[str]] = {
+    **COLUMNS,
+    **USAGE_COLUMNS,
+    UPTIME_MONTHLY: UPTIME_COLUMNS,
+}
 
 CUSTOMER_EXPORTS = frozenset({"sessions", USAGE_DAILY, USAGE_MONTHLY})
 """What a customer account may export: its own rows only, whatever the query string says."""
-CUSTOMER_EXPORT_PATHS = frozenset(f"/export/{name}.csv" for name in CUSTOMER_EXPORTS)
+CDRS = "cdrs"
+"""``/export/cdrs.json``: the finalized, priced sessions as OCPI CDRs, filtered as sessions.csv;
+a customer may have its own."""
+CUSTOMER_EXPORT_PATHS = frozenset(
+    {f"/export/{name}.csv" for name in CUSTOMER_EXPORTS} | {f"/export/{CDRS}.json"}
+)
 
 _DATES = ("from", "to", "period")
 # The query parameters each export takes; anything else is refused, so a typo never widens it.
 PARAMETERS: dict[str, tuple[str, ...]] = {
+    "tariffs": (),
     "operator": (),
     "plans": (),
     "users": (),
@@ -83,19 +113,26 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "chargers": ("charger", "status", "search", "filter"),
     "access": ("account", "charger"),
     "sessions": (*_DATES, "charger", "account", "status"),
+    CDRS: (*_DATES, "charger", "account", "status"),
     "id_tags": ("account",),
     "reservations": (*_DATES, "charger", "account", "status", "upcoming", "search"),
     USAGE_DAILY: (*_DATES, "charger", "account"),
     USAGE_MONTHLY: (*_DATES, "charger", "account"),
+    "outages": (*_DATES, "charger", "cause", "status"),
+    UPTIME_MONTHLY: ("from", "to", "charger"),
 }
 SESSION_STATUSES = tuple(s for s in STATES if s != "all")  # the explorer's states
 RESERVATION_STATUSES = tuple(s.value for s in ReservationStatus)
 CHARGER_STATUSES = tuple(s.value for s in ChargerStatus)  # the fleet's pills: "In use", ...
+OUTAGE_STATUSES = ("open", "closed")  # outages still going on, or over
+OUTAGE_CAUSES = tuple(c.value for c in OutageCause)
 SEARCH_MAX_LENGTH = 200  # as the admin screens' search boxes
 GRID_FILTER_MAX_LENGTH = 4000  # a filter model of every fleet column, two conditions each
 # ``state`` is what the admin sessions explorer calls ``status`` (its links carry it; "all" is
 # no filter), so "Export CSV" on that screen can pass its query string on unchanged.
-_ALIASES = {"sessions": {"state": "status"}}
+_ALIASES = {"sessions": {"state": "status"}, CDRS: {"state": "status"}}
+# Exports filtered as the sessions explorer filters (data.charging.history).
+_SESSION_FILTERED = ("sessions", CDRS)
 
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(9998, 12, 31)  # the local midnight after it must still be a datetime
@@ -120,6 +157,7 @@ class ExportFilter:
     charger_id: str | None = None
     account_id: str | None = None
     status: str | None = None
+    cause: str | None = None  # outages: one of the spec's causes
     # The admin screens' own filters, with their meaning there (data.charging.history,
     # data.chargers.fleet, data.charging.reservations, data.accounts.people): sessions' ``charger``
     # is the explorer's search (an exact id, else part of an id or name); ``search`` is the
@@ -158,7 +196,9 @@ def _single_values(name: str, args: Mapping[str, Sequence[str]]) -> dict[str, st
         canonical = aliases.get(key, key)
         if canonical not in allowed:
             takes = ", ".join(allowed) if allowed else "no parameters"
-            raise ExportRequestError(f"Unknown parameter “{key}”: {name}.csv takes {takes}.")
+            raise ExportRequestError(
+                f"Unknown parameter “{key}”: {export_filename(name)} takes {takes}."
+            )
         if len(given) != 1 or canonical in values:
             raise ExportRequestError(f"Give “{canonical}” once.")
         value = given[0].strip()
@@ -183,6 +223,44 @@ def _day(key: str, text: str) -> date:
             f"“{key}” must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}."
         )
     return day
+
+
+def _month(key: str, text: str) -> date:
+    try:
+        return parse_month(text)
+    except MonthError:
+        raise ExportRequestError(
+            f"“{key}” must be a month like 2026-11 (1970-01 to 9998-12), not “{text[:40]}”."
+        ) from None
+
+
+def uptime_months(
+    first_day: date | None, last_day: date | None, now: datetime, tz: ZoneInfo
+) -> tuple[date, date]:
+    """The first and last month of ``uptime-monthly``: the months of ``first_day`` and
+    ``last_day``; without either, the twelve full months before the current one; from a month
+    on, up to the current one; up to a month, the twelve that end with it."""
+    current = month_of(now, tz)
+    first = None if first_day is None else first_day.replace(day=1)
+    last = None if last_day is None else last_day.replace(day=1)
+    if last is None:
+        last = max(first, current) if first is not None else shift_month(current, -1) or current
+    if first is None:
+        first = shift_month(last, 1 - TRAILING_MONTHS) or FIRST_DAY
+    return first, last
+
+
+def _uptime_days(values: dict[str, str], now: datetime, tz: ZoneInfo) -> tuple[date, date]:
+    """``from``/``to`` months as the first day of the first month and the last day of the
+    last one (the defaults of ``uptime_months`` filled in)."""
+    first = _month("from", values["from"]) if "from" in values else None
+    last = _month("to", values["to"]) if "to" in values else None
+    if first is not None and last is not None and first > last:
+        raise ExportRequestError("“from” is after “to”.")
+    first, last = uptime_months(first, last, now, tz)
+    if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
+        raise ExportRequestError(f"Ask for at most {MAX_MONTHS} months at a time.")
+    return first, (last + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def _identifier(key: str, text: str, length: int = ID_LENGTH) -> str:
@@ -222,8 +300,12 @@ def _status(name: str, text: str) -> str:
             if status.lower() == text.lower():
                 return status
         allowed: tuple[str, ...] = CHARGER_STATUSES
+    elif name == "outages":
+        allowed = OUTAGE_STATUSES
+        if text in allowed:
+            return text
     else:
-        allowed = SESSION_STATUSES if name == "sessions" else RESERVATION_STATUSES
+        allowed = SESSION_STATUSES if name in _SESSION_FILTERED else RESERVATION_STATUSES
         if text in allowed:
             return text
     raise ExportRequestError(f"“status” must be one of: {', '.join(allowed)}.")
@@ -242,7 +324,10 @@ def parse_filter(
     if name not in PARAMETERS:
         raise ExportRequestError(f"There is no export “{name}”.")
     values = _single_values(name, args)
-    first = last = None
+    first: date | None = None
+    last: date | None = None
+    if name == UPTIME_MONTHLY:
+        first, last = _uptime_days(values, now, tz)
     if "period" in values:
         if "from" in values or "to" in values:
             raise ExportRequestError("Give either “period” or “from”/“to”, not both.")
@@ -250,15 +335,18 @@ def parse_filter(
             raise ExportRequestError(f"“period” must be one of: {', '.join(PERIODS)}.")
         period = period_bounds(values["period"], now, tz)
         first, last = period.first_day, period.end_day - timedelta(days=1)
-    if "from" in values:
+    if "from" in values and name != UPTIME_MONTHLY:
         first = _day("from", values["from"])
-    if "to" in values:
+    if "to" in values and name != UPTIME_MONTHLY:
         last = _day("to", values["to"])
     if first is not None and last is not None and first > last:
         raise ExportRequestError("“from” is after “to”.")
     status = values.get("status")
     if status is not None:
         status = _status(name, status)
+    cause = values.get("cause")
+    if cause is not None and cause not in OUTAGE_CAUSES:
+        raise ExportRequestError(f"“cause” must be one of: {', '.join(OUTAGE_CAUSES)}.")
     charger = values.get("charger")
     account = values.get("account")
     search = values.get("search")
@@ -273,7 +361,7 @@ def parse_filter(
         charger_status, status = status, None
     # Sessions: the explorer's charger search (an id, or part of an id or name), not an id.
     charger_search = None
-    if name == "sessions" and charger is not None:
+    if name in _SESSION_FILTERED and charger is not None:
         charger_search = _identifier("charger", charger, SEARCH_MAX_LENGTH)
         charger = None
     return ExportFilter(
@@ -282,6 +370,7 @@ def parse_filter(
         charger_id=None if charger is None else _identifier("charger", charger),
         account_id=None if account is None else _identifier("account", account),
         status=status,
+        cause=cause,
         charger_search=charger_search,
         charger_status=charger_status,
         search=None if search is None else _search(search),
@@ -297,7 +386,7 @@ def scope_filter(name: str, flt: ExportFilter, account_id: str, is_admin: bool) 
     always of its own account (asking for another account's rows is refused)."""
     if is_admin:
         return flt
-    if name not in CUSTOMER_EXPORTS:
+    if name not in CUSTOMER_EXPORTS and name != CDRS:
         raise ExportForbidden("Only an admin account can export this.")
     if flt.account_id is not None and flt.account_id != account_id:
         raise ExportForbidden(
@@ -320,16 +409,19 @@ def check_references(session: Session, flt: ExportFilter) -> None:
         raise ExportRequestError(f"There is no account “{flt.account_id}”.")
 
 
-def export_filename(name: str, flt: ExportFilter) -> str:
-    """``sessions-2026-11-01-2026-11-24.csv``; ``sessions.csv`` without dates."""
+def export_filename(name: str, flt: ExportFilter | None = None) -> str:
+    """``sessions-2026-11-01-2026-11-24.csv``; ``sessions.csv`` without dates (``cdrs...json``)."""
     parts = [name]
-    if flt.first_day is not None and flt.last_day is not None:
+    flt = flt or ExportFilter()
+    if name == UPTIME_MONTHLY and flt.first_day is not None and flt.last_day is not None:
+        parts += [month_key(flt.first_day), month_key(flt.last_day)]
+    elif flt.first_day is not None and flt.last_day is not None:
         parts += [flt.first_day.isoformat(), flt.last_day.isoformat()]
     elif flt.first_day is not None:
         parts += ["from", flt.first_day.isoformat()]
     elif flt.last_day is not None:
         parts += ["to", flt.last_day.isoformat()]
-    return "-".join(parts) + ".csv"
+    return "-".join(parts) + (".json" if name == CDRS else ".csv")
 
 
 # --- The rows -------------------------------------------------------------------------------------
@@ -350,24 +442,32 @@ def _as_of(flt: ExportFilter) -> datetime:
     return flt.as_of
 
 
+def sessions_conditions(
+    session: Session, flt: ExportFilter, tz: ZoneInfo
+) -> list[ColumnElement[bool]]:
+    """The sessions of ``sessions.csv`` (and of the CDRs): the sessions explorer's own WHERE
+    clause (data.charging.history), so a view and its exports agree."""
+    start, end = flt.bounds_utc(tz)
+    conditions = session_conditions(
+        session,
+        start,
+        end,
+        charger=flt.charger_search,
+        account_id=flt.account_id,
+        state=flt.status or "all",
+    )
+    if flt.charger_id is not None:
+        conditions.append(ChargingSession.charger_id == flt.charger_id)
+    return conditions
+
+
 def _file_conditions(
     session: Session, name: str, flt: ExportFilter, tz: ZoneInfo
 ) -> list[ColumnElement[bool]]:
     start, end = flt.bounds_utc(tz)
     conditions: list[Any] = []
     if name == "sessions":
-        # The sessions explorer's own WHERE clause (data.charging.history), so a view and its export
-        # agree.
-        conditions += session_conditions(
-            session,
-            start,
-            end,
-            charger=flt.charger_search,
-            account_id=flt.account_id,
-            state=flt.status or "all",
-        )
-        if flt.charger_id is not None:
-            conditions.append(ChargingSession.charger_id == flt.charger_id)
+        conditions += sessions_conditions(session, flt, tz)
     elif name == "reservations":
         r = Reservation
         conditions += _range(r.starts_at, start, end)
@@ -407,6 +507,15 @@ def _file_conditions(
             conditions.append(ChargerAccess.charger_id == flt.charger_id)
     elif name == "id_tags" and flt.account_id is not None:
         conditions.append(IdTag.account_id == flt.account_id)
+    elif name == "outages":
+        conditions += _range(Outage.started_at, start, end)
+        if flt.charger_id is not None:
+            conditions.append(Outage.charger_id == flt.charger_id)
+        if flt.cause is not None:
+            conditions.append(Outage.cause == OutageCause(flt.cause))
+        if flt.status is not None:
+            still_down = Outage.ended_at.is_(None)
+            conditions.append(still_down if flt.status == "open" else ~still_down)
     return conditions
 
 
@@ -457,6 +566,7 @@ def usage_query(name: str, flt: ExportFilter, period: Period, dialect: str) -> S
             s.charger_id,
             bucket.label("bucket"),
             s.energy_kwh,
+            s.cost_total,
         )
         .where(*_usage_conditions(flt, period.tz))
         .subquery("per_session")
@@ -470,9 +580,31 @@ def usage_query(name: str, flt: ExportFilter, period: Period, dialect: str) -> S
             func.count().label("sessions"),
             # NUMERIC in both databases' SUM; the 3 decimals the schema keeps.
             type_coerce(func.sum(c.energy_kwh), Numeric(14, 3)).label("energy_kwh"),
+            # NULL (an empty cell) when no session of the row has a stored cost.
+            type_coerce(func.sum(c.cost_total), Numeric(16, 3)).label("cost_total"),
         )
         .group_by(c.bucket, c.account_id, c.charger_id)
         .order_by(c.bucket, Bytewise(c.account_id), Bytewise(c.charger_id))
+    )
+
+
+def uptime_query(flt: ExportFilter, tz: ZoneInfo, stored: Collection[str] = ()) -> Select[Any]:
+    """``uptime-monthly``: every charger (or the one asked for) and month of ``uptime_months``,
+    at ``flt.as_of``; minutes as numbers, percentages as text with three decimals. ``stored``:
+    the months read from the stored figures (``stored_months``)."""
+    now = _as_of(flt)
+    first, last = uptime_months(flt.first_day, flt.last_day, now, tz)
+    chargers = None if flt.charger_id is None else [flt.charger_id]
+    figures = uptime_statement(tz, first, last, now, chargers, stored)
+    c = figures.selected_columns
+    return figures.with_only_columns(
+        c.charger_id,
+        c.month,
+        Thousandths(c.minutes_milli).label("minutes"),
+        Thousandths(c.outage_milli).label("outage_minutes"),
+        Thousandths(c.excluded_milli).label("excluded_minutes"),
+        ThousandthsText(c.uptime_milli).label("uptime_percent"),
+        ThousandthsText(c.uptime_12m_milli).label("uptime_12m_percent"),
     )
 
 
@@ -482,6 +614,8 @@ def export_statement(
     """The SELECT of an export, its columns ``EXPORT_COLUMNS[name]``; None when it is empty
     without asking (usage with no session in range)."""
     dialect = session.get_bind().dialect.name
+    if name == UPTIME_MONTHLY:
+        return uptime_query(flt, tz, stored_months(session, tz, _as_of(flt)))
     if name in USAGE_COLUMNS:
         period = usage_period(session, flt, tz)
         return None if period is None else usage_query(name, flt, period, dialect)

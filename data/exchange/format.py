@@ -27,15 +27,18 @@ from data.core.models import (
     Plan,
     ReservationStatus,
     Role,
+    TariffVersion,
     Visibility,
 )
 from data.core.models import Charger as ChargerModel
 from data.core.models import Reservation as ReservationModel
+from data.uptime.outages import Outage, OutageCause
 
 # Rows per INSERT/UPDATE executemany and per fetched chunk when streaming (import and export).
 BATCH_SIZE = 5000
 
 _TEXT_LENGTH = 200
+_NOTE_LENGTH = 2000  # an outage's note: room for why it is excluded
 _EMAIL_LENGTH = 254
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -69,6 +72,10 @@ def _id(raw: str) -> str:
     if len(raw) > ID_LENGTH or "\x00" in raw:
         return _check_text(raw, ID_LENGTH)  # raises with the reason
     return raw
+
+
+def _note(raw: str) -> str:
+    return _check_text(raw, _NOTE_LENGTH)
 
 
 def _email(raw: str) -> str:
@@ -147,6 +154,25 @@ def _decimal(precision: int, scale: int, *, positive: bool = False) -> Callable[
     return parse
 
 
+def _whole(limit: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not raw.isdigit() or not raw.isascii():
+            raise BadCell(f"{raw!r} is not a whole number 0 or more (write it like 30)")
+        value = int(raw)
+        if value > limit:
+            raise BadCell(f"{raw} is too large (at most {limit})")
+        return value
+
+    return parse
+
+
+def _percent(raw: str) -> Decimal:
+    value = _decimal(5, 2)(raw)
+    if value > 100:
+        raise BadCell(f"{raw} is not a percentage from 0 to 100")
+    return value
+
+
 def _enum(cls: type[Enum]) -> Callable[[str], Enum]:
     members = {m.value: m for m in cls}
     allowed = ", ".join(members)
@@ -181,18 +207,45 @@ def _f(name: str, parse: Callable[[str], Any], *, optional: bool = False) -> Fie
 
 # Spec order. A column is optional in the header only where the spec calls the value optional or
 # where a NULL has a meaning of its own; cells of required nullable columns may still be empty.
+_price = _decimal(12, 4)  # tariffs.csv prices (Numeric(12, 4)); negatives are refused
+_money = _decimal(14, 3)  # sessions.csv costs (Numeric(14, 3))
+# The cost columns of sessions.csv, all optional: empty ones are computed on import.
+COST_COLUMNS = (
+    "tariff_id",
+    "currency",
+    "cost_energy",
+    "cost_time",
+    "cost_fee",
+    "cost_total",
+    "vat_amount",
+)
+
 FIELDS: dict[str, tuple[Field, ...]] = {
+    "tariffs": (
+        _f("tariff_id", _id),
+        _f("valid_from", _timestamp),
+        _f("name", _text),
+        _f("currency", _currency),
+        _f("energy_price_per_kwh", _price, optional=True),
+        _f("dc_energy_price_per_kwh", _price, optional=True),
+        _f("session_fee", _price, optional=True),
+        _f("time_price_per_hour", _price, optional=True),
+        _f("time_free_minutes", _whole(10 * 24 * 60), optional=True),
+        _f("vat_percent", _percent, optional=True),
+    ),
     "operator": (
         _f("name", _text),
         _f("support_email", _email, optional=True),
         _f("timezone", _timezone),
         _f("currency", _currency),
+        _f("default_tariff_id", _id, optional=True),
     ),
     "plans": (
         _f("plan_id", _id),
         _f("name", _text),
         _f("allowance_kwh", _decimal(12, 3)),
         _f("currency", _currency),
+        _f("tariff_id", _id, optional=True),
     ),
     "users": (
         _f("email", _email),
@@ -223,6 +276,13 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("ended_at", _timestamp, nullable=True),  # empty: the session is in progress
         _f("energy_kwh", _decimal(12, 3)),
         _f("finalized", _bool),
+        _f("tariff_id", _id, optional=True),
+        _f("currency", _currency, optional=True),
+        _f("cost_energy", _money, optional=True),
+        _f("cost_time", _money, optional=True),
+        _f("cost_fee", _money, optional=True),
+        _f("cost_total", _money, optional=True),
+        _f("vat_amount", _money, optional=True),
     ),
     "id_tags": (_f("id_tag", _id), _f("account_id", _id)),
     "reservations": (
@@ -232,6 +292,15 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         _f("starts_at", _timestamp),
         _f("ends_at", _timestamp),
         _f("status", _enum(ReservationStatus)),
+    ),
+    "outages": (
+        _f("outage_id", _id),
+        _f("charger_id", _id),
+        _f("started_at", _timestamp),
+        Field("ended_at", _timestamp, nullable=True),  # empty: the charger is still down
+        _f("cause", _enum(OutageCause)),
+        _f("excluded", _bool),
+        _f("note", _note, optional=True),
     ),
 }
 
@@ -243,6 +312,7 @@ COLUMNS: dict[str, list[str]] = {name: [f.name for f in fields] for name, fields
 
 # The columns that identify a row of each file (users: the email, compared case-insensitively).
 KEYS: dict[str, tuple[str, ...]] = {
+    "tariffs": ("tariff_id", "valid_from"),
     "operator": (),
     "plans": ("plan_id",),
     "users": ("email",),
@@ -252,18 +322,21 @@ KEYS: dict[str, tuple[str, ...]] = {
     "sessions": ("session_id",),
     "id_tags": ("id_tag",),
     "reservations": ("reservation_id",),
+    "outages": ("outage_id",),
 }
 
 
 # The files whose rows are rows of one table, column for column: the table and the file columns
 # the database names otherwise (each key: ``plan_id`` is ``plans.id``).
 _TABLE_RENAMES: dict[str, tuple[Table, dict[str, str]]] = {
+    "tariffs": (TariffVersion.__table__, {}),  # type: ignore[dict-item]
     "plans": (Plan.__table__, {"plan_id": "id"}),  # type: ignore[dict-item]
     "chargers": (ChargerModel.__table__, {"charger_id": "id"}),  # type: ignore[dict-item]
     "access": (ChargerAccess.__table__, {}),  # type: ignore[dict-item]
     "sessions": (ChargingSession.__table__, {"session_id": "id"}),  # type: ignore[dict-item]
     "id_tags": (IdTag.__table__, {}),  # type: ignore[dict-item]
     "reservations": (ReservationModel.__table__, {"reservation_id": "id"}),  # type: ignore[dict-item]
+    "outages": (Outage.__table__, {"outage_id": "id"}),  # type: ignore[dict-item]
 }
 
 TABLE_COLUMNS: dict[str, tuple[Table, dict[str, str]]] = {

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -27,14 +28,18 @@ from sqlalchemy.orm import Session
 
 from data.accounts.passwords import hash_password, verify_password
 from data.accounts.signin import landing_account_id
+from data.audit.entries import Action, Actor, record
 from data.core.models import (
     Account,
     Operator,
     Role,
     User,
 )
-from data.exchange.format import BATCH_SIZE, KEYS, TABLE_COLUMNS, email_key
+from data.exchange.format import BATCH_SIZE, COST_COLUMNS, KEYS, TABLE_COLUMNS, email_key
 from data.exchange.validation import ParsedFile, ParsedRow, read_folder
+from data.pricing.tariffs import Versions, price_sessions, price_unpriced_sessions
+from data.uptime.outages import OutageKind
+from data.uptime.stored import refresh_stored_months
 
 # Up to this many keys, existing rows are fetched with ``IN (...)`` lookups; above it, one
 # streamed scan of the table is cheaper than many lookups.
@@ -225,8 +230,10 @@ def _upsert(
     key_cols: Sequence[str],
     rows: Sequence[dict[str, Any]],
     counts: FileCounts,
+    adjust: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
-    """Insert new rows and update the ones that differ; rows are database-column dicts."""
+    """Insert new rows and update the ones that differ; rows are database-column dicts.
+    ``adjust(row, old)`` may change a row that exists before it is compared."""
     composite = len(key_cols) > 1
 
     def key_of(row: dict[str, Any]) -> Any:
@@ -238,6 +245,8 @@ def _upsert(
     all_cols = [c.name for c in table.columns]
     for row in rows:
         old = existing.get(key_of(row))
+        if old is not None and adjust is not None:
+            row = adjust(row, old)
         if old is None:
             # Absent optional columns are NULL; uniform keys keep executemany in one batch.
             inserts.append({c: row.get(c) for c in all_cols})
@@ -408,6 +417,55 @@ def _set_default_accounts(session: Session, user_ids: set[int]) -> None:
     _update(session, users, ["id"], updates)
 
 
+# What a session's cost depends on: when one of these changes, a computed cost is stale.
+_PRICED_FACTS = ("account_id", "charger_id", "started_at", "ended_at", "energy_kwh", "finalized")
+
+
+def _session_costs(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A row whose cost is given keeps it, with the version that priced it: the one of its
+    tariff in force at its start (None when that tariff had none then: a cost from elsewhere).
+    A row without a cost leaves the stored one alone (``_clear_stale_cost`` decides)."""
+    versions = Versions.load(session)
+    out = []
+    for row in rows:
+        if all(row.get(c) is None for c in COST_COLUMNS):
+            row = {c: v for c, v in row.items() if c not in COST_COLUMNS}
+        else:
+            version = versions.in_force(row.get("tariff_id"), row["started_at"])
+            row["tariff_valid_from"] = None if version is None else version.valid_from
+        out.append(row)
+    return out
+
+
+def _clear_stale_cost(row: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """A session imported without a cost whose facts changed loses its stored cost, so that it
+    is computed anew (``_price``); unchanged, it keeps it and the import changes nothing."""
+    if "cost_total" in row or all(old[c] == row[c] for c in _PRICED_FACTS if c in row):
+        return row
+    return {**row, **dict.fromkeys((*COST_COLUMNS, "tariff_valid_from"))}
+
+
+def _keep_kind(row: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """An outage already in the database keeps its kind (the file has none): one the OCPP feed
+    opened stays the feed's, for its bookkeeping to close."""
+    return {c: v for c, v in row.items() if c != "kind"}
+
+
+def _price(session: Session, files: dict[str, ParsedFile], report: ImportReport) -> None:
+    """Sessions with an empty cost are priced by the rule; when tariffs, the default, plans or
+    accounts changed, so is every finalized session a tariff now covers without a cost yet."""
+    changed = {
+        name
+        for name in ("tariffs", "operator", "plans", "accounts")
+        if name in files
+        and (report.files[f"{name}.csv"].added or report.files[f"{name}.csv"].updated)
+    }
+    if changed:
+        price_unpriced_sessions(session)
+    elif "sessions" in files:
+        price_sessions(session, (r.values["session_id"] for r in files["sessions"].rows))
+
+
 def _one_writer_at_a_time(session: Session) -> None:
     """Serialise the writing phase of imports into one database, up to their commit.
 
@@ -427,8 +485,17 @@ def _one_writer_at_a_time(session: Session) -> None:
         session.execute(text("UPDATE operator SET id = id WHERE 0"))
 
 
-def import_folder(session: Session, folder: Path, *, dry_run: bool = False) -> ImportReport:
-    """Validate every file of ``folder`` and, only if all of it is valid, upsert it.
+def import_folder(
+    session: Session,
+    folder: Path,
+    *,
+    actor: Actor,
+    now: datetime,
+    source: str | None = None,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Validate every file of ``folder`` and, only if all of it is valid, upsert it; recorded in
+    the audit log as ``actor``'s, with ``source`` (what was imported: the folder, by default).
 
     Raises ``ExchangeError`` listing every problem; then nothing has been written (and the
     caller's transaction should be rolled back as usual). A rule only the database checks
@@ -456,13 +523,35 @@ def import_folder(session: Session, folder: Path, *, dry_run: bool = False) -> I
             table, mapping = TABLE_COLUMNS[name]
             key_cols = [mapping[c] for c in KEYS[name]]
             rows = [_db_row(parsed, mapping, r) for r in parsed.rows]
-            _upsert(session, table, key_cols, rows, counts)
+            adjust = None
+            if name == "sessions":
+                rows = _session_costs(session, rows)
+                adjust = _clear_stale_cost
+            elif name == "outages":
+                rows = [{**row, "kind": OutageKind.imported} for row in rows]
+                adjust = _keep_kind
+            _upsert(session, table, key_cols, rows, counts, adjust)
+            if name == "outages" and (counts.added or counts.updated):
+                # Rows may move in time or between chargers: every stored month again.
+                session.flush()
+                refresh_stored_months(session, None, datetime.min.replace(tzinfo=UTC))
+    _price(session, files, report)
     if "users" in files:
         # New users have no default yet; their ids exist only now.
         emails = {email_key(r.values["email"]) for r in files["users"].rows}
         touched_users |= {u["id"] for k, u in _load_users(session).items() if k in emails}
     _set_default_accounts(session, touched_users)
     session.flush()
+    file_counts = {
+        name: {"added": c.added, "updated": c.updated, "unchanged": c.unchanged}
+        for name, c in report.files.items()
+    }
+    detail = f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged."
+    imported = source or str(folder)
+    record(
+        session, actor, now, Action.import_loaded, "import", imported,
+        after=file_counts, detail=detail,
+    )  # fmt: skip
     if dry_run:
         # Undoes every write, drops PostgreSQL's temporary tables and releases the import lock.
         session.rollback()

@@ -13,10 +13,22 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from data.core.models import Account, Plan, User
+from data.core.models import Account, Operator, Plan, TariffVersion, User
 from data.core.models import Charger as ChargerModel
 from data.exchange.csv_safety import restore_cell
-from data.exchange.format import FIELDS, FILES, KEYS, BadCell, Field, email_key, format_timestamp
+from data.exchange.format import (
+    COST_COLUMNS,
+    FIELDS,
+    FILES,
+    KEYS,
+    BadCell,
+    Field,
+    email_key,
+    format_decimal,
+    format_timestamp,
+)
+from data.pricing.rows import prices_of
+from data.pricing.tariffs import Versions, repricing_conflict
 
 # --- Errors ----------------------------------------------------------------------------------
 
@@ -46,15 +58,34 @@ class ExchangeError(Exception):
         super().__init__(f"{len(self.errors)} error(s) in the import folder{first}")
 
 
-# Which file's ids a column must name: (file column, target file).
+# Which file's ids a column must name: (file column, target). ``tariff_ids`` are the tariffs of
+# tariffs.csv (whose rows are versions, keyed by tariff and valid_from).
 _REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "operator": (("default_tariff_id", "tariff_ids"),),
+    "plans": (("tariff_id", "tariff_ids"),),
     "accounts": (("email", "users"), ("plan_id", "plans")),
     "access": (("account_id", "accounts"), ("charger_id", "chargers")),
-    "sessions": (("account_id", "accounts"), ("charger_id", "chargers")),
+    "sessions": (
+        ("account_id", "accounts"),
+        ("charger_id", "chargers"),
+        ("tariff_id", "tariff_ids"),
+    ),
     "id_tags": (("account_id", "accounts"),),
     "reservations": (("account_id", "accounts"), ("charger_id", "chargers")),
+    "outages": (("charger_id", "chargers"),),
 }
-_NOUN = {"users": "user", "plans": "plan", "accounts": "account", "chargers": "charger"}
+_NOUN = {
+    "users": "user",
+    "plans": "plan",
+    "accounts": "account",
+    "chargers": "charger",
+    "tariff_ids": "tariff",
+}
+_FILE_OF = {"tariff_ids": "tariffs"}
+# A session's cost, when given, is all of these (tariff_id may stay empty: a tariff of the
+# system the session comes from).
+_COST_REQUIRED = tuple(c for c in COST_COLUMNS if c != "tariff_id")
+_COST_PARTS = ("cost_energy", "cost_time", "cost_fee")
 
 
 # --- Reading and validating ---------------------------------------------------------------------
@@ -172,6 +203,7 @@ def _check_rules(parsed: ParsedFile, errors: list[RowError]) -> None:
             errors.append(RowError(fname, row.line, "", "operator.csv holds exactly one row"))
     key_cols = KEYS[parsed.name]
     first_line: dict[Any, int] = {}
+    bad_lines = {e.line for e in errors if e.file == fname}  # cells that did not parse
     for row in parsed.rows:
         v = row.values
         if key_cols:
@@ -185,7 +217,7 @@ def _check_rules(parsed: ParsedFile, errors: list[RowError]) -> None:
                     )
                 else:
                     first_line[key] = row.line
-        if parsed.name == "sessions":
+        if parsed.name in ("sessions", "outages"):
             started, ended = v.get("started_at"), v.get("ended_at")
             if started is not None and ended is not None and ended < started:
                 errors.append(
@@ -197,6 +229,8 @@ def _check_rules(parsed: ParsedFile, errors: list[RowError]) -> None:
                         f"{format_timestamp(started)})",
                     )
                 )
+            if parsed.name == "sessions":
+                _check_session_cost(parsed, row, bad_lines, errors)
         elif parsed.name == "reservations":
             starts, ends = v.get("starts_at"), v.get("ends_at")
             if starts is not None and ends is not None and ends <= starts:
@@ -211,6 +245,53 @@ def _check_rules(parsed: ParsedFile, errors: list[RowError]) -> None:
                 )
 
 
+def _check_session_cost(
+    parsed: ParsedFile, row: ParsedRow, bad_lines: set[int], errors: list[RowError]
+) -> None:
+    """A cost given in sessions.csv is complete, adds up, and belongs to a finished,
+    finalized session; an empty one is computed on import."""
+    present = [c for c in COST_COLUMNS if c in parsed.columns]
+    v = row.values
+    if not any(v.get(c) is not None for c in present):
+        return
+    fname = f"{parsed.name}.csv"
+    if row.line in bad_lines:
+        return  # a cell that did not parse reads as empty: its own error says enough
+    missing = [c for c in _COST_REQUIRED if v.get(c) is None]
+    for column in missing:
+        errors.append(
+            RowError(
+                fname, row.line, column, "a value is required when the session's cost is given"
+            )
+        )
+    if missing:
+        return
+    if v.get("finalized") is False or ("ended_at" in parsed.columns and v.get("ended_at") is None):
+        errors.append(
+            RowError(
+                fname,
+                row.line,
+                "cost_total",
+                "only a finished, finalized session has a stored cost; leave the cost empty",
+            )
+        )
+    parts = sum(v[c] for c in _COST_PARTS)
+    if v["cost_total"] != parts:
+        errors.append(
+            RowError(
+                fname,
+                row.line,
+                "cost_total",
+                f"{format_decimal(v['cost_total'])} is not cost_energy + cost_time + cost_fee "
+                f"({format_decimal(parts)})",
+            )
+        )
+    elif v["vat_amount"] > v["cost_total"]:
+        errors.append(
+            RowError(fname, row.line, "vat_amount", "the VAT is more than the cost_total")
+        )
+
+
 class _Known:
     """The keys a reference may name: rows already in the database plus rows of this import.
 
@@ -221,6 +302,7 @@ class _Known:
         "plans": lambda: select(Plan.id),
         "accounts": lambda: select(Account.id),
         "chargers": lambda: select(ChargerModel.id),
+        "tariff_ids": lambda: select(TariffVersion.tariff_id).distinct(),
     }
 
     def __init__(self, session: Session) -> None:
@@ -232,10 +314,14 @@ class _Known:
     def add_file(self, parsed: ParsedFile) -> None:
         if not parsed.key_complete:
             self.untrusted.add(parsed.name)
+            if parsed.name == "tariffs":
+                self.untrusted.add("tariff_ids")
             return
         keys = {r.key for r in parsed.rows}
         keys.discard(None)
         self.imported[parsed.name] = keys
+        if parsed.name == "tariffs":
+            self.imported["tariff_ids"] = {key[0] for key in keys}
 
     def has(self, target: str, key: Any) -> bool | None:
         """Whether ``key`` exists; None when it cannot be told."""
@@ -272,7 +358,7 @@ def _check_references(parsed: ParsedFile, known: _Known, errors: list[RowError])
                         row.line,
                         column,
                         f"unknown {_NOUN[target]} {value!r}: "
-                        f"not in {target}.csv nor in the database",
+                        f"not in {_FILE_OF.get(target, target)}.csv nor in the database",
                     )
                 )
 
@@ -305,6 +391,75 @@ def read_folder(session: Session, folder: Path) -> dict[str, ParsedFile]:
         errors[first_error:] = sorted(errors[first_error:], key=lambda e: e.line)
         known.add_file(parsed)
         files[name] = parsed
+    _check_prices(session, files, errors)
     if errors:
+        # Folder-level errors first, then file by file in import order, line by line.
+        order = {f"{name}.csv": i for i, name in enumerate(FILES)}
+        errors.sort(key=lambda e: (order.get(e.file, -1), e.line))
         raise ExchangeError(errors)
     return files
+
+
+def _check_prices(session: Session, files: dict[str, ParsedFile], errors: list[RowError]) -> None:
+    """Rules across files and the database: one currency (the operator's) for tariffs and
+    costs, and no tariff version that would re-price a session priced or in progress."""
+    db_versions = Versions(prices_of(row) for row in session.scalars(select(TariffVersion)))
+    operator = files.get("operator")
+    currency = session.scalar(select(Operator.currency).where(Operator.id == 1))
+    if operator is not None and operator.rows and "currency" in operator.columns:
+        row = operator.rows[0]
+        given = row.values.get("currency")
+        if given is not None:
+            replaced = {r.key for r in files["tariffs"].rows} if "tariffs" in files else set()
+            others = sorted(
+                {
+                    v.currency
+                    for versions in db_versions.by_tariff.values()
+                    for v in versions
+                    if v.currency != given and (v.tariff_id, v.valid_from) not in replaced
+                }
+            )
+            if others:
+                errors.append(
+                    RowError(
+                        "operator.csv",
+                        row.line,
+                        "currency",
+                        f"{given} differs from the currency of the tariffs in the database "
+                        f"({', '.join(others)})",
+                    )
+                )
+        currency = given
+    for name in ("tariffs", "sessions"):
+        parsed = files.get(name)
+        if parsed is None or currency is None or "currency" not in parsed.columns:
+            continue
+        for row in parsed.rows:
+            code = row.values.get("currency")
+            if code is not None and code != currency:
+                errors.append(
+                    RowError(
+                        f"{name}.csv",
+                        row.line,
+                        "currency",
+                        f"{code} differs from the operator's currency {currency}",
+                    )
+                )
+    tariffs = files.get("tariffs")
+    if tariffs is None or not tariffs.key_complete:
+        return
+    with_errors = {e.line for e in errors if e.file == "tariffs.csv"}
+    for row in tariffs.rows:
+        if row.key is None or row.line in with_errors:
+            continue  # its cells first
+        tariff_id, valid_from = row.key
+        old = db_versions.get(tariff_id, valid_from)
+        if old is not None and all(
+            getattr(old, c) == row.values.get(c) for c in tariffs.columns if c != "tariff_id"
+        ):
+            continue  # unchanged
+        conflict = repricing_conflict(session, tariff_id, valid_from, versions=db_versions)
+        if conflict is not None:
+            errors.append(
+                RowError("tariffs.csv", row.line, "valid_from", f"would re-price {conflict}")
+            )

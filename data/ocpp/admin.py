@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from data.accounts.passwords import hash_password
+from data.audit.entries import Action, Actor, record
 from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus, charger_status_expression
 from data.core.models import (
     ID_LENGTH,
@@ -35,6 +36,7 @@ from data.core.models import (
     User,
 )
 from data.core.sql import KWH, kwh_decimal
+from data.pricing.tariffs import price_session
 
 CHARGER_LIMIT = 20  # rows on the page; the search narrows it down
 TAG_LIMIT = 20
@@ -224,21 +226,42 @@ def _charger(session: Session, charger_id: object) -> Charger:
     raise OcppAdminError("There is no charger with that id.")
 
 
-def set_ocpp_password(session: Session, charger_id: object, password: object) -> str:
+def _password_state(charger: Charger) -> dict[str, str]:
+    # What the audit log keeps of a charger's password: whether there is one, never the hash.
+    return {"ocpp_password": "set" if charger.ocpp_password_hash else "not set"}
+
+
+def set_ocpp_password(
+    session: Session, charger_id: object, password: object, *, actor: Actor, now: datetime
+) -> str:
     """Store the argon2 hash of the charger's HTTP Basic password; returns the charger's id.
 
     The central system then refuses that charger without it (existing connections keep going
     until they reconnect)."""
     value = validate_ocpp_password(password)
     charger = _charger(session, charger_id)
+    before = _password_state(charger)
+    replaced = charger.ocpp_password_hash is not None
     charger.ocpp_password_hash = hash_password(value)
+    after = {"ocpp_password": "replaced" if replaced else "set"}
+    record(
+        session, actor, now, Action.charger_ocpp_password_set, "charger", charger.id,
+        before=before, after=after,
+    )  # fmt: skip
     return charger.id
 
 
-def clear_ocpp_password(session: Session, charger_id: object) -> str:
+def clear_ocpp_password(
+    session: Session, charger_id: object, *, actor: Actor, now: datetime
+) -> str:
     """The charger connects without Basic auth again; returns the charger's id."""
     charger = _charger(session, charger_id)
+    before = _password_state(charger)
     charger.ocpp_password_hash = None
+    record(
+        session, actor, now, Action.charger_ocpp_password_cleared, "charger", charger.id,
+        before=before, after=_password_state(charger),
+    )  # fmt: skip
     return charger.id
 
 
@@ -316,7 +339,9 @@ def _customer_account(session: Session, account: object) -> Account:
     return found
 
 
-def assign_id_tag(session: Session, id_tag: object, account: object) -> IdTagRow:
+def assign_id_tag(
+    session: Session, id_tag: object, account: object, *, actor: Actor, now: datetime
+) -> IdTagRow:
     """Give ``id_tag`` to a customer account. A tag already in use is refused (remove it first),
     so a card can never silently move to someone else's bill."""
     tag = validate_id_tag(id_tag)
@@ -332,17 +357,23 @@ def assign_id_tag(session: Session, id_tag: object, account: object) -> IdTagRow
     except IntegrityError:
         # Another operator assigned it between our check and our insert (the caller rolls back).
         raise OcppAdminError(f"Id tag {tag} was just assigned by someone else.") from None
+    after = {"account_id": owner.id}
+    record(session, actor, now, Action.id_tag_assigned, "id_tag", tag, after=after)
     user = session.get(User, owner.user_id)
     return IdTagRow(tag, owner.id, user.email if user else "", owner.label)
 
 
-def remove_id_tag(session: Session, id_tag: object) -> bool:
+def remove_id_tag(session: Session, id_tag: object, *, actor: Actor, now: datetime) -> bool:
     """True if the tag existed and is gone; chargers then answer Invalid for it."""
     if not isinstance(id_tag, str) or not id_tag or len(id_tag) > ID_LENGTH:
         return False
     # One DELETE: two operators removing the same tag both end with it gone, one told so.
-    removed = session.execute(delete(IdTag).where(IdTag.id_tag == id_tag))
-    return bool(getattr(removed, "rowcount", 0))
+    owner = session.scalar(delete(IdTag).where(IdTag.id_tag == id_tag).returning(IdTag.account_id))
+    if owner is None:
+        return False
+    before = {"account_id": owner}
+    record(session, actor, now, Action.id_tag_removed, "id_tag", id_tag, before=before)
+    return True
 
 
 # --- reservations sent to chargers -----------------------------------------------------------
@@ -486,11 +517,12 @@ def parse_energy_kwh(value: object) -> Decimal:
 
 
 def resolve_energy_dispute(
-    session: Session, session_id: object, admin: str, value: object, now: datetime
+    session: Session, session_id: object, actor: Actor, value: object, now: datetime
 ) -> Decimal:
-    """An admin ends a session's energy dispute: ``value`` None confirms what the charger
-    reported, a figure corrects it. The session then counts again, with that energy (the
-    rollup triggers put it back). Returns the energy now counted."""
+    """An admin (``actor``, from an admin account) ends a session's energy dispute: ``value``
+    None confirms what the charger reported, a figure corrects it. The session then counts
+    again, with that energy (the rollup triggers put it back). Returns the energy now counted."""
+    admin = actor.account_id
     account = session.get(Account, admin) if isinstance(admin, str) else None
     if account is None or account.role != Role.admin:
         raise PermissionError("Only an admin account may resolve an energy dispute.")
@@ -514,9 +546,19 @@ def resolve_energy_dispute(
         energy = Decimal(reported).quantize(Decimal("0.001"))
     else:
         energy = parse_energy_kwh(value)
+    before = {"energy_kwh": row.energy_kwh, "energy_disputed": True, "cost_total": row.cost_total}
+    reported = row.energy_disputed_kwh
     row.energy_kwh = energy
     row.energy_disputed_at = None
     row.energy_resolved_at = now
     row.energy_resolved_by = account.id
     session.flush()
+    # A finalized session's cost follows its energy (by the version that priced it, if any).
+    price_session(session, row.id)
+    action = Action.session_energy_confirmed if value is None else Action.session_energy_corrected
+    after = {"energy_kwh": energy, "energy_disputed": False, "cost_total": row.cost_total}
+    detail = None if reported is None else f"The charger reported {kwh_decimal(reported)} kWh."
+    record(
+        session, actor, now, action, "session", row.id, before=before, after=after, detail=detail
+    )
     return energy

@@ -1,14 +1,17 @@
 """The operators' command log: commands to chargers with who asked, filtered in SQL.
 
-``command_log_rows`` reads ``charger_commands`` newest first, with the asking person's email
-joined, filtered by charger, action, status and a range of local days (``CommandLogFilter``,
-built from what a page or a query string sent by ``parse_log_filter``, which says what is wrong
-in words). ``sessions_in_progress`` names the sessions open on a charger: what a destructive
-command would interrupt, and what RemoteStopTransaction may stop.
+``command_log_rows`` reads a page's worth of ``charger_commands`` newest first, with the asking
+person's email (or, for Polaris's own ReserveNow / CancelReservation, the reservation) joined
+(``iter_command_log_rows`` streams them all, for the CSV export), filtered by charger, action,
+status and a range of local days (``CommandLogFilter``, built from what a
+page or a query string sent by ``parse_log_filter``, which says what is wrong in words).
+``sessions_in_progress`` names the sessions open on a charger: what a destructive command would
+interrupt, and what RemoteStopTransaction may stop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -16,8 +19,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from data.core.models import ChargerCommand, ChargingSession, CommandStatus, OcppTransaction, User
-from data.core.periods import local_midnight_utc
+from data.core.models import (
+    ChargerCommand,
+    ChargingSession,
+    CommandStatus,
+    OcppReservation,
+    OcppTransaction,
+    User,
+)
+from data.core.periods import FilterValueError, filter_day, filter_text, local_midnight_utc
 from data.ocpp.commands import ACTIONS, CommandError, CommandRow, command_row
 
 LOG_LIMIT = 200  # rows a page shows; the CSV export has every filtered row
@@ -28,6 +38,7 @@ CHARGER_ID_MAX = 64
 class CommandLogRow:
     command: CommandRow
     user_email: str | None  # who asked (None from the command line, or the person was removed)
+    reservation_id: str | None = None  # ReserveNow / CancelReservation: the reservation's id
 
 
 @dataclass(frozen=True)
@@ -50,24 +61,6 @@ class CommandLogFilter:
         return {k: v for k, v in values.items() if v}
 
 
-def _text(value: object, name: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise CommandError(f"{name}: give one value as text")
-    return value.strip() or None
-
-
-def _day(value: object, name: str) -> date | None:
-    text = _text(value, name)
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text[:10]) if len(text) <= 10 else date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"{name}: a date like 2026-12-05, not {text[:20]!r}") from None
-
-
 def parse_log_filter(
     charger: object = None,
     action: object = None,
@@ -77,16 +70,25 @@ def parse_log_filter(
 ) -> CommandLogFilter:
     """The filter from what a page or a query string sent; ``CommandError`` says what is wrong
     (an unknown action or status, a date that is not one, from after to)."""
-    charger_id = _text(charger, "charger")
+    try:
+        return _log_filter(charger, action, status, first_day, last_day)
+    except FilterValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _log_filter(
+    charger: object, action: object, status: object, first_day: object, last_day: object
+) -> CommandLogFilter:
+    charger_id = filter_text(charger, "charger")
     if charger_id is not None and len(charger_id) > CHARGER_ID_MAX:
         raise CommandError(f"charger: at most {CHARGER_ID_MAX} characters")
-    action_name = _text(action, "action")
+    action_name = filter_text(action, "action")
     if action_name is not None and action_name not in ACTIONS:
         raise CommandError(f"action: one of {', '.join(ACTIONS)}")
-    status_name = _text(status, "status")
+    status_name = filter_text(status, "status")
     if status_name is not None and status_name not in CommandStatus.__members__:
         raise CommandError(f"status: one of {', '.join(s.value for s in CommandStatus)}")
-    first, last = _day(first_day, "from"), _day(last_day, "to")
+    first, last = filter_day(first_day, "from"), filter_day(last_day, "to")
     if first is not None and last is not None and first > last:
         raise CommandError("from: the first day comes after the last one")
     return CommandLogFilter(
@@ -117,17 +119,38 @@ def _filtered(flt: CommandLogFilter, tz: ZoneInfo) -> Select[ChargerCommand, str
     return statement
 
 
-def command_log_rows(
-    session: Session, flt: CommandLogFilter, tz: ZoneInfo, limit: int | None = LOG_LIMIT
-) -> list[CommandLogRow]:
-    """The commands matching ``flt`` (days in ``tz``), newest first, at most ``limit``
-    (None: all of them, for the CSV export)."""
-    statement = _filtered(flt, tz).order_by(
-        ChargerCommand.requested_at.desc(), ChargerCommand.id.desc()
+def _newest_first(flt: CommandLogFilter, tz: ZoneInfo) -> Select[ChargerCommand, str, str]:
+    # Polaris's own commands name the reservation they were made for.
+    return (
+        _filtered(flt, tz)
+        .add_columns(OcppReservation.reservation_id)
+        .outerjoin(OcppReservation, OcppReservation.id == ChargerCommand.ocpp_reservation_id)
+        .order_by(ChargerCommand.requested_at.desc(), ChargerCommand.id.desc())
     )
-    if limit is not None:
-        statement = statement.limit(max(0, limit))
-    return [CommandLogRow(command_row(c), email) for c, email in session.execute(statement)]
+
+
+def command_log_rows(
+    session: Session, flt: CommandLogFilter, tz: ZoneInfo, limit: int = LOG_LIMIT
+) -> list[CommandLogRow]:
+    """The commands matching ``flt`` (days in ``tz``), newest first, at most ``limit``."""
+    statement = _newest_first(flt, tz).limit(max(0, limit))
+    return [
+        CommandLogRow(command_row(c), email, reservation_id)
+        for c, email, reservation_id in session.execute(statement)
+    ]
+
+
+def iter_command_log_rows(
+    session: Session, flt: CommandLogFilter, tz: ZoneInfo, *, batch_rows: int
+) -> Generator[CommandLogRow]:
+    """Every command matching ``flt``, newest first, for the CSV export: fetched ``batch_rows``
+    at a time (a server-side cursor on PostgreSQL), so the whole log is never in memory. Read
+    it to the end or close it while ``session``'s transaction is open (closing it closes the
+    cursor)."""
+    statement = _newest_first(flt, tz).execution_options(yield_per=batch_rows)
+    with session.execute(statement) as result:
+        for c, email, reservation_id in result:
+            yield CommandLogRow(command_row(c), email, reservation_id)
 
 
 def command_log_count(session: Session, flt: CommandLogFilter, tz: ZoneInfo) -> int:

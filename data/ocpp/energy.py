@@ -25,6 +25,7 @@ from data.core.models import ChargingSession
 from data.core.sql import KWH
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+POWER_IMPORT = "Power.Active.Import"
 WH = Decimal("0.001")  # meter readings are kept to the milliwatt-hour (Numeric(15, 3))
 MAX_READING_WH = Decimal("999999999999.999")  # the largest Numeric(15, 3)
 
@@ -32,6 +33,10 @@ MAX_READING_WH = Decimal("999999999999.999")  # the largest Numeric(15, 3)
 # are not exact) plus a fixed 0.05 kWh (seconds of clock skew between start and reading).
 POWER_TOLERANCE = Decimal("1.10")
 ENERGY_ALLOWANCE_KWH = Decimal("0.05")
+# A power reading above this (W) is absurd (the fastest car chargers give 350 kW): ignored.
+MAX_POWER_W = Decimal("1000000")
+# Power is kept to the watt (Numeric(10, 0)): no charger's power reading is finer.
+WATT = Decimal(1)
 # A charger without a power rating: above the fastest car chargers (350 kW CCS).
 FALLBACK_POWER_KW = Decimal("400")
 # The start time is the charger's own word: a backdated StartTransaction buys no more than
@@ -39,6 +44,21 @@ FALLBACK_POWER_KW = Decimal("400")
 MAX_PLAUSIBLE_DURATION = timedelta(days=3)
 
 log = logging.getLogger("polaris.ocpp")
+
+
+def _measured(sampled_value: Mapping[str, Any], unit: str, kilo_unit: str) -> Decimal | None:
+    """A SampledValue's value in ``unit`` (given in it, the default, or in ``kilo_unit``), or
+    None if it is in another unit, unreadable, not finite or negative."""
+    given = sampled_value.get("unit", unit)
+    if given not in (unit, kilo_unit):
+        return None
+    try:
+        value = Decimal(str(sampled_value.get("value", "")).strip())
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value < 0:
+        return None
+    return value * 1000 if given == kilo_unit else value
 
 
 def energy_reading_wh(sampled_value: Mapping[str, Any]) -> Decimal | None:
@@ -51,16 +71,8 @@ def energy_reading_wh(sampled_value: Mapping[str, Any]) -> Decimal | None:
         return None
     if sampled_value.get("phase"):
         return None
-    unit = sampled_value.get("unit", "Wh")
-    try:
-        value = Decimal(str(sampled_value.get("value", "")).strip())
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value < 0:
-        return None
-    if unit == "kWh":
-        value *= 1000
-    elif unit != "Wh":
+    value = _measured(sampled_value, "Wh", "kWh")
+    if value is None:
         return None
     # Beyond any register (and Decimal's precision): the most a reading can be, implausible.
     return min(value, MAX_READING_WH).quantize(WH, rounding=ROUND_HALF_UP)
@@ -75,6 +87,58 @@ def highest_energy_wh(meter_values: Iterable[Mapping[str, Any]]) -> Decimal | No
         if (wh := energy_reading_wh(sampled)) is not None
     ]
     return max(readings, default=None)
+
+
+def _power_w(sampled_value: Mapping[str, Any]) -> Decimal | None:
+    """A Power.Active.Import value in W (unit W or kW; none given: W), or None if it is not one
+    or is unreadable, negative or above ``MAX_POWER_W``."""
+    if sampled_value.get("measurand") != POWER_IMPORT:
+        return None
+    value = _measured(sampled_value, "W", "kW")
+    if value is None:
+        return None
+    return value if value <= MAX_POWER_W else None
+
+
+def sample_power_w(sampled_values: Iterable[Mapping[str, Any]]) -> Decimal | None:
+    """The power (whole W) of one MeterValue's sampled values (one sample time), or None.
+
+    A value without ``phase`` is the total; without one, the per-phase values are summed, one
+    per phase (``L1`` and ``L1-N`` are the same phase: the higher counts; ``N`` and the
+    line-to-line ones are no phase's import).
+    """
+    totals: list[Decimal] = []
+    phases: dict[str, Decimal] = {}
+    for sampled in sampled_values:
+        watts = _power_w(sampled)
+        if watts is None:
+            continue
+        phase = sampled.get("phase")
+        if not phase:
+            totals.append(watts)
+        elif phase in ("L1", "L2", "L3", "L1-N", "L2-N", "L3-N"):
+            line = phase[:2]
+            phases[line] = max(watts, phases.get(line, watts))
+    if totals:
+        total = max(totals)
+    elif phases:
+        total = sum(phases.values(), Decimal(0))
+    else:
+        return None
+    total = total.quantize(WATT, rounding=ROUND_HALF_UP)
+    # Three plausible phases may still add up to an absurd total.
+    return total if total <= MAX_POWER_W else None
+
+
+def peak_power_w(meter_values: Iterable[Mapping[str, Any]]) -> Decimal | None:
+    """The highest power (W) of a MeterValues ``meterValue`` list (or a StopTransaction's
+    ``transactionData``), each entry one sample time; None when none has a usable one."""
+    samples = [
+        watts
+        for meter_value in meter_values
+        if (watts := sample_power_w(meter_value.get("sampled_value", ()))) is not None
+    ]
+    return max(samples, default=None)
 
 
 def session_energy_kwh(start_wh: Decimal, last_wh: Decimal) -> Decimal:

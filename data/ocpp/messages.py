@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     Numeric,
     Table,
@@ -34,6 +35,8 @@ from sqlalchemy import (
     bindparam,
     case,
     exists,
+    func,
+    literal,
     or_,
     select,
     update,
@@ -59,8 +62,11 @@ from data.ocpp.energy import (
     dispute_session,
     highest_energy_wh,
     log_dispute,
+    peak_power_w,
     session_energy_kwh,
 )
+from data.pricing.tariffs import price_session
+from data.uptime.live import close_offline, follow_reports
 
 # A charger whose clock runs ahead would otherwise open sessions in the future.
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
@@ -95,6 +101,11 @@ def parse_timestamp(value: str | None, now: datetime) -> datetime:
         parsed = parsed.replace(tzinfo=UTC)
     parsed = parsed.astimezone(UTC)
     return now if parsed > now + MAX_CLOCK_AHEAD else parsed
+
+
+def ocpp_time(moment: datetime) -> str:
+    """An OCPP timestamp: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def session_id_for(transaction_id: int) -> str:
@@ -144,7 +155,17 @@ _REGISTER = (
     _transactions.c.meter_start_wh,
     _transactions.c.meter_last_wh,
 )
-# Only a higher reading moves the register (SET sees the row as it was before the UPDATE).
+
+
+def _raised_peak(peak: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``peak_power_w`` raised to ``peak`` if that is higher (a NULL ``peak`` keeps it): CASE,
+    not GREATEST, which SQLite lacks (and whose max() would take a NULL for the highest)."""
+    column = _transactions.c.peak_power_w
+    return case((func.coalesce(column, -1) < peak, peak), else_=column)
+
+
+# Only a higher reading moves the register, only a higher power the peak (a NULL ``reading``
+# or ``peak`` moves neither; SET sees the row as it was before the UPDATE).
 _RAISE_REGISTER = (
     _transactions.update()
     .where(_OPEN_TRANSACTION)
@@ -154,13 +175,15 @@ _RAISE_REGISTER = (
             (_higher, bindparam("sampled_at", type_=UTCDateTime())),
             else_=_transactions.c.meter_last_at,
         ),
+        peak_power_w=_raised_peak(bindparam("peak", type_=Numeric(10, 0))),
     )
     .returning(*_REGISTER)
 )
-# What the plausibility check needs, with the register (one statement).
+# What the plausibility check needs, with the register and the peak (one statement).
 _READ_REGISTER = (
     select(
         *_REGISTER,
+        _transactions.c.peak_power_w,
         _transactions.c.meter_last_at,
         _transactions.c.started_at,
         _chargers.c.max_power_kw,
@@ -181,7 +204,15 @@ _SESSION_ENERGY = (
 
 
 def touch(session: Session, charger_id: str, now: datetime) -> None:
-    """The charger was heard from at ``now`` (never moves ``last_seen_at`` backwards)."""
+    """The charger was heard from at ``now`` (never moves ``last_seen_at`` backwards), which
+    ends its offline outage if one is open."""
+    session.execute(_TOUCH, {"for_charger": charger_id, "now": now})
+    close_offline(session, charger_id, now)
+
+
+def _heard(session: Session, charger_id: str, now: datetime) -> None:
+    """``touch`` less the offline outage: a StatusNotification ends that in the statement that
+    follows its report (``follow_reports``), one round trip for both."""
     session.execute(_TOUCH, {"for_charger": charger_id, "now": now})
 
 
@@ -207,8 +238,9 @@ def status_notification(
     timestamp: str | None,
     now: datetime,
 ) -> None:
-    """StatusNotification: keep the latest status per connector (an older report never wins)."""
-    touch(session, charger_id, now)
+    """StatusNotification: keep the latest status per connector (an older report never wins),
+    and open or close the charger's out_of_order outage at this report when it is kept."""
+    _heard(session, charger_id, now)
     if connector_id < 0:
         raise OcppDataError("connectorId must be 0 or more")
     reported_at = parse_timestamp(timestamp, now)
@@ -224,12 +256,16 @@ def status_notification(
                 reported_at=reported_at,
             )
         )
-        session.flush()
     elif row.reported_at <= reported_at:
         row.status = status[:32]
         row.error_code = error_code[:64]
         row.info = info[:255] if info else None
         row.reported_at = reported_at
+    else:
+        close_offline(session, charger_id, now)  # an older report: only the offline outage ends
+        return
+    session.flush()
+    follow_reports(session, charger_id, status[:32], reported_at, now)
 
 
 def _tag_status(session: Session, charger_id: str, id_tag: str) -> tuple[str, str | None]:
@@ -352,17 +388,35 @@ def _own_transaction(
 
 
 def _raise_register(
-    session: Session, tx: OcppTransaction, reading_wh: Decimal, at: datetime
+    session: Session,
+    tx: OcppTransaction,
+    reading_wh: Decimal | None,
+    peak_w: Decimal | None,
+    at: datetime,
 ) -> bool:
-    """Move the transaction's register to ``reading_wh`` if that is higher; True if it moved.
+    """Move the transaction's register to ``reading_wh`` and its peak power to ``peak_w``,
+    each if higher (None: not that one); True if either moved.
 
-    One conditional UPDATE, so two concurrent writers can never lower it.
+    One conditional UPDATE, so two concurrent writers can never lower either.
     """
+    t = OcppTransaction
+    values: dict[str, Any] = {}
+    moves: list[ColumnElement[bool]] = []
+    if reading_wh is not None:
+        higher = t.meter_last_wh < reading_wh
+        values["meter_last_wh"] = case((higher, reading_wh), else_=t.meter_last_wh)
+        values["meter_last_at"] = case((higher, literal(at, UTCDateTime())), else_=t.meter_last_at)
+        moves.append(higher)
+    if peak_w is not None:
+        values["peak_power_w"] = _raised_peak(literal(peak_w, Numeric(10, 0)))
+        moves.append(func.coalesce(t.peak_power_w, -1) < peak_w)
+    if not moves:
+        return False
     moved = rows_changed(
         session,
-        update(OcppTransaction)
-        .where(OcppTransaction.id == tx.id, OcppTransaction.meter_last_wh < reading_wh)
-        .values(meter_last_wh=reading_wh, meter_last_at=at)
+        update(t)
+        .where(t.id == tx.id, or_(*moves))
+        .values(values)
         .execution_options(synchronize_session=False),
     )
     if moved:
@@ -382,8 +436,9 @@ def meter_values(
 
     Returns the session's energy in kWh after this message (None when the values belong to no
     open transaction of this charger: they are acknowledged and ignored). The busiest message
-    of all: three statements (last seen, register, session), four when the register moves.
-    An implausible reading is not taken: the session is marked disputed instead.
+    of all: three statements (last seen, register, session), four when the register or the
+    peak power moves (one UPDATE raises both). An implausible reading is not taken: the
+    session is marked disputed instead; its power, checked on its own, still counts.
     """
     del connector_id  # the transaction names its connector
     touch(session, charger_id, now)
@@ -394,6 +449,7 @@ def meter_values(
     if row is None:
         return None  # not this charger's, unknown, or stopped (meterStop is final)
     reading = highest_energy_wh(meter_value)
+    sampled_at = now
     if reading is not None:
         sampled_at = max(
             (parse_timestamp(v.get("timestamp"), now) for v in meter_value), default=now
@@ -405,11 +461,17 @@ def meter_values(
         if dispute is not None:
             log_dispute(charger_id, int(transaction_id), row.session_id, dispute, "MeterValues")
             dispute_session(session, row.session_id, dispute, now)
-        elif reading > row.meter_last_wh:
-            params = key | {"reading": reading, "sampled_at": sampled_at}
-            row = session.execute(_RAISE_REGISTER, params).first()
-            if row is None:
-                return None  # stopped meanwhile
+            reading = None
+        elif reading <= row.meter_last_wh:
+            reading = None
+    peak = peak_power_w(meter_value)
+    if peak is not None and row.peak_power_w is not None and peak <= row.peak_power_w:
+        peak = None
+    if reading is not None or peak is not None:
+        params = key | {"reading": reading, "sampled_at": sampled_at, "peak": peak}
+        row = session.execute(_RAISE_REGISTER, params).first()
+        if row is None:
+            return None  # stopped meanwhile
     energy = session_energy_kwh(row.meter_start_wh, row.meter_last_wh)
     if row.session_id is not None:
         session.execute(_SESSION_ENERGY, {"for_session": row.session_id, "energy": energy})
@@ -444,18 +506,20 @@ def stop_transaction(
     if tx is None or tx.stopped_at is not None:
         return tag_status
     final = min(Decimal(meter_stop_wh), MAX_READING_WH).quantize(WH)
+    peak = None
     if transaction_data:
         final = max(final, highest_energy_wh(transaction_data) or final)
+        peak = peak_power_w(transaction_data)
     stopped_at = max(parse_timestamp(timestamp, now), tx.started_at)
     charger = session.get(Charger, charger_id)
     dispute = check_reading(
         charger.max_power_kw if charger is not None else None, tx.started_at,
         tx.meter_start_wh, tx.meter_last_wh, tx.meter_last_at, final, stopped_at,
     )  # fmt: skip
-    if dispute is None:
-        _raise_register(session, tx, final, stopped_at)
-    else:
-        # Still stopped and answered; the session keeps its last plausible figure.
+    # A disputed final reading is not taken (the session keeps its last plausible figure; it
+    # is still stopped and answered); its power, checked on its own, still counts.
+    _raise_register(session, tx, final if dispute is None else None, peak, stopped_at)
+    if dispute is not None:
         log_dispute(charger_id, tx.id, tx.session_id, dispute, "StopTransaction")
     tx.stopped_at = stopped_at
     tx.stop_reason = (reason or "Local")[:32]
@@ -470,5 +534,8 @@ def stop_transaction(
             if dispute is not None:
                 row.energy_disputed_at = row.energy_disputed_at or now
                 row.energy_disputed_kwh = dispute.reported_kwh
+            session.flush()
+            # Its cost, by the tariff version in force at its start (none while disputed).
+            price_session(session, row.id)
     session.flush()
     return tag_status

@@ -1,39 +1,49 @@
-"""Reservations sent to chargers over OCPP 1.6J (ReserveNow / CancelReservation): which are
-due, claiming one so it is sent once, and the charger's answers, in ``ocpp_reservations``."""
+"""Reservations held at chargers over OCPP 1.6J (ReserveNow / CancelReservation), in
+``ocpp_reservations``, sent as commands (``data.ocpp.commands``) like everything else.
+
+The reservation scheduler (``schedule_reservations``, run by each OCPP server for the chargers
+connected to it) asks for a ReserveNow command shortly before a confirmed reservation starts and
+for a CancelReservation command once a reservation the charger holds (or may hold: no answer) was
+cancelled in Polaris. Each is asked for once: the ``ocpp_reservations`` row is unique per
+reservation (a second scheduler's insert does nothing) and a cancellation first moves the row's
+state with a conditional UPDATE; the row and its command are written in one transaction. The
+commands are Polaris's own (no user, no account: they neither count against the customer's
+command rate nor show as the customer's commands) and carry the row's id as
+``ocpp_reservation_id``; when one ends, ``command_ended`` (called by ``record_answer`` /
+``expire_commands`` in their transaction) records the outcome on the row.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from data.core.db import rows_changed
-from data.core.models import IdTag, OcppReservation, Reservation, ReservationStatus
+from data.core.models import (
+    CommandStatus,
+    IdTag,
+    OcppReservation,
+    Reservation,
+    ReservationStatus,
+)
+from data.ocpp.commands import CommandRow, request_command
 from data.ocpp.messages import ACCEPTED
 
 # ocpp_reservations.state values besides the charger's own ReserveNow answers.
 SENDING = "sending"
-NO_ANSWER = "no answer"  # the charger was gone or did not answer in time
+NO_ANSWER = "no answer"  # the charger was gone (offline) or did not answer in time (timeout)
 CALL_ERROR = "error"  # the charger answered with a CallError (e.g. reservations not supported)
 NO_ID_TAG = "no id tag"
 CANCEL_SENT = "cancel_sent"
 CANCELLED = "cancelled"
 # Polaris models a charger as one connector (one connector_type per charger).
 RESERVE_CONNECTOR_ID = 1
-
-
-@dataclass(frozen=True)
-class ReservationToSend:
-    ocpp_reservation_id: int  # the reservationId sent to the charger
-    reservation_id: str
-    charger_id: str
-    connector_id: int
-    id_tag: str
-    expires_at: datetime
 
 
 def due_reservations(
@@ -57,14 +67,14 @@ def due_reservations(
     return [(r.id, r.charger_id) for r in rows]
 
 
-def claim_reservation(
-    session: Session, reservation_id: str, now: datetime
-) -> ReservationToSend | None:
-    """Record that ReserveNow is about to go out for ``reservation_id`` and return what to send.
+def request_reserve_now(session: Session, reservation_id: str, now: datetime) -> CommandRow | None:
+    """Ask for the ReserveNow of ``reservation_id`` (its ``ocpp_reservations`` row, ``sending``,
+    and the command); the command, or None.
 
-    None when it was already claimed (the unique reservation_id makes sure only one ReserveNow
-    is ever sent per reservation) or is no longer confirmed. A reservation whose account has no
-    id tag cannot be held for anyone at the charger: it is recorded as ``no id tag``.
+    None when the reservation already has its row (the unique reservation_id: one ReserveNow per
+    reservation, whoever else asks at the same moment) or is no longer confirmed. A reservation
+    whose account has no id tag cannot be held for anyone at the charger: it is recorded as
+    ``no id tag`` and nothing is sent.
     """
     reservation = session.get(Reservation, reservation_id)
     if reservation is None or reservation.status != ReservationStatus.confirmed:
@@ -75,88 +85,139 @@ def claim_reservation(
         .order_by(IdTag.id_tag)
         .limit(1)
     )
-    try:
-        with session.begin_nested():
-            row = OcppReservation(
-                reservation_id=reservation.id,
-                charger_id=reservation.charger_id,
-                connector_id=RESERVE_CONNECTOR_ID,
-                state=SENDING if id_tag else NO_ID_TAG,
-                sent_at=now if id_tag else None,
-            )
-            session.add(row)
-            session.flush()
-    except IntegrityError:
+    # ON CONFLICT DO NOTHING rather than a savepoint: the row and its command commit together
+    # (SQLite's outermost RELEASE would commit the row alone), and a second scheduler's insert
+    # waits for the first's commit, then does nothing.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    ocpp_reservation_id = session.scalar(
+        insert(OcppReservation)
+        .values(
+            reservation_id=reservation.id,
+            charger_id=reservation.charger_id,
+            connector_id=RESERVE_CONNECTOR_ID,
+            state=SENDING if id_tag else NO_ID_TAG,
+            sent_at=now if id_tag else None,
+        )
+        .on_conflict_do_nothing(index_elements=["reservation_id"])
+        .returning(OcppReservation.id)
+    )
+    if ocpp_reservation_id is None or id_tag is None:
         return None
-    if id_tag is None:
-        return None
-    return ReservationToSend(
-        row.id, reservation.id, reservation.charger_id, row.connector_id, id_tag,
-        reservation.ends_at,
-    )  # fmt: skip
-
-
-def record_reserve_answer(
-    session: Session, ocpp_reservation_id: int, answer: str, now: datetime
-) -> None:
-    """The charger's ReserveNow answer (Accepted, Faulted, Occupied, Rejected, Unavailable) or
-    ``no answer``."""
-    session.execute(
-        update(OcppReservation)
-        .where(OcppReservation.id == ocpp_reservation_id, OcppReservation.state == SENDING)
-        .values(state=answer[:32], answered_at=now),
-        execution_options={"synchronize_session": False},
+    params = {
+        "connector_id": RESERVE_CONNECTOR_ID,
+        "expiry_date": reservation.ends_at,
+        "id_tag": id_tag,
+        "reservation_id": ocpp_reservation_id,
+    }
+    return request_command(
+        session,
+        reservation.charger_id,
+        "ReserveNow",
+        params,
+        now,
+        ocpp_reservation_id=ocpp_reservation_id,
     )
 
 
-@dataclass(frozen=True)
-class CancellationToSend:
-    ocpp_reservation_id: int
-    charger_id: str
-
-
-def due_cancellations(session: Session, charger_ids: Sequence[str]) -> list[CancellationToSend]:
-    """Reservations cancelled in Polaris that a connected charger accepted (or may have: no
-    answer yet) and was not yet told about."""
+def due_cancellations(session: Session, charger_ids: Sequence[str]) -> list[int]:
+    """The ``ocpp_reservations`` ids of reservations cancelled in Polaris that a charger of
+    ``charger_ids`` accepted (or may have: no answer) and was not yet asked to cancel."""
     if not charger_ids:
         return []
-    rows = session.execute(
-        select(OcppReservation.id, OcppReservation.charger_id)
-        .join(Reservation, Reservation.id == OcppReservation.reservation_id)
-        .where(
-            OcppReservation.charger_id.in_(list(charger_ids)),
-            OcppReservation.state.in_([ACCEPTED, NO_ANSWER]),
-            Reservation.status == ReservationStatus.cancelled,
-        )
-        .order_by(OcppReservation.id)
-    ).all()
-    return [CancellationToSend(r.id, r.charger_id) for r in rows]
-
-
-def claim_cancellation(session: Session, ocpp_reservation_id: int, now: datetime) -> bool:
-    """Mark CancelReservation as going out; False if another sender already did."""
-    del now
-    return bool(
-        rows_changed(
-            session,
-            update(OcppReservation)
+    return list(
+        session.scalars(
+            select(OcppReservation.id)
+            .join(Reservation, Reservation.id == OcppReservation.reservation_id)
             .where(
-                OcppReservation.id == ocpp_reservation_id,
+                OcppReservation.charger_id.in_(list(charger_ids)),
                 OcppReservation.state.in_([ACCEPTED, NO_ANSWER]),
+                Reservation.status == ReservationStatus.cancelled,
             )
-            .values(state=CANCEL_SENT)
-            .execution_options(synchronize_session=False),
+            .order_by(OcppReservation.id)
         )
     )
 
 
-def record_cancel_answer(
-    session: Session, ocpp_reservation_id: int, answer: str, now: datetime
-) -> None:
-    """The charger's CancelReservation answer (Accepted, Rejected) or ``no answer``."""
-    session.execute(
+def request_cancel_reservation(
+    session: Session, ocpp_reservation_id: int, now: datetime
+) -> CommandRow | None:
+    """Ask for the CancelReservation of a held reservation (state ``cancel_sent``); the command,
+    or None when another scheduler already did (or the row is in no state to cancel)."""
+    moved = rows_changed(
+        session,
         update(OcppReservation)
-        .where(OcppReservation.id == ocpp_reservation_id, OcppReservation.state == CANCEL_SENT)
-        .values(state=CANCELLED, cancel_answer=answer[:32], answered_at=now),
-        execution_options={"synchronize_session": False},
+        .where(
+            OcppReservation.id == ocpp_reservation_id,
+            OcppReservation.state.in_([ACCEPTED, NO_ANSWER]),
+        )
+        .values(state=CANCEL_SENT)
+        .execution_options(synchronize_session=False),
     )
+    if not moved:
+        return None
+    row = session.get(OcppReservation, ocpp_reservation_id, populate_existing=True)
+    assert row is not None  # it was just updated, in this transaction
+    return request_command(
+        session,
+        row.charger_id,
+        "CancelReservation",
+        {"reservation_id": row.id},
+        now,
+        ocpp_reservation_id=row.id,
+    )
+
+
+def schedule_reservations(
+    session: Session, now: datetime, lead: timedelta, charger_ids: Sequence[str]
+) -> list[CommandRow]:
+    """One pass of the scheduler over ``charger_ids``: the ReserveNow commands of the reservations
+    due, then the CancelReservation commands of those cancelled; the commands asked for."""
+    asked: list[CommandRow] = []
+    for reservation_id, _charger_id in due_reservations(session, now, lead, charger_ids):
+        reserve = request_reserve_now(session, reservation_id, now)
+        if reserve is not None:
+            asked.append(reserve)
+    for ocpp_reservation_id in due_cancellations(session, charger_ids):
+        cancel = request_cancel_reservation(session, ocpp_reservation_id, now)
+        if cancel is not None:
+            asked.append(cancel)
+    return asked
+
+
+def outcome(status: CommandStatus, response: Mapping[str, Any] | None) -> str:
+    """The word the admin sees for how a reservation's command ended: the charger's answer
+    (Accepted, Occupied, Rejected, ...), ``error`` for a CallError, else ``no answer``."""
+    if status in (CommandStatus.accepted, CommandStatus.rejected):
+        answered = (response or {}).get("status")
+        return str(answered or status.value.capitalize())[:32]
+    if status == CommandStatus.failed:
+        return CALL_ERROR
+    return NO_ANSWER
+
+
+def command_ended(
+    session: Session,
+    ocpp_reservation_id: int,
+    action: str,
+    status: CommandStatus,
+    response: Mapping[str, Any] | None,
+    now: datetime,
+) -> None:
+    """Record on the reservation's row how its ReserveNow (``state``) or CancelReservation
+    (``cancelled`` and ``cancel_answer``) ended; a row already past that step is left alone."""
+    word = outcome(status, response)
+    if action == "ReserveNow":
+        statement = (
+            update(OcppReservation)
+            .where(OcppReservation.id == ocpp_reservation_id, OcppReservation.state == SENDING)
+            .values(state=word, answered_at=now)
+        )
+    elif action == "CancelReservation":
+        statement = (
+            update(OcppReservation)
+            .where(OcppReservation.id == ocpp_reservation_id, OcppReservation.state == CANCEL_SENT)
+            .values(state=CANCELLED, cancel_answer=word, answered_at=now)
+        )
+    else:
+        return
+    session.execute(statement, execution_options={"synchronize_session": False})

@@ -23,14 +23,14 @@ from components.dashboard import (
     USAGE_TOTAL_ID,
 )
 from tests.support.two_customers import PATTERN_IDS
-from tests.support.web import dash_csrf
+from tests.support.web import _outputs_from, dash_csrf
 
 CALLBACK_URL = "/_dash-update-component"
 
 # Callbacks by their key (``@hash`` dropped): the driver's banner, the dashboard's render, the
 # page router.
 BANNER = (
-    "..active-session-banner.hidden...banner-kwh.children"
+    "..active-session-banner.hidden...banner-kwh.children...banner-cost.children"
     "...banner-started.children...banner-charger.children.."
 )
 
@@ -205,3 +205,106 @@ def find(tree: Any, ident: str) -> dict[str, Any] | None:
             if (found := find(value, ident)) is not None:
                 return found
     return None
+
+
+# --- Calling a page's callbacks by their function's name ---------------------------------------
+
+
+def page_callbacks(app: Flask, modules: tuple[str, ...]) -> dict[str, tuple[str, Any]]:
+    """``function name -> (callback map key, entry)`` for the callbacks of ``modules``."""
+    found = {}
+    for key, entry in callback_map(app).items():
+        func_ = entry.get("callback")
+        if func_ is not None and func_.__module__ in modules:
+            found[func_.__name__] = (key, entry)
+    return found
+
+
+def _id_text(ident: Any) -> str:
+    if isinstance(ident, str):
+        return ident
+    return json.dumps(ident, sort_keys=True, separators=(",", ":"))
+
+
+def each(kind: str, key: str, values: dict[str, Any]) -> list[tuple[dict[str, str], Any]]:
+    """Pattern-matched components of one ``type`` and their values: ``{key value: value}``."""
+    return [({"type": kind, key: k}, v) for k, v in values.items()]
+
+
+def _dep(dep: dict[str, str], values: dict[str, Any]) -> Any:
+    """One declared dependency with its value from ``values``: ``"id.prop"`` for a plain id;
+    for a pattern id ``"type.prop"`` holding ``[(concrete id, value), ...]`` (ALL: every such
+    component; MATCH: the one)."""
+    prop = dep["property"]
+    if not dep["id"].startswith("{"):
+        return {"id": dep["id"], "property": prop, "value": values.get(f"{dep['id']}.{prop}")}
+    pattern = json.loads(dep["id"])
+    given = values.get(f"{pattern['type']}.{prop}", [])
+    entries = [{"id": ident, "property": prop, "value": value} for ident, value in given]
+    return entries[0] if ["MATCH"] in pattern.values() else entries
+
+
+def call_page(
+    client: FlaskClient,
+    app: Flask,
+    name: str,
+    values: dict[str, Any] | None = None,
+    changed: tuple[Any, str] | None = None,
+    *,
+    modules: tuple[str, ...],
+    match: dict[str, str] | None = None,
+) -> TestResponse:
+    """POST callback ``name`` of ``modules`` with ``values``; ``changed``: the (id, property)
+    that fired (by default the first plain input); ``match``: the MATCH wildcards' values."""
+    key, entry = page_callbacks(app, modules)[name]
+    values = values or {}
+    inputs = [_dep(d, values) for d in entry["inputs"]]
+    if changed is None:
+        first = next(i if isinstance(i, dict) else i[0] for i in inputs if i)
+        changed = (first["id"], first["property"])
+    declared = entry["output"] if isinstance(entry["output"], list) else [entry["output"]]
+    outputs = [
+        {
+            "id": {**o.component_id, **(match or {})}
+            if isinstance(o.component_id, dict)
+            else o.component_id,
+            "property": o.component_property,
+        }
+        for o in declared
+    ]
+    if match is None:
+        sent = _outputs_from(key)
+    else:  # a list for several outputs, one entry for one, as the renderer sends them
+        sent = outputs if isinstance(entry["output"], list) else outputs[0]
+    body = {
+        "output": key,
+        "outputs": sent,
+        "inputs": inputs,
+        "state": [_dep(d, values) for d in entry["state"]],
+        "changedPropIds": [f"{_id_text(changed[0])}.{changed[1]}"],
+    }
+    headers = {"X-CSRFToken": dash_csrf(client)} if client.get_cookie("session") else {}
+    return client.post(
+        CALLBACK_URL, data=json.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+def answer(response: TestResponse) -> dict[str, Any]:
+    """The callback's outputs as ``{"id": {"prop": value}}`` (``allow_duplicate`` marks and
+    pattern ids as the renderer names them)."""
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    out: dict[str, Any] = {}
+    for ident, props in response.get_json()["response"].items():
+        out[ident] = {p.split("@")[0]: v for p, v in props.items()}
+    return out
+
+
+def first_click(entry: dict[str, Any]) -> dict[str, Any]:
+    """A click count of 1 on a callback's first input (of a pattern: on one such button), so
+    "nothing clicked" guards do not hide the role check."""
+    first = entry["inputs"][0]
+    if not first["id"].startswith("{"):
+        return {f"{first['id']}.{first['property']}": 1}
+    pattern = json.loads(first["id"])
+    ident = {k: "x" if isinstance(v, list) else v for k, v in pattern.items()}
+    return {f"{pattern['type']}.{first['property']}": [(ident, 1)]}

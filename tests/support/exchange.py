@@ -19,10 +19,13 @@ from data.core.models import (
     Operator,
     Plan,
     Reservation,
+    TariffVersion,
     User,
 )
 from data.exchange.exporter import export_folder
 from data.exchange.importer import ImportReport, import_folder
+from data.uptime.outages import Outage
+from tests.support.audit import AT, CLI
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
@@ -32,6 +35,7 @@ SAMPLE = FIXTURES / "exchange_sample"
 EXPECTED = FIXTURES / "exchange_sample_expected"
 
 MODELS = (
+    TariffVersion,
     Operator,
     Plan,
     User,
@@ -41,9 +45,11 @@ MODELS = (
     ChargingSession,
     IdTag,
     Reservation,
+    Outage,
 )
 
 SAMPLE_ROWS = {
+    "tariffs.csv": 3,
     "operator.csv": 1,
     "plans.csv": 2,
     "users.csv": 3,
@@ -53,12 +59,13 @@ SAMPLE_ROWS = {
     "sessions.csv": 12,
     "id_tags.csv": 3,
     "reservations.csv": 5,
+    "outages.csv": 5,
 }
 
 
 def run_import(db: Database, folder: Path) -> ImportReport:
     with db.session() as s:
-        return import_folder(s, folder)
+        return import_folder(s, folder, actor=CLI, now=AT)
 
 
 def run_export(db: Database, folder: Path) -> dict[str, int]:

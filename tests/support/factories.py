@@ -26,6 +26,7 @@ from data.core.models import (
     Charger,
     ChargerAccess,
     ChargingSession,
+    ConnectorStatus,
     ConnectorType,
     IdTag,
     Operator,
@@ -36,6 +37,7 @@ from data.core.models import (
     User,
     Visibility,
 )
+from data.uptime.outages import Outage, OutageCause, OutageKind
 
 _counter = itertools.count(1)
 T = TypeVar("T")
@@ -163,8 +165,58 @@ def make_charger(
     )
 
 
+def make_outage(
+    session: Session,
+    charger: Charger | str,
+    *,
+    started_at: datetime,
+    ended_at: datetime | None = None,
+    cause: OutageCause = OutageCause.unknown,
+    excluded: bool = False,
+    note: str | None = None,
+    kind: OutageKind = OutageKind.imported,
+    outage_id: str | None = None,
+) -> Outage:
+    """An outage of ``charger``; with the default ``ended_at=None`` it is still going on."""
+    return _add(
+        session,
+        Outage(
+            id=outage_id or new_id("outage"),
+            charger_id=_ref(charger),
+            started_at=started_at,
+            ended_at=ended_at,
+            cause=cause,
+            excluded=excluded,
+            note=note,
+            kind=kind,
+        ),
+    )
+
+
 def grant_access(session: Session, account: Account | str, charger: Charger | str) -> ChargerAccess:
     return _add(session, ChargerAccess(account_id=_ref(account), charger_id=_ref(charger)))
+
+
+def report_connector(
+    session: Session,
+    charger: Charger | str,
+    connector_id: int,
+    status: str,
+    *,
+    reported_at: datetime,
+    error_code: str = "NoError",
+) -> ConnectorStatus:
+    """A connector's latest OCPP StatusNotification (connector 0: the whole charger)."""
+    return _add(
+        session,
+        ConnectorStatus(
+            charger_id=_ref(charger),
+            connector_id=connector_id,
+            status=status,
+            error_code=error_code,
+            reported_at=reported_at,
+        ),
+    )
 
 
 def make_id_tag(session: Session, account: Account | str, *, id_tag: str | None = None) -> IdTag:

@@ -17,6 +17,8 @@ import contextlib
 import socket
 import threading
 
+from tests.support.processes import free_port
+
 _CHUNK = 65536
 
 
@@ -25,7 +27,7 @@ class TcpProxy:
         self, upstream_port: int, upstream_host: str = "127.0.0.1", port: int | None = None
     ) -> None:
         self.upstream = (upstream_host, upstream_port)
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
@@ -132,9 +134,3 @@ def _close(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
