@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
@@ -205,6 +206,11 @@ class User(Base):
     # Bumped on logout, password change and account switch: older cookies stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     default_account_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    # Opt-in (0025): session receipts and booking news by e-mail, set at /account.
+    email_notifications: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # Server defaults load when read, not through INSERT ... RETURNING: the migration tests
+    # insert people at earlier revisions, which lack the newer columns.
+    __mapper_args__ = {"eager_defaults": False}
 
     accounts: Mapped[list[Account]] = relationship(
         back_populates="user", order_by="Account.id", foreign_keys="Account.user_id"
