@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 
 from auth.accounts import current_account
 from auth.roles import admin_only
+from components.admin import ALERTS_BADGE_ID, alerts_badge
 from components.notices import admin_only_notice
 from data.charging.dashboard import operator_settings
-from web.db import session_scope
+from data.uptime.alerts import count_open_alerts
+from web.db import read_scope, session_scope
 
 R = TypeVar("R")
 C = TypeVar("C")  # a choice of a search dropdown
@@ -108,3 +110,16 @@ def search_dropdown(
         return [*fixed, *options(choices)]
 
     return find
+
+
+@callback(
+    Output(ALERTS_BADGE_ID, "children"),
+    Output(ALERTS_BADGE_ID, "class_name"),
+    Input("admin-nav", "id"),
+)
+@admin_only
+def count_alerts(_nav: object) -> tuple[Any, str]:
+    """The admin navigation's open-alert badge, on every admin page (each draws the
+    navigation): one indexed COUNT."""
+    with read_scope() as s:
+        return alerts_badge(count_open_alerts(s))

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from auth.accounts import current_actor
 from auth.roles import admin_only
-from components.admin import ALERTS_BADGE_ID, alerts_badge
 from components.uptime import (
     ALERTS_ID,
     ANY,
@@ -76,7 +75,7 @@ from data.core.grid import parse_grid_request
 from data.core.periods import local_midnight_utc
 from data.exchange.nevi import NeviRequestError, last_full_quarter, parse_quarter, quarter_of
 from data.pricing.statements import shift_month
-from data.uptime.alerts import count_open_alerts, open_alerts
+from data.uptime.alerts import open_alerts
 from data.uptime.monthly import TRAILING_MONTHS, monthly_uptime
 from data.uptime.outage_log import (
     LIST_LIMIT,
@@ -232,18 +231,6 @@ def point_nevi_download(year: object, quarter: object) -> tuple[Any, Any, Any]:
     except NeviRequestError as exc:
         return nevi_download(None, str(exc))
     return nevi_download(chosen)
-
-
-@callback(
-    Output(ALERTS_BADGE_ID, "children"),
-    Output(ALERTS_BADGE_ID, "class_name"),
-    Input("admin-nav", "id"),
-)
-@admin_only
-def count_alerts(_nav: object) -> tuple[Any, str]:
-    """The admin nav's badge on every admin page (each draws the nav): one indexed COUNT."""
-    with read_scope() as s:
-        return alerts_badge(count_open_alerts(s))
 
 
 @callback(Output(ALERTS_ID, "children"), Input(VERSION_ID, "data"))

@@ -153,8 +153,8 @@ def test_customers_and_strangers_get_nothing_from_the_callbacks(
 
 
 def test_callbacks_check_the_role_themselves_too(app: Flask) -> None:
+    from pages._admin import count_alerts
     from pages.admin_uptime import (
-        count_alerts,
         fill_edit,
         fill_nevi_picker,
         find_chargers,
