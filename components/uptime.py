@@ -27,7 +27,7 @@ from data.uptime.alerts import AlertScope, OpenAlert
 from data.uptime.monthly import UptimeMonth
 from data.uptime.outage_log import NOTE_MAX_LENGTH, OutageFilter, OutageRow, OutageState
 from data.uptime.outages import OutageCause
-from data.uptime.standings import NEVI_PERCENT, ChargerStanding, FleetUptime
+from data.uptime.standings import NEVI_PERCENT, ChargerStanding, FleetHeadline
 
 PATH = "/admin/uptime"
 HEADLINE_ID = "admin-uptime-headline"
@@ -92,7 +92,7 @@ def _month_label(first_day: date) -> str:
     return f"{first_day:%b %Y}"
 
 
-def headline(fleet: FleetUptime, open_incidents: int | None = None) -> html.Div:
+def headline(fleet: FleetHeadline, open_incidents: int | None = None) -> html.Div:
     """The fleet's last full month and twelve months, how many chargers are below 97%, and
     (when given) how many problems drivers reported that are not resolved yet."""
     month = _month_label(fleet.month)
@@ -105,7 +105,7 @@ def headline(fleet: FleetUptime, open_incidents: int | None = None) -> html.Div:
         ),
         (
             f"Chargers below {NEVI_PERCENT}% (12 months)",
-            f"{fleet.below_target} of {len(fleet.chargers)}",
+            f"{fleet.below_target} of {fleet.chargers}",
             "admin-uptime-below",
         ),
     ]
@@ -181,16 +181,16 @@ def standings_grid(month: date, total: int) -> dag.AgGrid:
     )  # fmt: skip
 
 
-def standings_table(fleet: FleetUptime) -> Component:
+def standings_table(fleet: FleetHeadline) -> Component:
     """The fleet's chargers in a grid that reads them a block at a time, with the rule of
     "can still lose"."""
     if not fleet.chargers:
         return html.P("No chargers yet.", className="text-body-secondary")
     return html.Div(
         [
-            html.Div(standings_grid(fleet.month, len(fleet.chargers)), className="mb-1"),
+            html.Div(standings_grid(fleet.month, fleet.chargers), className="mb-1"),
             html.P(
-                f"{len(fleet.chargers)} chargers; the monthly export has every month of each.",
+                f"{fleet.chargers} chargers; the monthly export has every month of each.",
                 className="small mb-1",
                 id="admin-uptime-count",
             ),

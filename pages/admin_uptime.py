@@ -88,7 +88,7 @@ from data.uptime.outage_log import (
     list_outages,
     parse_cause,
 )
-from data.uptime.standings import fleet_standings_block, fleet_uptime
+from data.uptime.standings import fleet_headline, fleet_standings_block
 from pages._admin import admin_layout, bump, pressed, search_dropdown, text_value
 from web.db import read_scope, session_scope
 
@@ -114,12 +114,12 @@ def render_fleet(_version: object, chosen: object) -> tuple[Any, ...]:
     someone chooses), the only one listed until someone types (``find_chargers``)."""
     now = datetime.now(UTC)
     with read_scope() as s:
-        fleet = fleet_uptime(s, operator_settings(s).tz, now)
+        fleet = fleet_headline(s, operator_settings(s).tz, now)
         incidents = open_incident_count(s)
         known = text_value(chosen, 64)
         current = charger_choice(s, known) if known else None
-        if current is None and fleet.chargers:
-            current = charger_choice(s, fleet.chargers[0].charger_id)
+        if current is None and fleet.lowest_charger_id is not None:
+            current = charger_choice(s, fleet.lowest_charger_id)
     options = charger_options([current] if current else [])
     value = current.charger_id if current else ""
     return headline(fleet, incidents), standings_table(fleet), options, value

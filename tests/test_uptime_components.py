@@ -14,7 +14,7 @@ from components import uptime
 from data.uptime.monthly import UptimeMonth
 from data.uptime.outage_log import OutageFilter, OutageRow, OutageState
 from data.uptime.outages import OutageCause, OutageKind
-from data.uptime.standings import ChargerStanding, FleetUptime
+from data.uptime.standings import ChargerStanding, FleetHeadline, FleetUptime
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 12, 5, 15, tzinfo=UTC)
@@ -31,8 +31,9 @@ def standing(charger_id: str, twelve: str, lose: str) -> ChargerStanding:
     )  # fmt: skip
 
 
-def fleet(*chargers: ChargerStanding) -> FleetUptime:
-    return FleetUptime(date(2026, 11, 1), Decimal("98.46"), Decimal("99.849"), list(chargers))
+def fleet(*chargers: ChargerStanding) -> FleetHeadline:
+    every = FleetUptime(date(2026, 11, 1), Decimal("98.46"), Decimal("99.849"), list(chargers))
+    return every.headline
 
 
 def test_headline_names_the_month_and_counts_the_chargers_below() -> None:
@@ -54,7 +55,7 @@ def test_standings_are_a_grid_of_blocks_marking_the_ones_below_and_state_the_rul
     assert "2 chargers" in shown
     assert "3% \\u2212 their counted outage minutes" in shown and "never below 0" in shown
     assert "No chargers yet" in text(uptime.standings_table(fleet()))
-    rows = uptime.standings_rows(both.chargers)
+    rows = uptime.standings_rows([standing("A", "96.5", "0"), standing("B", "99", "15")])
     assert [(r["charger_id"], r["below"], r["twelve"]) for r in rows] == [
         ("A", True, "96.500 %"),
         ("B", False, "99.000 %"),

@@ -20,7 +20,12 @@ from data.uptime.outage_log import (
     list_outages,
 )
 from data.uptime.outages import Outage, OutageCause
-from data.uptime.standings import fleet_standings_block, fleet_uptime, last_full_month
+from data.uptime.standings import (
+    fleet_headline,
+    fleet_standings_block,
+    fleet_uptime,
+    last_full_month,
+)
 from tests.support.audit import CLI
 from tests.support.factories import make_charger, make_outage
 
@@ -107,12 +112,28 @@ def test_a_block_of_the_standings_is_the_same_slice_cut_by_the_database(fleet: D
         assert fleet_standings_block(s, BERLIN, NOW, 10, 110) == ([], 4)
 
 
+def test_the_headline_is_the_standings_summed_from_one_row(fleet: Database) -> None:
+    with fleet.session() as s:
+        every = fleet_uptime(s, BERLIN, NOW)
+        headline = fleet_headline(s, BERLIN, NOW)
+    assert headline == every.headline
+    assert (headline.chargers, headline.below_target, headline.lowest_charger_id) == (
+        4,
+        2,
+        "CP-WORSE",
+    )
+    assert headline.twelve_month_percent is not None and headline.month_percent is not None
+
+
 def test_an_empty_fleet_has_no_figures(db: Database) -> None:
     with db.session() as s:
         assert fleet_standings_block(s, BERLIN, NOW, 0, 100) == ([], 0)
         result = fleet_uptime(s, BERLIN, NOW)
+        headline = fleet_headline(s, BERLIN, NOW)
     assert result.chargers == [] and result.month_percent is None
     assert result.twelve_month_percent is None
+    assert headline == result.headline
+    assert (headline.chargers, headline.lowest_charger_id) == (0, None)
 
 
 def test_outage_list_filters(fleet: Database) -> None:

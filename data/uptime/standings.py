@@ -62,6 +62,30 @@ class FleetUptime:
     def below_target(self) -> int:
         return sum(1 for c in self.chargers if c.below_target)
 
+    @property
+    def headline(self) -> FleetHeadline:
+        lowest = self.chargers[0].charger_id if self.chargers else None
+        return FleetHeadline(
+            self.month,
+            self.month_percent,
+            self.twelve_month_percent,
+            len(self.chargers),
+            self.below_target,
+            lowest,
+        )
+
+
+@dataclass(frozen=True)
+class FleetHeadline:
+    """``FleetUptime`` without its chargers: what /admin/uptime's headline needs."""
+
+    month: date
+    month_percent: Decimal | None
+    twelve_month_percent: Decimal | None
+    chargers: int
+    below_target: int
+    lowest_charger_id: str | None  # first in the standings' order
+
 
 def last_full_month(now: datetime, tz: ZoneInfo) -> date:
     """The first day of the calendar month before the one that holds ``now`` in ``tz``."""
@@ -143,6 +167,26 @@ def fleet_uptime(session: Session, tz: ZoneInfo, now: datetime) -> FleetUptime:
         fleet = tuple(int(t) for t in row[6:10])  # the same on every row
         chargers.append(_standing(row))
     return FleetUptime(month, _percent(fleet[0], fleet[1]), _percent(fleet[2], fleet[3]), chargers)
+
+
+def fleet_headline(session: Session, tz: ZoneInfo, now: datetime) -> FleetHeadline:
+    """``fleet_uptime(...).headline`` from one row: the standings' first charger, which carries
+    the fleet's window sums, so the page's headline does not build every charger's standing
+    (its grid reads them a block at a time)."""
+    month, statement = _standings(session, tz, now)
+    below = func.sum(case((statement.selected_columns[3] < _TARGET_MILLI, 1), else_=0)).over()
+    row = core_rows(session, statement.add_columns(below.label("below")).limit(1), {}).first()
+    if row is None:
+        return FleetHeadline(month, None, None, 0, 0, None)
+    fleet = [int(t) for t in row[6:10]]
+    return FleetHeadline(
+        month,
+        _percent(fleet[0], fleet[1]),
+        _percent(fleet[2], fleet[3]),
+        int(row[10]),
+        int(row[11]),
+        str(row[0]),
+    )
 
 
 def fleet_standings_block(
