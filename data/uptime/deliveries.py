@@ -21,6 +21,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Tabl
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from data.core.models import Base, UTCDateTime, _enum
+
 # The alerts' limits are the shared outbox's (re-exported for data.uptime.alerts and tests).
 from data.core.outbox import LEASE_S as LEASE_S
 from data.core.outbox import MAX_ATTEMPTS as MAX_ATTEMPTS
