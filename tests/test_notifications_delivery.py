@@ -21,7 +21,9 @@ from sqlalchemy import select
 from central.server import CentralSystem, bound_port
 from central.simulator import charging_session, connect_charger
 from cli.alerts import run_pass
+from components.emails import render_notification
 from components.format import format_money
+from config import ConfigError, load_config
 from data.audit.entries import Actor
 from data.charging.reservations import cancel_reservation
 from data.core.db import Database
@@ -36,7 +38,7 @@ from data.notifications import (
 from tests.support.factories import make_account, make_id_tag, make_reservation, make_user
 from tests.support.mail import Inbox, local_smtp
 from tests.support.receipts import finished, priced_site
-from tests.support.web import AppFactory
+from tests.support.web import TEST_SECRET, AppFactory
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 PUBLIC_URL = "https://charge.example.com"
@@ -275,3 +277,29 @@ def test_an_operator_cancelling_a_reservation_sends_one_email(
     (mail,) = inbox.messages
     assert mail["Subject"] == "Reservation cancelled: Market Square"
     assert "Polaris Test Energy cancelled your reservation" in parts(mail)[0]
+
+
+# --- rendering and settings -----------------------------------------------------------------
+
+
+def test_the_html_part_escapes_what_names_hold():
+    facts = {
+        "operator": "Polaris <Energy>", "support_email": None, "timezone": "Europe/Berlin",
+        "display_name": "<b>Dana</b>", "event": "cancelled_by_operator", "reason": None,
+        "reservation_id": "R-1", "charger_id": "AC", "charger_name": "<script>alert(1)</script>",
+        "starts_at": "2026-11-25T13:00:00+00:00", "ends_at": "2026-11-25T14:00:00+00:00",
+    }  # fmt: skip
+    email = render_notification("reservation_cancelled", facts, PUBLIC_URL, "Reservation cancelled")
+    assert "<script>" not in email.html and "<b>Dana" not in email.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in email.html
+    assert "<script>alert(1)</script> (AC)" in email.text  # the plain text is plain
+
+
+def test_the_public_url_must_be_http_and_loses_its_trailing_slash():
+    assert (
+        load_config({"SECRET_KEY": TEST_SECRET, "PUBLIC_URL": f"{PUBLIC_URL}/"})["PUBLIC_URL"]
+        == PUBLIC_URL
+    )
+    for bad in ("charge.example.com", "javascript:alert(1)", "ftp://charge.example.com"):
+        with pytest.raises(ConfigError, match="POLARIS_PUBLIC_URL"):
+            load_config({"SECRET_KEY": TEST_SECRET, "PUBLIC_URL": bad})
