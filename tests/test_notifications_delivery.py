@@ -2,11 +2,13 @@
 SMTP server (aiosmtpd), on SQLite and PostgreSQL: the e-mail's contents (kWh, cost, the receipt
 link under POLARIS_PUBLIC_URL, none without it), a retry after the server refused, nothing while
 SMTP is not configured; and end to end with the OCPP server and simulated chargers: a finished
-session, a ReserveNow the charger refuses, an operator's cancel, each exactly one e-mail."""
+session, a ReserveNow the charger refuses, an operator's cancel on /admin/reservations (over
+HTTP), each exactly one e-mail."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,8 +26,6 @@ from cli.alerts import run_pass
 from components.emails import render_notification
 from components.format import format_money
 from config import ConfigError, load_config
-from data.audit.entries import Actor
-from data.charging.reservations import cancel_reservation
 from data.core.db import Database
 from data.core.models import ChargingSession, OcppReservation, Role
 from data.core.outbox import backoff_s
@@ -38,7 +38,8 @@ from data.notifications import (
 from tests.support.factories import make_account, make_id_tag, make_reservation, make_user
 from tests.support.mail import Inbox, local_smtp
 from tests.support.receipts import finished, priced_site
-from tests.support.web import TEST_SECRET, AppFactory
+from tests.support.web import TEST_SECRET, AppFactory, add_person, client_for
+from tests.test_admin_history_http import call  # the reservations page's callbacks
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 PUBLIC_URL = "https://charge.example.com"
@@ -259,23 +260,31 @@ def test_end_to_end_a_reserve_now_the_charger_refuses_sends_one_email(
     assert "the charger answered “Occupied”" in parts(mail)[0]
 
 
-def test_an_operator_cancelling_a_reservation_sends_one_email(
+def test_an_operator_cancelling_on_the_reservations_page_sends_one_email(
     app_factory: AppFactory, database_url: str, smtp: tuple[Inbox, int]
 ):
     inbox, port = smtp
-    app = app_factory(database_url, **mail_config(port))
+    app = app_factory(database_url, PROPAGATE_EXCEPTIONS=False, **mail_config(port))
     db: Database = app.extensions["polaris_db"]
     dana_site(db)
+    add_person(app, "olga@example.com", ("acc-ops", Role.admin, "Operations"))
     now = datetime.now(UTC)
     with db.session() as s:
         rid = make_reservation(s, "a1", "AC", starts_at=now + timedelta(hours=2),
                                ends_at=now + timedelta(hours=3)).id  # fmt: skip
-    with db.session() as s:
-        cancel_reservation(s, rid, now, actor=Actor("olga@example.com", None, "admin"))
+    # Olga confirms the cancel on /admin/reservations, over HTTP as the browser does.
+    done = call(
+        client_for(app, "olga@example.com"),
+        app,
+        "admin-reservations-cancel-modal",
+        {"admin-reservations-cancel-target.data": rid},
+        changed="admin-reservations-cancel-confirm.n_clicks",
+    )
+    assert f"Cancelled {rid}" in json.dumps(done, ensure_ascii=False)
     assert "1 driver e-mail(s) sent" in worker(app)
     assert "0 driver e-mail(s) sent" in worker(app)
     (mail,) = inbox.messages
-    assert mail["Subject"] == "Reservation cancelled: Market Square"
+    assert mail["To"] == DANA and mail["Subject"] == "Reservation cancelled: Market Square"
     assert "Polaris Test Energy cancelled your reservation" in parts(mail)[0]
 
 
