@@ -288,6 +288,18 @@ def test_an_operator_cancelling_on_the_reservations_page_sends_one_email(
     assert "Polaris Test Energy cancelled your reservation" in parts(mail)[0]
 
 
+def test_the_worker_says_when_drivers_emails_wait_or_carry_no_links(
+    app_factory: AppFactory, database_url: str, smtp: tuple[Inbox, int]
+):
+    _, port = smtp
+    waiting = worker(app_factory(database_url))
+    assert "Drivers' e-mails wait queued: set POLARIS_SMTP_HOST and POLARIS_SMTP_FROM." in waiting
+    unlinked = worker(app_factory(database_url, **mail_config(port, public_url="")))
+    assert "POLARIS_PUBLIC_URL is not set: drivers' e-mails carry no links." in unlinked
+    configured = worker(app_factory(database_url, **mail_config(port)))
+    assert "Drivers' e-mails" not in configured and "POLARIS_PUBLIC_URL" not in configured
+
+
 # --- rendering and settings -----------------------------------------------------------------
 
 
