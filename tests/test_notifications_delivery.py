@@ -18,13 +18,16 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from central.server import CentralSystem, bound_port
 from central.simulator import charging_session, connect_charger
 from cli.alerts import run_pass
 from components.emails import render_notification
 from components.format import format_money
+from components.history import CANCEL_CONFIRM_ID, CANCEL_KEEP_ID, CANCEL_OPEN_ID, CANCEL_TARGET_ID
 from config import ConfigError, load_config
 from data.core.db import Database
 from data.core.models import ChargingSession, OcppReservation, Role
@@ -38,8 +41,7 @@ from data.notifications import (
 from tests.support.factories import make_account, make_id_tag, make_reservation, make_user
 from tests.support.mail import Inbox, local_smtp
 from tests.support.receipts import finished, priced_site
-from tests.support.web import TEST_SECRET, AppFactory, add_person, client_for
-from tests.test_admin_history_http import call  # the reservations page's callbacks
+from tests.support.web import TEST_SECRET, AppFactory, add_person, client_for, dash_csrf
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 PUBLIC_URL = "https://charge.example.com"
@@ -260,6 +262,30 @@ def test_end_to_end_a_reserve_now_the_charger_refuses_sends_one_email(
     assert "the charger answered “Occupied”" in parts(mail)[0]
 
 
+def confirm_cancel(app: Flask, client: FlaskClient, reservation_id: str) -> TestResponse:
+    """The Cancel reservation dialog's Confirm click, as the renderer posts it."""
+    callbacks = app.extensions["polaris_dash"].callback_map
+    (key,) = [k for k in callbacks if f"{CANCEL_TARGET_ID}.data" in k]
+    outputs = [
+        {"id": o.component_id_str(), "property": o.component_property}
+        for o in callbacks[key]["output"]
+    ]
+    clicks = (CANCEL_OPEN_ID, None), (CANCEL_KEEP_ID, None), (CANCEL_CONFIRM_ID, 1)
+    payload = {
+        "output": key,
+        "outputs": outputs,
+        "inputs": [{"id": i, "property": "n_clicks", "value": v} for i, v in clicks],
+        "state": [[], {"id": CANCEL_TARGET_ID, "property": "data", "value": reservation_id}],
+        "changedPropIds": [f"{CANCEL_CONFIRM_ID}.n_clicks"],
+    }
+    return client.post(
+        "/_dash-update-component",
+        data=json.dumps(payload),
+        content_type="application/json",
+        headers={"X-CSRFToken": dash_csrf(client)},
+    )
+
+
 def test_an_operator_cancelling_on_the_reservations_page_sends_one_email(
     app_factory: AppFactory, database_url: str, smtp: tuple[Inbox, int]
 ):
@@ -273,14 +299,10 @@ def test_an_operator_cancelling_on_the_reservations_page_sends_one_email(
         rid = make_reservation(s, "a1", "AC", starts_at=now + timedelta(hours=2),
                                ends_at=now + timedelta(hours=3)).id  # fmt: skip
     # Olga confirms the cancel on /admin/reservations, over HTTP as the browser does.
-    done = call(
-        client_for(app, "olga@example.com"),
-        app,
-        "admin-reservations-cancel-modal",
-        {"admin-reservations-cancel-target.data": rid},
-        changed="admin-reservations-cancel-confirm.n_clicks",
-    )
-    assert f"Cancelled {rid}" in json.dumps(done, ensure_ascii=False)
+    olga = client_for(app, "olga@example.com")
+    response = confirm_cancel(app, olga, rid)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert f"Cancelled {rid}" in response.get_data(as_text=True)
     assert "1 driver e-mail(s) sent" in worker(app)
     assert "0 driver e-mail(s) sent" in worker(app)
     (mail,) = inbox.messages
