@@ -94,6 +94,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "SMTP_FROM": os.environ.get("POLARIS_SMTP_FROM", ""),
         "SMTP_TLS": os.environ.get("POLARIS_SMTP_TLS", "starttls"),
         "ALERT_EMAIL_TO": os.environ.get("POLARIS_ALERT_EMAIL_TO", ""),
+        # Where people reach this app (https://charge.example.com): the links in drivers'
+        # e-mails. No default host: without it the e-mails say where to look, with no link.
+        "PUBLIC_URL": os.environ.get("POLARIS_PUBLIC_URL", ""),
         "ALERT_WEBHOOK_URL": os.environ.get("POLARIS_ALERT_WEBHOOK_URL", ""),
         "ALERT_WEBHOOK_SECRET": os.environ.get("POLARIS_ALERT_WEBHOOK_SECRET", ""),
         "TESTING": False,
@@ -108,6 +111,7 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     )
     config["SMTP_PORT"], config["SMTP_TLS"] = _smtp(config["SMTP_PORT"], config["SMTP_TLS"])
     _webhook(config["ALERT_WEBHOOK_URL"], config["ALERT_WEBHOOK_SECRET"])
+    config["PUBLIC_URL"] = _public_url(config["PUBLIC_URL"])
     return config
 
 
@@ -135,6 +139,14 @@ def _webhook(url: object, secret: object) -> None:
             f"POLARIS_ALERT_WEBHOOK_SECRET must be set with POLARIS_ALERT_WEBHOOK_URL; make one "
             f"with {MAKE_A_KEY}"
         )
+
+
+def _public_url(url: object) -> str:
+    """The app's public base URL without a trailing slash ("" when unset); not http(s): stop."""
+    text = str(url or "").strip().rstrip("/")
+    if text and not text.startswith(("https://", "http://")):
+        raise ConfigError("POLARIS_PUBLIC_URL must start with https:// (or http://)")
+    return text
 
 
 def _ocpi_party(country: object, party: object) -> tuple[str | None, str]:

@@ -1,14 +1,19 @@
-"""The alerts worker: a process of its own, beside gunicorn and the OCPP server.
+"""The worker: a process of its own, beside gunicorn and the OCPP server, that sends what the
+outboxes hold: the operators' outage alerts and the drivers' e-mail notifications (one worker
+for both, so operators run one more process, not two).
 
 flask --app app alerts run            # a pass every --interval seconds (default 30), until stopped
 flask --app app alerts run --once     # one pass (cron, tests)
 
 A pass evaluates (``data.uptime.alerts.evaluate``: new alerts, recoveries, the digest) in one
-transaction, then sends what the outbox holds due: each batch claimed and committed first
-(``claim_due``), sent, then marked sent or failed (retried with backoff). Email goes through
-SMTP (``POLARIS_SMTP_*``, to ``POLARIS_ALERT_EMAIL_TO``); the webhook gets the payload as JSON,
-signed ``X-Polaris-Signature: sha256=<HMAC-SHA256 of the body with
-POLARIS_ALERT_WEBHOOK_SECRET>``. Short timeouts: a slow server delays the next message, no more.
+transaction, then sends what the outboxes hold due: each message claimed and committed first
+(``data.core.outbox``), sent, then marked sent or failed (retried with backoff). Alert email
+goes through SMTP (``POLARIS_SMTP_*``, to ``POLARIS_ALERT_EMAIL_TO``); the webhook gets the
+payload as JSON, signed ``X-Polaris-Signature: sha256=<HMAC-SHA256 of the body with
+POLARIS_ALERT_WEBHOOK_SECRET>``. Drivers' notifications (``data.notifications``) go through the
+same SMTP server to the person's address, rendered by ``components.emails`` with links under
+``POLARIS_PUBLIC_URL``; they wait queued while no SMTP server is configured. Short timeouts: a
+slow server delays the next message, no more.
 """
 
 from __future__ import annotations
@@ -31,7 +36,15 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from components.emails import render_notification
 from data.core.db import Database
+from data.notifications import (
+    ClaimedNotification,
+    claim_notifications,
+    mark_notification_failed,
+    mark_notification_sent,
+    mark_notification_skipped,
+)
 from data.uptime.alerts import Evaluation, evaluate
 from data.uptime.deliveries import Channel, Claimed, claim_due, mark_failed, mark_sent
 from web.db import get_db
@@ -65,6 +78,11 @@ def send_email(config: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
     message["From"] = config["SMTP_FROM"]
     message["To"] = config["ALERT_EMAIL_TO"]
     message.set_content(payload["text"])
+    send_smtp(config, message)
+
+
+def send_smtp(config: Mapping[str, Any], message: EmailMessage) -> None:
+    """Send ``message`` through the configured SMTP server (``POLARIS_SMTP_*``)."""
     host, port, tls = config["SMTP_HOST"], int(config["SMTP_PORT"]), config["SMTP_TLS"]
     context = ssl.create_default_context()
     smtp = (
@@ -78,6 +96,25 @@ def send_email(config: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
         if config.get("SMTP_USER"):
             smtp.login(config["SMTP_USER"], config.get("SMTP_PASSWORD") or "")
         smtp.send_message(message)
+
+
+def notifications_configured(config: Mapping[str, Any]) -> bool:
+    """Drivers' e-mails need an SMTP server and a sender; until then they wait in the outbox."""
+    return bool(config.get("SMTP_HOST") and config.get("SMTP_FROM"))
+
+
+def send_notification(config: Mapping[str, Any], claimed: ClaimedNotification) -> None:
+    assert claimed.email is not None  # skipped otherwise
+    email = render_notification(
+        claimed.kind.value, claimed.facts, config.get("PUBLIC_URL") or "", claimed.subject
+    )
+    message = EmailMessage()
+    message["Subject"] = email.subject
+    message["From"] = config["SMTP_FROM"]
+    message["To"] = claimed.email
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    send_smtp(config, message)
 
 
 def send_webhook(config: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
@@ -105,8 +142,10 @@ def deliver(config: Mapping[str, Any], claimed: Claimed) -> None:
 @dataclass(frozen=True)
 class PassResult:
     evaluation: Evaluation
-    sent: int
+    sent: int  # alerts
     failed: int
+    notified: int = 0  # drivers' e-mails
+    notify_failed: int = 0
 
 
 def run_pass(db: Database, config: Mapping[str, Any], now: datetime) -> PassResult:
@@ -135,20 +174,52 @@ def run_pass(db: Database, config: Mapping[str, Any], now: datetime) -> PassResu
                 sent += 1
                 with db.session() as s:
                     mark_sent(s, claimed.id, now)
-    return PassResult(evaluation, sent, failed)
+    notified, notify_failed = send_notifications(db, config, now)
+    return PassResult(evaluation, sent, failed, notified, notify_failed)
+
+
+def send_notifications(db: Database, config: Mapping[str, Any], now: datetime) -> tuple[int, int]:
+    """Send the drivers' e-mails due at ``now``, one claim at a time; (sent, failed)."""
+    sent = failed = 0
+    if not notifications_configured(config):
+        return sent, failed
+    while True:
+        with db.session() as s:
+            batch = claim_notifications(s, now, limit=1)
+        if not batch:
+            return sent, failed
+        for claimed in batch:
+            if claimed.email is None:
+                with db.session() as s:
+                    mark_notification_skipped(s, claimed.id, now)
+                continue
+            try:
+                send_notification(config, claimed)
+            except Exception as exc:  # noqa: BLE001 - any failure is retried later
+                failed += 1
+                log.warning("notification %s failed: %s", claimed.id, exc)
+                with db.session() as s:
+                    mark_notification_failed(
+                        s, claimed.id, claimed.attempts, f"{type(exc).__name__}: {exc}", now
+                    )
+            else:
+                sent += 1
+                with db.session() as s:
+                    mark_notification_sent(s, claimed.id, now)
 
 
 def _summary(result: PassResult) -> str:
     e = result.evaluation
     return (
         f"Opened {e.opened} alert(s), {e.recovered} recovery(ies), {e.digests} digest(s); "
-        f"sent {result.sent} message(s), {result.failed} failed."
+        f"sent {result.sent} message(s), {result.failed} failed; "
+        f"{result.notified} driver e-mail(s) sent, {result.notify_failed} failed."
     )
 
 
 @click.group("alerts")
 def alerts_group() -> None:
-    """Outage alerts: email and webhook."""
+    """The worker: outage alerts (email, webhook) and drivers' e-mail notifications."""
 
 
 @alerts_group.command("run")
@@ -159,10 +230,15 @@ def alerts_group() -> None:
 )  # fmt: skip
 @with_appcontext
 def run_command(once: bool, interval: float) -> None:
-    """Open alerts for outages past the operator's delay, mark recoveries, and send them."""
+    """Open alerts for outages past the operator's delay, mark recoveries, and send them with the
+    drivers' e-mail notifications."""
     db, config = get_db(), dict(current_app.config)
     if not configured_channels(config):
         click.echo("No alert channel configured (POLARIS_SMTP_* or POLARIS_ALERT_WEBHOOK_*).")
+    if not notifications_configured(config):
+        click.echo("Drivers' e-mails wait queued: set POLARIS_SMTP_HOST and POLARIS_SMTP_FROM.")
+    elif not config.get("PUBLIC_URL"):
+        click.echo("POLARIS_PUBLIC_URL is not set: drivers' e-mails carry no links.")
     if once:
         click.echo(_summary(run_pass(db, config, datetime.now(UTC))))
         return
@@ -170,7 +246,7 @@ def run_command(once: bool, interval: float) -> None:
     while True:
         try:
             result = run_pass(db, config, datetime.now(UTC))
-            if result.sent or result.failed or result.evaluation.opened:
+            if result.sent or result.failed or result.evaluation.opened or result.notified:
                 log.info(_summary(result))
         except Exception:  # noqa: BLE001 - the database may be back next time
             log.exception("alerts pass failed; trying again")

@@ -64,7 +64,7 @@ def statement_href(first_day: date, suffix: str = "") -> str:
 # --- pieces shared by both documents --------------------------------------------------------------
 
 
-def _kwh(value: Decimal) -> str:
+def billed_kwh(value: Decimal) -> str:
     """``12.345 kWh``: the energy as billed, to the Wh (3 decimals, as stored)."""
     return f"{value:,.3f} kWh"
 
@@ -155,11 +155,13 @@ def _cost_table(receipt: Receipt, cost: SessionCost) -> html.Table:
         return format_money(amount, currency)
 
     if tariff is not None and receipt.energy_price is not None:
-        energy = f"{_kwh(receipt.energy_kwh)} × {format_price(receipt.energy_price, currency)}/kWh"
+        energy = (
+            f"{billed_kwh(receipt.energy_kwh)} × {format_price(receipt.energy_price, currency)}/kWh"
+        )
         time = _time_detail(receipt, tariff)
         vat = f"Included VAT ({_percent(tariff.vat_percent)})"
     else:  # the version is gone: the stored amounts still stand
-        energy, time, vat = _kwh(receipt.energy_kwh), format_duration(receipt.duration), "VAT"
+        energy, time, vat = billed_kwh(receipt.energy_kwh), format_duration(receipt.duration), "VAT"
     return html.Table(
         [
             html.Thead(
@@ -219,7 +221,7 @@ def receipt_document(receipt: Receipt) -> html.Article:
             ("Started", format_moment(receipt.started_at, tz)),
             ("Ended", format_moment(receipt.ended_at, tz)),
             ("Duration", format_duration(receipt.duration)),
-            ("Energy", _kwh(receipt.energy_kwh)),
+            ("Energy", billed_kwh(receipt.energy_kwh)),
         ]
     )
     cost = receipt.cost
@@ -345,7 +347,7 @@ def _summary(statement: Statement) -> html.Dl:
         ("Account", _holder(statement.holder)),
         ("Period", _period_text(statement)),
         ("Sessions", str(len(statement.lines))),
-        ("Energy", _kwh(statement.energy_kwh)),
+        ("Energy", billed_kwh(statement.energy_kwh)),
     ]
     for totals in statement.totals:
         suffix = f" ({totals.currency})" if len(statement.totals) > 1 else ""

@@ -14,13 +14,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import select
 
@@ -32,36 +29,17 @@ from data.uptime.alerts import AlertSettings
 from data.uptime.deliveries import AlertDelivery, backoff_s
 from data.uptime.outages import OutageKind
 from tests.support.factories import make_charger, make_outage
-from tests.support.processes import free_port
+from tests.support.mail import Inbox, local_smtp
 from tests.support.web import AppFactory
 
 SECRET = "test-webhook-signing-key-0123456789abcdef"  # noqa: S105 - the test's own
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 
-@dataclass
-class Inbox:
-    """What the local SMTP server received."""
-
-    messages: list[Message] = field(default_factory=list)
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def subjects(self) -> list[str]:
-        return [str(m["Subject"]) for m in self.messages]
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with local_smtp() as server:
+        yield server
 
 
 def email_config(port: int) -> dict[str, Any]:

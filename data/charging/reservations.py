@@ -37,6 +37,7 @@ from data.core.models import (
     User,
     Visibility,
 )
+from data.notifications import notify_reservation
 
 PAGE_SIZE_MAX = 100
 SEARCH_LIMIT = 20
@@ -183,6 +184,14 @@ def get_reservation(session: Session, reservation_id: str) -> ReservationRow | N
 # --- cancel -----------------------------------------------------------------------------------
 
 
+def _is_operator(session: Session, actor: Actor) -> bool:
+    """An admin account, or the command line (run by the operator's staff)."""
+    if actor.account_id is None:
+        return actor.user_id is None
+    role = session.scalar(select(Account.role).where(Account.id == actor.account_id))
+    return role is not None and Role(role) is Role.admin
+
+
 def cancel_reservation(
     session: Session, reservation_id: str, now: datetime, *, actor: Actor
 ) -> ReservationRow:
@@ -211,6 +220,8 @@ def cancel_reservation(
         session, actor, now, Action.reservation_cancelled, "reservation", row.reservation_id,
         before={"status": row.status}, after={"status": ReservationStatus.cancelled},
     )  # fmt: skip
+    if _is_operator(session, actor):
+        notify_reservation(session, row.reservation_id, "cancelled_by_operator", now)
     return ReservationRow(
         row.reservation_id,
         row.account_id,

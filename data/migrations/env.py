@@ -3,6 +3,7 @@
 from alembic import context
 
 import data.chargers.incidents  # noqa: F401 - its table is on Base.metadata too
+import data.notifications  # noqa: F401 - its table is on Base.metadata too
 import data.uptime.alerts  # noqa: F401 - their tables are on Base.metadata too
 import data.uptime.deliveries  # noqa: F401
 import data.uptime.outages  # noqa: F401 - its table is on Base.metadata too

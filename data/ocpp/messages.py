@@ -55,6 +55,7 @@ from data.core.models import (
     UTCDateTime,
     Visibility,
 )
+from data.notifications import notify_session_finished
 from data.ocpp.energy import (
     MAX_READING_WH,
     WH,
@@ -537,5 +538,7 @@ def stop_transaction(
             session.flush()
             # Its cost, by the tariff version in force at its start (none while disputed).
             price_session(session, row.id)
+            # The driver's e-mail, queued in this transaction (sent later by the worker).
+            notify_session_finished(session, row.id, now)
     session.flush()
     return tag_status

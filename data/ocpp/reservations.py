@@ -32,6 +32,7 @@ from data.core.models import (
     Reservation,
     ReservationStatus,
 )
+from data.notifications import notify_reservation
 from data.ocpp.commands import CommandRow, request_command
 from data.ocpp.messages import ACCEPTED
 
@@ -207,12 +208,21 @@ def command_ended(
     (``cancelled`` and ``cancel_answer``) ended; a row already past that step is left alone."""
     word = outcome(status, response)
     if action == "ReserveNow":
-        statement = (
+        reservation_id = session.scalar(
             update(OcppReservation)
             .where(OcppReservation.id == ocpp_reservation_id, OcppReservation.state == SENDING)
             .values(state=word, answered_at=now)
+            .returning(OcppReservation.reservation_id),
+            execution_options={"synchronize_session": False},
         )
-    elif action == "CancelReservation":
+        # The driver hears of the charger's answer (no answer or a CallError says nothing of
+        # the reservation: the admin sees those), once: the row left SENDING just now.
+        if reservation_id is not None and status == CommandStatus.accepted:
+            notify_reservation(session, reservation_id, "confirmed", now)
+        elif reservation_id is not None and status == CommandStatus.rejected:
+            notify_reservation(session, reservation_id, "refused", now, reason=word)
+        return
+    if action == "CancelReservation":
         statement = (
             update(OcppReservation)
             .where(OcppReservation.id == ocpp_reservation_id, OcppReservation.state == CANCEL_SENT)

@@ -1,14 +1,11 @@
 """The alerts' outbox: ``alert_deliveries``, one row per message to send (an email or a webhook
 call), written in the transaction that decided it and sent later by the worker (``flask alerts
-run``), never in a web request or the OCPP server.
+run``), never in a web request or the OCPP server. Claims, leases and backoff are the shared
+outbox's (``data.core.outbox``).
 
 - ``dedupe_key`` is unique: enqueueing the same message twice (a second evaluation pass, a
   second worker) keeps the first row.
-- ``claim_due`` takes due rows with one conditional UPDATE (PostgreSQL: the candidates chosen
-  ``FOR UPDATE SKIP LOCKED``): it counts the attempt and moves ``next_attempt_at`` past a lease,
-  so two workers never hold the same row; the claimer commits before sending.
-- A failed attempt waits ``backoff_s(attempts)`` (30 s doubling, at most an hour); after
-  ``MAX_ATTEMPTS`` the row stays unsent with its ``last_error`` for the operator to see.
+- After ``MAX_ATTEMPTS`` a row stays unsent with its ``last_error`` for the operator to see.
 """
 
 from __future__ import annotations
@@ -17,34 +14,19 @@ import enum
 import json
 import typing
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from data.core.models import Base, UTCDateTime, _enum
 
-MAX_ATTEMPTS = 8
-BACKOFF_BASE_S = 30
-BACKOFF_MAX_S = 3600
-# A claimed row is left alone this long: a worker that dies mid-send lets another retry it.
-# Well above one send's worst case (the worker claims one message at a time, 10 s timeouts).
-LEASE_S = 300
-ERROR_LENGTH = 500
+# The alerts' limits are the shared outbox's (re-exported for data.uptime.alerts and tests).
+from data.core.outbox import LEASE_S as LEASE_S
+from data.core.outbox import MAX_ATTEMPTS as MAX_ATTEMPTS
+from data.core.outbox import Outbox, insert_once
+from data.core.outbox import backoff_s as backoff_s
 
 
 class Channel(enum.StrEnum):
@@ -93,12 +75,7 @@ class AlertDelivery(Base):
 
 
 _deliveries = typing.cast(Table, AlertDelivery.__table__)
-_INSERTS: dict[str, Any] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
-
-
-def backoff_s(attempts: int) -> int:
-    """Seconds to wait after the ``attempts``-th failed attempt: 30, 60, 120, ... up to 3600."""
-    return int(min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S))
+_OUTBOX = Outbox(_deliveries, _deliveries.c.sent_at.is_(None))
 
 
 def enqueue(
@@ -121,11 +98,7 @@ def enqueue(
         "created_at": now,
         "next_attempt_at": now,
     }
-    statement = _INSERTS[session.get_bind().dialect.name](_deliveries).values(row)
-    added = session.execute(
-        statement.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_deliveries.c.id)
-    ).all()
-    return bool(added)
+    return insert_once(session, _deliveries, row, ["dedupe_key"])
 
 
 @dataclass(frozen=True)
@@ -140,71 +113,19 @@ class Claimed:
 def claim_due(session: Session, now: datetime, limit: int = 20) -> list[Claimed]:
     """Claim up to ``limit`` unsent rows due at ``now`` (oldest due first). The caller commits
     before sending, so another worker sees the lease."""
-    due = (
-        (_deliveries.c.sent_at.is_(None))
-        & (_deliveries.c.next_attempt_at <= now)
-        & (_deliveries.c.attempts < MAX_ATTEMPTS)
-    )
-    # Two statements: the candidates, locked on PostgreSQL (SKIP LOCKED: what another worker is
-    # claiming is skipped; a LIMIT in a subquery of the UPDATE may be re-run and take more), then
-    # the UPDATE, whose WHERE repeats the conditions for SQLite, where nothing is locked.
-    ids = (
-        session.execute(
-            select(_deliveries.c.id)
-            .where(due)
-            .order_by(_deliveries.c.next_attempt_at, _deliveries.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
-    )
-    if not ids:
-        return []
-    statement = (
-        update(_deliveries)
-        .where(_deliveries.c.id.in_(ids), due)
-        .values(
-            attempts=_deliveries.c.attempts + 1,
-            next_attempt_at=now + timedelta(seconds=LEASE_S),
-        )
-        .returning(
-            _deliveries.c.id,
-            _deliveries.c.channel,
-            _deliveries.c.kind,
-            _deliveries.c.payload,
-            _deliveries.c.attempts,
-        )
-    )
-    rows = session.execute(statement).all()
-    return sorted(
-        (
-            Claimed(
-                r.id, Channel(r.channel), DeliveryKind(r.kind), json.loads(r.payload), r.attempts
-            )
-            for r in rows
-        ),
-        key=lambda c: c.id,
-    )
+    rows = _OUTBOX.claim(session, now, limit, ["channel", "kind", "payload", "attempts"])
+    return [
+        Claimed(r.id, Channel(r.channel), DeliveryKind(r.kind), json.loads(r.payload), r.attempts)
+        for r in rows
+    ]
 
 
 def mark_sent(session: Session, delivery_id: int, now: datetime) -> None:
-    session.execute(
-        update(_deliveries)
-        .where(_deliveries.c.id == delivery_id, _deliveries.c.sent_at.is_(None))
-        .values(sent_at=now, last_error=None)
-    )
+    _OUTBOX.mark_sent(session, delivery_id, now)
 
 
 def mark_failed(
     session: Session, delivery_id: int, attempts: int, error: str, now: datetime
 ) -> None:
     """The attempt failed: try again after the backoff (the claim counted the attempt)."""
-    session.execute(
-        update(_deliveries)
-        .where(_deliveries.c.id == delivery_id, _deliveries.c.sent_at.is_(None))
-        .values(
-            next_attempt_at=now + timedelta(seconds=backoff_s(attempts)),
-            last_error=error[:ERROR_LENGTH],
-        )
-    )
+    _OUTBOX.mark_failed(session, delivery_id, attempts, error, now)
