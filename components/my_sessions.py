@@ -44,7 +44,7 @@ HISTORY_EXPORT_ID = "history-export"
 HISTORY_GRID_TYPE = "history-grid"
 HISTORY_TOTALS_TYPE = "history-totals"
 HISTORY_COUNT_TYPE = "history-count"
-ALL_CHARGERS = ""
+ALL_CHARGERS = "all"
 HISTORY_PATH = "/sessions"
 ALL_SESSIONS_TEXT = "All my sessions"
 

@@ -178,6 +178,8 @@ def apply_filters(
     The same filter again reloads the view in place (fresh totals and rows)."""
     values = {"from": first, "to": last, "charger": charger}
     params = {k: v.strip() for k, v in values.items() if isinstance(v, str) and v.strip()}
+    if params.get("charger") == ALL_CHARGERS:
+        del params["charger"]
     search = "?" + urlencode(params) if params else ""
     if search != (shown or ""):
         return search, no_update

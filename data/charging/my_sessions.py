@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.charging.history import (
+    PAGE_SIZE_MAX,
     SessionFilter,
     SessionListRow,
     SessionTotals,
@@ -214,12 +215,13 @@ def sessions_after(
     after: tuple[Any, ...] | None = None if cursor is None else decode_cursor(cursor)
     rows: list[SessionListRow] = []
     while len(rows) <= limit:
-        wanted = limit + 1 - len(rows)  # one more than asked: is there a next page?
+        # One more than asked (is there a next page?), in pieces the explorer serves.
+        wanted = min(limit + 1 - len(rows), PAGE_SIZE_MAX)
         # Row 1 with the key of row 0: session_page continues from the key, not an OFFSET.
         start = 0 if after is None else 1
         piece = history_page(session, account_id, flt, tz, start, start + wanted, after=after)
         rows += piece
-        if len(piece) < wanted or not piece:
+        if len(piece) < wanted:
             break
         after = (piece[-1].started_at, piece[-1].session_id)
     if len(rows) > limit:
