@@ -49,6 +49,7 @@ from data.charging.my_sessions import (
 )
 from data.charging.reservations import (
     ReservationError,
+    ReservationOverlap,
     ReservationRow,
     cancel_reservation,
     create_reservation,
@@ -59,6 +60,9 @@ from data.pricing.cost import TariffPrices
 from web.db import read_scope, session_scope
 
 ME_CHARGERS_MAX = 1000  # a driver's list, not the fleet's admin table
+OTHERS_OVERLAP = (
+    "{charger} is already reserved for part of that time. Choose another time or charger."
+)
 
 
 class ApiError(Exception):
@@ -326,6 +330,12 @@ def register_me_routes(bp: Blueprint) -> None:
                     tz=operator_settings(s).tz,
                     actor=Actor(identity.email, identity.user_id, identity.account_id),
                 )
+        except ReservationOverlap as exc:
+            # Another account's reservation is not the driver's to know about.
+            if exc.conflict is not None and exc.conflict.account_id != identity.account_id:
+                message = OTHERS_OVERLAP.format(charger=exc.conflict.charger_name)
+                raise ApiError(409, message) from None
+            raise ApiError(409, str(exc)) from None
         except ReservationError as exc:
             raise ApiError(409, str(exc)) from None
         return _json(MeReservationOut.of(row), status=201)
