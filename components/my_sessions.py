@@ -187,15 +187,16 @@ def history_results(view: str, summary: str) -> html.Div:
 
 
 def history_grid(view: str, key: str) -> dag.AgGrid:
+    # Start and receipt stay in view (pinned) while a phone scrolls the middle sideways.
     columns = [
-        {"field": "started", "headerName": "Started", "minWidth": 150, "pinned": "left"},
+        {"field": "started", "headerName": "Started", "width": 165, "flex": 0, "pinned": "left"},
         {"field": "charger", "headerName": "Charger", "tooltipField": "charger_title",
-         "minWidth": 190, "flex": 2},
-        {"field": "duration", "headerName": "Duration", "minWidth": 110},
-        {"field": "kwh", "headerName": "kWh", "type": "rightAligned", "minWidth": 90},
-        {"field": "cost", "headerName": "Cost", "type": "rightAligned", "minWidth": 100},
+         "minWidth": 170, "flex": 2},
+        {"field": "duration", "headerName": "Duration", "minWidth": 100},
+        {"field": "kwh", "headerName": "kWh", "type": "rightAligned", "minWidth": 85},
+        {"field": "cost", "headerName": "Cost", "type": "rightAligned", "minWidth": 95},
         {"field": "receipt", "headerName": "Receipt", "cellRenderer": "markdown",
-         "minWidth": 100},
+         "width": 100, "flex": 0, "pinned": "right"},
     ]  # fmt: skip
     return dag.AgGrid(
         id={"type": HISTORY_GRID_TYPE, "view": view, "n": key},
@@ -207,7 +208,8 @@ def history_grid(view: str, key: str) -> dag.AgGrid:
             "suppressHeaderMenuButton": True,
             "flex": 1,
         },
-        dashGridOptions=_grid_options(),
+        # Six columns: all of them in the DOM, so a link scrolled out of view still exists.
+        dashGridOptions=_grid_options({"suppressColumnVirtualisation": True}),
         style={"height": "560px", "width": "100%"},
         className="history-grid",
     )
