@@ -132,8 +132,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.explain:
         with db.session() as s:
             for sql in (
-                "EXPLAIN ANALYZE SELECT c.id FROM chargers c WHERE EXISTS (SELECT 1 FROM sessions "
-                "x WHERE x.account_id = :a AND x.charger_id = c.id)",
+                "EXPLAIN ANALYZE WITH RECURSIVE used(id) AS (SELECT min(charger_id) FROM "
+                "sessions WHERE account_id = :a UNION ALL SELECT (SELECT min(charger_id) FROM "
+                "sessions WHERE account_id = :a AND charger_id > used.id) FROM used WHERE "
+                "used.id IS NOT NULL) SELECT c.id FROM chargers c WHERE c.id IN (SELECT id "
+                "FROM used)",
                 "EXPLAIN ANALYZE SELECT count(*), sum(energy_kwh) FROM sessions WHERE account_id "
                 "= :a AND charger_id = :c",
             ):

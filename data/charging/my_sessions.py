@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data.charging.history import (
@@ -136,16 +136,20 @@ class UsedCharger:
 
 
 def used_chargers(session: Session, account_id: str) -> list[UsedCharger]:
-    """The chargers the account has a session on, by name: the filter's choices. One index
-    probe per charger of the fleet (``ix_sessions_account_charger_started``), not a scan of
-    the account's sessions."""
-    used = (
-        select(ChargingSession.id)
-        .where(ChargingSession.account_id == account_id, ChargingSession.charger_id == Charger.id)
-        .exists()
-    )
+    """The chargers the account has a session on, by name: the filter's choices. A skip scan of
+    ``ix_sessions_account_charger_started``: one index probe per charger used (the next charger
+    id after the last one found), whatever the number of sessions or of chargers in the fleet."""
+    s = ChargingSession
+    mine = s.account_id == account_id
+    used = select(func.min(s.charger_id).label("id")).where(mine).cte("used", recursive=True)
+    following = select(
+        select(func.min(s.charger_id)).where(mine, s.charger_id > used.c.id).scalar_subquery()
+    ).where(used.c.id.is_not(None))
+    used = used.union_all(following)
     rows = session.execute(
-        select(Charger.id, Charger.friendly_name).where(used).order_by(Charger.friendly_name)
+        select(Charger.id, Charger.friendly_name)
+        .where(Charger.id.in_(select(used.c.id)))
+        .order_by(Charger.friendly_name, Charger.id)
     ).all()
     return [UsedCharger(r.id, r.friendly_name) for r in rows]
 
