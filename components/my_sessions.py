@@ -133,6 +133,7 @@ def history_notes(problems: Sequence[str]) -> Component:
     return dbc.Alert(
         [html.P(p, className="mb-0") for p in problems],
         color="warning",
+        fade=False,
         class_name="py-2 small history-notes",
     )
 
@@ -235,9 +236,10 @@ def customers_only_notice() -> Component:
     return dbc.Alert(
         [
             "Your active account is an admin account, which does not charge. ",
-            dcc.Link("Switch to a customer account", href="/switch"),
+            dcc.Link("Switch to a customer account", href="/switch", className="alert-link"),
             " to see its sessions.",
         ],
         color="info",
+        fade=False,
         class_name="history-admin-note",
     )
