@@ -45,8 +45,12 @@ from components.my_sessions import (
     history_summary,
 )
 from data.charging.dashboard import operator_settings
-from data.charging.history import DEFAULT_SORT as _SORT
-from data.charging.history import PageKeys, SessionTotals, parse_sessions_request
+from data.charging.history import (
+    DEFAULT_SORT,
+    PageKeys,
+    SessionTotals,
+    parse_sessions_request,
+)
 from data.charging.my_sessions import (
     HistoryFilter,
     history_page,
@@ -148,13 +152,14 @@ def history_rows(request: object, known: object) -> tuple[Any, ...]:
             totals = history_totals(s, account_id, flt, tz)
             count = totals.sessions
         explorer = flt.for_account(account_id)
-        after = PAGE_KEYS.get(explorer, tz, _SORT, start - 1) if start > 0 else None
+        after = PAGE_KEYS.get(explorer, tz, DEFAULT_SORT, start - 1) if start > 0 else None
         rows = history_page(s, account_id, flt, tz, start, end, after=after, total=count)
         live = live_costs(
             s, (r.session_id for r in rows if not r.finalized and not r.energy_disputed), now
         )
     if rows:
-        PAGE_KEYS.remember(explorer, tz, _SORT, start + len(rows) - 1, _SORT.key_of(rows[-1]))
+        last = start + len(rows) - 1
+        PAGE_KEYS.remember(explorer, tz, DEFAULT_SORT, last, DEFAULT_SORT.key_of(rows[-1]))
     response = {"rowData": history_grid_rows(rows, tz, now, live), "rowCount": count}
     if totals is None:
         return response, no_update, no_update
