@@ -1,7 +1,7 @@
 """Personal API tokens on the command line (``export``: the CSV exports as an admin account;
 ``commands``: the JSON API's commands to chargers).
 
-flask --app app create-token EMAIL [--account ID] [--name TEXT] [--scope export|commands ...]
+flask --app app create-token EMAIL [--account ID] [--name TEXT] [--scope export|commands|me ...]
 flask --app app revoke-token ID
 flask --app app list-tokens
 """
@@ -32,7 +32,7 @@ from web.db import session_scope
     "--account",
     "account_id",
     help="The account: an admin one when the person has several, or a customer one "
-    "(commands scope only).",
+    "(commands and me scopes only).",
 )
 @click.option("--name", help="What the token is for (shown in list-tokens).")
 @click.option(
@@ -41,7 +41,8 @@ from web.db import session_scope
     type=click.Choice(SCOPES),
     multiple=True,
     help="What the token may do (repeat for several): export (CSV exports), commands "
-    "(commands to chargers through /api/v1). Default: export.",
+    "(commands to chargers through /api/v1), me (a customer account's own chargers, sessions "
+    "and reservations: /api/v1/me). Default: export.",
 )
 @with_appcontext
 def create_token_command(

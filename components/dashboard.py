@@ -840,7 +840,15 @@ def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
                                 html.Div(
                                     loading_placeholder("Loading your sessions…", 4),
                                     id=RECENT_SESSIONS_ID,
-                                )
+                                ),
+                                html.P(
+                                    dcc.Link(
+                                        "All my sessions",
+                                        href="/sessions",
+                                        id="all-sessions-link",
+                                    ),
+                                    className="mt-2 mb-0",
+                                ),
                             ],
                             class_name="card card-body h-100",
                         ),

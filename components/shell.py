@@ -121,7 +121,8 @@ def account_menu(display_name: str, account: AccountInfo, csrf_token: str) -> li
                     if account.is_admin
                     # /statements redirects to this month's: a Flask route, not a router page.
                     else [
-                        dbc.DropdownMenuItem("Statements", href="/statements", external_link=True)
+                        dbc.DropdownMenuItem("All my sessions", href="/sessions"),
+                        dbc.DropdownMenuItem("Statements", href="/statements", external_link=True),
                     ]
                 ),
                 dbc.DropdownMenuItem("Switch account", href="/switch"),

@@ -189,6 +189,12 @@ VIEWS: dict[str, tuple[View, ...]] = {
         # checked by tests/test_browser_receipts.py).
         View(DRIVER_EMAIL, "/receipts/NO-SUCH-SESSION", ("#main a[href='/']",)),
     ),
+    "pages.sessions": (
+        View(DRIVER_EMAIL, "/sessions", (".history-totals",), grids=(".history-grid",)),
+        View(NEWCOMER_EMAIL, "/sessions", (".history-grid",)),
+        # An admin account does not charge: a note, with a way to switch.
+        View(OPERATOR_EMAIL, "/sessions", ("#main a[href='/switch']",)),
+    ),
     "pages.statements": (
         View(DRIVER_EMAIL, "/statements", (".statement-doc .doc-summary",)),  # this month's
         # An admin account does not charge: the notice, with a way to switch.

@@ -40,6 +40,7 @@ from auth.guard import BEARER_ONLY_BLUEPRINT
 from config import offline_after_s
 from data.accounts.tokens import (
     COMMANDS_SCOPE,
+    ME_SCOPE,
     TokenIdentity,
     authenticate_token,
     bearer_secret,
@@ -63,6 +64,7 @@ from data.ocpp.driver_commands import (
     account_command,
     driver_command,
 )
+from web.api_me import ME_INPUTS, ME_OUTPUTS, ApiError, me_paths, register_me_routes
 from web.db import session_scope
 
 API_PREFIX = "/api/v1"
@@ -186,13 +188,16 @@ def api_blueprint() -> Blueprint:
     def bearer_token_only() -> Response | None:
         if request.endpoint == f"{api_blueprint_name}.openapi":
             return None  # the one public route (tests/test_security_routes.py lists it)
+        # /me/... is a driver's own data (scope me); everything else commands (scope commands).
+        mine = request.path.startswith(f"{API_PREFIX}/me/")
+        scope = ME_SCOPE if mine else COMMANDS_SCOPE
         header = request.headers.get("Authorization")
         secret = bearer_secret(header)
         if secret is None:
             if has_bearer_header(header):
                 return _unauthorized("The API token is not valid.", bad_token=True)
             return _unauthorized(
-                "Send an API token with the commands scope: Authorization: Bearer <token>.",
+                f"Send an API token with the {scope} scope: Authorization: Bearer <token>.",
                 bad_token=False,
             )
         with session_scope() as s:
@@ -201,14 +206,23 @@ def api_blueprint() -> Blueprint:
             return _unauthorized(
                 "The API token is not valid: it is unknown or was revoked.", bad_token=True
             )
-        if COMMANDS_SCOPE not in identity.scopes:
+        if scope not in identity.scopes:
+            what = "read or book as its account" if mine else "send commands"
             return _error(
                 403,
-                "This token may not send commands: it lacks the commands scope.",
-                {"WWW-Authenticate": _REALM + ', error="insufficient_scope", scope="commands"'},
+                f"This token may not {what}: it lacks the {scope} scope.",
+                {"WWW-Authenticate": _REALM + f', error="insufficient_scope", scope="{scope}"'},
             )
+        if mine and identity.is_admin:
+            return _error(403, "These routes are a customer account's; this token is an admin's.")
         g.polaris_api_identity = identity
         return None
+
+    @bp.errorhandler(ApiError)
+    def api_error(exc: ApiError) -> Response:
+        return _error(exc.status, exc.message)
+
+    register_me_routes(bp)
 
     @bp.post("/chargers/<charger_id>/commands")
     def ask(charger_id: str) -> Response:
@@ -338,9 +352,10 @@ def openapi_document() -> dict[str, Any]:
     """The API in OpenAPI 3.1: the schemas from the pydantic models, the paths, bearer auth."""
     schema_ref = "#/components/schemas/{model}"
     action_models = _action_models()
-    inputs: list[type[BaseModel]] = [CommandRequest, *action_models]
+    inputs: list[type[BaseModel]] = [CommandRequest, *action_models, *ME_INPUTS]
     documented: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in inputs]
-    documented += [(CommandOut, "serialization"), (ErrorOut, "serialization")]
+    outputs: list[type[BaseModel]] = [CommandOut, ErrorOut, *ME_OUTPUTS]
+    documented += [(m, "serialization") for m in outputs]
     _, definitions = models_json_schema(documented, ref_template=schema_ref)
     schemas: dict[str, Any] = definitions.get("$defs", {})
     error = "#/components/schemas/ErrorOut"
@@ -430,6 +445,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **me_paths(API_PREFIX, schema_ref),
             f"{API_PREFIX}/openapi.json": {
                 "get": {
                     "operationId": "openapi",
@@ -451,6 +467,7 @@ def openapi_document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A personal API token with the commands scope "
+                    "(the me scope for /me, a customer account's) "
                     "(flask create-token EMAIL --scope commands, or /admin/tokens).",
                 }
             },

@@ -5,7 +5,9 @@ its SHA-256 (a token is 256 random bits, so a slow password hash would add nothi
 dictionary to guess from). A token has scopes (``SCOPES``): ``export`` lets it download the
 CSV exports (``TOKEN_PATH_PREFIXES``, as its admin account: an export token is for an admin
 account only), ``commands`` lets it send commands to chargers through the JSON API
-(``web.api``, for an admin account or a driver's customer account, under the pages' rules).
+(``web.api``, for an admin account or a driver's customer account, under the pages' rules),
+``me`` lets a customer account's token read its chargers, sessions and reservations and book
+(``/api/v1/me``).
 Tokens made before scopes existed keep ``export``. A token is never accepted on pages or
 callbacks (see ``auth.accounts``). Revoking keeps the row with ``revoked_at``; a revoked or
 unknown token signs nobody in (401). ``last_used_at`` is written at most once a minute per
@@ -32,7 +34,8 @@ TOKEN_PATTERN = re.compile(r"pex_[A-Za-z0-9_-]{43}")  # the prefix and 32 random
 TOKEN_PATH_PREFIXES = ("/export/",)  # where ``export`` tokens sign in (``auth.accounts``)
 EXPORT_SCOPE = "export"
 COMMANDS_SCOPE = "commands"
-SCOPES = (EXPORT_SCOPE, COMMANDS_SCOPE)
+ME_SCOPE = "me"  # a driver's own chargers, sessions and reservations (``/api/v1/me``)
+SCOPES = (EXPORT_SCOPE, COMMANDS_SCOPE, ME_SCOPE)
 DEFAULT_SCOPES = (EXPORT_SCOPE,)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 NAME_LENGTH = 200
@@ -126,8 +129,9 @@ def create_token(
 ) -> CreatedToken:
     """A new token with ``scopes`` for an account of the person signing in as ``email``: their
     only admin account, or ``account_id`` when they hold several. A token with the ``export``
-    scope is for an admin account only; a ``commands``-only token may also be for one of the
-    person's customer accounts (a driver's script starting and stopping their charging)."""
+    scope is for an admin account only; a ``commands`` or ``me`` token may also be for one of
+    the person's customer accounts (a driver's script starting and stopping their charging,
+    reading their history, booking)."""
     if name is not None and len(name) > NAME_LENGTH:
         raise TokenError(f"The name is longer than {NAME_LENGTH} characters.")
     chosen_scopes = check_scopes(scopes)
@@ -169,7 +173,7 @@ def create_token(
             raise TokenError(
                 f"{account_id} is not an admin account of {user.email}"
                 + (
-                    "; a customer account's token may only have the commands scope."
+                    "; a customer account's token may only have the commands scope (and me)."
                     if customer is not None
                     else "."
                 )

@@ -363,6 +363,11 @@ def session_page(
     if after is not None and start > 0 and len(after) == len(columns):
         row_key = tuple_(*columns)
         keyset.append(row_key < tuple(after) if descending else row_key > tuple(after))
+        if sort.column == "started":
+            # The same bound on started_at alone: an index range (account_id, started_at) can
+            # take it, where the row comparison is only a filter over the whole account.
+            started = ChargingSession.started_at
+            keyset.append(started <= after[0] if descending else started >= after[0])
         offset = 0
     elif total is not None and start > total // 2:
         if start >= total:

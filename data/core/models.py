@@ -284,6 +284,10 @@ class ChargingSession(Base):
             postgresql_include=["energy_kwh", "energy_disputed_at", "cost_total"],
         ),
         Index("ix_sessions_charger_started", "charger_id", "started_at"),
+        # A driver's history in its page order, even under a generic plan (migration 0030).
+        Index("ix_sessions_account_started_id", "account_id", "started_at", "id"),
+        # A driver's chargers and their sessions on one (All my sessions; migration 0030).
+        Index("ix_sessions_account_charger_started", "account_id", "charger_id", "started_at"),
         # The operators' list of sessions whose energy a charger reported implausibly.
         Index(
             "ix_sessions_energy_disputed",

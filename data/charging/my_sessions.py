@@ -1,0 +1,252 @@
+"""A driver's own history: every session of one customer account (``/sessions`` and
+``GET /api/v1/me/sessions``), and its upcoming reservations (``GET /api/v1/me/reservations``).
+
+The filter is optional local days in the operator's time zone and a charger the account used.
+It becomes the sessions explorer's own ``SessionFilter`` with the account fixed
+(``data.charging.history``), so the rows, the paging (keyset, or OFFSET from the nearer end),
+the totals (one SQL aggregate of stored costs; disputed energy counts nowhere until settled)
+and ``/export/sessions.csv`` for the same query string (limited to the active account by
+``data.exchange.exports.scope_filter``) all hold the same sessions. The account is always an
+argument the caller took from the signed-in session or the token, never from a query string.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from data.charging.history import (
+    PAGE_SIZE_MAX,
+    SessionFilter,
+    SessionListRow,
+    SessionTotals,
+    session_page,
+    session_totals,
+)
+from data.charging.reservations import (
+    UPCOMING_STATUSES,
+    ReservationRow,
+    _reservation_columns,
+    _rows,
+)
+from data.core.models import ID_LENGTH, Charger, ChargingSession, Reservation
+
+# No dates: every session. The explorer's own bounds (the local midnight after the last day
+# must still be a datetime).
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+API_LIMIT_MAX = 200
+API_LIMIT_DEFAULT = 50
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """What a driver asks for: local days ``first_day``..``last_day`` (inclusive; None: no
+    bound) and one charger (its id; None: all)."""
+
+    first_day: date | None = None
+    last_day: date | None = None
+    charger_id: str | None = None
+
+    def for_account(self, account_id: str) -> SessionFilter:
+        """The explorer's filter of this one account."""
+        return SessionFilter(
+            self.first_day or FIRST_DAY,
+            self.last_day or LAST_DAY,
+            self.charger_id,
+            account_id,
+        )
+
+    def query_string(self) -> str:
+        """``?from=...&to=...&charger=...`` (only what is set): the page's address and its
+        ``/export/sessions.csv`` link, which reads the same parameters the same way."""
+        params: dict[str, str] = {}
+        if self.first_day is not None:
+            params["from"] = self.first_day.isoformat()
+        if self.last_day is not None:
+            params["to"] = self.last_day.isoformat()
+        if self.charger_id:
+            params["charger"] = self.charger_id
+        return "?" + urlencode(params) if params else ""
+
+
+def _text(params: Mapping[str, Any], key: str) -> tuple[str | None, str | None]:
+    """``(value, problem)``: absent or blank is ``(None, None)``; a repeated one is a problem."""
+    value = params.get(key)
+    if value is None:
+        return None, None
+    if not isinstance(value, str):
+        return None, f"Give “{key}” once."
+    value = value.strip()
+    return (value or None), None
+
+
+def _day(text: str) -> date | None:
+    if not _DAY.fullmatch(text):
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
+
+
+def parse_history_filter(params: Mapping[str, Any]) -> tuple[HistoryFilter, list[str]]:
+    """The filter of ``from``, ``to`` (``2026-11-24``) and ``charger`` (an id), and a plain
+    message for each value that could not be used (that value is then left out). Never raises."""
+    problems: list[str] = []
+    days: dict[str, date | None] = {}
+    for key, label in (("from", "start"), ("to", "end")):
+        text, problem = _text(params, key)
+        day = None if text is None else _day(text)
+        if problem is not None:
+            problems.append(problem)
+        elif text is not None and day is None:
+            problems.append(f"The {label} date “{text[:40]}” is not a date like 2026-11-24.")
+        days[key] = day
+    first, last = days["from"], days["to"]
+    if first is not None and last is not None and first > last:
+        problems.append("The start date is after the end date; showing every date.")
+        first = last = None
+    charger, problem = _text(params, "charger")
+    if problem is not None:
+        problems.append(problem)
+    elif charger is not None and len(charger) > ID_LENGTH:
+        problems.append("That is not a charger id; showing every charger.")
+        charger = None
+    return HistoryFilter(first, last, charger), problems
+
+
+@dataclass(frozen=True)
+class UsedCharger:
+    charger_id: str
+    friendly_name: str
+
+
+def used_chargers(session: Session, account_id: str) -> list[UsedCharger]:
+    """The chargers the account has a session on, by name: the filter's choices. A skip scan of
+    ``ix_sessions_account_charger_started``: one index probe per charger used (the next charger
+    id after the last one found), whatever the number of sessions or of chargers in the fleet."""
+    s = ChargingSession
+    mine = s.account_id == account_id
+    used = select(func.min(s.charger_id).label("id")).where(mine).cte("used", recursive=True)
+    following = select(
+        select(func.min(s.charger_id)).where(mine, s.charger_id > used.c.id).scalar_subquery()
+    ).where(used.c.id.is_not(None))
+    used = used.union_all(following)
+    rows = session.execute(
+        select(Charger.id, Charger.friendly_name)
+        .where(Charger.id.in_(select(used.c.id)))
+        .order_by(Charger.friendly_name, Charger.id)
+    ).all()
+    return [UsedCharger(r.id, r.friendly_name) for r in rows]
+
+
+def history_totals(
+    session: Session, account_id: str, flt: HistoryFilter, tz: ZoneInfo
+) -> SessionTotals:
+    """How many sessions, kWh and stored cost the account's filter holds (one aggregate)."""
+    return session_totals(session, flt.for_account(account_id), tz)
+
+
+def history_page(
+    session: Session,
+    account_id: str,
+    flt: HistoryFilter,
+    tz: ZoneInfo,
+    start_row: int,
+    end_row: int,
+    *,
+    after: tuple[Any, ...] | None = None,
+    total: int | None = None,
+) -> list[SessionListRow]:
+    """Rows ``start_row``..``end_row`` of the account's filter, newest first (the explorer's
+    paging: ``after`` is the ``(started_at, id)`` of row ``start_row - 1`` when known)."""
+    return session_page(
+        session, flt.for_account(account_id), tz, start_row, end_row, after=after, total=total
+    )
+
+
+# --- the API's pages: an opaque cursor instead of row numbers ---------------------------
+
+
+class CursorError(ValueError):
+    """The cursor is not one this API gave out."""
+
+
+def encode_cursor(row: SessionListRow) -> str:
+    """The position after ``row`` (its start and id), opaque to the client."""
+    raw = json.dumps([row.started_at.isoformat(), row.session_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        started, session_id = json.loads(raw)
+        moment = datetime.fromisoformat(started)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise CursorError("The cursor is not valid; use next_cursor as it was given.") from None
+    if moment.tzinfo is None or not isinstance(session_id, str) or len(session_id) > ID_LENGTH:
+        raise CursorError("The cursor is not valid; use next_cursor as it was given.")
+    return moment, session_id
+
+
+def sessions_after(
+    session: Session,
+    account_id: str,
+    flt: HistoryFilter,
+    tz: ZoneInfo,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[SessionListRow], str | None]:
+    """Up to ``limit`` (at most ``API_LIMIT_MAX``) sessions newest first, after ``cursor``; and
+    the cursor of the following page (None: this was the last). Each piece is one keyset range
+    of the explorer's page size, whatever the depth."""
+    limit = max(1, min(int(limit), API_LIMIT_MAX))
+    after: tuple[Any, ...] | None = None if cursor is None else decode_cursor(cursor)
+    rows: list[SessionListRow] = []
+    while len(rows) <= limit:
+        # One more than asked (is there a next page?), in pieces the explorer serves.
+        wanted = min(limit + 1 - len(rows), PAGE_SIZE_MAX)
+        # Row 1 with the key of row 0: session_page continues from the key, not an OFFSET.
+        start = 0 if after is None else 1
+        piece = history_page(session, account_id, flt, tz, start, start + wanted, after=after)
+        rows += piece
+        if len(piece) < wanted:
+            break
+        after = (piece[-1].started_at, piece[-1].session_id)
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, encode_cursor(rows[-1])
+    return rows, None
+
+
+# --- reservations ---------------------------------------------------------------------------
+
+
+def account_reservations(session: Session, account_id: str, now: datetime) -> list[ReservationRow]:
+    """The account's reservations not ended at ``now`` (pending, confirmed, active), earliest
+    first (a range of ``ix_reservations_account_ends``)."""
+    rows = (
+        select(*_reservation_columns())
+        .where(
+            Reservation.account_id == account_id,
+            Reservation.ends_at > now,
+            Reservation.status.in_(UPCOMING_STATUSES),
+        )
+        .subquery("mine")
+    )
+    return _rows(session, rows)
