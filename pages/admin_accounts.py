@@ -19,9 +19,8 @@ import dash
 from dash import ALL, Input, Output, State, callback, ctx, no_update
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
-from flask_login import login_user
 
-from auth.accounts import current_actor, load_signed_in_user
+from auth.accounts import current_actor, keep_signed_in
 from auth.roles import admin_only
 from components.admin import admin_page
 from components.forms import error_id, failure, success
@@ -327,12 +326,7 @@ def save_password(clicks: object, password: object, selected: object) -> tuple[A
     except InvalidInput as exc:
         return failure(exc.message), no_update, True, no_update
     if user_id == actor.user_id:
-        # Their own password: the version bump ends every other session, and this one is
-        # re-issued with the new version so the operator stays signed in here.
-        with session_scope() as s:
-            me = load_signed_in_user(s, user_id)
-        if me is not None:
-            login_user(me)
+        keep_signed_in(user_id)  # their own: the other sessions end, this one stays
         message = "Your password is changed. Your other sessions have ended."
     else:
         message = f"Password set for {name}. Any session they had open has ended."

@@ -5,7 +5,9 @@ its SHA-256 (a token is 256 random bits, so a slow password hash would add nothi
 dictionary to guess from). A token has scopes (``SCOPES``): ``export`` lets it download the
 CSV exports (``TOKEN_PATH_PREFIXES``, as its admin account: an export token is for an admin
 account only), ``commands`` lets it send commands to chargers through the JSON API
-(``web.api``, for an admin account or a driver's customer account, under the pages' rules).
+(``web.api``, for an admin account or a driver's customer account, under the pages' rules),
+``me`` lets a driver's script read their own data and manage their bookings (a customer
+account's only; drivers create these themselves at /account).
 Tokens made before scopes existed keep ``export``. A token is never accepted on pages or
 callbacks (see ``auth.accounts``). Revoking keeps the row with ``revoked_at``; a revoked or
 unknown token signs nobody in (401). ``last_used_at`` is written at most once a minute per
@@ -32,7 +34,9 @@ TOKEN_PATTERN = re.compile(r"pex_[A-Za-z0-9_-]{43}")  # the prefix and 32 random
 TOKEN_PATH_PREFIXES = ("/export/",)  # where ``export`` tokens sign in (``auth.accounts``)
 EXPORT_SCOPE = "export"
 COMMANDS_SCOPE = "commands"
-SCOPES = (EXPORT_SCOPE, COMMANDS_SCOPE)
+# Read my own data and manage my bookings (/api/v1/me/*): a customer account's only.
+ME_SCOPE = "me"
+SCOPES = (EXPORT_SCOPE, COMMANDS_SCOPE, ME_SCOPE)
 DEFAULT_SCOPES = (EXPORT_SCOPE,)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 NAME_LENGTH = 200
@@ -127,7 +131,8 @@ def create_token(
     """A new token with ``scopes`` for an account of the person signing in as ``email``: their
     only admin account, or ``account_id`` when they hold several. A token with the ``export``
     scope is for an admin account only; a ``commands``-only token may also be for one of the
-    person's customer accounts (a driver's script starting and stopping their charging)."""
+    person's customer accounts (a driver's script starting and stopping their charging), and a
+    token with the ``me`` scope is for a customer account only."""
     if name is not None and len(name) > NAME_LENGTH:
         raise TokenError(f"The name is longer than {NAME_LENGTH} characters.")
     chosen_scopes = check_scopes(scopes)
@@ -169,11 +174,17 @@ def create_token(
             raise TokenError(
                 f"{account_id} is not an admin account of {user.email}"
                 + (
-                    "; a customer account's token may only have the commands scope."
+                    "; a customer account's token may only have the commands and me scopes."
                     if customer is not None
                     else "."
                 )
             )
+    role = session.scalar(select(Account.role).where(Account.id == account_id))
+    if ME_SCOPE in chosen_scopes and role == Role.admin:
+        raise TokenError(
+            f"{account_id} is an admin account; a token with the me scope is for a customer "
+            "account only."
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         account_id=account_id,
@@ -196,10 +207,18 @@ def create_token(
     return CreatedToken(token.id, account_id, user.email, secret, chosen_scopes)
 
 
-def revoke_token(session: Session, token_id: int, now: datetime, *, actor: Actor) -> bool:
-    """Revoke a token; False when it was already revoked. ``TokenError`` when there is none."""
+def revoke_token(
+    session: Session,
+    token_id: int,
+    now: datetime,
+    *,
+    actor: Actor,
+    account_id: str | None = None,
+) -> bool:
+    """Revoke a token; False when it was already revoked. ``TokenError`` when there is none;
+    with ``account_id`` (a driver revoking their own), a token of any other account is none."""
     token = session.get(ApiToken, token_id)
-    if token is None:
+    if token is None or (account_id is not None and token.account_id != account_id):
         raise TokenError(f"There is no token {token_id}.")
     if token.revoked_at is not None:
         return False
@@ -213,9 +232,10 @@ def revoke_token(session: Session, token_id: int, now: datetime, *, actor: Actor
     return True
 
 
-def list_tokens(session: Session) -> list[TokenRow]:
-    """Every token, newest first (a handful per admin: no paging needed)."""
-    rows = session.execute(
+def list_tokens(session: Session, account_id: str | None = None) -> list[TokenRow]:
+    """Every token (with ``account_id``: that account's), newest first (a handful per admin:
+    no paging needed)."""
+    query = (
         select(
             ApiToken.id,
             ApiToken.account_id,
@@ -230,7 +250,10 @@ def list_tokens(session: Session) -> list[TokenRow]:
         .join(Account, Account.id == ApiToken.account_id)
         .join(User, User.id == Account.user_id)
         .order_by(ApiToken.id.desc())
-    ).all()
+    )
+    if account_id is not None:
+        query = query.where(ApiToken.account_id == account_id)
+    rows = session.execute(query).all()
     return [TokenRow(*row[:-1], scopes=_stored_scopes(row.scopes)) for row in rows]
 
 
