@@ -46,6 +46,8 @@ CARD_SAVE_TYPE = "account-card-save"
 CARD_BLOCK_TYPE = "account-card-block"  # a confirm dialog: its submit_n_clicks
 
 TOKENS_SECTION_ID = "account-tokens-section"
+TOKEN_FORM_ID = "account-token-form"  # noqa: S105 - a component id
+CARDS_INTRO_ID = "account-cards-intro"
 TOKENS_VERSION_ID = "account-tokens-version"
 TOKENS_LIST_ID = "account-tokens"
 TOKENS_FEEDBACK_ID = "account-tokens-feedback"
@@ -183,6 +185,7 @@ def _cards() -> html.Section:
             html.P(
                 "Your charging cards and app tags. Name them to tell them apart; block one you "
                 "have lost.",
+                id=CARDS_INTRO_ID,
                 className="small text-body-secondary",
             ),
             html.Div(html.P("Loading cards…", className="text-body-secondary"), id=CARDS_LIST_ID),
@@ -194,22 +197,27 @@ def _cards() -> html.Section:
 def cards_list(cards: Sequence[Card], tz: ZoneInfo, now: datetime) -> Component:
     if not cards:
         return html.P(NO_CARDS, className="mb-0 account-no-cards")
-    return dbc.ListGroup([_card_item(card, tz, now) for card in cards], className="account-cards")
+    items = [_card_item(card, tz, now) for card in cards]
+    return html.Ul(items, className="list-group account-cards")
 
 
-def _card_item(card: Card, tz: ZoneInfo, now: datetime) -> dbc.ListGroupItem:
+def _card_item(card: Card, tz: ZoneInfo, now: datetime) -> html.Li:
     name_id = card_key(CARD_NAME_TYPE, card.id_tag)
     # Dash writes a dict id as this JSON text (keys sorted); the label points at it.
     dom_id = json.dumps(name_id, sort_keys=True, separators=(",", ":"))
+    shown = card.name or "Unnamed card"
     if card.blocked_at is not None:
-        state: Component = html.P(
-            BLOCKED_NOTE.format(when=format_datetime(card.blocked_at, tz, now)),
-            className="small text-danger-emphasis mb-0 account-card-blocked",
-        )
+        state: Component = dbc.Badge("Blocked", color="danger", className="account-card-badge")
+        note: list[Component] = [
+            html.P(
+                BLOCKED_NOTE.format(when=format_datetime(card.blocked_at, tz, now)),
+                className="small text-danger-emphasis mt-2 mb-0 account-card-blocked",
+            )
+        ]
     else:
         state = dcc.ConfirmDialogProvider(
             dbc.Button(
-                ["Block", html.Span(f" {card.title}", className="visually-hidden")],
+                ["Block", html.Span(f" card {card.id_tag}", className="visually-hidden")],
                 color="danger",
                 outline=True,
                 size="sm",
@@ -218,82 +226,87 @@ def _card_item(card: Card, tz: ZoneInfo, now: datetime) -> dbc.ListGroupItem:
             id=card_key(CARD_BLOCK_TYPE, card.id_tag),
             message=block_question(card),
         )
-    return dbc.ListGroupItem(
+        note = []
+    return html.Li(
         [
             html.Div(
                 [
-                    html.Span(card.title, className="fw-semibold me-2 text-break"),
-                    html.Code(card.id_tag, className="small text-break"),
-                    dbc.Badge("Blocked", color="danger", className="ms-2")
-                    if card.blocked
-                    else None,
-                ],
-                className="mb-2",
-            ),
-            html.Div(
-                [
-                    dbc.Label(
-                        f"Name for card {card.id_tag}",
-                        html_for=dom_id,
-                        class_name="visually-hidden",
+                    html.Div(
+                        [
+                            html.Div(shown, className="fw-semibold text-break"),
+                            html.Code(card.id_tag, className="small text-break"),
+                        ]
                     ),
+                    state,
+                ],
+                className="d-flex align-items-start justify-content-between gap-2 mb-2",
+            ),
+            dbc.Label(
+                f"Name for card {card.id_tag}", html_for=dom_id, class_name="visually-hidden"
+            ),
+            dbc.InputGroup(
+                [
                     dbc.Input(
                         id=name_id,
                         value=card.name or "",
-                        placeholder="e.g. Blue keyring",
+                        placeholder="Name it, e.g. Blue keyring",
                         maxlength=CARD_NAME_LENGTH,
-                        size="sm",
                         class_name="account-card-name-input",
                         autocomplete="off",
                     ),
                     dbc.Button(
                         [
                             "Save name",
-                            html.Span(f" for {card.id_tag}", className="visually-hidden"),
+                            html.Span(f" for card {card.id_tag}", className="visually-hidden"),
                         ],
                         id=card_key(CARD_SAVE_TYPE, card.id_tag),
                         n_clicks=0,
-                        size="sm",
                         color="secondary",
                         outline=True,
                     ),
                 ],
-                className="d-flex flex-wrap align-items-center gap-2 mb-2",
+                size="sm",
             ),
-            state,
+            *note,
         ],
-        className="account-card",
+        className="list-group-item account-card",
         **data_attributes(card=card.id_tag),
     )
 
 
 def _tokens() -> html.Section:
+    form = html.Div(
+        [
+            html.Div(
+                [
+                    dbc.Label("What it is for", html_for=TOKEN_NAME_ID, class_name="small"),
+                    dbc.Input(
+                        id=TOKEN_NAME_ID,
+                        placeholder="e.g. home automation",
+                        maxlength=NAME_LENGTH,
+                        autocomplete="off",
+                    ),
+                ],
+                className="flex-grow-1 account-token-name-field",
+            ),
+            dbc.Button("Create token", id=TOKEN_CREATE_ID, n_clicks=0, color="primary"),
+        ],
+        className="d-flex flex-wrap align-items-end gap-2",
+    )
     return card_section(
         TOKENS_SECTION_ID,
         "API tokens",
         [
-            html.P(
-                "A token lets your own scripts read your data and manage your bookings "
-                "(/api/v1/me/), without your password. It is shown once.",
-                className="small text-body-secondary",
-            ),
             html.Div(
                 [
-                    html.Div(
-                        [
-                            dbc.Label("What it is for", html_for=TOKEN_NAME_ID, class_name="small"),
-                            dbc.Input(
-                                id=TOKEN_NAME_ID,
-                                placeholder="e.g. home automation",
-                                maxlength=NAME_LENGTH,
-                                autocomplete="off",
-                            ),
-                        ],
-                        className="flex-grow-1 account-token-name-field",
+                    html.P(
+                        "A token lets your own scripts read your data and manage your bookings "
+                        "(/api/v1/me/), without your password. It is shown once.",
+                        className="small text-body-secondary",
                     ),
-                    dbc.Button("Create token", id=TOKEN_CREATE_ID, n_clicks=0, color="primary"),
+                    form,
                 ],
-                className="d-flex flex-wrap align-items-end gap-2",
+                id=TOKEN_FORM_ID,
             ),
             html.Div(id=TOKEN_CREATED_ID, className="mt-3", role="status"),
             html.Div(id=TOKENS_FEEDBACK_ID, role="status", **aria(live="polite")),

@@ -30,6 +30,7 @@ from components.account import (
     CARD_NAME_TYPE,
     CARD_SAVE_TYPE,
     CARDS_FEEDBACK_ID,
+    CARDS_INTRO_ID,
     CARDS_LIST_ID,
     CARDS_VERSION_ID,
     EMAIL_ID,
@@ -44,6 +45,7 @@ from components.account import (
     PASSWORD_SAVE_ID,
     TOKEN_CREATE_ID,
     TOKEN_CREATED_ID,
+    TOKEN_FORM_ID,
     TOKEN_HIDE_ID,
     TOKEN_NAME_ID,
     TOKEN_REVOKE_TYPE,
@@ -145,7 +147,11 @@ def save_notifications(on: object) -> Any:
         raise PreventUpdate
     user_id, _account = _me()
     with session_scope() as s:
-        set_email_notifications(s, user_id, on, actor=current_actor(), now=datetime.now(UTC))
+        changed = set_email_notifications(
+            s, user_id, on, actor=current_actor(), now=datetime.now(UTC)
+        )
+    if not changed:  # the switch drawn with the stored value: nothing to save or say
+        raise PreventUpdate
     return success("E-mail notifications are on." if on else "E-mail notifications are off.")
 
 
@@ -200,19 +206,20 @@ def save_password(clicks: object, current: object, new: object) -> tuple[Any, ..
 
 @callback(
     Output(CARDS_LIST_ID, "children"),
+    Output(CARDS_INTRO_ID, "hidden"),
     Input("url", "pathname"),
     Input(CARDS_VERSION_ID, "data"),
 )
-def show_cards(_path: object, _version: object) -> Component:
+def show_cards(_path: object, _version: object) -> tuple[Any, ...]:
     """The active account's cards (again after each change)."""
     _user_id, account = _me()
     if account.is_admin:
-        return note(ADMIN_CARDS)
+        return note(ADMIN_CARDS), True
     now = datetime.now(UTC)
     with read_scope() as s:
         tz = operator_settings(s).tz
         cards = account_cards(s, account.id)
-    return cards_list(cards, tz, now)
+    return cards_list(cards, tz, now), False
 
 
 def _card_clicked() -> str | None:
@@ -294,18 +301,20 @@ def block(_submits: list[Any], version: object) -> tuple[Any, ...]:
 
 @callback(
     Output(TOKENS_LIST_ID, "children"),
+    Output(TOKEN_FORM_ID, "hidden"),
     Input("url", "pathname"),
     Input(TOKENS_VERSION_ID, "data"),
 )
-def show_tokens(_path: object, _version: object) -> Component:
+def show_tokens(_path: object, _version: object) -> tuple[Any, ...]:
+    """The active customer account's tokens, newest first (an admin account: a pointer)."""
     _user_id, account = _me()
     if account.is_admin:
-        return note(ADMIN_TOKENS)
+        return note(ADMIN_TOKENS), True
     now = datetime.now(UTC)
     with read_scope() as s:
         tz = operator_settings(s).tz
         rows = list_tokens(s, account.id)
-    return tokens_list(rows, tz, now)
+    return tokens_list(rows, tz, now), False
 
 
 @callback(
