@@ -212,9 +212,7 @@ def test_me_tokens_are_for_customer_accounts_and_revoked_only_by_their_own(
         assert identity.account_id == "ACC-DANA"
     for account, scopes in (("ACC-OPS", [ME_SCOPE]), ("ACC-DANA", [ME_SCOPE, EXPORT_SCOPE])):
         with pytest.raises(TokenError), db.session() as s:
-            create_token(
-                s, "dana@example.com", NOW, account_id=account, scopes=scopes, actor=me
-            )
+            create_token(s, "dana@example.com", NOW, account_id=account, scopes=scopes, actor=me)
     with db.session() as s:
         assert [r.token_id for r in list_tokens(s, "ACC-DANA")] == [token.token_id]
         assert {r.token_id for r in list_tokens(s)} == {token.token_id, other.token_id}

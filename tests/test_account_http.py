@@ -269,3 +269,54 @@ def test_an_admin_account_gets_no_card_or_token_tools(
         assert list_tokens(s) == []
     cards = answer(run(olga, app, "show_cards", {"url.pathname": "/account"}))
     assert cards["account-cards-intro"]["hidden"] is True
+
+
+ADMIN_PAGE = ("pages.admin_accounts",)
+
+
+def test_only_an_operator_unblocks_or_adds_a_card(
+    app: Flask, dana: FlaskClient, client_for: Callable[[str], FlaskClient]
+) -> None:
+    olga = client_for(OLGA)
+    answer(block(dana, app, "DANA-CARD"))
+    chosen = {"user_id": person(app, DANA).id, "account_id": "acc-dana"}
+    unblock_id = {"type": "admin-card-unblock", "card": "DANA-CARD"}
+    unblock = {
+        "admin-card-unblock.n_clicks": [(unblock_id, 1)],
+        "admin-accounts-selected.data": chosen,
+    }
+    add = {
+        "admin-card-add-save.n_clicks": 1,
+        "admin-card-add-tag.value": "DANA-NEW",
+        "admin-accounts-selected.data": chosen,
+    }
+    for name, values, changed in (
+        ("unblock", unblock, (unblock_id, "n_clicks")),
+        ("add_card", add, None),
+    ):
+        refused = call_page(dana, app, name, values, changed, modules=ADMIN_PAGE)
+        assert refused.status_code == 403, name
+    assert tag_row(app, "DANA-CARD")[1] is not None
+    listed = json.dumps(
+        answer(
+            call_page(olga, app, "show_cards", {"admin-accounts-selected.data": chosen}, modules=ADMIN_PAGE)
+        )
+    )
+    assert "Blocked" in listed and DANA in listed  # when, and who blocked it
+    done = call_page(olga, app, "unblock", unblock, (unblock_id, "n_clicks"), modules=ADMIN_PAGE)
+    assert "unblocked" in json.dumps(answer(done))
+    assert tag_row(app, "DANA-CARD")[1] is None
+    added = call_page(olga, app, "add_card", add, modules=ADMIN_PAGE)
+    assert "DANA-NEW added" in json.dumps(answer(added))
+    taken = {**add, "admin-card-add-tag.value": "ZEB-CARD"}
+    assert "already belongs" in json.dumps(
+        answer(call_page(olga, app, "add_card", taken, modules=ADMIN_PAGE))
+    )
+    with app.extensions["polaris_db"].session() as s:
+        new = s.get(IdTag, "DANA-NEW")
+        assert new is not None and new.account_id == "acc-dana"
+        assert s.get(IdTag, "ZEB-CARD").account_id == "acc-zeb"  # type: ignore[union-attr]
+        acted = s.scalars(
+            select(AuditEntry.action).where(AuditEntry.user == OLGA).order_by(AuditEntry.id)
+        ).all()
+    assert acted == ["id_tag.unblocked", "id_tag.assigned"]
