@@ -235,64 +235,50 @@ def _card_clicked() -> str | None:
     Output(CARDS_FEEDBACK_ID, "children"),
     Output(CARDS_VERSION_ID, "data"),
     Input({"type": CARD_SAVE_TYPE, "card": ALL}, "n_clicks"),
+    Input({"type": CARD_BLOCK_TYPE, "card": ALL}, "submit_n_clicks"),
     State({"type": CARD_NAME_TYPE, "card": ALL}, "value"),
     State(CARDS_VERSION_ID, "data"),
     prevent_initial_call=True,
 )
-def rename_card(_clicks: list[Any], _names: list[Any], version: object) -> tuple[Any, ...]:
+def change_card(
+    _saves: list[Any], _blocks: list[Any], _names: list[Any], version: object
+) -> tuple[Any, ...]:
+    """Save name (the name typed next to that card) or Block (confirmed in its dialog), for a
+    card of the active account only."""
     id_tag = _card_clicked()
     if id_tag is None:
         raise PreventUpdate
     _user_id, account = _me()
-    # The name typed next to that card (the states carry their ids).
-    name = next(
-        (
-            item.get("value")
-            for item in ctx.states_list[0]
-            if isinstance(item, dict) and item.get("id", {}).get("card") == id_tag
-        ),
-        None,
+    actor, now = current_actor(), datetime.now(UTC)
+    blocking = (
+        isinstance(ctx.triggered_id, dict) and ctx.triggered_id.get("type") == CARD_BLOCK_TYPE
     )
     try:
         with session_scope() as s:
-            card = name_card(
-                s, account.id, id_tag, name, actor=current_actor(), now=datetime.now(UTC)
-            )
-    except InvalidInput as exc:
-        return failure(exc.message), no_update
-    text = (
-        f"Card {card.id_tag} is now called {card.name}."
-        if card.name
-        else f"Card {card.id_tag} has no name now."
-    )
-    return success(text), bump(version)
-
-
-@callback(
-    Output(CARDS_FEEDBACK_ID, "children", allow_duplicate=True),
-    Output(CARDS_VERSION_ID, "data", allow_duplicate=True),
-    Input({"type": CARD_BLOCK_TYPE, "card": ALL}, "submit_n_clicks"),
-    State(CARDS_VERSION_ID, "data"),
-    prevent_initial_call=True,
-)
-def block(_submits: list[Any], version: object) -> tuple[Any, ...]:
-    """Block, confirmed in the dialog: only a card of the active account."""
-    id_tag = _card_clicked()
-    if id_tag is None:
-        raise PreventUpdate
-    _user_id, account = _me()
-    try:
-        with session_scope() as s:
-            changed = block_card(
-                s, account.id, id_tag, actor=current_actor(), now=datetime.now(UTC)
-            )
+            if blocking:
+                changed = block_card(s, account.id, id_tag, actor=actor, now=now)
+            else:
+                typed = next(
+                    (
+                        item.get("value")
+                        for item in ctx.states_list[0]
+                        if isinstance(item, dict) and item.get("id", {}).get("card") == id_tag
+                    ),
+                    None,
+                )
+                card = name_card(s, account.id, id_tag, typed, actor=actor, now=now)
     except InvalidInput as exc:
         return failure(exc.message), bump(version)
-    text = (
-        f"Card {id_tag} is blocked: chargers refuse it now. Ask the operator for a new one."
-        if changed
-        else f"Card {id_tag} was already blocked."
-    )
+    if blocking:
+        text = (
+            f"Card {id_tag} is blocked: chargers refuse it now. Ask the operator for a new one."
+            if changed
+            else f"Card {id_tag} was already blocked."
+        )
+    elif card.name:
+        text = f"Card {card.id_tag} is now called {card.name}."
+    else:
+        text = f"Card {card.id_tag} has no name now."
     return success(text), bump(version)
 
 

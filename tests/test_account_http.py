@@ -68,7 +68,7 @@ def person(app: Flask, email: str) -> User:
 
 def test_every_callback_refuses_anonymous(app: Flask, client: FlaskClient) -> None:
     found = page_callbacks(app, PAGE)
-    assert len(found) == 11, sorted(found)
+    assert len(found) == 10, sorted(found)
     for name, (_key, entry) in found.items():
         response = run(client, app, name, first_click(entry))
         assert response.status_code == 401, name
@@ -113,7 +113,7 @@ def test_naming_a_card_of_another_account_is_refused(app: Flask, dana: FlaskClie
         return run(
             dana,
             app,
-            "rename_card",
+            "change_card",
             {
                 "account-card-save.n_clicks": [(card("account-card-save", tag), 1)],
                 "account-card-name.value": [(card("account-card-name", tag), name)],
@@ -134,7 +134,7 @@ def block(client: FlaskClient, app: Flask, tag: str, submits: Any = 1) -> Any:
     return run(
         client,
         app,
-        "block",
+        "change_card",
         {
             "account-card-block.submit_n_clicks": [(card("account-card-block", tag), submits)],
             "account-cards-version.data": 0,
