@@ -299,7 +299,13 @@ def test_only_an_operator_unblocks_or_adds_a_card(
     assert tag_row(app, "DANA-CARD")[1] is not None
     listed = json.dumps(
         answer(
-            call_page(olga, app, "show_cards", {"admin-accounts-selected.data": chosen}, modules=ADMIN_PAGE)
+            call_page(
+                olga,
+                app,
+                "show_cards",
+                {"admin-accounts-selected.data": chosen},
+                modules=ADMIN_PAGE,
+            )
         )
     )
     assert "Blocked" in listed and DANA in listed  # when, and who blocked it
