@@ -14,8 +14,8 @@ from data.accounts.cards import block_card, unblock_card
 from data.audit.entries import Actor
 from data.core.db import Database
 from data.core.models import ChargingSession
+from tests.support.central import run_central
 from tests.support.factories import make_account, make_charger, make_id_tag
-from tests.test_ocpp_server import run_central
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 DRIVER = Actor("dana@example.com", None, "a1")

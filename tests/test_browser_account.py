@@ -20,9 +20,9 @@ from data.accounts.passwords import verify_password
 from data.core.models import IdTag, Role, User
 from tests.support.axe import axe_violations, describe
 from tests.support.browser import by_id, live_server, screenshot, sign_in_page
+from tests.support.central import run_central
 from tests.support.factories import make_charger, make_id_tag, make_operator
 from tests.support.web import PASSWORD, AppFactory, add_person
-from tests.test_ocpp_server import run_central
 
 pytestmark = pytest.mark.browser
 

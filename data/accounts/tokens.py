@@ -174,7 +174,7 @@ def create_token(
             raise TokenError(
                 f"{account_id} is not an admin account of {user.email}"
                 + (
-                    "; a customer account's token may only have the commands and me scopes."
+                    "; a customer account's token may only have the commands scope or the me scope."
                     if customer is not None
                     else "."
                 )
