@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import Request, g, session
-from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user
+from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user, login_user
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
@@ -132,6 +132,15 @@ def _load_user_from_token(request: Request) -> SignedInUser | None:
     g.polaris_account = account  # current_account(): the token's account, not the session's
     g.polaris_token_id = identity.token_id
     return user
+
+
+def keep_signed_in(user_id: int) -> None:
+    """After this person's own password change (its version bump ended every session): this
+    session is issued again with the new version, so only their other sessions end."""
+    with session_scope() as s:
+        me = load_signed_in_user(s, user_id)
+    if me is not None:
+        login_user(me)
 
 
 def current_account() -> AccountInfo | None:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from components.format import format_datetime
 from components.forms import form_field, live_region, text_input
 from components.landmarks import aria as _aria
 from components.plans import NO_PLAN_VALUE
+from data.accounts.cards import Card
 from data.accounts.people import Person, PersonAccount
 from data.accounts.validation import PASSWORD_MIN_LENGTH
 from data.chargers.grants import GrantedCharger
 from data.core.models import Role
+from data.ocpp.admin import ID_TAG_MAX_LENGTH
 
 # Every id starts with ``admin-``: the callback gate refuses customers for those.
 PERSON_PANEL_ID = "admin-person-panel"
@@ -37,6 +42,12 @@ REVOKE_TYPE = "admin-grant-revoke"  # {"type": ..., "charger": id}
 GRANT_CHARGER_ID = "admin-grant-charger"
 GRANT_SAVE_ID = "admin-grant-save"
 GRANT_FEEDBACK_ID = "admin-grant-feedback"
+
+CARDS_LIST_ID = "admin-account-cards"
+CARD_ADD_ID = "admin-card-add-tag"
+CARD_ADD_SAVE_ID = "admin-card-add-save"
+CARD_FEEDBACK_ID = "admin-card-feedback"
+CARD_UNBLOCK_TYPE = "admin-card-unblock"  # {"type": ..., "card": id tag}
 
 PASSWORD_INPUT_ID = "admin-password"  # noqa: S105 - a component id
 PASSWORD_SAVE_ID = "admin-password-save"  # noqa: S105 - a component id
@@ -258,6 +269,38 @@ def account_tools() -> html.Div:
                         className="d-flex flex-wrap align-items-end gap-2 mt-2",
                     ),
                     live_region(GRANT_FEEDBACK_ID),
+                    html.H4("Cards", className="h6 fw-bold mt-4"),
+                    html.P(
+                        "The account's charging cards and app tags. A driver can block a lost "
+                        "card; only an operator unblocks it or adds one.",
+                        className="small text-body-secondary mb-2",
+                    ),
+                    html.Div(id=CARDS_LIST_ID),
+                    html.Div(
+                        [
+                            html.Div(
+                                [
+                                    dbc.Label(
+                                        "Add a card (its id tag)",
+                                        html_for=CARD_ADD_ID,
+                                        className="small",
+                                    ),
+                                    dbc.Input(
+                                        id=CARD_ADD_ID,
+                                        maxlength=ID_TAG_MAX_LENGTH,
+                                        autocomplete="off",
+                                        placeholder="e.g. 04A1B2C3D4",
+                                    ),
+                                ],
+                                className="flex-grow-1",
+                            ),
+                            dbc.Button(
+                                "Add card", id=CARD_ADD_SAVE_ID, n_clicks=0, color="primary"
+                            ),
+                        ],
+                        className="d-flex flex-wrap align-items-end gap-2 mt-2",
+                    ),
+                    live_region(CARD_FEEDBACK_ID),
                 ],
             ),
             html.H4("Remove this account", className="h6 fw-bold mt-4"),
@@ -314,6 +357,45 @@ def grants_list(grants: Sequence[GrantedCharger], total: int) -> Component:
             )
         ]
     return html.Div([dbc.ListGroup(items, className="admin-grants"), *more])
+
+
+def cards_list(cards: Sequence[Card], tz: ZoneInfo, now: datetime) -> Component:
+    """The chosen account's cards; a blocked one with who blocked it, when, and Unblock."""
+    if not cards:
+        return html.P("No cards.", className="small mb-0 admin-no-cards")
+    items = []
+    for card in cards:
+        what: list[Component] = [
+            html.Span(card.name or "Unnamed card", className="fw-semibold me-2"),
+            html.Code(card.id_tag, className="small"),
+        ]
+        action: Component | None = None
+        if card.blocked_at is not None:
+            who = f" by {card.blocked_by}" if card.blocked_by else ""
+            what.append(
+                html.Div(
+                    f"Blocked {format_datetime(card.blocked_at, tz, now)}{who}",
+                    className="small text-danger-emphasis",
+                )
+            )
+            action = dbc.Button(
+                ["Unblock", html.Span(f" card {card.id_tag}", className="visually-hidden")],
+                id={"type": CARD_UNBLOCK_TYPE, "card": card.id_tag},
+                size="sm",
+                color="secondary",
+                outline=True,
+                n_clicks=0,
+            )
+        items.append(
+            html.Li(
+                html.Div(
+                    [html.Div(what, className="text-break"), action],
+                    className="d-flex align-items-center justify-content-between gap-2",
+                ),
+                className="list-group-item py-2 admin-card",
+            )
+        )
+    return html.Ul(items, className="list-group admin-cards")
 
 
 def charger_choice_options(choices: Sequence[Any]) -> list[dict[str, str]]:

@@ -125,6 +125,7 @@ def account_menu(display_name: str, account: AccountInfo, csrf_token: str) -> li
                         dbc.DropdownMenuItem("Statements", href="/statements", external_link=True),
                     ]
                 ),
+                dbc.DropdownMenuItem("My account", href="/account"),
                 dbc.DropdownMenuItem("Switch account", href="/switch"),
                 dbc.DropdownMenuItem(divider=True),
                 post_form(

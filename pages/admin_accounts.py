@@ -19,9 +19,8 @@ import dash
 from dash import ALL, Input, Output, State, callback, ctx, no_update
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
-from flask_login import login_user
 
-from auth.accounts import current_actor, load_signed_in_user
+from auth.accounts import current_actor, keep_signed_in
 from auth.roles import admin_only
 from components.admin import admin_page
 from components.forms import error_id, failure, success
@@ -49,6 +48,11 @@ from components.person import (
     ADD_ROLE_ID,
     ADD_SAVE_ID,
     ADMIN_ACCOUNT_NOTE_ID,
+    CARD_ADD_ID,
+    CARD_ADD_SAVE_ID,
+    CARD_FEEDBACK_ID,
+    CARD_UNBLOCK_TYPE,
+    CARDS_LIST_ID,
     CUSTOMER_TOOLS_ID,
     DEFAULT_FEEDBACK_ID,
     GRANT_CHARGER_ID,
@@ -72,6 +76,7 @@ from components.person import (
     REMOVE_OPEN_ID,
     REVOKE_TYPE,
     account_heading,
+    cards_list,
     charger_choice_options,
     grants_list,
     person_accounts,
@@ -79,6 +84,7 @@ from components.person import (
     remove_question,
 )
 from components.plans import NO_PLAN_VALUE, plan_options
+from data.accounts.cards import account_cards, unblock_card
 from data.accounts.people import (
     SEARCH_FILTER,
     NewAccount,
@@ -101,7 +107,9 @@ from data.chargers.grants import (
     restricted_charger_choices,
     revoke_charger,
 )
+from data.charging.dashboard import operator_settings
 from data.core.models import Role
+from data.ocpp.admin import OcppAdminError, assign_id_tag
 from pages import _new_person
 from pages._accounts import (
     field_messages,
@@ -111,7 +119,7 @@ from pages._accounts import (
     select,
     selection,
 )
-from pages._admin import admin_layout, clicked
+from pages._admin import admin_layout, clicked, pressed
 from web.db import session_scope
 
 PATH = "/admin/accounts"
@@ -124,6 +132,7 @@ _RESET_ON_CHOICE: tuple[tuple[str, str, Any], ...] = (
     *((i, "children", "") for i in (
         PLAN_FEEDBACK_ID,
         GRANT_FEEDBACK_ID,
+        CARD_FEEDBACK_ID,
         PASSWORD_FEEDBACK_ID,
         REMOVE_FEEDBACK_ID,
         ADD_FEEDBACK_ID,
@@ -131,6 +140,7 @@ _RESET_ON_CHOICE: tuple[tuple[str, str, Any], ...] = (
         ACCOUNTS_ALERT_ID,
     )),
     (PASSWORD_INPUT_ID, "value", ""),
+    (CARD_ADD_ID, "value", ""),
     (PASSWORD_INPUT_ID, "invalid", False),
     *((error_id(i), "children", "") for i in ADD_ACCOUNT_FIELDS.values()),
     (ADD_ACCOUNT_FIELDS["account_id"], "value", ""),
@@ -327,12 +337,7 @@ def save_password(clicks: object, password: object, selected: object) -> tuple[A
     except InvalidInput as exc:
         return failure(exc.message), no_update, True, no_update
     if user_id == actor.user_id:
-        # Their own password: the version bump ends every other session, and this one is
-        # re-issued with the new version so the operator stays signed in here.
-        with session_scope() as s:
-            me = load_signed_in_user(s, user_id)
-        if me is not None:
-            login_user(me)
+        keep_signed_in(user_id)  # their own: the other sessions end, this one stays
         message = "Your password is changed. Your other sessions have ended."
     else:
         message = f"Password set for {name}. Any session they had open has ended."
@@ -482,6 +487,83 @@ def make_default(_clicks: list[Any], selected: object, model: object) -> tuple[A
         return failure(exc.message), no_update, no_update
     text = f"They now sign in to {account_id}; switching accounts stays possible."
     return success(text), select(user_id, chosen, selected), refresh_grid(model)
+
+
+# --- cards (id tags) ------------------------------------------------------------------------------
+
+
+@callback(
+    Output(CARDS_LIST_ID, "children"),
+    Input(SELECTED_ID, "data"),
+)
+@admin_only
+def show_cards(selected: object) -> Any:
+    """The chosen account's cards, read fresh (blocked ones with Unblock)."""
+    _user_id, account_id = selection(selected)
+    if account_id is None:
+        return []
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        tz = operator_settings(s).tz
+        cards = account_cards(s, account_id)
+    return cards_list(cards, tz, now)
+
+
+@callback(
+    Output(CARD_FEEDBACK_ID, "children", allow_duplicate=True),
+    Output(CARD_ADD_ID, "value", allow_duplicate=True),
+    Output(SELECTED_ID, "data", allow_duplicate=True),
+    Input(CARD_ADD_SAVE_ID, "n_clicks"),
+    State(CARD_ADD_ID, "value"),
+    State(SELECTED_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def add_card(clicks: object, id_tag: object, selected: object) -> tuple[Any, ...]:
+    """Give the chosen customer account a card (``assign_id_tag``: a tag in use is refused)."""
+    if not clicked(clicks):
+        raise PreventUpdate
+    user_id, account_id = selection(selected)
+    if user_id is None or account_id is None:
+        raise PreventUpdate
+    try:
+        with session_scope() as s:
+            added = assign_id_tag(
+                s, id_tag, account_id, actor=current_actor(), now=datetime.now(UTC)
+            )
+    except OcppAdminError as exc:
+        return failure(str(exc)), no_update, no_update
+    text = f"Card {added.id_tag} added to {added.account_id}."
+    return success(text), "", select(user_id, account_id, selected)
+
+
+@callback(
+    Output(CARD_FEEDBACK_ID, "children", allow_duplicate=True),
+    Output(SELECTED_ID, "data", allow_duplicate=True),
+    Input({"type": CARD_UNBLOCK_TYPE, "card": ALL}, "n_clicks"),
+    State(SELECTED_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def unblock(_clicks: list[Any], selected: object) -> tuple[Any, ...]:
+    trigger = ctx.triggered_id
+    user_id, account_id = selection(selected)
+    if not isinstance(trigger, dict) or not pressed() or user_id is None or account_id is None:
+        raise PreventUpdate
+    id_tag = trigger.get("card")
+    try:
+        with session_scope() as s:
+            changed = unblock_card(
+                s, account_id, id_tag, actor=current_actor(), now=datetime.now(UTC)
+            )
+    except InvalidInput as exc:
+        return failure(exc.message), select(user_id, account_id, selected)
+    text = (
+        f"Card {id_tag} is unblocked: chargers accept it again."
+        if changed
+        else f"Card {id_tag} was not blocked."
+    )
+    return success(text), select(user_id, account_id, selected)
 
 
 # --- removing an account ------------------------------------------------------------------------

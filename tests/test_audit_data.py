@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DatabaseError
 
+from data.accounts.cards import block_card, name_card, unblock_card
 from data.accounts.operator_settings import save_operator_settings
 from data.accounts.people import (
     NewAccount,
@@ -27,6 +28,7 @@ from data.accounts.people import (
     set_person_password,
 )
 from data.accounts.plans import create_plan, update_plan
+from data.accounts.profile import set_display_name, set_email_notifications
 from data.accounts.tokens import create_token, revoke_token
 from data.accounts.validation import InvalidInput
 from data.audit.entries import COMMAND_LINE, Action, Actor, record
@@ -542,6 +544,45 @@ def test_incident_moves_are_recorded_and_a_refused_one_is_not(db: Database, site
         (Action.incident_acknowledged.value, "incident", got.reference, OLGA),
         (Action.incident_resolved.value, "incident", got.reference, OLGA),
     ]
+
+
+def test_my_account_and_card_changes_are_recorded(db: Database, site: Actor):
+    """Issue 18: a person's own name and notifications, a driver naming and blocking a card,
+    an operator unblocking it; entries say what changed, never a secret."""
+    with db.session() as s:
+        dana_id = s.scalar(select(User.id).where(User.email == "dana@example.com"))
+        make_id_tag(s, "ACC-DANA", id_tag="DANA-1")
+    dana = Actor("dana@example.com", dana_id, "ACC-DANA")
+    with db.session() as s:
+        set_display_name(s, dana_id, "Dana D.", actor=dana, now=NOW)
+        set_email_notifications(s, dana_id, True, actor=dana, now=NOW)
+        name_card(s, "ACC-DANA", "DANA-1", "Keyring", actor=dana, now=NOW)
+        block_card(s, "ACC-DANA", "DANA-1", actor=dana, now=NOW)
+        unblock_card(s, "ACC-DANA", "DANA-1", actor=site, now=NOW)
+    stamp = NOW.isoformat().replace("+00:00", "Z")
+    got = sorted(
+        (r.user, r.action, r.subject_type, r.subject_id, json.dumps([r.before, r.after]))
+        for r in entries(db)
+    )
+    person, card = ("person", str(dana_id)), ("id_tag", "DANA-1")
+    expected = [
+        (DANA_EMAIL, Action.person_updated, *person, {"display_name": "Dana"},
+         {"display_name": "Dana D."}),
+        (DANA_EMAIL, Action.person_updated, *person, {"email_notifications": False},
+         {"email_notifications": True}),
+        (DANA_EMAIL, Action.id_tag_updated, *card, {"name": None}, {"name": "Keyring"}),
+        (DANA_EMAIL, Action.id_tag_blocked, *card, {"blocked_at": None},
+         {"account_id": "ACC-DANA", "blocked_at": stamp}),
+        (OLGA, Action.id_tag_unblocked, *card, {"blocked_at": stamp, "blocked_by": DANA_EMAIL},
+         {"blocked_at": None, "blocked_by": None}),
+    ]  # fmt: skip
+    assert got == sorted(
+        (who, action.value, kind, sid, json.dumps([before, after]))
+        for who, action, kind, sid, before, after in expected
+    )
+
+
+DANA_EMAIL = "dana@example.com"
 
 
 def test_every_action_is_tested_here():

@@ -200,6 +200,10 @@ VIEWS: dict[str, tuple[View, ...]] = {
         # An admin account does not charge: the notice, with a way to switch.
         View(OPERATOR_EMAIL, "/statements/2026-11", ("#main a[href='/switch']",)),
     ),
+    "pages.account": (
+        View(DRIVER_EMAIL, "/account", ("#account-cards .account-card", "#account-notifications")),
+        View(OPERATOR_EMAIL, "/account", ("#account-cards p", "#account-notifications")),
+    ),
     "pages.not_found_404": (
         View(DRIVER_EMAIL, "/no-such-page", ("h1",)),
         View(OPERATOR_EMAIL, "/no-such-page", ("h1",)),

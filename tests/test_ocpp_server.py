@@ -18,7 +18,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.headers import build_authorization_basic
 
 import central.server as server_module
-from central.server import CentralSystem, bound_port
+from central.server import CentralSystem
 from central.simulator import SimulatedCharger, charging_session, connect_charger
 from data.accounts.passwords import hash_password, verify_password
 from data.charging.reservations import cancel_reservation
@@ -33,32 +33,10 @@ from data.core.models import (
     OcppTransaction,
 )
 from tests.support.audit import CLI
+from tests.support.central import run_central
 from tests.support.factories import make_account, make_charger, make_id_tag, make_reservation
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-def run_central(
-    db: Database,
-    scenario: Callable[[CentralSystem, str], Awaitable[None]],
-    *,
-    commands: bool = True,
-) -> CentralSystem:
-    """Start the central system on a free loopback port, run ``scenario(central, url)``; without
-    its command loop, the scenario delivers commands itself (``deliver``)."""
-    central = CentralSystem(db, clock=lambda: NOW, response_timeout_s=10)
-
-    async def main() -> None:
-        async with central.running("127.0.0.1", 0, reservations=False, commands=commands) as server:
-            await asyncio.wait_for(
-                scenario(central, f"ws://127.0.0.1:{bound_port(server)}/ocpp"), timeout=60
-            )
-
-    try:
-        asyncio.run(main())
-    finally:
-        central.close()
-    return central
 
 
 async def deliver(central: CentralSystem) -> int:

@@ -6,8 +6,8 @@ dictionary to guess from). A token has scopes (``SCOPES``): ``export`` lets it d
 CSV exports (``TOKEN_PATH_PREFIXES``, as its admin account: an export token is for an admin
 account only), ``commands`` lets it send commands to chargers through the JSON API
 (``web.api``, for an admin account or a driver's customer account, under the pages' rules),
-``me`` lets a customer account's token read its chargers, sessions and reservations and book
-(``/api/v1/me``).
+``me`` lets a driver's script read their own data and manage their bookings (a customer
+account's only; drivers create these themselves at /account).
 Tokens made before scopes existed keep ``export``. A token is never accepted on pages or
 callbacks (see ``auth.accounts``). Revoking keeps the row with ``revoked_at``; a revoked or
 unknown token signs nobody in (401). ``last_used_at`` is written at most once a minute per
@@ -129,9 +129,9 @@ def create_token(
 ) -> CreatedToken:
     """A new token with ``scopes`` for an account of the person signing in as ``email``: their
     only admin account, or ``account_id`` when they hold several. A token with the ``export``
-    scope is for an admin account only; a ``commands`` or ``me`` token may also be for one of
-    the person's customer accounts (a driver's script starting and stopping their charging,
-    reading their history, booking)."""
+    scope is for an admin account only; a ``commands``-only token may also be for one of the
+    person's customer accounts (a driver's script starting and stopping their charging), and a
+    token with the ``me`` scope is for a customer account only."""
     if name is not None and len(name) > NAME_LENGTH:
         raise TokenError(f"The name is longer than {NAME_LENGTH} characters.")
     chosen_scopes = check_scopes(scopes)
@@ -173,11 +173,17 @@ def create_token(
             raise TokenError(
                 f"{account_id} is not an admin account of {user.email}"
                 + (
-                    "; a customer account's token may only have the commands scope (and me)."
+                    "; a customer account's token may only have the commands scope or the me scope."
                     if customer is not None
                     else "."
                 )
             )
+    role = session.scalar(select(Account.role).where(Account.id == account_id))
+    if ME_SCOPE in chosen_scopes and role == Role.admin:
+        raise TokenError(
+            f"{account_id} is an admin account; a token with the me scope is for a customer "
+            "account only."
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         account_id=account_id,
@@ -200,10 +206,18 @@ def create_token(
     return CreatedToken(token.id, account_id, user.email, secret, chosen_scopes)
 
 
-def revoke_token(session: Session, token_id: int, now: datetime, *, actor: Actor) -> bool:
-    """Revoke a token; False when it was already revoked. ``TokenError`` when there is none."""
+def revoke_token(
+    session: Session,
+    token_id: int,
+    now: datetime,
+    *,
+    actor: Actor,
+    account_id: str | None = None,
+) -> bool:
+    """Revoke a token; False when it was already revoked. ``TokenError`` when there is none;
+    with ``account_id`` (a driver revoking their own), a token of any other account is none."""
     token = session.get(ApiToken, token_id)
-    if token is None:
+    if token is None or (account_id is not None and token.account_id != account_id):
         raise TokenError(f"There is no token {token_id}.")
     if token.revoked_at is not None:
         return False
@@ -217,9 +231,10 @@ def revoke_token(session: Session, token_id: int, now: datetime, *, actor: Actor
     return True
 
 
-def list_tokens(session: Session) -> list[TokenRow]:
-    """Every token, newest first (a handful per admin: no paging needed)."""
-    rows = session.execute(
+def list_tokens(session: Session, account_id: str | None = None) -> list[TokenRow]:
+    """Every token (with ``account_id``: that account's), newest first (a handful per admin:
+    no paging needed)."""
+    query = (
         select(
             ApiToken.id,
             ApiToken.account_id,
@@ -234,7 +249,10 @@ def list_tokens(session: Session) -> list[TokenRow]:
         .join(Account, Account.id == ApiToken.account_id)
         .join(User, User.id == Account.user_id)
         .order_by(ApiToken.id.desc())
-    ).all()
+    )
+    if account_id is not None:
+        query = query.where(ApiToken.account_id == account_id)
+    rows = session.execute(query).all()
     return [TokenRow(*row[:-1], scopes=_stored_scopes(row.scopes)) for row in rows]
 
 

@@ -266,6 +266,11 @@ class IdTag(Base):
     account_id: Mapped[str] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
+    # The name the driver gives the card at /account ("Blue keyring"); None: just its number.
+    name: Mapped[str | None] = mapped_column(String(200))
+    # A lost card, blocked (0029): chargers answer Blocked; only an operator unblocks it.
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    blocked_by: Mapped[str | None] = mapped_column(String(254))  # who blocked it: an email
 
 
 class ChargingSession(Base):

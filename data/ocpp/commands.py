@@ -362,11 +362,17 @@ def operator_command(
 
 
 def _id_tag_of(session: Session, account_id: str) -> str:
+    # A blocked (lost) card is never sent: the charger would answer its start with Blocked.
     tag = session.scalar(
-        select(IdTag.id_tag).where(IdTag.account_id == account_id).order_by(IdTag.id_tag).limit(1)
+        select(IdTag.id_tag)
+        .where(IdTag.account_id == account_id, IdTag.blocked_at.is_(None))
+        .order_by(IdTag.id_tag)
+        .limit(1)
     )
     if tag is None:
-        raise NoIdTag(f"RemoteStartTransaction: account {account_id!r} has no id tag")
+        raise NoIdTag(
+            f"RemoteStartTransaction: account {account_id!r} has no id tag (none unblocked)"
+        )
     return tag
 
 

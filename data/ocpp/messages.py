@@ -75,7 +75,8 @@ SESSION_PREFIX = "ocpp-"
 
 # OCPP 1.6 AuthorizationStatus values we answer with.
 ACCEPTED = "Accepted"
-BLOCKED = "Blocked"  # a known tag on a restricted charger its account has no grant for
+# A known tag on a restricted charger its account has no grant for, or a blocked (lost) card.
+BLOCKED = "Blocked"
 INVALID = "Invalid"  # an unknown tag
 
 
@@ -270,10 +271,16 @@ def status_notification(
 
 
 def _tag_status(session: Session, charger_id: str, id_tag: str) -> tuple[str, str | None]:
-    """(AuthorizationStatus, account id) for ``id_tag`` at ``charger_id``."""
-    account_id = session.scalar(select(IdTag.account_id).where(IdTag.id_tag == id_tag))
-    if account_id is None:
+    """(AuthorizationStatus, account id) for ``id_tag`` at ``charger_id``: a blocked card is
+    Blocked wherever it is used (no session starts with it)."""
+    tag = session.execute(
+        select(IdTag.account_id, IdTag.blocked_at).where(IdTag.id_tag == id_tag)
+    ).first()
+    if tag is None:
         return INVALID, None
+    account_id: str = tag.account_id
+    if tag.blocked_at is not None:
+        return BLOCKED, account_id
     allowed = session.scalar(
         select(
             or_(
@@ -288,7 +295,8 @@ def _tag_status(session: Session, charger_id: str, id_tag: str) -> tuple[str, st
 
 
 def authorize(session: Session, charger_id: str, id_tag: str, now: datetime) -> str:
-    """Authorize: Accepted for a tag assigned to an account that may use this charger."""
+    """Authorize: Accepted for a tag assigned to an account that may use this charger (and not
+    blocked)."""
     touch(session, charger_id, now)
     return _tag_status(session, charger_id, id_tag)[0]
 
