@@ -14,6 +14,7 @@ can be shown to the driver as is; nothing is written then.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,7 @@ from data.charging.reservations import (
     cancel_reservation,
     create_reservation,
     get_reservation,
+    parse_local_time,
     reservation_window_text,
 )
 from data.core.models import (
@@ -51,6 +53,8 @@ from data.core.models import (
 from data.core.models import UTCDateTime as _UTC
 from data.core.sql import EpochSeconds
 
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"\d{2}:\d{2}")
 NO_SHOW = "no-show"
 CANCELLED_BY_DRIVER = "cancelled by the driver"
 # A session started this long before the booking's start still counts as the driver arriving
@@ -390,3 +394,22 @@ def ended_booking_text(booking: EndedBooking, tz: ZoneInfo) -> str:
     else:
         why = f"cancelled: {booking.reason}"
     return f"Your booking of {booking.charger_name} for {window} was {why}."
+
+
+def booking_times(
+    day: object, start: object, minutes: object, tz: ZoneInfo
+) -> tuple[datetime, datetime]:
+    """The dialog's date (``2026-12-06``), start (``14:30``, in ``tz``) and length in minutes
+    -> ``(starts_at, ends_at)`` in UTC; a plain ``BookingRefused`` for anything else."""
+    if not isinstance(day, str) or not _DAY.fullmatch(day.strip()):
+        raise BookingRefused("Choose a date.")
+    if not isinstance(start, str) or not _TIME.fullmatch(start.strip()):
+        raise BookingRefused("Choose a start time.")
+    length = minutes if isinstance(minutes, str) else ""
+    if not length.isascii() or not length.isdigit() or not 0 < int(length) <= 24 * 60:
+        raise BookingRefused("Choose a length.")
+    try:
+        starts_at = parse_local_time(f"{day.strip()}T{start.strip()}", tz, "start")
+    except ReservationError as exc:
+        raise BookingRefused(str(exc)) from None
+    return starts_at, starts_at + timedelta(minutes=int(length))
