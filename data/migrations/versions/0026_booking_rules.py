@@ -35,7 +35,12 @@ def upgrade() -> None:
         sa.CheckConstraint("grace_minutes >= 0", name="grace_not_negative"),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.add_column("reservations", sa.Column("end_reason", sa.String(length=200), nullable=True))
+    op.add_column(
+        "reservations",
+        sa.Column(
+            "end_reason", sa.String(length=200), nullable=True, server_default=sa.text("NULL")
+        ),
+    )
 
 
 def downgrade() -> None:
