@@ -391,7 +391,7 @@ class Reservation(Base):
     # at revisions before it existed, as the migration tests do).
     end_reason: Mapped[str | None] = mapped_column(String(200), server_default=text("NULL"))
     # ...nor fetched back after an INSERT (no RETURNING of it): read when asked.
-    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012
+    __mapper_args__ = {"eager_defaults": False}
 
     charger: Mapped[Charger] = relationship()
 
