@@ -6,7 +6,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
   polaris: {
     // The charger cards from components/dashboard.py charger_grid_data: {cards: [{id, name,
     // specs, status, pill, startable, connectors, price}], prices, note, empty, pill_type,
-    // start, price_separator}. Each pill keeps its pattern-matching id, so applyStatuses
+    // start, report, book, price_separator}. Each pill keeps its pattern-matching id, so applyStatuses
     // repaints it on every poll; so does each choice of connector (connectors: {options,
     // value}, or null: the charger chooses). price: the index of the card's price in prices,
     // each a list of parts (null: no tariff, no line).
@@ -75,6 +75,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 "aria-live": "polite",
                 className: "small mb-0 mt-1 start-charging-note",
                 id: { type: data.start.note_type, charger: card.id },
+              }),
+              // Book: opens the booking dialog (pages/dashboard.py book_dialog) for this charger.
+              html("Button", {
+                children: data.book.label,
+                type: "button",
+                "aria-label": data.book.label + ": " + card.name,
+                className: "btn btn-sm btn-link book-charger p-0 mt-1 align-self-start",
+                id: { type: data.book.type, charger: card.id },
               }),
               // Report a problem: on every card, whatever its status (an Offline one most of all).
               html("Button", {

@@ -76,6 +76,7 @@ import data.ocpp.messages as ocpp_data
 import data.ocpp.reservations as ocpp_reservations
 from data.accounts.passwords import verify_password
 from data.chargers.status import OFFLINE_AFTER_SECONDS
+from data.charging.booking import release_no_shows
 from data.core.db import Database
 from data.core.models import CommandStatus
 from data.uptime.live import open_offline_outages
@@ -301,8 +302,13 @@ class CentralSystem:
     # --- reservations ------------------------------------------------------------------------
 
     async def reservation_pass(self) -> int:
-        """Ask for the ReserveNow / CancelReservation commands due on the chargers connected
-        here (the command loop sends them, woken at once); how many were asked for."""
+        """Release the bookings nobody came for (every instance; each booking once: the
+        conditional UPDATE), then ask for the ReserveNow / CancelReservation commands due on the
+        chargers connected here (the command loop sends them, woken at once); how many were
+        asked for."""
+        released = await self.db_call(release_no_shows, self.clock())
+        if released:
+            log.info("bookings released as no-shows: %s", ", ".join(released))
         if not self.connected:
             return 0
         asked = await self.db_call(
@@ -482,6 +488,8 @@ class CentralSystem:
         """Open an offline outage for every charger silent past the threshold; how many. Then
         store the figures of the months just over, if any (once a month)."""
         opened = await self.db_call(open_offline_outages, self.clock(), self.offline_after_s)
+        # Also here: a server run without the reservation loop still releases no-shows.
+        await self.db_call(release_no_shows, self.clock())
         filled = await self.db_call(fill_operator_months, self.clock())
         if filled:
             log.info("uptime figures stored for %s month(s)", filled)

@@ -21,6 +21,15 @@ import pandas as pd
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from components.booking import (
+    BOOK_LABEL,
+    BOOK_TYPE,
+    BOOKING_NOTICE_ID,
+    NEXT_WATCH_ID,
+    booking_modal,
+    cancel_booking_button,
+    ended_notice,
+)
 from components.charger_status import status_class, status_text
 from components.charts import (
     captioned_chart,
@@ -139,6 +148,7 @@ EMPTY_SESSIONS_ANSWER = (
 )
 
 _RESERVATION_STATUS = {"pending": "Pending", "confirmed": "Confirmed", "active": "Active now"}
+_CANCELLABLE = ("pending", "confirmed")  # by the driver, until it starts
 
 _CHART_COLOUR = "#0b5394"
 
@@ -230,20 +240,27 @@ def reservation_window(row: ReservationRow, tz: ZoneInfo, now: datetime) -> str:
 
 
 def next_reservation_card_body(
-    row: ReservationRow | None, tz: ZoneInfo, now: datetime
+    row: ReservationRow | None, tz: ZoneInfo, now: datetime, ended: str | None = None
 ) -> Component:
+    """The account's next reservation, with Cancel booking until it starts; ``ended``: why a
+    booking of the account ended early (the charger refused it, or it was released)."""
+    notice = [ended_notice(ended)] if ended else []
     if row is None:
-        return html.P(NO_RESERVATION_TEXT, className="text-body-secondary mb-0 no-reservation")
+        empty = html.P(NO_RESERVATION_TEXT, className="text-body-secondary mb-0 no-reservation")
+        return html.Div([*notice, empty]) if notice else empty
     status = _RESERVATION_STATUS.get(row.status, row.status.capitalize())
+    cancellable = row.status in _CANCELLABLE and row.starts_at > now
     return html.Div(
         className="reservation",
         children=[
+            *notice,
             html.P(row.charger_name, className="reservation-charger fs-5 fw-semibold mb-1"),
             html.P(reservation_window(row, tz, now), className="reservation-window mb-1"),
             html.P(
                 [html.Span("Status: ", className="visually-hidden"), status],
                 className="reservation-status small text-body-secondary mb-0",
             ),
+            *([cancel_booking_button(row.reservation_id)] if cancellable else []),
         ],
     )
 
@@ -657,6 +674,7 @@ def charger_grid_data(
             "connector_label": CONNECTOR_LABEL,
         },
         "report": {"type": REPORT_TYPE, "label": REPORT_LABEL},
+        "book": {"type": BOOK_TYPE, "label": BOOK_LABEL},
     }
 
 
@@ -826,7 +844,9 @@ def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
             dcc.Store(id=RECENT_SEEN_ID),
             dcc.Store(id=RECENT_REFRESH_ID),
             dcc.Store(id=REPORT_CHARGER_STORE),
+            dcc.Store(id=NEXT_WATCH_ID),
             report_modal(),
+            booking_modal(),
             html.H1("Your dashboard", className="h3 mb-3"),
             *([note] if note is not None else []),
             dbc.Row(
@@ -859,6 +879,11 @@ def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
                             "reservation",
                             "Next reservation",
                             [
+                                html.Div(
+                                    id=BOOKING_NOTICE_ID,
+                                    role="status",
+                                    **_aria(live="polite"),
+                                ),
                                 dbc.Card(
                                     id=NEXT_RESERVATION_ID,
                                     class_name="border-0",
@@ -866,7 +891,7 @@ def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
                                         loading_placeholder("Loading your reservation…", 2),
                                         id=NEXT_RESERVATION_BODY_ID,
                                     ),
-                                )
+                                ),
                             ],
                             class_name="card card-body h-100",
                         ),

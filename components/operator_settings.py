@@ -17,6 +17,7 @@ from components.forms import (
 from components.plans import PLAN_EDITING_ID, SETTINGS_PLANS_VERSION_ID, plans_section
 from data.accounts.operator_settings import OperatorValues
 from data.accounts.validation import timezone_names
+from data.charging.booking import DEFAULT_RULES, RULE_BOUNDS, BookingRulesValues
 from data.uptime.alerts import DELAY_MINUTES_BOUNDS, AlertSettingsValues, DigestMode
 
 # Every id starts with ``admin-``: the callback gate refuses customers for those.
@@ -33,6 +34,22 @@ SETTINGS_ALERTS_VERSION_ID = "admin-alerts-version"
 ALERTS_SAVE_ID = "admin-alerts-save"
 ALERTS_FEEDBACK_ID = "admin-alerts-feedback"
 ALERT_FIELDS = {"delay_minutes": "admin-alerts-delay", "digest": "admin-alerts-digest"}
+SETTINGS_BOOKING_VERSION_ID = "admin-booking-version"
+BOOKING_SAVE_ID = "admin-booking-save"
+BOOKING_FEEDBACK_ID = "admin-booking-feedback"
+BOOKING_FIELDS = {
+    "ahead_days": "admin-booking-ahead",
+    "longest_minutes": "admin-booking-longest",
+    "open_per_account": "admin-booking-open",
+    "grace_minutes": "admin-booking-grace",
+}
+_BOOKING_LABELS = {
+    "ahead_days": ("Book up to (days ahead)", "days", DEFAULT_RULES.ahead_days),
+    "longest_minutes": ("Longest booking (minutes)", "minutes", DEFAULT_RULES.longest_minutes),
+    "open_per_account": ("Open bookings per account", "bookings", DEFAULT_RULES.open_per_account),
+    "grace_minutes": ("Grace before a no-show is released (minutes)", "minutes",
+                      DEFAULT_RULES.grace_minutes),
+}  # fmt: skip
 DIGEST_LABELS = {
     DigestMode.off: "No digest: an email per alert",
     DigestMode.also: "An email per alert and a daily digest",
@@ -57,7 +74,11 @@ def settings_skeleton() -> list[Component]:
                 dbc.Col(operator_section(), lg=5),
             ],
         ),
-        dbc.Row(className="g-4 mt-0", children=[dbc.Col(alerts_section(), lg=7)]),
+        dcc.Store(id=SETTINGS_BOOKING_VERSION_ID, data=0),
+        dbc.Row(
+            className="g-4 mt-0",
+            children=[dbc.Col(alerts_section(), lg=7), dbc.Col(booking_section(), lg=5)],
+        ),
     ]
 
 
@@ -136,3 +157,34 @@ def alerts_section() -> html.Section:
 
 def alert_form_values(values: AlertSettingsValues) -> tuple[int, str]:
     return values.delay_minutes, values.digest.value
+
+
+def booking_section() -> html.Section:
+    fields = []
+    for field, (label, unit, default) in _BOOKING_LABELS.items():
+        low, high = RULE_BOUNDS[field]
+        fields.append(
+            form_field(
+                label,
+                text_input(BOOKING_FIELDS[field], type="number", min=low, max=high, step=1),
+                f"From {low} to {high} {unit}; the default is {default}.",
+            )
+        )
+    return card_section(
+        "admin-booking",
+        "Drivers' bookings",
+        [
+            html.P(
+                "Drivers book chargers from their dashboard within these rules; a booking nobody "
+                "starts charging on within the grace is released, and the charger is free again.",
+                className="small text-body-secondary",
+            ),
+            *fields,
+            dbc.Button("Save booking rules", id=BOOKING_SAVE_ID, n_clicks=0, color="primary"),
+            live_region(BOOKING_FEEDBACK_ID),
+        ],
+    )
+
+
+def booking_form_values(values: BookingRulesValues) -> tuple[int, int, int, int]:
+    return values.ahead_days, values.longest_minutes, values.open_per_account, values.grace_minutes

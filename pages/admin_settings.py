@@ -27,12 +27,17 @@ from components.operator_settings import (
     ALERT_FIELDS,
     ALERTS_FEEDBACK_ID,
     ALERTS_SAVE_ID,
+    BOOKING_FEEDBACK_ID,
+    BOOKING_FIELDS,
+    BOOKING_SAVE_ID,
     OPERATOR_FEEDBACK_ID,
     OPERATOR_FIELDS,
     OPERATOR_SAVE_ID,
     SETTINGS_ALERTS_VERSION_ID,
+    SETTINGS_BOOKING_VERSION_ID,
     SETTINGS_OPERATOR_VERSION_ID,
     alert_form_values,
+    booking_form_values,
     operator_form_values,
     settings_skeleton,
 )
@@ -51,6 +56,7 @@ from components.plans import (
 from data.accounts.operator_settings import operator_values, save_operator_settings
 from data.accounts.plans import PlanSummary, create_plan, list_plans, update_plan
 from data.accounts.validation import InvalidInput
+from data.charging.booking import booking_rules, length_text, save_booking_rules
 from data.uptime.alerts import alert_settings, save_alert_settings
 from pages._admin import admin_layout, bump, clicked, pressed
 from web.db import session_scope
@@ -63,6 +69,7 @@ dash.register_page(
 _TEXT_PLAN_FIELDS = ("plan_id", "name", "allowance_kwh")  # dbc.Inputs (they have "invalid")
 _TEXT_OPERATOR_FIELDS = ("name", "support_email")
 _TEXT_ALERT_FIELDS = ("delay_minutes",)
+_TEXT_BOOKING_FIELDS = tuple(BOOKING_FIELDS)
 T = TypeVar("T")  # what a save wrote
 
 
@@ -313,3 +320,60 @@ def save_alerts(
         )
     text = f"Alert settings saved: alerts after {saved.delay_minutes} min."
     return (*_errors({}, ALERT_FIELDS, _TEXT_ALERT_FIELDS), success(text), bump(version))
+
+
+# --- drivers' booking rules ---------------------------------------------------------------------
+
+
+@callback(
+    *(Output(i, "value") for i in BOOKING_FIELDS.values()),
+    Input(SETTINGS_BOOKING_VERSION_ID, "data"),
+)
+@admin_only
+def load_booking_rules(_version: object) -> tuple[int, int, int, int]:
+    with session_scope() as s:
+        return booking_form_values(booking_rules(s))
+
+
+@callback(
+    *_error_outputs(BOOKING_FIELDS, _TEXT_BOOKING_FIELDS),
+    Output(BOOKING_FEEDBACK_ID, "children"),
+    Output(SETTINGS_BOOKING_VERSION_ID, "data"),
+    Input(BOOKING_SAVE_ID, "n_clicks"),
+    *(State(i, "value") for i in BOOKING_FIELDS.values()),
+    State(SETTINGS_BOOKING_VERSION_ID, "data"),
+    prevent_initial_call=True,
+)
+@admin_only
+def save_booking(
+    clicks: object,
+    ahead_days: object,
+    longest_minutes: object,
+    open_per_account: object,
+    grace_minutes: object,
+    version: object,
+) -> tuple[Any, ...]:
+    saved = _save(
+        clicks,
+        lambda s: save_booking_rules(
+            s,
+            ahead_days=ahead_days,
+            longest_minutes=longest_minutes,
+            open_per_account=open_per_account,
+            grace_minutes=grace_minutes,
+            actor=current_actor(),
+            now=datetime.now(UTC),
+        ),
+    )
+    if isinstance(saved, InvalidInput):
+        return (
+            *_errors(saved.errors, BOOKING_FIELDS, _TEXT_BOOKING_FIELDS),
+            failure("Nothing was saved: fix the fields marked above."),
+            no_update,
+        )
+    text = (
+        f"Booking rules saved: up to {saved.ahead_days} days ahead, at most "
+        f"{length_text(saved.longest_minutes)}, {saved.open_per_account} open per account, "
+        f"{saved.grace_minutes} min of grace."
+    )
+    return (*_errors({}, BOOKING_FIELDS, _TEXT_BOOKING_FIELDS), success(text), bump(version))

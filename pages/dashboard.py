@@ -12,14 +12,37 @@ import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash
 from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
-from auth.accounts import current_account_id
+from auth.accounts import current_account_id, current_actor
+from components.booking import (
+    BOOK_CHARGER_STORE,
+    BOOK_CLOSE_ID,
+    BOOK_DATE_ID,
+    BOOK_LENGTH_ID,
+    BOOK_MODAL_ID,
+    BOOK_OUTCOME_ID,
+    BOOK_RULES_ID,
+    BOOK_SUBMIT_ID,
+    BOOK_TIME_ID,
+    BOOK_TITLE_ID,
+    BOOK_TYPE,
+    BOOKING_NOTICE_ID,
+    CANCEL_TYPE,
+    NEXT_WATCH_ID,
+    book_title,
+    booking_done,
+    booking_refused,
+    dialog_values,
+    watch_data,
+)
 from components.dashboard import (
     AVAILABLE_COUNT_ID,
     CHARGER_DATA_ID,
@@ -93,6 +116,15 @@ from data.chargers.snapshots import (
     shown_statuses,
     snapshot_chargers,
 )
+from data.charging.booking import (
+    BookingRefused,
+    book_charger,
+    booking_rules,
+    booking_times,
+    cancel_own_booking,
+    ended_booking,
+    ended_booking_text,
+)
 from data.charging.dashboard import (
     CHARGER_LIMIT,
     ChargerRow,
@@ -104,6 +136,7 @@ from data.charging.dashboard import (
     next_reservation,
     recent_sessions,
 )
+from data.charging.reservations import reservation_window_text
 from data.core.models import ID_LENGTH
 from data.core.periods import parse_period, period_bounds
 from data.ocpp.command_limits import TooManyCommands
@@ -158,7 +191,7 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         tz = settings.tz
         period = period_bounds(name, now, tz)
         sessions = recent_sessions(s, account_id, now)
-        reservation = next_reservation(s, account_id, now)
+        reservation, _watch = _next_reservation(s, account_id, now, tz)
         usage = account_usage(s, account_id, period)
         # The cost so far of its sessions in progress: Recent activity read those among its
         # last 5 (nearly always all of them) by the same rule; a statement only for the others.
@@ -181,7 +214,7 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
 
     return (
         recent_sessions_data(sessions, tz, now),
-        next_reservation_card_body(reservation, tz, now),
+        reservation,
         usage_total(frame, period, usage.cost_with(live), settings.currency),
         daily_usage_figure(frame, period),
         plan_gauge(pricing.plan, used, billing_label, pricing.tariff),
@@ -490,3 +523,166 @@ def send_report(clicks: object, charger_id: object, kind: object, text: object) 
     except ReportRefused as refused:
         return report_refused(str(refused)), False
     return report_received(report), True
+
+
+# --- Book a charger ------------------------------------------------------------------------------
+
+EMPTY_DIGEST = "|"
+
+
+def _next_reservation(
+    s: Session, account_id: str, now: datetime, tz: ZoneInfo
+) -> tuple[Component, dict[str, Any]]:
+    """Next reservation's body (with why a booking ended early, if one did), and what the
+    browser keeps to look again on the refresh tick: while a booking is open (the charger may
+    refuse it, it may be released, or it starts and can no longer be cancelled)."""
+    row = next_reservation(s, account_id, now)
+    ended = ended_booking(s, account_id, now)
+    why = ended_booking_text(ended, tz) if ended else None
+    body = next_reservation_card_body(row, tz, now, why)
+    shown = "" if row is None else f"{row.reservation_id}:{row.status}:{row.starts_at > now}"
+    digest = f"{shown}|{ended.reservation_id if ended else ''}"  # EMPTY_DIGEST: neither
+    return body, watch_data(row is not None, digest)
+
+
+@callback(
+    Output(NEXT_RESERVATION_BODY_ID, "children", allow_duplicate=True),
+    Output(NEXT_WATCH_ID, "data", allow_duplicate=True),
+    Input("refresh-interval", "n_intervals"),
+    State(NEXT_WATCH_ID, "data"),
+    prevent_initial_call=True,
+)
+def refresh_next_reservation(_n: int | None, watch: object) -> tuple[Any, Any]:
+    """Next reservation again while a booking is open, only when it changed (204 otherwise):
+    a charger's refusal or a release shows without a reload. The first tick after the page's
+    render looks once (the render does not write the store); without a booking nothing more
+    is asked."""
+    known = watch if isinstance(watch, dict) else None
+    if known is not None and known.get("watch") is not True:
+        raise PreventUpdate
+    account_id = current_account_id()
+    now = datetime.now(UTC)
+    with read_scope() as s:
+        tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
+        body, fresh = _next_reservation(s, account_id, now, tz)
+    if known is not None and fresh["digest"] == known.get("digest"):
+        raise PreventUpdate
+    if known is None and fresh["digest"] == EMPTY_DIGEST:
+        return dash.no_update, fresh  # nothing booked: the render's body stands
+    return body, fresh
+
+
+@callback(
+    Output(BOOK_MODAL_ID, "is_open"),
+    Output(BOOK_CHARGER_STORE, "data"),
+    Output(BOOK_TITLE_ID, "children"),
+    Output(BOOK_DATE_ID, "value"),
+    Output(BOOK_DATE_ID, "min"),
+    Output(BOOK_DATE_ID, "max"),
+    Output(BOOK_TIME_ID, "value"),
+    Output(BOOK_LENGTH_ID, "options"),
+    Output(BOOK_LENGTH_ID, "value"),
+    Output(BOOK_RULES_ID, "children"),
+    Output(BOOK_OUTCOME_ID, "children"),
+    Output(BOOK_SUBMIT_ID, "disabled"),
+    Input({"type": BOOK_TYPE, "charger": ALL}, "n_clicks"),
+    Input(BOOK_CLOSE_ID, "n_clicks"),
+    prevent_initial_call=True,
+)
+def book_dialog(_books: object, _close: object) -> tuple[Any, ...]:
+    """Open the dialog for the pressed card's charger (a fresh form within the operator's
+    rules, times in the operator's time zone), or close it. A charger the session's account may
+    not see (or none) gets the dialog with a refusal and no Book."""
+    trigger = dash.ctx.triggered_id
+    pressed = dash.ctx.triggered[0].get("value") if dash.ctx.triggered else None
+    if not pressed:
+        raise PreventUpdate  # cards drawn (n_clicks None), or nothing pressed
+    keep = [dash.no_update] * 8
+    if trigger == BOOK_CLOSE_ID:
+        return (False, None, *keep, "", False)
+    if not isinstance(trigger, dict) or not _plausible_id(trigger.get("charger")):
+        raise PreventUpdate
+    charger_id = str(trigger["charger"])
+    account_id = current_account_id()
+    now = datetime.now(UTC)
+    with read_scope() as s:
+        name = reportable_charger(s, account_id, charger_id)
+        rules = booking_rules(s)
+        tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
+    if name is None:
+        refused = booking_refused("There is no charger by that name that you can book.")
+        return (True, None, book_title(), *keep[:7], refused, True)
+    return (True, charger_id, book_title(name), *dialog_values(now, tz, rules), "", False)
+
+
+@callback(
+    Output(BOOK_OUTCOME_ID, "children", allow_duplicate=True),
+    Output(BOOK_MODAL_ID, "is_open", allow_duplicate=True),
+    Output(NEXT_RESERVATION_BODY_ID, "children", allow_duplicate=True),
+    Output(NEXT_WATCH_ID, "data", allow_duplicate=True),
+    Output(BOOKING_NOTICE_ID, "children"),
+    Input(BOOK_SUBMIT_ID, "n_clicks"),
+    State(BOOK_CHARGER_STORE, "data"),
+    State(BOOK_DATE_ID, "value"),
+    State(BOOK_TIME_ID, "value"),
+    State(BOOK_LENGTH_ID, "value"),
+    prevent_initial_call=True,
+)
+def book(clicks: object, charger_id: object, day: object, start: object, length: object) -> Any:
+    """Book for the session's account and person (never ids the browser sent; the charger in
+    the store is only a key, checked again by ``book_charger`` with every rule). Booked: the
+    dialog closes and Next reservation shows it at once; refused: the message in the dialog."""
+    if not clicks:
+        raise PreventUpdate
+    keep = (dash.no_update,) * 4
+    if not _plausible_id(charger_id):
+        return (booking_refused("Choose a charger to book from its card."), *keep)
+    account_id = current_account_id()
+    now = datetime.now(UTC)
+    try:
+        with session_scope() as s:
+            tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
+            starts_at, ends_at = booking_times(day, start, length, tz)
+            row = book_charger(
+                s, account_id, str(charger_id), starts_at, ends_at, now, actor=current_actor()
+            )
+    except BookingRefused as refused:
+        return (booking_refused(str(refused)), *keep)
+    with read_scope() as s:
+        body, watch = _next_reservation(s, account_id, now, tz)
+    done = booking_done(f"Booked: {row.charger_name}, {reservation_window_text(row, tz)}.")
+    return "", False, body, watch, done
+
+
+@callback(
+    Output(NEXT_RESERVATION_BODY_ID, "children", allow_duplicate=True),
+    Output(NEXT_WATCH_ID, "data", allow_duplicate=True),
+    Output(BOOKING_NOTICE_ID, "children", allow_duplicate=True),
+    Input({"type": CANCEL_TYPE, "reservation": ALL}, "submit_n_clicks"),
+    prevent_initial_call=True,
+)
+def cancel_booking(_confirmed: object) -> tuple[Any, Any, Any]:
+    """Cancel the booking whose Cancel booking was confirmed: the id in the button's id is only
+    a key; ``cancel_own_booking`` refuses any but the session account's own, not started."""
+    trigger = dash.ctx.triggered_id
+    pressed = dash.ctx.triggered[0].get("value") if dash.ctx.triggered else None
+    if not pressed or not isinstance(trigger, dict):
+        raise PreventUpdate
+    reservation_id = trigger.get("reservation")
+    if not _plausible_id(reservation_id):
+        raise PreventUpdate
+    account_id = current_account_id()
+    now = datetime.now(UTC)
+    try:
+        with session_scope() as s:
+            tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
+            row = cancel_own_booking(s, account_id, str(reservation_id), now, actor=current_actor())
+        notice = booking_done(
+            f"Booking cancelled: {row.charger_name}, {reservation_window_text(row, tz)}."
+        )
+    except BookingRefused as refused:
+        notice = booking_refused(str(refused))
+    with read_scope() as s:
+        tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
+        body, watch = _next_reservation(s, account_id, now, tz)
+    return body, watch, notice

@@ -101,6 +101,19 @@ HISTORY_ROWS = (
     '...{"n":["MATCH"],"type":"history-count","view":["MATCH"]}.data..'
 )
 HISTORY_APPLY = "..history-location.search...history-query.data.."
+BOOK_OPEN = (
+    "..book-dialog.is_open...book-dialog-charger.data...book-dialog-title.children"
+    "...book-date.value...book-date.min...book-date.max...book-time.value...book-length.options"
+    "...book-length.value...book-rules.children...book-outcome.children...book-submit.disabled.."
+)
+BOOK_SEND = (
+    "..book-outcome.children...book-dialog.is_open...next-reservation-body.children"
+    "...next-reservation-watch.data...booking-notice.children.."
+)
+BOOK_CANCEL = (
+    "..next-reservation-body.children...next-reservation-watch.data...booking-notice.children.."
+)
+NEXT_REFRESH = "..next-reservation-body.children...next-reservation-watch.data.."
 
 # Callbacks a customer reaches, with A's own data that a plain request must show (so that a
 # probe answering with nothing at all cannot pass for "no leak").
@@ -120,6 +133,12 @@ CUSTOMER_CALLBACKS: dict[str, tuple[str, ...]] = {
     # (tests/test_incidents_http.py forges their inputs one by one).
     REPORT_OPEN: (),
     REPORT_SEND: (),
+    # Book a charger: the dialog, the booking, Cancel booking and Next reservation's refresh,
+    # for the session's account only (tests/test_booking_http.py forges their inputs).
+    BOOK_OPEN: (),
+    BOOK_SEND: (),
+    BOOK_CANCEL: (),
+    NEXT_REFRESH: (),
     # A receipt or a statement of the store's session or month, for the active account only
     # (tests/test_receipts_http.py): the neutral value names neither, so no data to show.
     "receipt-body.children": (),
@@ -163,6 +182,10 @@ LABELS = {
     FOLLOW: "follow-command",
     REPORT_OPEN: "report-dialog",
     REPORT_SEND: "report-send",
+    BOOK_OPEN: "book-dialog",
+    BOOK_SEND: "book-send",
+    BOOK_CANCEL: "book-cancel",
+    NEXT_REFRESH: "next-reservation-refresh",
 }
 CUSTOMER_NAMES = sorted(CUSTOMER_CALLBACKS)
 ADMIN_PREFIX = "admin-"
@@ -245,8 +268,9 @@ def test_plain_request_shows_own_data_only(app: Flask, alice: FlaskClient, name:
     response = post(alice, callback_body(app, callback_key(app, name)))
     # The driver's Start / Stop with no button named as pressed: nothing asked, nothing said.
     # Report a problem, nothing pressed: nothing opened, nothing sent. The sessions grid, no
-    # rows asked for: nothing to answer.
-    quiet = (ASK, REPORT_OPEN, REPORT_SEND, HISTORY_ROWS, *ACCOUNT_WRITES)
+    # rows asked for: nothing to answer. Booking, nothing pressed: nothing opened or booked.
+    quiet = (ASK, REPORT_OPEN, REPORT_SEND, HISTORY_ROWS, BOOK_OPEN, BOOK_SEND, BOOK_CANCEL,
+             *ACCOUNT_WRITES)  # fmt: skip
     expected = 204 if name in quiet else 200
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
     text = response.get_data(as_text=True)

@@ -18,7 +18,13 @@ import data.ocpp.commands as commands
 import data.ocpp.reservations as ocpp_reservations
 from data.charging.reservations import cancel_reservation
 from data.core.db import Database
-from data.core.models import ChargerCommand, CommandStatus, OcppReservation, ReservationStatus
+from data.core.models import (
+    ChargerCommand,
+    CommandStatus,
+    OcppReservation,
+    Reservation,
+    ReservationStatus,
+)
 from data.ocpp.command_log import CommandLogFilter, command_log_rows
 from data.ocpp.commands import CommandError, CommandRow
 from tests.support.audit import CLI
@@ -244,12 +250,16 @@ def test_a_cancellation_waits_for_the_reserve_now_answer_and_may_go_unanswered(s
     assert (row.state, row.cancel_answer) == ("cancelled", "no answer")
 
 
-def test_a_refused_reservation_is_not_cancelled_at_the_charger(site: Database):
+def test_a_refused_reservation_is_cancelled_but_not_at_the_charger(site: Database):
     reservation_id = reserve(site)
     (reserve_now,) = schedule(site)
     answered(site, reserve_now, {"status": "Occupied"}, NOW)
-    with site.session() as s:
-        cancel_reservation(s, reservation_id, NOW, actor=CLI)
+    with site.session() as s:  # the charger's refusal cancelled it, saying why (issue 18)
+        reservation = s.get(Reservation, reservation_id)
+        assert reservation is not None
+        assert (reservation.status, reservation.end_reason) == (
+            ReservationStatus.cancelled, "the charger answered Occupied",
+        )  # fmt: skip
     assert schedule(site) == []
     assert (held(site, reservation_id).state, command_count(site, "CancelReservation")) == (
         "Occupied", 0,

@@ -33,6 +33,7 @@ class Action(enum.StrEnum):
     account_plan_set = "account.plan_set"
     account_removed = "account.removed"
     alert_settings_updated = "alert_settings.updated"
+    booking_rules_updated = "booking_rules.updated"
     charger_granted = "charger.granted"
     charger_ocpp_password_cleared = "charger.ocpp_password_cleared"
     charger_ocpp_password_set = "charger.ocpp_password_set"

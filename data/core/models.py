@@ -394,8 +394,35 @@ class Reservation(Base):
     status: Mapped[ReservationStatus] = mapped_column(
         _enum(ReservationStatus, "reservation_status")
     )
+    # Why it ended before its time, when Polaris or the charger ended it: "no-show", "the
+    # charger answered Occupied", "cancelled by the driver" (migration 0026). None otherwise.
+    # The NULL server default keeps the column out of INSERTs that do not set it (rows written
+    # at revisions before it existed, as the migration tests do).
+    end_reason: Mapped[str | None] = mapped_column(String(200), server_default=text("NULL"))
+    # ...nor fetched back after an INSERT (no RETURNING of it): read when asked.
+    __mapper_args__ = {"eager_defaults": False}
 
     charger: Mapped[Charger] = relationship()
+
+
+class BookingRules(Base):
+    """The operator's rules for drivers' bookings (one row, id 1; ``/admin/settings``;
+    migration 0026). Without the row, ``data.charging.booking.DEFAULT_RULES`` apply."""
+
+    __tablename__ = "booking_rules"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("ahead_days > 0", name="ahead_positive"),
+        CheckConstraint("longest_minutes > 0", name="longest_positive"),
+        CheckConstraint("open_per_account > 0", name="open_positive"),
+        CheckConstraint("grace_minutes >= 0", name="grace_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    ahead_days: Mapped[int] = mapped_column(Integer)
+    longest_minutes: Mapped[int] = mapped_column(Integer)
+    open_per_account: Mapped[int] = mapped_column(Integer)
+    grace_minutes: Mapped[int] = mapped_column(Integer)
 
 
 class ApiToken(Base):

@@ -43,6 +43,8 @@ CALL_ERROR = "error"  # the charger answered with a CallError (e.g. reservations
 NO_ID_TAG = "no id tag"
 CANCEL_SENT = "cancel_sent"
 CANCELLED = "cancelled"
+# ReserveNow answers by which the charger refuses to hold the reservation: it is cancelled.
+REFUSALS = ("Occupied", "Faulted", "Rejected", "Unavailable")
 # Polaris models a charger as one connector (one connector_type per charger).
 RESERVE_CONNECTOR_ID = 1
 
@@ -196,6 +198,23 @@ def outcome(status: CommandStatus, response: Mapping[str, Any] | None) -> str:
     return NO_ANSWER
 
 
+def _refused_by_charger(session: Session, ocpp_reservation_id: int, word: str) -> None:
+    """The charger will not hold the reservation: it is cancelled, saying why (the driver sees
+    it in Next reservation); nothing is then sent to cancel it at the charger."""
+    session.execute(
+        update(Reservation)
+        .where(
+            Reservation.id
+            == select(OcppReservation.reservation_id)
+            .where(OcppReservation.id == ocpp_reservation_id)
+            .scalar_subquery(),
+            Reservation.status == ReservationStatus.confirmed,
+        )
+        .values(status=ReservationStatus.cancelled, end_reason=f"the charger answered {word}")
+        .execution_options(synchronize_session=False)
+    )
+
+
 def command_ended(
     session: Session,
     ocpp_reservation_id: int,
@@ -205,7 +224,8 @@ def command_ended(
     now: datetime,
 ) -> None:
     """Record on the reservation's row how its ReserveNow (``state``) or CancelReservation
-    (``cancelled`` and ``cancel_answer``) ended; a row already past that step is left alone."""
+    (``cancelled`` and ``cancel_answer``) ended; a row already past that step is left alone.
+    A ReserveNow the charger refused (``REFUSALS``) cancels the reservation with the reason."""
     word = outcome(status, response)
     if action == "ReserveNow":
         reservation_id = session.scalar(
@@ -217,12 +237,14 @@ def command_ended(
         )
         # The driver hears of the charger's answer (no answer or a CallError says nothing of
         # the reservation: the admin sees those), once: the row left SENDING just now.
+        if reservation_id is not None and word in REFUSALS:
+            _refused_by_charger(session, ocpp_reservation_id, word)
         if reservation_id is not None and status == CommandStatus.accepted:
             notify_reservation(session, reservation_id, "confirmed", now)
         elif reservation_id is not None and status == CommandStatus.rejected:
             notify_reservation(session, reservation_id, "refused", now, reason=word)
         return
-    if action == "CancelReservation":
+    elif action == "CancelReservation":
         statement = (
             update(OcppReservation)
             .where(OcppReservation.id == ocpp_reservation_id, OcppReservation.state == CANCEL_SENT)
