@@ -203,8 +203,9 @@ def test_book_list_and_cancel_a_reservation(app: Flask, alice: dict[str, str]) -
     reservation = created.get_json()
     assert reservation["charger_id"] == "DC" and reservation["status"] == "confirmed"
     rid = reservation["id"]
-    # The same hour again overlaps: 409 with the reason.
-    assert "already reserved" in error_of(book(app, alice, body), 409)
+    # The same hour again overlaps: 409 with the reason and the next free time.
+    again = error_of(book(app, alice, body), 409)
+    assert "already booked" in again and "free next from" in again
     listed = script(app).get("/api/v1/me/reservations", headers=alice).get_json()
     assert [r["id"] for r in listed["reservations"]] == [rid]  # not Bob's
     with app.extensions["polaris_db"].session() as s:
@@ -221,7 +222,7 @@ def test_book_list_and_cancel_a_reservation(app: Flask, alice: dict[str, str]) -
         overlap = {"charger_id": "DC", "starts_at": bobs.starts_at.isoformat(),
                    "ends_at": bobs.ends_at.isoformat()}  # fmt: skip
     refused = error_of(book(app, alice, overlap), 409)
-    assert "already reserved" in refused and "R-BOB" not in refused
+    assert "already booked" in refused and "R-BOB" not in refused
     assert "R-BOB" in error_of(
         script(app).delete("/api/v1/me/reservations/R-BOB", headers=alice), 404
     )
@@ -240,8 +241,19 @@ def test_refusals_are_409_with_the_reason_and_bad_bodies_422(
 ) -> None:
     later = datetime.now(UTC) + timedelta(days=5)
     window = {"starts_at": later.isoformat(), "ends_at": (later + HOUR).isoformat()}
-    assert "RES-1" in error_of(book(app, alice, {"charger_id": "RES-1", **window}), 409)
-    assert "NOPE" in error_of(book(app, alice, {"charger_id": "NOPE", **window}), 409)
+    # A charger Alice may not see reads as one that does not exist: the booking rules'
+    # words, the same for both.
+    hidden = error_of(book(app, alice, {"charger_id": "RES-1", **window}), 409)
+    assert hidden == error_of(book(app, alice, {"charger_id": "NOPE", **window}), 409)
+    assert "no charger by that name" in hidden
+    # The operator's rules (defaults: 4 h at most, 14 days ahead).
+    too_long = {"charger_id": "AC", "starts_at": later.isoformat(),
+                "ends_at": (later + 5 * HOUR).isoformat()}  # fmt: skip
+    assert "at most 4 h" in error_of(book(app, alice, too_long), 409)
+    far = later + timedelta(days=30)
+    too_far = {"charger_id": "AC", "starts_at": far.isoformat(),
+               "ends_at": (far + HOUR).isoformat()}  # fmt: skip
+    assert "14 days ahead" in error_of(book(app, alice, too_far), 409)
     past = datetime.now(UTC) - timedelta(hours=2)
     in_the_past = {"charger_id": "AC", "starts_at": past.isoformat(),
                    "ends_at": (past + 3 * HOUR).isoformat()}  # fmt: skip

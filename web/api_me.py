@@ -24,17 +24,16 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
 
 from components.receipts import receipt_href
 from components.tariffs import charger_price_parts
 from config import offline_after_s
 from data.accounts.tokens import TokenIdentity
 from data.audit.entries import Actor
+from data.charging.booking import book_charger, cancel_own_booking
 from data.charging.dashboard import (
     account_plan,
     operator_settings,
-    visible_charger_condition,
     visible_chargers,
 )
 from data.charging.history import SessionListRow
@@ -49,20 +48,14 @@ from data.charging.my_sessions import (
 )
 from data.charging.reservations import (
     ReservationError,
-    ReservationOverlap,
     ReservationRow,
-    cancel_reservation,
-    create_reservation,
     get_reservation,
 )
-from data.core.models import ID_LENGTH, Charger
+from data.core.models import ID_LENGTH
 from data.pricing.cost import TariffPrices
 from web.db import read_scope, session_scope
 
 ME_CHARGERS_MAX = 1000  # a driver's list, not the fleet's admin table
-OTHERS_OVERLAP = (
-    "{charger} is already reserved for part of that time. Choose another time or charger."
-)
 
 
 class ApiError(Exception):
@@ -308,34 +301,20 @@ def register_me_routes(bp: Blueprint) -> None:
         except ValidationError as exc:
             raise ApiError(422, _messages(exc)) from None
         identity = _identity()
-        now = datetime.now(UTC)
         try:
             with session_scope() as s:
-                # A charger it may not see reads like one that does not exist.
-                visible = s.scalar(
-                    select(Charger.id).where(
-                        Charger.id == asked.charger_id,
-                        visible_charger_condition(identity.account_id),
-                    )
-                )
-                if visible is None:
-                    raise ApiError(409, f"There is no charger “{asked.charger_id}” you may use.")
-                row = create_reservation(
+                # The driver's booking rules, as on the dashboard: past, too long, too far
+                # ahead, over the limit, a charger it may not see, an overlap (with the next
+                # free time, never another account's reservation).
+                row = book_charger(
                     s,
-                    account_id=identity.account_id,
-                    charger_id=asked.charger_id,
-                    starts_at=asked.starts_at,
-                    ends_at=asked.ends_at,
-                    now=now,
-                    tz=operator_settings(s).tz,
+                    identity.account_id,
+                    asked.charger_id,
+                    asked.starts_at,
+                    asked.ends_at,
+                    datetime.now(UTC),
                     actor=Actor(identity.email, identity.user_id, identity.account_id),
                 )
-        except ReservationOverlap as exc:
-            # Another account's reservation is not the driver's to know about.
-            if exc.conflict is not None and exc.conflict.account_id != identity.account_id:
-                message = OTHERS_OVERLAP.format(charger=exc.conflict.charger_name)
-                raise ApiError(409, message) from None
-            raise ApiError(409, str(exc)) from None
         except ReservationError as exc:
             raise ApiError(409, str(exc)) from None
         return _json(MeReservationOut.of(row), status=201)
@@ -351,8 +330,9 @@ def register_me_routes(bp: Blueprint) -> None:
                 row = get_reservation(s, reservation_id)
                 if row is None or row.account_id != identity.account_id:
                     raise ApiError(404, gone)
-                cancel_reservation(
+                cancel_own_booking(
                     s,
+                    identity.account_id,
                     reservation_id,
                     datetime.now(UTC),
                     actor=Actor(identity.email, identity.user_id, identity.account_id),
@@ -373,7 +353,8 @@ ERROR_WORDS = {
     403: "The token lacks the me scope, or its account is not a customer one.",
     404: "Not found (or not this account's).",
     409: "Refused, with the reason: a charger the account may not see, a start in the past, "
-    "the time overlaps another reservation, or the reservation cannot be cancelled any more.",
+    "too long or too far ahead, over the account's open bookings, the time overlaps another "
+    "reservation (the message names the next free time), or the booking has started.",
     415: "The body is not JSON.",
     422: "The body is JSON but not a valid request (missing fields, times without a zone...).",
 }
