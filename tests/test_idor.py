@@ -71,6 +71,7 @@ REPORT_OPEN = (
     "...report-problem-send.disabled.."
 )
 REPORT_SEND = "..report-problem-outcome.children...report-problem-send.disabled.."
+FAVOURITE = "..charger-grid-data.data...available-count.children...charger-status-shown.data.."
 
 # Callbacks a customer reaches, with A's own data that a plain request must show (so that a
 # probe answering with nothing at all cannot pass for "no leak").
@@ -90,6 +91,9 @@ CUSTOMER_CALLBACKS: dict[str, tuple[str, ...]] = {
     # (tests/test_incidents_http.py forges their inputs one by one).
     REPORT_OPEN: (),
     REPORT_SEND: (),
+    # A star on a charger card: the session's account's favourites only
+    # (tests/test_favourites_http.py forges the pressed star).
+    FAVOURITE: (),
     # A receipt or a statement of the store's session or month, for the active account only
     # (tests/test_receipts_http.py): the neutral value names neither, so no data to show.
     "receipt-body.children": (),
@@ -112,6 +116,11 @@ CLIENTSIDE_CALLBACKS = frozenset(
         "recent-sessions.children",
         "admin-charger-sessions-note.title",  # the charger's grid asks again after a resolve
         "document-print.title",  # Print on a receipt or a statement
+        # The charger search and Show all chargers; the navigation's dark mode toggle.
+        '..{"charger":["ALL"],"type":"charger-item"}.className...charger-list.className'
+        "...charger-list-toggle.children...charger-list-toggle.aria-expanded"
+        "...charger-no-match.hidden..",
+        "..theme-toggle.aria-pressed...theme-toggle.children..",
     }
 )
 
@@ -126,6 +135,7 @@ LABELS = {
     FOLLOW: "follow-command",
     REPORT_OPEN: "report-dialog",
     REPORT_SEND: "report-send",
+    FAVOURITE: "favourite",
 }
 CUSTOMER_NAMES = sorted(CUSTOMER_CALLBACKS)
 ADMIN_PREFIX = "admin-"
@@ -208,7 +218,7 @@ def test_plain_request_shows_own_data_only(app: Flask, alice: FlaskClient, name:
     response = post(alice, callback_body(app, callback_key(app, name)))
     # The driver's Start / Stop with no button named as pressed: nothing asked, nothing said.
     # Report a problem, nothing pressed: nothing opened, nothing sent.
-    expected = 204 if name in (ASK, REPORT_OPEN, REPORT_SEND) else 200
+    expected = 204 if name in (ASK, REPORT_OPEN, REPORT_SEND, FAVOURITE) else 200
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
     text = response.get_data(as_text=True)
     assert not leaks(text)
