@@ -214,6 +214,7 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
             # so in words.
             charger.commands = CommandBehaviour.reject
             mobile.reload()
+            show_all_chargers(mobile, WAIT_MS)
             phone_start = mobile.locator(by_id(dash_id("start-charging")))
             phone_start.click()
             wait_text(mobile, dash_id("start-charging-note"), "Waiting for the charger…")
