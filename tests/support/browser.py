@@ -123,7 +123,8 @@ def pick_dropdown(page: Any, dropdown_id: str, text: str) -> None:
 def show_all_chargers(page: Any, timeout_ms: float = 20_000) -> None:
     """On a phone the dashboard lists the favourites only: one tap on Show all chargers opens
     the full list (at desktop widths it is always open, and the button hidden)."""
-    page.wait_for_selector("#charger-grid .charger-item", state="attached", timeout=timeout_ms)
+    # The button is in the page's skeleton: it may be pressed before the cards are drawn.
+    page.wait_for_selector("#charger-list-toggle", state="attached", timeout=timeout_ms)
     toggle = page.locator("#charger-list-toggle")
     if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
         toggle.click()
