@@ -8,7 +8,6 @@ const folded = (text) =>
     .replace(/\p{Diacritic}/gu, "")
     .toLowerCase()
     .trim();
-const toggleText = (data, key) => (data && data.toggle ? data.toggle[key] : window.dash_clientside.no_update);
 const searchMiss = (card, query) =>
   query !== "" && !folded(card.name + " " + card.specs).includes(query);
 // A card's classes: a favourite (shown on a phone before Show all chargers) and a search miss.
@@ -149,7 +148,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // The charger search and Show all chargers (components/dashboard.py charger_section): each
     // card's classes (a search miss hides), the list's (on a phone: the favourites only until
     // expanded or searched), the button's words and state, and the note when nothing matches.
-    filterChargers: function (search, clicks, data) {
+    filterChargers: function (search, clicks, data, showAll, showFewer) {
       const outputs = window.dash_clientside.callback_context.outputs_list;
       const query = folded(search);
       const expanded = (clicks || 0) % 2 === 1;
@@ -162,7 +161,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       return [
         items,
         "charger-list" + (expanded ? " expanded" : "") + (query ? " searching" : ""),
-        toggleText(data, expanded ? "fewer" : "all"),
+        expanded ? showFewer : showAll,
         expanded ? "true" : "false",
         !(query && cards.size && matches === 0),
       ];

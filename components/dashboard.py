@@ -686,7 +686,6 @@ def charger_grid_data(
         "favourite": {"type": FAVOURITE_TYPE, "label": FAVOURITE_LABEL},
         "item_type": CHARGER_ITEM_TYPE,
         "no_favourites": NO_FAVOURITES_TEXT,
-        "toggle": {"all": SHOW_ALL_TEXT, "fewer": SHOW_FEWER_TEXT},
     }
 
 
@@ -989,6 +988,8 @@ def charger_section() -> html.Section:
                 type="button",
                 className="btn btn-outline-primary btn-sm w-100 mt-2 charger-list-toggle",
                 **_aria(expanded="false", controls=CHARGER_LIST_ID),
+                # Its two texts, for dashboard.js: it may be pressed before the cards arrive.
+                **data_attributes(all=SHOW_ALL_TEXT, fewer=SHOW_FEWER_TEXT),
             ),
         ],
         class_name="card card-body",

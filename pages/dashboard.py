@@ -278,6 +278,8 @@ clientside_callback(
     Input(CHARGER_SEARCH_ID, "value"),
     Input(CHARGER_TOGGLE_ID, "n_clicks"),
     State(CHARGER_DATA_ID, "data"),
+    State(CHARGER_TOGGLE_ID, "data-all"),
+    State(CHARGER_TOGGLE_ID, "data-fewer"),
     prevent_initial_call=True,
 )
 

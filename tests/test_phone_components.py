@@ -42,7 +42,6 @@ def test_each_card_says_whether_it_is_a_favourite() -> None:
     assert grid["favourite"] == {"type": c.FAVOURITE_TYPE, "label": c.FAVOURITE_LABEL}
     assert grid["item_type"] == c.CHARGER_ITEM_TYPE
     assert grid["no_favourites"] == c.NO_FAVOURITES_TEXT
-    assert grid["toggle"] == {"all": c.SHOW_ALL_TEXT, "fewer": c.SHOW_FEWER_TEXT}
     assert c.charger_card_data(row(3))["favourite"] is False
 
 
@@ -61,6 +60,7 @@ def test_the_charger_section_has_a_labelled_search_and_the_full_list_one_tap_awa
     toggle = by_id(section, c.CHARGER_TOGGLE_ID).to_plotly_json()["props"]
     assert toggle["children"] == c.SHOW_ALL_TEXT
     assert (toggle["aria-expanded"], toggle["aria-controls"]) == ("false", c.CHARGER_LIST_ID)
+    assert (toggle["data-all"], toggle["data-fewer"]) == (c.SHOW_ALL_TEXT, c.SHOW_FEWER_TEXT)
     assert by_id(section, c.CHARGER_NO_MATCH_ID).hidden is True
     by_id(section, c.AVAILABLE_COUNT_ID)  # the counts pill stays in the section
     by_id(section, c.CHARGER_GRID_ID)
