@@ -1,6 +1,18 @@
 // The dashboard's clientside callbacks (pages/dashboard.py); every text comes from the server.
 const html = (type, props) => ({ type, namespace: "dash_html_components", props });
 const dbc = (type, props) => ({ type, namespace: "dash_bootstrap_components", props });
+// A name as the charger search compares it: lower case, accents dropped ("Köln" ~ "koln").
+const folded = (text) =>
+  (text || "")
+    .normalize("NFD")
+    .replace(/\p{Diacritic}/gu, "")
+    .toLowerCase()
+    .trim();
+const searchMiss = (card, query) =>
+  query !== "" && !folded(card.name + " " + card.specs).includes(query);
+// A card's classes: a favourite (shown on a phone before Show all chargers) and a search miss.
+const itemClass = (card, query) =>
+  "charger-item" + (card.favourite ? " is-favourite" : "") + (searchMiss(card, query) ? " search-miss" : "");
 
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   polaris: {
@@ -9,10 +21,23 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // start, report, book, price_separator}. Each pill keeps its pattern-matching id, so applyStatuses
     // repaints it on every poll; so does each choice of connector (connectors: {options,
     // value}, or null: the charger chooses). price: the index of the card's price in prices,
-    // each a list of parts (null: no tariff, no line).
-    renderChargers: function (data) {
+    // each a list of parts (null: no tariff, no line). favourite: the card's star is pressed.
+    // The search box's text keeps its filter when the cards are drawn again (a star pressed).
+    renderChargers: function (data, search) {
       if (!data) {
         return window.dash_clientside.no_update;
+      }
+      const query = folded(search);
+      // A star pressed from the keyboard keeps the focus on that charger's star once redrawn.
+      const active = document.activeElement;
+      const starred = active && active.classList.contains("favourite-star") ? active.dataset.charger : null;
+      if (starred) {
+        setTimeout(() => {
+          const star = document.querySelector(`.favourite-star[data-charger="${CSS.escape(starred)}"]`);
+          if (star) {
+            star.focus();
+          }
+        }, 100);
       }
       if (!data.cards.length) {
         return html("P", {
@@ -28,10 +53,27 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         ]);
       const cards = data.cards.map((card) =>
         html("Li", {
+          id: { type: data.item_type, charger: card.id },
+          className: itemClass(card, query),
           children: html("Div", {
             className: "card card-body charger-card h-100",
             children: [
-              html("H3", { children: card.name, className: "h6 card-title mb-1 charger-name" }),
+              html("Div", {
+                className: "charger-head",
+                children: [
+                  html("H3", { children: card.name, className: "h6 card-title mb-1 charger-name" }),
+                  // The star: pressed for a favourite; the server toggles it and lists it first.
+                  html("Button", {
+                    children: card.favourite ? "\u2605" : "\u2606",
+                    type: "button",
+                    "aria-pressed": card.favourite ? "true" : "false",
+                    "aria-label": data.favourite.label + ": " + card.name,
+                    "data-charger": card.id,
+                    className: "btn btn-link favourite-star" + (card.favourite ? " is-favourite" : ""),
+                    id: { type: data.favourite.type, charger: card.id },
+                  }),
+                ],
+              }),
               html("P", {
                 children: card.specs,
                 className: "small text-body-secondary mb-0 charger-specs",
@@ -96,7 +138,11 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
           }),
         }),
       );
-      const children = [html("Ul", { children: cards, className: "charger-grid-list list-unstyled mb-0" })];
+      const children = [];
+      if (!data.cards.some((card) => card.favourite)) {
+        children.push(html("P", { children: data.no_favourites, className: "small text-body-secondary no-favourites-note" }));
+      }
+      children.push(html("Ul", { children: cards, className: "charger-grid-list list-unstyled mb-0" }));
       if (data.note) {
         children.push(
           html("P", {
@@ -106,6 +152,27 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         );
       }
       return html("Div", { children });
+    },
+    // The charger search and Show all chargers (components/dashboard.py charger_section): each
+    // card's classes (a search miss hides), the list's (on a phone: the favourites only until
+    // expanded or searched), the button's words and state, and the note when nothing matches.
+    filterChargers: function (search, clicks, data, showAll, showFewer) {
+      const outputs = window.dash_clientside.callback_context.outputs_list;
+      const query = folded(search);
+      const expanded = (clicks || 0) % 2 === 1;
+      const cards = new Map(((data && data.cards) || []).map((card) => [card.id, card]));
+      const items = outputs[0].map((o) => {
+        const card = cards.get(o.id.charger);
+        return card ? itemClass(card, query) : "charger-item";
+      });
+      const matches = [...cards.values()].filter((card) => !searchMiss(card, query)).length;
+      return [
+        items,
+        "charger-list" + (expanded ? " expanded" : "") + (query ? " searching" : ""),
+        expanded ? showFewer : showAll,
+        expanded ? "true" : "false",
+        !(query && cards.size && matches === 0),
+      ];
     },
     // Recent activity from components/dashboard.py recent_sessions_data: {items: [{kwh,
     // charger, start, end, duration, icon, mark, mark_class, cost, receipt, receipt_label}],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -117,6 +117,23 @@ REPORT_TEXT_ID = "report-problem-text"
 REPORT_SEND_ID = "report-problem-send"
 REPORT_CLOSE_ID = "report-problem-close"
 REPORT_OUTCOME_ID = "report-problem-outcome"
+# A driver's favourites: a star on every card (pattern-matching ids, the charger id checked
+# again on the server, which toggles the account's row and sends the list again, favourites
+# first). On a phone the charger section shows the favourites and a search box; the full list
+# opens with one tap (CHARGER_TOGGLE_ID); each card's classes say whether it matches the search
+# (CHARGER_ITEM_TYPE, set in the browser by dashboard.js filterChargers).
+FAVOURITE_TYPE = "favourite-charger"
+FAVOURITE_LABEL = "Favourite"
+CHARGER_ITEM_TYPE = "charger-item"
+CHARGER_SEARCH_ID = "charger-search"
+CHARGER_SEARCH_LABEL = "Find a charger by name or place"
+CHARGER_LIST_ID = "charger-list"
+CHARGER_TOGGLE_ID = "charger-list-toggle"
+CHARGER_NO_MATCH_ID = "charger-no-match"
+SHOW_ALL_TEXT = "Show all chargers"
+SHOW_FEWER_TEXT = "Show favourites only"
+NO_FAVOURITES_TEXT = "Star a charger (☆) to keep it here, first in the list."
+NO_MATCH_TEXT = "No charger matches that search."
 
 FIRST_RUN_TITLE = "No charging sessions yet."
 FIRST_RUN_TEXT = (
@@ -587,7 +604,10 @@ def connector_choice(connectors: Sequence[ConnectorReport]) -> dict[str, Any] | 
 
 
 def charger_card_data(
-    row: ChargerRow, connectors: Sequence[ConnectorReport] = (), price: int | None = None
+    row: ChargerRow,
+    connectors: Sequence[ConnectorReport] = (),
+    price: int | None = None,
+    favourite: bool = False,
 ) -> dict[str, Any]:
     """One card of the grid as data: name, connector and power, status pill text and classes,
     the choice of connector (None: the charger chooses) and its price (an index into the
@@ -603,6 +623,7 @@ def charger_card_data(
         "startable": row.status is ChargerStatus.online,
         "connectors": connector_choice(connectors),
         "price": price,
+        "favourite": favourite,
     }
 
 
@@ -633,14 +654,17 @@ def charger_grid_data(
     chargers: ChargerList,
     connectors: Mapping[str, Sequence[ConnectorReport]] | None = None,
     tariff: TariffPrices | None = None,
+    favourites: Collection[str] = (),
 ) -> dict[str, Any]:
-    """The cards in the order given (most useful first; the order stays put on refresh), each
-    with its charger's reported ``connectors`` and its price by ``tariff`` (the account's, in
-    force now), the note when more are visible than shown, and what to say when none is.
+    """The cards in the order given (most useful first, the account's ``favourites`` leading;
+    the order stays put on refresh), each with its charger's reported ``connectors``, its price
+    by ``tariff`` (the account's, in force now) and its star, the note when more are visible
+    than shown, and what to say when none is.
 
     A tariff has one price line for AC chargers and one for DC: each is written once
     (``prices``, its parts joined by ``price_separator``) and the cards name theirs by index."""
     reported = connectors or {}
+    starred = set(favourites)
     prices: list[tuple[str, ...]] = []
     by_parts: dict[tuple[str, ...], int] = {}
     by_power: dict[float, int] = {}  # a few powers among 50 cards
@@ -658,7 +682,9 @@ def charger_grid_data(
 
     return {
         "cards": [
-            charger_card_data(row, reported.get(row.charger_id, ()), price(row))
+            charger_card_data(
+                row, reported.get(row.charger_id, ()), price(row), row.charger_id in starred
+            )
             for row in chargers.chargers
         ],
         "prices": prices,
@@ -675,6 +701,9 @@ def charger_grid_data(
         },
         "report": {"type": REPORT_TYPE, "label": REPORT_LABEL},
         "book": {"type": BOOK_TYPE, "label": BOOK_LABEL},
+        "favourite": {"type": FAVOURITE_TYPE, "label": FAVOURITE_LABEL},
+        "item_type": CHARGER_ITEM_TYPE,
+        "no_favourites": NO_FAVOURITES_TEXT,
     }
 
 
@@ -849,109 +878,150 @@ def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
             booking_modal(),
             html.H1("Your dashboard", className="h3 mb-3"),
             *([note] if note is not None else []),
-            dbc.Row(
-                className="g-3 mb-3",
+            # Phones first: the sections in the order a phone shows them (polaris.css lays
+            # them out as before from 992 px: Recent activity beside Next reservation, then
+            # the chargers, usage and help across).
+            html.Div(
+                className="dashboard-sections mb-3",
                 children=[
-                    dbc.Col(
-                        section(
-                            "recent-activity",
-                            "Recent activity",
-                            [
-                                html.Div(
-                                    loading_placeholder("Loading your sessions…", 4),
-                                    id=RECENT_SESSIONS_ID,
-                                ),
-                                html.P(
-                                    dcc.Link(
-                                        "All my sessions",
-                                        href="/sessions",
-                                        id="all-sessions-link",
-                                    ),
-                                    className="mt-2 mb-0",
-                                ),
-                            ],
-                            class_name="card card-body h-100",
-                        ),
-                        lg=7,
-                    ),
-                    dbc.Col(
-                        section(
-                            "reservation",
-                            "Next reservation",
-                            [
-                                html.Div(
-                                    id=BOOKING_NOTICE_ID,
-                                    role="status",
-                                    **_aria(live="polite"),
-                                ),
-                                dbc.Card(
-                                    id=NEXT_RESERVATION_ID,
-                                    class_name="border-0",
-                                    children=html.Div(
-                                        loading_placeholder("Loading your reservation…", 2),
-                                        id=NEXT_RESERVATION_BODY_ID,
-                                    ),
-                                ),
-                            ],
-                            class_name="card card-body h-100",
-                        ),
-                        lg=5,
-                    ),
-                ],
-            ),
-            section(
-                "chargers",
-                "Chargers you can use",
-                [
-                    html.Div(available_pill(), className="mb-3"),
-                    html.Div(
-                        loading_placeholder("Loading chargers…", 3),
-                        id=CHARGER_GRID_ID,
-                    ),
-                ],
-                class_name="card card-body mb-3",
-            ),
-            section(
-                "usage",
-                "Usage",
-                [
-                    period_selector(period),
-                    dbc.Row(
-                        className="g-3 mt-1",
-                        children=[
-                            dbc.Col(
-                                html.Div(
-                                    loading_placeholder("Loading your usage…", 1),
-                                    id=USAGE_TOTAL_ID,
-                                ),
-                                md=6,
+                    section(
+                        "reservation",
+                        "Next reservation",
+                        [
+                            html.Div(
+                                id=BOOKING_NOTICE_ID,
+                                role="status",
+                                **_aria(live="polite"),
                             ),
-                            dbc.Col(html.Div(id=PLAN_GAUGE_ID), md=6),
+                            dbc.Card(
+                                id=NEXT_RESERVATION_ID,
+                                class_name="border-0",
+                                children=html.Div(
+                                    loading_placeholder("Loading your reservation…", 2),
+                                    id=NEXT_RESERVATION_BODY_ID,
+                                ),
+                            ),
                         ],
+                        class_name="card card-body",
                     ),
-                    captioned_chart(
-                        USAGE_CHART_ID,
-                        empty_figure(),
-                        260,
-                        "Daily energy in kWh, one bar per day of the period "
-                        "(by the day each session started).",
-                        class_name="mb-0 mt-2",
+                    charger_section(),
+                    section(
+                        "recent-activity",
+                        "Recent activity",
+                        [
+                            html.Div(
+                                loading_placeholder("Loading your sessions…", 4),
+                                id=RECENT_SESSIONS_ID,
+                            ),
+                            html.P(
+                                dcc.Link(
+                                    "All my sessions", href="/sessions", id="all-sessions-link"
+                                ),
+                                className="mt-2 mb-0",
+                            ),
+                        ],
+                        class_name="card card-body",
                     ),
-                    export_links(period),
+                    section(
+                        "usage",
+                        "Usage",
+                        [
+                            period_selector(period),
+                            dbc.Row(
+                                className="g-3 mt-1",
+                                children=[
+                                    dbc.Col(
+                                        html.Div(
+                                            loading_placeholder("Loading your usage…", 1),
+                                            id=USAGE_TOTAL_ID,
+                                        ),
+                                        md=6,
+                                    ),
+                                    dbc.Col(html.Div(id=PLAN_GAUGE_ID), md=6),
+                                ],
+                            ),
+                            captioned_chart(
+                                USAGE_CHART_ID,
+                                empty_figure(),
+                                260,
+                                "Daily energy in kWh, one bar per day of the period "
+                                "(by the day each session started).",
+                                class_name="mb-0 mt-2",
+                            ),
+                            export_links(period),
+                        ],
+                        class_name="card card-body",
+                    ),
+                    section(
+                        "dashboard-help",
+                        "Help and contact",
+                        [
+                            html.Div(
+                                html.P("Loading your operator’s contact…", className="mb-2"),
+                                id=OPERATOR_CONTACT_ID,
+                            ),
+                            *help_items(),
+                        ],
+                        class_name="card card-body",
+                    ),
                 ],
-                class_name="card card-body mb-3",
-            ),
-            section(
-                "dashboard-help",
-                "Help and contact",
-                [
-                    html.Div(
-                        html.P("Loading your operator’s contact…", className="mb-2"),
-                        id=OPERATOR_CONTACT_ID,
-                    ),
-                    *help_items(),
-                ],
-                class_name="card card-body mb-3",
             ),
         ],
+    )
+
+
+def charger_section() -> html.Section:
+    """The chargers: the counts pill, a search box and, on a phone, the favourites only until
+    Show all chargers is tapped (polaris.css; the search finds among all of them)."""
+    return section(
+        "chargers",
+        "Chargers you can use",
+        [
+            html.Div(
+                className="d-flex flex-wrap align-items-center gap-2 mb-3 charger-tools",
+                children=[
+                    available_pill(),
+                    html.Div(
+                        className="charger-search flex-grow-1",
+                        children=[
+                            dbc.Label(
+                                CHARGER_SEARCH_LABEL,
+                                html_for=CHARGER_SEARCH_ID,
+                                class_name="visually-hidden",
+                            ),
+                            dbc.Input(
+                                id=CHARGER_SEARCH_ID,
+                                type="search",
+                                placeholder="Search chargers",
+                                debounce=False,
+                                autocomplete="off",
+                                size="sm",
+                                maxLength=100,
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(
+                id=CHARGER_LIST_ID,
+                className="charger-list",
+                children=html.Div(loading_placeholder("Loading chargers…", 3), id=CHARGER_GRID_ID),
+            ),
+            html.P(
+                NO_MATCH_TEXT,
+                id=CHARGER_NO_MATCH_ID,
+                hidden=True,
+                className="text-body-secondary mb-0 charger-no-match",
+            ),
+            html.Button(
+                SHOW_ALL_TEXT,
+                id=CHARGER_TOGGLE_ID,
+                type="button",
+                className="btn btn-outline-primary btn-sm w-100 mt-2 charger-list-toggle",
+                **_aria(expanded="false", controls=CHARGER_LIST_ID),
+                # Its two texts, for dashboard.js: it may be pressed before the cards arrive.
+                **data_attributes(all=SHOW_ALL_TEXT, fewer=SHOW_FEWER_TEXT),
+            ),
+        ],
+        class_name="card card-body",
     )

@@ -35,6 +35,10 @@ STOP_LABEL = "Stop charging"
 STOP_CONFIRM_TEXT = "Stop charging now? The charger ends your session."
 STOPPING_TEXT = "Stopping…"
 WAITING_TEXT = "Waiting for the charger…"
+# Dark mode: a toggle in the navigation, pressed in dark mode; assets/theme.js switches
+# <html data-bs-theme> and remembers the choice in the browser (no account needed).
+THEME_TOGGLE_ID = "theme-toggle"
+THEME_TOGGLE_LABEL = "Dark mode"
 
 
 def active_session_banner() -> html.Div:
@@ -86,7 +90,19 @@ def navbar() -> dbc.Navbar:
         dbc.Container(
             [
                 dbc.NavbarBrand(["⚡ ", "Polaris Express"], href="/", className="fw-bold"),
-                html.Div(id="account-menu", className="d-flex align-items-center gap-2"),
+                html.Div(
+                    [
+                        html.Button(
+                            "☀",
+                            id=THEME_TOGGLE_ID,
+                            type="button",
+                            className="btn btn-sm btn-outline-light theme-toggle",
+                            **aria(label=THEME_TOGGLE_LABEL, pressed="false"),
+                        ),
+                        html.Div(id="account-menu", className="d-flex align-items-center gap-2"),
+                    ],
+                    className="d-flex align-items-center gap-2",
+                ),
             ],
             fluid="lg",
         ),

@@ -32,6 +32,7 @@ from components.shell import (
     MENU_LOAD_ID,
     STOP_BUTTON_ID,
     STOP_NOTE_ID,
+    THEME_TOGGLE_ID,
     account_menu,
     cost_so_far_text,
     driver_command,
@@ -47,12 +48,18 @@ from web.db import read_scope
 log = logging.getLogger("polaris")
 
 # Dash's own page template, with the page's language declared (screen readers pick their voice
-# and pronunciation from it; WCAG 3.1.1). Every Dash page, the 403 one included, is this.
+# and pronunciation from it; WCAG 3.1.1). Every Dash page, the 403 one included, is this. Its
+# head sets dark or light mode before the first paint (assets/theme.js) and names the web app
+# manifest and icons, so the dashboard can be added to a phone's home screen.
 INDEX_STRING = """<!DOCTYPE html>
 <html lang="en">
     <head>
         {%metas%}
         <title>{%title%}</title>
+        <script src="/assets/theme.js"></script>
+        <meta name="theme-color" content="#212529">
+        <link rel="manifest" href="/assets/manifest.json">
+        <link rel="apple-touch-icon" href="/assets/icons/icon-192.png">
         {%favicon%}
         {%css%}
     </head>
@@ -96,6 +103,14 @@ def callback_error(error: Exception) -> None:
 
 
 def register_callbacks(app: Dash) -> None:
+    # The navigation's dark mode toggle, in the browser (assets/theme.js).
+    app.clientside_callback(
+        ClientsideFunction(namespace="polarisTheme", function_name="toggle"),
+        Output(THEME_TOGGLE_ID, "aria-pressed"),
+        Output(THEME_TOGGLE_ID, "children"),
+        Input(THEME_TOGGLE_ID, "n_clicks"),
+    )
+
     @app.callback(
         Output(BANNER_ID, "hidden"),
         Output(BANNER_KWH_ID, "children"),

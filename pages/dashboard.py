@@ -47,7 +47,13 @@ from components.dashboard import (
     AVAILABLE_COUNT_ID,
     CHARGER_DATA_ID,
     CHARGER_GRID_ID,
+    CHARGER_ITEM_TYPE,
+    CHARGER_LIST_ID,
+    CHARGER_NO_MATCH_ID,
+    CHARGER_SEARCH_ID,
+    CHARGER_TOGGLE_ID,
     CONNECTOR_TYPE,
+    FAVOURITE_TYPE,
     NEXT_RESERVATION_BODY_ID,
     OPERATOR_CONTACT_ID,
     PERIOD_STORE_ID,
@@ -103,6 +109,12 @@ from components.shell import (
 )
 from components.static import encoded_once
 from config import offline_after_s, snapshot_s
+from data.chargers.favourites import (
+    FavouriteRefused,
+    add_favourite,
+    favourite_ids,
+    remove_favourite,
+)
 from data.chargers.incidents import (
     NO_SUCH_CHARGER,
     ReportRefused,
@@ -141,7 +153,7 @@ from data.core.models import ID_LENGTH
 from data.core.periods import parse_period, period_bounds
 from data.ocpp.command_limits import TooManyCommands
 from data.ocpp.driver_commands import DriverCommandRefused, start_charging, stop_charging
-from data.pricing.cost import SessionCost
+from data.pricing.cost import SessionCost, TariffPrices
 from data.pricing.tariffs import live_costs
 from web.db import read_scope, session_scope
 
@@ -199,9 +211,7 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         live |= live_costs(s, [i for i in usage.in_progress if i not in live], now)
         # The plan, and the tariff in force now that prices every card (one statement).
         pricing = account_plan(s, account_id, now)
-        fleet = FLEET.get(s, now, max_age_s=snapshot_s(), key=offline_after_s())
-        chargers = snapshot_chargers(fleet, account_grants(s, account_id))
-        connectors = charger_connectors(s, [r.charger_id for r in chargers.chargers])
+        grid, shown = _charger_grid(s, account_id, now, pricing.tariff)
 
     frame = usage_frame(usage.days, period)
     # The allowance is per calendar month: for "year", the gauge reads this month's days.
@@ -218,11 +228,25 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         usage_total(frame, period, usage.cost_with(live), settings.currency),
         daily_usage_figure(frame, period),
         plan_gauge(pricing.plan, used, billing_label, pricing.tariff),
-        charger_grid_data(chargers, connectors, pricing.tariff),
-        available_text(chargers.available),
+        grid,
+        available_text(shown["available"]),
         operator_contact(settings),
-        _shown(chargers.chargers, chargers.available, connectors),
+        shown["shown"],
     )
+
+
+def _charger_grid(
+    s: Session, account_id: str, now: datetime, tariff: TariffPrices | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The cards' data (the account's favourites first) and what the browser keeps of their
+    pills, with the available count."""
+    fleet = FLEET.get(s, now, max_age_s=snapshot_s(), key=offline_after_s())
+    favourites = favourite_ids(s, account_id)
+    chargers = snapshot_chargers(fleet, account_grants(s, account_id), favourites=favourites)
+    connectors = charger_connectors(s, [r.charger_id for r in chargers.chargers])
+    grid = charger_grid_data(chargers, connectors, tariff, favourites)
+    shown = _shown(chargers.chargers, chargers.available, connectors)
+    return grid, {"shown": shown, "available": chargers.available}
 
 
 def _so_far_costs(rows: Sequence[SessionRow]) -> dict[str, SessionCost]:
@@ -270,8 +294,56 @@ clientside_callback(
     ClientsideFunction(namespace="polaris", function_name="renderChargers"),
     Output(CHARGER_GRID_ID, "children"),
     Input(CHARGER_DATA_ID, "data"),
+    State(CHARGER_SEARCH_ID, "value"),
     prevent_initial_call=True,
 )
+
+
+# The charger search and Show all chargers, in the browser (assets/dashboard.js).
+clientside_callback(
+    ClientsideFunction(namespace="polaris", function_name="filterChargers"),
+    Output({"type": CHARGER_ITEM_TYPE, "charger": ALL}, "className"),
+    Output(CHARGER_LIST_ID, "className"),
+    Output(CHARGER_TOGGLE_ID, "children"),
+    Output(CHARGER_TOGGLE_ID, "aria-expanded"),
+    Output(CHARGER_NO_MATCH_ID, "hidden"),
+    Input(CHARGER_SEARCH_ID, "value"),
+    Input(CHARGER_TOGGLE_ID, "n_clicks"),
+    State(CHARGER_DATA_ID, "data"),
+    State(CHARGER_TOGGLE_ID, "data-all"),
+    State(CHARGER_TOGGLE_ID, "data-fewer"),
+    prevent_initial_call=True,
+)
+
+
+@callback(
+    Output(CHARGER_DATA_ID, "data", allow_duplicate=True),
+    Output(AVAILABLE_COUNT_ID, "children", allow_duplicate=True),
+    Output(STATUS_SHOWN_ID, "data", allow_duplicate=True),
+    Input({"type": FAVOURITE_TYPE, "charger": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def toggle_favourite(_stars: object) -> tuple[Any, ...]:
+    """Star or unstar the pressed card's charger for the session's account, then send the
+    cards again, favourites first. The charger id in the button's id is only a key: one the
+    account may not see is refused (nothing written) and the cards are sent as they are."""
+    trigger = dash.ctx.triggered_id
+    pressed = dash.ctx.triggered[0].get("value") if dash.ctx.triggered else None
+    if not pressed or not isinstance(trigger, dict) or not _plausible_id(trigger.get("charger")):
+        raise PreventUpdate  # cards drawn (n_clicks None), or nothing pressed
+    charger_id = str(trigger["charger"])
+    account_id = current_account_id()
+    now = datetime.now(UTC)
+    with session_scope() as s:
+        if not remove_favourite(s, account_id, charger_id):
+            try:
+                add_favourite(s, account_id, charger_id, now)
+            except FavouriteRefused as refused:
+                dash.set_props("page-alert", {"children": str(refused), "is_open": True})
+                raise PreventUpdate from None
+        pricing = account_plan(s, account_id, now)
+        grid, shown = _charger_grid(s, account_id, now, pricing.tariff)
+    return grid, available_text(shown["available"]), shown["shown"]
 
 
 # Counts the banner's changes after the one Recent activity was rendered with (dashboard.js):

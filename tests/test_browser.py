@@ -21,7 +21,7 @@ from data.demo.showcase import (
     NEWCOMER_EMAIL,
 )
 from data.pricing.tariffs import live_costs
-from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, show_all_chargers, sign_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -215,6 +215,7 @@ def test_phone_width_is_usable(browser, base_url):
     page = context.new_page()
     try:
         sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD)
+        show_all_chargers(page)  # the favourites only until one tap opens the full list
         page.wait_for_selector("#charger-grid .card", timeout=15_000)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"page scrolls sideways on a phone ({width} px)"

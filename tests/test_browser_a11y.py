@@ -4,7 +4,8 @@ Each registered Dash page (``dash.page_registry``) has its views below, opened b
 sees it, rendered (charts, lists and grids drawn in the browser) before axe runs; the Flask
 pages (sign-in, password confirmation, error) too, and the main interactive states: the account
 menu open and a modal. No violation of impact serious or critical may remain (rules tagged
-WCAG 2.0/2.1 A and AA, WCAG 2.2 AA).
+WCAG 2.0/2.1 A and AA, WCAG 2.2 AA), in light and in dark mode (issue 18: the browser says the
+system prefers dark, which assets/theme.js follows).
 
 axe-core comes from npm (``package.json``; the README's test command runs ``npm ci``). It is
 injected into the page, which the Content-Security-Policy would refuse: these contexts alone
@@ -23,11 +24,18 @@ import pytest
 
 from data.demo.showcase import DRIVER_EMAIL, FAULTED_CHARGER_ID, NEWCOMER_EMAIL, OPERATOR_EMAIL
 from tests.support.axe import axe_violations, describe
-from tests.support.browser import DEMO_PASSWORD, GRID_ROWS, sign_in_page, wait_for_grid_rows
+from tests.support.browser import (
+    DEMO_PASSWORD,
+    GRID_ROWS,
+    show_all_chargers,
+    sign_in_page,
+    wait_for_grid_rows,
+)
 
 pytestmark = pytest.mark.browser
 
 WIDTHS = (1280, 390)
+SCHEMES = ("light", "dark")
 TIMEOUT = 15_000
 
 
@@ -234,6 +242,9 @@ def test_every_registered_page_is_checked(demo_app: Any) -> None:
 def open_view(page: Any, base_url: str, view: View) -> None:
     page.goto(base_url + view.path)
     page.wait_for_selector("#_pages_content h1", timeout=TIMEOUT)
+    # A phone's dashboard lists the favourites only: the full list open, axe checks every card.
+    if page.locator("#charger-list-toggle").is_visible():
+        show_all_chargers(page, TIMEOUT)
     if view.open:
         # The page settles first; the menu is drawn once a page load (tests/
         # test_browser_account_menu.py), so one click opens it.
@@ -246,56 +257,81 @@ def open_view(page: Any, base_url: str, view: View) -> None:
     page.wait_for_function(SETTLED, timeout=TIMEOUT)
 
 
+Contexts = dict[tuple[str, int, str], Any]
+
+
 @pytest.fixture(scope="module")
-def contexts(browser: Any, base_url: str) -> Iterator[dict[tuple[str, int], Any]]:
-    """One signed-in page per person and width (CSP bypassed: axe is injected)."""
-    pages: dict[tuple[str, int], Any] = {}
+def contexts(browser: Any, base_url: str) -> Iterator[Contexts]:
+    """One signed-in page per person, width and colour scheme (CSP bypassed: axe is
+    injected)."""
+    pages: Contexts = {}
     opened = []
     try:
         for who in (DRIVER_EMAIL, NEWCOMER_EMAIL, OPERATOR_EMAIL):
             for width in WIDTHS:
-                context = browser.new_context(
-                    viewport={"width": width, "height": 900}, bypass_csp=True
-                )
-                opened.append(context)
-                page = context.new_page()
-                sign_in_page(page, base_url, who, DEMO_PASSWORD, wait_for_idle=False)
-                pages[(who, width)] = page
+                for scheme in SCHEMES:
+                    context = browser.new_context(
+                        viewport={"width": width, "height": 900},
+                        bypass_csp=True,
+                        color_scheme=scheme,
+                    )
+                    opened.append(context)
+                    page = context.new_page()
+                    sign_in_page(page, base_url, who, DEMO_PASSWORD, wait_for_idle=False)
+                    page.goto("about:blank")  # idle: twelve pages polling would slow them all
+                    pages[(who, width, scheme)] = page
         yield pages
     finally:
         for context in opened:
             context.close()
 
 
+def assert_scheme(page: Any, scheme: str) -> None:
+    """The page is drawn in the mode the check is about (assets/theme.js followed the
+    system)."""
+    assert page.get_attribute("html", "data-bs-theme") == scheme, page.url
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("who", [DRIVER_EMAIL, NEWCOMER_EMAIL, OPERATOR_EMAIL])
 def test_no_serious_violation_on_any_page(
-    contexts: dict[tuple[str, int], Any], base_url: str, axe_source: Path, who: str, width: int
+    contexts: Contexts, base_url: str, axe_source: Path, who: str, width: int, scheme: str
 ) -> None:
-    page = contexts[(who, width)]
+    page = contexts[(who, width, scheme)]
     views = [v for group in VIEWS.values() for v in group if v.who == who]
     assert views
     problems: list[str] = []
-    for view in views:
-        open_view(page, base_url, view)
-        where = f"{view.path}{' + ' + view.open if view.open else ''} as {who} at {width} px"
-        problems += describe(where, axe_violations(page, axe_source, view.scope))
+    try:
+        for view in views:
+            open_view(page, base_url, view)
+            assert_scheme(page, scheme)
+            where = f"{view.path}{' + ' + view.open if view.open else ''} as {who} at {width} px"
+            where += f" ({scheme})"
+            problems += describe(where, axe_violations(page, axe_source, view.scope))
+    finally:
+        page.goto("about:blank")
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_no_serious_violation_on_the_flask_pages(
-    browser: Any, contexts: dict[tuple[str, int], Any], base_url: str, axe_source: Path, width: int
+    browser: Any, contexts: Contexts, base_url: str, axe_source: Path, width: int, scheme: str
 ) -> None:
-    anonymous = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    anonymous = browser.new_context(
+        viewport={"width": width, "height": 900}, bypass_csp=True, color_scheme=scheme
+    )
     problems: list[str] = []
     try:
         for who, path, ready in FLASK_VIEWS:
-            page = contexts[(who, width)] if who else anonymous.new_page()
+            page = contexts[(who, width, scheme)] if who else anonymous.new_page()
             page.goto(base_url + path)
             page.wait_for_selector(ready, timeout=TIMEOUT)
             assert page.get_attribute("html", "lang") == "en", path
-            problems += describe(f"{path} at {width} px", axe_violations(page, axe_source))
+            assert_scheme(page, scheme)
+            where = f"{path} at {width} px ({scheme})"
+            problems += describe(where, axe_violations(page, axe_source))
     finally:
         anonymous.close()
     assert not problems, "\n".join(problems)

@@ -45,6 +45,7 @@ from tests.support.browser import (
     card_id,
     live_server,
     screenshot,
+    show_all_chargers,
     sign_in_page,
     wait_text,
 )
@@ -159,6 +160,7 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
             assert polls == [] and recent_asks == []
             mobile = phone.new_page()
             sign_in_page(mobile, base_url, DRIVER, PASSWORD, wait_for_idle=False)
+            show_all_chargers(mobile, WAIT_MS)  # a phone lists the favourites until then
             mobile.locator(by_id(dash_id("start-charging"))).wait_for(timeout=WAIT_MS)
             screen_shot(mobile, "driver-start-card-390")
 
@@ -212,6 +214,7 @@ def test_a_driver_starts_and_stops_charging_from_the_dashboard(
             # so in words.
             charger.commands = CommandBehaviour.reject
             mobile.reload()
+            show_all_chargers(mobile, WAIT_MS)
             phone_start = mobile.locator(by_id(dash_id("start-charging")))
             phone_start.click()
             wait_text(mobile, dash_id("start-charging-note"), "Waiting for the charger…")
@@ -276,6 +279,7 @@ def test_a_driver_chooses_the_connector_on_a_charger_with_two(
         with live_server(driver_app) as base_url:
             for shown in (page, mobile):
                 sign_in_page(shown, base_url, TWIN_DRIVER, PASSWORD, wait_for_idle=False)
+                show_all_chargers(shown, WAIT_MS)
                 shown.locator(by_id(choice)).wait_for(state="visible", timeout=WAIT_MS)
                 shown.evaluate("document.getElementById('chargers').scrollIntoView()")
             assert option_texts(page, choice) == [

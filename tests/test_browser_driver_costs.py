@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from data.demo.showcase import DRIVER_EMAIL
-from tests.support.browser import DEMO_PASSWORD, screenshot, sign_in_page
+from tests.support.browser import DEMO_PASSWORD, screenshot, show_all_chargers, sign_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +47,7 @@ def _dashboard(browser: Any, base_url: str, width: int) -> Any:
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     sign_in_page(page, base_url, DRIVER_EMAIL, DEMO_PASSWORD, wait_for_idle=False)
+    show_all_chargers(page, TIMEOUT)  # a phone lists the favourites until then
     page.wait_for_selector("#charger-grid .charger-price", timeout=TIMEOUT)
     page.wait_for_selector("#recent-sessions .session-cost", timeout=TIMEOUT)
     page.locator("#active-session-banner").wait_for(state="visible", timeout=TIMEOUT)

@@ -22,6 +22,7 @@ from tests.support.browser import (
     by_id,
     card_id,
     screenshot,
+    show_all_chargers,
     sign_in_page,
 )
 
@@ -56,6 +57,7 @@ def operator(browser: Any, base_url: str) -> Iterator[Any]:
 
 def open_dialog(page: Any, base_url: str) -> Any:
     page.goto(f"{base_url}/")
+    show_all_chargers(page, TIMEOUT)  # a phone lists the favourites until then
     button = page.locator(by_id(card_id(CHARGER, REPORT_TYPE)))
     expect(button).to_be_visible(timeout=TIMEOUT)
     expect(button).to_have_accessible_name(re.compile(r"^Report a problem: "))

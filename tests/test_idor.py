@@ -114,6 +114,7 @@ BOOK_CANCEL = (
     "..next-reservation-body.children...next-reservation-watch.data...booking-notice.children.."
 )
 NEXT_REFRESH = "..next-reservation-body.children...next-reservation-watch.data.."
+FAVOURITE = "..charger-grid-data.data...available-count.children...charger-status-shown.data.."
 
 # Callbacks a customer reaches, with A's own data that a plain request must show (so that a
 # probe answering with nothing at all cannot pass for "no leak").
@@ -139,6 +140,9 @@ CUSTOMER_CALLBACKS: dict[str, tuple[str, ...]] = {
     BOOK_SEND: (),
     BOOK_CANCEL: (),
     NEXT_REFRESH: (),
+    # A star on a charger card: the session's account's favourites only
+    # (tests/test_favourites_http.py forges the pressed star).
+    FAVOURITE: (),
     # A receipt or a statement of the store's session or month, for the active account only
     # (tests/test_receipts_http.py): the neutral value names neither, so no data to show.
     "receipt-body.children": (),
@@ -168,6 +172,11 @@ CLIENTSIDE_CALLBACKS = frozenset(
         "recent-sessions.children",
         "admin-charger-sessions-note.title",  # the charger's grid asks again after a resolve
         "document-print.title",  # Print on a receipt or a statement
+        # The charger search and Show all chargers; the navigation's dark mode toggle.
+        '..{"charger":["ALL"],"type":"charger-item"}.className...charger-list.className'
+        "...charger-list-toggle.children...charger-list-toggle.aria-expanded"
+        "...charger-no-match.hidden..",
+        "..theme-toggle.aria-pressed...theme-toggle.children..",
     }
 )
 
@@ -186,6 +195,7 @@ LABELS = {
     BOOK_SEND: "book-send",
     BOOK_CANCEL: "book-cancel",
     NEXT_REFRESH: "next-reservation-refresh",
+    FAVOURITE: "favourite",
 }
 CUSTOMER_NAMES = sorted(CUSTOMER_CALLBACKS)
 ADMIN_PREFIX = "admin-"
@@ -268,9 +278,9 @@ def test_plain_request_shows_own_data_only(app: Flask, alice: FlaskClient, name:
     response = post(alice, callback_body(app, callback_key(app, name)))
     # The driver's Start / Stop with no button named as pressed: nothing asked, nothing said.
     # Report a problem, nothing pressed: nothing opened, nothing sent. The sessions grid, no
-    # rows asked for: nothing to answer. Booking, nothing pressed: nothing opened or booked.
+    # rows asked for: nothing to answer. Booking or a star, nothing pressed: nothing done.
     quiet = (ASK, REPORT_OPEN, REPORT_SEND, HISTORY_ROWS, BOOK_OPEN, BOOK_SEND, BOOK_CANCEL,
-             *ACCOUNT_WRITES)  # fmt: skip
+             FAVOURITE, *ACCOUNT_WRITES)  # fmt: skip
     expected = 204 if name in quiet else 200
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
     text = response.get_data(as_text=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, NamedTuple, TypeVar, cast
@@ -131,10 +131,15 @@ def account_grants(session: Session, account_id: str) -> frozenset[str]:
 
 
 def snapshot_chargers(
-    fleet: FleetSnapshot, granted: frozenset[str], limit: int = CHARGER_LIMIT
+    fleet: FleetSnapshot,
+    granted: frozenset[str],
+    limit: int = CHARGER_LIMIT,
+    favourites: Sequence[str] = (),
 ) -> ChargerList:
     """What ``visible_chargers`` answers at ``fleet.at``: Online ones first by name, then the
-    others by status and name; the counts of visible and available chargers."""
+    others by status and name; the counts of visible and available chargers. The account's
+    ``favourites`` (``data.chargers.favourites``) it may still see lead the list, in their
+    order, whatever their status."""
     granted_restricted = [
         cid for cid in granted if (c := fleet.by_id.get(cid)) is not None and c.restricted
     ]
@@ -142,11 +147,15 @@ def snapshot_chargers(
     available = fleet.public_online + sum(
         1 for cid in granted_restricted if cid not in fleet.not_online
     )
-    listed: list[ChargerRow] = []
+    starred = [c for c in dict.fromkeys(favourites) if fleet.may_see(c, granted)][:limit]
+    listed = [_row(fleet.by_id[c], fleet.not_online.get(c, ChargerStatus.online)) for c in starred]
+    skip = set(starred)
     for charger in fleet.chargers:  # Online first: they stop the walk once the list is full
         if len(listed) >= limit:
             break
         cid = charger.charger_id
+        if cid in skip:
+            continue
         if cid not in fleet.not_online and (not charger.restricted or cid in granted):
             listed.append(_row(charger, ChargerStatus.online))
     if len(listed) < limit:
@@ -154,7 +163,7 @@ def snapshot_chargers(
             (
                 (STATUS_RANK[status], fleet.position[cid], cid)
                 for cid, status in fleet.not_online.items()
-                if fleet.may_see(cid, granted)
+                if cid not in skip and fleet.may_see(cid, granted)
             )
         )
         for _rank, _pos, cid in others[: limit - len(listed)]:

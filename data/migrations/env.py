@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import data.chargers.favourites  # noqa: F401 - its table is on Base.metadata too
 import data.chargers.incidents  # noqa: F401 - its table is on Base.metadata too
 import data.notifications  # noqa: F401 - its table is on Base.metadata too
 import data.uptime.alerts  # noqa: F401 - their tables are on Base.metadata too

@@ -118,3 +118,16 @@ def pick_dropdown(page: Any, dropdown_id: str, text: str) -> None:
     page.locator("[role=option]", has_text=text).first.click()
     # The menu closes on a choice; the next dropdown's menu must be the only one open.
     search.wait_for(state="detached", timeout=10_000)
+
+
+def show_all_chargers(page: Any, timeout_ms: float = 20_000) -> None:
+    """On a phone the dashboard lists the favourites only: one tap on Show all chargers opens
+    the full list (at desktop widths it is always open, and the button hidden)."""
+    # The button is in the page's skeleton: it may be pressed before the cards are drawn.
+    page.wait_for_selector("#charger-list-toggle", state="attached", timeout=timeout_ms)
+    toggle = page.locator("#charger-list-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+        toggle.click()
+        page.wait_for_selector(
+            "#charger-list-toggle[aria-expanded='true']", state="attached", timeout=timeout_ms
+        )
