@@ -112,14 +112,19 @@ def search_dropdown(
     return find
 
 
-@callback(
-    Output(ALERTS_BADGE_ID, "children"),
-    Output(ALERTS_BADGE_ID, "class_name"),
-    Input("admin-nav", "id"),
-)
 @admin_only
 def count_alerts(_nav: object) -> tuple[Any, str]:
     """The admin navigation's open-alert badge, on every admin page (each draws the
     navigation): one indexed COUNT."""
     with read_scope() as s:
         return alerts_badge(count_open_alerts(s))
+
+
+def register_alert_count() -> None:
+    """Register ``count_alerts`` for the app Dash is building (called by pages/admin.py): Dash
+    runs a page module again for every app it builds, this module only once per process."""
+    callback(
+        Output(ALERTS_BADGE_ID, "children"),
+        Output(ALERTS_BADGE_ID, "class_name"),
+        Input("admin-nav", "id"),
+    )(count_alerts)

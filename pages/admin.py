@@ -36,8 +36,10 @@ from components.fleet import (
 )
 from config import offline_after_s
 from data.chargers.fleet import fleet_counts, fleet_page, parse_fleet_request
-from pages._admin import admin_layout
+from pages._admin import admin_layout, register_alert_count
 from web.db import session_scope
+
+register_alert_count()  # the admin navigation's alert badge, on every admin page
 
 dash.register_page(__name__, path="/admin", title="Fleet · Polaris Express", name="Admin")
 

@@ -125,7 +125,7 @@ def call(client, app, name: str, values: dict[str, Any] | None = None):
 
 def test_every_page_callback_is_found_and_outputs_only_admin_components(app):
     callbacks = _callbacks(app)
-    assert len(callbacks) == 28, sorted(callbacks)
+    assert len(callbacks) == 30, sorted(callbacks)
     for name, (_key, entry) in callbacks.items():
         for output in entry["output"] if isinstance(entry["output"], list) else [entry["output"]]:
             ident = output.component_id

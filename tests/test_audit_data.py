@@ -44,6 +44,7 @@ from data.audit.log import (
 )
 from data.chargers.charger import update_charger
 from data.chargers.grants import grant_charger, revoke_charger
+from data.charging.booking import save_booking_rules
 from data.charging.reservations import cancel_reservation, create_reservation
 from data.core.db import Database
 from data.core.models import AuditEntry, Operator, Role, User, Visibility
@@ -347,6 +348,25 @@ def test_the_alert_settings(db: Database, site: Actor):
         db, Action.alert_settings_updated, ("alert_settings", "1"),
         {"delay_minutes": 5, "digest": "off"}, {"delay_minutes": 10, "digest": "only"},
     )  # fmt: skip
+
+
+def test_the_booking_rules(db: Database, site: Actor):
+    with db.session() as s:
+        save_booking_rules(
+            s, ahead_days="7", longest_minutes="120", open_per_account="1", grace_minutes="10",
+            actor=site, now=NOW,
+        )  # fmt: skip
+    the_entry(
+        db, Action.booking_rules_updated, ("booking_rules", "1"),
+        {"ahead_days": 14, "longest_minutes": 240, "open_per_account": 2, "grace_minutes": 15},
+        {"ahead_days": 7, "longest_minutes": 120, "open_per_account": 1, "grace_minutes": 10},
+    )  # fmt: skip
+    with pytest.raises(InvalidInput), db.session() as s:  # refused: no second entry
+        save_booking_rules(
+            s, ahead_days="0", longest_minutes="120", open_per_account="1", grace_minutes="10",
+            actor=site, now=NOW,
+        )  # fmt: skip
+    assert len(entries(db)) == 1
 
 
 def test_a_new_person_never_with_their_password(db: Database, site: Actor):
