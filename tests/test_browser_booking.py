@@ -27,7 +27,14 @@ from central.server import CentralSystem, bound_port
 from central.simulator import SimulatedCharger, connect_charger
 from components.booking import first_start
 from data.core.models import OcppReservation, Reservation, ReservationStatus, Role
-from tests.support.browser import SCREENSHOTS, by_id, card_id, live_server, sign_in_page
+from tests.support.browser import (
+    SCREENSHOTS,
+    by_id,
+    card_id,
+    live_server,
+    show_all_chargers,
+    sign_in_page,
+)
 from tests.support.factories import make_charger, make_id_tag, make_operator
 from tests.support.web import PASSWORD, AppFactory, add_person
 
@@ -92,6 +99,7 @@ def shot(page: Any, name: str) -> None:
 
 
 def open_booking(page: Any) -> None:
+    show_all_chargers(page)  # a phone lists the favourites only until then
     page.locator(by_id(card_id(CHARGER_ID, "book-charger"))).click()
     page.locator("#book-dialog #book-submit").wait_for(state="visible", timeout=WAIT_MS)
     page.wait_for_function(
