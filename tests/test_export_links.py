@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -40,13 +40,20 @@ from tests.support.web import AppFactory, add_person, client_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime.now(UTC)
-TODAY = NOW.astimezone(BERLIN).date()
+
+
+def today() -> date:
+    """Berlin's date when asked, as the app reads it per request: a run that crosses midnight
+    in Berlin (23:00 UTC) must not compare a date taken at collection with one taken later."""
+    return datetime.now(UTC).astimezone(BERLIN).date()
+
+
 OLGA, ALICE = "olga@example.com", "alice@example.com"
 CALLBACK_URL = "/_dash-update-component"
 
 
 def day(offset: int) -> str:
-    return (TODAY + timedelta(days=offset)).isoformat()
+    return (today() + timedelta(days=offset)).isoformat()
 
 
 @pytest.fixture
@@ -207,7 +214,7 @@ def test_the_explorer_link_exports_exactly_the_rows_on_screen(
 
         # The explorer's totals, by its own callback (count) and query (energy) ...
         with app.extensions["polaris_db"].session() as s:
-            flt, notes = parse_session_filter(query, TODAY)
+            flt, notes = parse_session_filter(query, today())
             assert notes == []
             totals = session_totals(s, flt, BERLIN)
         assert explorer_count(olga, app, "?" + link_query) == totals.sessions
