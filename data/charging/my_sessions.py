@@ -37,8 +37,8 @@ from data.charging.history import (
 from data.charging.reservations import (
     UPCOMING_STATUSES,
     ReservationRow,
-    _reservation_columns,
-    _rows,
+    reservation_columns,
+    reservation_rows,
 )
 from data.core.models import ID_LENGTH, Charger, ChargingSession, Reservation
 
@@ -241,7 +241,7 @@ def account_reservations(session: Session, account_id: str, now: datetime) -> li
     """The account's reservations not ended at ``now`` (pending, confirmed, active), earliest
     first (a range of ``ix_reservations_account_ends``)."""
     rows = (
-        select(*_reservation_columns())
+        select(*reservation_columns())
         .where(
             Reservation.account_id == account_id,
             Reservation.ends_at > now,
@@ -249,4 +249,4 @@ def account_reservations(session: Session, account_id: str, now: datetime) -> li
         )
         .subquery("mine")
     )
-    return _rows(session, rows)
+    return reservation_rows(session, rows)

@@ -82,7 +82,7 @@ class ReservationRow:
         return STATUS_LABELS.get(self.status, self.status.capitalize())
 
 
-def _rows(session: Session, query: Any) -> list[ReservationRow]:
+def reservation_rows(session: Session, query: Any) -> list[ReservationRow]:
     """Reservation rows of ``query`` (a subquery with Reservation's columns), names joined."""
     rows = session.execute(
         select(query, Charger.friendly_name)
@@ -103,7 +103,7 @@ def _rows(session: Session, query: Any) -> list[ReservationRow]:
     ]
 
 
-def _reservation_columns() -> list[Any]:
+def reservation_columns() -> list[Any]:
     return [
         Reservation.id,
         Reservation.account_id,
@@ -161,14 +161,14 @@ def upcoming_reservations(
     if limit == 0:
         return []
     page = (
-        select(*_reservation_columns())
+        select(*reservation_columns())
         .where(*upcoming_conditions(now, search))
         .order_by(Reservation.starts_at, Reservation.id)
         .offset(start)
         .limit(limit)
         .subquery("page")
     )
-    return _rows(session, page)
+    return reservation_rows(session, page)
 
 
 def count_upcoming_reservations(session: Session, now: datetime, search: str | None = None) -> int:
@@ -176,8 +176,8 @@ def count_upcoming_reservations(session: Session, now: datetime, search: str | N
 
 
 def get_reservation(session: Session, reservation_id: str) -> ReservationRow | None:
-    one = select(*_reservation_columns()).where(Reservation.id == reservation_id).subquery("one")
-    rows = _rows(session, one)
+    one = select(*reservation_columns()).where(Reservation.id == reservation_id).subquery("one")
+    rows = reservation_rows(session, one)
     return rows[0] if rows else None
 
 
@@ -279,7 +279,7 @@ def _first_overlap(
     """The earliest holding reservation on the charger that shares part of the interval."""
     # Range on ix_reservations_charger_starts: (charger_id, starts_at < ends_at).
     clash = (
-        select(*_reservation_columns())
+        select(*reservation_columns())
         .where(
             Reservation.charger_id == charger_id,
             Reservation.starts_at < ends_at,
@@ -290,7 +290,7 @@ def _first_overlap(
         .limit(1)
         .subquery("clash")
     )
-    rows = _rows(session, clash)
+    rows = reservation_rows(session, clash)
     return rows[0] if rows else None
 
 
