@@ -465,7 +465,9 @@ def test_a_customer_asking_for_other_rows_gets_an_error(
 
 def test_the_request_gate_lets_customers_reach_exactly_their_exports() -> None:
     # One source: the gate's paths are derived from the customer exports data/ defines.
-    paths = {f"/export/{name}.csv" for name in exports.CUSTOMER_EXPORTS}
+    paths = {
+        f"/export/{name}.{ext}" for name in exports.CUSTOMER_EXPORTS for ext in ("csv", "parquet")
+    }
     assert hardening.CUSTOMER_EXPORT_PATHS == paths | {"/export/cdrs.json"}
 
 
@@ -770,7 +772,11 @@ def streamed_peak(client: FlaskClient, path: str) -> tuple[int, int, int, int]:
     return peak, size, lines, largest
 
 
-def test_memory_stays_flat_whatever_the_row_count(bulk_app: Flask) -> None:
+def test_memory_stays_flat_whatever_the_row_count(
+    bulk_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # COPY's blocks (512 KiB) would hold the small export whole: pieces of CHUNK_BYTES here.
+    monkeypatch.setattr(export_stream, "COPY_BLOCK_BYTES", export_stream.CHUNK_BYTES)
     olga = client_for(bulk_app, OLGA)
     olga.get("/export/sessions.csv?account=acc-small").close()  # warm the statement caches
     small_peak, small_size, _, _ = streamed_peak(olga, "/export/sessions.csv?account=acc-small")

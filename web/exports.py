@@ -1,4 +1,5 @@
-"""``/export/<name>.csv``: the CSV exports as plain Flask routes, streamed; and
+"""``/export/<name>.csv``: the CSV exports as plain Flask routes, streamed, and the same as
+``/export/<name>.parquet`` (typed: ``data.exchange.export_parquet``); and
 ``/export/cdrs.json``, the OCPI CDRs (``data.exchange.cdrs``), with the query string, the access
 rules and the streaming of ``sessions.csv``.
 
@@ -32,6 +33,8 @@ from data.accounts.tokens import has_bearer_header
 from data.audit.log import AuditFilterError, parse_audit_filter
 from data.charging.dashboard import operator_settings
 from data.exchange.cdrs import DEFAULT_PARTY_ID, cdr_chunks, cdr_party
+from data.exchange.export_parquet import MEDIA_TYPE as PARQUET_MEDIA_TYPE
+from data.exchange.export_parquet import parquet_chunks
 from data.exchange.export_stream import (
     EXPORT_STATEMENT_TIMEOUT_MS,
     export_chunks,
@@ -105,8 +108,7 @@ def export_blueprint() -> Blueprint:
             return plain_text("Sign in first.", 401)
         return None
 
-    @bp.get("/export/<name>.csv")
-    def export_csv(name: str) -> Response:
+    def asked_export(name: str) -> tuple[ExportFilter, ZoneInfo] | Response:
         account = current_account()
         assert account is not None  # checked in before_request
         if name not in EXPORTS:
@@ -114,12 +116,27 @@ def export_blueprint() -> Blueprint:
                 return plain_text("Only an admin account can export this.", 403)
             names = ", ".join(EXPORTS)
             return plain_text(f"There is no such export; the exports are: {names}.", 404)
-        asked = _export_filter(name)
+        return _export_filter(name)
+
+    @bp.get("/export/<name>.csv")
+    def export_csv(name: str) -> Response:
+        asked = asked_export(name)
         if isinstance(asked, Response):
             return asked
         flt, tz = asked
         source = export_chunks(get_db(), name, flt, tz, timeout_ms=_timeout_ms())
         return _streamed(source, "text/csv", export_filename(name, flt))
+
+    @bp.get("/export/<name>.parquet")
+    def export_parquet(name: str) -> Response:
+        # The same rows, access rules and filters as the CSV; compressed already (no gzip).
+        asked = asked_export(name)
+        if isinstance(asked, Response):
+            return asked
+        flt, tz = asked
+        source = parquet_chunks(get_db(), name, flt, tz, timeout_ms=_timeout_ms())
+        filename = export_filename(name, flt).removesuffix(".csv") + ".parquet"
+        return streamed_download(source, PARQUET_MEDIA_TYPE, filename)
 
     @bp.get("/export/audit.csv")
     def export_audit() -> Response:
@@ -163,6 +180,6 @@ def export_blueprint() -> Blueprint:
 
 
 def register_export_routes(server: Flask) -> None:
-    """Serve ``/export/<name>.csv`` and ``/export/cdrs.json`` from ``server`` (the token
-    commands: ``cli.tokens``)."""
+    """Serve ``/export/<name>.csv`` and ``.parquet``, and ``/export/cdrs.json``, from ``server``
+    (the token commands: ``cli.tokens``)."""
     server.register_blueprint(export_blueprint())

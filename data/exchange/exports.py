@@ -99,7 +99,8 @@ CDRS = "cdrs"
 """``/export/cdrs.json``: the finalized, priced sessions as OCPI CDRs, filtered as sessions.csv;
 a customer may have its own."""
 CUSTOMER_EXPORT_PATHS = frozenset(
-    {f"/export/{name}.csv" for name in CUSTOMER_EXPORTS} | {f"/export/{CDRS}.json"}
+    {f"/export/{name}.{ext}" for name in CUSTOMER_EXPORTS for ext in ("csv", "parquet")}
+    | {f"/export/{CDRS}.json"}
 )
 
 _DATES = ("from", "to", "period")
