@@ -1,7 +1,14 @@
-"""Benchmark: export N sessions from PostgreSQL through the real ``/export/sessions.csv`` route.
+"""Benchmark: export N sessions from PostgreSQL through the real ``/export/sessions.csv`` and
+``/export/sessions.parquet`` routes, against a bare ``COPY`` of the same rows by psql.
 
     .venv/bin/python bench/export_bench.py --database-url postgresql://root@127.0.0.1/bench \\
-        --rows 1000000 [--server gunicorn|werkzeug] [--gzip] [--repeat 3]
+        --rows 1000000 [--server gunicorn|werkzeug] [--gzip] [--repeat 3] [--existing]
+
+``--existing``: use the database as it is (any sessions table, e.g. run.py's shared bench
+database; read only but for the API token, deleted afterwards); ``--rows`` is then not checked.
+Each run: the bare COPY (``BARE_COPY``: the table's columns as PostgreSQL writes them, no
+formatting, ``ORDER BY id``) read from psql's stdout, then the CSV route, then the Parquet route;
+the CSV's rows/s as a share of the COPY's in the same run.
 
 Builds the data if needed (in a database of its own: it refuses one that holds anything but
 its own bench data), starts the app in a separate server process (gunicorn with one gthread
@@ -30,6 +37,7 @@ import time
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,8 +53,16 @@ from data.core.models import ApiToken, ChargingSession, Operator  # noqa: E402
 BENCH_OPERATOR = "Polaris export bench"
 BENCH_ADMIN = "bench-admin@bench.example"
 ACCOUNTS, CHARGERS = 1000, 200
-TARGET_ROWS_PER_S = 500_000
+TARGET_ROWS_PER_S = 1_000_000
+TARGET_RATIO_TO_COPY = 0.9
 TARGET_GROWTH_MB = 50
+TARGET_PARQUET_PEAK_MB = 150
+# The export's rows as they are stored: what PostgreSQL can send at best.
+BARE_COPY = (
+    "COPY (SELECT id, account_id, charger_id, started_at, ended_at, energy_kwh, finalized,"
+    " tariff_id, currency, cost_energy, cost_time, cost_fee, cost_total, vat_amount"
+    " FROM sessions ORDER BY id) TO STDOUT WITH (FORMAT csv)"
+)
 
 
 # --- Data ----------------------------------------------------------------------------------------
@@ -262,6 +278,115 @@ def download(port: int, path: str, token: str, use_gzip: bool) -> tuple[int, int
     return lines - 1, size, first_byte, elapsed
 
 
+def download_parquet(port: int, path: str, token: str) -> tuple[int, int, float, float]:
+    """(rows, bytes received, seconds to the first byte, seconds in all); rows from the file's
+    footer once it is whole (the client keeps the file on disk, not in memory)."""
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    response = conn.getresponse()
+    if response.status != 200:
+        raise SystemExit(f"{path}: {response.status} {response.read()[:300]!r}")
+    first_byte = 0.0
+    size = 0
+    with tempfile.TemporaryFile() as file:
+        while block := response.read1(1 << 20):
+            if not first_byte:
+                first_byte = time.perf_counter() - started
+            size += len(block)
+            file.write(block)
+        elapsed = time.perf_counter() - started
+        conn.close()
+        file.seek(0)
+        rows = pq.ParquetFile(file).metadata.num_rows
+    return rows, size, first_byte, elapsed
+
+
+def bare_copy(url: str) -> dict[str, Any]:
+    """``BARE_COPY`` by psql, its stdout read and its lines counted here (as the HTTP client
+    counts the CSV's)."""
+    libpq = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        ["psql", libpq, "-X", "-q", "-c", BARE_COPY], stdout=subprocess.PIPE, bufsize=0
+    )
+    assert process.stdout is not None
+    lines = size = 0
+    while block := process.stdout.read(1 << 20):
+        size += len(block)
+        lines += block.count(b"\n")
+    if process.wait() != 0:
+        raise SystemExit("psql's COPY failed")
+    elapsed = time.perf_counter() - started
+    return {"rows": lines, "seconds": round(elapsed, 2), "rows_per_s": round(lines / elapsed)}
+
+
+def measured(port: int, pid: int, path: str, token: str, use_gzip: bool = False) -> dict[str, Any]:
+    """One download of ``path`` (``.csv`` or ``.parquet``) with the worker's memory: its RSS
+    before and the peak (VmHWM, reset just before via ``/proc/<pid>/clear_refs``, and sampled)."""
+    before_kb = status_kb(pid, "VmRSS")
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset VmHWM to VmRSS
+        hwm_reset = True
+    except OSError:
+        hwm_reset = False
+    sampler = RssSampler(pid)
+    sampler.start()
+    if path.split("?")[0].endswith(".parquet"):
+        rows, size, first, elapsed = download_parquet(port, path, token)
+    else:
+        rows, size, first, elapsed = download(port, path, token, use_gzip)
+    sampler.running = False
+    sampler.join()
+    peak_kb = max(sampler.peak_kb, status_kb(pid, "VmHWM") if hwm_reset else 0)
+    return {
+        "rows": rows,
+        "megabytes": round(size / 1e6, 1),
+        "seconds": round(elapsed, 2),
+        "first_byte_ms": round(first * 1000),
+        "rows_per_s": round(rows / elapsed),
+        "rss_before_mb": round(before_kb / 1024, 1),
+        "peak_mb": round(peak_kb / 1024, 1),
+        "growth_mb": round((peak_kb - before_kb) / 1024, 1),
+    }
+
+
+def compare(url: str, port: int, pid: int, token: str, use_gzip: bool = False) -> dict[str, Any]:
+    """One round: the bare COPY, ``/export/sessions.csv`` and ``/export/sessions.parquet``, all
+    rows; the CSV's figures at the top level (as before), the others under ``copy`` and
+    ``parquet``, and ``ratio_to_copy`` (CSV rows/s over the COPY's)."""
+    copy = bare_copy(url)
+    csv = measured(port, pid, "/export/sessions.csv", token, use_gzip)
+    parquet = measured(port, pid, "/export/sessions.parquet", token)
+    if not copy["rows"] == csv["rows"] == parquet["rows"]:
+        raise SystemExit(f"rows differ: COPY {copy['rows']}, CSV {csv['rows']}, {parquet['rows']}")
+    return {
+        **csv,
+        "copy_rows_per_s": copy["rows_per_s"],
+        "ratio_to_copy": round(csv["rows_per_s"] / copy["rows_per_s"], 2),
+        "copy": copy,
+        "parquet": parquet,
+    }
+
+
+def describe(r: dict[str, Any]) -> str:
+    """One round's figures on a few lines."""
+    p = r["parquet"]
+    return (
+        f"  bare COPY (psql): {r['copy']['rows']:,} rows in {r['copy']['seconds']} s: "
+        f"{r['copy_rows_per_s']:,} rows/s\n"
+        f"  sessions.csv: {r['megabytes']:,} MB in {r['seconds']} s (first byte "
+        f"{r['first_byte_ms']} ms): {r['rows_per_s']:,} rows/s = {r['ratio_to_copy']} of the "
+        f"COPY; worker RSS {r['rss_before_mb']} MB before, peak {r['peak_mb']} MB "
+        f"(growth {r['growth_mb']} MB)\n"
+        f"  sessions.parquet: {p['megabytes']:,} MB in {p['seconds']} s (first byte "
+        f"{p['first_byte_ms']} ms): {p['rows_per_s']:,} rows/s; worker RSS {p['rss_before_mb']} "
+        f"MB before, peak {p['peak_mb']} MB (growth {p['growth_mb']} MB)"
+    )
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--serve":
         serve(int(sys.argv[2]))
@@ -271,15 +396,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn")
     parser.add_argument("--gzip", action="store_true", help="ask for Content-Encoding: gzip")
-    parser.add_argument("--repeat", type=int, default=3, help="downloads; the best is reported")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the best is reported")
+    parser.add_argument("--existing", action="store_true", help="do not build: use the data")
+    parser.add_argument("--admin", default=BENCH_ADMIN, help="the admin whose token downloads")
     args = parser.parse_args()
 
     url = normalise_url(args.database_url)
     db = Database(url, statement_timeout_ms=600_000)
-    build(db, args.rows)
+    if not args.existing:
+        build(db, args.rows)
     with db.session() as s:
         token = create_token(
-            s, BENCH_ADMIN, datetime.now(UTC), name="export bench", actor=COMMAND_LINE
+            s, args.admin, datetime.now(UTC), name="export bench", actor=COMMAND_LINE
         )
     db.engine.dispose()
 
@@ -290,6 +418,7 @@ def main() -> None:
         pid = worker_pid(process, args.server)
         # Warm up: imports, the pool's first connection, the statement compilation.
         download(port, "/export/sessions.csv?to=1970-01-01", token.secret, args.gzip)
+        download_parquet(port, "/export/sessions.parquet?to=1970-01-01", token.secret)
         print(
             f"server: {args.server} (pid {pid}), CPUs: {os.cpu_count()}, "
             f"load average: {os.getloadavg()[0]:.1f}",
@@ -297,39 +426,25 @@ def main() -> None:
         )
         results = []
         for attempt in range(1, args.repeat + 1):
-            before_kb = status_kb(pid, "VmRSS")
-            try:
-                Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset VmHWM to VmRSS
-                hwm_reset = True
-            except OSError:
-                hwm_reset = False
-            sampler = RssSampler(pid)
-            sampler.start()
-            rows, size, first, elapsed = download(
-                port, "/export/sessions.csv", token.secret, args.gzip
-            )
-            sampler.running = False
-            sampler.join()
-            peak_kb = max(sampler.peak_kb, status_kb(pid, "VmHWM") if hwm_reset else 0)
-            growth_mb = (peak_kb - before_kb) / 1024
-            if rows != args.rows:
-                raise SystemExit(f"expected {args.rows:,} rows, got {rows:,}")
-            results.append((rows / elapsed, growth_mb))
-            print(
-                f"run {attempt}: {rows:,} rows, {size / 1e6:,.1f} MB"
-                f"{' gzip' if args.gzip else ''} in {elapsed:.2f} s "
-                f"(first byte after {first * 1000:.0f} ms): {rows / elapsed:,.0f} rows/s, "
-                f"{size / 1e6 / elapsed:,.1f} MB/s; server RSS {before_kb / 1024:,.1f} MB before, "
-                f"peak {peak_kb / 1024:,.1f} MB (growth {growth_mb:,.1f} MB)",
-                flush=True,
-            )
-        best = max(r for r, _ in results)
-        worst_growth = max(g for _, g in results)
+            r = compare(url, port, pid, token.secret, args.gzip)
+            if not args.existing and r["rows"] != args.rows:
+                raise SystemExit(f"expected {args.rows:,} rows, got {r['rows']:,}")
+            results.append(r)
+            print(f"run {attempt} (load average {os.getloadavg()[0]:.1f}):", flush=True)
+            print(describe(r), flush=True)
+        best = max(r["rows_per_s"] for r in results)
+        ratio = max(r["ratio_to_copy"] for r in results)
+        growth = max(r["growth_mb"] for r in results)
+        parquet_peak = max(r["parquet"]["peak_mb"] for r in results)
         print(
-            f"best: {best:,.0f} rows/s (target > {TARGET_ROWS_PER_S:,}: "
-            f"{'met' if best > TARGET_ROWS_PER_S else 'NOT met'}); "
-            f"largest memory growth: {worst_growth:,.1f} MB (target < {TARGET_GROWTH_MB} MB: "
-            f"{'met' if worst_growth < TARGET_GROWTH_MB else 'NOT met'})"
+            f"best: CSV {best:,} rows/s (target >= {TARGET_ROWS_PER_S:,}: "
+            f"{'met' if best >= TARGET_ROWS_PER_S else 'NOT met'}), "
+            f"{ratio} of the bare COPY (target >= {TARGET_RATIO_TO_COPY}: "
+            f"{'met' if ratio >= TARGET_RATIO_TO_COPY else 'NOT met'}); "
+            f"largest CSV memory growth {growth:,.1f} MB (target < {TARGET_GROWTH_MB} MB); "
+            f"Parquet: {max(r['parquet']['rows_per_s'] for r in results):,} rows/s, "
+            f"largest peak RSS {parquet_peak} MB (target <= {TARGET_PARQUET_PEAK_MB} MB: "
+            f"{'met' if parquet_peak <= TARGET_PARQUET_PEAK_MB else 'NOT met'})"
         )
     finally:
         os.killpg(process.pid, signal.SIGTERM)

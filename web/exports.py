@@ -33,8 +33,6 @@ from data.accounts.tokens import has_bearer_header
 from data.audit.log import AuditFilterError, parse_audit_filter
 from data.charging.dashboard import operator_settings
 from data.exchange.cdrs import DEFAULT_PARTY_ID, cdr_chunks, cdr_party
-from data.exchange.export_parquet import MEDIA_TYPE as PARQUET_MEDIA_TYPE
-from data.exchange.export_parquet import parquet_chunks
 from data.exchange.export_stream import (
     EXPORT_STATEMENT_TIMEOUT_MS,
     export_chunks,
@@ -58,6 +56,7 @@ from web.nevi_report import PATH as NEVI_REPORT_PATH
 from web.nevi_report import nevi_report
 
 export_blueprint_name = "exports"
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 
 
 def _accepts_gzip() -> bool:
@@ -130,6 +129,9 @@ def export_blueprint() -> Blueprint:
     @bp.get("/export/<name>.parquet")
     def export_parquet(name: str) -> Response:
         # The same rows, access rules and filters as the CSV; compressed already (no gzip).
+        # pyarrow is imported on the first Parquet export: 50 MB a worker need not carry for CSV.
+        from data.exchange.export_parquet import parquet_chunks
+
         asked = asked_export(name)
         if isinstance(asked, Response):
             return asked

@@ -48,7 +48,6 @@ from data.exchange.format import format_value
 
 ROW_GROUP_ROWS = 65_536  # one row group: ~10 MB of Arrow memory for the sessions file
 CSV_BLOCK_BYTES = 1 << 20  # what Arrow's CSV reader parses at a time
-MEDIA_TYPE = "application/vnd.apache.parquet"
 
 
 def arrow_type(sql_type: Any) -> pa.DataType:
