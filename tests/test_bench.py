@@ -83,6 +83,10 @@ JSON_KEYS = [
     "admin_ms.energy_per_day_year.p95",
     "export.rows_per_s",
     "export.peak_mb",
+    "export.copy_rows_per_s",
+    "export.ratio_to_copy",
+    "export.parquet.rows_per_s",
+    "export.parquet.peak_mb",
     "ratios.heavy_over_light",
     "ratios.dashboard_over_floor",
     "ratios.dashboard_over_floor_in_turns",
@@ -106,6 +110,8 @@ TABLE_ROWS = [
     "admin_ms.sessions_explorer",
     "admin_ms.analytics_year",
     "export",
+    "export / COPY",
+    "export parquet",
 ]
 
 
@@ -213,6 +219,9 @@ def test_build_and_run_print_every_figure(bench_database_url: str, tmp_path: Pat
     assert figures["database"]["accounts"] == {"light": 10, "heavy": 100_000}
     assert figures["throughput"]["loads"] > 0
     assert figures["export"]["rows"] > 0
+    # The bare COPY, the CSV and the Parquet file: the same rows, all of them.
+    export = figures["export"]
+    assert export["copy"]["rows"] == export["rows"] == export["parquet"]["rows"]
     for page in figures["admin_ms"].values():
         assert isinstance(page["seq_scan_sessions"], bool)
     # A whole load issues the same statements for 10 sessions as for 100,000.
