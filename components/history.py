@@ -61,6 +61,7 @@ SESSIONS_GRID_TYPE = "admin-sessions-grid"
 SESSIONS_TOTALS_TYPE = "admin-sessions-totals"
 SESSIONS_COUNT_TYPE = "admin-sessions-count"
 SESSIONS_EXPORT_ID = "admin-sessions-export"
+SESSIONS_PARQUET_ID = "admin-sessions-parquet"
 SESSIONS_DETAIL_ID = "admin-sessions-detail"
 DETAIL_HINT = "Choose a session in the table to see its cost parts, tariff and corrections."
 
@@ -138,6 +139,20 @@ def export_link(link_id: str, href: str | None, what: str) -> html.A:
         className="btn btn-outline-secondary btn-sm text-nowrap admin-export-link",
         # The visible words first, then which rows (WCAG 2.5.3: say what you see to operate it).
         **_aria(label=f"Export CSV of {what}"),
+    )
+
+
+def parquet_link(link_id: str, href: str, what: str) -> html.A:
+    """ "Parquet": the same rows as the CSV link, typed, for analysts' tools
+    (``/export/<name>.parquet``)."""
+    return html.A(
+        "Parquet",
+        href=href,
+        download="",
+        id=link_id,
+        title=f"Download {what} as Parquet (typed columns, for analysts' tools)",
+        className="btn btn-outline-secondary btn-sm text-nowrap admin-export-link",
+        **_aria(label=f"Parquet of {what}"),
     )
 
 
@@ -308,7 +323,19 @@ def sessions_results(view: str, summary: str) -> html.Div:
                             ),
                         ]
                     ),
-                    export_link(SESSIONS_EXPORT_ID, sessions_export_href(view), "these sessions"),
+                    html.Div(
+                        [
+                            export_link(
+                                SESSIONS_EXPORT_ID, sessions_export_href(view), "these sessions"
+                            ),
+                            parquet_link(
+                                SESSIONS_PARQUET_ID,
+                                sessions_export_href(view).replace(".csv", ".parquet", 1),
+                                "these sessions",
+                            ),
+                        ],
+                        className="d-flex gap-2",
+                    ),
                 ],
                 className="d-flex flex-wrap justify-content-between align-items-start gap-2",
             ),

@@ -256,6 +256,17 @@ def test_a_filtered_view_changes_the_link(app: Flask, olga: FlaskClient) -> None
     assert bad["href"] == "/export/sessions.csv?" + urlencode({"from": day(-6), "to": day(0)})
 
 
+def test_the_parquet_link_is_the_csv_link_as_parquet(app: Flask, olga: FlaskClient) -> None:
+    answer = show_view(olga, app, {"from": day(-9), "to": day(0)})
+    csv_link = find(answer, "admin-sessions-export")
+    parquet = find(answer, "admin-sessions-parquet")
+    assert csv_link is not None and parquet is not None and parquet["download"] == ""
+    assert parquet["href"] == csv_link["href"].replace(
+        "/export/sessions.csv", "/export/sessions.parquet"
+    )
+    assert olga.get(parquet["href"]).status_code == 200
+
+
 # --- reservations, fleet, accounts, one charger -------------------------------------------------
 
 
