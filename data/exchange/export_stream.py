@@ -1,12 +1,13 @@
 """Streaming an export's CSV (``export_chunks``), never holding the file.
 
 On PostgreSQL the export's SELECT (``data.exchange.exports.export_statement``) formats every
-value in SQL and runs as ``COPY (...) TO STDOUT WITH (FORMAT csv)`` through psycopg's
-``cursor.copy()``, so CSV text arrives ready-made; on SQLite (or with ``method="cursor"``) a
-chunked cursor formats with the CLI export's ``data.exchange.format.format_value``. Both write the
-same bytes: values as the CLI export writes them (ISO 8601 UTC with ``Z``, numbers without
-trailing zeros, ``true``/``false``), spreadsheet-safe (``csv_safety.neutralise_cell``),
-quoted where PostgreSQL quotes (a field holding ``,``, ``"``, a line feed or a carriage return),
+value in SQL and runs as ``COPY (...) TO STDOUT WITH (FORMAT csv)``, read by libpq in large
+blocks (``copy_blocks``), so CSV text goes to the socket as PostgreSQL wrote it; on SQLite (or
+with ``method="cursor"``) a chunked cursor formats with the CLI export's
+``data.exchange.format.format_value``. Both write the same bytes: values as the CLI export writes
+them (ISO 8601 UTC with ``Z``, numbers without trailing zeros, ``true``/``false``),
+spreadsheet-safe (``csv_safety.neutralise_cell``), quoted where PostgreSQL quotes (a field
+holding ``,``, ``"``, a line feed or a carriage return),
 ``\\n`` line ends. The CLI export differs only for a row with a carriage return in a cell, which
 it quotes whole; both read back to the same rows. ``csv_chunks`` is the chunked row writer, for
 other streamed CSV files too (the fleet's command log, ``web.commands_csv``).
