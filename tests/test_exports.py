@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -811,6 +812,24 @@ def test_a_client_that_goes_away_gives_the_connection_back(bulk_app: Flask) -> N
         assert running == 0
     # The pool is healthy afterwards: the next export runs normally.
     assert olga.get("/export/sessions.csv?account=acc-small").status_code == 200
+
+
+def test_a_copy_cut_by_the_statement_timeout_fails_and_leaves_the_pool_clean(
+    bulk_app: Flask,
+) -> None:
+    db = app_db(bulk_app)
+    flt = ExportFilter(account_id="acc-large")
+    if db.dialect == "postgresql":
+        # PostgreSQL cancels the COPY (psycopg's QueryCanceled; SQLAlchemy's wrapper if it
+        # came before): an error, never a file cut short that looks whole.
+        with pytest.raises((OperationalError, psycopg.OperationalError)):
+            b"".join(export_chunks(db, "sessions", flt, BERLIN, timeout_ms=1))
+    else:  # SQLite has no statement timeout: the whole file
+        whole = b"".join(export_chunks(db, "sessions", flt, BERLIN, timeout_ms=1))
+        assert whole.count(b"\n") == BULK_LARGE + 1
+    assert db.engine.pool.checkedout() == 0
+    body = b"".join(export_chunks(db, "sessions", flt, BERLIN))
+    assert body.count(b"\n") == BULK_LARGE + 1  # the next export runs normally
 
 
 def test_the_customer_dashboard_links_the_period_on_screen() -> None:
