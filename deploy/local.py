@@ -269,6 +269,11 @@ class Stack:
         self._wait_healthy(f"ocpp{i}", process, self._ocpp_health(i))
         self.wait_for_state("ocpp", f"ocpp{i}", "UP")
 
+    def alive(self, name: str) -> bool:
+        """Whether process ``name`` (app0, ocpp1, haproxy) is running."""
+        processes = {p.name: p for p in [self._haproxy, *self._apps, *self._ocpp] if p}
+        return name in processes and processes[name].alive()
+
     def logs(self) -> dict[str, Path]:
         """Every process's log file by name (app0, ocpp1, haproxy)."""
         return {p.stem: p for p in sorted(self.workdir.glob("*.log"))}
@@ -278,13 +283,21 @@ class Stack:
     def stats(self) -> dict[str, dict[str, str]]:
         """HAProxy's state of every server by backend: ``{"app": {"app0": "UP", ...}, "ocpp":
         {...}}`` (UP, DOWN, or a transition like "UP 1/2"); empty when HAProxy does not answer."""
+        return {
+            backend: {server: row["status"] for server, row in servers.items()}
+            for backend, servers in self.server_stats().items()
+        }
+
+    def server_stats(self) -> dict[str, dict[str, dict[str, str]]]:
+        """HAProxy's whole CSV row of every server by backend and name (``stot``: requests or
+        connections sent to it, ``status``, ``chkfail``, ``downtime``...)."""
         status, body = http_status(f"{self.stats_url};csv")
         if status != 200:
             return {}
-        found: dict[str, dict[str, str]] = {}
+        found: dict[str, dict[str, dict[str, str]]] = {}
         for row in csv.DictReader(io.StringIO(body.lstrip("# "))):
             if row["svname"] not in ("FRONTEND", "BACKEND"):
-                found.setdefault(row["pxname"], {})[row["svname"]] = row["status"]
+                found.setdefault(row["pxname"], {})[row["svname"]] = dict(row)
         return found
 
     def wait_for_state(
