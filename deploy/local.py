@@ -173,6 +173,7 @@ class Stack:
             "POLARIS_IMPORT_UPLOAD_FOLDER": str(self.uploads),
             "POLARIS_INSTANCE": str(self.workdir / "instance"),
             "POLARIS_CONNECT_TIMEOUT_S": "2",
+            "POLARIS_PROXY_COUNT": "1",  # HAProxy's X-Forwarded-For names the person
             # Simulated chargers have no OCPP password; on loopback only.
             "POLARIS_OCPP_ALLOW_NO_PASSWORD": "1",
             **(env or {}),
