@@ -383,9 +383,9 @@ def test_a_stopped_ocpp_server_s_charger_reconnects_and_its_session_ends_once(si
     wait_until(f"{moved} on server 1", lambda: site.holder(moved) == 1 and charger.boots == 2)
     reconnected_s = time.monotonic() - stopping_at
     print(
-        f"\n[scale-out] OCPP server 0 stopped (exited {exited_s:.2f} s after SIGTERM): its "
-        f"charger booted on server 1 {reconnected_s:.2f} s after SIGTERM; HAProxy marked it "
-        f"DOWN {noticed_s:.2f} s after"
+        f"\n[scale-out] OCPP server 0 stopped (exited {exited_s:.2f} s after SIGTERM): "
+        f"HAProxy marked it DOWN {noticed_s:.2f} s after; its charger was booted on server 1 "
+        f"by {reconnected_s:.2f} s"
     )
     assert charger.connections == 2  # one reconnection, through the balancer
     assert charger.transaction_id == transaction  # still the same transaction
