@@ -81,6 +81,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # is an import upload (16 MB of files, base64 in the callback's JSON: about 22 MB).
         "MAX_CONTENT_LENGTH": 24 * 1024 * 1024,
         "DB_RETRY_S": DEFAULT_DB_RETRY_S,
+        # Where browser import uploads wait between the check and the import; several app
+        # instances need one folder they all see (deploy/README.md). Empty: INSTANCE/imports.
+        "IMPORT_UPLOAD_FOLDER": os.environ.get("POLARIS_IMPORT_UPLOAD_FOLDER", ""),
         # Who owns the OCPI CDRs of /export/cdrs.json (data.exchange.cdrs). No country: the
         # country of the operator's time zone.
         "OCPI_COUNTRY_CODE": os.environ.get("POLARIS_OCPI_COUNTRY_CODE", ""),

@@ -79,7 +79,7 @@ import data.ocpp.reservations as ocpp_reservations
 from data.accounts.passwords import verify_password
 from data.chargers.status import OFFLINE_AFTER_SECONDS
 from data.charging.booking import release_no_shows
-from data.core.db import Database
+from data.core.db import Database, database_problem
 from data.core.models import CommandStatus
 from data.uptime.live import open_offline_outages
 from data.uptime.stored import fill_operator_months
@@ -88,6 +88,9 @@ log = logging.getLogger("polaris.ocpp")
 
 SUBPROTOCOL = "ocpp1.6"
 PATH_PREFIX = "/ocpp/"
+# Plain HTTP on the same port: the load balancer's health check (``_health``).
+HEALTH_PATH = "/healthz"
+HEALTH_TIMEOUT_S = 3.0
 REALM = "Polaris Express OCPP"
 DEFAULT_HEARTBEAT_INTERVAL_S = 300
 DEFAULT_RESERVE_LEAD = timedelta(minutes=10)
@@ -223,6 +226,8 @@ class CentralSystem:
     async def process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        if request.path.split("?", 1)[0] == HEALTH_PATH:
+            return await self._health(connection)
         charger_id = charger_id_from_path(request.path)
         if charger_id is None:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Connect to /ocpp/<charger id>\n")
@@ -249,6 +254,26 @@ class CentralSystem:
         with suppress(KeyError, ValueError):  # already forgotten after a minute: nothing to do
             self._auth_failures[address].remove(attempt)  # the right password is no guess
         return None
+
+    async def _health(self, connection: ServerConnection) -> Response:
+        """``GET /healthz`` over plain HTTP (a load balancer's check): 200 when this process
+        can use its database, else 503 with a plain reason; JSON both ways."""
+        loop = asyncio.get_running_loop()
+        try:
+            problem = await asyncio.wait_for(
+                loop.run_in_executor(self._executor, database_problem, self.db),
+                HEALTH_TIMEOUT_S,
+            )
+        except TimeoutError:
+            problem = "database did not answer in time"
+        except RuntimeError:  # the executor is shutting down: this process is stopping
+            problem = "stopping"
+        status = http.HTTPStatus.OK if problem is None else http.HTTPStatus.SERVICE_UNAVAILABLE
+        body = {"status": "ok"} if problem is None else {"status": "unavailable", "reason": problem}
+        response = connection.respond(status, json.dumps(body) + "\n")
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "application/json"
+        return response
 
     def _count_attempt(self, address: str) -> float | None:
         """Count a password attempt from ``address`` before it is checked, or None when the
