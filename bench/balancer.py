@@ -303,14 +303,16 @@ def web_part(
     from deploy.local import Stack
 
     app = bench_app(url)
+    db = Database(url)  # only to find PostgreSQL's backends on it
     out = []
     for apps in instances:
         workdir = Path(tempfile.mkdtemp(prefix=f"polaris-balancer-web{apps}-"))
         try:
-            with Stack(url, apps=apps, ocpp=1, base_port=base_port, workdir=workdir) as stack:
+            with Stack(url, apps=apps, ocpp=0, base_port=base_port, workdir=workdir) as stack:
                 _step(f"HAProxy and {apps} app instance(s) up on {stack.balancer_url}")
                 pids = _stack_pids(stack)
                 before = {name: sum(_tree_cpu_s(p) for p in ps) for name, ps in pids.items()}
+                pg_before = _postgres_cpu_s(db)
                 own_before = _own_cpu_s()
                 errors: list[str] = []
                 warmup = min(2.0, seconds)
@@ -323,6 +325,10 @@ def web_part(
                     name: round(sum(_tree_cpu_s(p) for p in ps) - before[name], 1)
                     for name, ps in pids.items()
                 }
+                pg_after = _postgres_cpu_s(db)
+                cpu["postgresql"] = round(
+                    sum(v - pg_before.get(pid, 0.0) for pid, v in pg_after.items()), 1
+                )
                 cpu["bench"] = round(_own_cpu_s() - own_before, 1)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -344,18 +350,20 @@ def web_part(
                 "run_s": round(elapsed, 1),
             }
         )
+    db.engine.dispose()
     return out
 
 
 def _stack_pids(stack: Any) -> dict[str, list[int]]:
-    """The processes to charge CPU to: each app instance (with its workers) and HAProxy, as far
-    as the stack says (``app_pids`` / ``haproxy_pid`` when it has them)."""
+    """The processes to charge CPU to: each app instance (gunicorn; its workers are added by
+    ``_tree_cpu_s``) and HAProxy. ``Stack`` keeps them private; a missing one is left out."""
     pids: dict[str, list[int]] = {}
-    for k, pid in enumerate(getattr(stack, "app_pids", []) or []):
-        pids[f"app{k}"] = [pid]
-    haproxy = getattr(stack, "haproxy_pid", None)
-    if haproxy:
-        pids["haproxy"] = [haproxy]
+    for k, process in enumerate(getattr(stack, "_apps", [])):
+        if process is not None:
+            pids[f"app{k}"] = [process.popen.pid]
+    haproxy = getattr(stack, "_haproxy", None)
+    if haproxy is not None:
+        pids["haproxy"] = [haproxy.popen.pid]
     return pids
 
 
@@ -386,7 +394,7 @@ def run(
     web_seconds: float = 20,
     instances: list[int] | None = None,
     skip: set[str] | None = None,
-    base_port: int = 18000,
+    base_port: int = 28000,
     json_path: str | None = None,
 ) -> dict[str, Any]:
     skip = skip or set()
@@ -486,7 +494,11 @@ def print_figures(r: dict[str, Any]) -> None:
             f"{w['failed_requests']}"
             + (f" (e.g. {w['failed_example']})" if w["failed_requests"] else ""),
         )
-        add("web: CPU", ", ".join(f"{k} {v} s" for k, v in w["cpu_s"].items()))
+        add(
+            "web: CPU",
+            ", ".join(f"{k} {v} s" for k, v in w["cpu_s"].items())
+            + f" over {w['run_s']} s (sign-in and warm-up included)",
+        )
     print_rows(rows)
 
 
@@ -508,7 +520,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--apps", type=int, action="append", help="app instance counts to measure (1 and 2)"
     )
-    parser.add_argument("--base-port", type=int, default=18000, help="the stack's ports (18000)")
+    parser.add_argument("--base-port", type=int, default=28000, help="the stack's ports (28000)")
     parser.add_argument("--skip", action="append", default=[], choices=("ocpp", "web"))
     parser.add_argument("--json", help="write the figures to this file as JSON")
 
