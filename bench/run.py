@@ -565,9 +565,14 @@ async def _drive(
     signed_in = asyncio.Event()
     ready: list[str] = []
 
+    # Two sign-ins at a time: a burst of argon2 checks can hold every thread of an instance
+    # longer than a balancer's health check waits (bench/balancer.py).
+    sign_ins = asyncio.Semaphore(2)
+
     async def user(email: str) -> None:
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(base, cookie_jar=jar) as http:
+            await sign_ins.acquire()  # released once signed in
             page = await (await http.get("/login")).text()
             token = re.search(r'name="csrf_token" value="([^"]+)"', page)
             if token is None:
@@ -579,6 +584,7 @@ async def _drive(
             )
             await (await http.get("/switch")).read()
             csrf = next(c.value for c in jar if c.key == "_csrf_token")
+            sign_ins.release()
             headers = {"X-CSRFToken": csrf, "Content-Type": "application/json"}
             ready.append(email)
             if len(ready) == len(emails):
