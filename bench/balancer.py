@@ -197,6 +197,7 @@ async def _drive_chargers(
     interval_s: float,
     servers: Servers,
     db: Database,
+    haproxy_pid: int | None = None,
 ) -> dict[str, Any]:
     fleet = Fleet()
     ready: list[str] = []
@@ -213,6 +214,7 @@ async def _drive_chargers(
     await loop.run_in_executor(None, servers.take)  # start the servers' counts over
     cpu_before = (servers.cpu_s(), await loop.run_in_executor(None, _postgres_cpu_s, db))
     own_before = _own_cpu_s()
+    haproxy_before = (_cpu_s(haproxy_pid) or 0.0) if haproxy_pid else 0.0
     window_began = time.perf_counter()
     fleet.stop_at = window_began + seconds
     fleet.started.set()
@@ -220,6 +222,7 @@ async def _drive_chargers(
     stats = await loop.run_in_executor(None, servers.take)
     window_s = time.perf_counter() - window_began
     own_s = _own_cpu_s() - own_before
+    haproxy_s = (_cpu_s(haproxy_pid) or 0.0) - haproxy_before if haproxy_pid else None
     pg_after = await loop.run_in_executor(None, _postgres_cpu_s, db)
     server_cpu = [a - b for a, b in zip(servers.cpu_s(), cpu_before[0], strict=True)]
     pg_s = sum(cpu - cpu_before[1].get(pid, 0.0) for pid, cpu in pg_after.items())
@@ -258,19 +261,58 @@ async def _drive_chargers(
             "ocpp_servers": round(sum(server_cpu), 1),
             "postgresql": round(pg_s, 1),
             "bench": round(own_s, 1),
+            "haproxy": None if haproxy_s is None else round(haproxy_s, 1),
         },
     }
 
 
-def ocpp_part(url: str, chargers: int, seconds: float, interval_s: float) -> dict[str, Any]:
+def ocpp_part(
+    url: str,
+    chargers: int,
+    seconds: float,
+    interval_s: float,
+    via_balancer: bool = False,
+    base_port: int = 28000,
+) -> dict[str, Any]:
+    """Direct: charger ``i`` on server ``i % 2``. ``via_balancer``: the two servers and HAProxy
+    of a ``deploy.local.Stack``, every charger on its one URL (HAProxy's ``leastconn`` splits)."""
     url = normalise_url(url)
-    _raise_open_files(2 * chargers + 1000)
+    _raise_open_files(4 * chargers + 1000)
     build_database(url, chargers)
     logdir = Path(tempfile.mkdtemp(prefix="polaris-balancer-bench-"))
+    db = Database(url)
+    try:
+        if via_balancer:
+            from deploy.local import Stack
+
+            with Stack(url, apps=0, ocpp=INSTANCES, base_port=base_port, workdir=logdir) as stack:
+                _step(f"HAProxy and {INSTANCES} OCPP servers up; connecting {chargers:,} chargers")
+                servers = Servers(
+                    [process.popen for process in stack._ocpp if process is not None],
+                    [logdir / f"ocpp{k}.log" for k in range(INSTANCES)],
+                )
+                haproxy = stack._haproxy.popen.pid if stack._haproxy is not None else None
+                result = asyncio.run(
+                    _drive_chargers(
+                        [stack.ocpp_url], chargers, seconds, interval_s, servers, db, haproxy
+                    )
+                )
+        else:
+            result = _ocpp_direct(url, chargers, seconds, interval_s, logdir, db)
+    finally:
+        db.engine.dispose()
+        drop_database(url)
+    shutil.rmtree(logdir, ignore_errors=True)
+    result["via"] = "HAProxy" if via_balancer else "direct"
+    return result
+
+
+def _ocpp_direct(
+    url: str, chargers: int, seconds: float, interval_s: float, logdir: Path, db: Database
+) -> dict[str, Any]:
     logs = [logdir / f"ocpp-{k}.log" for k in range(INSTANCES)]
     ports = [export_bench.free_port() for _ in range(INSTANCES)]
     processes: list[subprocess.Popen[bytes]] = []
-    db = Database(url)
     try:
         for port, log in zip(ports, logs, strict=True):
             processes.append(start_ocpp_server(url, port, log))
@@ -278,16 +320,11 @@ def ocpp_part(url: str, chargers: int, seconds: float, interval_s: float) -> dic
             wait_for_port(port, process, log)
         _step(f"{INSTANCES} OCPP servers up; connecting {chargers:,} chargers")
         urls = [f"ws://127.0.0.1:{port}/ocpp" for port in ports]
-        result = asyncio.run(
-            _drive_chargers(urls, chargers, seconds, interval_s, Servers(processes, logs), db)
-        )
+        servers = Servers(processes, logs)
+        return asyncio.run(_drive_chargers(urls, chargers, seconds, interval_s, servers, db))
     finally:
         for process in processes:
             _stop(process)
-        db.engine.dispose()
-        drop_database(url)
-    shutil.rmtree(logdir, ignore_errors=True)
-    return result
 
 
 # --- Web: the app behind HAProxy, one instance then two ------------------------------------------
@@ -396,6 +433,7 @@ def run(
     skip: set[str] | None = None,
     base_port: int = 28000,
     json_path: str | None = None,
+    via_balancer: bool = False,
 ) -> dict[str, Any]:
     skip = skip or set()
     results: dict[str, Any] = {
@@ -405,7 +443,9 @@ def run(
         "web": None,
     }
     if "ocpp" not in skip:
-        results["ocpp"] = ocpp_part(ocpp_url or default_ocpp_url(), chargers, seconds, interval_s)
+        results["ocpp"] = ocpp_part(
+            ocpp_url or default_ocpp_url(), chargers, seconds, interval_s, via_balancer, base_port
+        )
         _step("OCPP part done")
     if "web" not in skip:
         if not database_url:
@@ -438,6 +478,7 @@ def print_figures(r: dict[str, Any]) -> None:
         add(
             "ocpp: setup",
             f"{o['connected']:,} of {o['chargers']:,} chargers over {INSTANCES} OCPP servers "
+            f"({o['via']}) "
             f"(connected, booted, transaction started in {o['connect_s']} s), "
             f"{o['window_s']} s measured",
         )
@@ -476,8 +517,9 @@ def print_figures(r: dict[str, Any]) -> None:
             " / ".join(
                 f"server {k} {p['cpu_s']} s ({p['cpu_share']:.0%})" for k, p in enumerate(per)
             )
-            + f"; PostgreSQL {cpu['postgresql']} s; the bench (chargers) {cpu['bench']} s "
-            f"over {o['window_s']} s",
+            + f"; PostgreSQL {cpu['postgresql']} s; the bench (chargers) {cpu['bench']} s; "
+            + (f"HAProxy {cpu['haproxy']} s " if cpu.get("haproxy") is not None else "")
+            + f"over {o['window_s']} s",
         )
     for w in r["web"] or []:
         n = w["apps"]
@@ -515,6 +557,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--interval", type=float, default=10, help="seconds between a charger's messages (10)"
     )
+    parser.add_argument(
+        "--ocpp-via-balancer",
+        action="store_true",
+        help="chargers connect through HAProxy (deploy.local.Stack) instead of to each server",
+    )
     parser.add_argument("--users", type=int, default=16, help="simulated drivers, web part (16)")
     parser.add_argument("--web-seconds", type=float, default=20, help="web window, each (20)")
     parser.add_argument(
@@ -538,6 +585,7 @@ def run_from_args(args: argparse.Namespace) -> dict[str, Any]:
         set(args.skip),
         args.base_port,
         args.json,
+        args.ocpp_via_balancer,
     )
 
 
