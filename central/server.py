@@ -44,6 +44,7 @@ import logging
 import math
 import os
 import secrets
+import signal
 import socket
 import time
 from collections import deque
@@ -101,6 +102,7 @@ DEFAULT_OUTAGE_SWEEP_S = 30.0
 AUTH_FAILURES_PER_MINUTE = 10
 # Commands claimed per database round trip; a full batch is followed by another at once.
 CLAIM_BATCH = 200
+STATS_PREFIX = "handling stats: "  # SIGUSR1 prints this, then the figures as JSON
 T = TypeVar("T")
 
 
@@ -132,6 +134,20 @@ class HandlingStats:
         if not values:
             return 0.0
         return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+    def take(self) -> dict[str, float]:
+        """The figures since the last ``take`` (messages, errors, latency p50/p95/p99 in ms),
+        and start over: a running ``ocpp-server`` logs them on SIGUSR1 (bench/balancer.py)."""
+        figures = {
+            "handled": self.handled,
+            "errors": self.errors,
+            "p50_ms": round(self.percentile_ms(0.50), 2),
+            "p95_ms": round(self.percentile_ms(0.95), 2),
+            "p99_ms": round(self.percentile_ms(0.99), 2),
+        }
+        self.handled = self.errors = 0
+        self.latencies_s.clear()
+        return figures
 
 
 class CentralSystem:
@@ -570,7 +586,13 @@ class CentralSystem:
 
     async def serve_forever(self, host: str, port: int) -> None:
         async with self.running(host, port) as server:
+            with suppress(NotImplementedError, RuntimeError):  # no signals: not the main thread
+                asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self._log_stats)
             await server.serve_forever()
+
+    def _log_stats(self) -> None:
+        # One line a benchmark (or an operator) can read from the log, then the counts restart.
+        print(f"{STATS_PREFIX}{json.dumps(self.stats.take())}", flush=True)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
