@@ -43,6 +43,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    inspect,
     literal,
     literal_column,
     select,
@@ -559,6 +560,8 @@ def refill_rollups(bind: Session | Connection) -> int:
     operator's zone, UTC without one); returns the quarters' rows."""
     quarters = refill_usage_quarters(bind)
     refill_charger_usage(bind)
-    zone = bind.execute(select(Operator.timezone).order_by(Operator.id).limit(1)).scalar()
-    refill_account_days(bind, ZoneInfo(zone or "UTC"))
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    if inspect(connection).has_table("account_days"):  # not on a schema before 0031
+        zone = bind.execute(select(Operator.timezone).order_by(Operator.id).limit(1)).scalar()
+        refill_account_days(bind, ZoneInfo(zone or "UTC"))
     return quarters
