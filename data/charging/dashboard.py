@@ -460,8 +460,10 @@ def _usage_from_days(
     if not stored_runs_match(window, stored):
         return None
     per_day = {r.day: r for r in rows if r.kind == _DAY_ROW}
+    # int / int is the correctly rounded double of wh / 1000, as float(Decimal) of the scan's
+    # 3-decimal sum is: the same float, without a Decimal per day.
     energy = [
-        kwh_figure(from_milli(per_day[n].energy_wh)) if n in per_day else 0.0
+        per_day[n].energy_wh / 1000 if n in per_day else 0.0
         for n in range(window.first, window.end)
     ]
     costs = [from_milli(r.cost_milli) for r in per_day.values() if r.costed]
