@@ -213,13 +213,7 @@ def refill_account_days(bind: Session | Connection, tz: ZoneInfo) -> int:
 def refill_sql(postgresql: bool) -> str:
     """The recount of ``account_days`` from ``sessions`` and ``account_day_zone``."""
     if postgresql:
-        epoch = _PG_EPOCH
-        day = "floor((extract(epoch FROM s.started_at) + z.offset_s) / 86400)::bigint"
-        milli = "round({} * 1000)::bigint"
-        zone = (
-            "CROSS JOIN LATERAL (SELECT offset_s FROM account_day_zone "
-            f"WHERE start_s <= {epoch} ORDER BY start_s DESC LIMIT 1) AS z"
-        )
+        return _PG_REFILL
     else:
         epoch = _LITE_EPOCH
         local = f"({epoch} + z.offset_s)"
@@ -236,6 +230,47 @@ def refill_sql(postgresql: bool) -> str:
         f"FROM sessions s {zone} WHERE s.energy_disputed_at IS NULL "
         "GROUP BY 1, 2 ORDER BY 1, 2"
     )
+
+
+# PostgreSQL: a probe of account_day_zone per session (what the triggers do) costs more than the
+# rest of the recount, so the offset comes by hash join on the session's UTC day: the offset in
+# force at that day's start (one probe per day from 1970 to 2100) and the change inside that day,
+# if any (zone_runs finds at most one a day). Days outside those years probe as the triggers do.
+# The day is the UTC day moved by the offset (|offset| < 1 day): dates, no numeric per row.
+_PG_REFILL = f"""
+INSERT INTO account_days (account_id, day, sessions, energy_wh, cost_milli, costed)
+WITH days AS (
+    SELECT g AS utc_day, (
+        SELECT offset_s FROM account_day_zone WHERE start_s <= g::bigint * 86400
+        ORDER BY start_s DESC LIMIT 1
+    ) AS offset_s
+    FROM generate_series({(date(FIRST_YEAR, 1, 1) - EPOCH_DAY).days},
+                         {(date(END_YEAR, 1, 1) - EPOCH_DAY).days}) AS g
+), changes AS (
+    SELECT floor(start_s / 86400.0)::int AS utc_day, to_timestamp(start_s) AS at, offset_s
+    FROM account_day_zone WHERE start_s > {SINCE_EVER}
+), placed AS (
+    SELECT s.account_id, s.energy_kwh, s.cost_total, u.utc_day,
+           date_part('epoch', (s.started_at AT TIME ZONE 'UTC')::time) AS second_of_day,
+           coalesce(
+               CASE WHEN s.started_at >= c.at THEN c.offset_s ELSE d.offset_s END,
+               (SELECT offset_s FROM account_day_zone WHERE start_s <= {_PG_EPOCH}
+                ORDER BY start_s DESC LIMIT 1)
+           ) AS offset_s
+    FROM sessions s
+    CROSS JOIN LATERAL (
+        SELECT (s.started_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01' AS utc_day
+    ) AS u
+    LEFT JOIN days d ON d.utc_day = u.utc_day
+    LEFT JOIN changes c ON c.utc_day = u.utc_day
+    WHERE s.energy_disputed_at IS NULL
+)
+SELECT account_id,
+       utc_day + CASE WHEN second_of_day + offset_s < 0 THEN -1
+                      WHEN second_of_day + offset_s >= 86400 THEN 1 ELSE 0 END,
+       count(*), sum(round(energy_kwh * 1000)::bigint),
+       coalesce(sum(round(cost_total * 1000)::bigint), 0), count(cost_total)
+FROM placed GROUP BY 1, 2 ORDER BY 1, 2"""
 
 
 def row_figures(row: Any) -> DayFigures:
