@@ -121,7 +121,8 @@ def day_window(period: Period) -> DayWindow | None:
     """``period`` as days of ``account_days``, or None when that would not be exact (outside
     1970-2100, or a local day that is not one run of instants under the zone's runs)."""
     tz = period.tz
-    if not period.days:
+    zone = getattr(tz, "key", None)  # a fixed ``datetime.timezone`` has no name to match
+    if not period.days or not isinstance(zone, str):
         return None
     lo_at, hi_at = period.start_utc - MARGIN, period.end_utc + MARGIN
     if lo_at.year < FIRST_YEAR or hi_at.year >= END_YEAR:
@@ -154,7 +155,7 @@ def day_window(period: Period) -> DayWindow | None:
         (period.end_day - EPOCH_DAY).days,
         lo,
         hi,
-        tz.key,
+        zone,
         tuple(runs),
     )
 
