@@ -32,7 +32,6 @@ import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
@@ -163,14 +162,6 @@ def day_window(period: Period) -> DayWindow | None:
 # --- the figures ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DayFigures:
-    sessions: int
-    energy_wh: int
-    cost_milli: int
-    costed: int  # sessions with a stored cost
-
-
 def stored_runs_match(window: DayWindow, stored: list[tuple[int, int, str]]) -> bool:
     """The runs the database read for the window (``(start_s, offset_s, zone)``) are the ones
     ``zoneinfo`` gives now."""
@@ -198,6 +189,9 @@ def refill_account_days(bind: Session | Connection, tz: ZoneInfo) -> int:
     dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
     postgresql = dialect.name == "postgresql"
     if postgresql:
+        # A recount of millions of sessions outlasts a request's statement timeout (seconds
+        # per million; bench/README.md): it must finish, or the zone change fails with it.
+        bind.execute(text("SET LOCAL statement_timeout = 0"))
         bind.execute(text("LOCK TABLE sessions IN SHARE MODE"))
         bind.execute(text("TRUNCATE account_days, account_day_zone"))
     else:
@@ -215,15 +209,14 @@ def refill_sql(postgresql: bool) -> str:
     """The recount of ``account_days`` from ``sessions`` and ``account_day_zone``."""
     if postgresql:
         return _PG_REFILL
-    else:
-        epoch = _LITE_EPOCH
-        local = f"({epoch} + z.offset_s)"
-        day = f"({local} / 86400 - ({local} % 86400 < 0))"
-        milli = "CAST(round({} * 1000) AS INTEGER)"
-        zone = (
-            "JOIN account_day_zone z ON z.start_s = "
-            f"(SELECT max(start_s) FROM account_day_zone WHERE start_s <= {epoch})"
-        )
+    epoch = _LITE_EPOCH
+    local = f"({epoch} + z.offset_s)"
+    day = f"({local} / 86400 - ({local} % 86400 < 0))"
+    milli = "CAST(round({} * 1000) AS INTEGER)"
+    zone = (
+        "JOIN account_day_zone z ON z.start_s = "
+        f"(SELECT max(start_s) FROM account_day_zone WHERE start_s <= {epoch})"
+    )
     return (
         "INSERT INTO account_days (account_id, day, sessions, energy_wh, cost_milli, costed) "
         f"SELECT s.account_id, {day}, count(*), sum({milli.format('s.energy_kwh')}), "
@@ -272,12 +265,3 @@ SELECT account_id,
        count(*), sum(round(energy_kwh * 1000)::bigint),
        coalesce(sum(round(cost_total * 1000)::bigint), 0), count(cost_total)
 FROM placed GROUP BY 1, 2 ORDER BY 1, 2"""
-
-
-def row_figures(row: Any) -> DayFigures:
-    return DayFigures(
-        int(row.sessions or 0),
-        int(row.energy_wh or 0),
-        int(row.cost_milli or 0),
-        int(row.costed or 0),
-    )
