@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
         "--skip",
         action="append",
         default=[],
-        choices=("throughput", "export", "admin"),
+        choices=("throughput", "export", "admin", "pages"),
         help="leave a part out (figures become null)",
     )
     commands_parser = commands.add_parser(

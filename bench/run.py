@@ -1040,6 +1040,16 @@ def run(
         }
 
     step("naive")
+    from bench import pages_bench  # it imports this module
+
+    results["pages"] = (
+        None
+        if "pages" in skip
+        else pages_bench.page_figures(
+            app, url, LOGINS, {who: ids[email] for who, email in LOGINS.items()}, repeat
+        )
+    )
+    step("pages heavy and light")
     heavy = drivers["heavy"]
     poll_calls: list[list[Call]] = []
     for _ in range(WARM_UP_LOADS):
@@ -1119,6 +1129,9 @@ def print_table(r: dict[str, Any]) -> None:
     add("dashboard / floor (heavy)", ratios["dashboard_over_floor"], TARGETS["dashboard / floor"])
     add("  against the floor in turns", ratios["dashboard_over_floor_in_turns"])
     add("naive / ours (heavy)", ratios["naive_over_ours"], TARGETS["naive / ours"])
+    from bench.pages_bench import table_rows
+
+    rows.extend(table_rows(r.get("pages")))
     p = r["poll_ms"]
     add(
         "poll_ms",

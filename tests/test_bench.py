@@ -88,6 +88,12 @@ JSON_KEYS = [
     "ratios.dashboard_over_floor",
     "ratios.dashboard_over_floor_in_turns",
     "ratios.naive_over_ours",
+    *(
+        f"pages.{part}"
+        for view in ("dashboard_current", "dashboard_previous", "dashboard_year")
+        + ("sessions", "receipt", "uptime")
+        for part in (f"views_ms.{view}.heavy.p50", f"views_ms.{view}.light.p95", f"ratios.{view}")
+    ),
 ]
 TABLE_ROWS = [
     "dashboard_ms.light",
@@ -101,6 +107,12 @@ TABLE_ROWS = [
     "dashboard / floor (heavy)",
     "against the floor in turns",
     "naive / ours (heavy)",
+    "view dashboard_current heavy / light",
+    "view dashboard_previous heavy / light",
+    "view dashboard_year heavy / light",
+    "view sessions heavy / light",
+    "view receipt heavy / light",
+    "view uptime heavy / light",
     "poll_ms",
     "throughput",
     "admin_ms.fleet_page",
