@@ -12,6 +12,7 @@ from typing import Any
 import click
 import dash
 from flask import Flask, Response, send_file
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth import install_auth
 from central.cli import register_ocpp_cli
@@ -38,6 +39,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_config(config)
     server = Flask(__name__, static_folder=None, instance_path=str(ROOT / "instance"))
     server.config.update(settings)
+    if settings["PROXY_COUNT"]:
+        # Behind a balancer (deploy/haproxy.cfg): the person's address and scheme from the
+        # headers the trusted proxies added, the last ``n`` of each (earlier ones are the
+        # client's own and could be forged).
+        proxies = settings["PROXY_COUNT"]
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     server.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

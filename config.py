@@ -81,6 +81,13 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # is an import upload (16 MB of files, base64 in the callback's JSON: about 22 MB).
         "MAX_CONTENT_LENGTH": 24 * 1024 * 1024,
         "DB_RETRY_S": DEFAULT_DB_RETRY_S,
+        # Where browser import uploads wait between the check and the import; several app
+        # instances need one folder they all see (deploy/README.md). Empty: INSTANCE/imports.
+        "IMPORT_UPLOAD_FOLDER": os.environ.get("POLARIS_IMPORT_UPLOAD_FOLDER", ""),
+        # How many proxies (HAProxy: 1) in front of the app add X-Forwarded-For/-Proto. 0: the
+        # headers are ignored (anyone could send them); then every person behind a balancer has
+        # its address, and sign-in limits per address become per email.
+        "PROXY_COUNT": os.environ.get("POLARIS_PROXY_COUNT", "0"),
         # Who owns the OCPI CDRs of /export/cdrs.json (data.exchange.cdrs). No country: the
         # country of the operator's time zone.
         "OCPI_COUNTRY_CODE": os.environ.get("POLARIS_OCPI_COUNTRY_CODE", ""),
@@ -112,7 +119,22 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     config["SMTP_PORT"], config["SMTP_TLS"] = _smtp(config["SMTP_PORT"], config["SMTP_TLS"])
     _webhook(config["ALERT_WEBHOOK_URL"], config["ALERT_WEBHOOK_SECRET"])
     config["PUBLIC_URL"] = _public_url(config["PUBLIC_URL"])
+    config["PROXY_COUNT"] = _proxy_count(config["PROXY_COUNT"])
     return config
+
+
+MAX_PROXIES = 5
+
+
+def _proxy_count(value: object) -> int:
+    """0 to ``MAX_PROXIES`` trusted proxies; anything else stops the start plainly."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) > MAX_PROXIES:
+        raise ConfigError(
+            f"POLARIS_PROXY_COUNT must be a whole number from 0 to {MAX_PROXIES} (got "
+            f"{text[:40]!r}): the proxies in front of the app, 1 behind HAProxy"
+        )
+    return int(text)
 
 
 SMTP_TLS_MODES = ("starttls", "ssl", "none")

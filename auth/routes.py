@@ -15,6 +15,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -34,6 +35,7 @@ from auth.accounts import (
 )
 from auth.attempts import AttemptCounter, Refused
 from data.accounts.passwords import hash_password, needs_rehash, verify_password
+from data.core.db import database_problem
 from data.core.models import User
 from web.db import session_scope
 
@@ -172,7 +174,17 @@ def auth_blueprint(limiter: Limiter) -> Blueprint:
         return page, 401 if error else 200
 
     @bp.route("/healthz")
-    def healthz() -> Response:
-        return Response("ok\n", mimetype="text/plain")
+    def healthz() -> tuple[Response, int]:
+        """Readiness for a load balancer: 200 when this process can use its database, else 503
+        with a plain reason (JSON both ways); no sign-in, no traceback."""
+        start_up = current_app.extensions.get("polaris_start_up")
+        if start_up is not None and not start_up.ready:
+            start_up.retry()  # at most every DB_RETRY_S, one thread at a time
+            if not start_up.ready:
+                return jsonify(status="unavailable", reason="database not ready yet"), 503
+        problem = database_problem(current_app.extensions["polaris_db"])
+        if problem is not None:
+            return jsonify(status="unavailable", reason=problem), 503
+        return jsonify(status="ok"), 200
 
     return bp

@@ -1,4 +1,4 @@
-"""``python -m bench build|run|commands``: see bench/README.md."""
+"""``python -m bench build|run|commands|balancer``: see bench/README.md."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
         "--skip",
         action="append",
         default=[],
-        choices=("throughput", "export", "admin"),
+        choices=("throughput", "export", "admin", "pages"),
         help="leave a part out (figures become null)",
     )
     commands_parser = commands.add_parser(
@@ -32,11 +32,20 @@ def main(argv: list[str] | None = None) -> None:
     from bench.command_latency import add_arguments
 
     add_arguments(commands_parser)
+    balancer_parser = commands.add_parser(
+        "balancer",
+        help="throughput: 2 OCPP servers, and the app behind HAProxy with 1 and 2 instances",
+    )
+    from bench import balancer
+
+    balancer.add_arguments(balancer_parser)
     args = parser.parse_args(argv)
     if args.command == "commands":
         from bench.command_latency import run_from_args
 
         run_from_args(args)
+    elif args.command == "balancer":
+        balancer.run_from_args(args)
     elif args.command == "build":
         from bench.build import build as build_database
 

@@ -481,7 +481,8 @@ def build(url: str, scale_factor: float = 1.0, out: TextIO = sys.stderr) -> dict
         progress.step(f"{scale.reservations + 2:,} reservations")
     _run_parallel(url, rebuilds, progress)
     _run_parallel(url, references, progress)
-    # The load ran with triggers off, so the rollups (migrations 0008, 0009) are counted here.
+    # The load ran with triggers off, so the rollups (migrations 0008, 0009, 0031) are counted
+    # here.
     db = Database(url, statement_timeout_ms=0)
     with db.engine.begin() as sa_conn:
         quarters = refill_rollups(sa_conn)

@@ -84,6 +84,9 @@ def ocpp_server(
     """Run the OCPP 1.6J central system: chargers connect to ws://HOST:PORT/ocpp/<charger id>."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("ocpp").setLevel(logging.WARNING)  # it logs every message at INFO
+    # It logs every connection at INFO: two lines per load balancer health check (several a
+    # second). Chargers' connections are logged by polaris.ocpp.
+    logging.getLogger("websockets.server").setLevel(logging.WARNING)
     central = CentralSystem(
         get_db(),
         heartbeat_interval_s=heartbeat_interval,

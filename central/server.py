@@ -39,10 +39,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import http
+import json
 import logging
 import math
 import os
 import secrets
+import signal
 import socket
 import time
 from collections import deque
@@ -77,7 +79,7 @@ import data.ocpp.reservations as ocpp_reservations
 from data.accounts.passwords import verify_password
 from data.chargers.status import OFFLINE_AFTER_SECONDS
 from data.charging.booking import release_no_shows
-from data.core.db import Database
+from data.core.db import Database, database_problem
 from data.core.models import CommandStatus
 from data.uptime.live import open_offline_outages
 from data.uptime.stored import fill_operator_months
@@ -86,6 +88,9 @@ log = logging.getLogger("polaris.ocpp")
 
 SUBPROTOCOL = "ocpp1.6"
 PATH_PREFIX = "/ocpp/"
+# Plain HTTP on the same port: the load balancer's health check (``_health``).
+HEALTH_PATH = "/healthz"
+HEALTH_TIMEOUT_S = 3.0
 REALM = "Polaris Express OCPP"
 DEFAULT_HEARTBEAT_INTERVAL_S = 300
 DEFAULT_RESERVE_LEAD = timedelta(minutes=10)
@@ -97,6 +102,7 @@ DEFAULT_OUTAGE_SWEEP_S = 30.0
 AUTH_FAILURES_PER_MINUTE = 10
 # Commands claimed per database round trip; a full batch is followed by another at once.
 CLAIM_BATCH = 200
+STATS_PREFIX = "handling stats: "  # SIGUSR1 prints this, then the figures as JSON
 T = TypeVar("T")
 
 
@@ -128,6 +134,20 @@ class HandlingStats:
         if not values:
             return 0.0
         return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+    def take(self) -> dict[str, float]:
+        """The figures since the last ``take`` (messages, errors, latency p50/p95/p99 in ms),
+        and start over: a running ``ocpp-server`` logs them on SIGUSR1 (bench/balancer.py)."""
+        figures = {
+            "handled": self.handled,
+            "errors": self.errors,
+            "p50_ms": round(self.percentile_ms(0.50), 2),
+            "p95_ms": round(self.percentile_ms(0.95), 2),
+            "p99_ms": round(self.percentile_ms(0.99), 2),
+        }
+        self.handled = self.errors = 0
+        self.latencies_s.clear()
+        return figures
 
 
 class CentralSystem:
@@ -206,6 +226,8 @@ class CentralSystem:
     async def process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        if request.path.split("?", 1)[0] == HEALTH_PATH:
+            return await self._health(connection)
         charger_id = charger_id_from_path(request.path)
         if charger_id is None:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Connect to /ocpp/<charger id>\n")
@@ -232,6 +254,26 @@ class CentralSystem:
         with suppress(KeyError, ValueError):  # already forgotten after a minute: nothing to do
             self._auth_failures[address].remove(attempt)  # the right password is no guess
         return None
+
+    async def _health(self, connection: ServerConnection) -> Response:
+        """``GET /healthz`` over plain HTTP (a load balancer's check): 200 when this process
+        can use its database, else 503 with a plain reason; JSON both ways."""
+        loop = asyncio.get_running_loop()
+        try:
+            problem = await asyncio.wait_for(
+                loop.run_in_executor(self._executor, database_problem, self.db),
+                HEALTH_TIMEOUT_S,
+            )
+        except TimeoutError:
+            problem = "database did not answer in time"
+        except RuntimeError:  # the executor is shutting down: this process is stopping
+            problem = "stopping"
+        status = http.HTTPStatus.OK if problem is None else http.HTTPStatus.SERVICE_UNAVAILABLE
+        body = {"status": "ok"} if problem is None else {"status": "unavailable", "reason": problem}
+        response = connection.respond(status, json.dumps(body) + "\n")
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "application/json"
+        return response
 
     def _count_attempt(self, address: str) -> float | None:
         """Count a password attempt from ``address`` before it is checked, or None when the
@@ -544,7 +586,13 @@ class CentralSystem:
 
     async def serve_forever(self, host: str, port: int) -> None:
         async with self.running(host, port) as server:
+            with suppress(NotImplementedError, RuntimeError):  # no signals: not the main thread
+                asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self._log_stats)
             await server.serve_forever()
+
+    def _log_stats(self) -> None:
+        # One line a benchmark (or an operator) can read from the log, then the counts restart.
+        print(f"{STATS_PREFIX}{json.dumps(self.stats.take())}", flush=True)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,12 @@ JSON_KEYS = [
     "ratios.dashboard_over_floor",
     "ratios.dashboard_over_floor_in_turns",
     "ratios.naive_over_ours",
+    *(
+        f"pages.{part}"
+        for view in ("dashboard_current", "dashboard_previous", "dashboard_year")
+        + ("sessions", "receipt", "uptime")
+        for part in (f"views_ms.{view}.heavy.p50", f"views_ms.{view}.light.p95", f"ratios.{view}")
+    ),
 ]
 TABLE_ROWS = [
     "dashboard_ms.light",
@@ -104,6 +111,12 @@ TABLE_ROWS = [
     "dashboard / floor (heavy)",
     "against the floor in turns",
     "naive / ours (heavy)",
+    "view dashboard_current heavy / light",
+    "view dashboard_previous heavy / light",
+    "view dashboard_year heavy / light",
+    "view sessions heavy / light",
+    "view receipt heavy / light",
+    "view uptime heavy / light",
     "poll_ms",
     "throughput",
     "admin_ms.fleet_page",
@@ -507,3 +520,45 @@ def test_the_server_clock_times_the_app_and_passes_its_answer_through(
     first = clock.ms
     app.test_client().get("/healthz")
     assert clock.ms != first  # each request is timed anew
+
+
+def test_balancer_prints_every_figure(bench_database_url: str, tmp_path: Path):
+    """``bench balancer``, tiny: 50 chargers over two OCPP servers for 2 s, then 4 drivers
+    through HAProxy with one app instance and with two; every row is printed, the JSON says
+    both servers handled messages and every stack served page loads, with no failed request;
+    the OCPP part's database is gone afterwards."""
+    from bench.balancer import OCPP_ROWS, WEB_ROWS
+
+    built = _bench("build", "--database-url", bench_database_url, "--scale", "0.0005")
+    assert built.returncode == 0, built.stderr
+    admin = postgres_admin()
+    ocpp_name, ocpp_url = scratch_postgres_name("polaris_bench_balancer_test")
+    out = tmp_path / "balancer.json"
+    base_port = 30_000 + (os.getpid() % 300) * 100  # the stack's ports; apart from other runs
+    try:
+        ran = _bench(
+            "balancer", "--database-url", bench_database_url, "--ocpp-database-url", ocpp_url,
+            "--chargers", "50", "--seconds", "2", "--interval", "1", "--users", "4",
+            "--web-seconds", "2", "--base-port", str(base_port), "--json", str(out),
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+        lines = [line.strip() for line in ran.stdout.splitlines()]
+        for row in OCPP_ROWS + WEB_ROWS:
+            assert any(line.startswith(row) for line in lines), row
+        figures = json.loads(out.read_text())
+        ocpp = figures["ocpp"]
+        assert ocpp["connected"] == 50 and ocpp["not_connected"] == 0
+        assert ocpp["server_errors"] == ocpp["charger_errors"] == 0
+        assert [p["handled"] > 0 for p in ocpp["per_instance"]] == [True, True]
+        assert ocpp["handled"] == sum(p["handled"] for p in ocpp["per_instance"])
+        assert [w["apps"] for w in figures["web"]] == [1, 2]
+        for web in figures["web"]:
+            assert web["loads"] > 0 and web["ticks"] > 0
+            assert web["failed_requests"] == 0, web["failed_example"]
+        with admin.connect() as c:
+            gone = c.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": ocpp_name})
+            assert gone.first() is None
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{ocpp_name}" WITH (FORCE)'))
+        admin.dispose()

@@ -220,7 +220,7 @@ def test_database_down_pages_and_callbacks_fail_fast_then_recover(pg_url, proxy,
 
     proxy.stop()  # the server "crashes": new connections refused, pooled ones cut
     port = f":{proxy.port}"
-    for path in ("/switch", "/"):
+    for path in ("/switch", "/", "/account", "/sessions"):
         response, seconds = timed(lambda p=path: client.get(p), proxy.start)
         report(f"GET {path} with the database down", seconds)
         assert seconds < 5

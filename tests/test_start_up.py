@@ -12,6 +12,7 @@ start-up does not stop the app, and the servers do not name their software and v
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -226,7 +227,11 @@ def test_app_starts_without_its_database_and_spaces_its_retries(
         assert response.status_code == 503, (path, response.status_code)
         assert "database" in body.lower() and "try again" in body.lower(), body[:400]
         assert not [s for s in TRACEBACK_SIGNS if s in body], body[:400]
-    assert client.get("/healthz").status_code == 200  # liveness needs no database
+    health = client.get("/healthz")  # answered without the 503 page: a balancer reads it
+    assert (health.status_code, health.json) == (
+        503,
+        {"status": "unavailable", "reason": "database not ready yet"},
+    )
     assert client.get("/assets/polaris.css").status_code == 200  # what the 503 page loads
     assert len(tries) == 1  # the start only: no retry within the hour
 
@@ -316,6 +321,9 @@ def test_gunicorn_starts_without_its_database_and_answers_503(
     gunicorn_without_database: Gunicorn,
 ) -> None:
     """Before, the start-up migration raised in the worker and gunicorn's master exited."""
+    status, headers, body = http_get(f"{gunicorn_without_database.url}/healthz")
+    assert (status, headers["Content-Type"]) == (503, "application/json"), body
+    assert json.loads(body)["status"] == "unavailable", body
     for path in ("/login", "/"):
         status, _headers, body = http_get(f"{gunicorn_without_database.url}{path}")
         assert status == 503, (path, status, body[:400])

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     CompoundSelect,
     Date,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Subquery,
     bindparam,
     case,
+    cast,
     func,
     literal,
     literal_column,
@@ -45,9 +47,12 @@ from data.chargers.status import (
     charger_status_expression,
     maybe_not_online_ids,
 )
+from data.charging.account_days import DayWindow, day_window, from_milli, stored_runs_match
 from data.core.db import core_rows
 from data.core.models import (
     Account,
+    AccountDay,
+    AccountDayZone,
     Charger,
     ChargerAccess,
     ChargingSession,
@@ -413,7 +418,22 @@ class AccountUsage:
 def account_usage(session: Session, account_id: str, period: Period) -> AccountUsage:
     """The account's energy per local day of the period, the stored cost of its sessions and
     which of them are still in progress (their cost so far: ``data.pricing.tariffs.live_costs``
-    of those ids), in one statement."""
+    of those ids), in one statement: from ``account_days`` (at most a row per day, migration
+    0031) when that is exact for the period, else from its sessions."""
+    days = period.days
+    if not days:
+        return AccountUsage(_usage_frame([], []), None, ())
+    window = day_window(period)
+    if window is not None:
+        found = _usage_from_days(session, account_id, period, window)
+        if found is not None:
+            return found
+    return account_usage_from_sessions(session, account_id, period)
+
+
+def account_usage_from_sessions(session: Session, account_id: str, period: Period) -> AccountUsage:
+    """``account_usage`` from the account's sessions of the period (an index range of
+    ``ix_sessions_account_started``): when ``account_days`` cannot answer exactly."""
     days = period.days
     if not days:
         return AccountUsage(_usage_frame([], []), None, ())
@@ -427,6 +447,66 @@ def account_usage(session: Session, account_id: str, period: Period) -> AccountU
         sum(costs, Decimal("0.000")) if costs else None,
         tuple(r.in_progress for r in rows if r.in_progress is not None),
     )
+
+
+def _usage_from_days(
+    session: Session, account_id: str, period: Period, window: DayWindow
+) -> AccountUsage | None:
+    """``account_usage`` from ``account_days`` (at most a row per day), its sessions in progress
+    and the zone's stored runs in one statement; None when those runs are not the ones the
+    period was checked with (the zone changed): the caller scans sessions then."""
+    rows = core_rows(session, _days_statement(period, window), {"account_id": account_id}).all()
+    stored = [(r.day, r.sessions, r.in_progress) for r in rows if r.kind == _ZONE_ROW]
+    if not stored_runs_match(window, stored):
+        return None
+    per_day = {r.day: r for r in rows if r.kind == _DAY_ROW}
+    # int / int is the correctly rounded double of wh / 1000, as float(Decimal) of the scan's
+    # 3-decimal sum is: the same float, without a Decimal per day.
+    energy = [
+        per_day[n].energy_wh / 1000 if n in per_day else 0.0
+        for n in range(window.first, window.end)
+    ]
+    costs = [from_milli(r.cost_milli) for r in per_day.values() if r.costed]
+    return AccountUsage(
+        _usage_frame(period.days, energy),
+        sum(costs, Decimal("0.000")) if costs else None,
+        tuple(r.in_progress for r in rows if r.kind == _RUNNING_ROW),
+    )
+
+
+_DAY_ROW, _RUNNING_ROW, _ZONE_ROW = 0, 1, 2
+
+
+@functools.lru_cache(maxsize=32)
+def _days_statement(period: Period, window: DayWindow) -> CompoundSelect[*tuple[Any, ...]]:
+    s, d, z = ChargingSession, AccountDay, AccountDayZone
+    nothing = literal(None, BigInteger())
+    days = select(
+        literal(_DAY_ROW).label("kind"),
+        cast(d.day, BigInteger).label("day"),
+        d.sessions.label("sessions"),
+        d.energy_wh,
+        d.cost_milli,
+        d.costed,
+        literal(None, s.id.type).label("in_progress"),
+    ).where(d.account_id == bindparam("account_id"), d.day >= window.first, d.day < window.end)
+    # Its sessions in progress (partial index ix_sessions_in_progress_account), ids only.
+    running = select(
+        literal(_RUNNING_ROW), nothing, nothing, nothing, nothing, nothing, s.id
+    ).where(
+        s.account_id == bindparam("account_id"),
+        s.started_at >= period.start_utc,
+        s.started_at < period.end_utc,
+        s.counted(),
+        s.ended_at.is_(None),
+    )
+    # The stored runs covering the window: the one its start is in and those after, to hi.
+    first_run = select(func.max(z.start_s)).where(z.start_s <= window.lo).scalar_subquery()
+    runs = select(
+        literal(_ZONE_ROW), z.start_s, cast(z.offset_s, BigInteger), nothing, nothing, nothing,
+        cast(z.zone, s.id.type),
+    ).where(z.start_s >= first_run, z.start_s < window.hi)  # fmt: skip
+    return union_all(days, running, runs)
 
 
 @functools.lru_cache(maxsize=32)

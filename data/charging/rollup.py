@@ -5,6 +5,8 @@
   quarter (``usage_quarter_totals``) and per UTC day and type (``usage_days``, 0010).
 - ``charger_days`` and ``charger_months`` (0009, 0011): finished sessions and their whole
   durations in microseconds per charger and UTC day / month of start, for utilisation.
+- ``account_days`` (0031, data/charging/account_days.py): an account's sessions, energy and
+  stored cost per local day in the operator's zone, for the customer dashboard.
 - Every one of them also sums the stored cost (``cost_total``, data/pricing) of the sessions
   it counts, in integer thousandths of the operator's currency (``cost_milli``, 0018): revenue
   over any period is read like energy, and stays what was billed whatever tariffs do later.
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
@@ -40,6 +43,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    inspect,
     literal,
     literal_column,
     select,
@@ -48,12 +52,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from data.charging.account_days import refill_account_days
 from data.charging.dashboard import day_buckets
 from data.core.models import (
     Charger,
     ChargerDay,
     ChargerMonth,
     ChargingSession,
+    Operator,
     UsageDay,
     UsageQuarter,
     UsageQuarterTotal,
@@ -550,7 +556,12 @@ def refill_charger_usage(bind: Session | Connection) -> None:
 
 
 def refill_rollups(bind: Session | Connection) -> int:
-    """``refill_usage_quarters`` and ``refill_charger_usage``; returns the quarters' rows."""
+    """``refill_usage_quarters``, ``refill_charger_usage`` and ``refill_account_days`` (in the
+    operator's zone, UTC without one); returns the quarters' rows."""
     quarters = refill_usage_quarters(bind)
     refill_charger_usage(bind)
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    if inspect(connection).has_table("account_days"):  # not on a schema before 0031
+        zone = bind.execute(select(Operator.timezone).order_by(Operator.id).limit(1)).scalar()
+        refill_account_days(bind, ZoneInfo(zone or "UTC"))
     return quarters

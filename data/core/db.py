@@ -201,3 +201,15 @@ def rows_changed(session: Session, statement: Executable) -> int:
     result of such a statement is a cursor result, which has ``rowcount``)."""
     result = typing.cast(CursorResult[Any], session.execute(statement))
     return int(result.rowcount or 0)
+
+
+def database_problem(db: Database) -> str | None:
+    """None when the database answers ``SELECT 1``; else a plain reason for a health check
+    (the error's class only: no address, user or traceback leaves the process)."""
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except exc.SQLAlchemyError as error:
+        cause = error.orig if isinstance(error, exc.DBAPIError) else error
+        return f"database unreachable ({cause.__class__.__name__})"
+    return None

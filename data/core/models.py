@@ -689,6 +689,34 @@ class UsageQuarterTotal(_UsageCounts, Base):
     quarter: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
+class AccountDay(Base):
+    """An account's sessions that count (energy not disputed) per local day of their start in
+    the operator's zone, kept by triggers on ``sessions`` (migration 0031): the dashboard reads
+    a period as at most 366 of these rows. ``day`` counts days from 1970-01-01; energy and cost
+    in integer thousandths; ``costed``: how many of them have a stored cost. No foreign key:
+    rows of a deleted account drop to zeros as its sessions go."""
+
+    __tablename__ = "account_days"
+
+    account_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sessions: Mapped[int] = mapped_column(BigInteger)
+    energy_wh: Mapped[int] = mapped_column(BigInteger)
+    cost_milli: Mapped[int] = mapped_column(BigInteger)
+    costed: Mapped[int] = mapped_column(BigInteger)
+
+
+class AccountDayZone(Base):
+    """The UTC offsets ``account_days`` counted local days with (migration 0031): from each
+    ``start_s`` (epoch seconds) until the next row's, ``offset_s`` in the zone ``zone``."""
+
+    __tablename__ = "account_day_zone"
+
+    start_s: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    offset_s: Mapped[int] = mapped_column(Integer)
+    zone: Mapped[str] = mapped_column(String(64))
+
+
 class UsageDay(_UsageCounts, Base):
     """``UsageQuarter`` per UTC day (``floor(quarter / 96)``) and connector type (migration
     0010, kept by triggers on ``usage_quarters``): UTC ranges read whole days here."""

@@ -16,11 +16,14 @@ import itertools
 from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from data.chargers.snapshots import account_grants, fleet_snapshot, shown_statuses
 from data.chargers.status import OFFLINE_AFTER_SECONDS, ChargerStatus
+from data.charging.account_days import refill_account_days
 from data.core.models import (
     Account,
     Charger,
@@ -73,12 +76,17 @@ def make_operator(
     timezone: str = "UTC",
     currency: str = "EUR",
 ) -> Operator:
-    return _add(
+    operator = _add(
         session,
         Operator(
             id=1, name=name, support_email=support_email, timezone=timezone, currency=currency
         ),
     )
+    # As saving the settings does: local days per account counted in the operator's zone
+    # (from migration 0031 on; migration tests stop before it).
+    if inspect(session.connection()).has_table("account_days"):
+        refill_account_days(session, ZoneInfo(timezone))
+    return operator
 
 
 def make_plan(

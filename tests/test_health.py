@@ -1,0 +1,121 @@
+"""``GET /healthz``, the load balancer's health check (deploy/haproxy.cfg), on both processes:
+the app (Flask) and the OCPP server (plain HTTP on its WebSocket port). 200 ``{"status": "ok"}``
+when the process can run ``SELECT 1`` on its database; 503 JSON with a plain reason when it
+cannot, never a traceback or the database's address."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from central.server import CentralSystem, bound_port
+from data.core.db import Database
+from tests.support.processes import free_port
+from tests.support.web import make_app
+
+LEAKS = ("Traceback", "127.0.0.1", "root", 'File "', "sqlite:///")
+
+
+def dead_url(dialect: str, tmp_path: Path) -> str:
+    """A database URL nothing answers: PostgreSQL on a free port, SQLite in a missing folder."""
+    if dialect == "sqlite":
+        return f"sqlite:///{tmp_path / 'no-such-folder' / 'polaris.db'}"
+    return f"postgresql://root@127.0.0.1:{free_port()}/polaris"
+
+
+def test_app_health_is_ok_with_its_database(database_url: str) -> None:
+    app = make_app(database_url)
+    response = app.test_client().get("/healthz")  # anonymous: no sign-in needed
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.json == {"status": "ok"}
+    app.extensions["polaris_db"].engine.dispose()
+
+
+def test_app_health_is_503_when_its_database_goes(database_url: str, tmp_path: Path) -> None:
+    """The database stops answering after start-up (the app was serving)."""
+    dialect = database_url.split(":", 1)[0]
+    app = make_app(database_url, CONNECT_TIMEOUT_S=2)
+    app.extensions["polaris_db"].engine.dispose()
+    app.extensions["polaris_db"] = Database(dead_url(dialect, tmp_path), connect_timeout_s=2)
+    response = app.test_client().get("/healthz")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 503, body
+    assert response.mimetype == "application/json"
+    assert response.json == {
+        "status": "unavailable",
+        "reason": "database unreachable (OperationalError)",
+    }
+    assert not [leak for leak in LEAKS if leak in body], body
+
+
+def test_app_started_without_its_database_is_unhealthy(tmp_path: Path) -> None:
+    """Start-up could not migrate: 503 JSON (not the HTML 503 page), so HAProxy keeps it out."""
+    app = make_app(dead_url("postgresql", tmp_path), TESTING=False, CONNECT_TIMEOUT_S=2)
+    response = app.test_client().get("/healthz")
+    assert (response.status_code, response.mimetype) == (503, "application/json")
+    assert response.json == {"status": "unavailable", "reason": "database not ready yet"}
+
+
+def _get(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310 - loopback
+            return r.status, r.headers["Content-Type"], r.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read().decode()
+
+
+def _ocpp_health(url: str) -> tuple[int, str, str]:
+    """GET /healthz over plain HTTP (what HAProxy sends) from an in-process OCPP server."""
+
+    async def run() -> tuple[int, str, str]:
+        central = CentralSystem(Database(url, connect_timeout_s=2))
+        try:
+            context = central.running("127.0.0.1", 0, reservations=False, commands=False)
+            async with context as server:
+                port = bound_port(server)
+                return await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/healthz")
+        finally:
+            central.close()
+            central.db.engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_ocpp_server_health_is_ok_with_its_database(database_url: str) -> None:
+    status, content_type, body = _ocpp_health(database_url)
+    assert (status, content_type) == (200, "application/json"), body
+    assert json.loads(body) == {"status": "ok"}
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_ocpp_server_health_is_503_without_its_database(dialect: str, tmp_path: Path) -> None:
+    status, content_type, body = _ocpp_health(dead_url(dialect, tmp_path))
+    assert (status, content_type) == (503, "application/json"), body
+    assert json.loads(body) == {
+        "status": "unavailable",
+        "reason": "database unreachable (OperationalError)",
+    }
+    assert not [leak for leak in LEAKS if leak in body], body
+
+
+def test_ocpp_server_still_refuses_other_plain_http_paths(database_url: str) -> None:
+    """Only /healthz is answered as plain HTTP; /ocpp/<id> still needs the WebSocket handshake."""
+
+    async def run() -> tuple[int, str, str]:
+        central = CentralSystem(Database(database_url))
+        try:
+            async with central.running("127.0.0.1", 0, reservations=False, commands=False) as s:
+                port = bound_port(s)
+                return await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/healthzz")
+        finally:
+            central.close()
+            central.db.engine.dispose()
+
+    status, _type, _body = asyncio.run(run())
+    assert status == 404
