@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html, no_update
-from dash.exceptions import PreventUpdate
 from dash.development.base_component import Component
+from dash.exceptions import PreventUpdate
 
 from auth.accounts import AccountInfo
 from components.format import format_ago, format_kwh, format_money, format_time

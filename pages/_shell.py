@@ -35,8 +35,8 @@ from components.shell import (
     banner_texts,
     changed_only,
     driver_command,
-    nothing_unchanged,
     frame,
+    nothing_unchanged,
 )
 from components.static import encoded_once
 from config import snapshot_s

@@ -16,7 +16,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
-from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback
+from dash import (
+    ALL,
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    no_update,
+)
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 from flask_login import current_user
@@ -137,6 +146,7 @@ from data.chargers.snapshots import (
 )
 from data.charging.booking import (
     BookingRefused,
+    EndedBooking,
     book_charger,
     booking_rules,
     booking_times,
@@ -148,15 +158,16 @@ from data.charging.dashboard import (
     CHARGER_LIMIT,
     ChargerRow,
     ConnectorReport,
+    ReservationRow,
     SessionRow,
     account_plan,
     account_usage,
     charger_connectors,
     next_reservation,
     recent_sessions,
-    tick_reads,
 )
 from data.charging.reservations import reservation_window_text
+from data.charging.tick import TickReads, tick_reads
 from data.core.models import ID_LENGTH
 from data.core.periods import parse_period, period_bounds
 from data.ocpp.command_limits import TooManyCommands
@@ -419,20 +430,23 @@ def refresh_dashboard(_tick: object, *state: Any) -> tuple[Any, ...]:
     reservation while a booking is open.
 
     Statuses and settings come from the worker's snapshots (``data.chargers.snapshots``), and
-    the account's session in progress and its grants from one statement (``tick_reads``); a
-    few primary-key rows more only when a card has a choice of connector, and Next reservation
-    only while a booking is open (the render says whether one is).
+    the account's session in progress, its grants and, while a booking is open, its next
+    reservation from one statement (``tick_reads``); a few primary-key rows more only when a
+    card has a choice of connector.
     """
     banner_shown, (shown, watch) = state[: len(BANNER_PROPS)], state[len(BANNER_PROPS) :]
     account_id = current_account_id()
     now = datetime.now(UTC)
     known = watch if isinstance(watch, dict) else None
+    # The render says whether a booking is open; without its word (a lost or forged store),
+    # look once.
+    watching = known is None or known.get("watch") is True
     with read_scope() as s:
         tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
         fleet = FLEET.get(s, now, max_age_s=snapshot_s(), key=offline_after_s())
-        reads = tick_reads(s, account_id, now)
+        reads = tick_reads(s, account_id, now, watching=watching)
         statuses = _statuses(s, fleet, reads.grants, shown)
-        reservation = _reservation_change(s, account_id, now, tz, known)
+    reservation = _reservation_change(reads, tz, now, known) if watching else (no_update,) * 2
     banner = changed_only(banner_texts(reads.active, tz, now), banner_shown)
     return nothing_unchanged((*banner, *statuses, *reservation))
 
@@ -456,7 +470,7 @@ def _statuses(
     statuses, available = shown_statuses(fleet, granted, ids)
     payload, digest = status_payload(statuses, available, connectors)
     if isinstance(shown, dict) and digest == shown.get("digest"):
-        return dash.no_update, dash.no_update
+        return no_update, no_update
     return payload, {"digest": digest, "ids": ids, "choices": _choices(connectors)}
 
 
@@ -653,7 +667,12 @@ def _next_reservation(
     browser keeps to look again on the refresh tick: while a booking is open (the charger may
     refuse it, it may be released, or it starts and can no longer be cancelled)."""
     row = next_reservation(s, account_id, now)
-    ended = ended_booking(s, account_id, now)
+    return _reservation_view(row, ended_booking(s, account_id, now), tz, now)
+
+
+def _reservation_view(
+    row: ReservationRow | None, ended: EndedBooking | None, tz: ZoneInfo, now: datetime
+) -> tuple[Component, dict[str, Any]]:
     why = ended_booking_text(ended, tz) if ended else None
     body = next_reservation_card_body(row, tz, now, why)
     shown = "" if row is None else f"{row.reservation_id}:{row.status}:{row.starts_at > now}"
@@ -662,18 +681,15 @@ def _next_reservation(
 
 
 def _reservation_change(
-    s: Session, account_id: str, now: datetime, tz: ZoneInfo, known: dict[str, Any] | None
+    reads: TickReads, tz: ZoneInfo, now: datetime, known: dict[str, Any] | None
 ) -> tuple[Any, Any]:
-    """Next reservation again while a booking is open, only when it changed (``no_update``
-    twice otherwise): a charger's refusal or a release shows without a reload. The render
-    writes the watch; without it (a forged or lost store) this looks once."""
-    if known is not None and known.get("watch") is not True:
-        return dash.no_update, dash.no_update
-    body, fresh = _next_reservation(s, account_id, now, tz)
+    """Next reservation again, only when it changed (``no_update`` twice otherwise): a
+    charger's refusal or a release shows without a reload."""
+    body, fresh = _reservation_view(reads.next_reservation, reads.ended_booking, tz, now)
     if known is not None and fresh["digest"] == known.get("digest"):
-        return dash.no_update, dash.no_update
+        return no_update, no_update
     if known is None and fresh["digest"] == EMPTY_DIGEST:
-        return dash.no_update, fresh  # nothing booked: the render's body stands
+        return no_update, fresh  # nothing booked: the render's body stands
     return body, fresh
 
 

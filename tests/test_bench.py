@@ -75,6 +75,9 @@ JSON_KEYS = [
     "poll_ms.p95",
     "poll_client_ms.p95",
     "poll_bytes.response",
+    "poll_requests",
+    "poll_changed_bytes",
+    "poll_ms_by_callback.tick.p95",
     "throughput.loads_per_s",
     "throughput.p95_ms",
     "admin_ms.fleet_page.p95",
@@ -211,6 +214,7 @@ def test_build_and_run_print_every_figure(bench_database_url: str, tmp_path: Pat
         value = _lookup(figures, key)
         assert isinstance(value, int | float) and math.isfinite(value) and value > 0, key
     assert figures["database"]["accounts"] == {"light": 10, "heavy": 100_000}
+    assert figures["poll_requests"] == 1  # one request a tick
     assert figures["throughput"]["loads"] > 0
     assert figures["export"]["rows"] > 0
     for page in figures["admin_ms"].values():

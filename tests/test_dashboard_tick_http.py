@@ -23,7 +23,9 @@ from components.dashboard import (
 )
 from components.shell import BANNER_ID, BANNER_KWH_ID, BANNER_PROPS, BANNER_TICK_ID
 from data.chargers.snapshots import FLEET, account_grants
-from data.charging.dashboard import active_session, tick_reads
+from data.charging.booking import ended_booking
+from data.charging.dashboard import active_session, next_reservation
+from data.charging.tick import tick_reads
 from data.core.models import ReservationStatus, Role, Visibility
 from tests.support.callbacks import (
     BANNER,
@@ -285,15 +287,38 @@ def test_the_ticks_reads_are_one_statement(app: Flask) -> None:
         seen.append(statement)
 
     with db.session() as s:
+        make_reservation(
+            s,
+            "acc-alice",
+            "c-street",
+            starts_at=NOW + timedelta(hours=1),
+            ends_at=NOW + timedelta(hours=2),
+        )
+        refused = make_reservation(
+            s,
+            "acc-alice",
+            "c-alice-depot",
+            starts_at=NOW + timedelta(hours=3),
+            ends_at=NOW + timedelta(hours=4),
+            status=ReservationStatus.cancelled,
+        )
+        refused.end_reason = "the charger answered Occupied"
+        s.flush()
         for account in ("acc-alice", "acc-bob", "acc-nobody"):
-            event.listen(db.engine, "before_cursor_execute", count)
-            try:
-                reads = tick_reads(s, account, NOW)
-            finally:
-                event.remove(db.engine, "before_cursor_execute", count)
-            assert len(seen) == 1
-            seen.clear()
-            assert reads.grants == account_grants(s, account)
-            assert reads.active == active_session(s, account, NOW)
+            for watching in (False, True):
+                event.listen(db.engine, "before_cursor_execute", count)
+                try:
+                    reads = tick_reads(s, account, NOW, watching=watching)
+                finally:
+                    event.remove(db.engine, "before_cursor_execute", count)
+                assert len(seen) == 1
+                seen.clear()
+                assert reads.grants == account_grants(s, account)
+                assert reads.active == active_session(s, account, NOW)
+                if watching:
+                    assert reads.next_reservation == next_reservation(s, account, NOW)
+                    assert reads.ended_booking == ended_booking(s, account, NOW)
+        watched = tick_reads(s, "acc-alice", NOW, watching=True)
+        assert watched.next_reservation is not None and watched.ended_booking is not None
         assert tick_reads(s, "acc-bob", NOW).active is not None
         assert tick_reads(s, "acc-alice", NOW).grants == frozenset({"c-alice-depot"})

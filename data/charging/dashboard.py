@@ -33,7 +33,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -236,6 +235,7 @@ def _with_cost(rows: Subquery) -> AnySelect:
 
 
 _ACTIVE_SESSION = _with_cost(_active)
+ACTIVE_SESSION_QUERY = _ACTIVE_SESSION  # bound ``account_id``: ``active_session_from`` reads it
 
 # Backward scan of ix_sessions_account_started, stopped after ``limit`` rows; names joined
 # afterwards, so only ``limit`` chargers are looked up.
@@ -278,6 +278,7 @@ _upcoming = (
 _NEXT_RESERVATION = select(_upcoming, Charger.friendly_name).join(
     Charger, Charger.id == _upcoming.c.charger_id
 )
+NEXT_RESERVATION_QUERY = _NEXT_RESERVATION  # bound ``account_id`` and ``now``
 
 _tariff_now, _in_force_now = version_in_force(
     plan_tariff(), bindparam("now", type_=ChargingSession.started_at.type)
@@ -299,46 +300,14 @@ def active_session(session: Session, account_id: str, now: datetime) -> ActiveSe
     charger "In use" (see ``charger_status_expression``), so the banner and the card agree.
     """
     row = core_rows(session, _ACTIVE_SESSION, {"account_id": account_id}).first()
-    if row is None:
-        return None
+    return None if row is None else active_session_from(row, now)
+
+
+def active_session_from(row: Any, now: datetime) -> ActiveSession:
+    """A row of ``ACTIVE_SESSION_QUERY`` (its columns by name) as the banner reads it."""
     return ActiveSession(
         row.id, row.friendly_name, row.started_at, kwh_figure(row.energy_kwh), cost_now(row, now)
     )
-
-
-# A charger id never holds a control character (they come from chargers' OCPP identities and
-# the admin's forms, both printable): the grants travel as one string in the tick's statement.
-_GRANT_SEPARATOR = "\x1f"
-_grants = (
-    select(func.aggregate_strings(ChargerAccess.charger_id, _GRANT_SEPARATOR).label("grants"))
-    .where(ChargerAccess.account_id == bindparam("account_id"))
-    .subquery("grants")
-)
-_active_row = _ACTIVE_SESSION.subquery("active")
-# An aggregate without GROUP BY answers one row, with or without grants: the session in
-# progress (if any) joins it, so both come back in one round trip.
-_TICK = select(_grants.c.grants, _active_row).select_from(_grants).outerjoin(_active_row, true())
-
-
-@dataclass(frozen=True)
-class TickReads:
-    """What a dashboard tick reads of the account: its session in progress and its grants."""
-
-    active: ActiveSession | None
-    grants: frozenset[str]
-
-
-def tick_reads(session: Session, account_id: str, now: datetime) -> TickReads:
-    """``active_session`` and ``account_grants`` (data.chargers.snapshots) in one statement:
-    the dashboard's refresh tick asks both every 15 s, one round trip instead of two."""
-    row = core_rows(session, _TICK, {"account_id": account_id}).one()
-    grants = frozenset(row.grants.split(_GRANT_SEPARATOR)) if row.grants else frozenset()
-    if row.id is None:
-        return TickReads(None, grants)
-    active = ActiveSession(
-        row.id, row.friendly_name, row.started_at, kwh_figure(row.energy_kwh), cost_now(row, now)
-    )
-    return TickReads(active, grants)
 
 
 def recent_sessions(
