@@ -310,6 +310,21 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // or its kWh or cost so far changes (so the row in progress says what the banner says).
     // The banner's first answer (its charger text goes from null to a string) is what the
     // page's own render already shows. Hidden, its texts stay "": nothing is asked.
+    // Who answers a refresh tick: on the dashboard ("/") its own tick (dashboardTick: banner,
+    // pills and next reservation in one request), on any other page the shell's banner. A page
+    // shown (the pathname, or the first call) always draws the banner.
+    bannerTick: function (n, pathname, ticks) {
+      const triggered = (window.dash_clientside.callback_context.triggered || []).map(
+        (t) => t.prop_id
+      );
+      if (pathname === "/" && triggered.includes("refresh-interval.n_intervals")) {
+        return window.dash_clientside.no_update;
+      }
+      return (ticks || 0) + 1;
+    },
+    dashboardTick: function (n, ticks) {
+      return (ticks || 0) + 1;
+    },
     recentGate: function (hidden, kwh, charger, cost, seen, refreshes) {
       const noUpdate = window.dash_clientside.no_update;
       const now = [hidden, kwh, charger, cost];

@@ -38,6 +38,7 @@ from sqlalchemy import event, text
 
 from app import create_app, freeze_start_up_heap
 from bench import export_bench
+from bench import tick as bench_tick
 from bench.build import (
     ADMIN_EMAIL,
     HEAVY_EMAIL,
@@ -60,7 +61,7 @@ TARGETS = {
     "dashboard p95": "<= 20 ms",
     "dashboard / floor": "<= 3",
     "naive / ours": ">= 30",
-    "poll p95": "<= 3 ms, <= 5 KB",
+    "poll p95": "1 request, <= 2 ms, <= 1 KB unchanged",
     "admin p95": "<= 150 ms, no seq scan of sessions",
     "export": ">= 1,000,000 rows/s, < 100 MiB",
     "export / COPY": ">= 0.9",
@@ -124,10 +125,10 @@ def dashboard_keys(app: Flask) -> dict[str, str]:
     """The output keys of the callbacks a dashboard page view and its polls fire, by name."""
     keys = {
         "pages": output_key(app, "_pages_content.children"),
-        "banner": output_key(app, "banner-kwh.children"),
+        "banner": output_key(app, *bench_tick.BANNER_KEY_PARTS),
         "menu": output_key(app, "account-menu.children"),
         "render": output_key(app, "recent-sessions-data.data", "usage-chart.figure"),
-        "statuses": output_key(app, "charger-status-data.data"),
+        "tick": output_key(app, *bench_tick.TICK_KEY_PARTS),
     }
     recent = recent_key(app)
     if recent:
@@ -211,6 +212,7 @@ class Driver:
         # What the browser shows, updated from each response (for the polls' State).
         self.banner: list[Any] = [True, None, None, None, None]  # the banner's texts
         self.status_shown: Any = None  # what the browser keeps of the pills it shows
+        self.watch: Any = None  # what the browser keeps of Next reservation (the render's)
         self.pills: list[str] = []  # the chargers the last render put on screen
         self.n_intervals = 0
 
@@ -281,7 +283,7 @@ class Driver:
                 ],
             )
         )
-        calls.append(self.banner_call(first=True))
+        calls.append(self.banner_call())
         calls.append(self.callback("menu", MENU_INPUTS))
         calls.append(self.render(period))
         # Recent activity is asked again only when the banner changes after this first view
@@ -300,11 +302,8 @@ class Driver:
         self._remember_render(call.body)
         return call
 
-    def banner_call(self, first: bool = False) -> Call:
-        inputs = [
-            {"id": "refresh-interval", "property": "n_intervals", "value": self.n_intervals},
-            {"id": "url", "property": "pathname", "value": "/"},
-        ]
+    def banner_call(self) -> Call:
+        inputs = bench_tick.banner_inputs(self.n_intervals + 1)
         ids = (
             "active-session-banner",
             "banner-kwh",
@@ -317,8 +316,7 @@ class Driver:
             {"id": i, "property": p, "value": v}
             for i, p, v in zip(ids, props, self.banner, strict=True)
         ]
-        changed = "url.pathname" if first else "refresh-interval.n_intervals"
-        call = self.callback("banner", inputs, state, changed=changed)
+        call = self.callback("banner", inputs, state)
         if call.body:
             for n, (i, p) in enumerate(zip(ids, props, strict=True)):
                 if p in call.body["response"].get(i, {}):
@@ -326,23 +324,14 @@ class Driver:
         return call
 
     def poll(self) -> list[Call]:
-        """One tick of the refresh interval: the banner and the status pills."""
-        self.n_intervals += 1
-        banner = self.banner_call()
-        statuses = self.callback(
-            "statuses",
-            [{"id": "refresh-interval", "property": "n_intervals", "value": self.n_intervals}],
-            [{"id": "charger-status-shown", "property": "data", "value": self.status_shown}],
-        )
-        if statuses.body:
-            answer = statuses.body["response"]
-            self.status_shown = answer["charger-status-shown"]["data"]
-        return [banner, statuses]
+        """One tick of the refresh interval: one request (bench/tick.py)."""
+        return bench_tick.poll(self)
 
     def _remember_render(self, body: Any) -> None:
         if not body:
             return
         self.status_shown = body["response"].get("charger-status-shown", {}).get("data")
+        self.watch = body["response"].get("next-reservation-watch", {}).get("data")
         # The cards come as data (the browser builds them): their chargers, in screen order.
         grid = body["response"].get("charger-grid-data", {}).get("data") or {}
         self.pills = [card["id"] for card in grid.get("cards", [])]
@@ -633,15 +622,7 @@ async def _drive(
                 ]
                 await post("pages", pathname)
                 _banner, _menu, render = await asyncio.gather(
-                    post(
-                        "banner",
-                        [
-                            {"id": "refresh-interval", "property": "n_intervals", "value": 0},
-                            {"id": "url", "property": "pathname", "value": "/"},
-                        ],
-                        banner_state,
-                        changed=1,
-                    ),
+                    post("banner", bench_tick.banner_inputs(1), banner_state),
                     post("menu", MENU_INPUTS),
                     post(
                         "render",
@@ -651,19 +632,14 @@ async def _drive(
                 ended = time.perf_counter()
                 if window[0] <= started and ended <= window[1]:
                     loads.append((ended - started) * 1000)
-                shown_pills = _status_shown(render)
-                for _ in range(2):  # two interval ticks per page view
+                shown_pills, watch = _status_shown(render), _watch(render)
+                for _ in range(2):  # two interval ticks per page view: one request each
                     tick += 1
                     started = time.perf_counter()
-                    interval = {"id": "refresh-interval", "property": "n_intervals", "value": tick}
-                    await asyncio.gather(
-                        post(
-                            "banner",
-                            [interval, {"id": "url", "property": "pathname", "value": "/"}],
-                            banner_state,
-                        ),
-                        post("statuses", [interval], shown_pills),
+                    state = bench_tick.tick_state(
+                        [s["value"] for s in banner_state], shown_pills[0]["value"], watch
                     )
+                    await post("tick", bench_tick.tick_inputs(tick), state)
                     ended = time.perf_counter()
                     if window[0] <= started and ended <= window[1]:
                         polls.append((ended - started) * 1000)
@@ -680,6 +656,10 @@ def _status_shown(render: Any) -> list[dict[str, Any]]:
     if render:
         digest = render["response"].get("charger-status-shown", {}).get("data")
     return [{"id": "charger-status-shown", "property": "data", "value": digest}]
+
+
+def _watch(render: Any) -> Any:
+    return render["response"].get("next-reservation-watch", {}).get("data") if render else None
 
 
 def throughput(url: str, app: Flask, seconds: float, users: int = 8) -> dict[str, Any]:
@@ -1048,8 +1028,10 @@ def run(
     }
     results["poll_ms_by_callback"] = {
         name: percentiles([c.ms for calls in poll_calls for c in calls if c.name == name])
-        for name in ("banner", "statuses")
+        for name in ("tick",)
     }
+    results["poll_requests"] = max(len(calls) for calls in poll_calls)
+    results["poll_changed_bytes"] = bench_tick.changed_tick(heavy).response_bytes
 
     step("poll")
     results["throughput"] = None if "throughput" in skip else throughput(url, app, seconds, users)
@@ -1117,8 +1099,9 @@ def print_table(r: dict[str, Any]) -> None:
     p = r["poll_ms"]
     add(
         "poll_ms",
-        f"p50 {p['p50']} / p95 {p['p95']}, {r['poll_bytes']['response']:,} B back, "
-        f"{r['poll_bytes']['request']:,} B sent",
+        f"p50 {p['p50']} / p95 {p['p95']}, {r['poll_requests']} request(s), "
+        f"{r['poll_bytes']['response']:,} B back, {r['poll_bytes']['request']:,} B sent; "
+        f"{r['poll_changed_bytes']:,} B back when all changed",
         TARGETS["poll p95"],
     )
     p = r["poll_client_ms"]

@@ -87,6 +87,8 @@ STATUS_TYPE = "charger-status"
 # clientside function paints, so neither way lists 50 pills' props.
 STATUS_DATA_ID = "charger-status-data"
 STATUS_SHOWN_ID = "charger-status-shown"
+# The dashboard's refresh tick (assets/dashboard.js dashboardTick): one request answers it.
+DASHBOARD_TICK_ID = "dashboard-tick"
 CHARGER_DATA_ID = "charger-grid-data"  # the cards as data; dashboard.js renders them
 # The Active session banner as Recent activity last showed it, and a counter bumped when it
 # changes after that (assets/dashboard.js recentGate: shown or hidden, its charger, its kWh so
@@ -868,6 +870,7 @@ def dashboard_skeleton(period: str, note: Component | None = None) -> html.Div:
             dcc.Store(id=PERIOD_STORE_ID, data=period),
             dcc.Store(id=STATUS_DATA_ID),
             dcc.Store(id=STATUS_SHOWN_ID),
+            dcc.Store(id=DASHBOARD_TICK_ID),
             dcc.Store(id=CHARGER_DATA_ID),
             dcc.Store(id=RECENT_DATA_ID),
             dcc.Store(id=RECENT_SEEN_ID),

@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import dcc, html, no_update
 from dash.development.base_component import Component
+from dash.exceptions import PreventUpdate
 
 from auth.accounts import AccountInfo
-from components.format import format_money
+from components.format import format_ago, format_kwh, format_money, format_time
 from components.forms import post_form
 from components.landmarks import aria
+from data.charging.dashboard import ActiveSession
 from data.pricing.cost import SessionCost
 
 BANNER_ID = "active-session-banner"
 BANNER_KWH_ID = "banner-kwh"
 BANNER_COST_ID = "banner-cost"  # empty (and hidden, with its separator) when no tariff prices it
 BANNER_CHARGER_ID = "banner-charger"
+BANNER_STARTED_ID = "banner-started"
+# The banner's texts in output order: the shell's banner callback and the dashboard's tick both
+# write them (pages/_shell.py, pages/dashboard.py).
+BANNER_PROPS = (
+    (BANNER_ID, "hidden"),
+    (BANNER_KWH_ID, "children"),
+    (BANNER_COST_ID, "children"),
+    (BANNER_STARTED_ID, "children"),
+    (BANNER_CHARGER_ID, "children"),
+)
+# Who answers a refresh tick (assets/dashboard.js tickRoutes): on the dashboard its own tick
+# (one request: banner, pills, next reservation), on every other page the shell's banner, whose
+# store this is (also written once per page shown).
+BANNER_TICK_ID = "banner-tick"
 # A store nothing writes: the account menu's callback listens to it alone, so it runs once per
 # page load (its initial call), never on a tick or in-app navigation, which would redraw the menu
 # and close it under the pointer.
@@ -58,7 +77,7 @@ def active_session_banner() -> html.Div:
             html.Span("·", className="banner-cost-sep", **aria(hidden="true")),
             html.Span(id=BANNER_COST_ID, className="fw-semibold banner-cost"),
             html.Span("·", **aria(hidden="true")),
-            html.Span(id="banner-started"),
+            html.Span(id=BANNER_STARTED_ID),
             html.Span("·", **aria(hidden="true")),
             html.Span(id=BANNER_CHARGER_ID),
             html.Span(id=STOP_NOTE_ID, className="fw-semibold stop-charging-note"),
@@ -77,6 +96,35 @@ def active_session_banner() -> html.Div:
             ),
         ],
     )
+
+
+def banner_texts(active: ActiveSession | None, tz: ZoneInfo, now: datetime) -> tuple[Any, ...]:
+    """The banner's props (``BANNER_PROPS`` order) for the account's session in progress, or
+    hidden and empty without one."""
+    if active is None:
+        return (True, "", "", "", "")
+    started = f"started {format_time(active.started_at, tz)}, {format_ago(active.started_at, now)}"
+    return (
+        False,
+        format_kwh(active.energy_kwh),
+        cost_so_far_text(active.cost),
+        started,
+        f"on {active.charger_name}",
+    )
+
+
+def changed_only(fresh: Sequence[Any], shown: Sequence[Any]) -> tuple[Any, ...]:
+    """``fresh`` with every value the browser already shows as ``no_update``: an unchanged
+    banner costs no bytes (and all ``no_update`` is a 204)."""
+    return tuple(no_update if new == old else new for new, old in zip(fresh, shown, strict=True))
+
+
+def nothing_unchanged(outputs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``outputs``, or a 204 when every one is ``no_update``: Dash 4 answers such a tuple with
+    a 200 and an empty response, the 204 says the same in no bytes."""
+    if all(value is no_update for value in outputs):
+        raise PreventUpdate
+    return outputs
 
 
 def cost_so_far_text(cost: SessionCost | None) -> str:
@@ -165,6 +213,7 @@ def frame(page: Component, refresh_interval_ms: int) -> html.Div:
             dcc.Location(id="url", refresh="callback-nav"),
             dcc.Interval(id="refresh-interval", interval=refresh_interval_ms),
             dcc.Store(id=MENU_LOAD_ID, data=True),
+            dcc.Store(id=BANNER_TICK_ID),
             dcc.Store(id=COMMAND_STORE_ID),
             dcc.Interval(id=COMMAND_POLL_ID, interval=COMMAND_POLL_MS, disabled=True),
             html.Header([navbar(), active_session_banner()]),

@@ -22,11 +22,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from auth.accounts import current_account, current_account_id
-from components.format import format_ago, format_kwh, format_time
 from components.shell import (
-    BANNER_COST_ID,
-    BANNER_ID,
-    BANNER_KWH_ID,
+    BANNER_PROPS,
+    BANNER_TICK_ID,
     COMMAND_POLL_ID,
     COMMAND_STORE_ID,
     MENU_LOAD_ID,
@@ -34,9 +32,11 @@ from components.shell import (
     STOP_NOTE_ID,
     THEME_TOGGLE_ID,
     account_menu,
-    cost_so_far_text,
+    banner_texts,
+    changed_only,
     driver_command,
     frame,
+    nothing_unchanged,
 )
 from components.static import encoded_once
 from config import snapshot_s
@@ -111,45 +111,33 @@ def register_callbacks(app: Dash) -> None:
         Input(THEME_TOGGLE_ID, "n_clicks"),
     )
 
-    @app.callback(
-        Output(BANNER_ID, "hidden"),
-        Output(BANNER_KWH_ID, "children"),
-        Output(BANNER_COST_ID, "children"),
-        Output("banner-started", "children"),
-        Output("banner-charger", "children"),
+    # Which callback answers a tick or a page shown: the dashboard's own tick on "/", the
+    # banner's on every other page (assets/dashboard.js), so a tick is one request everywhere.
+    app.clientside_callback(
+        ClientsideFunction(namespace="polaris", function_name="bannerTick"),
+        Output(BANNER_TICK_ID, "data"),
         Input("refresh-interval", "n_intervals"),
         Input("url", "pathname"),
-        State(BANNER_ID, "hidden"),
-        State(BANNER_KWH_ID, "children"),
-        State(BANNER_COST_ID, "children"),
-        State("banner-started", "children"),
-        State("banner-charger", "children"),
+        State(BANNER_TICK_ID, "data"),
     )
-    def refresh_banner(_n: int | None, _path: str | None, *shown: Any) -> tuple[Any, ...]:
-        """The Active session banner, on every page shown and every tick: its kWh and its cost
-        so far (``active_session`` reads both in one statement, the cost by ``live_cost``'s
-        rule)."""
+
+    @app.callback(
+        *(Output(i, p) for i, p in BANNER_PROPS),
+        Input(BANNER_TICK_ID, "data"),
+        *(State(i, p) for i, p in BANNER_PROPS),
+        prevent_initial_call=True,
+    )
+    def refresh_banner(_tick: object, *shown: Any) -> tuple[Any, ...]:
+        """The Active session banner, on every page shown and every tick but the dashboard's
+        (its own tick draws it): its kWh and its cost so far (``active_session`` reads both in
+        one statement, the cost by ``live_cost``'s rule)."""
         account_id = current_account_id()
         now = datetime.now(UTC)
         with read_scope() as s:
             tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
             active = active_session(s, account_id, now)
-        if active is None:
-            fresh: tuple[Any, ...] = (True, "", "", "", "")
-        else:
-            started = f"started {format_time(active.started_at, tz)}, "
-            started += format_ago(active.started_at, now)
-            fresh = (
-                False,
-                format_kwh(active.energy_kwh),
-                cost_so_far_text(active.cost),
-                started,
-                f"on {active.charger_name}",
-            )
         # Send only what changed: the banner's texts are props, not a rebuilt tree.
-        return tuple(
-            no_update if new == old else new for new, old in zip(fresh, shown, strict=True)
-        )
+        return nothing_unchanged(changed_only(banner_texts(active, tz, now), shown))
 
     @app.callback(
         Output(COMMAND_STORE_ID, "data", allow_duplicate=True),

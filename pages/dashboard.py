@@ -1,8 +1,9 @@
 """``/``: the customer dashboard, as the 60-second tour describes it.
 
 The layout is a static skeleton (no user data, no SQL): Dash also calls it outside any request.
-``render_dashboard`` fills it once per period; ``refresh_statuses`` then sends, on every tick of
-the shell's ``refresh-interval``, only the status pills and the available count that changed.
+``render_dashboard`` fills it once per period; ``refresh_dashboard`` then sends, in one request on
+every tick of the shell's ``refresh-interval``, only what changed of the Active session banner,
+the status pills and the available count, and Next reservation.
 Every callback takes the account from the server-side session, never from the browser.
 """
 
@@ -15,7 +16,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
-from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback
+from dash import (
+    ALL,
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    no_update,
+)
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 from flask_login import current_user
@@ -53,6 +63,7 @@ from components.dashboard import (
     CHARGER_SEARCH_ID,
     CHARGER_TOGGLE_ID,
     CONNECTOR_TYPE,
+    DASHBOARD_TICK_ID,
     FAVOURITE_TYPE,
     NEXT_RESERVATION_BODY_ID,
     OPERATOR_CONTACT_ID,
@@ -102,10 +113,14 @@ from components.shell import (
     BANNER_COST_ID,
     BANNER_ID,
     BANNER_KWH_ID,
+    BANNER_PROPS,
     COMMAND_POLL_ID,
     COMMAND_STORE_ID,
     STOP_CONFIRM_ID,
+    banner_texts,
+    changed_only,
     driver_command,
+    nothing_unchanged,
 )
 from components.static import encoded_once
 from config import offline_after_s, snapshot_s
@@ -124,12 +139,14 @@ from data.chargers.incidents import (
 from data.chargers.snapshots import (
     FLEET,
     SETTINGS,
+    FleetSnapshot,
     account_grants,
     shown_statuses,
     snapshot_chargers,
 )
 from data.charging.booking import (
     BookingRefused,
+    EndedBooking,
     book_charger,
     booking_rules,
     booking_times,
@@ -141,6 +158,7 @@ from data.charging.dashboard import (
     CHARGER_LIMIT,
     ChargerRow,
     ConnectorReport,
+    ReservationRow,
     SessionRow,
     account_plan,
     account_usage,
@@ -149,6 +167,7 @@ from data.charging.dashboard import (
     recent_sessions,
 )
 from data.charging.reservations import reservation_window_text
+from data.charging.tick import TickReads, tick_reads
 from data.core.models import ID_LENGTH
 from data.core.periods import parse_period, period_bounds
 from data.ocpp.command_limits import TooManyCommands
@@ -191,6 +210,7 @@ def _skeleton(period: str) -> Component:
     Output(AVAILABLE_COUNT_ID, "children"),
     Output(OPERATOR_CONTACT_ID, "children"),
     Output(STATUS_SHOWN_ID, "data"),
+    Output(NEXT_WATCH_ID, "data"),
     Input(PERIOD_STORE_ID, "data"),
 )
 def render_dashboard(period_value: object) -> tuple[Any, ...]:
@@ -203,7 +223,7 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         tz = settings.tz
         period = period_bounds(name, now, tz)
         sessions = recent_sessions(s, account_id, now)
-        reservation, _watch = _next_reservation(s, account_id, now, tz)
+        reservation, watch = _next_reservation(s, account_id, now, tz)
         usage = account_usage(s, account_id, period)
         # The cost so far of its sessions in progress: Recent activity read those among its
         # last 5 (nearly always all of them) by the same rule; a statement only for the others.
@@ -232,6 +252,7 @@ def render_dashboard(period_value: object) -> tuple[Any, ...]:
         available_text(shown["available"]),
         operator_contact(settings),
         shown["shown"],
+        watch,
     )
 
 
@@ -391,40 +412,77 @@ clientside_callback(
 
 
 @callback(
+    *(Output(i, p, allow_duplicate=True) for i, p in BANNER_PROPS),
     Output(STATUS_DATA_ID, "data"),
     Output(STATUS_SHOWN_ID, "data", allow_duplicate=True),
-    Input("refresh-interval", "n_intervals"),
+    Output(NEXT_RESERVATION_BODY_ID, "children", allow_duplicate=True),
+    Output(NEXT_WATCH_ID, "data", allow_duplicate=True),
+    Input(DASHBOARD_TICK_ID, "data"),
+    *(State(i, p) for i, p in BANNER_PROPS),
     State(STATUS_SHOWN_ID, "data"),
+    State(NEXT_WATCH_ID, "data"),
     prevent_initial_call=True,
 )
-def refresh_statuses(_n: int | None, shown: object) -> tuple[Any, ...]:
-    """The pills and the count, and the connectors' statuses of the cards with a choice of
-    connector, only when they changed (204 otherwise).
+def refresh_dashboard(_tick: object, *state: Any) -> tuple[Any, ...]:
+    """Everything on the dashboard that follows the refresh tick, in one request, each part
+    only when it changed (all unchanged: a 204, no body): the Active session banner, the pills
+    and the available count (with the connectors of the cards that offer a choice), and Next
+    reservation while a booking is open.
+
+    Statuses and settings come from the worker's snapshots (``data.chargers.snapshots``), and
+    the account's session in progress, its grants and, while a booking is open, its next
+    reservation from one statement (``tick_reads``); a few primary-key rows more only when a
+    card has a choice of connector.
+    """
+    banner_shown, (shown, watch) = state[: len(BANNER_PROPS)], state[len(BANNER_PROPS) :]
+    account_id = current_account_id()
+    now = datetime.now(UTC)
+    known = watch if isinstance(watch, dict) else None
+    # The render says whether a booking is open; without its word (a lost or forged store),
+    # look once.
+    watching = known is None or known.get("watch") is True
+    with read_scope() as s:
+        tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
+        fleet = FLEET.get(s, now, max_age_s=snapshot_s(), key=offline_after_s())
+        reads = tick_reads(s, account_id, now, watching=watching)
+        statuses = _statuses(s, fleet, reads.grants, shown)
+    reservation = _reservation_change(reads, tz, now, known) if watching else (no_update,) * 2
+    banner = changed_only(banner_texts(reads.active, tz, now), banner_shown)
+    return nothing_unchanged((*banner, *statuses, *reservation))
+
+
+def _statuses(
+    s: Session, fleet: FleetSnapshot, granted: frozenset[str], shown: object
+) -> tuple[Any, Any]:
+    """The pills' payload and what the browser keeps of them, or ``no_update`` twice when the
+    digest is the one the browser has.
 
     The browser names the chargers it shows (as ``render_dashboard`` listed them) and those
     with a choice; only those the account may see get a status, any other id the neutral pill.
-    Statuses come from the worker's fleet snapshot (``data.chargers.snapshots``), so a poll
-    costs one small query (the account's grants) whatever the fleet, and one more (a few
-    primary-key rows) only when a card has a choice of connector. Without a usable list the
-    account's first 50 are found again.
-    """
-    account_id = current_account_id()
-    now = datetime.now(UTC)
+    Without a usable list the account's first 50 are found again."""
     ids = _shown_ids(shown)
-    with read_scope() as s:
-        fleet = FLEET.get(s, now, max_age_s=snapshot_s(), key=offline_after_s())
-        granted = account_grants(s, account_id)
-        if ids is None:
-            ids = [r.charger_id for r in snapshot_chargers(fleet, granted).chargers]
-            wanted = ids
-        else:
-            wanted = [c for c in _shown_choices(shown, ids) if fleet.may_see(c, granted)]
-        connectors = charger_connectors(s, wanted) if wanted else {}
+    if ids is None:
+        ids = [r.charger_id for r in snapshot_chargers(fleet, granted).chargers]
+        wanted = ids
+    else:
+        wanted = [c for c in _shown_choices(shown, ids) if fleet.may_see(c, granted)]
+    connectors = charger_connectors(s, wanted) if wanted else {}
     statuses, available = shown_statuses(fleet, granted, ids)
     payload, digest = status_payload(statuses, available, connectors)
     if isinstance(shown, dict) and digest == shown.get("digest"):
-        raise PreventUpdate
+        return no_update, no_update
     return payload, {"digest": digest, "ids": ids, "choices": _choices(connectors)}
+
+
+# The dashboard's own tick, on the shell's refresh interval (the shell's banner stays quiet on
+# "/": assets/dashboard.js bannerTick). Only while the dashboard is on screen: its output is here.
+clientside_callback(
+    ClientsideFunction(namespace="polaris", function_name="dashboardTick"),
+    Output(DASHBOARD_TICK_ID, "data"),
+    Input("refresh-interval", "n_intervals"),
+    State(DASHBOARD_TICK_ID, "data"),
+    prevent_initial_call=True,
+)
 
 
 # Paints the pills from the payload in the browser (assets/dashboard.js).
@@ -609,7 +667,12 @@ def _next_reservation(
     browser keeps to look again on the refresh tick: while a booking is open (the charger may
     refuse it, it may be released, or it starts and can no longer be cancelled)."""
     row = next_reservation(s, account_id, now)
-    ended = ended_booking(s, account_id, now)
+    return _reservation_view(row, ended_booking(s, account_id, now), tz, now)
+
+
+def _reservation_view(
+    row: ReservationRow | None, ended: EndedBooking | None, tz: ZoneInfo, now: datetime
+) -> tuple[Component, dict[str, Any]]:
     why = ended_booking_text(ended, tz) if ended else None
     body = next_reservation_card_body(row, tz, now, why)
     shown = "" if row is None else f"{row.reservation_id}:{row.status}:{row.starts_at > now}"
@@ -617,30 +680,16 @@ def _next_reservation(
     return body, watch_data(row is not None, digest)
 
 
-@callback(
-    Output(NEXT_RESERVATION_BODY_ID, "children", allow_duplicate=True),
-    Output(NEXT_WATCH_ID, "data", allow_duplicate=True),
-    Input("refresh-interval", "n_intervals"),
-    State(NEXT_WATCH_ID, "data"),
-    prevent_initial_call=True,
-)
-def refresh_next_reservation(_n: int | None, watch: object) -> tuple[Any, Any]:
-    """Next reservation again while a booking is open, only when it changed (204 otherwise):
-    a charger's refusal or a release shows without a reload. The first tick after the page's
-    render looks once (the render does not write the store); without a booking nothing more
-    is asked."""
-    known = watch if isinstance(watch, dict) else None
-    if known is not None and known.get("watch") is not True:
-        raise PreventUpdate
-    account_id = current_account_id()
-    now = datetime.now(UTC)
-    with read_scope() as s:
-        tz = SETTINGS.get(s, now, max_age_s=snapshot_s()).tz
-        body, fresh = _next_reservation(s, account_id, now, tz)
+def _reservation_change(
+    reads: TickReads, tz: ZoneInfo, now: datetime, known: dict[str, Any] | None
+) -> tuple[Any, Any]:
+    """Next reservation again, only when it changed (``no_update`` twice otherwise): a
+    charger's refusal or a release shows without a reload."""
+    body, fresh = _reservation_view(reads.next_reservation, reads.ended_booking, tz, now)
     if known is not None and fresh["digest"] == known.get("digest"):
-        raise PreventUpdate
+        return no_update, no_update
     if known is None and fresh["digest"] == EMPTY_DIGEST:
-        return dash.no_update, fresh  # nothing booked: the render's body stands
+        return no_update, fresh  # nothing booked: the render's body stands
     return body, fresh
 
 

@@ -75,7 +75,10 @@ JSON_KEYS = [
     "poll_ms.p50",
     "poll_ms.p95",
     "poll_client_ms.p95",
-    "poll_bytes.response",
+    "poll_bytes.request",
+    "poll_requests",
+    "poll_changed_bytes",
+    "poll_ms_by_callback.tick.p95",
     "throughput.loads_per_s",
     "throughput.p95_ms",
     "admin_ms.fleet_page.p95",
@@ -230,6 +233,9 @@ def test_build_and_run_print_every_figure(bench_database_url: str, tmp_path: Pat
         value = _lookup(figures, key)
         assert isinstance(value, int | float) and math.isfinite(value) and value > 0, key
     assert figures["database"]["accounts"] == {"light": 10, "heavy": 100_000}
+    assert figures["poll_requests"] == 1  # one request a tick
+    # Unchanged: a 204 without a body (a minute's turn of "started ... ago" is a few bytes).
+    assert 0 <= figures["poll_bytes"]["response"] <= 1024
     assert figures["throughput"]["loads"] > 0
     assert figures["export"]["rows"] > 0
     # The bare COPY, the CSV and the Parquet file: the same rows, all of them.

@@ -141,10 +141,7 @@ def _render(client: FlaskClient, period: object = "current") -> Any:
 
 
 def _banner(client: FlaskClient) -> Any:
-    inputs = [
-        {"id": "refresh-interval", "property": "n_intervals", "value": 1},
-        {"id": "url", "property": "pathname", "value": "/"},
-    ]
+    inputs = [{"id": "banner-tick", "property": "data", "value": 1}]
     shown = [{**o, "value": "?"} for o in outputs_of(BANNER)]  # nothing equal: all sent
     return call(client, BANNER, inputs, state=shown)
 

@@ -22,12 +22,18 @@ from components.dashboard import (
     STATUS_SHOWN_ID,
     USAGE_TOTAL_ID,
 )
-from components.shell import MENU_LOAD_ID
+from components.shell import BANNER_TICK_ID, MENU_LOAD_ID
 from data.core.models import ChargingSession, ConnectorStatus, Role, Visibility
 from data.core.periods import period_bounds
 from data.pricing.tariffs import create_tariff_version, price_session, set_default_tariff
 from tests.support.audit import AT, CLI
-from tests.support.callbacks import RENDER_OUTPUTS, call, callback_key
+from tests.support.callbacks import (
+    BANNER_HIDDEN,
+    RENDER_OUTPUTS,
+    call,
+    callback_key,
+    dashboard_tick,
+)
 from tests.support.factories import (
     grant_access,
     make_charger,
@@ -39,6 +45,7 @@ from tests.support.web import AppFactory, add_person, call_callback, found_secre
 from tests.support.web import client_for as client_for_app
 
 NOW = datetime.now(UTC)
+NO_BOOKING = {"watch": False, "digest": "|"}  # what the render keeps when nothing is booked
 
 
 @pytest.fixture
@@ -121,18 +128,8 @@ def test_dashboard_render_shows_only_the_session_account(alice, forged):
 
 
 def _poll(client, app, digest):
-    callbacks = app.extensions["polaris_dash"].callback_map
-    output = next(key for key in callbacks if key.startswith(f"..{STATUS_DATA_ID}.data"))
-    return call_callback(
-        client,
-        output,
-        [{"id": "refresh-interval", "property": "n_intervals", "value": 3}],
-        state=[{"id": STATUS_SHOWN_ID, "property": "data", "value": digest}],
-        outputs=[
-            {"id": STATUS_DATA_ID, "property": "data"},
-            {"id": STATUS_SHOWN_ID, "property": "data"},
-        ],
-    )
+    """The dashboard's tick with ``digest`` as what the browser keeps of its pills."""
+    return dashboard_tick(client, app, banner=BANNER_HIDDEN, shown=digest, watch=NO_BOOKING)
 
 
 def test_status_poll_names_only_the_accounts_chargers_and_is_small(app, alice):
@@ -147,7 +144,7 @@ def test_status_poll_names_only_the_accounts_chargers_and_is_small(app, alice):
     assert len(response.get_data()) < 5_000
     # Nothing changed since: nothing is sent.
     again = _poll(alice, app, answer[STATUS_SHOWN_ID]["data"])
-    assert again.status_code == 204
+    assert again.status_code == 204, again.get_data(as_text=True)
 
 
 def test_charger_ids_from_the_browser_get_a_status_only_when_the_account_sees_them(app, alice):
@@ -212,12 +209,10 @@ SHELL_OUTPUTS = [
 ]
 
 
-def _shell(client, *, path: str = "/"):
-    """One call of the banner's callback, as the browser sends it after a page view or a tick."""
-    inputs = [
-        {"id": "refresh-interval", "property": "n_intervals", "value": 1},
-        {"id": "url", "property": "pathname", "value": path},
-    ]
+def _shell(client):
+    """One call of the banner's callback, as the browser sends it after a page view or a tick
+    (of any page but the dashboard)."""
+    inputs = [{"id": BANNER_TICK_ID, "property": "data", "value": 1}]
     state = [
         {"id": "active-session-banner", "property": "hidden", "value": True},
         {"id": "banner-kwh", "property": "children", "value": ""},
@@ -252,7 +247,7 @@ def test_the_account_menu_is_drawn_once_a_page_load(app, alice):
     inputs = [{"id": MENU_LOAD_ID, "property": "data", "value": True}]
     drawn = call_callback(alice, "account-menu.children", inputs).get_json()["response"]
     assert "Alice" in str(drawn["account-menu"]["children"])
-    assert "account-menu" not in str(_shell(alice, path="/?period=year").get_data(as_text=True))
+    assert "account-menu" not in str(_shell(alice).get_data(as_text=True))
 
 
 def _recent(client, app, refreshes: int):

@@ -26,6 +26,7 @@ from tests.support.callbacks import (
     BANNER,
     RENDER,
     ROUTER,
+    TICK,
     callback_body,
     callback_key,
     callback_map,
@@ -61,7 +62,6 @@ PAYLOADS: tuple[Any, ...] = (
 # --- The classification: every callback of the app, by its output (``@hash`` dropped) ----------
 
 MENU = "account-menu.children"
-STATUSES = "..charger-status-data.data...charger-status-shown.data.."
 RECENT = "recent-sessions-data.data"
 ASK = "..driver-command.data...driver-command-poll.disabled.."
 FOLLOW = "..driver-command.data...driver-command-poll.disabled...refresh-interval.n_intervals.."
@@ -113,7 +113,6 @@ BOOK_SEND = (
 BOOK_CANCEL = (
     "..next-reservation-body.children...next-reservation-watch.data...booking-notice.children.."
 )
-NEXT_REFRESH = "..next-reservation-body.children...next-reservation-watch.data.."
 FAVOURITE = "..charger-grid-data.data...available-count.children...charger-status-shown.data.."
 
 # Callbacks a customer reaches, with A's own data that a plain request must show (so that a
@@ -123,7 +122,8 @@ CUSTOMER_CALLBACKS: dict[str, tuple[str, ...]] = {
     MENU: ("Alice",),
     "switch-accounts.children": ("acc-alice",),
     RENDER: ("11.1 kWh", "Alice Depot", "Alice Commuter", "Street Charger"),
-    STATUSES: ("In use",),
+    # The dashboard's refresh tick: the banner, the pills and Next reservation at once.
+    TICK: ("22.2 kWh", "Alice Depot", "In use"),
     RECENT: ("11.1 kWh", "Alice Depot"),
     ROUTER: (),  # page layouts are static skeletons: no data to own
     # A driver's Start / Stop and its poll: they answer about A's own command only
@@ -134,12 +134,12 @@ CUSTOMER_CALLBACKS: dict[str, tuple[str, ...]] = {
     # (tests/test_incidents_http.py forges their inputs one by one).
     REPORT_OPEN: (),
     REPORT_SEND: (),
-    # Book a charger: the dialog, the booking, Cancel booking and Next reservation's refresh,
-    # for the session's account only (tests/test_booking_http.py forges their inputs).
+    # Book a charger: the dialog, the booking and Cancel booking (Next reservation's refresh is
+    # the dashboard's tick), for the session's account only (tests/test_booking_http.py forges
+    # their inputs).
     BOOK_OPEN: (),
     BOOK_SEND: (),
     BOOK_CANCEL: (),
-    NEXT_REFRESH: (),
     # A star on a charger card: the session's account's favourites only
     # (tests/test_favourites_http.py forges the pressed star).
     FAVOURITE: (),
@@ -177,6 +177,9 @@ CLIENTSIDE_CALLBACKS = frozenset(
         "...charger-list-toggle.children...charger-list-toggle.aria-expanded"
         "...charger-no-match.hidden..",
         "..theme-toggle.aria-pressed...theme-toggle.children..",
+        # Who answers a refresh tick: the shell's banner, or on "/" the dashboard's own tick.
+        "banner-tick.data",
+        "dashboard-tick.data",
     }
 )
 
@@ -184,7 +187,7 @@ LABELS = {
     BANNER: "banner",
     MENU: "menu",
     RENDER: "dashboard",
-    STATUSES: "statuses",
+    TICK: "dashboard-tick",
     ROUTER: "router",
     RECENT: "recent",
     ASK: "ask-command",
@@ -194,7 +197,6 @@ LABELS = {
     BOOK_OPEN: "book-dialog",
     BOOK_SEND: "book-send",
     BOOK_CANCEL: "book-cancel",
-    NEXT_REFRESH: "next-reservation-refresh",
     FAVOURITE: "favourite",
 }
 CUSTOMER_NAMES = sorted(CUSTOMER_CALLBACKS)
@@ -316,8 +318,8 @@ def test_b_ids_in_every_value_get_only_a_data_or_an_error(
 def test_status_refresh_says_nothing_about_b_chargers(app: Flask, alice: FlaskClient) -> None:
     render = post(alice, callback_body(app, callback_key(app, RENDER))).get_json()
     own_count = render["response"]["available-count"]["children"]
-    body = callback_body(app, callback_key(app, STATUSES))
-    for payload in PAYLOADS:  # in the only value the request carries: the digest
+    body = callback_body(app, callback_key(app, TICK))
+    for payload in PAYLOADS:  # in every value the request carries (the banner, the digest)
         response = post(alice, forged(body, positions(body), payload))
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
         data = response.get_json()["response"]["charger-status-data"]["data"]

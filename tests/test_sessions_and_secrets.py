@@ -21,12 +21,12 @@ from auth.routes import SIGNED_IN_AT
 from config import ConfigError, load_config
 from data.accounts.passwords import hash_password, set_password
 from data.core.models import Role, User
+from tests.support.callbacks import BANNER_HIDDEN, banner_of, dashboard_tick
 from tests.support.databases import skip_or_fail
 from tests.support.web import (
     PASSWORD,
     AppFactory,
     add_person,
-    call_callback,
     csrf_token,
     dash_csrf,
     make_app,
@@ -292,24 +292,20 @@ def test_production_mode_has_no_debug_no_mcp_and_no_tracebacks(db_url):
     assert "Something went wrong" in body
 
 
+NO_BOOKING = {"watch": False, "digest": "|"}
+
+
 def test_the_csrf_cookie_comes_with_pages_not_with_callback_answers(app):
     client = app.test_client()
     sign_in(client, "driver@example.com")
     page = client.get("/")
     assert any(h.startswith("_csrf_token=") for h in page.headers.getlist("Set-Cookie"))
-    # The status pills' tick: the first answer gives the digest; sent back, nothing has changed
+    # The dashboard's tick: the first answer gives the pills' digest; sent back, nothing has changed
     # and the answer is a 204, as text/html (it once came with a new token and cookie).
-    key = next(
-        k for k in app.extensions["polaris_dash"].callback_map if "charger-status-data.data" in k
-    )
-    tick = [{"id": "refresh-interval", "property": "n_intervals", "value": 3}]
-
-    def shown(value: object) -> list[dict[str, object]]:
-        return [{"id": "charger-status-shown", "property": "data", "value": value}]
-
-    first = call_callback(client, key, tick, state=shown(None))
-    digest = first.get_json()["response"]["charger-status-shown"]["data"]
-    again = call_callback(client, key, tick, state=shown(digest))
+    first = dashboard_tick(client, app, banner=BANNER_HIDDEN, shown=None, watch=NO_BOOKING)
+    answer = first.get_json()["response"]
+    banner, digest = banner_of(answer, BANNER_HIDDEN), answer["charger-status-shown"]["data"]
+    again = dashboard_tick(client, app, banner=banner, shown=digest, watch=NO_BOOKING)
     assert again.status_code == 204
     for answer in (first, again):
         assert not any(h.startswith("_csrf_token=") for h in answer.headers.getlist("Set-Cookie"))

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, literal, select, union, update
+from sqlalchemy import bindparam, exists, func, literal, select, union, update
 from sqlalchemy.orm import Session
 
 from data.accounts.validation import FieldChecks, InvalidInput, text_value
@@ -355,29 +355,35 @@ class EndedBooking:
     reason: str
 
 
+# The account's latest-starting booking that has not ended and that Polaris or the charger
+# cancelled (not the driver): bound ``account_id`` and ``now``, for ``ended_booking`` and the
+# dashboard's tick (data.charging.tick), which reads it with the rest in one statement.
+ENDED_BOOKING_QUERY = (
+    select(
+        Reservation.id,
+        Charger.friendly_name,
+        Reservation.starts_at,
+        Reservation.ends_at,
+        Reservation.end_reason,
+    )
+    .join(Charger, Charger.id == Reservation.charger_id)
+    .where(
+        Reservation.account_id == bindparam("account_id"),
+        Reservation.ends_at > bindparam("now", type_=Reservation.ends_at.type),
+        Reservation.status == ReservationStatus.cancelled,
+        Reservation.end_reason.is_not(None),
+        Reservation.end_reason != CANCELLED_BY_DRIVER,
+    )
+    .order_by(Reservation.starts_at.desc(), Reservation.id)
+    .limit(1)
+)
+
+
 def ended_booking(session: Session, account_id: str, now: datetime) -> EndedBooking | None:
     """The account's latest-starting booking whose time has not passed that was released as a
     no-show or refused by the charger (not one the driver cancelled): what Next reservation
     tells the driver."""
-    row = session.execute(
-        select(
-            Reservation.id,
-            Charger.friendly_name,
-            Reservation.starts_at,
-            Reservation.ends_at,
-            Reservation.end_reason,
-        )
-        .join(Charger, Charger.id == Reservation.charger_id)
-        .where(
-            Reservation.account_id == account_id,
-            Reservation.ends_at > now,
-            Reservation.status == ReservationStatus.cancelled,
-            Reservation.end_reason.is_not(None),
-            Reservation.end_reason != CANCELLED_BY_DRIVER,
-        )
-        .order_by(Reservation.starts_at.desc(), Reservation.id)
-        .limit(1)
-    ).one_or_none()
+    row = session.execute(ENDED_BOOKING_QUERY, {"account_id": account_id, "now": now}).first()
     if row is None:
         return None
     return EndedBooking(row.id, row.friendly_name, row.starts_at, row.ends_at, row.end_reason)

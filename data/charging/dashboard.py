@@ -240,6 +240,7 @@ def _with_cost(rows: Subquery) -> AnySelect:
 
 
 _ACTIVE_SESSION = _with_cost(_active)
+ACTIVE_SESSION_QUERY = _ACTIVE_SESSION  # bound ``account_id``: ``active_session_from`` reads it
 
 # Backward scan of ix_sessions_account_started, stopped after ``limit`` rows; names joined
 # afterwards, so only ``limit`` chargers are looked up.
@@ -282,6 +283,7 @@ _upcoming = (
 _NEXT_RESERVATION = select(_upcoming, Charger.friendly_name).join(
     Charger, Charger.id == _upcoming.c.charger_id
 )
+NEXT_RESERVATION_QUERY = _NEXT_RESERVATION  # bound ``account_id`` and ``now``
 
 _tariff_now, _in_force_now = version_in_force(
     plan_tariff(), bindparam("now", type_=ChargingSession.started_at.type)
@@ -303,8 +305,11 @@ def active_session(session: Session, account_id: str, now: datetime) -> ActiveSe
     charger "In use" (see ``charger_status_expression``), so the banner and the card agree.
     """
     row = core_rows(session, _ACTIVE_SESSION, {"account_id": account_id}).first()
-    if row is None:
-        return None
+    return None if row is None else active_session_from(row, now)
+
+
+def active_session_from(row: Any, now: datetime) -> ActiveSession:
+    """A row of ``ACTIVE_SESSION_QUERY`` (its columns by name) as the banner reads it."""
     return ActiveSession(
         row.id, row.friendly_name, row.started_at, kwh_figure(row.energy_kwh), cost_now(row, now)
     )

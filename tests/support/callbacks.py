@@ -14,7 +14,9 @@ from werkzeug.test import TestResponse
 from components.dashboard import (
     AVAILABLE_COUNT_ID,
     CHARGER_DATA_ID,
+    DASHBOARD_TICK_ID,
     NEXT_RESERVATION_BODY_ID,
+    NEXT_WATCH_ID,
     OPERATOR_CONTACT_ID,
     PLAN_GAUGE_ID,
     RECENT_DATA_ID,
@@ -22,6 +24,7 @@ from components.dashboard import (
     USAGE_CHART_ID,
     USAGE_TOTAL_ID,
 )
+from components.shell import BANNER_PROPS
 from tests.support.two_customers import PATTERN_IDS
 from tests.support.web import _outputs_from, dash_csrf
 
@@ -37,7 +40,15 @@ BANNER = (
 RENDER = (
     "..recent-sessions-data.data...next-reservation-body.children...usage-total.children"
     "...usage-chart.figure...plan-gauge.children...charger-grid-data.data"
-    "...available-count.children...operator-contact.children...charger-status-shown.data.."
+    "...available-count.children...operator-contact.children...charger-status-shown.data"
+    "...next-reservation-watch.data.."
+)
+
+# The dashboard's refresh tick: the banner, the pills and Next reservation in one request.
+TICK = (
+    "..active-session-banner.hidden...banner-kwh.children...banner-cost.children"
+    "...banner-started.children...banner-charger.children...charger-status-data.data"
+    "...charger-status-shown.data...next-reservation-body.children...next-reservation-watch.data.."
 )
 
 ROUTER = ".._pages_content.children..._pages_store.data.."
@@ -146,6 +157,7 @@ RENDER_OUTPUTS = [
     (AVAILABLE_COUNT_ID, "children"),
     (OPERATOR_CONTACT_ID, "children"),
     (STATUS_SHOWN_ID, "data"),
+    (NEXT_WATCH_ID, "data"),
 ]
 
 
@@ -308,3 +320,36 @@ def first_click(entry: dict[str, Any]) -> dict[str, Any]:
     pattern = json.loads(first["id"])
     ident = {k: "x" if isinstance(v, list) else v for k, v in pattern.items()}
     return {f"{pattern['type']}.{first['property']}": [(ident, 1)]}
+
+
+# --- The dashboard's refresh tick ---------------------------------------------------------------
+
+BANNER_HIDDEN = (True, "", "", "", "")  # the banner as a page without a session shows it
+
+
+def dashboard_tick(
+    client: FlaskClient,
+    app: Flask,
+    *,
+    banner: tuple[Any, ...] = (SHOWN,) * 5,
+    shown: Any = None,
+    watch: Any = None,
+) -> TestResponse:
+    """One refresh tick of ``/`` as the browser sends it: the banner's texts on screen
+    (``BANNER_PROPS`` order), what it keeps of the pills and of Next reservation."""
+    state = [
+        {"id": i, "property": p, "value": v} for (i, p), v in zip(BANNER_PROPS, banner, strict=True)
+    ]
+    state += [
+        {"id": STATUS_SHOWN_ID, "property": "data", "value": shown},
+        {"id": NEXT_WATCH_ID, "property": "data", "value": watch},
+    ]
+    inputs = [{"id": DASHBOARD_TICK_ID, "property": "data", "value": 1}]
+    return call(client, callback_key(app, TICK), inputs, state=state)
+
+
+def banner_of(answer: dict[str, Any], banner: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The banner on screen after ``answer`` (a tick's or the shell's response) was applied."""
+    return tuple(
+        answer.get(i, {}).get(p, old) for (i, p), old in zip(BANNER_PROPS, banner, strict=True)
+    )
