@@ -152,8 +152,8 @@ async def _charger(
 class Servers:
     """The OCPP server processes: their counters (SIGUSR1, read from their logs) and CPU."""
 
-    def __init__(self, processes: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
-        self.processes, self.logs = processes, logs
+    def __init__(self, pids: list[int], logs: list[Path]) -> None:
+        self.pids, self.logs = pids, logs
 
     def _lines(self, k: int) -> list[str]:
         return [
@@ -164,12 +164,12 @@ class Servers:
 
     def take(self) -> list[dict[str, Any]]:
         """Each server's figures since the last ``take`` (and they start over)."""
-        seen = [len(self._lines(k)) for k in range(len(self.processes))]
-        for process in self.processes:
-            process.send_signal(signal.SIGUSR1)
+        seen = [len(self._lines(k)) for k in range(len(self.pids))]
+        for pid in self.pids:
+            os.kill(pid, signal.SIGUSR1)
         out = []
         deadline = time.monotonic() + 30
-        for k in range(len(self.processes)):
+        for k in range(len(self.pids)):
             while len(lines := self._lines(k)) <= seen[k]:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"bench balancer: OCPP server {k} did not print its figures")
@@ -178,7 +178,7 @@ class Servers:
         return out
 
     def cpu_s(self) -> list[float]:
-        return [_cpu_s(p.pid) or 0.0 for p in self.processes]
+        return [_cpu_s(pid) or 0.0 for pid in self.pids]
 
 
 def _postgres_cpu_s(db: Database) -> dict[int, float]:
@@ -287,16 +287,24 @@ def ocpp_part(
 
             with Stack(url, apps=0, ocpp=INSTANCES, base_port=base_port, workdir=logdir) as stack:
                 _step(f"HAProxy and {INSTANCES} OCPP servers up; connecting {chargers:,} chargers")
+                pids = stack.pids()
+                marks_before = _ocpp_marks(stack)
                 servers = Servers(
-                    [process.popen for process in stack._ocpp if process is not None],
+                    [pids[f"ocpp{k}"][0] for k in range(INSTANCES)],
                     [logdir / f"ocpp{k}.log" for k in range(INSTANCES)],
                 )
-                haproxy = stack._haproxy.popen.pid if stack._haproxy is not None else None
                 result = asyncio.run(
                     _drive_chargers(
-                        [stack.ocpp_url], chargers, seconds, interval_s, servers, db, haproxy
+                        [stack.ocpp_url],
+                        chargers,
+                        seconds,
+                        interval_s,
+                        servers,
+                        db,
+                        pids["haproxy"][0],
                     )
                 )
+                result["haproxy_ocpp"] = _ocpp_marks(stack, marks_before)
         else:
             result = _ocpp_direct(url, chargers, seconds, interval_s, logdir, db)
     finally:
@@ -305,6 +313,23 @@ def ocpp_part(
     shutil.rmtree(logdir, ignore_errors=True)
     result["via"] = "HAProxy" if via_balancer else "direct"
     return result
+
+
+def _ocpp_marks(
+    stack: Any, before: dict[str, dict[str, str]] | None = None
+) -> dict[str, dict[str, str]]:
+    """HAProxy's view of each OCPP server: its state, how many checks failed (``chkfail``) and
+    how often it was marked DOWN (``chkdown``), since ``before`` when given (HAProxy starts
+    before the servers listen, so each begins with one failed check and one DOWN)."""
+    rows = stack.server_stats().get("ocpp", {})
+    marks = {}
+    for name, row in sorted(rows.items()):
+        mark = {k: row.get(k, "") for k in ("status", "chkfail", "chkdown", "stot")}
+        was = (before or {}).get(name, {})
+        for k in ("chkfail", "chkdown", "stot") if before else ():
+            mark[k] = str(int(mark[k] or 0) - int(was.get(k) or 0))
+        marks[name] = mark
+    return marks
 
 
 def _ocpp_direct(
@@ -320,7 +345,7 @@ def _ocpp_direct(
             wait_for_port(port, process, log)
         _step(f"{INSTANCES} OCPP servers up; connecting {chargers:,} chargers")
         urls = [f"ws://127.0.0.1:{port}/ocpp" for port in ports]
-        servers = Servers(processes, logs)
+        servers = Servers([p.pid for p in processes], logs)
         return asyncio.run(_drive_chargers(urls, chargers, seconds, interval_s, servers, db))
     finally:
         for process in processes:
@@ -393,15 +418,8 @@ def web_part(
 
 def _stack_pids(stack: Any) -> dict[str, list[int]]:
     """The processes to charge CPU to: each app instance (gunicorn; its workers are added by
-    ``_tree_cpu_s``) and HAProxy. ``Stack`` keeps them private; a missing one is left out."""
-    pids: dict[str, list[int]] = {}
-    for k, process in enumerate(getattr(stack, "_apps", [])):
-        if process is not None:
-            pids[f"app{k}"] = [process.popen.pid]
-    haproxy = getattr(stack, "_haproxy", None)
-    if haproxy is not None:
-        pids["haproxy"] = [haproxy.popen.pid]
-    return pids
+    ``_tree_cpu_s``) and HAProxy."""
+    return {name: pids for name, pids in stack.pids().items() if not name.startswith("ocpp")}
 
 
 def _tree_cpu_s(pid: int) -> float:
@@ -511,6 +529,16 @@ def print_figures(r: dict[str, Any]) -> None:
             f"chargers, {o['not_connected']} chargers not started"
             + (f" (e.g. {example})" if example else ""),
         )
+        marks = o.get("haproxy_ocpp")
+        if marks is not None:
+            add(
+                "ocpp: HAProxy's view (the run)",
+                "; ".join(
+                    f"{name} {m['status']}, marked DOWN {m['chkdown']} times, "
+                    f"{m['chkfail']} failed checks, {m['stot']} connections"
+                    for name, m in marks.items()
+                ),
+            )
         cpu = o["cpu_s"]
         add(
             "ocpp: CPU",

@@ -90,7 +90,9 @@ SUBPROTOCOL = "ocpp1.6"
 PATH_PREFIX = "/ocpp/"
 # Plain HTTP on the same port: the load balancer's health check (``_health``).
 HEALTH_PATH = "/healthz"
-HEALTH_TIMEOUT_S = 3.0
+# Under HAProxy's `timeout check 3s` (deploy/haproxy.cfg): a slow database gets a 503 with a reason
+# in its log rather than a bare timeout.
+HEALTH_TIMEOUT_S = 2.5
 REALM = "Polaris Express OCPP"
 DEFAULT_HEARTBEAT_INTERVAL_S = 300
 DEFAULT_RESERVE_LEAD = timedelta(minutes=10)
@@ -189,6 +191,12 @@ class CentralSystem:
         self._executor = ThreadPoolExecutor(
             max_workers=db_threads or max(2, pool), thread_name_prefix="ocpp-db"
         )
+        # The health check has its own thread and connection: on the executor above it queued
+        # behind every message waiting for a database thread, so a busy server missed HAProxy's
+        # check timeout, was marked DOWN and had all its chargers cut (bench/README.md). Here
+        # it answers within a query of a busy server and still fails when the database is gone.
+        self._health_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpp-health")
+        self._health_db = db.single_connection_copy()
         self._sending: set[asyncio.Task[None]] = set()
         # Commands: how long a charger may take to answer, how long a command may wait for an
         # instance holding its charger, how often to look (SQLite; PostgreSQL with LISTEN)
@@ -261,7 +269,7 @@ class CentralSystem:
         loop = asyncio.get_running_loop()
         try:
             problem = await asyncio.wait_for(
-                loop.run_in_executor(self._executor, database_problem, self.db),
+                loop.run_in_executor(self._health_executor, database_problem, self._health_db),
                 HEALTH_TIMEOUT_S,
             )
         except TimeoutError:
@@ -596,6 +604,8 @@ class CentralSystem:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._health_executor.shutdown(wait=False, cancel_futures=True)
+        self._health_db.engine.dispose()
 
 
 def bound_port(server: Server) -> int:

@@ -275,6 +275,13 @@ class Stack:
         processes = {p.name: p for p in [self._haproxy, *self._apps, *self._ocpp] if p}
         return name in processes and processes[name].alive()
 
+    def pids(self) -> dict[str, list[int]]:
+        """The process id of every running process by name (app0, ocpp1, haproxy), for CPU
+        accounting; a list because a name may one day stand for several (an app's workers are
+        children of its gunicorn, not listed here)."""
+        processes = [self._haproxy, *self._apps, *self._ocpp]
+        return {p.name: [p.popen.pid] for p in processes if p is not None and p.alive()}
+
     def logs(self) -> dict[str, Path]:
         """Every process's log file by name (app0, ocpp1, haproxy)."""
         return {p.stem: p for p in sorted(self.workdir.glob("*.log"))}

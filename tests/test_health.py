@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +122,79 @@ def test_ocpp_server_still_refuses_other_plain_http_paths(database_url: str) -> 
 
     status, _type, _body = asyncio.run(run())
     assert status == 404
+
+
+def _ocpp_health_while_busy(db: Database, hold: Callable[[CentralSystem], None]) -> tuple[int, str]:
+    """GET /healthz while ``hold`` keeps every database thread of the server busy (and more
+    work queued behind them): what a saturated server's check meets."""
+    released = threading.Event()
+
+    async def run() -> tuple[int, str]:
+        central = CentralSystem(db, db_threads=2)
+        try:
+            async with central.running("127.0.0.1", 0, reservations=False, commands=False) as s:
+                port = bound_port(s)
+                blocked = [hold_threads(central, released, hold) for _ in range(6)]
+                try:
+                    status, _type, body = await asyncio.to_thread(
+                        _get, f"http://127.0.0.1:{port}/healthz"
+                    )
+                    # Answered while the handlers were still held: not queued behind them.
+                    assert not released.is_set()
+                finally:
+                    released.set()
+                    await asyncio.gather(*blocked, return_exceptions=True)
+                return status, body
+        finally:
+            central.close()
+            central.db.engine.dispose()
+
+    return asyncio.run(run())
+
+
+def hold_threads(
+    central: CentralSystem, released: threading.Event, hold: Callable[[CentralSystem], None]
+) -> asyncio.Future[None]:
+    def held() -> None:
+        hold(central)
+        released.wait(30)
+
+    return asyncio.get_running_loop().run_in_executor(central._executor, held)
+
+
+HELD: list[Any] = []  # the connections _check_out holds, closed by the test
+
+
+def _check_out(central: CentralSystem) -> None:
+    """Hold one of the pool's connections, as a message handler in its transaction does."""
+    connection = central.db.engine.connect()
+    connection.exec_driver_sql("SELECT 1")
+    HELD.append(connection)
+
+
+def test_a_saturated_ocpp_server_still_answers_its_health_check(database_url: str) -> None:
+    """Every database thread held and the pool used up (no overflow): the check has its own
+    thread and connection, so a busy but working server stays UP at the balancer."""
+    db = Database(database_url, pool_size=2, max_overflow=0, pool_timeout_s=30)
+    try:
+        status, body = _ocpp_health_while_busy(db, _check_out)
+    finally:
+        for connection in HELD:
+            connection.close()
+        HELD.clear()
+    assert status == 200, body
+    assert json.loads(body) == {"status": "ok"}
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_saturated_ocpp_server_without_its_database_is_unhealthy(
+    dialect: str, tmp_path: Path
+) -> None:
+    """Its own thread does not make the check pass blindly: the database is still asked."""
+    db = Database(dead_url(dialect, tmp_path), connect_timeout_s=2)
+    status, body = _ocpp_health_while_busy(db, lambda central: None)
+    assert status == 503, body
+    assert json.loads(body) == {
+        "status": "unavailable",
+        "reason": "database unreachable (OperationalError)",
+    }

@@ -168,6 +168,7 @@ class Database:
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.engine = make_engine(url, **engine_options)
+        self.engine_options = engine_options
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.reads = sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
@@ -176,6 +177,13 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def single_connection_copy(self) -> Database:
+        """The same database and options with a pool of one connection and no overflow: for a
+        health check on its own thread, which must never wait behind the busy pool's checkouts
+        (one thread, one connection: it never waits for its own either)."""
+        options = {**self.engine_options, "pool_size": 1, "max_overflow": 0}
+        return Database(self.engine.url.render_as_string(hide_password=False), **options)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
