@@ -124,14 +124,15 @@ def test_totals_from_days_equal_the_sessions_aggregate(db: Database, zone: str) 
     with db.session() as s:
         ids = sorted(s.scalars(text("SELECT id FROM sessions")))
         picked = rng.sample(ids, 30)
+        changes: list[dict[str, object]] = [
+            {"energy_kwh": Decimal("7.777")},
+            {"energy_disputed_at": NOW},
+            {"energy_disputed_at": None, "cost_total": Decimal("2.005")},
+            {"account_id": accounts[2]},
+            {"started_at": datetime(2026, 10, 24, 22, 0, tzinfo=UTC), "ended_at": None},
+        ]
         for n, sid in enumerate(picked):
-            change: dict[str, object] = [
-                {"energy_kwh": Decimal("7.777")},
-                {"energy_disputed_at": NOW},
-                {"energy_disputed_at": None, "cost_total": Decimal("2.005")},
-                {"account_id": accounts[2]},
-                {"started_at": datetime(2026, 10, 24, 22, 0, tzinfo=UTC), "ended_at": None},
-            ][n % 5]
+            change = changes[n % len(changes)]
             s.execute(update(ChargingSession).where(ChargingSession.id == sid).values(**change))
         s.execute(delete(ChargingSession).where(ChargingSession.id.in_(picked[:5])))
         s.commit()
