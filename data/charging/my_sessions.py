@@ -4,8 +4,9 @@
 The filter is optional local days in the operator's time zone and a charger the account used.
 It becomes the sessions explorer's own ``SessionFilter`` with the account fixed
 (``data.charging.history``), so the rows, the paging (keyset, or OFFSET from the nearer end),
-the totals (one SQL aggregate of stored costs; disputed energy counts nowhere until settled)
-and ``/export/sessions.csv`` for the same query string (limited to the active account by
+the totals (stored costs; disputed energy counts nowhere until settled; without a charger read
+from ``account_days`` when that is exact, so 100,000 sessions cost what 10 do) and
+``/export/sessions.csv`` for the same query string (limited to the active account by
 ``data.exchange.exports.scope_filter``) all hold the same sessions. The account is always an
 argument the caller took from the signed-in session or the token, never from a query string.
 """
@@ -18,14 +19,22 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, DateTime, String, cast, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from data.charging.account_days import (
+    MARGIN,
+    SINCE_EVER,
+    DayWindow,
+    day_window,
+    from_milli,
+    stored_runs_match,
+)
 from data.charging.history import (
     PAGE_SIZE_MAX,
     SessionFilter,
@@ -40,7 +49,15 @@ from data.charging.reservations import (
     reservation_columns,
     reservation_rows,
 )
-from data.core.models import ID_LENGTH, Charger, ChargingSession, Reservation
+from data.core.models import (
+    ID_LENGTH,
+    AccountDay,
+    AccountDayZone,
+    Charger,
+    ChargingSession,
+    Reservation,
+)
+from data.core.periods import Period, local_midnight_utc
 
 # No dates: every session. The explorer's own bounds (the local midnight after the last day
 # must still be a datetime).
@@ -157,8 +174,117 @@ def used_chargers(session: Session, account_id: str) -> list[UsedCharger]:
 def history_totals(
     session: Session, account_id: str, flt: HistoryFilter, tz: ZoneInfo
 ) -> SessionTotals:
-    """How many sessions, kWh and stored cost the account's filter holds (one aggregate)."""
+    """How many sessions, kWh and stored cost the account's filter holds: without a charger
+    from ``account_days`` (a row per local day) when that is exact, else one aggregate of the
+    filter's sessions (``history_totals_from_sessions``)."""
+    if flt.charger_id is None:
+        found = _totals_from_days(session, account_id, flt, tz)
+        if found is not None:
+            return found
+    return history_totals_from_sessions(session, account_id, flt, tz)
+
+
+def history_totals_from_sessions(
+    session: Session, account_id: str, flt: HistoryFilter, tz: ZoneInfo
+) -> SessionTotals:
+    """``history_totals`` as one aggregate of the filter's sessions (an index range of the
+    account's): a charger filter, or when ``account_days`` cannot answer exactly."""
     return session_totals(session, flt.for_account(account_id), tz)
+
+
+def _edge_window(day: date, tz: ZoneInfo) -> DayWindow | None:
+    """``day`` alone as ``account_days`` keys, when its local midnights split the instants
+    exactly under the zone's runs (``day_window``'s check for a one-day period)."""
+    following = day + timedelta(days=1)
+    period = Period(
+        "edge", day, following, local_midnight_utc(day, tz), local_midnight_utc(following, tz), tz
+    )
+    return day_window(period)
+
+
+_DAYS, _DISPUTED, _RUN = 0, 1, 2
+
+
+def _totals_from_days(
+    session: Session, account_id: str, flt: HistoryFilter, tz: ZoneInfo
+) -> SessionTotals | None:
+    """``history_totals`` of a filter of days only from ``account_days``, or None (the caller
+    aggregates sessions then).
+
+    Only the bounds given need checking: a session far from both (more than ``MARGIN``) has its
+    local day inside or outside the range whatever run counted it, and one near a bound was
+    counted with the runs ``zoneinfo`` gives now (``stored_runs_match`` for each bound's day).
+    A missing bound is the explorer's 1970-01-01 / 9998-12-31: exact when the account has no
+    session within ``MARGIN`` of it (its first and last start ride in the same statement).
+    Disputed sessions are not in ``account_days`` but are rows of the grid: counted apart (the
+    partial index ``ix_sessions_energy_disputed`` holds them). In-progress sessions count with
+    their energy so far and no cost, as the sessions aggregate has them."""
+    explorer = flt.for_account(account_id)
+    start, end = explorer.start_utc(tz), explorer.end_utc(tz)
+    windows: list[DayWindow] = []
+    for day in (flt.first_day, flt.last_day):
+        if day is not None:
+            window = _edge_window(day, tz)
+            if window is None:
+                return None
+            windows.append(window)
+    a, s, z = AccountDay, ChargingSession, AccountDayZone
+    nothing = literal(None, BigInteger())
+    no_time = literal(None, DateTime(timezone=True))
+    no_zone = literal(None, String())
+    mine = s.account_id == account_id
+    in_range = [a.account_id == account_id]
+    if flt.first_day is not None:
+        in_range.append(a.day >= windows[0].first)
+    if flt.last_day is not None:
+        in_range.append(a.day < windows[-1].end)
+    # Each is one index probe of (account_id, started_at).
+    first_at = select(func.min(s.started_at)).where(mine).scalar_subquery()
+    last_at = select(func.max(s.started_at)).where(mine).scalar_subquery()
+    days = select(
+        literal(_DAYS).label("kind"),
+        cast(func.coalesce(func.sum(a.sessions), 0), BigInteger).label("a"),
+        cast(func.coalesce(func.sum(a.energy_wh), 0), BigInteger).label("b"),
+        cast(func.coalesce(func.sum(a.cost_milli), 0), BigInteger).label("c"),
+        no_zone.label("zone"),
+        first_at.label("first_at"),
+        last_at.label("last_at"),
+    ).where(*in_range)
+    is_disputed = s.energy_disputed_at.is_not(None)
+    disputed = select(
+        literal(_DISPUTED), cast(func.count(), BigInteger), nothing, nothing, no_zone, no_time,
+        no_time,
+    ).where(mine, s.started_at >= start, s.started_at < end, is_disputed)  # fmt: skip
+    # The first run (every session finds a run) and the runs covering each bound's window.
+    covering = [z.start_s == SINCE_EVER]
+    for w in windows:
+        first_run = select(func.max(z.start_s)).where(z.start_s <= w.lo).scalar_subquery()
+        covering.append((z.start_s >= first_run) & (z.start_s < w.hi))
+    runs = select(
+        literal(_RUN), z.start_s, cast(z.offset_s, BigInteger), nothing, z.zone, no_time, no_time
+    ).where(or_(*covering))
+    rows = session.execute(union_all(days, disputed, runs)).all()
+    stored = [(int(r.a), int(r.b), str(r.zone)) for r in rows if r.kind == _RUN]
+    if not any(start_s == SINCE_EVER and zone == tz.key for start_s, _o, zone in stored):
+        return None
+    for w in windows:
+        first = max((st for st, _o, _z in stored if st <= w.lo), default=None)
+        if first is None:
+            return None
+        if not stored_runs_match(w, [r for r in stored if first <= r[0] < w.hi]):
+            return None
+    total = next(r for r in rows if r.kind == _DAYS)
+    if flt.first_day is None and total.first_at is not None and total.first_at < start + MARGIN:
+        return None
+    if flt.last_day is None and total.last_at is not None and total.last_at >= end - MARGIN:
+        return None
+    disputed_count = int(next(r.a for r in rows if r.kind == _DISPUTED))
+    return SessionTotals(
+        int(total.a) + disputed_count,
+        from_milli(total.b),
+        from_milli(total.c),
+        disputed_count,
+    )
 
 
 def history_page(

@@ -300,6 +300,14 @@ class ChargingSession(Base):
             postgresql_where=text("energy_disputed_at IS NOT NULL"),
             sqlite_where=text("energy_disputed_at IS NOT NULL"),
         ),
+        # An account's disputed sessions (the history's totals count them apart; 0032).
+        Index(
+            "ix_sessions_disputed_account",
+            "account_id",
+            "started_at",
+            postgresql_where=text("energy_disputed_at IS NOT NULL"),
+            sqlite_where=text("energy_disputed_at IS NOT NULL"),
+        ),
         Index("ix_sessions_started", "started_at"),
         # "In use" and the active-session banner look only at sessions in progress.
         Index(
