@@ -7,8 +7,10 @@
 ``--existing``: use the database as it is (any sessions table, e.g. run.py's shared bench
 database; read only but for the API token, deleted afterwards); ``--rows`` is then not checked.
 Each run: the bare COPY (``BARE_COPY``: the table's columns as PostgreSQL writes them, no
-formatting, ``ORDER BY id``) read from psql's stdout, then the CSV route, then the Parquet route;
-the CSV's rows/s as a share of the COPY's in the same run.
+formatting, ``ORDER BY id``) read from psql's stdout, then the export's own COPY by psql (the
+statement the route sends, from ``copy_sql``, values formatted: ``own_copy_sql``), then the CSV
+route, then the Parquet route; the CSV's rows/s as a share of each COPY's in the same run. Bare
+over own = what formatting in SQL costs; own over the CSV = what the Python path costs.
 
 Builds the data if needed (in a database of its own: it refuses one that holds anything but
 its own bench data), starts the app in a separate server process (gunicorn with one gthread
@@ -47,8 +49,11 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from data.accounts.tokens import create_token  # noqa: E402
 from data.audit.entries import COMMAND_LINE  # noqa: E402
+from data.charging.dashboard import operator_settings  # noqa: E402
 from data.core.db import Database, normalise_url, upgrade  # noqa: E402
 from data.core.models import ApiToken, ChargingSession, Operator  # noqa: E402
+from data.exchange.export_stream import copy_sql  # noqa: E402
+from data.exchange.exports import export_statement, parse_filter  # noqa: E402
 
 BENCH_OPERATOR = "Polaris export bench"
 BENCH_ADMIN = "bench-admin@bench.example"
@@ -304,13 +309,39 @@ def download_parquet(port: int, path: str, token: str) -> tuple[int, int, float,
     return rows, size, first_byte, elapsed
 
 
-def bare_copy(url: str) -> dict[str, Any]:
-    """``BARE_COPY`` by psql, its stdout read and its lines counted here (as the HTTP client
-    counts the CSV's)."""
+def own_copy_sql(url: str) -> str:
+    """The COPY statement ``/export/sessions.csv`` sends for all rows (``copy_sql``), its
+    parameters merged in as the route merges them."""
+    import psycopg
+
+    db = Database(normalise_url(url))
+    try:
+        with db.session() as s:
+            tz = operator_settings(s).tz
+            flt = parse_filter("sessions", {}, datetime.now(UTC), tz)
+            stmt = export_statement(s, "sessions", flt, tz)
+            assert stmt is not None
+            sql, params = copy_sql(s, stmt)
+            raw = s.connection().connection.dbapi_connection
+            assert isinstance(raw, psycopg.Connection)
+            query = psycopg.ClientCursor(raw).mogrify(sql, params)
+    finally:
+        db.engine.dispose()
+    return query
+
+
+# The session settings the export sets for its own COPY (export_stream._postgres_chunks).
+OWN_COPY_OPTIONS = "-c datestyle=ISO,YMD -c jit=off"
+
+
+def bare_copy(url: str, sql: str = BARE_COPY, options: str | None = None) -> dict[str, Any]:
+    """``sql`` (a ``COPY ... TO STDOUT``; ``BARE_COPY`` by default) by psql, its stdout read and
+    its lines counted here (as the HTTP client counts the CSV's); ``options``: PGOPTIONS."""
     libpq = url.replace("postgresql+psycopg://", "postgresql://", 1)
     started = time.perf_counter()
+    env = dict(os.environ, PGOPTIONS=options) if options else None
     process = subprocess.Popen(
-        ["psql", libpq, "-X", "-q", "-c", BARE_COPY], stdout=subprocess.PIPE, bufsize=0
+        ["psql", libpq, "-X", "-q", "-c", sql], stdout=subprocess.PIPE, bufsize=0, env=env
     )
     assert process.stdout is not None
     lines = size = 0
@@ -356,19 +387,27 @@ def measured(port: int, pid: int, path: str, token: str, use_gzip: bool = False)
 def compare(
     url: str, port: int, pid: int, token: str, use_gzip: bool = False, parquet: bool = True
 ) -> dict[str, Any]:
-    """One round: the bare COPY, ``/export/sessions.csv`` and ``/export/sessions.parquet``, all
-    rows; the CSV's figures at the top level (as before), the others under ``copy`` and
-    ``parquet``, and ``ratio_to_copy`` (CSV rows/s over the COPY's)."""
+    """One round: the bare COPY, the export's own COPY, ``/export/sessions.csv`` and
+    ``/export/sessions.parquet``, all rows; the CSV's figures at the top level (as before), the
+    others under ``copy``, ``own_copy`` and ``parquet``; ``ratio_to_copy`` (CSV rows/s over the
+    bare COPY's) and ``ratio_to_own_copy`` (over the own COPY's)."""
     copy = bare_copy(url)
+    own = bare_copy(url, own_copy_sql(url), OWN_COPY_OPTIONS)
     csv = measured(port, pid, "/export/sessions.csv", token, use_gzip)
     file = measured(port, pid, "/export/sessions.parquet", token) if parquet else None
-    if not copy["rows"] == csv["rows"] == (file or csv)["rows"]:
-        raise SystemExit(f"rows differ: COPY {copy['rows']}, CSV {csv['rows']}, {file}")
+    if not copy["rows"] == own["rows"] == csv["rows"] == (file or csv)["rows"]:
+        raise SystemExit(
+            f"rows differ: COPY {copy['rows']}, own COPY {own['rows']}, CSV {csv['rows']}, {file}"
+        )
     return {
         **csv,
         "copy_rows_per_s": copy["rows_per_s"],
         "ratio_to_copy": round(csv["rows_per_s"] / copy["rows_per_s"], 2),
+        "own_copy_rows_per_s": own["rows_per_s"],
+        "ratio_to_own_copy": round(csv["rows_per_s"] / own["rows_per_s"], 2),
+        "own_copy_to_copy": round(own["rows_per_s"] / copy["rows_per_s"], 2),
         "copy": copy,
+        "own_copy": own,
         "parquet": file,
     }
 
@@ -379,9 +418,12 @@ def describe(r: dict[str, Any]) -> str:
     text = (
         f"  bare COPY (psql): {r['copy']['rows']:,} rows in {r['copy']['seconds']} s: "
         f"{r['copy_rows_per_s']:,} rows/s\n"
+        f"  own COPY (psql, the route's SQL): {r['own_copy']['seconds']} s: "
+        f"{r['own_copy_rows_per_s']:,} rows/s = {r['own_copy_to_copy']} of the bare COPY\n"
         f"  sessions.csv: {r['megabytes']:,} MB in {r['seconds']} s (first byte "
         f"{r['first_byte_ms']} ms): {r['rows_per_s']:,} rows/s = {r['ratio_to_copy']} of the "
-        f"COPY; worker RSS {r['rss_before_mb']} MB before, peak {r['peak_mb']} MB "
+        f"bare COPY, {r['ratio_to_own_copy']} of the own COPY; worker RSS {r['rss_before_mb']} "
+        f"MB before, peak {r['peak_mb']} MB "
         f"(growth {r['growth_mb']} MB)"
     )
     if p is None:
@@ -442,6 +484,7 @@ def main() -> None:
             print(describe(r), flush=True)
         best = max(r["rows_per_s"] for r in results)
         ratio = max(r["ratio_to_copy"] for r in results)
+        own_ratio = max(r["ratio_to_own_copy"] for r in results)
         growth = max(r["growth_mb"] for r in results)
         files = [r["parquet"] for r in results if r["parquet"]]
         parquet_peak = max((p["peak_mb"] for p in files), default=0)
@@ -450,7 +493,8 @@ def main() -> None:
             f"best: CSV {best:,} rows/s (target >= {TARGET_ROWS_PER_S:,}: "
             f"{'met' if best >= TARGET_ROWS_PER_S else 'NOT met'}), "
             f"{ratio} of the bare COPY (target >= {TARGET_RATIO_TO_COPY}: "
-            f"{'met' if ratio >= TARGET_RATIO_TO_COPY else 'NOT met'}); "
+            f"{'met' if ratio >= TARGET_RATIO_TO_COPY else 'NOT met'}), "
+            f"{own_ratio} of its own COPY; "
             f"largest CSV memory growth {growth:,.1f} MB (target < {TARGET_GROWTH_MB} MB); "
             f"Parquet: {parquet_best:,} rows/s, "
             f"largest peak RSS {parquet_peak} MB (target <= {TARGET_PARQUET_PEAK_MB} MB: "

@@ -1130,6 +1130,11 @@ def print_table(r: dict[str, Any]) -> None:
             f"{e['ratio_to_copy']} (bare COPY by psql: {e['copy_rows_per_s']:,} rows/s)",
             TARGETS["export / COPY"],
         )
+        add(
+            "export / own COPY",
+            f"{e['ratio_to_own_copy']} (the route's own COPY by psql: "
+            f"{e['own_copy_rows_per_s']:,} rows/s = {e['own_copy_to_copy']} of the bare COPY)",
+        )
         p = e["parquet"]
         add(
             "export parquet",

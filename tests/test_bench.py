@@ -89,6 +89,9 @@ JSON_KEYS = [
     "export.peak_mb",
     "export.copy_rows_per_s",
     "export.ratio_to_copy",
+    "export.own_copy_rows_per_s",
+    "export.ratio_to_own_copy",
+    "export.own_copy_to_copy",
     "export.parquet.rows_per_s",
     "export.parquet.peak_mb",
     "ratios.heavy_over_light",
@@ -127,6 +130,7 @@ TABLE_ROWS = [
     "admin_ms.analytics_year",
     "export",
     "export / COPY",
+    "export / own COPY",
     "export parquet",
 ]
 
@@ -241,6 +245,7 @@ def test_build_and_run_print_every_figure(bench_database_url: str, tmp_path: Pat
     # The bare COPY, the CSV and the Parquet file: the same rows, all of them.
     export = figures["export"]
     assert export["copy"]["rows"] == export["rows"] == export["parquet"]["rows"]
+    assert export["own_copy"]["rows"] == export["rows"]
     for page in figures["admin_ms"].values():
         assert isinstance(page["seq_scan_sessions"], bool)
     # A whole load issues the same statements for 10 sessions as for 100,000.
