@@ -28,6 +28,8 @@ from data.charging.my_sessions import (
     encode_cursor,
     history_page,
     history_totals,
+    recent_chargers,
+    search_used_chargers,
     sessions_after,
     used_chargers,
 )
@@ -81,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
         with db.session() as s:
             results[name] = percentiles(timed(lambda: action(s), args.repeat))
 
-    run("charger choices", lambda s: used_chargers(s, account))
+    run("charger choices, every one (skip scan)", lambda s: used_chargers(s, account))
+    run("charger choices, recent 20", lambda s: recent_chargers(s, account))
+    run("charger search '1', 20", lambda s: search_used_chargers(s, account, "1"))
     run("totals, everything", lambda s: history_totals(s, account, everything, tz))
     run("totals, last year", lambda s: history_totals(s, account, last_year, tz))
     run("totals, one charger", lambda s: history_totals(s, account, one_charger, tz))

@@ -53,9 +53,9 @@ def all_sessions_link(link_id: str, class_name: str = "") -> dcc.Link:
     return dcc.Link(ALL_SESSIONS_TEXT, href=HISTORY_PATH, id=link_id, className=class_name)
 
 
-def _field(label: str, control: dbc.Input | dbc.Select, **width: Any) -> dbc.Col:
+def _field(label: str, ident: str, control: Component, **width: Any) -> dbc.Col:
     return dbc.Col(
-        [dbc.Label(label, html_for=control.id, class_name="small mb-1"), control],
+        [dbc.Label(label, html_for=ident, class_name="small mb-1"), control],
         **width,
         class_name="mb-2",
     )
@@ -68,14 +68,20 @@ def history_form() -> dbc.Form:
         className="mb-2",
         children=dbc.Row(
             [
-                _field("From", dbc.Input(id=HISTORY_FROM_ID, type="date"), xs=6, md=3),
-                _field("To", dbc.Input(id=HISTORY_TO_ID, type="date"), xs=6, md=3),
+                _field(
+                    "From", HISTORY_FROM_ID, dbc.Input(id=HISTORY_FROM_ID, type="date"), xs=6, md=3
+                ),
+                _field("To", HISTORY_TO_ID, dbc.Input(id=HISTORY_TO_ID, type="date"), xs=6, md=3),
                 _field(
                     "Charger",
-                    dbc.Select(
+                    HISTORY_CHARGER_ID,
+                    # Searched on the server: the account may have used hundreds.
+                    dcc.Dropdown(
                         id=HISTORY_CHARGER_ID,
-                        options=[{"label": "All chargers", "value": ALL_CHARGERS}],
+                        options=charger_options([]),
                         value=ALL_CHARGERS,
+                        clearable=False,
+                        placeholder="Type a charger name",
                     ),
                     xs=12,
                     md=4,
@@ -122,8 +128,15 @@ def history_skeleton(query: dict[str, Any]) -> html.Div:
 
 
 def charger_options(chargers: Sequence[UsedCharger]) -> list[dict[str, str]]:
+    """ "All chargers", then ``chargers`` by name; the browser filters what it has by name or id
+    too (the server's search matches both)."""
     return [{"label": "All chargers", "value": ALL_CHARGERS}] + [
-        {"label": c.friendly_name, "value": c.charger_id} for c in chargers
+        {
+            "label": c.friendly_name,
+            "value": c.charger_id,
+            "search": f"{c.friendly_name} {c.charger_id}",
+        }
+        for c in chargers
     ]
 
 

@@ -53,10 +53,13 @@ from data.charging.history import (
 )
 from data.charging.my_sessions import (
     HistoryFilter,
+    UsedCharger,
     history_page,
     history_totals,
     parse_history_filter,
-    used_chargers,
+    recent_chargers,
+    search_used_chargers,
+    used_charger,
 )
 from data.pricing.tariffs import live_costs
 from web.db import read_scope
@@ -102,20 +105,53 @@ def show_view(query: object) -> tuple[Any, ...]:
     flt, problems = parse_history_filter(params)
     with read_scope() as s:
         tz = operator_settings(s).tz
-        chargers = used_chargers(s, account_id)
-    names = {c.charger_id: c.friendly_name for c in chargers}
-    if flt.charger_id is not None and flt.charger_id not in names:
+        chargers = recent_chargers(s, account_id)
+        chosen = None if flt.charger_id is None else used_charger(s, account_id, flt.charger_id)
+    if flt.charger_id is not None and chosen is None:
         problems.append("You have no session on that charger; showing every charger.")
         flt = HistoryFilter(flt.first_day, flt.last_day, None)
-    charger_name = None if flt.charger_id is None else names[flt.charger_id]
     return (
         "" if flt.first_day is None else flt.first_day.isoformat(),
         "" if flt.last_day is None else flt.last_day.isoformat(),
-        charger_options(chargers),
+        charger_options(_with_chosen(chargers, chosen)),
         flt.charger_id or ALL_CHARGERS,
         history_notes(problems),
-        history_results(flt.query_string(), history_summary(flt, charger_name, tz)),
+        history_results(
+            flt.query_string(),
+            history_summary(flt, None if chosen is None else chosen.friendly_name, tz),
+        ),
     )
+
+
+def _with_chosen(chargers: list[UsedCharger], chosen: UsedCharger | None) -> list[UsedCharger]:
+    """The chosen charger stays listed (a dropdown drops a value it has no option for)."""
+    if chosen is None or any(c.charger_id == chosen.charger_id for c in chargers):
+        return chargers
+    return [chosen, *chargers]
+
+
+@callback(
+    Output(HISTORY_CHARGER_ID, "options", allow_duplicate=True),
+    Input(HISTORY_CHARGER_ID, "search_value"),
+    State(HISTORY_CHARGER_ID, "value"),
+    prevent_initial_call=True,
+)
+def find_chargers(typed: object, value: object) -> list[dict[str, str]]:
+    """The active account's chargers matching what is typed (its recent ones when nothing is),
+    and the chosen one. Only chargers it has a session on: the account is the server's."""
+    account_id = _customer_id()
+    if account_id is None:
+        raise PreventUpdate
+    text = typed.strip()[:200] if isinstance(typed, str) else ""
+    picked = value.strip() if isinstance(value, str) else ""
+    with read_scope() as s:
+        found = (
+            search_used_chargers(s, account_id, text) if text else recent_chargers(s, account_id)
+        )
+        chosen = None
+        if picked and picked != ALL_CHARGERS and all(c.charger_id != picked for c in found):
+            chosen = used_charger(s, account_id, picked[:200])
+    return charger_options(_with_chosen(found, chosen))
 
 
 @callback(

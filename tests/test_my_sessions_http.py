@@ -19,11 +19,13 @@ from flask.testing import FlaskClient
 
 from data.core.models import Role
 from tests.support.databases import fresh_database
-from tests.support.factories import make_session
+from tests.support.factories import make_charger, make_session
 from tests.support.receipts import finished, priced_site
 from tests.support.web import AppFactory, add_person, client_for, dash_csrf
 
 DANA, ZOE, OLGA = "dana@example.com", "zoe@example.com", "olga@example.com"
+FERN = "fern@example.com"
+FERN_CHARGERS = 25
 CALLBACK_URL = "/_dash-update-component"
 LAST_YEAR = datetime(2025, 11, 14, 7, tzinfo=UTC)
 THIS_YEAR = datetime(2026, 11, 3, 7, tzinfo=UTC)
@@ -42,6 +44,7 @@ def app(
         application = module_app_factory(url, PROPAGATE_EXCEPTIONS=False)
         add_person(application, DANA, ("a-dana", Role.customer, None))
         add_person(application, ZOE, ("a-zoe", Role.customer, None))
+        add_person(application, FERN, ("a-fern", Role.customer, None))
         add_person(application, OLGA, ("a-olga-admin", Role.admin, "Ops"))
         with application.extensions["polaris_db"].session() as s:
             priced_site(s)
@@ -52,6 +55,13 @@ def app(
             make_session(s, "a-dana", "AC", session_id="s-dana-live", started_at=THIS_YEAR
                          + 10 * 24 * HOUR, energy_kwh="4")  # fmt: skip
             finished(s, "s-zoe-secret", "a-zoe", "AC", THIS_YEAR + HOUR, HOUR, "77.7")
+            # Fern used more chargers than the filter first offers; F00 the longest ago. Zoe
+            # alone used ZONLY.
+            for n in range(FERN_CHARGERS):
+                make_charger(s, charger_id=f"F{n:02d}", friendly_name=f"Fern stop {n:02d}")
+                finished(s, f"s-fern-{n}", "a-fern", f"F{n:02d}", LAST_YEAR + n * HOUR, HOUR, "5")
+            make_charger(s, charger_id="ZONLY", friendly_name="Fern stop secret")
+            finished(s, "s-zoe-only", "a-zoe", "ZONLY", THIS_YEAR, HOUR, "1")
         yield application
         application.extensions["polaris_db"].engine.dispose()
 
@@ -90,6 +100,27 @@ def show_view(app: Flask, client: FlaskClient, query: Any) -> Any:
             "changedPropIds": ["history-query.data"],
         },
     )
+
+
+def find_chargers(app: Flask, client: FlaskClient, typed: Any, value: Any = "all") -> Any:
+    """The charger filter's search as the dropdown sends it (both values forgeable)."""
+    key = _key(app, "history-charger.options@")
+    return _post(
+        client,
+        {
+            "output": key,
+            "outputs": {"id": "history-charger", "property": "options"},
+            "inputs": [{"id": "history-charger", "property": "search_value", "value": typed}],
+            "state": [{"id": "history-charger", "property": "value", "value": value}],
+            "changedPropIds": ["history-charger.search_value"],
+        },
+    )
+
+
+def _offered(response: Any) -> list[str]:
+    assert response.status_code == 200, response.get_data(as_text=True)[:400]
+    answer = response.get_json()["response"]
+    return [o["value"] for o in answer["history-charger"]["options"]]
 
 
 def rows(app: Flask, client: FlaskClient, view: str, start: int = 0, end: int = 100) -> Any:
@@ -220,3 +251,37 @@ def test_an_admin_account_is_sent_to_switch(app: Flask) -> None:
     text = shown.get_data(as_text=True)
     assert "Switch to a customer account" in text and "s-dana" not in text
     assert rows(app, olga, "").status_code == 204  # PreventUpdate: nothing sent
+
+
+def test_the_charger_filter_offers_a_bounded_few_and_searches_the_rest(app: Flask) -> None:
+    fern = client_for(app, FERN)
+    # The first view: the 20 most recently used, newest first; not F00..F04 (the oldest).
+    offered = _offered(show_view(app, fern, {}))
+    assert offered == ["all"] + [f"F{n:02d}" for n in reversed(range(5, FERN_CHARGERS))]
+    # Typing searches all of Fern's chargers on the server, by name or id.
+    assert _offered(find_chargers(app, fern, "stop 00")) == ["all", "F00"]
+    assert _offered(find_chargers(app, fern, "f0")) == ["all"] + [f"F{n:02d}" for n in range(10)]
+    assert len(_offered(find_chargers(app, fern, "fern"))) == 1 + 20  # bounded
+    # Nothing typed: the recent ones again, and the chosen one stays listed.
+    again = _offered(find_chargers(app, fern, "", "F00"))
+    assert again[:2] == ["all", "F00"] and len(again) == 22
+    assert _offered(find_chargers(app, fern, "stop 1", "F00"))[:2] == ["all", "F00"]
+    # An old charger chosen in the address is offered and filters the rows.
+    assert "F00" in _offered(show_view(app, fern, {"charger": "F00"}))
+    data, count, _ = _grid(rows(app, fern, "?charger=F00"))
+    assert count == 1 and [r["session"] for r in data] == ["s-fern-0"]
+
+
+def test_the_charger_search_never_offers_another_accounts_charger(app: Flask) -> None:
+    fern = client_for(app, FERN)
+    for typed, value in (("secret", "all"), ("ZONLY", "ZONLY"), ("", "ZONLY"), ("AC", "AC")):
+        answer = find_chargers(app, fern, typed, value)
+        text = answer.get_data(as_text=True)
+        assert "ZONLY" not in text and "secret" not in text and '"AC"' not in text, typed
+        assert _offered(answer)[0] == "all"
+    shown = show_view(app, fern, {"charger": "ZONLY"})
+    assert "ZONLY" not in json.dumps(shown.get_json()["response"]["history-charger"])
+    assert "You have no session on that charger" in shown.get_data(as_text=True)
+    # Anonymous people and admin accounts get nothing.
+    assert find_chargers(app, client_for(app, None), "fern").status_code in (401, 403)
+    assert find_chargers(app, client_for(app, OLGA), "fern").status_code == 204

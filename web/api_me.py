@@ -44,7 +44,7 @@ from data.charging.my_sessions import (
     HistoryFilter,
     account_reservations,
     sessions_after,
-    used_chargers,
+    used_charger,
 )
 from data.charging.reservations import (
     ReservationError,
@@ -272,8 +272,8 @@ def register_me_routes(bp: Blueprint) -> None:
         flt = HistoryFilter(query.from_, query.to, query.charger_id)
         with read_scope() as s:
             tz = operator_settings(s).tz
-            used = {c.charger_id for c in used_chargers(s, account_id)}
-            if flt.charger_id is not None and flt.charger_id not in used:
+            # One probe, not the list of every charger used.
+            if flt.charger_id is not None and used_charger(s, account_id, flt.charger_id) is None:
                 return _json(MeSessionsOut(sessions=[], next_cursor=None))
             try:
                 rows, following = sessions_after(s, account_id, flt, tz, query.limit, query.cursor)

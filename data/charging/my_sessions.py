@@ -153,7 +153,7 @@ class UsedCharger:
 
 
 def used_chargers(session: Session, account_id: str) -> list[UsedCharger]:
-    """The chargers the account has a session on, by name: the filter's choices. A skip scan of
+    """The chargers the account has a session on, by name (the API's charger check). A skip scan of
     ``ix_sessions_account_charger_started``: one index probe per charger used (the next charger
     id after the last one found), whatever the number of sessions or of chargers in the fleet."""
     s = ChargingSession
@@ -169,6 +169,76 @@ def used_chargers(session: Session, account_id: str) -> list[UsedCharger]:
         .order_by(Charger.friendly_name, Charger.id)
     ).all()
     return [UsedCharger(r.id, r.friendly_name) for r in rows]
+
+
+# The filter's choices: a page opens with the chargers of the account's newest sessions, typing
+# searches the rest. Both bounded, whatever the number of sessions or of chargers used.
+CHOICES_LIMIT = 20
+RECENT_SESSIONS = 500
+
+
+def recent_chargers(
+    session: Session, account_id: str, limit: int = CHOICES_LIMIT
+) -> list[UsedCharger]:
+    """Up to ``limit`` chargers of the account's newest ``RECENT_SESSIONS`` sessions, the most
+    recently used first: one bounded range of ``ix_sessions_account_started_id``."""
+    s = ChargingSession
+    newest = (
+        select(s.charger_id, s.started_at)
+        .where(s.account_id == account_id)
+        .order_by(s.started_at.desc(), s.id.desc())
+        .limit(RECENT_SESSIONS)
+        .subquery("newest")
+    )
+    last = (
+        select(newest.c.charger_id, func.max(newest.c.started_at).label("last_at"))
+        .group_by(newest.c.charger_id)
+        .subquery("last")
+    )
+    rows = session.execute(
+        select(Charger.id, Charger.friendly_name)
+        .join(last, last.c.charger_id == Charger.id)
+        .order_by(last.c.last_at.desc(), Charger.id)
+        .limit(max(0, min(limit, 100)))
+    ).all()
+    return [UsedCharger(r.id, r.friendly_name) for r in rows]
+
+
+def _used_by(account_id: str) -> Any:
+    """The charger has a session of the account: one probe of
+    ``ix_sessions_account_charger_started``."""
+    s = ChargingSession
+    return (
+        select(s.id).where(s.account_id == account_id, s.charger_id == Charger.id).limit(1).exists()
+    )
+
+
+def search_used_chargers(
+    session: Session, account_id: str, typed: str, limit: int = CHOICES_LIMIT
+) -> list[UsedCharger]:
+    """Up to ``limit`` chargers the account has a session on whose name or id contains
+    ``typed`` (case-insensitive), by name."""
+    query = select(Charger.id, Charger.friendly_name).where(_used_by(account_id))
+    needle = typed.strip().lower()[:ID_LENGTH]
+    if needle:
+        query = query.where(
+            func.lower(Charger.id).contains(needle, autoescape=True)
+            | func.lower(Charger.friendly_name).contains(needle, autoescape=True)
+        )
+    rows = session.execute(
+        query.order_by(Charger.friendly_name, Charger.id).limit(max(0, min(limit, 100)))
+    ).all()
+    return [UsedCharger(r.id, r.friendly_name) for r in rows]
+
+
+def used_charger(session: Session, account_id: str, charger_id: str) -> UsedCharger | None:
+    """The charger when the account has a session on it (the filter's chosen one), else None."""
+    row = session.execute(
+        select(Charger.id, Charger.friendly_name).where(
+            Charger.id == charger_id, _used_by(account_id)
+        )
+    ).one_or_none()
+    return None if row is None else UsedCharger(row.id, row.friendly_name)
 
 
 def history_totals(
