@@ -28,6 +28,9 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, live_server
 from tests.support.databases import migrated_postgres_database, skip_or_fail, truncate_postgres
 from tests.support.web import AppFactory, client_for
 
+# The export tests' shared scenario fixture (a module of tests/support, not a test module).
+pytest_plugins = ["tests.support.export_scenario"]
+
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:

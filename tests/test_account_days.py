@@ -26,6 +26,7 @@ from data.core.models import AccountDay, AccountDayZone, ChargingSession
 from data.core.periods import PERIODS, Period, local_midnight_utc, period_bounds
 from tests.support.audit import CLI
 from tests.support.factories import make_account, make_charger, make_operator, make_session
+from tests.support.random_sessions import random_sessions
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -95,52 +96,6 @@ def assert_same(db: Database, accounts: list[str], tz: ZoneInfo) -> int:
     return from_rollup
 
 
-def _random_sessions(rng: random.Random, account: str, chargers: list[str], n: int) -> list[dict]:
-    out = []
-    edges = [
-        # Around Berlin's DST changes and local midnights, where a day's bounds are tested.
-        datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC),
-        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
-        datetime(2026, 3, 28, 23, 0, tzinfo=UTC),
-        datetime(2026, 3, 29, 22, 0, tzinfo=UTC),
-        datetime(2026, 3, 29, 21, 59, 59, tzinfo=UTC),
-        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
-        datetime(2026, 10, 25, 1, 0, tzinfo=UTC),
-        datetime(2026, 10, 25, 22, 59, 59, 999999, tzinfo=UTC),
-        datetime(2026, 10, 25, 23, 0, tzinfo=UTC),
-        datetime(2026, 10, 31, 23, 0, tzinfo=UTC),
-        datetime(2025, 12, 31, 23, 0, tzinfo=UTC),
-        datetime(2025, 12, 31, 22, 59, 59, tzinfo=UTC),
-    ]
-    for i in range(n):
-        if i < len(edges):
-            start = edges[i]
-        else:
-            start = datetime(2025, 11, 1, tzinfo=UTC) + timedelta(
-                seconds=rng.randrange(0, 390 * 86400), microseconds=rng.randrange(0, 10**6)
-            )
-        ended = None if rng.random() < 0.1 else start + timedelta(minutes=rng.randrange(5, 300))
-        cost = (
-            Decimal(rng.randrange(0, 90000)) / 1000
-            if ended is not None and rng.random() < 0.7
-            else None
-        )
-        out.append(
-            {
-                "id": f"{account}-s{i:04d}",
-                "account_id": account,
-                "charger_id": rng.choice(chargers),
-                "started_at": start,
-                "ended_at": ended,
-                "energy_kwh": Decimal(rng.randrange(0, 80000)) / 1000,
-                "finalized": ended is not None,
-                "cost_total": cost,
-                "energy_disputed_at": NOW if rng.random() < 0.05 else None,
-            }
-        )
-    return out
-
-
 def _setup(db: Database, tz: str = "Europe/Berlin") -> tuple[list[str], list[str]]:
     with db.session() as s:
         make_operator(s, timezone=tz)
@@ -155,10 +110,10 @@ def test_rollup_equals_the_sessions_scan_through_every_write(db: Database) -> No
     accounts, chargers = _setup(db)
     with db.session() as s:
         # One by one (the ORM), then a bulk insert as an import writes many rows at once.
-        for row in _random_sessions(rng, accounts[0], chargers, 40):
+        for row in random_sessions(rng, accounts[0], chargers, 40, NOW):
             s.add(ChargingSession(**row))
             s.flush()
-        s.execute(insert(ChargingSession), _random_sessions(rng, accounts[1], chargers, 150))
+        s.execute(insert(ChargingSession), random_sessions(rng, accounts[1], chargers, 150, NOW))
         s.commit()
     assert assert_same(db, accounts, BERLIN) > 0
     assert _rows(db)  # something was counted
@@ -235,7 +190,7 @@ def test_a_changed_zone_is_recounted_and_never_read_stale(db: Database) -> None:
     rng = random.Random(7)
     accounts, chargers = _setup(db)
     with db.session() as s:
-        s.execute(insert(ChargingSession), _random_sessions(rng, accounts[0], chargers, 120))
+        s.execute(insert(ChargingSession), random_sessions(rng, accounts[0], chargers, 120, NOW))
         s.commit()
     assert_same(db, accounts, BERLIN)
     tokyo = ZoneInfo("Asia/Tokyo")

@@ -22,13 +22,12 @@ from data.exchange.export_parquet import parquet_from_csv
 from data.exchange.exports import EXPORT_COLUMNS, EXPORTS
 from data.exchange.format import format_value
 from tests.support.audit import CLI
-from tests.test_exports import (  # noqa: F401 - scenario: the fixture, shared
+from tests.support.export_scenario import (
     ADMIN_ONLY,
     OLGA,
     Scenario,
     app_db,
     get_csv,
-    scenario,
 )
 
 SESSION_TYPES = {

@@ -22,9 +22,10 @@ from data.charging.my_sessions import (
 from data.core.db import Database
 from data.core.models import AccountDayZone, ChargingSession
 from tests.support.factories import make_account, make_charger, make_operator, make_session
-from tests.test_account_days import NOW, _random_sessions
+from tests.support.random_sessions import random_sessions
 
 BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # when disputed sessions were disputed
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")  # until 2019 its DST began at local midnight
 
 
@@ -104,10 +105,10 @@ def test_totals_from_days_equal_the_sessions_aggregate(db: Database, zone: str) 
     rng = random.Random(23)
     accounts, chargers = _setup(db, zone)
     with db.session() as s:
-        for row in _random_sessions(rng, accounts[0], chargers, 40):
+        for row in random_sessions(rng, accounts[0], chargers, 40, NOW):
             s.add(ChargingSession(**row))
             s.flush()
-        rows = _random_sessions(rng, accounts[1], chargers, 200)
+        rows = random_sessions(rng, accounts[1], chargers, 200, NOW)
         s.execute(insert(ChargingSession), rows + _sao_paulo_edges(accounts[1], chargers[0]))
         s.commit()
     # Every filter of the account with sessions and the unbounded one are read from the rollup.
@@ -178,7 +179,7 @@ def test_falls_back_when_the_rollup_cannot_answer(db: Database) -> None:
     accounts, chargers = _setup(db, "Europe/Berlin")
     a = accounts[0]
     with db.session() as s:
-        s.execute(insert(ChargingSession), _random_sessions(rng, a, chargers, 60))
+        s.execute(insert(ChargingSession), random_sessions(rng, a, chargers, 60, NOW))
         s.commit()
     tokyo = ZoneInfo("Asia/Tokyo")
     with db.session() as s:
