@@ -308,7 +308,15 @@ def test_no_serious_violation_on_any_page(
             assert_scheme(page, scheme)
             where = f"{view.path}{' + ' + view.open if view.open else ''} as {who} at {width} px"
             where += f" ({scheme})"
-            problems += describe(where, axe_violations(page, axe_source, view.scope))
+            found = axe_violations(page, axe_source, view.scope)
+            if found:
+                # A grid redraws its header for a frame when the page's width changes late (a
+                # chart arriving brings the scrollbar): look again once settled. A real violation
+                # is still there; CI once caught an empty header row mid-redraw at 390 px.
+                page.wait_for_timeout(500)
+                page.wait_for_function(SETTLED, timeout=TIMEOUT)
+                found = axe_violations(page, axe_source, view.scope)
+            problems += describe(where, found)
     finally:
         page.goto("about:blank")
     assert not problems, "\n".join(problems)
