@@ -314,17 +314,19 @@ def render_outages(
     Output(EDIT_CAUSE_ID, "value"),
     Output(EDIT_EXCLUDED_ID, "value"),
     Output(EDIT_NOTE_ID, "value"),
+    # The last save's message belongs to the outage it saved, not to this one.
+    Output(EDIT_RESULT_ID, "children", allow_duplicate=True),
     Input(EDIT_OUTAGE_ID, "value"),
     prevent_initial_call=True,
 )
 @admin_only
-def fill_edit(outage_id: object) -> tuple[Any, Any, Any]:
+def fill_edit(outage_id: object) -> tuple[Any, Any, Any, Any]:
     """The chosen outage's cause, exclusion and note, to change."""
     with read_scope() as s:
         outage = find_outage(s, outage_id)
     if outage is None:
-        return no_update, no_update, no_update
-    return outage.cause.value, outage.excluded, outage.note or ""
+        return no_update, no_update, no_update, None
+    return outage.cause.value, outage.excluded, outage.note or "", None
 
 
 @callback(

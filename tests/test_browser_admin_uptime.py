@@ -41,11 +41,11 @@ def operator_page(browser: Any, base_url: str) -> Iterator[Any]:
     context.close()
 
 
-def _breakdowns(app: Flask, charger_id: str) -> list[str]:
-    """The charger's outages of a week or more (the demo's breakdowns), by id."""
+def _breakdowns(app: Flask, charger_id: str) -> list[tuple[str, str]]:
+    """The charger's outages of a week or more (the demo's breakdowns): id and stored note."""
     with app.extensions["polaris_db"].session() as s:
         return [
-            o.id
+            (o.id, o.note or "")
             for o in s.scalars(select(Outage).where(Outage.charger_id == charger_id))
             if o.ended_at is not None and o.ended_at - o.started_at >= timedelta(days=7)
         ]
@@ -94,15 +94,20 @@ def test_uptime_page_figures_timeline_and_edit(
     pick_dropdown(page, "admin-uptime-filter-charger", lowest)
     breakdowns = _breakdowns(demo_app, lowest)
     assert len(breakdowns) == 2
-    for n, outage_id in enumerate(breakdowns, start=1):
+    for n, (outage_id, stored_note) in enumerate(breakdowns, start=1):
         note = f"Maker's recall of the power module, case {n}"
         expect(
             page.locator(f"#admin-uptime-edit-outage option[value='{outage_id}']")
         ).to_have_count(1, timeout=TIMEOUT)
         page.select_option("#admin-uptime-edit-outage", outage_id)
+        # The form shows this outage's own values (not the previous one's, still on screen
+        # until the server answers) before anything is changed in it.
         expect(page.locator("#admin-uptime-edit-cause")).to_have_value(
             "maintenance", timeout=TIMEOUT
         )
+        expect(page.locator("#admin-uptime-edit-note")).to_have_value(stored_note, timeout=TIMEOUT)
+        expect(page.locator("#admin-uptime-edit-excluded")).not_to_be_checked(timeout=TIMEOUT)
+        expect(page.locator("#admin-uptime-edit-result")).to_have_text("", timeout=TIMEOUT)
         page.check("#admin-uptime-edit-excluded")
         page.fill("#admin-uptime-edit-note", note)
         page.click("#admin-uptime-edit-save")
@@ -110,7 +115,7 @@ def test_uptime_page_figures_timeline_and_edit(
         expect(page.locator("#admin-uptime-outages")).to_contain_text(note, timeout=TIMEOUT)
     expect(page.locator("#admin-uptime-below")).to_contain_text("1 of", timeout=TIMEOUT)
     with demo_app.extensions["polaris_db"].session() as s:
-        outage = s.get(Outage, breakdowns[-1])
+        outage = s.get(Outage, breakdowns[-1][0])
         assert outage is not None and outage.excluded is True
         assert outage.note == "Maker's recall of the power module, case 2"
 
