@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
@@ -13,6 +14,7 @@ from sqlalchemy import bindparam, func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 import data.uptime.alerts  # noqa: F401 - the alerts tables are on Base.metadata too
+from data.charging.account_days import refill_account_days, zone_runs
 from data.charging.rollup import quarter_of, refill_rollups
 from data.core.db import Database, alembic_config, upgrade
 from data.core.models import Base, ChargingSession, ConnectorType, Operator, UsageQuarter, User
@@ -287,3 +289,104 @@ def test_0019_adds_the_outage_log_and_takes_it_away_again(db: Database):
         s.add(Outage(id="o2", charger_id="c1", started_at=START, kind=OutageKind.offline))
     with pytest.raises(IntegrityError), db.session() as s:
         s.add(Outage(id="o3", charger_id="c1", started_at=START, kind=OutageKind.offline))
+
+
+def test_0031_counts_the_sessions_already_there_by_the_operators_local_day(db: Database):
+    """0031 counts the existing sessions into ``account_days`` by local day in the operator's
+    zone (its own frozen copy of the count): the same rows the app's recount gives, and the
+    ones a count in Python gives (a late evening in summer is the next local day, disputed
+    energy counts nothing); its triggers then follow new sessions."""
+    cfg = alembic_config(db.engine)
+    tz = ZoneInfo("Europe/Berlin")
+    command.downgrade(cfg, "0028")
+    try:
+        with db.engine.connect() as c:
+            assert "account_days" not in inspect(c).get_table_names()
+        with db.session() as s:
+            make_operator(s, timezone=tz.key)
+            make_account(s, account_id="a1")
+            make_account(s, account_id="a2")
+            make_charger(s, charger_id="c1")
+        summer_evening = datetime(2026, 7, 3, 22, 30, tzinfo=UTC)  # 00:30 on the 4th in Berlin
+        rows = [  # id, account, start, kWh, cost, disputed
+            ("s1", "a1", summer_evening, "10.0004", "3.4567", False),
+            ("s2", "a1", summer_evening - timedelta(hours=1), "2.5", None, False),
+            ("s3", "a1", datetime(2026, 1, 9, 22, 59, 59, tzinfo=UTC), "1", "0.30", False),
+            ("s4", "a2", datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC), "4", "1.20", False),
+            ("s5", "a2", datetime(2026, 3, 29, 1, 0, 0, tzinfo=UTC), "5", "1.50", False),
+            ("d1", "a1", summer_evening, "7", "2.10", True),
+        ]
+        with db.engine.begin() as c:
+            c.execute(
+                ChargingSession.__table__.insert().values(  # type: ignore[attr-defined]
+                    id=bindparam("sid"),
+                    account_id=bindparam("account"),
+                    charger_id="c1",
+                    started_at=bindparam("start"),
+                    ended_at=bindparam("end"),
+                    energy_kwh=bindparam("kwh"),
+                    finalized=True,
+                    cost_total=bindparam("cost"),
+                    energy_disputed_at=bindparam("disputed"),
+                ),
+                [
+                    {
+                        "sid": sid,
+                        "account": account,
+                        "start": start,
+                        "end": start + timedelta(minutes=30),
+                        "kwh": Decimal(kwh),
+                        "cost": None if cost is None else Decimal(cost),
+                        "disputed": start if disputed else None,
+                    }
+                    for sid, account, start, kwh, cost, disputed in rows
+                ],
+            )
+        command.upgrade(cfg, "head")
+    except BaseException:
+        command.upgrade(cfg, "head")
+        raise
+
+    def day(at: datetime) -> int:
+        return (at.astimezone(tz).date() - date(1970, 1, 1)).days
+
+    expected: dict[tuple[str, int], list[int]] = {}
+    for _sid, account, start, kwh, cost, disputed in rows:
+        if disputed:
+            continue
+        figures = expected.setdefault((account, day(start)), [0, 0, 0, 0])
+        figures[0] += 1
+        figures[1] += round(Decimal(kwh) * 1000)
+        figures[2] += 0 if cost is None else round(Decimal(cost) * 1000)
+        figures[3] += cost is not None
+    as_rows = sorted((a, d, *f) for (a, d), f in expected.items())
+    query = text("SELECT * FROM account_days ORDER BY 1, 2")
+    with db.session() as s:
+        counted = [tuple(r) for r in s.execute(query)]
+        assert counted == as_rows
+        assert len(counted) == 4  # s1 and s2: two local days; s4 and s5 either side of DST
+        stored = s.execute(text("SELECT start_s, offset_s FROM account_day_zone ORDER BY 1"))
+        assert [tuple(r) for r in stored] == list(zone_runs(tz))
+        refill_account_days(s, tz)  # the app's recount finds the same rows
+        assert [tuple(r) for r in s.execute(query)] == counted
+        s.rollback()
+    with db.engine.begin() as c:  # the triggers follow a new session
+        c.execute(
+            ChargingSession.__table__.insert().values(  # type: ignore[attr-defined]
+                id="s6",
+                account_id="a2",
+                charger_id="c1",
+                started_at=summer_evening,
+                ended_at=summer_evening + timedelta(minutes=30),
+                energy_kwh=Decimal("1.5"),
+                finalized=True,
+            )
+        )
+    with db.session() as s:
+        assert s.execute(
+            text(
+                "SELECT sessions, energy_wh, costed FROM account_days WHERE account_id = 'a2' "
+                "AND day = :d"
+            ),
+            {"d": day(summer_evening)},
+        ).one() == (1, 1500, 0)

@@ -24,12 +24,11 @@ Create Date: 2026-12-06
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
-
-from data.charging.account_days import refill_account_days
 
 revision: str = "0031"
 down_revision: str | None = "0028"
@@ -148,6 +147,92 @@ SQLITE_TRIGGERS = {
 }
 
 
+# --- the first count (frozen copies of data/charging/account_days.py as of this revision) -------
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FIRST_YEAR, END_YEAR = 1970, 2100
+SINCE_EVER = -(2**62)  # the first run's start: it covers everything before 1970 too
+
+
+def _offset_s(tz: ZoneInfo, moment: datetime) -> int:
+    offset = moment.astimezone(tz).utcoffset()
+    assert offset is not None
+    return int(offset.total_seconds())
+
+
+def _zone_runs(tz: ZoneInfo) -> list[tuple[int, int]]:
+    """``(start epoch second, UTC offset in seconds)`` for each run of one offset from 1970 to
+    2100: each change found day by day, then to the second by bisection."""
+    start = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
+    end = datetime(END_YEAR, 1, 1, tzinfo=UTC)
+    runs = [(SINCE_EVER, _offset_s(tz, start))]
+    day = start
+    while day < end:
+        following = day + timedelta(days=1)
+        before = _offset_s(tz, day)
+        if _offset_s(tz, following) != before:
+            lo, hi = int((day - EPOCH).total_seconds()), int((following - EPOCH).total_seconds())
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if _offset_s(tz, EPOCH + timedelta(seconds=mid)) == before:
+                    lo = mid
+                else:
+                    hi = mid
+            runs.append((hi, _offset_s(tz, EPOCH + timedelta(seconds=hi))))
+        day = following
+    return runs
+
+
+_LITE_SECONDS = "CAST(strftime('%s', substr(s.started_at, 1, 19)) AS INTEGER)"
+_LITE_LOCAL = f"({_LITE_SECONDS} + z.offset_s)"
+LITE_COUNT = f"""
+INSERT INTO {TABLE} ({COLUMNS})
+SELECT s.account_id, {_LITE_LOCAL} / 86400 - ({_LITE_LOCAL} % 86400 < 0), count(*),
+       sum(CAST(round(s.energy_kwh * 1000) AS INTEGER)),
+       coalesce(sum(CAST(round(s.cost_total * 1000) AS INTEGER)), 0), count(s.cost_total)
+FROM sessions s
+JOIN {ZONE} z ON z.start_s = (SELECT max(start_s) FROM {ZONE} WHERE start_s <= {_LITE_SECONDS})
+WHERE s.{COUNTED}
+GROUP BY 1, 2 ORDER BY 1, 2"""
+
+# The offset by hash join on the session's UTC day (in force at its start, and the change inside
+# it, if any) rather than a probe per session; days outside 1970-2100 probe.
+PG_COUNT = f"""
+INSERT INTO {TABLE} ({COLUMNS})
+WITH days AS (
+    SELECT g AS utc_day, (
+        SELECT offset_s FROM {ZONE} WHERE start_s <= g::bigint * 86400
+        ORDER BY start_s DESC LIMIT 1
+    ) AS offset_s
+    FROM generate_series(0, 47482) AS g
+), changes AS (
+    SELECT floor(start_s / 86400.0)::int AS utc_day, to_timestamp(start_s) AS at, offset_s
+    FROM {ZONE} WHERE start_s > {SINCE_EVER}
+), placed AS (
+    SELECT s.account_id, s.energy_kwh, s.cost_total, u.utc_day,
+           date_part('epoch', (s.started_at AT TIME ZONE 'UTC')::time) AS second_of_day,
+           coalesce(
+               CASE WHEN s.started_at >= c.at THEN c.offset_s ELSE d.offset_s END,
+               (SELECT offset_s FROM {ZONE}
+                WHERE start_s <= floor(extract(epoch FROM s.started_at))::bigint
+                ORDER BY start_s DESC LIMIT 1)
+           ) AS offset_s
+    FROM sessions s
+    CROSS JOIN LATERAL (
+        SELECT (s.started_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01' AS utc_day
+    ) AS u
+    LEFT JOIN days d ON d.utc_day = u.utc_day
+    LEFT JOIN changes c ON c.utc_day = u.utc_day
+    WHERE s.{COUNTED}
+)
+SELECT account_id,
+       utc_day + CASE WHEN second_of_day + offset_s < 0 THEN -1
+                      WHEN second_of_day + offset_s >= 86400 THEN 1 ELSE 0 END,
+       count(*), sum(round(energy_kwh * 1000)::bigint),
+       coalesce(sum(round(cost_total * 1000)::bigint), 0), count(cost_total)
+FROM placed GROUP BY 1, 2 ORDER BY 1, 2"""
+
+
 # --- both ---------------------------------------------------------------------------------------
 
 
@@ -176,9 +261,17 @@ def upgrade() -> None:
     else:
         for name, (when, body) in SQLITE_TRIGGERS.items():
             op.execute(f"CREATE TRIGGER {name} {when} BEGIN {body} END")
-    zone = bind.execute(sa.text("SELECT timezone FROM operator ORDER BY id LIMIT 1")).scalar()
-    # The recount locks sessions (PostgreSQL) until the migration commits.
-    refill_account_days(bind, ZoneInfo(zone or "UTC"))
+    zone = ZoneInfo(
+        bind.execute(sa.text("SELECT timezone FROM operator ORDER BY id LIMIT 1")).scalar() or "UTC"
+    )
+    bind.execute(
+        sa.text(f"INSERT INTO {ZONE} (start_s, offset_s, zone) VALUES (:s, :o, :z)"),
+        [{"s": start, "o": offset, "z": zone.key} for start, offset in _zone_runs(zone)],
+    )
+    if bind.dialect.name == "postgresql":
+        # No session may be written between the count and the triggers taking over.
+        op.execute("LOCK TABLE sessions IN SHARE MODE")
+    bind.execute(sa.text(PG_COUNT if bind.dialect.name == "postgresql" else LITE_COUNT))
     if bind.dialect.name == "postgresql":
         op.execute(f"ANALYZE {TABLE}")
 
