@@ -127,7 +127,8 @@ def uptime_view(driver: Driver, charger: str) -> list[Call]:
     ]
 
 
-def _keys(app: Flask) -> dict[str, str]:
+def page_keys(app: Flask) -> dict[str, str]:
+    """The callback keys the views here call, by the names they give them."""
     ids = uptime_ids
     return {
         "sessions_view": output_key(app, HISTORY_RESULTS_ID + ".children"),
@@ -160,7 +161,7 @@ def page_figures(
     ``dashboard_<period>``, ``sessions``, ``receipt`` and ``uptime``."""
     drivers = {who: Driver(app, email) for who, email in logins.items()}
     for driver in drivers.values():
-        driver.keys.update(_keys(app))
+        driver.keys.update(page_keys(app))
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         latest = {
             who: conn.execute(
@@ -191,7 +192,7 @@ def page_figures(
         who: (lambda d=d, s=latest[who]: receipt_view(d, s)) for who, d in drivers.items()
     }
     admin = Driver(app, ADMIN_EMAIL)
-    admin.keys.update(_keys(app))
+    admin.keys.update(page_keys(app))
     views["uptime"] = {
         "heavy": lambda: uptime_view(admin, busiest),
         "light": lambda: uptime_view(admin, quietest),
