@@ -25,8 +25,8 @@ from data.core.db import Database
 from data.core.models import AccountDay, AccountDayZone, ChargingSession
 from data.core.periods import PERIODS, Period, local_midnight_utc, period_bounds
 from tests.support.audit import CLI
-from tests.support.factories import make_account, make_charger, make_operator, make_session
-from tests.support.random_sessions import random_sessions
+from tests.support.factories import make_session
+from tests.support.random_sessions import operator_with_three, random_sessions
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -96,18 +96,9 @@ def assert_same(db: Database, accounts: list[str], tz: ZoneInfo) -> int:
     return from_rollup
 
 
-def _setup(db: Database, tz: str = "Europe/Berlin") -> tuple[list[str], list[str]]:
-    with db.session() as s:
-        make_operator(s, timezone=tz)
-        accounts = [make_account(s, account_id=f"acc-{i}").id for i in range(3)]
-        chargers = [make_charger(s).id for _ in range(3)]
-        s.commit()
-    return accounts, chargers
-
-
 def test_rollup_equals_the_sessions_scan_through_every_write(db: Database) -> None:
     rng = random.Random(19)
-    accounts, chargers = _setup(db)
+    accounts, chargers = operator_with_three(db)
     with db.session() as s:
         # One by one (the ORM), then a bulk insert as an import writes many rows at once.
         for row in random_sessions(rng, accounts[0], chargers, 40, NOW):
@@ -157,7 +148,7 @@ def test_rollup_equals_the_sessions_scan_through_every_write(db: Database) -> No
 
 
 def test_dst_days_sum_the_right_instants(db: Database) -> None:
-    accounts, chargers = _setup(db)
+    accounts, chargers = operator_with_three(db)
     a = accounts[0]
     with db.session() as s:
         # 2026-03-29 (23 h) and 2026-10-25 (25 h) in Berlin: first and last instants of each.
@@ -188,7 +179,7 @@ def test_dst_days_sum_the_right_instants(db: Database) -> None:
 
 def test_a_changed_zone_is_recounted_and_never_read_stale(db: Database) -> None:
     rng = random.Random(7)
-    accounts, chargers = _setup(db)
+    accounts, chargers = operator_with_three(db)
     with db.session() as s:
         s.execute(insert(ChargingSession), random_sessions(rng, accounts[0], chargers, 120, NOW))
         s.commit()
@@ -224,7 +215,7 @@ def test_a_changed_zone_is_recounted_and_never_read_stale(db: Database) -> None:
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_truncate_empties_the_rollup(db: Database) -> None:
-    accounts, chargers = _setup(db)
+    accounts, chargers = operator_with_three(db)
     with db.session() as s:
         make_session(s, accounts[0], chargers[0], started_at=NOW - timedelta(days=1))
         s.commit()

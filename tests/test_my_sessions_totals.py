@@ -21,8 +21,8 @@ from data.charging.my_sessions import (
 )
 from data.core.db import Database
 from data.core.models import AccountDayZone, ChargingSession
-from tests.support.factories import make_account, make_charger, make_operator, make_session
-from tests.support.random_sessions import random_sessions
+from tests.support.factories import make_session
+from tests.support.random_sessions import operator_with_three, random_sessions
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # when disputed sessions were disputed
@@ -46,15 +46,6 @@ def _filters() -> list[HistoryFilter]:
         (None, d(2018, 11, 4)),
     ]
     return [HistoryFilter(a, b) for a, b in bounds]
-
-
-def _setup(db: Database, tz: str) -> tuple[list[str], list[str]]:
-    with db.session() as s:
-        make_operator(s, timezone=tz)
-        accounts = [make_account(s, account_id=f"acc-{i}").id for i in range(3)]
-        chargers = [make_charger(s).id for _ in range(3)]
-        s.commit()
-    return accounts, chargers
 
 
 def _sao_paulo_edges(account: str, charger: str) -> list[dict]:
@@ -103,7 +94,7 @@ def assert_same(db: Database, accounts: list[str], tz: ZoneInfo, *, from_days: b
 def test_totals_from_days_equal_the_sessions_aggregate(db: Database, zone: str) -> None:
     tz = ZoneInfo(zone)
     rng = random.Random(23)
-    accounts, chargers = _setup(db, zone)
+    accounts, chargers = operator_with_three(db, zone)
     with db.session() as s:
         for row in random_sessions(rng, accounts[0], chargers, 40, NOW):
             s.add(ChargingSession(**row))
@@ -141,7 +132,7 @@ def test_totals_from_days_equal_the_sessions_aggregate(db: Database, zone: str) 
 
 
 def test_dst_bounds_count_the_right_sessions(db: Database) -> None:
-    accounts, chargers = _setup(db, "Europe/Berlin")
+    accounts, chargers = operator_with_three(db, "Europe/Berlin")
     a = accounts[0]
     with db.session() as s:
         for i, (start, kwh) in enumerate(
@@ -176,7 +167,7 @@ def test_dst_bounds_count_the_right_sessions(db: Database) -> None:
 
 def test_falls_back_when_the_rollup_cannot_answer(db: Database) -> None:
     rng = random.Random(5)
-    accounts, chargers = _setup(db, "Europe/Berlin")
+    accounts, chargers = operator_with_three(db, "Europe/Berlin")
     a = accounts[0]
     with db.session() as s:
         s.execute(insert(ChargingSession), random_sessions(rng, a, chargers, 60, NOW))

@@ -1,10 +1,24 @@
-"""Random sessions for the rollup tests (test_account_days.py, test_my_sessions_totals.py)."""
+"""Random sessions, and the operator, accounts and chargers they belong to, for the rollup
+tests (test_account_days.py, test_my_sessions_totals.py)."""
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from data.core.db import Database
+from tests.support.factories import make_account, make_charger, make_operator
+
+
+def operator_with_three(db: Database, tz: str = "Europe/Berlin") -> tuple[list[str], list[str]]:
+    """An operator in ``tz`` with three accounts and three chargers: their ids."""
+    with db.session() as s:
+        make_operator(s, timezone=tz)
+        accounts = [make_account(s, account_id=f"acc-{i}").id for i in range(3)]
+        chargers = [make_charger(s).id for _ in range(3)]
+        s.commit()
+    return accounts, chargers
 
 
 def random_sessions(
