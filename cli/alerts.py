@@ -1,6 +1,8 @@
 """The worker: a process of its own, beside gunicorn and the OCPP server, that sends what the
 outboxes hold: the operators' outage alerts and the drivers' e-mail notifications (one worker
-for both, so operators run one more process, not two).
+for both, so operators run one more process, not two). It also recounts the drivers' local
+days (``account_days``) when the operator's time zone changed: seconds per million sessions,
+too slow for the request that saved the zone.
 
 flask --app app alerts run            # a pass every --interval seconds (default 30), until stopped
 flask --app app alerts run --once     # one pass (cron, tests)
@@ -37,6 +39,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from components.emails import render_notification
+from data.charging.account_days import recount_in_operator_zone
 from data.core.db import Database
 from data.notifications import (
     ClaimedNotification,
@@ -146,10 +149,16 @@ class PassResult:
     failed: int
     notified: int = 0  # drivers' e-mails
     notify_failed: int = 0
+    recounted: tuple[str, int] | None = None  # drivers' local days: the new zone, rows
 
 
 def run_pass(db: Database, config: Mapping[str, Any], now: datetime) -> PassResult:
-    """Evaluate, then send every message due at ``now``."""
+    """Recount the drivers' local days if the operator's zone changed, evaluate, then send
+    every message due at ``now``."""
+    with db.session() as s:
+        recounted = recount_in_operator_zone(s)
+    if recounted is not None:
+        log.info("drivers' local days recounted in %s: %d rows", *recounted)
     with db.session() as s:
         evaluation = evaluate(s, now, configured_channels(config))
     sent = failed = 0
@@ -175,7 +184,7 @@ def run_pass(db: Database, config: Mapping[str, Any], now: datetime) -> PassResu
                 with db.session() as s:
                     mark_sent(s, claimed.id, now)
     notified, notify_failed = send_notifications(db, config, now)
-    return PassResult(evaluation, sent, failed, notified, notify_failed)
+    return PassResult(evaluation, sent, failed, notified, notify_failed, recounted)
 
 
 def send_notifications(db: Database, config: Mapping[str, Any], now: datetime) -> tuple[int, int]:
@@ -214,12 +223,18 @@ def _summary(result: PassResult) -> str:
         f"Opened {e.opened} alert(s), {e.recovered} recovery(ies), {e.digests} digest(s); "
         f"sent {result.sent} message(s), {result.failed} failed; "
         f"{result.notified} driver e-mail(s) sent, {result.notify_failed} failed."
+        + (
+            ""
+            if result.recounted is None
+            else " Drivers' local days recounted in {}: {:,} rows.".format(*result.recounted)
+        )
     )
 
 
 @click.group("alerts")
 def alerts_group() -> None:
-    """The worker: outage alerts (email, webhook) and drivers' e-mail notifications."""
+    """The worker: outage alerts (email, webhook), drivers' e-mail notifications, and the
+    drivers' local days recounted after a time zone change."""
 
 
 @alerts_group.command("run")

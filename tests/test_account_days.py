@@ -15,7 +15,12 @@ import pytest
 from sqlalchemy import delete, func, insert, select, text, update
 
 from data.accounts.operator_settings import save_operator_settings
-from data.charging.account_days import day_window, refill_account_days, zone_runs
+from data.charging.account_days import (
+    day_window,
+    recount_in_operator_zone,
+    refill_account_days,
+    zone_runs,
+)
 from data.charging.dashboard import (
     _usage_from_days,
     account_usage,
@@ -199,7 +204,7 @@ def test_a_changed_zone_is_recounted_and_never_read_stale(db: Database) -> None:
             slow = account_usage_from_sessions(s, accounts[0], period)
             assert fast.days["energy_kwh"].tolist() == slow.days["energy_kwh"].tolist()
             assert fast.cost == slow.cost
-    # Saved through the settings: runs and rows recounted in Tokyo's days.
+    # Saved through the settings: nothing recounted in the request; still read from sessions.
     with db.session() as s:
         save_operator_settings(
             s, name="Polaris", support_email=None, timezone="Asia/Tokyo", currency="EUR",
@@ -207,8 +212,18 @@ def test_a_changed_zone_is_recounted_and_never_read_stale(db: Database) -> None:
         )  # fmt: skip
         s.commit()
     with db.session() as s:
+        assert set(s.scalars(select(AccountDayZone.zone))) == {"Europe/Berlin"}
+        period = _periods(tokyo)[0]
+        window = day_window(period)
+        assert window is not None and _usage_from_days(s, accounts[0], period, window) is None
+    # The worker's recount: runs and rows in Tokyo's days; once only.
+    with db.session() as s:
+        recounted = recount_in_operator_zone(s)
+    assert recounted is not None and recounted[0] == "Asia/Tokyo" and recounted[1] > 0
+    with db.session() as s:
         zones = set(s.scalars(select(AccountDayZone.zone)))
         count = s.scalar(select(func.count()).select_from(AccountDayZone))
+        assert recount_in_operator_zone(s) is None
     assert zones == {"Asia/Tokyo"} and count == len(zone_runs(tokyo))
     assert assert_same(db, accounts, tokyo) > 0
 

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,11 +24,20 @@ from sqlalchemy import select
 from central.server import CentralSystem, bound_port
 from central.simulator import connect_charger
 from cli.alerts import SIGNATURE_HEADER, configured_channels, run_pass
+from data.accounts.operator_settings import save_operator_settings
 from data.core.db import Database
+from data.core.models import AccountDay
 from data.uptime.alerts import AlertSettings
 from data.uptime.deliveries import AlertDelivery, backoff_s
 from data.uptime.outages import OutageKind
-from tests.support.factories import make_charger, make_outage
+from tests.support.audit import CLI
+from tests.support.factories import (
+    make_account,
+    make_charger,
+    make_operator,
+    make_outage,
+    make_session,
+)
 from tests.support.mail import Inbox, local_smtp
 from tests.support.web import AppFactory
 
@@ -181,3 +190,33 @@ def test_end_to_end_a_faulted_charger_alerts_once_and_recovers_once(
     assert inbox.subjects()[1].startswith("Back up: Simulated bay (SIM-1) after")
     assert "sent 0 message(s)" in worker()
     assert len(inbox.messages) == 2
+
+
+def test_the_worker_recounts_drivers_local_days_after_a_zone_change(
+    app_factory: AppFactory, database_url: str
+):
+    """Saving a new zone leaves the recount to the worker: its next pass recounts (and says
+    so), the one after has nothing to do."""
+    app: Flask = app_factory(database_url)
+    db: Database = app.extensions["polaris_db"]
+    with db.session() as s:
+        make_operator(s, timezone="Europe/Berlin")
+        account = make_account(s, account_id="a1")
+        make_charger(s, charger_id="C1")
+        # 15:30 UTC: 17:30 on the 4th in Berlin (summer), 00:30 on the 5th in Tokyo.
+        make_session(s, account, "C1", started_at=datetime(2026, 7, 4, 15, 30, tzinfo=UTC))
+    with db.session() as s:
+        save_operator_settings(
+            s, name="Polaris", support_email=None, timezone="Asia/Tokyo", currency="EUR",
+            actor=CLI, now=NOW,
+        )  # fmt: skip
+    days = select(AccountDay.day).where(AccountDay.sessions > 0)
+    with db.session() as s:
+        assert list(s.scalars(days)) == [(date(2026, 7, 5) - date(1970, 1, 1)).days - 1]
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["alerts", "run", "--once"])
+    assert first.exit_code == 0 and "local days recounted in Asia/Tokyo: 1 rows" in first.output
+    with db.session() as s:
+        assert list(s.scalars(days)) == [(date(2026, 7, 5) - date(1970, 1, 1)).days]
+    second = runner.invoke(args=["alerts", "run", "--once"])
+    assert second.exit_code == 0 and "recounted" not in second.output

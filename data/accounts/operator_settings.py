@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.accounts.validation import (
@@ -18,9 +16,8 @@ from data.accounts.validation import (
     validate_timezone,
 )
 from data.audit.entries import Action, Actor, record
-from data.charging.account_days import refill_account_days
 from data.charging.dashboard import operator_settings
-from data.core.models import AccountDayZone, Operator
+from data.core.models import Operator
 
 
 @dataclass(frozen=True)
@@ -66,10 +63,8 @@ def save_operator_settings(
         before = asdict(OperatorValues(row.name, row.support_email, row.timezone, row.currency))
     row.name, row.support_email, row.timezone, row.currency = clean_name, email, zone, code
     session.flush()
-    if session.scalar(select(AccountDayZone.zone).limit(1)) != zone:
-        # Local days per account are counted in the operator's zone: recounted in this
-        # transaction (data/charging/account_days.py).
-        refill_account_days(session, ZoneInfo(zone))
+    # A new zone: drivers' local days are recounted by the worker, not in this request; their
+    # dashboards read sessions until then (data/charging/account_days.py).
     saved = OperatorValues(clean_name, email, zone, code)
     record(
         session, actor, now, Action.operator_updated, "operator", row.id,

@@ -18,9 +18,11 @@ Exactness:
   ``day_buckets`` day has that local day under those runs and no instant outside the period has
   one of its days (a fall-back across midnight would break it). Otherwise ``None``, and the
   caller scans ``sessions`` as before. The check rides in the same statement as the figures.
-- When the operator's zone changes (``data.accounts.operator_settings``), ``refill_account_days``
-  stores the new zone's runs and recounts every row in the same transaction; until it commits
-  readers see the old zone's runs and fall back.
+- When the operator's zone changes (settings, operator.csv import), the stored runs stop
+  matching and readers fall back at once; the worker (``flask alerts run``) then calls
+  ``recount_in_operator_zone``, which stores the new zone's runs and recounts every row in one
+  transaction (seconds per million sessions: not work for a web request). Until it commits
+  readers see the old zone's runs and keep falling back.
 - Energy and cost are integer thousandths (exact sums on SQLite too), which are the day sums the
   sessions scan rounds to 3 decimals; ``costed`` says whether any session had a cost (the
   period's cost is None otherwise, as before).
@@ -203,6 +205,16 @@ def refill_account_days(bind: Session | Connection, tz: ZoneInfo) -> int:
     )
     bind.execute(text(refill_sql(postgresql)))
     return int(bind.execute(text("SELECT count(*) FROM account_days")).scalar_one())
+
+
+def recount_in_operator_zone(session: Session) -> tuple[str, int] | None:
+    """``refill_account_days`` in the operator's zone unless its runs are the ones stored:
+    the zone and the rows written, or None when there was nothing to do."""
+    zone = session.execute(text("SELECT timezone FROM operator ORDER BY id LIMIT 1")).scalar()
+    zone = zone or "UTC"
+    if session.execute(text("SELECT zone FROM account_day_zone LIMIT 1")).scalar() == zone:
+        return None
+    return zone, refill_account_days(session, ZoneInfo(zone))
 
 
 def refill_sql(postgresql: bool) -> str:

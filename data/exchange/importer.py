@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 from sqlalchemy import Table, bindparam, select, text
@@ -30,7 +29,6 @@ from sqlalchemy.orm import Session
 from data.accounts.passwords import hash_password, verify_password
 from data.accounts.signin import landing_account_id
 from data.audit.entries import Action, Actor, record
-from data.charging.account_days import refill_account_days
 from data.core.models import (
     Account,
     Operator,
@@ -285,10 +283,8 @@ def _import_operator(session: Session, parsed: ParsedFile, counts: FileCounts) -
         counts.updated += 1
     else:
         counts.unchanged += 1
-    zone = values.get("timezone", None if old is None else old["timezone"])
-    if zone is not None and (old is None or old["timezone"] != zone):
-        # Local days per account are counted in the operator's zone (0031): recounted.
-        refill_account_days(session, ZoneInfo(str(zone)))
+    # A new zone's local days per account are recounted by the worker (0031,
+    # data/charging/account_days.py), not inside the import.
 
 
 def _password_hashes(jobs: list[tuple[str | None, str]]) -> list[str | None]:
