@@ -316,29 +316,22 @@ def test_0031_counts_the_sessions_already_there_by_the_operators_local_day(db: D
             ("s5", "a2", datetime(2026, 3, 29, 1, 0, 0, tzinfo=UTC), "5", "1.50", False),
             ("d1", "a1", summer_evening, "7", "2.10", True),
         ]
+        sessions = ChargingSession.__table__  # the 0028 schema's columns, no ORM defaults
         with db.engine.begin() as c:
             c.execute(
-                ChargingSession.__table__.insert().values(  # type: ignore[attr-defined]
-                    id=bindparam("sid"),
-                    account_id=bindparam("account"),
-                    charger_id="c1",
-                    started_at=bindparam("start"),
-                    ended_at=bindparam("end"),
-                    energy_kwh=bindparam("kwh"),
-                    finalized=True,
-                    cost_total=bindparam("cost"),
-                    energy_disputed_at=bindparam("disputed"),
-                ),
+                sessions.insert(),  # type: ignore[attr-defined]
                 [
-                    {
-                        "sid": sid,
-                        "account": account,
-                        "start": start,
-                        "end": start + timedelta(minutes=30),
-                        "kwh": Decimal(kwh),
-                        "cost": None if cost is None else Decimal(cost),
-                        "disputed": start if disputed else None,
-                    }
+                    dict(
+                        id=sid,
+                        account_id=account,
+                        charger_id="c1",
+                        started_at=start,
+                        ended_at=start + timedelta(minutes=30),
+                        energy_kwh=Decimal(kwh),
+                        finalized=True,
+                        cost_total=None if cost is None else Decimal(cost),
+                        energy_disputed_at=start if disputed else None,
+                    )  # fmt: skip
                     for sid, account, start, kwh, cost, disputed in rows
                 ],
             )
