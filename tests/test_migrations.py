@@ -316,7 +316,7 @@ def test_0031_counts_the_sessions_already_there_by_the_operators_local_day(db: D
             ("s5", "a2", datetime(2026, 3, 29, 1, 0, 0, tzinfo=UTC), "5", "1.50", False),
             ("d1", "a1", summer_evening, "7", "2.10", True),
         ]
-        sessions = ChargingSession.__table__  # the 0028 schema's columns, no ORM defaults
+        sessions = ChargingSession.__table__  # rows as the 0028 schema holds them, past the ORM
         with db.engine.begin() as c:
             c.execute(
                 sessions.insert(),  # type: ignore[attr-defined]
