@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from config import ConfigError, load_config
-from data.chargers.snapshots import WorkerSnapshots
+from data.chargers.snapshots import DERIVED_MAX, FleetSnapshot, WorkerSnapshots
 from tests.support.web import TEST_SECRET
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -137,6 +137,28 @@ def test_the_snapshot_setting_defaults_to_two_seconds(monkeypatch: pytest.Monkey
     monkeypatch.delenv("POLARIS_SNAPSHOT_S", raising=False)
     assert load_config({"SECRET_KEY": TEST_SECRET})["SNAPSHOT_S"] == 2.0
     assert load_config({"SECRET_KEY": TEST_SECRET, "SNAPSHOT_S": "0.5"})["SNAPSHOT_S"] == 0.5
+
+
+def _fleet() -> FleetSnapshot:
+    return FleetSnapshot(datetime.now(UTC), (), {}, {}, {}, 0, 0)
+
+
+def test_what_is_derived_from_a_snapshot_is_built_once_and_dies_with_it() -> None:
+    builds: list[str] = []
+
+    def build(name: str) -> Any:
+        builds.append(name)
+        return (name, len(builds))
+
+    fleet = _fleet()
+    first = fleet.derive(("pills", "a"), lambda: build("a"))
+    assert fleet.derive(("pills", "a"), lambda: build("a")) is first
+    assert fleet.derive(("pills", "b"), lambda: build("b")) == ("b", 2)
+    assert builds == ["a", "b"]
+    assert _fleet().derive(("pills", "a"), lambda: build("a")) == ("a", 3)  # a new snapshot
+    for n in range(DERIVED_MAX + 10):  # bounded: odd keys cannot grow it without end
+        fleet.derive(n, lambda: build("n"))
+    assert len(fleet.derived) == DERIVED_MAX
 
 
 # --- The dashboard over HTTP: the fleet-wide part comes from the worker's snapshot ----------------

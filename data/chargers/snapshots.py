@@ -16,9 +16,9 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, NamedTuple, TypeVar, cast
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Engine, Float, String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
@@ -43,6 +43,7 @@ from data.core.models import Charger, ChargerAccess, Visibility
 log = logging.getLogger("polaris")
 
 T = TypeVar("T")
+DERIVED_MAX = 512  # FleetSnapshot.derive: distinct keys kept per snapshot
 
 
 class CatalogueCharger(NamedTuple):
@@ -67,6 +68,19 @@ class FleetSnapshot:
     not_online: Mapping[str, ChargerStatus]  # every charger whose status is not Online
     public: int  # public chargers
     public_online: int  # public chargers that are Online
+    # What readers build from this snapshot alone (the dashboard's pills for a set of grants and
+    # chargers), kept as long as the snapshot is: the next snapshot starts empty.
+    derived: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def derive(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, once per ``key`` for this snapshot (at most ``DERIVED_MAX`` keys are
+        kept; two threads may both build one, the same value)."""
+        if key in self.derived:
+            return cast(T, self.derived[key])
+        value = build()
+        if len(self.derived) < DERIVED_MAX:
+            self.derived[key] = value
+        return value
 
     def status(self, charger_id: str) -> ChargerStatus | None:
         if charger_id not in self.by_id:
