@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 from components.dashboard import connector_choice
 from data.accounts.passwords import verify_password
 from data.chargers.status import ChargerStatus
-from data.charging.dashboard import CHARGER_LIMIT, charger_connectors, visible_chargers
+from data.charging.account_days import day_window, recount_in_operator_zone
+from data.charging.dashboard import (
+    CHARGER_LIMIT,
+    _usage_from_days,
+    account_usage_from_sessions,
+    charger_connectors,
+    visible_chargers,
+)
 from data.core.db import Database
 from data.core.models import (
     Account,
@@ -39,6 +46,7 @@ from data.core.models import (
     Role,
     User,
 )
+from data.core.periods import period_bounds
 from data.demo.loader import has_demo, load_demo, tick_demo
 from data.demo.showcase import (
     DEMO_PASSWORD,
@@ -272,6 +280,24 @@ def test_dana_driver(db: Database) -> None:
             float(e) for t, e in starts if t.astimezone(BERLIN).strftime("%Y-%m") == "2026-03"
         )
         assert 0.2 <= this_month / float(dana.plan.allowance_kwh) <= 1.0
+
+
+def test_the_demo_dashboards_read_the_drivers_local_days(db: Database) -> None:
+    """The demo's drivers' days are counted in its operator's zone, so their dashboards read
+    ``account_days`` from the first start (not every session, as after a zone change)."""
+    load(db)
+    with db.session() as s:
+        assert recount_in_operator_zone(s) is None  # nothing left to recount
+        (dana,) = account_of(s, DRIVER_EMAIL)
+        for name in ("current", "previous", "year"):
+            period = period_bounds(name, NOW, BERLIN)
+            window = day_window(period)
+            assert window is not None
+            fast = _usage_from_days(s, dana.id, period, window)
+            assert fast is not None, name
+            slow = account_usage_from_sessions(s, dana.id, period)
+            assert fast.days["energy_kwh"].tolist() == slow.days["energy_kwh"].tolist()
+            assert fast.cost == slow.cost
 
 
 def test_dana_finds_a_choice_of_connector_on_her_first_online_card(db: Database) -> None:
