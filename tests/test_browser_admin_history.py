@@ -57,6 +57,9 @@ def test_operator_filters_sessions_to_in_progress_and_sees_the_drivers_live_sess
     # The filter goes into the URL (read from the page: Playwright's page.url can lag behind
     # history.pushState).
     _wait_for_search(page, "state=in_progress")
+    # The unfiltered totals and grid (the driver's live session among them) stay on screen
+    # until the new view's answer replaces them: wait for that view's own Export link.
+    page.wait_for_selector("#admin-sessions-export[href*='state=in_progress']", timeout=15_000)
     live = page.locator(f"{SESSION_ROWS}:has-text('{DRIVER_ACCOUNT_ID}')")
     live.first.wait_for(timeout=15_000)
     page.wait_for_selector(".admin-sessions-totals:has-text('kWh')", timeout=10_000)
