@@ -104,6 +104,9 @@ def test_operator_creates_a_reservation_is_refused_an_overlap_and_cancels(page, 
     _sign_in(page, base_url)
     page.goto(f"{base_url}/admin/reservations")
     wait_for_grid_rows(page, ".admin-reservations-grid", 15_000)
+    # The form's start and end are filled by an answer of their own (the next full hour), which
+    # also names the time zone: wait for it, or it could overwrite the times typed below.
+    page.wait_for_selector("#admin-reservation-tz:has-text('Times are in')", timeout=15_000)
     # Three weeks ahead: beyond the demo's upcoming reservations.
     start = (datetime.now(UTC) + timedelta(days=21)).replace(minute=0, second=0, microsecond=0)
 
