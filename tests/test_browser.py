@@ -141,10 +141,14 @@ def test_period_selector_changes_the_chart(page, base_url):
     page.click("#period-link-previous")
     page.wait_for_url(re.compile(r"period=previous"))
     previous = (now.replace(day=1) - timedelta(days=1)).date()
+    # The total and the chart come in one answer; the total names the month. Two months of
+    # the same length draw as many bars: a count alone would pass on the chart still shown.
+    page.wait_for_selector(f"#usage-total:has-text('{previous:%B %Y}')", timeout=10_000)
     page.wait_for_function(bars, arg=_days_in_month(previous.year, previous.month))
     assert previous.strftime("%B") in page.inner_text("#usage-total")
     page.click("#period-link-year")
     page.wait_for_url(re.compile(r"period=year"))
+    page.wait_for_selector(f"#usage-total:has-text('in {now.year} so far')", timeout=10_000)
     page.wait_for_function(bars, arg=now.timetuple().tm_yday, timeout=10_000)
 
 

@@ -57,6 +57,9 @@ def test_operator_filters_sessions_to_in_progress_and_sees_the_drivers_live_sess
     # The filter goes into the URL (read from the page: Playwright's page.url can lag behind
     # history.pushState).
     _wait_for_search(page, "state=in_progress")
+    # The unfiltered totals and grid (the driver's live session among them) stay on screen
+    # until the new view's answer replaces them: wait for that view's own Export link.
+    page.wait_for_selector("#admin-sessions-export[href*='state=in_progress']", timeout=15_000)
     live = page.locator(f"{SESSION_ROWS}:has-text('{DRIVER_ACCOUNT_ID}')")
     live.first.wait_for(timeout=15_000)
     page.wait_for_selector(".admin-sessions-totals:has-text('kWh')", timeout=10_000)
@@ -101,6 +104,9 @@ def test_operator_creates_a_reservation_is_refused_an_overlap_and_cancels(page, 
     _sign_in(page, base_url)
     page.goto(f"{base_url}/admin/reservations")
     wait_for_grid_rows(page, ".admin-reservations-grid", 15_000)
+    # The form's start and end are filled by an answer of their own (the next full hour), which
+    # also names the time zone: wait for it, or it could overwrite the times typed below.
+    page.wait_for_selector("#admin-reservation-tz:has-text('Times are in')", timeout=15_000)
     # Three weeks ahead: beyond the demo's upcoming reservations.
     start = (datetime.now(UTC) + timedelta(days=21)).replace(minute=0, second=0, microsecond=0)
 

@@ -130,6 +130,11 @@ def test_a_driver_finds_a_charger_by_typing_its_name(
     page.keyboard.press("Escape")
     page.click("#history-apply")
     page.wait_for_url(f"{base_url}/sessions?charger={charger_id}", timeout=TIMEOUT)
+    # The address changes first; the unfiltered totals and grid stay on screen until the new
+    # view's answer replaces them with its own (its Export link, totals "Counting…" and grid).
+    page.wait_for_selector(
+        f"#history-export[href='/export/sessions.csv?charger={charger_id}']", timeout=TIMEOUT
+    )
     totals_match(page, "^[0-9,]+ sessions? ·")
     wait_for_grid_rows(page, GRID, TIMEOUT)
     assert name in page.inner_text(".history-grid")
