@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     page_figures(args.database_url, args.repeat, some_charger)
 
 
-LABELS = {"pages": "router (Dash pages' callback)"}
+LABELS = {"pages": "router"}  # Dash pages' own callback
 
 
 def page_figures(url: str, repeat: int, charger: str) -> None:
@@ -261,8 +261,8 @@ def page_figures(url: str, repeat: int, charger: str) -> None:
         size = f", {sizes[name] / 1000:,.0f} kB" if name in sizes else ""
         label = LABELS.get(name, name.removeprefix("uptime_"))
         print(
-            f"/admin/uptime {label}: p50 {p['p50']:,.0f} ms, "
-            f"p95 {p['p95']:,.0f} ms{size} (HTTP, at the WSGI boundary; "
+            f"/admin/uptime callback {label}: p50 {p['p50']:,.0f} ms, "
+            f"p95 {p['p95']:,.0f} ms{size} (HTTP POST /_dash-update-component; "
             f"load average {os.getloadavg()[0]:.1f})",
             flush=True,
         )
