@@ -392,6 +392,9 @@ def sessions_grid() -> dag.AgGrid:
             "cacheBlockSize": 50,
             "maxBlocksInCache": 20,
             "infiniteInitialRowCount": 1,
+            # Seven columns: render them all. Virtualised, a phone-width grid measured while the
+            # page's charts arrived could keep a header row and rows without cells (axe, CI).
+            "suppressColumnVirtualisation": True,
         },
         style={"height": "420px", "width": "100%"},
         className="charger-sessions-grid",
