@@ -36,9 +36,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
+from data.core.models import AccountDayZone, Operator
 from data.core.periods import Period, local_midnight_utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -207,12 +208,17 @@ def refill_account_days(bind: Session | Connection, tz: ZoneInfo) -> int:
     return int(bind.execute(text("SELECT count(*) FROM account_days")).scalar_one())
 
 
+def operator_zone_name(bind: Session | Connection) -> str:
+    """The zone local days are counted in: the operator's, UTC before there is one."""
+    zone = bind.execute(select(Operator.timezone).order_by(Operator.id).limit(1)).scalar()
+    return zone or "UTC"
+
+
 def recount_in_operator_zone(session: Session) -> tuple[str, int] | None:
     """``refill_account_days`` in the operator's zone unless its runs are the ones stored:
     the zone and the rows written, or None when there was nothing to do."""
-    zone = session.execute(text("SELECT timezone FROM operator ORDER BY id LIMIT 1")).scalar()
-    zone = zone or "UTC"
-    if session.execute(text("SELECT zone FROM account_day_zone LIMIT 1")).scalar() == zone:
+    zone = operator_zone_name(session)
+    if session.execute(select(AccountDayZone.zone).limit(1)).scalar() == zone:
         return None
     return zone, refill_account_days(session, ZoneInfo(zone))
 

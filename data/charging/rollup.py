@@ -52,14 +52,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from data.charging.account_days import refill_account_days
+from data.charging.account_days import operator_zone_name, refill_account_days
 from data.charging.dashboard import day_buckets
 from data.core.models import (
     Charger,
     ChargerDay,
     ChargerMonth,
     ChargingSession,
-    Operator,
     UsageDay,
     UsageQuarter,
     UsageQuarterTotal,
@@ -562,6 +561,5 @@ def refill_rollups(bind: Session | Connection) -> int:
     refill_charger_usage(bind)
     connection = bind.connection() if isinstance(bind, Session) else bind
     if inspect(connection).has_table("account_days"):  # not on a schema before 0031
-        zone = bind.execute(select(Operator.timezone).order_by(Operator.id).limit(1)).scalar()
-        refill_account_days(bind, ZoneInfo(zone or "UTC"))
+        refill_account_days(bind, ZoneInfo(operator_zone_name(bind)))
     return quarters
